@@ -1,0 +1,159 @@
+"""The network adapter API: what an adapter declares, receives, returns and raises.
+
+An adapter turns a rendered `Message` into a post on one network. It declares its
+`Capabilities` (checked at plan time), validates messages, publishes with an
+idempotency key and returns a `Receipt`, and may delete what it published. The only
+exceptions it lets escape are `TransientError` (retry later) and `PermanentError`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar, TextIO
+
+import attrs
+
+from .errors import SocialschedError
+from .model import Channel
+
+
+@attrs.frozen
+class Capabilities:
+    """What a network accepts. `max_length` is counted by `Adapter.text_length`."""
+
+    max_length: int | None = None
+    media: bool = False
+    audiences: tuple[str, ...] = ()
+    native_scheduling: bool = False
+    delete: bool = False
+    idempotent: bool = False
+
+
+@attrs.frozen
+class Message:
+    """A rendered delivery, as handed to an adapter."""
+
+    delivery_id: str
+    post: str
+    segment: str
+    channel: str
+    locale: str
+    text: str
+    utc: datetime
+    local: datetime
+    audience: Any = None
+    tags: tuple[str, ...] = ()
+    attachments: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Receipt:
+    """What a network returned for a published message."""
+
+    remote_id: str
+    url: str | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+class AdapterError(SocialschedError):
+    """Base of the two errors an adapter may raise."""
+
+
+class TransientError(AdapterError):
+    """A failure worth retrying (rate limit, 5xx, timeout); `retry_after` in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(AdapterError):
+    """A failure that retrying will not fix (bad credentials, rejected content)."""
+
+
+class MissingSecretError(PermanentError):
+    """A channel's secret names an environment variable that is not set."""
+
+
+class Adapter:
+    """Base class for network adapters; subclass it and set `name` and `capabilities`."""
+
+    name: ClassVar[str] = ""
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
+        self.channel = channel
+        self._environ = os.environ if environ is None else environ
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} channel={self.channel.name!r}>"
+
+    def secret(self, key: str) -> str:
+        """The value of secret `key`, read from the environment variable the channel names."""
+        env_name = self.channel.secrets.get(key)
+        if env_name is None:
+            raise MissingSecretError(
+                f"channel {self.channel.name!r} declares no secret {key!r} "
+                f"(add secrets.{key} = 'ENV_VAR_NAME')"
+            )
+        value = self._environ.get(env_name)
+        if not value:
+            raise MissingSecretError(
+                f"channel {self.channel.name!r}: environment variable {env_name} "
+                f"(secret {key!r}) is not set"
+            )
+        return value
+
+    def text_length(self, text: str) -> int:
+        """Length of `text` as the network counts it (code points by default)."""
+        return len(text)
+
+    def validate(self, message: Message) -> list[str]:
+        """Problems that would make the network reject `message`; empty when fine."""
+        problems = []
+        limit = self.capabilities.max_length
+        if limit is not None:
+            length = self.text_length(message.text)
+            if length > limit:
+                problems.append(f"text is {length} characters; {self.name} allows {limit}")
+        return problems
+
+    def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        """Publish `message`; publishing the same key twice must not post twice."""
+        raise NotImplementedError
+
+    def delete(self, receipt: Receipt) -> None:
+        """Delete a published post, where the network allows it."""
+        raise PermanentError(f"{self.name} cannot delete published posts")
+
+
+class ConsoleAdapter(Adapter):
+    """Prints each message to standard output: for trying a calendar end to end."""
+
+    name = "console"
+    capabilities = Capabilities(max_length=None, audiences=("any",))
+
+    def __init__(
+        self,
+        channel: Channel,
+        environ: Mapping[str, str] | None = None,
+        stream: TextIO | None = None,
+    ) -> None:
+        super().__init__(channel, environ)
+        self.stream = stream
+        max_length = channel.settings.get("max_length")
+        if max_length is not None:
+            self.capabilities = attrs.evolve(self.capabilities, max_length=int(max_length))
+
+    def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        stream = self.stream or sys.stdout
+        audience = f" -> {message.audience}" if message.audience else ""
+        print(
+            f"[{message.channel}/{message.segment}{audience}] {message.local.isoformat()} "
+            f"{message.text}",
+            file=stream,
+        )
+        return Receipt(remote_id=idempotency_key)

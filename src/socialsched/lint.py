@@ -1,0 +1,71 @@
+"""Checking a calendar for every problem at once, plus warnings about cadence and topics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+
+from .errors import CalendarError, Problem
+from .loader import load
+from .model import Calendar, Delivery
+from .planner import Planner
+
+
+def gap_warnings(
+    calendar: Calendar, deliveries: Sequence[Delivery], start: date, end: date
+) -> list[Problem]:
+    """Segments left without a post for more than the calendar's `max_gap_days`."""
+    if calendar.max_gap_days is None:
+        return []
+    limit = calendar.max_gap_days
+    days_by_segment: dict[str, set[date]] = {s.name: set() for s in calendar.segments}
+    for delivery in deliveries:
+        days_by_segment[delivery.segment].add(delivery.local.date())
+    warnings = []
+    for segment, days in days_by_segment.items():
+        # Fenceposts: the day before the range and the day after it, so a silent
+        # start or end of the range counts as a gap too.
+        marks = [start - timedelta(days=1), *sorted(days), end + timedelta(days=1)]
+        for before, after in zip(marks, marks[1:], strict=False):
+            silent = (after - before).days - 1
+            if silent > limit:
+                first, last = before + timedelta(days=1), after - timedelta(days=1)
+                warnings.append(
+                    Problem(
+                        f"segment {segment!r} has no post from {first} to {last} "
+                        f"({silent} days; max_gap_days = {limit})",
+                        severity="warning",
+                        file=calendar.source,
+                    )
+                )
+    return warnings
+
+
+def lint(source: str | Path | Calendar, start: date, end: date) -> list[Problem]:
+    """Every problem in a calendar (file or object): errors first, then warnings."""
+    problems: list[Problem] = []
+    if isinstance(source, Calendar):
+        calendar = source
+    else:
+        try:
+            calendar = load(source)
+        except CalendarError as error:
+            return list(error.problems)
+    planner = Planner(calendar)
+    deliveries = planner.plan(start, end, problems=problems)
+    problems = [
+        p if p.file else Problem(p.message, p.severity, calendar.source, p.line, p.where)
+        for p in problems
+    ]
+    for exclusion in planner.exclusions:
+        problems.append(
+            Problem(
+                f"post {exclusion.post!r} is not planned for segment {exclusion.segment!r}: "
+                f"its topics {', '.join(exclusion.topics)} are in the segment's avoid_topics",
+                severity="warning",
+                file=calendar.source,
+            )
+        )
+    problems.extend(gap_warnings(calendar, deliveries, start, end))
+    return sorted(problems, key=lambda p: p.severity != "error")

@@ -1,0 +1,338 @@
+"""The planner: from a calendar and a date range to every delivery.
+
+Pure: no I/O beyond reading templates. Work that is identical for every segment
+sharing a time zone, market and rules is done once per group and fanned out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
+
+import attrs
+
+from .adapters import Adapter, Message
+from .errors import PlanError, Problem, RenderError, SocialschedError
+from .holidays_table import DayTable, display_language
+from .model import Calendar, Channel, Delivery, Post, Segment
+from .registry import adapter_class
+from .render import Renderer
+
+# A delivery moved by next_business_day can come from up to this many days before
+# the planned range; candidates are generated from there and kept by their final day.
+LOOKBACK_DAYS = 21
+
+
+class Slot(NamedTuple):
+    """One occurrence of a post in one market, after every move."""
+
+    key: str
+    utc: datetime
+    local: datetime
+    holiday: str | None
+    shifted_from: datetime | None
+    reason: str | None
+
+
+@attrs.frozen
+class Exclusion:
+    """A post not planned for a segment because of the segment's avoided topics."""
+
+    post: str
+    segment: str
+    topics: tuple[str, ...]
+
+
+def delivery_id(calendar: str, post: str, segment: str, channel: str, slot: str) -> str:
+    """Stable id of a delivery: the same inputs give the same id on every machine."""
+    raw = "\x1f".join((calendar, post, segment, channel, slot)).encode()
+    return hashlib.sha256(raw).hexdigest()[:20]
+
+
+def _as_date(value: date | str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _candidates(
+    post: Post, days: DayTable, first: date, last: date
+) -> list[tuple[str, datetime, str | None, bool]]:
+    """(slot key, naive local time, trigger holiday, policy applies) before moves."""
+    found = []
+    if post.cron is not None:
+        day = max(first, post.start) if post.start else first
+        stop = min(last, post.end) if post.end else last
+        while day <= stop:
+            for index, moment in enumerate(post.cron.times_on(day)):
+                found.append(
+                    (f"{day.isoformat()}#{index}", datetime.combine(day, moment), None, True)
+                )
+            day += timedelta(days=1)
+    elif post.dates:
+        assert post.at is not None
+        for day in post.dates:
+            if first <= day <= last:
+                found.append((day.isoformat(), datetime.combine(day, post.at), None, True))
+    else:
+        assert post.at is not None
+        for query in post.on_holidays:
+            for holiday_day, name in days.trigger_days(query):
+                day = holiday_day + timedelta(days=post.offset_days)
+                if first <= day <= last:
+                    found.append(
+                        (
+                            f"{holiday_day.isoformat()}@{query}",
+                            datetime.combine(day, post.at),
+                            name,
+                            False,
+                        )
+                    )
+    return found
+
+
+def _resolve(naive: datetime, segment: Segment) -> tuple[datetime, datetime]:
+    # fold=0 (PEP 495): a time in a spring-forward gap is read with the offset before
+    # the change (02:30 -> 03:30 EDT); an ambiguous fall-back time is the first one.
+    utc = naive.replace(tzinfo=segment.timezone, fold=0).astimezone(UTC)
+    return utc, utc.astimezone(segment.timezone)
+
+
+def _after_quiet_hours(local: datetime, segment: Segment) -> datetime | None:
+    """The naive local time a delivery moves to out of quiet hours, or None."""
+    moved = None
+    wall = local.replace(tzinfo=None)
+    for _ in range(len(segment.quiet_hours) + 1):
+        window = next((w for w in segment.quiet_hours if w.contains(wall.time())), None)
+        if window is None:
+            return moved
+        day = wall.date()
+        if window.start > window.end and wall.time() >= window.start:
+            day += timedelta(days=1)
+        wall = moved = datetime.combine(day, window.end)
+    return moved
+
+
+def _slots(post: Post, segment: Segment, days: DayTable, start: date, end: date) -> list[Slot]:
+    slots: list[Slot] = []
+    seen_utc: set[datetime] = set()
+    first = start - timedelta(days=LOOKBACK_DAYS)
+    for key, naive, trigger, policy_applies in _candidates(post, days, first, end):
+        holiday, shifted_from, reason = trigger, None, None
+        day = naive.date()
+        if policy_applies:
+            holiday = days.holiday(day)
+            if holiday is not None and post.on_holiday != "post":
+                if post.on_holiday == "skip":
+                    continue
+                shifted_from, reason = naive, "holiday"
+                naive = datetime.combine(days.next_business_day(day), naive.time())
+            elif holiday is None and days.is_weekend(day) and post.on_weekend != "post":
+                if post.on_weekend == "skip":
+                    continue
+                shifted_from, reason = naive, "weekend"
+                naive = datetime.combine(days.next_business_day(day), naive.time())
+        utc, local = _resolve(naive, segment)
+        if post.respect_quiet_hours and segment.quiet_hours:
+            quiet_end = _after_quiet_hours(local, segment)
+            if quiet_end is not None:
+                shifted_from = shifted_from or naive
+                reason = reason or "quiet_hours"
+                utc, local = _resolve(quiet_end, segment)
+        if not start <= local.date() <= end or utc in seen_utc:
+            # Two wall times in a DST gap can land on one instant: post it once.
+            continue
+        seen_utc.add(utc)
+        original = _resolve(shifted_from, segment)[1] if shifted_from is not None else None
+        slots.append(Slot(key, utc, local, holiday, original, reason))
+    return slots
+
+
+def _group_key(segment: Segment, calendar: Calendar) -> tuple:
+    observances = tuple(i for i, o in enumerate(calendar.observances) if o.applies_to(segment))
+    return (
+        segment.timezone.key,
+        segment.country,
+        segment.subdivision_code,
+        segment.quiet_hours,
+        observances,
+        display_language(segment.country, segment.locale),
+    )
+
+
+class Planner:
+    """Plans a calendar; keeps per-market tables and compiled templates between calls."""
+
+    def __init__(
+        self,
+        calendar: Calendar,
+        renderer: Renderer | None = None,
+        adapters: Callable[[Channel], Adapter] | None = None,
+    ) -> None:
+        self.calendar = calendar
+        self.renderer = renderer or Renderer(calendar)
+        self._make_adapter = adapters or (lambda channel: adapter_class(channel.adapter)(channel))
+        self._adapters: dict[str, Adapter] = {}
+        self._tables: dict[tuple, DayTable] = {}
+        self.exclusions: list[Exclusion] = []
+
+    def adapter(self, channel: Channel) -> Adapter:
+        """The adapter instance for a channel (created once)."""
+        if channel.name not in self._adapters:
+            self._adapters[channel.name] = self._make_adapter(channel)
+        return self._adapters[channel.name]
+
+    def day_table(self, segment: Segment, years: Sequence[int]) -> DayTable:
+        """Holidays, observances and weekends for a segment's market."""
+        key = (*_group_key(segment, self.calendar), tuple(years))
+        table = self._tables.get(key)
+        if table is None:
+            table = DayTable(
+                segment.country,
+                segment.subdivision_code,
+                years,
+                [o for o in self.calendar.observances if o.applies_to(segment)],
+                language=display_language(segment.country, segment.locale),
+            )
+            self._tables[key] = table
+        return table
+
+    def plan(
+        self,
+        start: date | str,
+        end: date | str,
+        *,
+        segments: Iterable[str] | None = None,
+        channels: Iterable[str] | None = None,
+        render: bool = True,
+        problems: list[Problem] | None = None,
+    ) -> list[Delivery]:
+        """Deliveries whose local date is within [start, end], sorted by UTC instant.
+
+        With `problems` given, errors (render failures, limits) are appended to it and
+        planning goes on; otherwise the first one raises.
+        """
+        start, end = _as_date(start), _as_date(end)
+        if start > end:
+            raise PlanError(f"start {start} is after end {end}")
+        wanted_segments = set(segments) if segments is not None else None
+        wanted_channels = set(channels) if channels is not None else None
+        years = tuple(range(start.year - 1, end.year + 2))
+        self.exclusions = []
+        deliveries: list[Delivery] = []
+        for post in self.calendar.posts:
+            groups: dict[tuple, list[Segment]] = {}
+            for segment in self.calendar.segments_for(post):
+                if wanted_segments is not None and segment.name not in wanted_segments:
+                    continue
+                avoided = tuple(t for t in post.topics if t in segment.avoid_topics)
+                if avoided:
+                    self.exclusions.append(Exclusion(post.id, segment.name, avoided))
+                    continue
+                groups.setdefault(_group_key(segment, self.calendar), []).append(segment)
+            for members in groups.values():
+                table = self.day_table(members[0], years)
+                slots = _slots(post, members[0], table, start, end)
+                for segment in members:
+                    for channel in self.calendar.channels_for(post, segment):
+                        if wanted_channels is not None and channel.name not in wanted_channels:
+                            continue
+                        deliveries.extend(
+                            self._deliveries(post, segment, channel, slots, render, problems)
+                        )
+        deliveries.sort(key=lambda d: (d.utc, d.post, d.segment, d.channel))
+        return deliveries
+
+    def _deliveries(
+        self,
+        post: Post,
+        segment: Segment,
+        channel: Channel,
+        slots: list[Slot],
+        render: bool,
+        problems: list[Problem] | None,
+    ) -> list[Delivery]:
+        adapter = self.adapter(channel) if render else None
+        audience = channel.audiences.get(segment.name)
+        calendar_name = self.calendar.name
+        result = []
+        for slot in slots:
+            text = None
+            if render:
+                assert adapter is not None
+                try:
+                    text = self.renderer.render(post, segment, channel, slot.local, slot.holiday)
+                    self._check_limits(adapter, post, segment, channel, slot, text, audience)
+                except SocialschedError as error:
+                    if problems is None:
+                        raise
+                    problems.append(Problem(str(error), where=f"post {post.id!r}"))
+                    if isinstance(error, RenderError):
+                        break  # the same template fails the same way for every slot
+                    continue
+            result.append(
+                Delivery(
+                    id=delivery_id(calendar_name, post.id, segment.name, channel.name, slot.key),
+                    post=post.id,
+                    segment=segment.name,
+                    channel=channel.name,
+                    adapter=channel.adapter,
+                    utc=slot.utc,
+                    local=slot.local,
+                    text=text,
+                    holiday=slot.holiday,
+                    shifted_from=slot.shifted_from,
+                    reason=slot.reason,
+                    audience=audience,
+                    tags=post.tags,
+                )
+            )
+        return result
+
+    @staticmethod
+    def _check_limits(
+        adapter: Adapter,
+        post: Post,
+        segment: Segment,
+        channel: Channel,
+        slot: Slot,
+        text: str,
+        audience: object,
+    ) -> None:
+        message = Message(
+            delivery_id="",
+            post=post.id,
+            segment=segment.name,
+            channel=channel.name,
+            locale=segment.locale,
+            text=text,
+            utc=slot.utc,
+            local=slot.local,
+            audience=audience,
+            tags=post.tags,
+        )
+        issues = adapter.validate(message)
+        if issues:
+            raise PlanError(
+                f"post {post.id!r} for segment {segment.name!r} on channel {channel.name!r} "
+                f"({channel.adapter}) at {slot.local:%Y-%m-%d %H:%M}: {'; '.join(issues)}"
+            )
+
+
+def plan(
+    calendar: Calendar,
+    start: date | str,
+    end: date | str,
+    *,
+    segments: Iterable[str] | None = None,
+    channels: Iterable[str] | None = None,
+    render: bool = True,
+) -> list[Delivery]:
+    """Every delivery of `calendar` whose local date is in [start, end] (inclusive),
+    sorted by UTC instant. Raises `RenderError` or `PlanError` on the first problem."""
+    return Planner(calendar).plan(start, end, segments=segments, channels=channels, render=render)
+
+
+__all__ = ["Exclusion", "Planner", "Slot", "delivery_id", "plan"]

@@ -1,0 +1,210 @@
+"""Message rendering: sandboxed, strict Jinja with per-locale templates and Babel filters.
+
+Template lookup falls back by locale: `name.fr-DZ.j2`, then `name.fr.j2`, then `name.j2`.
+Inline text keyed by locale falls back the same way, ending at `default`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import babel
+import babel.dates
+import babel.numbers
+import jinja2
+from jinja2 import StrictUndefined, pass_context
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from .errors import RenderError
+from .model import Calendar, Channel, Post, Segment
+
+
+@functools.cache
+def babel_locale(tag: str) -> babel.Locale:
+    """The Babel locale for a BCP 47 tag such as 'fr-DZ'."""
+    return babel.Locale.parse(tag, sep="-" if "-" in tag else "_")
+
+
+def locale_chain(tag: str) -> list[str]:
+    """Fallback chain for a locale tag: 'fr-DZ' -> ['fr-DZ', 'fr']."""
+    parts = tag.split("-")
+    return ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]
+
+
+def _locale_of(context: Any) -> babel.Locale:
+    segment = context.get("segment")
+    return babel_locale(segment.locale if segment is not None else "en")
+
+
+@pass_context
+def _date_filter(context: Any, value: date | datetime, format: str = "medium") -> str:
+    if isinstance(value, datetime):
+        value = value.date()
+    return babel.dates.format_date(value, format, locale=_locale_of(context))
+
+
+@pass_context
+def _datetime_filter(context: Any, value: datetime, format: str = "medium") -> str:
+    return babel.dates.format_datetime(
+        value, format, tzinfo=value.tzinfo, locale=_locale_of(context)
+    )
+
+
+@pass_context
+def _time_filter(context: Any, value: datetime | time, format: str = "short") -> str:
+    tzinfo = getattr(value, "tzinfo", None)
+    return babel.dates.format_time(value, format, tzinfo=tzinfo, locale=_locale_of(context))
+
+
+@pass_context
+def _number_filter(context: Any, value: float, format: str | None = None) -> str:
+    return babel.numbers.format_decimal(value, format, locale=_locale_of(context))
+
+
+@pass_context
+def _currency_filter(context: Any, value: float, currency: str, format: str | None = None) -> str:
+    return babel.numbers.format_currency(value, currency, format, locale=_locale_of(context))
+
+
+@pass_context
+def _percent_filter(context: Any, value: float, format: str | None = None) -> str:
+    return babel.numbers.format_percent(value, format, locale=_locale_of(context))
+
+
+BUILTIN_FILTERS: dict[str, Callable[..., Any]] = {
+    "date": _date_filter,
+    "datetime": _datetime_filter,
+    "time": _time_filter,
+    "number": _number_filter,
+    "currency": _currency_filter,
+    "percent": _percent_filter,
+}
+
+
+def _template_line(traceback: TracebackType | None, filename: str | None) -> int | None:
+    line = None
+    while traceback is not None:
+        if filename and traceback.tb_frame.f_code.co_filename == filename:
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line
+
+
+class Renderer:
+    """Renders posts for a calendar. Templates are compiled once per (post, locale)."""
+
+    def __init__(
+        self,
+        calendar: Calendar,
+        filters: Mapping[str, Callable[..., Any]] | None = None,
+        globals: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.calendar = calendar
+        loader = jinja2.FileSystemLoader(str(calendar.templates)) if calendar.templates else None
+        self.environment = SandboxedEnvironment(
+            undefined=StrictUndefined, loader=loader, autoescape=False, keep_trailing_newline=False
+        )
+        self.environment.filters.update(BUILTIN_FILTERS)
+        self.environment.filters.update(filters or {})
+        self.environment.globals.update(globals or {})
+        self._templates: dict[tuple[str, str], tuple[jinja2.Template, str]] = {}
+
+    def template_names(self, name: str, locale: str) -> list[str]:
+        """File names tried, in order, for template `name` in `locale`."""
+        return [f"{name}.{tag}.j2" for tag in locale_chain(locale)] + [f"{name}.j2"]
+
+    def _compile(self, post: Post, locale: str) -> tuple[jinja2.Template, str]:
+        key = (post.id, locale)
+        cached = self._templates.get(key)
+        if cached is not None:
+            return cached
+        try:
+            if post.template is not None:
+                names = self.template_names(post.template, locale)
+                if self.environment.loader is None:
+                    raise RenderError(
+                        f"post {post.id!r} uses template {post.template!r} but the calendar "
+                        "has no templates folder"
+                    )
+                try:
+                    template = self.environment.select_template(names)
+                except jinja2.TemplatesNotFound:
+                    raise RenderError(
+                        f"post {post.id!r}: no template for locale {locale!r}: looked for "
+                        f"{', '.join(names)} in {self.calendar.templates}"
+                    ) from None
+                label = template.filename or template.name or post.template
+            else:
+                source, label = self._inline_source(post, locale)
+                template = self.environment.from_string(source)
+        except jinja2.TemplateSyntaxError as error:
+            where = f"{error.filename or 'post ' + repr(post.id)}:{error.lineno}"
+            raise RenderError(f"{where}: template syntax error: {error.message}") from None
+        self._templates[key] = (template, label)
+        return template, label
+
+    def _inline_source(self, post: Post, locale: str) -> tuple[str, str]:
+        text = post.text
+        if isinstance(text, str):
+            return text, f"post {post.id!r} text"
+        assert text is not None
+        for tag in [*locale_chain(locale), "default"]:
+            if tag in text:
+                return text[tag], f"post {post.id!r} text[{tag!r}]"
+        raise RenderError(
+            f"post {post.id!r} has no text for locale {locale!r} "
+            f"(has: {', '.join(text)}; add one of them or 'default')"
+        )
+
+    def check(self, post: Post, locale: str) -> None:
+        """Compile the template a post uses for `locale`, raising `RenderError` if broken."""
+        self._compile(post, locale)
+
+    def render(
+        self,
+        post: Post,
+        segment: Segment,
+        channel: Channel,
+        when: datetime,
+        holiday: str | None = None,
+    ) -> str:
+        """Render a post for one segment and channel at local time `when`."""
+        template, label = self._compile(post, segment.locale)
+        context = {
+            "segment": segment,
+            "post": post,
+            "channel": channel,
+            "when": when,
+            "holiday": holiday,
+            "locale": segment.locale,
+            "vars": {**self.calendar.vars, **segment.vars, **post.vars},
+        }
+        try:
+            return template.render(context).strip()
+        except SecurityError as error:
+            raise RenderError(
+                f"{label}: blocked by the sandbox ({error}) rendering post {post.id!r} "
+                f"for segment {segment.name!r}"
+            ) from None
+        except jinja2.UndefinedError as error:
+            line = _template_line(error.__traceback__, template.filename)
+            where = f"{label}:{line}" if line else label
+            raise RenderError(
+                f"{where}: undefined variable ({error.message}) rendering post {post.id!r} "
+                f"for segment {segment.name!r}"
+            ) from None
+        except Exception as error:
+            raise RenderError(
+                f"{label}: {type(error).__name__}: {error} rendering post {post.id!r} "
+                f"for segment {segment.name!r}"
+            ) from None
+
+
+def template_root(calendar_file: Path, folder: str | None) -> Path:
+    """The templates folder of a calendar file (relative to the file)."""
+    return (calendar_file.parent / (folder or "templates")).resolve()
