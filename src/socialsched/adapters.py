@@ -8,10 +8,13 @@ exceptions it lets escape are `TransientError` (retry later) and `PermanentError
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import sys
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
 import attrs
@@ -157,3 +160,69 @@ class ConsoleAdapter(Adapter):
             file=stream,
         )
         return Receipt(remote_id=idempotency_key)
+
+
+class JsonlAdapter(Adapter):
+    """Appends one JSON object per published message to the file `settings.path`.
+
+    Publishing the same idempotency key twice writes it once, even across processes
+    (an exclusive file lock guards the check and the append), so it serves tests
+    and audit trails.
+    """
+
+    name = "jsonl"
+    capabilities = Capabilities(audiences=("any",), delete=True, idempotent=True)
+
+    def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__(channel, environ)
+        path = channel.settings.get("path")
+        if not path:
+            raise PermanentError(f"channel {channel.name!r}: the jsonl adapter needs settings.path")
+        self.path = Path(str(path))
+        self._keys: set[str] = set()
+        self._offset = 0
+
+    def _append(self, record: dict[str, Any], key: str | None) -> bool:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a+", encoding="utf-8") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                # Catch up with what other processes appended since we last looked.
+                handle.seek(self._offset)
+                for line in handle:
+                    if line.endswith("\n"):
+                        seen = json.loads(line).get("idempotency_key")
+                        if seen and "deleted" not in line:
+                            self._keys.add(seen)
+                self._offset = handle.tell()
+                if key is not None and key in self._keys:
+                    return False
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+                self._offset = handle.tell()
+                if key is not None:
+                    self._keys.add(key)
+                return True
+        except OSError as error:
+            raise TransientError(f"cannot write {self.path}: {error.strerror}") from None
+
+    def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        record = {
+            "idempotency_key": idempotency_key,
+            "delivery_id": message.delivery_id,
+            "post": message.post,
+            "segment": message.segment,
+            "channel": message.channel,
+            "locale": message.locale,
+            "audience": message.audience,
+            "utc": message.utc.isoformat(),
+            "local": message.local.isoformat(),
+            "text": message.text,
+            "tags": list(message.tags),
+        }
+        self._append(record, idempotency_key)
+        return Receipt(remote_id=idempotency_key, url=f"{self.path.as_uri()}#{idempotency_key}")
+
+    def delete(self, receipt: Receipt) -> None:
+        self._append({"deleted": receipt.remote_id}, None)

@@ -78,7 +78,11 @@ class DayTable:
         self.holidays = _country_holidays(country, subdivision, self.years, language)
         # Names in every language the package offers, so "Thanksgiving" or
         # "Ferragosto" is found whatever the country's own language is.
-        search_languages = {default, language, *(l for l in supported if l.startswith("en"))}
+        search_languages = {
+            default,
+            language,
+            *(lang for lang in supported if lang.startswith("en")),
+        }
         self.search_names: dict[date, list[str]] = {}
         for search_language in search_languages:
             table = _country_holidays(country, subdivision, self.years, search_language)

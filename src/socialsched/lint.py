@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ def gap_warnings(
         # Fenceposts: the day before the range and the day after it, so a silent
         # start or end of the range counts as a gap too.
         marks = [start - timedelta(days=1), *sorted(days), end + timedelta(days=1)]
-        for before, after in zip(marks, marks[1:], strict=False):
+        for before, after in itertools.pairwise(marks):
             silent = (after - before).days - 1
             if silent > limit:
                 first, last = before + timedelta(days=1), after - timedelta(days=1)

@@ -161,7 +161,8 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
     for key in sorted(set(data) - set(_TABLES)):
         problems.append(
             Problem(
-                f"unknown table {key!r} (expected [calendar], {', '.join(f'[[{t}]]' for t in _TABLES)})",
+                f"unknown table {key!r} (expected [calendar], "
+                f"{', '.join(f'[[{t}]]' for t in _TABLES)})",
                 file=path,
                 line=lines.line(key, 0),
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .adapters import Adapter, ConsoleAdapter
+from .adapters import Adapter, ConsoleAdapter, JsonlAdapter
 from .errors import SocialschedError
 
 
@@ -12,7 +12,7 @@ class UnknownAdapterError(SocialschedError):
 
 def available_adapters() -> dict[str, type[Adapter]]:
     """Every adapter that can be used, by name."""
-    return {ConsoleAdapter.name: ConsoleAdapter}
+    return {cls.name: cls for cls in (ConsoleAdapter, JsonlAdapter)}
 
 
 def adapter_class(name: str) -> type[Adapter]:
