@@ -254,5 +254,14 @@ def export_command(
     click.echo(f"wrote {len(deliveries)} events to {ics_file}", err=True)
 
 
+# ---- plugin commands (adapters list) go below this line ----
+
+
+# ---- store and runner commands (schedule, run, status, log, pause, ...) go below this line ----
+
+
+# ---- docs commands (preview) go below this line ----
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
