@@ -2,6 +2,7 @@
 segments at once, each in its own language, time zone, holidays and customs."""
 
 from .errors import CalendarError, PlanError, Problem, RenderError, SocialschedError
+from .hookspecs import hookimpl
 from .loader import load
 from .model import Calendar, Channel, Delivery, Observance, Post, QuietWindow, Segment
 from .planner import Planner, plan
@@ -23,6 +24,7 @@ __all__ = [
     "Segment",
     "SocialschedError",
     "__version__",
+    "hookimpl",
     "load",
     "plan",
 ]
