@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from pathlib import Path
@@ -68,14 +69,19 @@ class LineIndex:
 
 
 _KEY_IN_MESSAGE = re.compile(
-    r"\b(timezone|locale|country|subdivision|schedule|quiet_hours|at|dates|date|start|end|on_holiday|on_weekend|secrets|text|template|late|misfire_grace|month|weekday|nth)\b"
+    r"\b(timezone|time zone|locale|country|subdivision|schedule|quiet_hours|at|dates|date|start"
+    r"|end|on_holiday|on_weekend|secrets|secret|text|template|late|misfire_grace|month|weekday"
+    r"|nth)\b"
 )
+# Messages say "time zone" and "secret 'token'"; the keys are spelled differently.
+_KEY_ALIASES = {"time zone": "timezone", "secret": "secrets"}
 
 
 def _guess_key(message: str, given: dict[str, Any]) -> str | None:
     for match in _KEY_IN_MESSAGE.finditer(message):
-        if match[1] in given:
-            return match[1]
+        key = _KEY_ALIASES.get(match[1], match[1])
+        if key in given:
+            return key
     return None
 
 
@@ -93,7 +99,7 @@ def _build(
     fields = {a.name for a in attrs.fields(cls) if a.init}
     unknown = sorted(set(raw) - fields)
     for key in unknown:
-        close = [f for f in fields if f.startswith(key[:3])]
+        close = difflib.get_close_matches(key, sorted(fields), n=1, cutoff=0.7)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         problems.append(
             Problem(
