@@ -139,7 +139,8 @@ def test_bad_cron(tmp_path, cron, words):
     path = write(tmp_path, SEGMENT + CHANNEL + POST.replace("0 10 * * *", cron))
     problem = only_problem(path)
     assert "bad schedule" in problem.message
-    assert "'hello'" in problem.message
+    assert str(problem).count("post 'hello'") == 1
+    assert f"{cron!r}" in problem.message
     for word in words:
         assert word in problem.message
     assert problem.line == line_of(path, "schedule =")

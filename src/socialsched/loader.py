@@ -120,6 +120,8 @@ def _build(
         problems.append(Problem(text, file=path, line=lines.line(kind, index), where=where))
     except (ValueError, KeyError) as error:
         message = str(error.args[0]) if error.args else str(error)
+        # The location already names the table; don't say "post 'x': post 'x': ...".
+        message = message.removeprefix(f"{where}: ")
         key = _guess_key(message, raw)
         problems.append(Problem(message, file=path, line=lines.line(kind, index, key), where=where))
     return None

@@ -363,7 +363,9 @@ class Post:
             try:
                 cron = Cron.parse(self.schedule)
             except CronError as error:
-                raise ValueError(f"post {self.id!r}: bad schedule: {error}") from None
+                raise ValueError(
+                    f"post {self.id!r}: bad schedule {self.schedule!r}: {error}"
+                ) from None
         object.__setattr__(self, "cron", cron)
 
 
