@@ -191,3 +191,11 @@ def test_lint_of_malformed_toml(tmp_path):
     assert result.exit_code == 1
     assert f"{path}:1: error: invalid TOML" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_lint_with_wrongly_typed_max_gap_days_is_an_error_not_a_traceback(tmp_path):
+    path = write(tmp_path, GAPS.replace("max_gap_days = 7", 'max_gap_days = "seven"'))
+    result = run_lint(path)
+    assert result.exit_code == 1
+    assert f"{path}:{line_of(path, 'max_gap_days')}: error:" in result.stderr
+    assert "Traceback" not in result.output

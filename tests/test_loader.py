@@ -332,3 +332,73 @@ def test_line_index_finds_blocks_keys_and_sub_tables():
     assert index.line("post", 1, "vars") == 9
     assert index.line("post", 1, "missing") == 7  # falls back to the block
     assert index.line("post", 5) is None
+
+
+@pytest.mark.parametrize(
+    ("table", "old", "new", "key", "words"),
+    [
+        ("segment", 'locale = "fr-FR"', 'locale = "zz-QQ-Bad"', "locale", ["'zz-QQ-Bad'"]),
+        ("segment", "", 'quiet_hours = ["12-14"]', "quiet_hours", ["'12'", "HH:MM"]),
+        ("segment", "", "quiet_hours = 5", "quiet_hours", ["quiet_hours = 5"]),
+        ("segment", "", "circles = 5", "circles", ["circles = 5"]),
+        ("post", "", 'on_holiday = "never"', "on_holiday", ["'never'", "next_business_day"]),
+        ("post", "", "segments = 5", "segments", ["segments = 5"]),
+        (
+            "post",
+            'schedule = "0 10 * * *"',
+            'dates = ["2027-02-30"]\nat = "10:00"',
+            "dates",
+            [
+                "'2027-02-30'",
+                "YYYY-MM-DD",
+            ],
+        ),
+        (
+            "post",
+            'schedule = "0 10 * * *"',
+            'dates = ["2027-02-03"]\nat = "25:00"',
+            "at",
+            [
+                "'25:00'",
+                "HH:MM",
+            ],
+        ),
+        (
+            "post",
+            'schedule = "0 10 * * *"',
+            'on_holidays = ["Noël"]\nat = "10:00"\noffset_days = "two"',
+            "offset_days",
+            ["'offset_days'", "'two'"],
+        ),
+        ("post", 'text = "Bonjour"', "text = 7", "text", ["string or a table"]),
+    ],
+)
+def test_bad_values_name_key_line_and_value(tmp_path, table, old, new, key, words):
+    segment, post = SEGMENT, POST
+    if table == "segment":
+        segment = segment.replace(old, new) if old else segment + new + "\n"
+    else:
+        post = post.replace(old, new) if old else post + new + "\n"
+    path = write(tmp_path, segment + CHANNEL + post)
+    problem = only_problem(path)
+    for word in words:
+        assert word in problem.message
+    assert problem.line == line_of(path, f"{key} =")
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ('max_gap_days = "seven"', ["max_gap_days = 'seven'", "whole number"]),
+        ("max_gap_days = -1", ["max_gap_days = -1"]),
+        ("templates = 5", ["templates = 5", "folder"]),
+        ("vars = 3", ["vars = 3", "table"]),
+        ("name = true", ["name = True", "string"]),
+    ],
+)
+def test_wrongly_typed_calendar_header(tmp_path, line, words):
+    path = write(tmp_path, f"[calendar]\n{line}\n" + SEGMENT + CHANNEL + POST)
+    problem = only_problem(path)
+    for word in words:
+        assert word in problem.message
+    assert problem.line == 2

@@ -77,11 +77,25 @@ _KEY_IN_MESSAGE = re.compile(
 _KEY_ALIASES = {"time zone": "timezone", "secret": "secrets"}
 
 
-def _guess_key(message: str, given: dict[str, Any]) -> str | None:
+def _guess_key(message: str, given: dict[str, Any], cls: type | None = None) -> str | None:
     for match in _KEY_IN_MESSAGE.finditer(message):
         key = _KEY_ALIASES.get(match[1], match[1])
         if key in given:
             return key
+    for key in given:  # attrs validators quote the field name
+        if f"'{key}'" in message:
+            return key
+    return _failing_converter(cls, given) if cls is not None else None
+
+
+def _failing_converter(cls: type, given: dict[str, Any]) -> str | None:
+    """The first given key whose converter rejects its value (e.g. `circles = 5`)."""
+    for field in attrs.fields(cls):
+        if field.name in given and field.converter is not None:
+            try:
+                field.converter(given[field.name])  # type: ignore[call-arg]
+            except Exception:
+                return field.name
     return None
 
 
@@ -114,17 +128,37 @@ def _build(
     try:
         return cls(**raw)
     except TypeError as error:
-        message = str(error)
+        # attrs validators raise TypeError(message, attribute, type, value): keep the message.
+        message = str(error.args[0]) if error.args else str(error)
         missing = re.findall(r"'(\w+)'", message) if "missing" in message else []
-        text = f"missing required key(s): {', '.join(missing)}" if missing else message
-        problems.append(Problem(text, file=path, line=lines.line(kind, index), where=where))
+        if missing:
+            text = f"missing required key(s): {', '.join(missing)}"
+            problems.append(Problem(text, file=path, line=lines.line(kind, index), where=where))
+        else:
+            problems.append(_value_problem(message, kind, index, raw, cls, path, lines, where))
     except (ValueError, KeyError) as error:
         message = str(error.args[0]) if error.args else str(error)
         # The location already names the table; don't say "post 'x': post 'x': ...".
         message = message.removeprefix(f"{where}: ")
-        key = _guess_key(message, raw)
-        problems.append(Problem(message, file=path, line=lines.line(kind, index, key), where=where))
+        problems.append(_value_problem(message, kind, index, raw, cls, path, lines, where))
     return None
+
+
+def _value_problem(
+    message: str,
+    kind: str,
+    index: int,
+    raw: dict[str, Any],
+    cls: type,
+    path: Path,
+    lines: LineIndex,
+    where: str,
+) -> Problem:
+    key = _guess_key(message, raw, cls)
+    if key is not None and key not in message and key != "secrets":
+        # Python's own messages ("'int' object is not iterable") don't say which key.
+        message = f"{key} = {raw[key]!r}: {message}"
+    return Problem(message, file=path, line=lines.line(kind, index, key), where=where)
 
 
 _WHERE = re.compile(r"^(segment|channel|post|observance)\[(\d+)\](?:\.(\w+))?$")
@@ -160,6 +194,10 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
     lines = LineIndex(text)
 
     header = data.pop("calendar", {})
+    if not isinstance(header, dict):
+        problems.append(Problem("calendar must be a table: [calendar]", file=path))
+        header = {}
+    problems.extend(_header_problems(header, path, lines))
     for key in sorted(set(header) - _CALENDAR_KEYS):
         problems.append(
             Problem(
@@ -221,6 +259,36 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
         raise CalendarError(problems)
     assert calendar is not None
     return calendar
+
+
+_HEADER_TYPES: dict[str, tuple[type, str]] = {
+    "name": (str, "a string"),
+    "templates": (str, "a folder path string"),
+    "max_gap_days": (int, "a whole number of days"),
+    "vars": (dict, "a table"),
+}
+
+
+def _header_problems(header: dict[str, Any], path: Path, lines: LineIndex) -> list[Problem]:
+    """Wrongly typed [calendar] values; they would otherwise fail deep in planning."""
+    problems = []
+    for key, (expected, description) in _HEADER_TYPES.items():
+        if key not in header:
+            continue
+        value = header[key]
+        wrong = not isinstance(value, expected) or isinstance(value, bool)
+        if key == "max_gap_days" and not wrong and value < 0:
+            wrong = True
+        if wrong:
+            problems.append(
+                Problem(
+                    f"[calendar] {key} = {value!r}: must be {description}",
+                    file=path,
+                    line=lines.line("calendar", 0, key),
+                )
+            )
+            del header[key]
+    return problems
 
 
 def _check_adapters(

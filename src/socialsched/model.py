@@ -327,7 +327,7 @@ class Post:
     at: time | None = attrs.field(default=None, converter=_optional_clock)
     dates: tuple[date, ...] = attrs.field(default=(), converter=_dates)
     on_holidays: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
-    offset_days: int = 0
+    offset_days: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
     on_holiday: str = attrs.field(
         default="post", validator=attrs.validators.in_(ON_HOLIDAY_POLICIES)
     )
