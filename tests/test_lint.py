@@ -145,12 +145,18 @@ def test_cli_lint_reports_every_error_at_once():
         ("0 61 * * *", "'0 61 * * *'"),
         ("adapter =", "'myspace'"),
         ("colour =", "'colour'"),
+        ('"de-DE"]', "unknown segment 'de-DE'"),
+        ('["fediverse"]', "unknown channel 'fediverse'"),
+        ("the second post", "duplicate post id 'bye'"),
     ]:
         expected = f"{path}:{line_of(path, needle)}: error:"
         matching = [line for line in result.stderr.splitlines() if line.startswith(expected)]
         assert matching, (expected, result.stderr)
         assert value in matching[0]
-    assert "5 error(s), 0 warning(s)" in result.stderr
+    # Tables that failed to build ('fr-FR', 'xx') are not reported as unknown references.
+    assert "unknown segment 'fr-FR'" not in result.stderr
+    assert "unknown segment 'xx'" not in result.stderr
+    assert "8 error(s), 0 warning(s)" in result.stderr
 
 
 def test_cli_lint_json_lists_problems_with_lines():
@@ -158,7 +164,7 @@ def test_cli_lint_json_lists_problems_with_lines():
     result = run_lint(path, "--format", "json")
     assert result.exit_code == 1
     problems = json.loads(result.stdout)
-    assert len(problems) == 5
+    assert len(problems) == 8
     assert {p["severity"] for p in problems} == {"error"}
     assert {p["file"] for p in problems} == {str(path)}
     assert line_of(path, "timezone =") in {p["line"] for p in problems}

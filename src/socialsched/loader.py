@@ -6,7 +6,8 @@ import difflib
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import attrs
 
@@ -155,7 +156,7 @@ def _value_problem(
     where: str,
 ) -> Problem:
     key = _guess_key(message, raw, cls)
-    if key is not None and key not in message and key != "secrets":
+    if key is not None and key != "secrets" and repr(raw[key]) not in message:
         # Python's own messages ("'int' object is not iterable") don't say which key.
         message = f"{key} = {raw[key]!r}: {message}"
     return Problem(message, file=path, line=lines.line(kind, index, key), where=where)
@@ -214,6 +215,7 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
             )
         )
     built: dict[str, list[Any]] = {}
+    in_order: dict[str, list[Any]] = {}
     for kind in _TABLES:
         raw_items = data.get(kind, [])
         if not isinstance(raw_items, list):
@@ -221,6 +223,10 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
             raw_items = []
         items = [_build(kind, i, raw, path, lines, problems) for i, raw in enumerate(raw_items)]
         built[kind] = [item for item in items if item is not None]
+        in_order[kind] = [
+            item if item is not None else _stand_in(kind, raw)
+            for item, raw in zip(items, raw_items, strict=True)
+        ]
         if kind == "channel":
             _check_adapters(raw_items, path, lines, problems)
 
@@ -234,7 +240,14 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
             )
         )
     calendar = None
-    if not problems:
+    if problems:
+        # Report broken references too, so one bad value does not hide them from lint.
+        partial = SimpleNamespace(
+            segments=in_order["segment"], channels=in_order["channel"], posts=in_order["post"]
+        )
+        references = Calendar.reference_problems(cast(Calendar, partial))
+        problems.extend(_locate(p, path, lines) for p in references)
+    else:
         try:
             calendar = Calendar(
                 name=header.get("name", path.stem),
@@ -289,6 +302,21 @@ def _header_problems(header: dict[str, Any], path: Path, lines: LineIndex) -> li
             )
             del header[key]
     return problems
+
+
+def _stand_in(kind: str, raw: Any) -> SimpleNamespace:
+    """A placeholder for a table that failed to build: it keeps its name (so references
+    to it are not reported as unknown) and refers to nothing itself."""
+    raw = raw if isinstance(raw, dict) else {}
+    circles = raw.get("circles")
+    return SimpleNamespace(
+        name=raw.get("name"),
+        id=raw.get("id"),
+        circles=tuple(circles) if isinstance(circles, list) else (circles,) if circles else (),
+        audiences={},
+        segments=(),
+        channels=(),
+    )
 
 
 def _check_adapters(
