@@ -205,3 +205,50 @@ def test_lint_with_wrongly_typed_max_gap_days_is_an_error_not_a_traceback(tmp_pa
     assert result.exit_code == 1
     assert f"{path}:{line_of(path, 'max_gap_days')}: error:" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_holiday_name_matching_nothing_is_an_error(tmp_path):
+    calendar = GAPS + textwrap.dedent(
+        """
+        [[post]]
+        id = "thanks"
+        text = "Thanks!"
+        segments = ["busy"]
+        on_holidays = ["Thanksgivin"]
+        at = "09:00"
+
+        [[post]]
+        id = "noel"
+        text = "Joyeux Noël"
+        segments = ["sparse"]
+        on_holidays = ["Noël"]
+        at = "09:00"
+        """
+    )
+    path = write(tmp_path, calendar)
+    result = run_lint(path)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if ": error:" in line]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"{path}:{line_of(path, 'Thanksgivin')}: error:")
+    assert "post 'thanks'" in errors[0]
+    assert "'Thanksgivin'" in errors[0]
+    assert "US" in errors[0]
+
+
+def test_holiday_name_of_an_observance_is_known(tmp_path):
+    calendar = GAPS + textwrap.dedent(
+        """
+        [[observance]]
+        name = "Brand Day"
+        date = "03-02"
+
+        [[post]]
+        id = "brand"
+        text = "Happy Brand Day"
+        on_holidays = ["Brand Day"]
+        at = "09:00"
+        """
+    )
+    result = run_lint(write(tmp_path, calendar))
+    assert result.exit_code == 0, result.output
