@@ -329,3 +329,25 @@ def test_console_script_errors(calendar_path):
     usage = run_script("plan", calendar_path, "--start", "2027-02-30")
     assert usage.returncode == 2
     assert "Traceback" not in usage.stderr
+
+
+def test_text_too_long_for_the_network_names_post_segment_and_channel(calendar_path):
+    text = calendar_path.read_text().replace(
+        '[[channel]]\nname = "archive"\nadapter = "console"\n',
+        '[[channel]]\nname = "archive"\nadapter = "console"\nsettings = { max_length = 12 }\n',
+    )
+    calendar_path.write_text(text)
+    result = invoke("plan", calendar_path, *RANGE)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+    for part in ("post 'friday'", "segment 'fr-FR'", "channel 'archive'", "12"):
+        assert part in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_lint_and_export_reject_reversed_range(calendar_path, tmp_path):
+    reversed_range = ["--start", "2027-02-01", "--end", "2027-01-01"]
+    for args in (["lint"], ["export", "--ics", str(tmp_path / "x.ics")]):
+        result = invoke(args[0], calendar_path, *reversed_range, *args[1:])
+        assert result.exit_code == 2
+        assert "before --start" in result.stderr

@@ -156,6 +156,12 @@ def _value_problem(
     where: str,
 ) -> Problem:
     key = _guess_key(message, raw, cls)
+    if key == "secrets" and not message.startswith("secret "):
+        # Never echo the value: it may be the secret itself.
+        message = (
+            "secrets must be a table naming an environment variable per secret, "
+            'e.g. secrets = { token = "MASTO_TOKEN" }'
+        )
     if key is not None and key != "secrets" and repr(raw[key]) not in message:
         # Python's own messages ("'int' object is not iterable") don't say which key.
         message = f"{key} = {raw[key]!r}: {message}"
