@@ -351,3 +351,39 @@ def test_lint_and_export_reject_reversed_range(calendar_path, tmp_path):
         result = invoke(args[0], calendar_path, *reversed_range, *args[1:])
         assert result.exit_code == 2
         assert "before --start" in result.stderr
+
+
+BAD_INPUTS = {
+    "malformed TOML": ('text = "Bonne année', 'text = "Bonne année\n'),
+    "unknown time zone": ("America/New_York", "America/NewYork"),
+    "unknown country": ('country = "FR"', 'country = "FX"'),
+    "unknown subdivision": ('country = "US"', 'country = "US"\nsubdivision = "ZZ"'),
+    "bad cron": ('dates = ["2027-01-15"]\nat = "09:00"', 'schedule = "61 * * * *"'),
+    "unknown segment": ('segments = ["en-US"]', 'segments = ["en-GB"]'),
+    "unknown circle": ('segments = ["en-US"]', 'segments = ["circle:nowhere"]'),
+    "unknown channel": ('channels = ["community"]', 'channels = ["telegraph"]'),
+    "unknown template": ('text = "Hello at {{ when | time }}"', 'template = "nothing"'),
+    "duplicate post id": ('id = "friday"', 'id = "late-night"'),
+    "duplicate segment": ('name = "en-US"', 'name = "fr-FR"'),
+    "unknown key": ('at = "23:00"', 'at = "23:00"\ntopic = "x"'),
+    "inline secret": (
+        'adapter = "console"',
+        'adapter = "console"\nsecrets = { token = "s3cr3t-v4lue" }',
+    ),
+    "unknown adapter": ('adapter = "console"', 'adapter = "carrier-pigeon"'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_every_bad_input_exits_one_with_file_and_line(calendar_path, case):
+    old, new = BAD_INPUTS[case]
+    original = calendar_path.read_text()
+    assert old in original
+    calendar_path.write_text(original.replace(old, new, 1))
+    for command in ("plan", "lint"):
+        result = invoke(command, calendar_path, *RANGE)
+        assert result.exit_code == 1, (case, command, result.output)
+        assert "Traceback" not in result.output
+        assert f"{calendar_path}:" in result.stderr
+        assert "s3cr3t-v4lue" not in result.output
+    assert result.stderr.count(": error:") >= 1

@@ -405,3 +405,11 @@ def test_wrongly_typed_calendar_header(tmp_path, line, words):
     for word in words:
         assert word in problem.message
     assert problem.line == 2
+
+
+def test_file_that_is_not_utf8_is_a_clear_error(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('[calendar]\nname = "Año"\n'.encode("latin-1"))
+    problem = only_problem(path)
+    assert "cannot read calendar" in problem.message
+    assert problem.file == path

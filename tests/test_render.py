@@ -187,6 +187,11 @@ def test_number_currency_and_percent_are_localized():
         "{{ ''.__class__.__mro__ }}",
         "{{ post.__init__.__globals__ }}",
         "{{ segment.__class__.__subclasses__() }}",
+        "{{ lipsum.__globals__['os'] }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ '{0.__class__}'.format(post) }}",
+        "{% for c in ().__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
+        "{{ vars.__class__.__init__ }}",
     ],
 )
 def test_sandbox_escape_is_a_clear_render_error(source):
