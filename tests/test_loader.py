@@ -413,3 +413,25 @@ def test_file_that_is_not_utf8_is_a_clear_error(tmp_path):
     problem = only_problem(path)
     assert "cannot read calendar" in problem.message
     assert problem.file == path
+
+
+def test_tables_missing_their_name_are_not_reported_as_duplicates(tmp_path):
+    nameless = SEGMENT.replace('name = "fr-FR"\n', "")
+    path = write(tmp_path, SEGMENT + nameless + nameless + CHANNEL + POST)
+    problems = problems_of(path)
+    assert [p.message for p in problems] == ["missing required key(s): name"] * 2
+    assert [p.line for p in problems] == [
+        line_of(path, "[[segment]]", occurrence=2),
+        line_of(path, "[[segment]]", occurrence=3),
+    ]
+
+
+def test_reference_problems_are_reported_next_to_value_problems(tmp_path):
+    broken_segment = SEGMENT.replace("Europe/Paris", "Europe/Pariss")
+    post = POST + 'segments = ["fr-FR", "de-DE"]\nchannels = ["fediverse"]\n'
+    path = write(tmp_path, broken_segment + CHANNEL + post)
+    messages = sorted(p.message for p in problems_of(path))
+    assert len(messages) == 3
+    assert "unknown channel 'fediverse'" in messages[0]
+    assert "unknown segment 'de-DE'" in messages[1]
+    assert "Europe/Pariss" in messages[2]

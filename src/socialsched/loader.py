@@ -230,7 +230,7 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
         items = [_build(kind, i, raw, path, lines, problems) for i, raw in enumerate(raw_items)]
         built[kind] = [item for item in items if item is not None]
         in_order[kind] = [
-            item if item is not None else _stand_in(kind, raw)
+            item if item is not None else _stand_in(raw)
             for item, raw in zip(items, raw_items, strict=True)
         ]
         if kind == "channel":
@@ -310,14 +310,15 @@ def _header_problems(header: dict[str, Any], path: Path, lines: LineIndex) -> li
     return problems
 
 
-def _stand_in(kind: str, raw: Any) -> SimpleNamespace:
+def _stand_in(raw: Any) -> SimpleNamespace:
     """A placeholder for a table that failed to build: it keeps its name (so references
     to it are not reported as unknown) and refers to nothing itself."""
     raw = raw if isinstance(raw, dict) else {}
     circles = raw.get("circles")
+    # A fresh object() for a missing name never equals another: no false duplicates.
     return SimpleNamespace(
-        name=raw.get("name"),
-        id=raw.get("id"),
+        name=raw.get("name", object()),
+        id=raw.get("id", object()),
         circles=tuple(circles) if isinstance(circles, list) else (circles,) if circles else (),
         audiences={},
         segments=(),
