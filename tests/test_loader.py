@@ -435,3 +435,24 @@ def test_reference_problems_are_reported_next_to_value_problems(tmp_path):
     assert "unknown channel 'fediverse'" in messages[0]
     assert "unknown segment 'de-DE'" in messages[1]
     assert "Europe/Pariss" in messages[2]
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "words"),
+    [
+        ('date = "02-30"', "date", ["'02-30'", "day is out of range"]),
+        ('date = "Aug 15"', "date", ["'Aug 15'", "MM-DD"]),
+        ('month = 5\nweekday = "funday"\nnth = 2', "weekday", ["'funday'"]),
+        ('month = 5\nweekday = "sunday"\nnth = 7', "nth = 7", ["nth must be 1-5 or -1"]),
+        ('date = "08-15"\nmonth = 5', 'date = "08-15"', ["needs exactly one of"]),
+    ],
+)
+def test_bad_observance(tmp_path, body, key, words):
+    observance = f'\n[[observance]]\nname = "Brand Day"\n{body}\n'
+    path = write(tmp_path, SEGMENT + CHANNEL + observance + POST)
+    problem = only_problem(path)
+    for word in words:
+        assert word in problem.message
+    assert str(problem).count("'Brand Day'") == 1
+    needle = key if "=" in key else f"{key} ="
+    assert problem.line == line_of(path, needle)

@@ -140,7 +140,7 @@ def _build(
     except (ValueError, KeyError) as error:
         message = str(error.args[0]) if error.args else str(error)
         # The location already names the table; don't say "post 'x': post 'x': ...".
-        message = message.removeprefix(f"{where}: ")
+        message = message.removeprefix(f"{where}: ").removeprefix(f"{where} ")
         problems.append(_value_problem(message, kind, index, raw, cls, path, lines, where))
     return None
 
@@ -162,7 +162,8 @@ def _value_problem(
             "secrets must be a table naming an environment variable per secret, "
             'e.g. secrets = { token = "MASTO_TOKEN" }'
         )
-    if key is not None and key != "secrets" and repr(raw[key]) not in message:
+    mentioned = key is not None and re.search(rf"\b{key}\b", message)
+    if key is not None and key != "secrets" and not mentioned and repr(raw[key]) not in message:
         # Python's own messages ("'int' object is not iterable") don't say which key.
         message = f"{key} = {raw[key]!r}: {message}"
     return Problem(message, file=path, line=lines.line(kind, index, key), where=where)
