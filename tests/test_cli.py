@@ -318,6 +318,18 @@ def test_console_script_version_and_plan(calendar_path):
     assert json.loads(planned.stdout) == plan_json(calendar_path)
 
 
+def test_python_dash_m_runs_the_cli():
+    result = subprocess.run(
+        [sys.executable, "-m", "socialsched", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"socialsched, version {socialsched.__version__}"
+
+
 def test_console_script_errors(calendar_path):
     calendar_path.write_text(calendar_path.read_text().replace("Europe/Paris", "Europe/Pariss"))
     failed = run_script("plan", calendar_path, *RANGE)

@@ -94,7 +94,7 @@ def _failing_converter(cls: type, given: dict[str, Any]) -> str | None:
     for field in attrs.fields(cls):
         if field.name in given and field.converter is not None:
             try:
-                field.converter(given[field.name])  # type: ignore[call-arg]
+                field.converter(given[field.name])
             except Exception:
                 return field.name
     return None
