@@ -399,3 +399,12 @@ def test_every_bad_input_exits_one_with_file_and_line(calendar_path, case):
         assert f"{calendar_path}:" in result.stderr
         assert "s3cr3t-v4lue" not in result.output
     assert result.stderr.count(": error:") >= 1
+
+
+def test_plan_prints_every_problem_of_a_broken_file():
+    path = Path(__file__).parent / "data" / "several_errors.toml"
+    result = invoke("plan", path, *RANGE)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+    assert result.stderr.count(f"{path}:") == 8
+    assert "Traceback" not in result.output

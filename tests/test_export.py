@@ -148,3 +148,14 @@ def test_unwritable_output_is_a_clear_error(calendar_path, tmp_path):
     assert result.exit_code == 1
     assert str(out) in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_ics_lines_are_crlf_and_folded_for_calendar_apps(calendar_path, tmp_path):
+    out = tmp_path / "out.ics"
+    export(calendar_path, out)
+    raw = out.read_bytes()
+    assert raw.startswith(b"BEGIN:VCALENDAR\r\n")
+    assert raw.endswith(b"END:VCALENDAR\r\n")
+    lines = raw.split(b"\r\n")[:-1]
+    assert all(b"\n" not in line for line in lines)
+    assert all(len(line) <= 75 for line in lines)  # RFC 5545 3.1 line folding
