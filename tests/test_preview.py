@@ -251,6 +251,10 @@ def test_example_preview_in_headless_chromium(chromium, tmp_path, example_calend
     assert sorted((c["data-segment"], c["data-post"], c["data-local"]) for c in page.chips) == (
         sorted((d.segment, d.post, d.local.isoformat()) for d in expected)
     )
+    texts = {(d.segment, d.post, d.local.isoformat()): d.text for d in expected}
+    for chip in page.chips:
+        text = texts[(chip["data-segment"], chip["data-post"], chip["data-local"])]
+        assert chip["title"].startswith(text)  # the rendered text is the hover tooltip
     moved = [c for c in page.chips if "moved" in c["class"].split()]
     assert {c["data-reason"] for c in moved} == {d.reason for d in expected if d.reason}
 
