@@ -48,6 +48,8 @@ class _Page(HTMLParser):
             self.cells.append({**attributes, "segment": self.row})
         if tag == "div" and "chip" in attributes.get("class", "").split():
             self.chips.append(attributes)
+        if tag == "span" and "observance" in attributes.get("class", "").split():
+            self.cells[-1]["observance"] = attributes["data-observance"]
 
 
 def _parse(text: str) -> _Page:
@@ -70,6 +72,7 @@ def _small_calendar() -> socialsched.Calendar:
             socialsched.Segment(name="dz", locale="fr-DZ", timezone="Africa/Algiers", country="DZ"),
         ],
         channels=[socialsched.Channel(name="feed", adapter="console")],
+        observances=[socialsched.Observance(name="Brand Day", date="01-05", countries=["US"])],
         posts=[
             socialsched.Post(
                 id="daily", text="Hello <b>&</b> {{ segment.name }}", schedule="0 9 * * *"
@@ -119,6 +122,22 @@ def test_preview_shades_each_segments_own_holidays_and_weekends():
             assert ("holiday" in classes) == (day in public), (segment, day)
             if day not in public:
                 assert ("weekend" in classes) == (day.weekday() in weekend), (segment, day)
+
+
+def test_preview_names_observances_without_shading_them():
+    calendar = _small_calendar()
+    page = _parse(render_html(calendar, socialsched.plan(calendar, START, END), START, END))
+    marked = {(c["segment"], c["data-day"]) for c in page.cells if "observance" in c}
+    assert marked == {("us", "2027-01-05")}  # the observance is for US segments only
+    (cell,) = [c for c in page.cells if "observance" in c]
+    assert cell["observance"] == "Brand Day"
+    assert "holiday" not in cell.get("class", "").split()
+
+
+def test_preview_command_requires_html_option(example_calendar_path):
+    result = CliRunner().invoke(main, ["preview", str(example_calendar_path)])
+    assert result.exit_code == 2
+    assert "--html" in result.output
 
 
 def test_preview_command_writes_the_page(tmp_path, example_calendar_path):

@@ -38,6 +38,7 @@ th.segment small{display:block;font-weight:400;color:#5a6372}
 td.weekend{background:#f1f1f4}
 td.holiday{background:#fff1d6}
 td .day-note{display:block;font-size:11px;color:#8a5a00;margin-bottom:2px}
+td .day-note.observance{color:#6b3fa0}
 .chip{display:block;margin:2px 0;padding:2px 5px;border-radius:6px;background:#dbe8ff;
  border:1px solid #9bb8f0;cursor:default;overflow-wrap:anywhere}
 .chip b{font-weight:600}
@@ -130,6 +131,14 @@ def render_html(calendar: Calendar, deliveries: Sequence[Delivery], start: date,
                 note = f'<span class="day-note">{html.escape(holiday)}</span>'
             elif table.is_weekend(day):
                 classes.append("weekend")
+            # Observances that are not holidays do not shade the day, but posts may
+            # trigger on them, so name them.
+            observed = [o.name for o in table.observance_days.get(day, ()) if not o.holiday]
+            if observed:
+                names = html.escape(", ".join(dict.fromkeys(observed)))
+                note += (
+                    f'<span class="day-note observance" data-observance="{names}">{names}</span>'
+                )
             chips = "".join(_chip(d) for d in by_cell.get((segment.name, day), []))
             class_attribute = f' class="{" ".join(classes)}"' if classes else ""
             title = f' title="{html.escape(holiday)}"' if holiday else ""
