@@ -140,6 +140,25 @@ def test_preview_command_requires_html_option(example_calendar_path):
     assert "--html" in result.output
 
 
+def test_preview_command_defaults_to_two_weeks(tmp_path, example_calendar_path):
+    out = tmp_path / "plan.html"
+    result = CliRunner().invoke(
+        main, ["preview", str(example_calendar_path), "--start", "2027-02-01", "--html", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    days = re.findall(r'<th data-day="([\d-]+)"', out.read_text(encoding="utf-8"))
+    assert days == [(date(2027, 2, 1) + timedelta(days=n)).isoformat() for n in range(14)]
+
+
+def test_preview_command_reports_unwritable_output(tmp_path, example_calendar_path):
+    out = tmp_path / "missing-folder" / "plan.html"
+    result = CliRunner().invoke(
+        main, ["preview", str(example_calendar_path), "--start", "2027-02-01", "--html", str(out)]
+    )
+    assert result.exit_code == 1
+    assert str(out) in result.output and "Traceback" not in result.output
+
+
 def test_preview_command_writes_the_page(tmp_path, example_calendar_path):
     out = tmp_path / "plan.html"
     result = CliRunner().invoke(
