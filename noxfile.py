@@ -1,4 +1,4 @@
-"""Developer tasks: `nox -s tests`, `nox -s lint`, `nox -s bench`."""
+"""Developer tasks: `nox -s tests`, `nox -s lint`, `nox -s docs`, `nox -s bench`."""
 
 import nox
 
@@ -20,6 +20,13 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "src", "tests", "benchmarks")
     session.run("ruff", "format", "--check", "src", "tests", "benchmarks")
     session.run("mypy", "src")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, built with `mkdocs build --strict` into site/."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
 @nox.session

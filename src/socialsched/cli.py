@@ -21,6 +21,7 @@ from .lint import lint
 from .loader import load
 from .model import Delivery
 from .planner import Planner
+from .preview import render_html
 
 FORMATS = ("table", "json", "jsonl", "csv")
 
@@ -261,6 +262,32 @@ def export_command(
 
 
 # ---- docs commands (preview) go below this line ----
+
+
+@main.command("preview")
+@calendar_argument
+@start_option
+@end_option(13)
+@click.option(
+    "--html",
+    "html_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the self-contained HTML page here.",
+)
+def preview_command(
+    calendar_file: Path, start: date | None, end: date | None, html_file: Path
+) -> None:
+    """Write the plan of CAL as an HTML calendar grid (one row per segment, one column
+    per day), viewable offline."""
+    start, end = _range(start, end, 13)
+    calendar = load(calendar_file)
+    deliveries = Planner(calendar).plan(start, end)
+    try:
+        html_file.write_text(render_html(calendar, deliveries, start, end), encoding="utf-8")
+    except OSError as error:
+        raise click.FileError(str(html_file), hint=error.strerror) from None
+    click.echo(f"wrote {len(deliveries)} deliveries to {html_file}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
