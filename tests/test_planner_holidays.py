@@ -312,3 +312,57 @@ def test_holiday_trigger_follows_the_segments_subdivision():
     cal = _calendar(segments, [Post(id="p", text="hi", on_holidays=["Madrid Day"], at="10:00")])
     deliveries = plan(cal, "2028-01-01", "2028-12-31")
     assert [(d.segment, d.local.date()) for d in deliveries] == [("md", madrid_day)]
+
+
+def test_holiday_name_prefers_the_exact_holiday_over_longer_names():
+    us = holidays.country_holidays("US", years=2027)
+    july_4 = date(2027, 7, 4)
+    juneteenth = [d for d, name in us.items() if "Juneteenth" in name]
+    assert us[july_4] == "Independence Day"
+    assert juneteenth and all("Independence Day" in us[d] for d in juneteenth)
+    cal = _calendar([US], [Post(id="p", text="hi", on_holidays=["Independence Day"], at="09:00")])
+    assert [d.local.date() for d in plan(cal, "2027-01-01", "2027-12-31")] == [july_4]
+
+
+def test_holiday_trigger_fires_on_the_holiday_not_on_its_observed_day_off():
+    us = holidays.country_holidays("US", years=2027)
+    christmas = date(2027, 12, 25)
+    observed = [d for d, name in us.items() if name.startswith("Christmas") and d != christmas]
+    assert observed  # the premise: 2027 has a "Christmas Day (observed)" too
+    cal = _calendar([US], [Post(id="p", text="hi", on_holidays=["Christmas"], at="09:00")])
+    [delivery] = plan(cal, "2027-12-01", "2027-12-31")
+    assert delivery.local.date() == christmas
+    assert delivery.holiday == us[christmas]
+
+
+def test_a_holiday_of_several_days_fires_once_on_its_first_day():
+    algeria = holidays.country_holidays("DZ", years=2027, language="en_US")
+    eid_days = sorted(d for d, name in algeria.items() if name.startswith("Eid al-Fitr"))
+    assert len(eid_days) > 1 and eid_days[-1] - eid_days[0] == timedelta(len(eid_days) - 1)
+    dz = _segment("dz", "DZ", "Africa/Algiers", "fr-DZ")
+    cal = _calendar([dz], [Post(id="p", text="hi", on_holidays=["Eid al-Fitr"], at="09:00")])
+    assert [d.local.date() for d in plan(cal, "2027-01-01", "2027-12-31")] == [eid_days[0]]
+
+
+def test_offset_across_the_new_year_uses_next_years_holiday():
+    us_2028 = holidays.country_holidays("US", years=2028)
+    new_year = date(2028, 1, 1)
+    assert us_2028[new_year] == "New Year's Day"
+    cal = _calendar(
+        [US],
+        [Post(id="eve", text="hi", on_holidays=["New Year's Day"], at="20:00", offset_days=-1)],
+    )
+    [delivery] = plan(cal, "2027-12-01", "2027-12-31")
+    assert delivery.local.date() == date(2027, 12, 31)
+    assert delivery.holiday == us_2028[new_year]
+
+
+def test_a_delivery_moved_into_the_range_from_before_it_is_planned():
+    us_2027 = holidays.country_holidays("US", years=range(2027, 2029))
+    friday = date(2027, 12, 24)
+    monday = _next_business_day(friday, us_2027)
+    cal = _calendar(
+        [US], [Post(id="p", text="hi", dates=[friday], at="10:00", on_holiday="next_business_day")]
+    )
+    assert [d.local.date() for d in plan(cal, monday, monday)] == [monday]
+    assert plan(cal, friday, monday - timedelta(days=1)) == []
