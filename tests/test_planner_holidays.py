@@ -366,3 +366,35 @@ def test_a_delivery_moved_into_the_range_from_before_it_is_planned():
     )
     assert [d.local.date() for d in plan(cal, monday, monday)] == [monday]
     assert plan(cal, friday, monday - timedelta(days=1)) == []
+
+
+# --- per-segment facts in shared markets -------------------------------------------------
+
+
+def test_holiday_names_are_in_each_segments_language():
+    national_day = date(2027, 7, 21)
+    segments = [
+        _segment("be-fr", "BE", "Europe/Brussels", "fr-BE"),
+        _segment("be-nl", "BE", "Europe/Brussels", "nl-BE"),
+    ]
+    cal = _calendar(
+        segments, [Post(id="p", text="{{ holiday }}", dates=[national_day], at="10:00")]
+    )
+    names = {d.segment: (d.holiday, d.text) for d in plan(cal, national_day, national_day)}
+    for segment, language in (("be-fr", "fr"), ("be-nl", "nl")):
+        expected = holidays.country_holidays("BE", years=2027, language=language)[national_day]
+        assert names[segment] == (expected, expected)
+    assert names["be-fr"] != names["be-nl"]
+
+
+def test_observance_for_one_segment_does_not_leak_to_its_neighbour():
+    # Same zone, country and locale: only the observance tells the two apart.
+    staff_day = Observance(name="Staff Day", date="06-10", holiday=True, segments=["a"])
+    segments = [_segment("a", "US", "America/New_York"), _segment("b", "US", "America/New_York")]
+    cal = _calendar(
+        segments,
+        [Post(id="p", text="hi", schedule="0 10 * * *", on_holiday="skip")],
+        [staff_day],
+    )
+    planned = {(d.segment, d.local.date()) for d in plan(cal, "2027-06-10", "2027-06-10")}
+    assert planned == {("b", date(2027, 6, 10))}
