@@ -129,7 +129,7 @@ class DayTable:
             for observance in observances:
                 if name_matches(query, observance.name):
                     found[day] = observance.name
-        matches = [
+        scored = [
             (day, part, _match_strength(query, part))
             for day, names in self.search_names.items()
             if day not in found
@@ -139,8 +139,8 @@ class DayTable:
         ]
         # "Independence Day" means that holiday, not also "Juneteenth National
         # Independence Day": when some names match exactly, partial matches are dropped.
-        strongest = max((strength for _, _, strength in matches), default=0)
-        matches = [(day, part) for day, part, strength in matches if strength == strongest]
+        strongest = max((strength for _, _, strength in scored), default=0)
+        matches = [(day, part) for day, part, strength in scored if strength == strongest]
         plain = {(day, part) for day, part in matches if _base_name(part) == part}
         matched = set(matches)
         for day, part in matches:
