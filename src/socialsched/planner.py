@@ -104,14 +104,17 @@ def _after_quiet_hours(local: datetime, segment: Segment) -> datetime | None:
     """The naive local time a delivery moves to out of quiet hours, or None."""
     moved = None
     wall = local.replace(tzinfo=None)
-    for _ in range(len(segment.quiet_hours) + 1):
+    # Twice the windows: a window end in a spring-forward gap resolves an hour later,
+    # which may fall inside another window.
+    for _ in range(2 * len(segment.quiet_hours) + 1):
         window = next((w for w in segment.quiet_hours if w.contains(wall.time())), None)
         if window is None:
             return moved
         day = wall.date()
         if window.start > window.end and wall.time() >= window.start:
             day += timedelta(days=1)
-        wall = moved = datetime.combine(day, window.end)
+        moved = datetime.combine(day, window.end)
+        wall = _resolve(moved, segment)[1].replace(tzinfo=None)
     return moved
 
 
@@ -129,7 +132,7 @@ def _slots(post: Post, segment: Segment, days: DayTable, start: date, end: date)
                     continue
                 shifted_from, reason = naive, "holiday"
                 naive = datetime.combine(days.next_business_day(day), naive.time())
-            elif holiday is None and days.is_weekend(day) and post.on_weekend != "post":
+            elif days.is_weekend(day) and post.on_weekend != "post":
                 if post.on_weekend == "skip":
                     continue
                 shifted_from, reason = naive, "weekend"
