@@ -440,7 +440,7 @@ def test_reference_problems_are_reported_next_to_value_problems(tmp_path):
 @pytest.mark.parametrize(
     ("body", "key", "words"),
     [
-        ('date = "02-30"', "date", ["'02-30'", "day is out of range"]),
+        ('date = "02-30"', "date", ["'02-30'", "not a day of the year"]),
         ('date = "Aug 15"', "date", ["'Aug 15'", "MM-DD"]),
         ('month = 5\nweekday = "funday"\nnth = 2', "weekday", ["'funday'"]),
         ('month = 5\nweekday = "sunday"\nnth = 7', "nth = 7", ["nth must be 1-5 or -1"]),
