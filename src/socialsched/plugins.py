@@ -172,6 +172,11 @@ def failures() -> list[PluginFailure]:
     return list(_get().failures)
 
 
+def failures_so_far() -> list[PluginFailure]:
+    """Failures recorded so far, without loading plugins if nothing needed them yet."""
+    return list(_state.failures) if _state is not None else []
+
+
 def _impls(hook_name: str) -> list[tuple[str, Callable[..., Any]]]:
     state = _get()
     caller = getattr(state.manager.hook, hook_name)
@@ -325,6 +330,7 @@ __all__ = [
     "check_message",
     "describe_capabilities",
     "failures",
+    "failures_so_far",
     "hook",
     "manager",
     "notify",
