@@ -127,7 +127,8 @@ class Adapter:
     """Base class for network adapters; subclass it and set `name` and `capabilities`."""
 
     name: ClassVar[str] = ""
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    # Usually set on the class; an instance may refine it from channel settings.
+    capabilities: Capabilities = Capabilities()
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         self.channel = channel

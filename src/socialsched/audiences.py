@@ -75,19 +75,19 @@ class Audience:
                     f"audience table has unknown key(s) {', '.join(unknown)} "
                     "(allowed: kind, id, countries, locales)"
                 )
-            kind = raw.get("kind")
-            if kind not in AUDIENCE_KINDS:
-                raise ValueError(f"audience kind {kind!r} is not one of {kinds}")
-            if kind == "targeting":
+            table_kind = raw.get("kind")
+            if table_kind not in AUDIENCE_KINDS:
+                raise ValueError(f"audience kind {table_kind!r} is not one of {kinds}")
+            if table_kind == "targeting":
                 countries = _strings(raw.get("countries"))
                 locales = _strings(raw.get("locales"))
                 if not countries and not locales and segment is not None:
                     countries, locales = (segment.country,), (segment.locale,)
                 return cls("targeting", None, tuple(c.upper() for c in countries), locales)
-            ident = raw.get("id")
-            if not ident:
-                raise ValueError(f"audience of kind {kind!r} needs an id")
-            return cls(str(kind), str(ident))
+            table_id = raw.get("id")
+            if not table_id:
+                raise ValueError(f"audience of kind {table_kind!r} needs an id")
+            return cls(str(table_kind), str(table_id))
         raise ValueError(f"audience must be a 'kind:id' string or a table, not {raw!r}")
 
     def to_dict(self) -> dict[str, Any]:
