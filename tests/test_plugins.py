@@ -389,3 +389,29 @@ def test_bad_audience_in_a_calendar_file_is_reported_at_load(tmp_path):
     )
     with pytest.raises(CalendarError, match=r"audience for segment 'us': audience 'everyone'"):
         load(path)
+
+
+def test_hook_implementations_may_take_only_the_arguments_they_use():
+    seen = []
+
+    class Partial:
+        @hookimpl
+        def check_message(self, message):
+            return ["always"] if "bad" in message.text else None
+
+        @hookimpl
+        def delivery_failed(self, error, final):
+            seen.append((str(error), final))
+
+    plugins.register(Partial())
+    with pytest.raises(PlanError, match="always"):
+        Planner(calendar(text="bad")).plan("2027-03-01", "2027-03-03")
+    plugins.notify(
+        "delivery_failed",
+        delivery=None,
+        channel=None,
+        error=TransientError("later"),
+        attempt=1,
+        final=False,
+    )
+    assert seen == [("later", False)]

@@ -178,10 +178,22 @@ def failures_so_far() -> list[PluginFailure]:
 
 
 def _impls(hook_name: str) -> list[tuple[str, Callable[..., Any]]]:
+    """(plugin name, caller) per implementation, in registration order: built-ins first,
+    then installed plugins, then code-registered ones. Each caller takes the hook's
+    keyword arguments and passes an implementation only those it declares, as pluggy does.
+    """
     state = _get()
     caller = getattr(state.manager.hook, hook_name)
-    # Registration order: built-ins first, then installed plugins, then code-registered.
-    return [(impl.plugin_name, impl.function) for impl in caller.get_hookimpls()]
+    return [(impl.plugin_name, _bound(impl)) for impl in caller.get_hookimpls()]
+
+
+def _bound(impl: Any) -> Callable[..., Any]:
+    function, argnames = impl.function, impl.argnames
+
+    def call(**kwargs: Any) -> Any:
+        return function(**{name: kwargs[name] for name in argnames if name in kwargs})
+
+    return call
 
 
 def _record(failure: PluginFailure) -> None:
