@@ -15,7 +15,7 @@ from socialsched import Calendar, Channel, PlanError, Post, Segment, hookimpl, p
 from socialsched.adapters import Adapter, Capabilities, Receipt, TransientError
 from socialsched.audiences import Audience
 from socialsched.cli import main
-from socialsched.errors import CalendarError
+from socialsched.errors import CalendarError, SocialschedError
 from socialsched.lint import lint
 from socialsched.loader import load
 from socialsched.planner import Planner
@@ -415,3 +415,18 @@ def test_hook_implementations_may_take_only_the_arguments_they_use():
         final=False,
     )
     assert seen == [("later", False)]
+
+
+def test_lint_reports_a_channel_its_adapter_cannot_use_instead_of_stopping():
+    cal = Calendar(
+        segments=[Segment(name="us", locale="en-US", timezone="America/New_York", country="US")],
+        channels=[Channel(name="hooks", adapter="webhook")],
+        posts=[Post(id="p", text="hi", dates=["2027-03-02", "2027-03-03"], at="10:00")],
+    )
+    errors = [p for p in lint(cal, date(2027, 3, 1), date(2027, 3, 5)) if p.severity == "error"]
+    assert [p.message for p in errors] == [
+        "channel 'hooks': the webhook adapter needs settings.url "
+        "(or secrets.url naming an environment variable)"
+    ]
+    with pytest.raises(SocialschedError, match="needs settings.url"):
+        Planner(cal).plan("2027-03-01", "2027-03-05")

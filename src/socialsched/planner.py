@@ -256,7 +256,17 @@ class Planner:
         render: bool,
         problems: list[Problem] | None,
     ) -> list[Delivery]:
-        adapter = self.adapter(channel) if render else None
+        adapter = None
+        if render:
+            try:
+                adapter = self.adapter(channel)
+            except SocialschedError as error:  # e.g. a channel missing a required setting
+                if problems is None:
+                    raise
+                problem = Problem(str(error), where=f"channel {channel.name!r}")
+                if problem not in problems:
+                    problems.append(problem)
+                return []
         audience = channel.audiences.get(segment.name)
         calendar_name = self.calendar.name
         result = []
