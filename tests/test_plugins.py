@@ -428,5 +428,5 @@ def test_lint_reports_a_channel_its_adapter_cannot_use_instead_of_stopping():
         "channel 'hooks': the webhook adapter needs settings.url "
         "(or secrets.url naming an environment variable)"
     ]
-    with pytest.raises(SocialschedError, match="needs settings.url"):
+    with pytest.raises(SocialschedError, match=r"needs settings\.url"):
         Planner(cal).plan("2027-03-01", "2027-03-05")
