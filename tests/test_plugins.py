@@ -430,3 +430,20 @@ def test_lint_reports_a_channel_its_adapter_cannot_use_instead_of_stopping():
     ]
     with pytest.raises(SocialschedError, match=r"needs settings\.url"):
         Planner(cal).plan("2027-03-01", "2027-03-05")
+
+
+def test_plugins_registered_without_a_name_get_a_readable_one():
+    plugins.register(BannedWords())
+    second = plugins.register(BannedWords())
+    assert second == f"{__name__}.BannedWords#2"
+    cal = calendar(text="wine", segment_vars={"banned_words": ["wine"]})
+    with pytest.raises(PlanError, match=rf"contains banned word 'wine' \(plugin {__name__}"):
+        Planner(cal).plan("2027-03-01", "2027-03-03")
+
+
+def test_unregister_by_object():
+    plugin = SeenPlugin()
+    plugins.register(plugin)
+    assert "seen" in plugins.available_adapters()
+    plugins.unregister(plugin)
+    assert "seen" not in plugins.available_adapters()

@@ -140,9 +140,12 @@ def hook() -> Any:
 def register(plugin: object, name: str | None = None) -> str:
     """Register a plugin object (module, class or instance with `@hookimpl` functions).
 
-    Returns the name it is registered under (`name`, or one pluggy derives).
+    Returns the name it is registered under: `name`, or one derived from the module
+    or class (problems and warnings name the plugin by it).
     """
     state = _get()
+    if name is None:
+        name = _readable_name(plugin, state.manager)
     registered = state.manager.register(plugin, name=name)
     assert registered is not None
     module = getattr(plugin, "__module__", None) or getattr(plugin, "__name__", "?")
@@ -150,12 +153,26 @@ def register(plugin: object, name: str | None = None) -> str:
     return registered
 
 
+def _readable_name(plugin: object, manager: pluggy.PluginManager) -> str:
+    if isinstance(plugin, type) or hasattr(plugin, "__file__"):
+        base = str(getattr(plugin, "__name__", "plugin"))
+    else:
+        base = f"{type(plugin).__module__}.{type(plugin).__qualname__}"
+    name, number = base, 1
+    while manager.has_plugin(name):
+        number += 1
+        name = f"{base}#{number}"
+    return name
+
+
 def unregister(plugin: object | None = None, name: str | None = None) -> None:
     """Remove a plugin registered with `register` (by object or by name)."""
     state = _get()
-    removed = state.manager.unregister(plugin=plugin, name=name)
-    if removed is not None:
-        state.packages.pop(name or state.manager.get_name(removed) or "", None)
+    if name is None and plugin is not None:
+        name = state.manager.get_name(plugin)
+    if name is not None and state.manager.has_plugin(name):
+        state.manager.unregister(name=name)
+        state.packages.pop(name, None)
 
 
 def reset() -> None:
