@@ -8,6 +8,7 @@ dependencies) through a .pth file, so nothing here is changed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import site
@@ -112,6 +113,9 @@ def socialsched(venv: Path, *args: str, **env: str) -> subprocess.CompletedProce
 
 
 def test_install_use_and_uninstall_the_example_plugin(venv, tmp_path):
+    assert importlib.util.find_spec("hatchling"), (
+        "building the example needs hatchling: pip install -e '.[test]'"
+    )
     pip(venv, "install", "--no-deps", "--no-build-isolation", "--no-index", str(EXAMPLE))
 
     listed = socialsched(venv, "adapters", "list", "--format", "json")

@@ -96,7 +96,9 @@ class _State:
                     plugin = entry_point.load()
                     self.manager.register(plugin, name=entry_point.name)
                 except Exception as error:
-                    self.failures.append(PluginFailure(entry_point.name, package, _describe(error)))
+                    failure = PluginFailure(entry_point.name, package, _describe(error))
+                    self.failures.append(failure)
+                    log.warning("%s", failure)
                     continue
                 self.packages[entry_point.name] = package
 
