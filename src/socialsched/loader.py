@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import attrs
 
+from .audiences import Audience
 from .errors import CalendarError, Problem
 from .model import Calendar, Channel, Observance, Post, Segment
 from .registry import UnknownAdapterError, adapter_class
@@ -331,6 +332,20 @@ def _check_adapters(
     raw_items: list[Any], path: Path, lines: LineIndex, problems: list[Problem]
 ) -> None:
     for index, raw in enumerate(raw_items):
+        audiences = raw.get("audiences") if isinstance(raw, dict) else None
+        if isinstance(audiences, dict):
+            for segment, audience in audiences.items():
+                try:
+                    Audience.parse(audience)
+                except ValueError as error:
+                    problems.append(
+                        Problem(
+                            f"audience for segment {segment!r}: {error}",
+                            file=path,
+                            line=lines.line("channel", index, "audiences"),
+                            where=f"channel {raw.get('name')!r}",
+                        )
+                    )
         if isinstance(raw, dict) and isinstance(raw.get("adapter"), str):
             try:
                 adapter_class(raw["adapter"])

@@ -13,7 +13,9 @@ from typing import NamedTuple
 
 import attrs
 
+from . import plugins
 from .adapters import Adapter, Message
+from .audiences import resolve_audience
 from .errors import PlanError, Problem, RenderError, SocialschedError
 from .holidays_table import DayTable, display_language
 from .model import Calendar, Channel, Delivery, Post, Segment
@@ -257,7 +259,17 @@ class Planner:
         render: bool,
         problems: list[Problem] | None,
     ) -> list[Delivery]:
-        adapter = self.adapter(channel) if render else None
+        adapter = None
+        if render:
+            try:
+                adapter = self.adapter(channel)
+            except SocialschedError as error:  # e.g. a channel missing a required setting
+                if problems is None:
+                    raise
+                problem = Problem(str(error), where=f"channel {channel.name!r}")
+                if problem not in problems:
+                    problems.append(problem)
+                return []
         audience = channel.audiences.get(segment.name)
         calendar_name = self.calendar.name
         result = []
@@ -267,7 +279,8 @@ class Planner:
                 assert adapter is not None
                 try:
                     text = self.renderer.render(post, segment, channel, slot.local, slot.holiday)
-                    self._check_limits(adapter, post, segment, channel, slot, text, audience)
+                    resolved = resolve_audience(channel, segment)
+                    self._check_limits(adapter, post, segment, channel, slot, text, resolved)
                 except SocialschedError as error:
                     if problems is None:
                         raise
@@ -304,6 +317,7 @@ class Planner:
         text: str,
         audience: object,
     ) -> None:
+        """Adapter limits and plugin content checks; `PlanError` listing every issue."""
         message = Message(
             delivery_id="",
             post=post.id,
@@ -316,7 +330,7 @@ class Planner:
             audience=audience,
             tags=post.tags,
         )
-        issues = adapter.validate(message)
+        issues = [*adapter.validate(message), *plugins.check_message(message, segment, channel)]
         if issues:
             raise PlanError(
                 f"post {post.id!r} for segment {segment.name!r} on channel {channel.name!r} "
