@@ -43,10 +43,10 @@ def test_targeting_without_countries_or_locales_targets_the_segment():
     ("raw", "message"),
     [
         ("everyone", "must look like 'kind:id'"),
-        ("page:123", "must look like 'kind:id'"),
+        ("Page Wall:123", "must look like 'kind:id'"),
         ("targeting:MX", "write targeting as a table"),
         ({"kind": "list"}, "needs an id"),
-        ({"kind": "wall", "id": "x"}, "kind 'wall' is not one of"),
+        ({"kind": "Wall!", "id": "x"}, "kind 'Wall!' must be a lowercase word"),
         ({"kind": "list", "id": "x", "colour": "red"}, "unknown key(s) colour"),
         (42, "must be a 'kind:id' string or a table"),
     ],

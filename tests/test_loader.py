@@ -443,7 +443,7 @@ def test_reference_problems_are_reported_next_to_value_problems(tmp_path):
         ('date = "02-30"', "date", ["'02-30'", "not a day of the year"]),
         ('date = "Aug 15"', "date", ["'Aug 15'", "MM-DD"]),
         ('month = 5\nweekday = "funday"\nnth = 2', "weekday", ["'funday'"]),
-        ('month = 5\nweekday = "sunday"\nnth = 7', "nth = 7", ["nth must be 1-5 or -1"]),
+        ('month = 5\nweekday = "sunday"\nnth = 7', "nth = 7", ["nth 7 must be 1-5 or -1"]),
         ('date = "08-15"\nmonth = 5', 'date = "08-15"', ["needs exactly one of"]),
     ],
 )

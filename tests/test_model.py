@@ -289,14 +289,14 @@ def test_channel_audiences_limit_which_segments_a_channel_reaches():
     us, fr = _segment(), _segment(name="fr", locale="fr-FR", timezone="Europe/Paris", country="FR")
     channels = [
         Channel(name="everyone", adapter="console"),
-        Channel(name="french", adapter="console", audiences={"fr": "@fr_page"}),
+        Channel(name="french", adapter="console", audiences={"fr": "community:fr_page"}),
     ]
     cal = Calendar(segments=[us, fr], channels=channels, posts=[_post()])
     planned = {(d.segment, d.channel, d.audience) for d in plan(cal, "2027-01-05", "2027-01-05")}
     assert planned == {
         ("us", "everyone", None),
         ("fr", "everyone", None),
-        ("fr", "french", "@fr_page"),
+        ("fr", "french", "community:fr_page"),
     }
 
 

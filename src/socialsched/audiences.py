@@ -9,11 +9,15 @@ In a calendar a channel maps each segment to an audience, written either as a st
     "en-US" = { kind = "targeting", countries = ["US"], locales = ["en-US"] }
     "es-MX" = { kind = "targeting" }   # the segment's own country and locale
 
+Kinds are open: the common ones are listed in `AUDIENCE_KINDS`, and a network may
+understand others (a Matrix `room`, a Mastodon `visibility`). Each adapter declares the
+kinds it supports in `Capabilities.audiences`, and plan-time validation checks them.
 The message handed to an adapter carries the resolved `Audience`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +27,15 @@ from .errors import PlanError
 from .model import Channel, Segment
 
 AUDIENCE_KINDS = ("list", "circle", "community", "group", "targeting", "recipient")
+_KIND = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+def _check_kind(instance: Any, attribute: Any, value: str) -> None:
+    if not isinstance(value, str) or not _KIND.match(value):
+        raise ValueError(
+            f"audience kind {value!r} must be a lowercase word such as "
+            f"{', '.join(AUDIENCE_KINDS)}"
+        )
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -37,12 +50,12 @@ def _strings(value: Any) -> tuple[str, ...]:
 class Audience:
     """Who a message is for on the network.
 
-    `kind` is one of `AUDIENCE_KINDS`. `id` names the list, circle, community,
+    `kind` is a lowercase word, usually one of `AUDIENCE_KINDS`. `id` names the list, circle, community,
     group/chat or direct-message recipient; a `targeting` audience has `countries`
     (ISO 3166-1 alpha-2) and `locales` (BCP 47) instead.
     """
 
-    kind: str = attrs.field(validator=attrs.validators.in_(AUDIENCE_KINDS))
+    kind: str = attrs.field(validator=_check_kind)
     id: str | None = None
     countries: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     locales: tuple[str, ...] = attrs.field(default=(), converter=_strings)
@@ -58,9 +71,10 @@ class Audience:
         kinds = ", ".join(AUDIENCE_KINDS)
         if isinstance(raw, str):
             kind, sep, ident = raw.partition(":")
-            if not sep or not ident or kind not in AUDIENCE_KINDS:
+            if not sep or not ident or not _KIND.match(kind):
                 raise ValueError(
-                    f"audience {raw!r} must look like 'kind:id' with kind one of {kinds}"
+                    f"audience {raw!r} must look like 'kind:id' with kind a lowercase "
+                    f"word such as {kinds}"
                 )
             if kind == "targeting":
                 raise ValueError(
@@ -76,8 +90,10 @@ class Audience:
                     "(allowed: kind, id, countries, locales)"
                 )
             table_kind = raw.get("kind")
-            if table_kind not in AUDIENCE_KINDS:
-                raise ValueError(f"audience kind {table_kind!r} is not one of {kinds}")
+            if not isinstance(table_kind, str) or not _KIND.match(table_kind):
+                raise ValueError(
+                    f"audience kind {table_kind!r} must be a lowercase word such as {kinds}"
+                )
             if table_kind == "targeting":
                 countries = _strings(raw.get("countries"))
                 locales = _strings(raw.get("locales"))
