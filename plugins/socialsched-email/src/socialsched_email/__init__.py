@@ -1,6 +1,9 @@
 """socialsched-email: publish to mailing lists over SMTP."""
 
+from collections.abc import Callable
+
 from socialsched import hookimpl
+from socialsched.adapters import Adapter
 
 from .adapter import EmailAdapter
 
@@ -8,6 +11,6 @@ __all__ = ["EmailAdapter", "register_adapters"]
 
 
 @hookimpl
-def register_adapters(register):  # type: ignore[no-untyped-def]
+def register_adapters(register: Callable[[type[Adapter]], None]) -> None:
     """Register the `email` adapter with socialsched."""
     register(EmailAdapter)

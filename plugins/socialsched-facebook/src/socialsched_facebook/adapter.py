@@ -198,16 +198,16 @@ class FacebookPageAdapter(Adapter):
         body = body if isinstance(body, dict) else {}
         if response.status_code < 400 and "error" not in body:
             return body
-        error = body.get("error") or {}
-        code, subcode = error.get("code"), error.get("error_subcode")
+        graph_error = body.get("error") or {}
+        code, subcode = graph_error.get("code"), graph_error.get("error_subcode")
         # Never trust an error text to leave the token out.
-        text = str(error.get("message") or response.reason_phrase).replace(token, "***")
+        text = str(graph_error.get("message") or response.reason_phrase).replace(token, "***")
         detail = f"{where}: {response.status_code} (code {code}"
         detail += f"/{subcode})" if subcode else ")"
         detail += f" {text}"
         if method == "DELETE" and (code, subcode) == NONEXISTENT_OBJECT:
             return {"success": True}
-        if response.status_code >= 500 or error.get("is_transient") or code in TRANSIENT_CODES:
+        if response.status_code >= 500 or graph_error.get("is_transient") or code in TRANSIENT_CODES:
             raise TransientError(detail, retry_after=_usage_retry_after(response))
         raise PermanentError(detail)
 

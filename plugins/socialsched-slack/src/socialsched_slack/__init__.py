@@ -1,6 +1,9 @@
 """socialsched-slack: publish to Slack channels through incoming webhooks."""
 
+from collections.abc import Callable
+
 from socialsched import hookimpl
+from socialsched.adapters import Adapter
 
 from .adapter import SlackAdapter
 
@@ -8,6 +11,6 @@ __all__ = ["SlackAdapter", "register_adapters"]
 
 
 @hookimpl
-def register_adapters(register):  # type: ignore[no-untyped-def]
+def register_adapters(register: Callable[[type[Adapter]], None]) -> None:
     """Register the `slack` adapter with socialsched."""
     register(SlackAdapter)
