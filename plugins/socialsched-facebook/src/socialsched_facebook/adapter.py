@@ -207,7 +207,8 @@ class FacebookPageAdapter(Adapter):
         detail += f" {text}"
         if method == "DELETE" and (code, subcode) == NONEXISTENT_OBJECT:
             return {"success": True}
-        if response.status_code >= 500 or graph_error.get("is_transient") or code in TRANSIENT_CODES:
+        transient = graph_error.get("is_transient") or code in TRANSIENT_CODES
+        if response.status_code >= 500 or transient:
             raise TransientError(detail, retry_after=_usage_retry_after(response))
         raise PermanentError(detail)
 
