@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 
 import httpx
@@ -190,3 +191,15 @@ def test_bad_settings_are_refused_at_construction():
         DiscordAdapter(channel(format="poll"), environ=ENV)
     with pytest.raises(PermanentError, match=r"settings\.embed_title"):
         DiscordAdapter(channel(format="embed", embed_title="t" * 257), environ=ENV)
+
+
+@respx.mock
+def test_webhook_token_never_reaches_the_logs(caplog):
+    respx.post(FR_URL).mock(return_value=httpx.Response(200, json=POSTED))
+    respx.delete(f"{FR_URL}/messages/9001").mock(return_value=httpx.Response(204))
+    adapter = DiscordAdapter(channel(), environ=ENV)
+    with caplog.at_level(logging.DEBUG):
+        adapter.delete(adapter.publish(message(), "k1"))
+    assert "HTTP Request: DELETE" in caplog.text
+    assert "frtokenpart" not in caplog.text
+    assert "[webhook DISCORD_FR]/messages/9001" in caplog.text

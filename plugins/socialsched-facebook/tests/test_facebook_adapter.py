@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
@@ -282,3 +283,12 @@ def test_default_clock_is_the_system_clock():
     fb = FacebookPageAdapter(channel(), environ=ENV)
     before = datetime.now(UTC)
     assert before <= fb.clock() <= datetime.now(UTC)
+
+
+@respx.mock
+def test_token_never_reaches_the_logs(caplog):
+    respx.post(FEED).mock(return_value=httpx.Response(200, json={"id": "4242_1"}))
+    with caplog.at_level(logging.DEBUG):
+        adapter().publish(message(NOW), "k1")
+    assert "HTTP Request: POST" in caplog.text
+    assert TOKEN not in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 
 import httpx
@@ -187,3 +188,17 @@ def test_repr_shows_no_webhook():
     adapter = SlackAdapter(channel(), environ=ENV)
     assert "frsecretpart" not in repr(adapter)
     assert "frsecretpart" not in repr(adapter.channel)
+
+
+@respx.mock
+def test_webhook_url_never_reaches_the_logs(caplog):
+    respx.post(FR_URL).mock(return_value=httpx.Response(200, text="ok"))
+    respx.post(DE_URL).mock(return_value=httpx.Response(200, text="ok"))
+    adapter = SlackAdapter(channel(), environ=ENV)
+    with caplog.at_level(logging.DEBUG):
+        adapter.publish(message(), "k1")
+        adapter.publish(message(audience="de_hook"), "k2")
+    assert "HTTP Request: POST" in caplog.text  # httpx did log both requests
+    assert "frsecretpart" not in caplog.text
+    assert "desecretpart" not in caplog.text
+    assert "[webhook SLACK_WEBHOOK_FR]" in caplog.text

@@ -19,6 +19,8 @@ from socialsched.adapters import (
 )
 from socialsched.model import Channel
 
+from .redact import REDACTOR
+
 CONTENT_LIMIT = 2_000
 """Most characters of a message's `content`."""
 EMBED_DESCRIPTION_LIMIT = 4_096
@@ -128,13 +130,16 @@ class DiscordAdapter(Adapter):
             raise PermanentError(f"channel {self.channel.name!r}: {problems[0]}")
         name = "webhook" if audience is None else str(audience)
         if name in self.channel.secrets or audience is None:
-            return name, self.secret(name).rstrip("/")
+            url = self.secret(name)
+            REDACTOR.register(url, name)
+            return name, url.rstrip("/")
         url = self._environ.get(name)
         if not url:
             raise PermanentError(
                 f"channel {self.channel.name!r}: environment variable {name} "
                 "(the segment's webhook URL) is not set"
             )
+        REDACTOR.register(url, name)
         return name, url.rstrip("/")
 
     def payload(self, message: Message) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from socialsched.adapters import (
 from socialsched.model import Channel
 
 from .blocks import TEXT_LIMIT, escape, section_blocks
+from .redact import REDACTOR
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FORMATS = ("blocks", "text")
@@ -105,13 +106,16 @@ class SlackAdapter(Adapter):
             raise PermanentError(f"channel {self.channel.name!r}: {problems[0]}")
         name = "webhook" if audience is None else str(audience)
         if name in self.channel.secrets or audience is None:
-            return name, self.secret(name)
+            url = self.secret(name)
+            REDACTOR.register(url, name)
+            return name, url
         url = self._environ.get(name)
         if not url:
             raise PermanentError(
                 f"channel {self.channel.name!r}: environment variable {name} "
                 "(the segment's webhook URL) is not set"
             )
+        REDACTOR.register(url, name)
         return name, url
 
     def payload(self, message: Message) -> dict[str, Any]:
