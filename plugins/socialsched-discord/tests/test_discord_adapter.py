@@ -54,7 +54,9 @@ def test_publish_posts_content_with_wait_and_no_mention_pings():
     route = respx.post(FR_URL, params={"wait": "true"}).mock(
         return_value=httpx.Response(200, json=POSTED)
     )
-    receipt = DiscordAdapter(channel(username="Bakery"), environ=ENV).publish(message(), "k1")
+    receipt = DiscordAdapter(
+        channel(username="Bakery", avatar_url="https://cdn.example/logo.png"), environ=ENV
+    ).publish(message(), "k1")
 
     request = route.calls.last.request
     assert request.method == "POST"
@@ -64,6 +66,7 @@ def test_publish_posts_content_with_wait_and_no_mention_pings():
     assert json.loads(request.content) == {
         "content": "Salut @everyone",
         "username": "Bakery",
+        "avatar_url": "https://cdn.example/logo.png",
         "allowed_mentions": {"parse": []},
     }
     assert receipt == Receipt(

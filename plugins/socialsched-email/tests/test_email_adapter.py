@@ -178,6 +178,9 @@ def test_sends_one_multipart_message_to_the_list_address(plain_server):
     assert mail["To"] == "news-fr@lists.example.org"
     assert mail["Message-ID"] == "<4f2a9c0d1e.socialsched@bakery.example.com>"
     assert mail["Content-Language"] == "fr-FR"
+    assert mail["X-Socialsched-Delivery"] == "4f2a9c0d1e"
+    # The planned instant, so a resend is the same message: Mon, 04 Jan 2027 08:00 UTC.
+    assert mail["Date"].datetime == datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
     assert mail.get_content_type() == "multipart/alternative"
     text_part = mail.get_body(preferencelist=("plain",))
     html_part = mail.get_body(preferencelist=("html",))

@@ -85,6 +85,16 @@ def test_audience_naming_a_channel_secret_uses_that_secrets_env_var():
 
 
 @respx.mock
+def test_unfurl_links_setting_is_passed_on():
+    route = respx.post(FR_URL).mock(return_value=httpx.Response(200, text="ok"))
+    SlackAdapter(channel(format="text", unfurl_links=False), environ=ENV).publish(message(), "k")
+    assert json.loads(route.calls.last.request.content) == {
+        "text": "Bonjour",
+        "unfurl_links": False,
+    }
+
+
+@respx.mock
 def test_same_key_is_not_posted_twice_by_one_adapter():
     route = respx.post(FR_URL).mock(return_value=httpx.Response(200, text="ok"))
     adapter = SlackAdapter(channel(), environ=ENV)
