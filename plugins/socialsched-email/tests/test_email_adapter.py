@@ -327,3 +327,12 @@ def test_missing_settings_are_refused_at_construction():
         EmailAdapter(channel(25, "tls"))
     with pytest.raises(PermanentError, match=r"settings\.html_template"):
         EmailAdapter(channel(25, html_template="/nonexistent/dir/mail.html"))
+
+
+def test_unrenderable_subject_or_html_template_is_a_plan_time_problem(tmp_path):
+    problems = EmailAdapter(channel(25, subject="{campaign}")).validate(message())
+    assert problems == ["the HTML template or subject cannot be rendered: 'campaign'"]
+    template = tmp_path / "mail.html"
+    template.write_text("<p>{{ footer }}</p>")
+    problems = EmailAdapter(channel(25, html_template=str(template))).validate(message())
+    assert problems == ["the HTML template or subject cannot be rendered: 'footer' is undefined"]
