@@ -336,3 +336,13 @@ def test_unrenderable_subject_or_html_template_is_a_plan_time_problem(tmp_path):
     template.write_text("<p>{{ footer }}</p>")
     problems = EmailAdapter(channel(25, html_template=str(template))).validate(message())
     assert problems == ["the HTML template or subject cannot be rendered: 'footer' is undefined"]
+
+
+def test_linkify_escapes_urls_and_leaves_trailing_punctuation_outside():
+    from socialsched_email.compose import linkify
+
+    html = str(linkify("Voir https://x.example/?a=1&b=<2>. Merci <3"))
+    assert html == (
+        'Voir <a href="https://x.example/?a=1&amp;b=">https://x.example/?a=1&amp;b=</a>'
+        "&lt;2&gt;. Merci &lt;3"
+    )
