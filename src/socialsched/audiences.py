@@ -50,9 +50,9 @@ def _strings(value: Any) -> tuple[str, ...]:
 class Audience:
     """Who a message is for on the network.
 
-    `kind` is a lowercase word, usually one of `AUDIENCE_KINDS`. `id` names the list, circle, community,
-    group/chat or direct-message recipient; a `targeting` audience has `countries`
-    (ISO 3166-1 alpha-2) and `locales` (BCP 47) instead.
+    `kind` is a lowercase word, usually one of `AUDIENCE_KINDS`. `id` names the
+    list, circle, community, group/chat or direct-message recipient; a `targeting`
+    audience has `countries` (ISO 3166-1 alpha-2) and `locales` (BCP 47) instead.
     """
 
     kind: str = attrs.field(validator=_check_kind)
