@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from . import __version__, plugins
-from .errors import SocialschedError
+from .errors import CalendarError, SocialschedError
 from .export import to_ics
 from .lint import lint
 from .loader import load
@@ -32,6 +32,10 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except CalendarError as error:
+            # Each problem already reads "file:line: error: message", like a compiler's.
+            click.echo(str(error), err=True)
+            ctx.exit(1)
         except SocialschedError as error:
             click.echo(f"error: {error}", err=True)
             ctx.exit(1)
