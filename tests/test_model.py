@@ -381,3 +381,14 @@ def test_delivery_is_frozen():
     with pytest.raises(AttributeError):
         delivery.text = "changed"  # type: ignore[misc]
     assert Slot._fields[:3] == ("key", "utc", "local")
+
+
+@pytest.mark.parametrize("field", ["respect_quiet_hours", "requires_approval"])
+def test_post_flags_must_be_booleans(field):
+    with pytest.raises(ValueError, match=rf"{field} must be true or false, not 'no'"):
+        Post(id="p", text="hi", dates=["2027-01-05"], at="10:00", **{field: "no"})
+
+
+def test_observance_holiday_flag_must_be_boolean():
+    with pytest.raises(ValueError, match="holiday must be true or false, not 1"):
+        Observance(name="Brand Day", date="03-01", holiday=1)

@@ -7,6 +7,7 @@ All classes are frozen attrs classes validated on construction, so a
 from __future__ import annotations
 
 import calendar as _calendar
+import datetime as _datetime
 import functools
 import re
 import zoneinfo
@@ -35,6 +36,12 @@ def _tuple_of_str(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     return tuple(str(item) for item in value)
+
+
+def _is_bool(instance: Any, attribute: Any, value: Any) -> None:
+    # TOML has real booleans; "no" or 0 is a mistake that must not read as true.
+    if not isinstance(value, bool):
+        raise ValueError(f"{attribute.name} must be true or false, not {value!r}")
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -237,7 +244,8 @@ class Observance:
 
     name: str
     date: tuple[int, int] | None = attrs.field(default=None, converter=_month_day)
-    dates: tuple[date, ...] = attrs.field(default=(), converter=_dates)
+    # `_datetime.date`: inside this class `date` is the field above, not the type.
+    dates: tuple[_datetime.date, ...] = attrs.field(default=(), converter=_dates)
     month: int | None = None
     weekday: int | None = attrs.field(default=None, converter=_weekday_index)
     nth: int | None = None
@@ -245,7 +253,7 @@ class Observance:
         default=(), converter=lambda v: tuple(c.upper() for c in _tuple_of_str(v))
     )
     segments: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
-    holiday: bool = False
+    holiday: bool = attrs.field(default=False, validator=_is_bool)
 
     def __attrs_post_init__(self) -> None:
         rule = self.month is not None or self.weekday is not None or self.nth is not None
@@ -268,7 +276,7 @@ class Observance:
             return True
         return segment.country in self.countries or segment.name in self.segments
 
-    def dates_in(self, year: int) -> list[date]:
+    def dates_in(self, year: int) -> list[_datetime.date]:
         """The days this observance falls on in `year`."""
         if self.date is not None:
             month, day = self.date
@@ -337,13 +345,13 @@ class Post:
     on_weekend: str = attrs.field(
         default="post", validator=attrs.validators.in_(ON_HOLIDAY_POLICIES)
     )
-    respect_quiet_hours: bool = True
+    respect_quiet_hours: bool = attrs.field(default=True, validator=_is_bool)
     topics: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
     tags: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
     vars: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, repr=False)
     misfire_grace: timedelta | None = attrs.field(default=None, converter=_timedelta)
     late: str = attrs.field(default="skip", validator=attrs.validators.in_(LATE_POLICIES))
-    requires_approval: bool = False
+    requires_approval: bool = attrs.field(default=False, validator=_is_bool)
     cron: Cron | None = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -477,11 +485,11 @@ class Calendar:
                             where=f"post[{index}].segments",
                         )
                     )
-            for channel in post.channels:
-                if channel not in channel_names:
+            for channel_name in post.channels:
+                if channel_name not in channel_names:
                     problems.append(
                         Problem(
-                            f"post {post.id!r} names unknown channel {channel!r}"
+                            f"post {post.id!r} names unknown channel {channel_name!r}"
                             f"{_known(channel_names)}",
                             where=f"post[{index}].channels",
                         )
