@@ -11,6 +11,7 @@ Audience per segment: none needed (Bluesky posts are public), or a table
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -225,9 +226,8 @@ class BlueskyAdapter(Adapter):
                 feature = models.AppBskyRichtextFacet.Tag(tag=span.value)
             else:
                 try:
-                    did = self._call(
-                        f"resolving @{span.value}", lambda h=span.value: client.resolve_handle(h)
-                    ).did
+                    resolve = functools.partial(client.resolve_handle, span.value)
+                    did = self._call(f"resolving @{span.value}", resolve).did
                 except PermanentError:
                     continue
                 feature = models.AppBskyRichtextFacet.Mention(did=did)
