@@ -101,8 +101,9 @@ class MastodonAdapter(Adapter):
             return
         self._limits_known = True
         try:
-            # Public endpoint: no token needed, so `plan` works without secrets.
-            response = httpx.get(f"{self.instance}/api/v2/instance", timeout=self.timeout)
+            # Public endpoint: no token needed, so `plan` works without secrets; a short
+            # timeout because planning offline should fall back to 500 quickly.
+            response = httpx.get(f"{self.instance}/api/v2/instance", timeout=min(self.timeout, 5))
             response.raise_for_status()
             config = response.json().get("configuration", {})
             statuses = config.get("statuses", {})
