@@ -1,0 +1,306 @@
+"""Bluesky adapter: `app.bsky.feed.post` records through the `atproto` SDK.
+
+Channel settings:
+  handle    the account's handle, e.g. "brand.bsky.social" (required)
+  service   the account's PDS (default https://bsky.social)
+  timeout   seconds per HTTP request (default 20)
+Secrets: app_password (an app password, never the account's main password).
+Audience per segment: none needed (Bluesky posts are public), or a table
+`{langs = ["fr", "ar"]}` to override the language tags taken from the segment locale.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+import babel
+import regex
+from atproto import Client, Request, models
+from atproto.exceptions import (
+    AtProtocolError,
+    BadRequestError,
+    NetworkError,
+    RateLimitExceededError,
+    RequestErrorBase,
+    UnauthorizedError,
+)
+
+from socialsched.adapters import (
+    Adapter,
+    Capabilities,
+    Message,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
+from socialsched.model import Channel
+
+MAX_GRAPHEMES = 300
+MAX_LANGS = 3
+POST_COLLECTION = "app.bsky.feed.post"
+DEFAULT_SERVICE = "https://bsky.social"
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+
+_URL = regex.compile(r"https?://[^\s<>\"]+")
+_MENTION = regex.compile(
+    r"(?<![\w@/])@((?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+"
+    r"[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(?![\w.-]*\w)"
+)
+_INVISIBLE = "\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
+# A hashtag is "#" then a word that is not only digits (Bluesky's own rule).
+_HASHTAG = regex.compile(
+    rf"(?<!\S)[#＃]((?!\ufe0f)[^\s{_INVISIBLE}]*[^\d\s\p{{P}}{_INVISIBLE}]+[^\s{_INVISIBLE}]*)"
+)
+
+
+def graphemes(text: str) -> int:
+    """Number of extended grapheme clusters: what Bluesky's 300 limit counts."""
+    return len(regex.findall(r"\X", text))
+
+
+def bluesky_langs(locale: str) -> list[str]:
+    """Language tags for a segment locale: the bare language ("fr-DZ" -> ["fr"]), which is
+    what Bluesky's language filters and post-language picker use."""
+    return [babel.Locale.parse(locale, sep="-" if "-" in locale else "_").language]
+
+
+def record_key(utc: datetime, idempotency_key: str) -> str:
+    """A TID record key derived from the delivery time and idempotency key.
+
+    The same key always gives the same record key, so a repeated publish hits the same
+    record instead of creating a second post. 30 bits of the key's hash pick the
+    microsecond within the second and the clock id, so two deliveries at the same
+    instant practically never share a key.
+    """
+    digest = int.from_bytes(hashlib.sha256(idempotency_key.encode()).digest()[:8], "big")
+    micros = int(utc.replace(microsecond=0).timestamp()) * 1_000_000 + digest % 1_000_000
+    clock_id = (digest >> 20) & 0x3FF
+    value = (micros << 10) | clock_id
+    return "".join(_TID_ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(13)))
+
+
+@attrs.frozen
+class Span:
+    """A facet's place in the text, in UTF-8 byte offsets as the lexicon requires."""
+
+    start: int
+    end: int
+    kind: str
+    value: str
+
+
+def _byte_span(text: str, start: int, end: int) -> tuple[int, int]:
+    return len(text[:start].encode()), len(text[:end].encode())
+
+
+def find_spans(text: str) -> list[Span]:
+    """Links, mentions (as handles, resolved later) and hashtags in `text`."""
+    spans = []
+    for match in _URL.finditer(text):
+        url = match[0]
+        # Trailing punctuation ends a sentence, not the link; ")" only when unbalanced.
+        while url and (url[-1] in ".,;:!?'" or (url[-1] == ")" and "(" not in url)):
+            url = url[:-1]
+        spans.append(Span(*_byte_span(text, match.start(), match.start() + len(url)), "link", url))
+    for match in _MENTION.finditer(text):
+        spans.append(Span(*_byte_span(text, match.start(), match.end()), "mention", match[1]))
+    for match in _HASHTAG.finditer(text):
+        tag = regex.sub(r"\p{P}+$", "", match[1])
+        if not tag or graphemes(tag) > 64:
+            continue
+        end = match.start() + 1 + len(tag)
+        spans.append(Span(*_byte_span(text, match.start(), end), "tag", tag))
+    inside_link = [(s.start, s.end) for s in spans if s.kind == "link"]
+    return sorted(
+        (
+            span
+            for span in spans
+            if span.kind == "link" or not any(a <= span.start < b for a, b in inside_link)
+        ),
+        key=lambda span: span.start,
+    )
+
+
+class BlueskyAdapter(Adapter):
+    """Posts to one Bluesky account, logging in with an app password."""
+
+    name = "bluesky"
+    capabilities = Capabilities(
+        max_length=MAX_GRAPHEMES,
+        media=False,
+        audiences=("public",),
+        native_scheduling=False,
+        delete=True,
+        idempotent=True,
+    )
+
+    def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__(channel, environ)
+        handle = channel.settings.get("handle")
+        if not handle:
+            raise PermanentError(
+                f"channel {channel.name!r}: the bluesky adapter needs settings.handle "
+                "(e.g. 'brand.bsky.social')"
+            )
+        self.handle = str(handle).removeprefix("@")
+        self.service = str(channel.settings.get("service", DEFAULT_SERVICE)).rstrip("/")
+        self.timeout = float(channel.settings.get("timeout", 20))
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._client: Client | None = None
+        self._did: str | None = None
+
+    def text_length(self, text: str) -> int:
+        """Grapheme clusters, as Bluesky counts them (an emoji family is one)."""
+        return graphemes(text)
+
+    def langs(self, message: Message) -> list[str]:
+        """Language tags for `message`: the audience's `langs`, else the locale's language."""
+        if isinstance(message.audience, Mapping) and message.audience.get("langs"):
+            langs = message.audience["langs"]
+            return [langs] if isinstance(langs, str) else [str(lang) for lang in langs]
+        return bluesky_langs(message.locale)
+
+    def validate(self, message: Message) -> list[str]:
+        problems = super().validate(message)
+        if len(message.text.encode()) > 3000:
+            problems.append("text is over 3000 bytes, which Bluesky rejects")
+        if len(self.langs(message)) > MAX_LANGS:
+            problems.append(f"bluesky allows at most {MAX_LANGS} language tags")
+        return problems
+
+    # -- SDK calls ----------------------------------------------------------------------
+
+    def _session_changed(self, event: Any, session: Any) -> None:
+        self._did = session.did
+
+    def _login(self) -> Client:
+        if self._client is None:
+            client = Client(base_url=self.service, request=Request(timeout=self.timeout))
+            client.on_session_change(self._session_changed)
+            self._call(
+                "login",
+                lambda: client.login(
+                    self.handle, self.secret("app_password"), fetch_bsky_profile=False
+                ),
+            )
+            self._client = client
+        return self._client
+
+    def _call(self, what: str, call: Callable[[], Any]) -> Any:
+        """Run one SDK call, turning its exceptions into the two socialsched errors."""
+        try:
+            return call()
+        except RateLimitExceededError as error:
+            retry_after = error.retry_after
+            if retry_after is None and error.reset_at is not None:
+                retry_after = max(0.0, (error.reset_at - self.clock()).total_seconds())
+            raise TransientError(f"bluesky {what}: rate limited", retry_after=retry_after) from None
+        except NetworkError as error:
+            raise TransientError(f"bluesky {what}: {_describe(error)}") from None
+        except UnauthorizedError as error:
+            raise PermanentError(
+                f"bluesky {what} for {self.handle!r} refused: {_describe(error)}"
+            ) from None
+        except BadRequestError as error:
+            raise PermanentError(f"bluesky {what} rejected: {_describe(error)}") from None
+        except RequestErrorBase as error:
+            status = error.response.status_code if error.response is not None else 0
+            kind = TransientError if status >= 500 or status == 0 else PermanentError
+            raise kind(f"bluesky {what} failed: {_describe(error)}") from None
+        except AtProtocolError as error:
+            raise PermanentError(f"bluesky {what} failed: {type(error).__name__}") from None
+
+    def facets(self, client: Client, text: str) -> list[models.AppBskyRichtextFacet.Main]:
+        """Rich-text facets; a mention whose handle does not resolve stays plain text."""
+        facets = []
+        for span in find_spans(text):
+            feature: Any
+            if span.kind == "link":
+                feature = models.AppBskyRichtextFacet.Link(uri=span.value)
+            elif span.kind == "tag":
+                feature = models.AppBskyRichtextFacet.Tag(tag=span.value)
+            else:
+                try:
+                    resolve = functools.partial(client.resolve_handle, span.value)
+                    did = self._call(f"resolving @{span.value}", resolve).did
+                except PermanentError:
+                    continue
+                feature = models.AppBskyRichtextFacet.Mention(did=did)
+            facets.append(
+                models.AppBskyRichtextFacet.Main(
+                    index=models.AppBskyRichtextFacet.ByteSlice(
+                        byte_start=span.start, byte_end=span.end
+                    ),
+                    features=[feature],
+                )
+            )
+        return facets
+
+    def _existing(self, client: Client, rkey: str) -> Any:
+        """The post already stored under `rkey`, or None."""
+        try:
+            return client.com.atproto.repo.get_record(
+                params=models.ComAtprotoRepoGetRecord.Params(
+                    repo=self._did or self.handle, collection=POST_COLLECTION, rkey=rkey
+                )
+            )
+        except BadRequestError:
+            return None  # RecordNotFound
+        except AtProtocolError:
+            return None
+
+    def _receipt(self, uri: str, cid: str, rkey: str) -> Receipt:
+        return Receipt(
+            remote_id=uri,
+            url=f"https://bsky.app/profile/{self.handle}/post/{rkey}",
+            extra={"cid": cid},
+        )
+
+    def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        problems = self.validate(message)
+        if problems:
+            raise PermanentError("; ".join(problems))
+        client = self._login()
+        rkey = record_key(message.utc, idempotency_key)
+        existing = self._existing(client, rkey)
+        if existing is not None:
+            return self._receipt(existing.uri, existing.cid or "", rkey)
+        record = models.AppBskyFeedPost.Record(
+            text=message.text,
+            created_at=self.clock().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            langs=self.langs(message),
+            facets=self.facets(client, message.text) or None,
+        )
+        data = models.ComAtprotoRepoCreateRecord.Data(
+            repo=self._did or self.handle, collection=POST_COLLECTION, rkey=rkey, record=record
+        )
+        try:
+            created = self._call(
+                "createRecord", lambda: client.com.atproto.repo.create_record(data)
+            )
+        except (TransientError, PermanentError):
+            # A retry after a lost response: the record may exist now.
+            existing = self._existing(client, rkey)
+            if existing is not None:
+                return self._receipt(existing.uri, existing.cid or "", rkey)
+            raise
+        return self._receipt(created.uri, created.cid, rkey)
+
+    def delete(self, receipt: Receipt) -> None:
+        client = self._login()
+        parts = receipt.remote_id.removeprefix("at://").split("/")
+        if len(parts) != 3 or parts[1] != POST_COLLECTION:
+            raise PermanentError(f"bluesky receipt {receipt.remote_id!r} is not a post's at:// URI")
+        data = models.ComAtprotoRepoDeleteRecord.Data(
+            repo=parts[0], collection=POST_COLLECTION, rkey=parts[2]
+        )
+        self._call("deleteRecord", lambda: client.com.atproto.repo.delete_record(data))
+
+
+def _describe(error: RequestErrorBase) -> str:
+    return str(error) if error.response is not None else type(error).__name__

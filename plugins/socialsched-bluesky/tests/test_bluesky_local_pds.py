@@ -1,0 +1,141 @@
+"""The Bluesky adapter against a real local PDS (with a PLC directory) from @atproto/dev-env.
+
+Needs `npm ci --prefix plugins/socialsched-bluesky/tests/pds`; skipped, saying so, when
+Node or those packages are missing.
+"""
+
+from __future__ import annotations
+
+import json
+import selectors
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from atproto import models
+from atproto.exceptions import BadRequestError
+from socialsched_bluesky import BlueskyAdapter
+
+from socialsched.adapters import Message, PermanentError
+from socialsched.model import Channel
+
+PDS_DIR = Path(__file__).parent / "pds"
+NOW = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def pds() -> Iterator[dict[str, Any]]:
+    node = shutil.which("node")
+    if node is None or not (PDS_DIR / "node_modules" / "@atproto" / "dev-env").is_dir():
+        pytest.skip(f"local PDS not installed: run `npm ci --prefix {PDS_DIR}`")
+    process = subprocess.Popen(
+        [node, "start_pds.js"],
+        cwd=PDS_DIR,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stdin is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    ready = selector.select(timeout=120)
+    line = process.stdout.readline() if ready else ""
+    if not line:
+        process.kill()
+        _, errors = process.communicate()
+        pytest.fail(f"local PDS did not start: {errors[-2000:]}")
+    try:
+        yield json.loads(line)
+    finally:
+        process.stdin.close()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def make_adapter(pds: dict[str, Any], password: str | None = None) -> BlueskyAdapter:
+    channel = Channel(
+        name="bsky",
+        adapter="bluesky",
+        secrets={"app_password": "BSKY_APP_PASSWORD"},
+        settings={"handle": pds["handle"], "service": pds["url"]},
+    )
+    return BlueskyAdapter(channel, environ={"BSKY_APP_PASSWORD": password or pds["app_password"]})
+
+
+def make_message(text: str) -> Message:
+    return Message(
+        delivery_id="d1",
+        post="newyear",
+        segment="dz",
+        channel="bsky",
+        locale="fr-DZ",
+        text=text,
+        utc=NOW,
+        local=NOW,
+    )
+
+
+def stored_post(adapter: BlueskyAdapter, uri: str) -> Any:
+    did, collection, rkey = uri.removeprefix("at://").split("/")
+    assert adapter._client is not None
+    return adapter._client.com.atproto.repo.get_record(
+        params=models.ComAtprotoRepoGetRecord.Params(repo=did, collection=collection, rkey=rkey)
+    )
+
+
+def test_publish_is_stored_with_facets_and_langs(pds: dict[str, Any]) -> None:
+    adapter = make_adapter(pds)
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    text = f"Salut @alice.test {family} voir https://example.com/a. #Promo2027"
+    receipt = adapter.publish(make_message(text), "pds-key-1")
+
+    assert receipt.remote_id.startswith(f"at://{pds['did']}/app.bsky.feed.post/")
+    record = stored_post(adapter, receipt.remote_id).value
+    assert record.text == text
+    assert record.langs == ["fr"]
+    encoded = text.encode()
+    features = {
+        (type(facet.features[0]).__name__, facet.index.byte_start, facet.index.byte_end)
+        for facet in record.facets
+    }
+    assert features == {
+        ("Mention", encoded.index(b"@alice"), encoded.index(b"@alice") + len(b"@alice.test")),
+        ("Link", encoded.index(b"https"), encoded.index(b"https") + len(b"https://example.com/a")),
+        ("Tag", encoded.index(b"#Promo"), len(encoded)),
+    }
+    mention = next(f.features[0] for f in record.facets if hasattr(f.features[0], "did"))
+    assert mention.did == pds["alice_did"]
+
+
+def test_same_key_twice_posts_once_and_delete_removes(pds: dict[str, Any]) -> None:
+    adapter = make_adapter(pds)
+    first = adapter.publish(make_message("once only"), "pds-key-2")
+    # A fresh adapter (as after a restart) with the same key finds the stored post.
+    second = make_adapter(pds).publish(make_message("once only"), "pds-key-2")
+    assert first == second
+    assert adapter._client is not None
+    listed = adapter._client.com.atproto.repo.list_records(
+        params=models.ComAtprotoRepoListRecords.Params(
+            repo=pds["did"], collection="app.bsky.feed.post", limit=100
+        )
+    )
+    assert [r.uri for r in listed.records].count(first.remote_id) == 1
+    assert sum(r.value.text == "once only" for r in listed.records) == 1
+
+    adapter.delete(first)
+    with pytest.raises(BadRequestError, match=r"RecordNotFound|Could not locate"):
+        stored_post(adapter, first.remote_id)
+
+
+def test_wrong_app_password_is_permanent(pds: dict[str, Any]) -> None:
+    with pytest.raises(PermanentError) as caught:
+        make_adapter(pds, password="wrong-pass-word-xxxx").publish(make_message("x"), "k")
+    assert "wrong-pass-word-xxxx" not in str(caught.value)

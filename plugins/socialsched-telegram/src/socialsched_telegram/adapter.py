@@ -1,0 +1,252 @@
+"""Telegram adapter: messages through the Telegram Bot API (`sendMessage`, `deleteMessage`).
+
+Channel settings:
+  parse_mode          "HTML", "MarkdownV2" or "Markdown" (default: plain text)
+  silent              true to deliver every message without a notification sound
+  silent_quiet_hours  true to deliver silently while the segment is in its quiet hours
+  quiet_hours         the quiet hours for that: "22:00-08:00" or a list for every segment,
+                      or a table segment -> windows
+  disable_link_preview  true to send without a link preview
+  api_url             Bot API server (default https://api.telegram.org; a local Bot API
+                      server works too)
+  timeout             seconds per HTTP request (default 20)
+Secrets: token (the bot token from @BotFather).
+Audience per segment: the chat id (a channel "@name", a group/supergroup id, or a single
+user id for a direct one-to-one message), or a table `{chat_id = ..., thread_id = ...}`
+to post into a forum topic.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+import httpx
+
+from socialsched.adapters import (
+    Adapter,
+    Capabilities,
+    Message,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
+from socialsched.model import Channel, QuietWindow
+
+MAX_LENGTH = 4096
+PARSE_MODES = ("HTML", "MarkdownV2", "Markdown")
+DEFAULT_API_URL = "https://api.telegram.org"
+_TAG = re.compile(r"<[^>]+>")
+_BOT_TOKEN = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
+
+
+class RedactBotTokens(logging.Filter):
+    """Hides bot tokens in log records: the Bot API carries the token in the URL path,
+    and httpx logs every request URL at INFO level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = record.getMessage()
+            record.args = None
+        record.msg = _BOT_TOKEN.sub("bot<redacted>", str(record.msg))
+        return True
+
+
+_redactor = RedactBotTokens()
+
+
+def _install_redactor() -> None:
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if _redactor not in logger.filters:
+            logger.addFilter(_redactor)
+
+
+@attrs.frozen
+class Target:
+    """Where one segment's messages go on Telegram."""
+
+    chat_id: int | str
+    thread_id: int | None = None
+
+
+class TelegramAdapter(Adapter):
+    """Sends messages as a Telegram bot to channels, groups and single users."""
+
+    name = "telegram"
+    capabilities = Capabilities(
+        max_length=MAX_LENGTH,
+        media=False,
+        audiences=("channel", "group", "chat", "user"),
+        native_scheduling=False,
+        delete=True,
+        idempotent=False,
+    )
+
+    def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__(channel, environ)
+        settings = channel.settings
+        self.parse_mode: str | None = settings.get("parse_mode") or None
+        if self.parse_mode is not None and self.parse_mode not in PARSE_MODES:
+            raise PermanentError(
+                f"channel {channel.name!r}: telegram parse_mode {self.parse_mode!r} is not "
+                f"one of {', '.join(PARSE_MODES)}"
+            )
+        self.api_url = str(settings.get("api_url", DEFAULT_API_URL)).rstrip("/")
+        self.timeout = float(settings.get("timeout", 20))
+        try:
+            self.quiet_hours = _quiet_hours(settings.get("quiet_hours"))
+        except ValueError as error:
+            raise PermanentError(
+                f"channel {channel.name!r}: settings.quiet_hours: {error}"
+            ) from None
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._client: httpx.Client | None = None
+        # The Bot API has no idempotency key; this at least keeps one adapter from
+        # sending the same delivery twice (e.g. a retry after a lost response is not covered).
+        self._sent: dict[str, Receipt] = {}
+        _install_redactor()
+
+    def target(self, message: Message) -> Target:
+        """The chat (and forum topic) the segment of `message` is reached through."""
+        raw = message.audience
+        if isinstance(raw, Mapping):
+            chat_id, thread = raw.get("chat_id"), raw.get("thread_id")
+        else:
+            chat_id, thread = raw, None
+        if chat_id is None or isinstance(chat_id, bool) or not str(chat_id).strip():
+            raise PermanentError(
+                f"channel {self.channel.name!r}, segment {message.segment!r}: telegram needs a "
+                'chat id as the audience ("@channel", a group id or a user id)'
+            )
+        if isinstance(chat_id, str) and not chat_id.startswith("@"):
+            try:
+                chat_id = int(chat_id)
+            except ValueError:
+                raise PermanentError(
+                    f"channel {self.channel.name!r}, segment {message.segment!r}: telegram chat "
+                    f"id {chat_id!r} is neither a number nor an '@channel' name"
+                ) from None
+        return Target(chat_id, int(thread) if thread is not None else None)
+
+    def text_length(self, text: str) -> int:
+        """Length as Telegram counts it: UTF-16 code units after entity parsing
+        (HTML tags removed; Markdown counted with its markup, which only overestimates)."""
+        if self.parse_mode == "HTML":
+            text = html.unescape(_TAG.sub("", text))
+        return len(text.encode("utf-16-le")) // 2
+
+    def validate(self, message: Message) -> list[str]:
+        problems = super().validate(message)
+        if not message.text.strip():
+            problems.append("telegram cannot send an empty message")
+        try:
+            self.target(message)
+        except PermanentError as error:
+            problems.append(str(error))
+        return problems
+
+    def silent(self, message: Message) -> bool:
+        """Whether to send without notification: always, or now in the segment's quiet hours."""
+        settings = self.channel.settings
+        if settings.get("silent"):
+            return True
+        if not settings.get("silent_quiet_hours"):
+            return False
+        windows = self.quiet_hours.get(message.segment, self.quiet_hours.get("*", ()))
+        zone = message.local.tzinfo or UTC
+        # The time of sending, not of planning: a late delivery can fall into quiet hours.
+        now_local = self.clock().astimezone(zone).time()
+        return any(window.contains(now_local) for window in windows)
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(
+                base_url=f"{self.api_url}/bot{self.secret('token')}", timeout=self.timeout
+            )
+        return self._client
+
+    def _call(self, method: str, body: dict[str, Any]) -> Any:
+        try:
+            response = self._http().post(f"/{method}", json=body)
+        except httpx.TimeoutException:
+            raise TransientError(f"telegram {method} timed out") from None
+        except httpx.TransportError as error:
+            raise TransientError(f"telegram unreachable: {type(error).__name__}") from None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        if response.status_code < 400 and answer.get("ok"):
+            return answer.get("result")
+        description = str(answer.get("description") or response.reason_phrase)
+        parameters = answer.get("parameters") or {}
+        code = int(answer.get("error_code") or response.status_code)
+        if code == 429 or code >= 500:
+            retry_after = parameters.get("retry_after")
+            raise TransientError(
+                f"telegram {method} failed: {code} {description}",
+                retry_after=float(retry_after) if retry_after is not None else None,
+            )
+        hint = ""
+        if "migrate_to_chat_id" in parameters:
+            hint = f" (the group is now chat {parameters['migrate_to_chat_id']}: update audiences)"
+        raise PermanentError(f"telegram {method} failed: {code} {description}{hint}")
+
+    def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        if idempotency_key in self._sent:
+            return self._sent[idempotency_key]
+        problems = self.validate(message)
+        if problems:
+            raise PermanentError("; ".join(problems))
+        target = self.target(message)
+        body: dict[str, Any] = {"chat_id": target.chat_id, "text": message.text}
+        if target.thread_id is not None:
+            body["message_thread_id"] = target.thread_id
+        if self.parse_mode:
+            body["parse_mode"] = self.parse_mode
+        if self.silent(message):
+            body["disable_notification"] = True
+        if self.channel.settings.get("disable_link_preview"):
+            body["link_preview_options"] = {"is_disabled": True}
+        result = self._call("sendMessage", body)
+        try:
+            message_id = int(result["message_id"])
+        except (TypeError, KeyError, ValueError):
+            raise PermanentError("telegram sendMessage answered without a message_id") from None
+        url = None
+        if isinstance(target.chat_id, str):
+            url = f"https://t.me/{target.chat_id.removeprefix('@')}/{message_id}"
+        receipt = Receipt(
+            remote_id=f"{target.chat_id}/{message_id}",
+            url=url,
+            extra={"chat_id": target.chat_id, "message_id": message_id},
+        )
+        self._sent[idempotency_key] = receipt
+        return receipt
+
+    def delete(self, receipt: Receipt) -> None:
+        chat_id, _, message_id = receipt.remote_id.rpartition("/")
+        if not chat_id or not message_id.isdigit():
+            raise PermanentError(f"telegram receipt {receipt.remote_id!r} is not 'chat/message'")
+        chat: int | str = chat_id if chat_id.startswith("@") else int(chat_id)
+        self._call("deleteMessage", {"chat_id": chat, "message_id": int(message_id)})
+
+
+def _quiet_hours(value: Any) -> dict[str, tuple[QuietWindow, ...]]:
+    """Quiet windows by segment; key "*" holds those for every segment."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return {str(segment): _windows(windows) for segment, windows in value.items()}
+    return {"*": _windows(value)}
+
+
+def _windows(value: Any) -> tuple[QuietWindow, ...]:
+    items = [value] if isinstance(value, str) else list(value)
+    return tuple(QuietWindow.parse(item) for item in items)
