@@ -33,8 +33,7 @@ _KIND = re.compile(r"^[a-z][a-z0-9_-]*$")
 def _check_kind(instance: Any, attribute: Any, value: str) -> None:
     if not isinstance(value, str) or not _KIND.match(value):
         raise ValueError(
-            f"audience kind {value!r} must be a lowercase word such as "
-            f"{', '.join(AUDIENCE_KINDS)}"
+            f"audience kind {value!r} must be a lowercase word such as {', '.join(AUDIENCE_KINDS)}"
         )
 
 
