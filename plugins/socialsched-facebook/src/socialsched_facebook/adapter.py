@@ -147,12 +147,13 @@ class FacebookPageAdapter(Adapter):
                 f"{_describe(self.latest)} must lie within Facebook's 10 minutes to "
                 "180 days, earliest before latest"
             )
-        self.targeting_fields = FIELD_MODES.get(str(settings.get("targeting_field", "targeting")))
-        if self.targeting_fields is None:
+        fields = FIELD_MODES.get(str(settings.get("targeting_field", "targeting")))
+        if fields is None:
             raise PermanentError(
                 f"{where}: settings.targeting_field must be one of "
                 f"{', '.join(FIELD_MODES)}, not {settings.get('targeting_field')!r}"
             )
+        self.targeting_fields: tuple[str, ...] = fields
         try:
             self.locale_keys = parse_locale_keys(settings.get("locale_keys"))
         except ValueError as error:
