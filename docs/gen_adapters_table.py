@@ -36,9 +36,10 @@ HEADER = """# Adapters and their capabilities
      installed. tests/test_adapters_doc.py fails when this file drifts. -->
 
 What each installed network adapter declares. *Max length* is counted the way the
-network counts (`Adapter.text_length`); "none" means no limit. *Audiences* is what a
-channel's `audiences` table maps segments to. *Idempotent* means the network itself
-drops a repeated idempotency key; for the others, each README says what the adapter does
+network counts (`Adapter.text_length`); "none" means no limit. *Audiences* lists the
+audience kinds the adapter accepts: the `kind` of a channel's `audiences` entries
+(`"kind:id"` strings or tables; "any" takes every kind). *Idempotent* means the network
+itself drops a repeated idempotency key; for the others, each README says what the adapter does
 locally to avoid a repeated post. Some adapters adjust a limit from channel settings
 (e.g. Discord's embed format); the table shows the defaults. Each plugin's README in
 `plugins/` has the details.

@@ -94,3 +94,27 @@ def test_plan_checks_each_networks_length_limit(tmp_path):
     assert result.exit_code == 1, result.output
     assert "community-discord" in result.output
     assert "text is 4097 characters; discord allows 4096" in result.output
+
+
+def test_each_network_gets_the_audience_it_understands():
+    from socialsched.adapters import Message
+    from socialsched.audiences import Audience
+
+    calendar = load(EXAMPLE)
+    start, end = next_week()
+    segments = {s.name: s for s in calendar.segments}
+    channels = {c.name: c for c in calendar.channels}
+    audiences = {
+        (d.channel, d.segment): Message.for_delivery(
+            d, segments[d.segment], channels[d.channel]
+        ).audience
+        for d in plan(calendar, start, end)
+    }
+    assert audiences[("team-slack", "fr-FR")] == Audience("webhook", "SLACK_WEBHOOK_FR")
+    assert audiences[("community-discord", "de-DE")] == Audience("webhook", "DISCORD_WEBHOOK_DE")
+    assert audiences[("newsletter", "en-US")] == Audience("list", "news@lists.olivar.example")
+    assert audiences[("facebook-page", "fr-FR")] == Audience("targeting", countries=("FR", "BE"))
+    # A bare targeting table targets the segment's own country and locale.
+    assert audiences[("facebook-page", "en-US")] == Audience(
+        "targeting", countries=("US",), locales=("en-US",)
+    )

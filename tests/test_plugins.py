@@ -80,10 +80,12 @@ def test_adapter_registered_in_code_is_available_and_found_by_the_registry():
 def test_unknown_adapter_lists_installed_ones():
     with pytest.raises(registry.UnknownAdapterError) as raised:
         registry.adapter_class("nope")
-    # Built-ins always; plus whatever adapter distributions this environment has.
-    installed = sorted(registry.available_adapters())
+    message = str(raised.value)
+    assert message.startswith("unknown adapter 'nope' (installed: ") and message.endswith(")")
+    installed = message.split("(installed: ", 1)[1][:-1].split(", ")
+    # Plugins installed next to socialsched add their names; the built-ins are always there.
     assert {"console", "jsonl", "webhook"} <= set(installed)
-    assert str(raised.value) == f"unknown adapter 'nope' (installed: {', '.join(installed)})"
+    assert installed == sorted(installed) and "nope" not in installed
 
 
 def test_planner_hands_the_adapter_the_resolved_audience():
@@ -361,8 +363,7 @@ def test_unknown_adapter_in_a_calendar_file_names_file_line_and_installed(tmp_pa
     )
     result = CliRunner().invoke(main, ["plan", str(path), "--start", "2027-03-01"])
     assert result.exit_code == 1
-    installed = ", ".join(sorted(registry.available_adapters()))
-    assert f"unknown adapter 'fax' (installed: {installed})" in result.stderr
+    assert "unknown adapter 'fax' (installed: console, " in result.stderr
 
 
 def test_bad_audience_in_a_calendar_file_is_reported_at_load(tmp_path):

@@ -153,6 +153,20 @@ class Adapter:
             )
         return value
 
+    def env_secret(self, env_name: str, what: str = "secret") -> str:
+        """The value of environment variable `env_name`, for secrets that a channel's
+        audience names directly (e.g. `webhook:SLACK_WEBHOOK_FR`) rather than through
+        its `secrets` table. `what` says what the value is, for the error message, which
+        names the variable but never shows a value.
+        """
+        value = self._environ.get(env_name)
+        if not value:
+            raise MissingSecretError(
+                f"channel {self.channel.name!r}: environment variable {env_name} "
+                f"({what}) is not set"
+            )
+        return value
+
     def text_length(self, text: str) -> int:
         """Length of `text` as the network counts it (code points by default)."""
         return len(text)

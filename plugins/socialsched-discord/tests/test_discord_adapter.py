@@ -12,6 +12,7 @@ import respx
 from socialsched_discord import DiscordAdapter
 
 from socialsched.adapters import Message, PermanentError, Receipt, TransientError
+from socialsched.audiences import Audience
 from socialsched.model import Channel
 from socialsched.registry import available_adapters
 
@@ -24,13 +25,16 @@ def channel(**settings: object) -> Channel:
     return Channel(
         name="community",
         adapter="discord",
-        audiences={"fr": "DISCORD_FR"},
+        audiences={"fr": "webhook:DISCORD_FR"},
         secrets={"webhook": "DISCORD_DEFAULT"},
         settings=settings,
     )
 
 
-def message(text: str = "Salut @everyone", audience: object = "DISCORD_FR") -> Message:
+FR = Audience("webhook", "DISCORD_FR")
+
+
+def message(text: str = "Salut @everyone", audience: object = FR) -> Message:
     moment = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
     return Message(
         delivery_id="d1",
@@ -183,10 +187,29 @@ def test_deleting_an_already_deleted_message_is_done():
     )
 
 
-def test_inline_url_audience_is_refused_without_echoing_it():
-    problems = DiscordAdapter(channel(), environ=ENV).validate(message(audience=FR_URL))
+@pytest.mark.parametrize(
+    "audience", [Audience("webhook", FR_URL), Audience.parse(FR_URL)], ids=["as-id", "bare"]
+)
+def test_inline_url_audience_is_refused_without_echoing_it(audience):
+    adapter = DiscordAdapter(channel(), environ=ENV)
+    problems = adapter.validate(message(audience=audience))
     assert len(problems) == 1
     assert "frtokenpart" not in problems[0]
+    with pytest.raises(PermanentError) as caught:
+        adapter.publish(message(audience=audience), "k")
+    assert "frtokenpart" not in str(caught.value)
+
+
+def test_other_audience_kinds_are_refused():
+    adapter = DiscordAdapter(channel(), environ=ENV)
+    assert adapter.validate(message(audience=Audience("community", "123"))) == [
+        "discord cannot target a 'community' audience (supports: webhook)"
+    ]
+
+
+def test_unset_webhook_env_var_is_permanent_and_named():
+    with pytest.raises(PermanentError, match=r"variable DISCORD_FR .* is not set"):
+        DiscordAdapter(channel(), environ={}).publish(message(), "k")
 
 
 def test_bad_settings_are_refused_at_construction():

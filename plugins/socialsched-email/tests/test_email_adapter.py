@@ -19,6 +19,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from socialsched_email import EmailAdapter
 
 from socialsched.adapters import Message, PermanentError, TransientError
+from socialsched.audiences import Audience
 from socialsched.model import Channel
 from socialsched.registry import available_adapters
 
@@ -129,7 +130,7 @@ def channel(port: int, security: str = "none", secrets=None, **settings: object)
     return Channel(
         name="newsletter",
         adapter="email",
-        audiences={"fr": "news-fr@lists.example.org"},
+        audiences={"fr": "list:news-fr@lists.example.org"},
         secrets=secrets or {},
         settings={
             "host": HOST,
@@ -153,7 +154,7 @@ def message(
         text=text,
         utc=datetime(2027, 1, 4, 8, 0, tzinfo=UTC),
         local=datetime(2027, 1, 4, 9, 0, tzinfo=UTC),
-        audience="news-fr@lists.example.org",
+        audience=Audience("list", "news-fr@lists.example.org"),
     )
 
 
@@ -309,15 +310,39 @@ def test_no_server_listening_is_transient():
         EmailAdapter(channel(free_port(), timeout=5)).publish(message(), "k")
 
 
-def test_validate_requires_a_list_address_audience(plain_server):
+def test_validate_requires_a_list_or_recipient_address_audience(plain_server):
     adapter = EmailAdapter(channel(plain_server.port))
     assert adapter.validate(message()) == []
+    one_person = Audience("recipient", "ana@example.org")
+    assert adapter.validate(attrs.evolve(message(), audience=one_person)) == []
     assert adapter.validate(attrs.evolve(message(), audience=None)) == [
-        "the audience must be the list address to send to"
+        "the audience must name the address to send to: list:ADDRESS (a mailing list) "
+        "or recipient:ADDRESS (one person)"
     ]
-    assert adapter.validate(attrs.evolve(message(), audience="news-fr")) == [
-        "audience 'news-fr' is not an email address"
+    assert adapter.validate(attrs.evolve(message(), audience=Audience("list", "news-fr"))) == [
+        "audience list:news-fr: 'news-fr' is not an email address"
     ]
+    assert adapter.validate(attrs.evolve(message(), audience=Audience("group", "g1"))) == [
+        "email cannot target a 'group' audience (supports: list, recipient)"
+    ]
+
+
+def test_a_recipient_audience_sends_to_that_one_person(plain_server):
+    one_person = attrs.evolve(message(), audience=Audience("recipient", "ana@example.org"))
+    receipt = EmailAdapter(channel(plain_server.port)).publish(one_person, "k-ana")
+    envelope = plain_server.handler.envelopes[-1]
+    assert envelope.rcpt_tos == ["ana@example.org"]
+    assert received(plain_server)["To"] == "ana@example.org"
+    assert receipt.extra["to"] == ["ana@example.org"]
+
+
+def test_publishing_without_an_address_is_permanent(plain_server):
+    adapter = EmailAdapter(channel(plain_server.port))
+    with pytest.raises(PermanentError, match="list:ADDRESS"):
+        adapter.publish(attrs.evolve(message(), audience=None), "k")
+    with pytest.raises(PermanentError, match="'news-fr' is not an email address"):
+        adapter.publish(attrs.evolve(message(), audience=Audience("list", "news-fr")), "k")
+    assert plain_server.handler.envelopes == []
 
 
 def test_missing_settings_are_refused_at_construction():

@@ -15,6 +15,7 @@ import respx
 from socialsched_facebook import FacebookPageAdapter
 
 from socialsched.adapters import Message, PermanentError, Receipt, TransientError
+from socialsched.audiences import Audience
 from socialsched.model import Channel
 from socialsched.registry import available_adapters
 
@@ -23,19 +24,17 @@ ENV = {"FB_PAGE_TOKEN": TOKEN}
 FEED = "https://graph.facebook.com/v23.0/4242/feed"
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 IN_TWO_DAYS = str(calendar.timegm((2027, 3, 3, 12, 0, 0)))
-FR_AUDIENCE = {
-    "targeting": {"countries": ["FR", "BE"]},
-    "feed_targeting": {"countries": ["FR"], "locales": [9]},
-}
+FR_AUDIENCE = Audience("targeting", countries=("FR", "BE"), locales=("fr-FR",))
+LOCALE_KEYS = {"fr-FR": 9, "fr-BE": 1002}
 
 
 def channel(**settings: object) -> Channel:
     return Channel(
         name="fb-page",
         adapter="facebook",
-        audiences={"fr": FR_AUDIENCE},
+        audiences={"fr": {"kind": "targeting", "countries": ["FR", "BE"], "locales": ["fr-FR"]}},
         secrets={"page_token": "FB_PAGE_TOKEN"},
-        settings={"page_id": "4242", **settings},
+        settings={"page_id": "4242", "locale_keys": LOCALE_KEYS, **settings},
     )
 
 
@@ -81,12 +80,13 @@ def test_post_ahead_of_time_is_scheduled_natively_with_targeting():
     assert fields == {
         "message": "Bonjour",
         "targeting": fields["targeting"],
-        "feed_targeting": fields["feed_targeting"],
         "published": "false",
         "scheduled_publish_time": IN_TWO_DAYS,
     }
-    assert json.loads(fields["targeting"]) == {"geo_locations": {"countries": ["FR", "BE"]}}
-    assert json.loads(fields["feed_targeting"]) == {"countries": ["FR"], "locales": [9]}
+    assert json.loads(fields["targeting"]) == {
+        "geo_locations": {"countries": ["FR", "BE"]},
+        "locales": [9],
+    }
     assert receipt == Receipt(
         remote_id="4242_777",
         url="https://www.facebook.com/4242_777",
@@ -95,6 +95,46 @@ def test_post_ahead_of_time_is_scheduled_natively_with_targeting():
             "scheduled_publish_time": IN_TWO_DAYS,
         },
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "sent"),
+    [("feed_targeting", {"feed_targeting"}), ("both", {"targeting", "feed_targeting"})],
+)
+@respx.mock
+def test_targeting_field_setting_chooses_the_graph_fields(field, sent):
+    route = respx.post(FEED).mock(return_value=httpx.Response(200, json={"id": "4242_778"}))
+    adapter(targeting_field=field).publish(message(NOW), "k1")
+    fields = form(route.calls.last.request)
+    assert set(fields) - {"message"} == sent
+    if "feed_targeting" in sent:
+        assert json.loads(fields["feed_targeting"]) == {"countries": ["FR", "BE"], "locales": [9]}
+
+
+@respx.mock
+def test_the_segments_own_country_and_locale_from_a_bare_targeting_table():
+    from socialsched.model import Segment
+
+    segment = Segment(name="be", locale="fr-BE", timezone="Europe/Brussels", country="BE")
+    bare = Audience.parse({"kind": "targeting"}, segment)
+    route = respx.post(FEED).mock(return_value=httpx.Response(200, json={"id": "4242_779"}))
+    adapter().publish(message(NOW, audience=bare), "k1")
+    assert json.loads(form(route.calls.last.request)["targeting"]) == {
+        "geo_locations": {"countries": ["BE"]},
+        "locales": [1002],
+    }
+
+
+@respx.mock
+def test_a_locale_written_as_a_facebook_key_is_used_as_is():
+    route = respx.post(FEED).mock(return_value=httpx.Response(200, json={"id": "4242_780"}))
+    keyed = Audience("targeting", countries=(), locales=("6",))
+    fb = FacebookPageAdapter(
+        attrs.evolve(channel(), settings={"page_id": "4242"}), environ=ENV, clock=lambda: NOW
+    )
+    assert fb.validate(message(NOW + timedelta(hours=1), audience=keyed)) == []
+    fb.publish(message(NOW, audience=keyed), "k1")
+    assert json.loads(form(route.calls.last.request)["targeting"]) == {"locales": [6]}
 
 
 @respx.mock
@@ -169,14 +209,32 @@ def test_bad_duration_names_the_setting():
 def test_audience_problems_are_reported_at_plan_time():
     fb = adapter()
     when = NOW + timedelta(days=1)
-    assert fb.validate(message(when, audience={"targeting": {"countries": ["France"]}})) == [
-        "audience targeting.countries must be ISO country codes such as ['FR', 'BE']"
+    assert fb.validate(message(when, audience=Audience("targeting", countries=("FRA",)))) == [
+        "audience country 'FRA' is not an ISO 3166-1 code such as 'FR'"
     ]
-    problems = fb.validate(message(when, audience={"feed_targeting": {"locales": ["fr_FR"]}}))
-    assert problems[0].startswith("audience feed_targeting.locales must be Facebook locale keys")
-    assert fb.validate(message(when, audience={"geo": {}})) == [
-        "audience key 'geo' is not one of targeting, feed_targeting"
+    problems = fb.validate(message(when, audience=Audience("targeting", locales=("de-AT",))))
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        "audience locale 'de-AT' has no Facebook locale key: add it to settings.locale_keys"
+    )
+    assert fb.validate(message(when, audience=Audience("group", "fans"))) == [
+        "facebook cannot target a 'group' audience (supports: targeting)"
     ]
+    with pytest.raises(PermanentError, match="cannot target a 'group' audience"):
+        fb.publish(message(when, audience=Audience("group", "fans")), "k")
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"targeting_field": "geo"}, r"settings\.targeting_field"),
+        ({"locale_keys": {"fr-FR": "fr_FR"}}, r"settings\.locale_keys"),
+        ({"locale_keys": ["fr-FR"]}, r"settings\.locale_keys"),
+    ],
+)
+def test_bad_targeting_settings_are_refused_at_construction(settings, named):
+    with pytest.raises(PermanentError, match=named):
+        adapter(**settings)
 
 
 def test_length_limit():

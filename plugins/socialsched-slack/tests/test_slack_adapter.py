@@ -13,6 +13,7 @@ from socialsched_slack import SlackAdapter
 from socialsched_slack.blocks import split_sections
 
 from socialsched.adapters import Message, PermanentError, TransientError
+from socialsched.audiences import Audience
 from socialsched.model import Channel
 from socialsched.registry import available_adapters
 
@@ -25,13 +26,17 @@ def channel(**settings: object) -> Channel:
     return Channel(
         name="team-slack",
         adapter="slack",
-        audiences={"fr": "SLACK_WEBHOOK_FR", "de": "de_hook"},
+        audiences={"fr": "webhook:SLACK_WEBHOOK_FR", "de": "webhook:de_hook"},
         secrets={"de_hook": "SLACK_DE"},
         settings=settings,
     )
 
 
-def message(text: str = "Bonjour", audience: object = "SLACK_WEBHOOK_FR") -> Message:
+FR = Audience("webhook", "SLACK_WEBHOOK_FR")
+DE = Audience("webhook", "de_hook")
+
+
+def message(text: str = "Bonjour", audience: object = FR) -> Message:
     moment = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
     return Message(
         delivery_id="abc123",
@@ -79,7 +84,7 @@ def test_audience_naming_a_channel_secret_uses_that_secrets_env_var():
     route = respx.post(DE_URL).mock(return_value=httpx.Response(200, text="ok"))
     adapter = SlackAdapter(channel(format="text", escape=False), environ=ENV)
 
-    adapter.publish(message("<https://x.example|Hallo>", audience="de_hook"), "key-de")
+    adapter.publish(message("<https://x.example|Hallo>", audience=DE), "key-de")
 
     assert json.loads(route.calls.last.request.content) == {"text": "<https://x.example|Hallo>"}
 
@@ -140,18 +145,41 @@ def test_4xx_is_permanent_and_names_slacks_reason(status, body):
 
 
 def test_unset_webhook_env_var_is_permanent_and_named():
-    with pytest.raises(PermanentError, match="SLACK_WEBHOOK_FR"):
+    with pytest.raises(PermanentError, match=r"variable SLACK_WEBHOOK_FR .* is not set"):
         SlackAdapter(channel(), environ={}).publish(message(), "k")
 
 
-def test_inline_url_audience_is_refused_without_echoing_it():
+@pytest.mark.parametrize(
+    "audience", [Audience("webhook", FR_URL), Audience.parse(FR_URL)], ids=["as-id", "bare"]
+)
+def test_inline_url_audience_is_refused_without_echoing_it(audience):
     adapter = SlackAdapter(channel(), environ=ENV)
-    problems = adapter.validate(message(audience=FR_URL))
+    problems = adapter.validate(message(audience=audience))
     assert len(problems) == 1
     assert "frsecretpart" not in problems[0]
     with pytest.raises(PermanentError) as caught:
-        adapter.publish(message(audience=FR_URL), "k")
+        adapter.publish(message(audience=audience), "k")
     assert "frsecretpart" not in str(caught.value)
+
+
+def test_other_audience_kinds_are_refused_at_plan_time_and_publish():
+    adapter = SlackAdapter(channel(), environ=ENV)
+    assert adapter.validate(message(audience=Audience("list", "team"))) == [
+        "slack cannot target a 'list' audience (supports: webhook)"
+    ]
+    with pytest.raises(PermanentError, match="cannot target a 'list' audience"):
+        adapter.publish(message(audience=Audience("list", "team")), "k")
+
+
+@respx.mock
+def test_no_audience_uses_the_channels_webhook_secret():
+    default_url = "https://hooks.slack.com/services/T000/B222/defaultpart"
+    route = respx.post(default_url).mock(return_value=httpx.Response(200, text="ok"))
+    plain = Channel(name="team-slack", adapter="slack", secrets={"webhook": "SLACK_DEFAULT"})
+    adapter = SlackAdapter(plain, environ={"SLACK_DEFAULT": default_url})
+    receipt = adapter.publish(message(audience=None), "k")
+    assert route.call_count == 1
+    assert receipt.extra == {"webhook": "webhook"}
 
 
 def test_length_is_counted_after_escaping():
@@ -207,7 +235,7 @@ def test_webhook_url_never_reaches_the_logs(caplog):
     adapter = SlackAdapter(channel(), environ=ENV)
     with caplog.at_level(logging.DEBUG):
         adapter.publish(message(), "k1")
-        adapter.publish(message(audience="de_hook"), "k2")
+        adapter.publish(message(audience=DE), "k2")
     assert "HTTP Request: POST" in caplog.text  # httpx did log both requests
     assert "frsecretpart" not in caplog.text
     assert "desecretpart" not in caplog.text

@@ -30,6 +30,12 @@ from .compose import (
     valid_address,
 )
 
+ADDRESS_KINDS = ("list", "recipient")
+"""Audience kinds whose id is the address to send to: a mailing list, or one person."""
+NO_ADDRESS = (
+    "the audience must name the address to send to: list:ADDRESS (a mailing list) "
+    "or recipient:ADDRESS (one person)"
+)
 SECURITY_MODES = {"starttls": 587, "ssl": 465, "none": 25}
 DEFAULT_TIMEOUT = 30.0
 
@@ -44,7 +50,8 @@ def _smtp_error(where: str, code: int, text: bytes | str) -> TransientError | Pe
 class EmailAdapter(Adapter):
     """Sends each delivery as one email to the segment's list address over SMTP.
 
-    The audience of a segment is the list address (or a list of addresses). Settings:
+    A segment's audience is the address to send to: `list:news-fr@lists.example.org`
+    for a mailing list, or `recipient:ana@example.org` for one person. Settings:
     `host` (required), `port` (default by `security`: 587, 465 or 25), `security`
     ("starttls" default, "ssl" for implicit TLS, "none" only for a local relay), `from`
     (required), `subject` (a format string with {post}, {segment}, {channel}, {locale},
@@ -59,7 +66,7 @@ class EmailAdapter(Adapter):
     capabilities = Capabilities(
         max_length=None,
         media=False,
-        audiences=("list address",),
+        audiences=ADDRESS_KINDS,
         native_scheduling=False,
         delete=False,
         idempotent=False,
@@ -104,20 +111,18 @@ class EmailAdapter(Adapter):
 
     @staticmethod
     def _recipients(audience: Any) -> list[str]:
-        if isinstance(audience, str):
-            return [audience]
-        if isinstance(audience, list | tuple):
-            return [str(item) for item in audience]
+        if getattr(audience, "kind", None) in ADDRESS_KINDS and audience.id:
+            return [str(audience.id)]
         return []
 
     def validate(self, message: Message) -> list[str]:
         problems = super().validate(message)
-        recipients = self._recipients(message.audience)
-        if not recipients:
-            problems.append("the audience must be the list address to send to")
+        audience = message.audience
+        if audience is None:
+            problems.append(NO_ADDRESS)
         problems.extend(
-            f"audience {address!r} is not an email address"
-            for address in recipients
+            f"audience {audience}: {address!r} is not an email address"
+            for address in self._recipients(audience)
             if not valid_address(address)
         )
         try:
@@ -179,9 +184,9 @@ class EmailAdapter(Adapter):
         recipients = self._recipients(message.audience)
         bad = [address for address in recipients if not valid_address(address)]
         if not recipients or bad:
+            problem = NO_ADDRESS if not recipients else f"{bad[0]!r} is not an email address"
             raise PermanentError(
-                f"channel {self.channel.name!r}, segment {message.segment!r}: "
-                "the audience must be the list address to send to"
+                f"channel {self.channel.name!r}, segment {message.segment!r}: {problem}"
             )
         msgid = message_id(message.delivery_id or idempotency_key, self.msgid_domain)
         email = compose(

@@ -21,7 +21,14 @@ from socialsched.adapters import (
 )
 from socialsched.model import Channel
 
-from .targeting import audience_problems, graph_feed_targeting, graph_targeting
+from .targeting import (
+    FIELD_MODES,
+    audience_problems,
+    graph_feed_targeting,
+    graph_targeting,
+    locale_key,
+    parse_locale_keys,
+)
 
 API_VERSION = "v23.0"
 GRAPH_URL = "https://graph.facebook.com"
@@ -83,10 +90,12 @@ def _usage_retry_after(response: httpx.Response) -> float | None:
 class FacebookPageAdapter(Adapter):
     """Posts to a Facebook Page's feed through the Graph API.
 
-    The audience of a segment is a table with `targeting` (who may see the post) and/or
-    `feed_targeting` (who is likelier to see it), each by `countries` and `locales`.
-
-    Settings: `page_id` (required), `scheduling` ("native", the default: a post handed
+    A segment's audience is a `targeting` table, `{ kind = "targeting", countries =
+    ["FR", "BE"], locales = ["fr-FR"] }` (without countries and locales: the segment's
+    own). Settings: `targeting_field` ("targeting", the default: only these people may
+    see the post; "feed_targeting": they are likelier to see it in their feed; or
+    "both"), `locale_keys` (BCP 47 locale -> Facebook's numeric locale key, for each
+    targeted locale), `page_id` (required), `scheduling` ("native", the default: a post handed
     over ahead of time is created unpublished with `scheduled_publish_time`, so it goes
     out at Facebook even if the runner is down; or "immediate"), `schedule_min` /
     `schedule_max` (the native scheduling window, default 10 minutes and 180 days;
@@ -102,7 +111,7 @@ class FacebookPageAdapter(Adapter):
     capabilities = Capabilities(
         max_length=TEXT_LIMIT,
         media=False,
-        audiences=("targeting", "feed_targeting"),
+        audiences=("targeting",),
         native_scheduling=True,
         delete=True,
         idempotent=False,
@@ -138,6 +147,17 @@ class FacebookPageAdapter(Adapter):
                 f"{_describe(self.latest)} must lie within Facebook's 10 minutes to "
                 "180 days, earliest before latest"
             )
+        fields = FIELD_MODES.get(str(settings.get("targeting_field", "targeting")))
+        if fields is None:
+            raise PermanentError(
+                f"{where}: settings.targeting_field must be one of "
+                f"{', '.join(FIELD_MODES)}, not {settings.get('targeting_field')!r}"
+            )
+        self.targeting_fields: tuple[str, ...] = fields
+        try:
+            self.locale_keys = parse_locale_keys(settings.get("locale_keys"))
+        except ValueError as error:
+            raise PermanentError(f"{where}: {error}") from None
         self.api_version = str(settings.get("api_version", API_VERSION))
         self.graph_url = str(settings.get("graph_url", GRAPH_URL)).rstrip("/")
         self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
@@ -148,7 +168,7 @@ class FacebookPageAdapter(Adapter):
 
     def validate(self, message: Message) -> list[str]:
         problems = super().validate(message)
-        problems.extend(audience_problems(message.audience))
+        problems.extend(audience_problems(message.audience, self.locale_keys))
         if self.scheduling == "native":
             lead = message.utc - self.clock()
             if not self.earliest <= lead <= self.latest:
@@ -166,11 +186,15 @@ class FacebookPageAdapter(Adapter):
     def post_fields(self, message: Message, now: datetime) -> dict[str, str]:
         """The form fields of the page post for `message`, as of `now`."""
         fields = {"message": message.text}
-        audience = message.audience or {}
-        if audience.get("targeting"):
-            fields["targeting"] = json.dumps(graph_targeting(audience["targeting"]))
-        if audience.get("feed_targeting"):
-            fields["feed_targeting"] = json.dumps(graph_feed_targeting(audience["feed_targeting"]))
+        audience = message.audience
+        if audience is not None and (audience.countries or audience.locales):
+            countries = list(audience.countries)
+            locales = [locale_key(locale, self.locale_keys) for locale in audience.locales]
+            keys = [key for key in locales if key is not None]
+            if "targeting" in self.targeting_fields:
+                fields["targeting"] = json.dumps(graph_targeting(countries, keys))
+            if "feed_targeting" in self.targeting_fields:
+                fields["feed_targeting"] = json.dumps(graph_feed_targeting(countries, keys))
         if self.scheduling == "native" and message.utc - now >= self.earliest:
             fields["published"] = "false"
             fields["scheduled_publish_time"] = str(int(message.utc.timestamp()))
@@ -215,7 +239,10 @@ class FacebookPageAdapter(Adapter):
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         if idempotency_key in self._published:
             return self._published[idempotency_key]
-        problems = audience_problems(message.audience)
+        problems = audience_problems(message.audience, self.locale_keys)
+        kind = getattr(message.audience, "kind", "targeting")
+        if kind != "targeting":
+            problems.append(f"facebook cannot target a {kind!r} audience (supports: targeting)")
         if problems:
             raise PermanentError(f"channel {self.channel.name!r}: {problems[0]}")
         now = self.clock()

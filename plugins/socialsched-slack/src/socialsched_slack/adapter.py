@@ -37,9 +37,9 @@ class SlackAdapter(Adapter):
     """Posts to Slack through incoming webhooks (one webhook, hence one Slack channel,
     per segment).
 
-    The audience of a segment *names* where its webhook URL lives, because the URL is a
-    credential: either a key of the channel's `secrets` table or an environment variable
-    name. With no audience, the channel's `webhook` secret is used.
+    A segment's audience `webhook:NAME` *names* where its webhook URL lives, because the
+    URL is a credential: NAME is a key of the channel's `secrets` table or else an
+    environment variable name. With no audience, the channel's `webhook` secret is used.
 
     Settings: `format` ("blocks", the default: the text split into mrkdwn section blocks
     of at most 3,000 characters, with the whole text as notification fallback; or
@@ -89,34 +89,40 @@ class SlackAdapter(Adapter):
 
     @staticmethod
     def _audience_problems(audience: Any) -> list[str]:
-        if audience is None:
+        # Another kind is reported by the base validate; only the id is checked here.
+        if getattr(audience, "kind", None) != "webhook":
             return []
-        if not isinstance(audience, str) or not _ENV_NAME.match(audience):
+        if not _ENV_NAME.match(audience.id or ""):
             # Never echo the value: it is probably the webhook URL pasted in.
             return [
-                "the audience must name a secret or environment variable holding the "
-                "webhook URL (e.g. SLACK_WEBHOOK_FR), not the URL itself"
+                "a webhook audience must name a secret or environment variable holding "
+                "the webhook URL (e.g. webhook:SLACK_WEBHOOK_FR), not the URL itself"
             ]
         return []
 
-    def _webhook(self, audience: Any) -> tuple[str, str]:
-        """(name, url) of the webhook for `audience`; only the name may be shown."""
+    def _webhook_name(self, audience: Any) -> str:
+        """The secret key or environment variable naming the webhook for `audience`."""
+        if audience is None:
+            return "webhook"
+        kind = getattr(audience, "kind", None)
+        if kind != "webhook":
+            raise PermanentError(
+                f"channel {self.channel.name!r}: {self.name} cannot target a {kind!r} "
+                "audience (write webhook:NAME)"
+            )
         problems = self._audience_problems(audience)
         if problems:
             raise PermanentError(f"channel {self.channel.name!r}: {problems[0]}")
-        name = "webhook" if audience is None else str(audience)
-        if name in self.channel.secrets or audience is None:
+        return str(audience.id)
+
+    def _webhook_url(self, name: str) -> str:
+        """The webhook URL `name` stands for; a credential that only `name` may show."""
+        if name in self.channel.secrets or name == "webhook":
             url = self.secret(name)
-            REDACTOR.register(url, name)
-            return name, url
-        url = self._environ.get(name)
-        if not url:
-            raise PermanentError(
-                f"channel {self.channel.name!r}: environment variable {name} "
-                "(the segment's webhook URL) is not set"
-            )
+        else:
+            url = self.env_secret(name, "the segment's webhook URL")
         REDACTOR.register(url, name)
-        return name, url
+        return url
 
     def payload(self, message: Message) -> dict[str, Any]:
         """The JSON body posted to the webhook for `message`."""
@@ -131,7 +137,8 @@ class SlackAdapter(Adapter):
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         if idempotency_key in self._published:
             return self._published[idempotency_key]
-        name, url = self._webhook(message.audience)
+        name = self._webhook_name(message.audience)
+        url = self._webhook_url(name)
         where = f"slack webhook {name}"
         try:
             response = httpx.post(url, json=self.payload(message), timeout=self.timeout)

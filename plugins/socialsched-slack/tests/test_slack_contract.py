@@ -1,0 +1,70 @@
+"""The slack adapter passes socialsched's conformance kit against a real local HTTP server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from socialsched_slack import SlackAdapter
+
+from socialsched.adapters import Adapter
+from socialsched.audiences import Audience
+from socialsched.model import Channel
+from socialsched.testing import AdapterContract, LocalServer, Reply, key_in_text
+
+WEBHOOK_PATH = "/services/T0CONTRACT/B0CONTRACT/hooksecretpart"
+
+
+class SlackWebhook(LocalServer):
+    """A local incoming webhook: each accepted POST is one Slack message."""
+
+    def published(self) -> list[str]:
+        return [
+            key_in_text(request.json()["text"]) or ""
+            for request in self.requests
+            if request.method == "POST" and request.status < 400
+        ]
+
+    def fail_next(self, kind: str) -> bool:
+        if kind == "transient":
+            self.reply(Reply(429, b"rate_limited", headers={"Retry-After": "7"}))
+        else:
+            self.reply(Reply(403, b"action_prohibited"))
+        return True
+
+
+class TestSlackContract(AdapterContract):
+    adapter_class = SlackAdapter
+
+    def make_audience(self, adapter: Adapter) -> Audience:
+        return Audience("webhook", "hook")
+
+    @pytest.fixture
+    def remote(self) -> Iterator[SlackWebhook]:
+        with SlackWebhook() as server:
+            yield server
+
+    @pytest.fixture
+    def channel(self, remote: SlackWebhook) -> Channel:
+        return Channel(
+            name="team-slack",
+            adapter="slack",
+            audiences={"team": "webhook:hook"},
+            secrets={"hook": "SLACK_HOOK_URL"},
+            settings={"format": "text"},
+        )
+
+    @pytest.fixture
+    def environ(self, remote: SlackWebhook) -> dict[str, str]:
+        return {"SLACK_HOOK_URL": remote.url + WEBHOOK_PATH}
+
+
+def test_contract_requests_went_to_the_webhook_path():
+    # The contract fake answers any path; the URL the adapter posts to is the secret's.
+    with SlackWebhook() as server:
+        channel = Channel(name="c", adapter="slack", secrets={"hook": "HOOK"})
+        adapter = SlackAdapter(channel, environ={"HOOK": server.url + WEBHOOK_PATH})
+        contract = TestSlackContract()
+        adapter.publish(contract.make_message(adapter, "k1"), "k1")
+    assert [(r.method, r.path) for r in server.requests] == [("POST", WEBHOOK_PATH)]
+    assert server.published() == ["k1"]
