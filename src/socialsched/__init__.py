@@ -6,6 +6,8 @@ from .hookspecs import hookimpl
 from .loader import load
 from .model import Calendar, Channel, Delivery, Observance, Post, QuietWindow, Segment
 from .planner import Planner, plan
+from .runner import Runner
+from .store import Hold, Store, StoreError
 
 __version__ = "0.1.0"
 
@@ -14,6 +16,7 @@ __all__ = [
     "CalendarError",
     "Channel",
     "Delivery",
+    "Hold",
     "Observance",
     "PlanError",
     "Planner",
@@ -21,8 +24,11 @@ __all__ = [
     "Problem",
     "QuietWindow",
     "RenderError",
+    "Runner",
     "Segment",
     "SocialschedError",
+    "Store",
+    "StoreError",
     "__version__",
     "hookimpl",
     "load",
