@@ -1008,11 +1008,11 @@ class Store:
             ]
 
     def sent_since(self, channel: str, since: datetime) -> tuple[int, datetime | None]:
-        """How many attempts on `channel` started at or after `since`, and the oldest."""
+        """How many attempts on `channel` started after `since`, and the oldest of them."""
         with self.engine.connect() as connection:
             count, oldest = connection.execute(
                 select(func.count(), func.min(deliveries.c.sent_at)).where(
-                    deliveries.c.channel == channel, deliveries.c.sent_at >= _naive(since)
+                    deliveries.c.channel == channel, deliveries.c.sent_at > _naive(since)
                 )
             ).one()
         return count, _aware(oldest)

@@ -138,7 +138,7 @@ def calendar(
     name: str = "cal",
 ) -> Calendar:
     return Calendar(
-        segments=segments or [segment("uk"), segment("paris", "Europe/Paris", "FR")],
+        segments=segments or [segment("uk"), segment("lisbon", "Europe/Lisbon", "PT")],
         channels=channels or [Channel(name="feed", adapter="jsonl", settings={"path": "/tmp/x"})],
         posts=posts,
         name=name,

@@ -24,11 +24,11 @@ def by_key(store):
 def test_schedule_adds_every_delivery_at_its_local_time(store):
     result = store.schedule(calendar([post("hello", "09:30")]), "2027-01-04", "2027-01-04")
     rows = by_key(store)
-    assert len(result.added) == 2 and set(rows) == {("hello", "uk"), ("hello", "paris")}
+    assert len(result.added) == 2 and set(rows) == {("hello", "uk"), ("hello", "lisbon")}
     assert rows["hello", "uk"].utc == local_utc("2027-01-04", "09:30", "Europe/London")
-    assert rows["hello", "paris"].utc == local_utc("2027-01-04", "09:30", "Europe/Paris")
+    assert rows["hello", "lisbon"].utc == local_utc("2027-01-04", "09:30", "Europe/Lisbon")
     assert {r.state for r in rows.values()} == {"scheduled"}
-    assert rows["hello", "paris"].locale == "en-GB"
+    assert rows["hello", "lisbon"].locale == "en-GB"
     log = store.log()
     assert [(e.to_state, e.actor) for e in log] == [("scheduled", "schedule")] * 2
 
@@ -49,10 +49,10 @@ def test_moved_delivery_keeps_its_id_and_gets_the_new_time(store):
     old = by_key(store)
     result = store.schedule(calendar([post("a", "15:45"), post("b")]), "2027-01-04", "2027-01-04")
     new = by_key(store)
-    assert set(result.moved) == {old["a", "uk"].id, old["a", "paris"].id}
+    assert set(result.moved) == {old["a", "uk"].id, old["a", "lisbon"].id}
     assert result.unchanged == 2 and not result.added and not result.cancelled
     assert new["a", "uk"].utc == local_utc("2027-01-04", "15:45", "Europe/London")
-    assert new["a", "paris"].due == local_utc("2027-01-04", "15:45", "Europe/Paris")
+    assert new["a", "lisbon"].due == local_utc("2027-01-04", "15:45", "Europe/Lisbon")
     assert new["a", "uk"].id == old["a", "uk"].id and new["a", "uk"].state == "scheduled"
     moved_log = store.log(delivery=old["a", "uk"].id)[-1]
     assert moved_log.to_state == "scheduled" and "moved from" in moved_log.reason
@@ -62,8 +62,8 @@ def test_removed_post_is_cancelled(store):
     store.schedule(calendar([post("a"), post("b")]), "2027-01-04", "2027-01-04")
     result = store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
     rows = by_key(store)
-    assert set(result.cancelled) == {rows["b", "uk"].id, rows["b", "paris"].id}
-    assert rows["b", "uk"].state == rows["b", "paris"].state == "cancelled"
+    assert set(result.cancelled) == {rows["b", "uk"].id, rows["b", "lisbon"].id}
+    assert rows["b", "uk"].state == rows["b", "lisbon"].state == "cancelled"
     assert rows["a", "uk"].state == "scheduled"
     assert store.log(post="b")[-1].reason == "no longer in the calendar"
 
@@ -72,7 +72,7 @@ def test_new_post_is_added(store):
     store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
     result = store.schedule(calendar([post("a"), post("c", "10:00")]), "2027-01-04", "2027-01-04")
     rows = by_key(store)
-    assert set(result.added) == {rows["c", "uk"].id, rows["c", "paris"].id}
+    assert set(result.added) == {rows["c", "uk"].id, rows["c", "lisbon"].id}
     assert result.unchanged == 2
     assert rows["c", "uk"].utc == local_utc("2027-01-04", "10:00", "Europe/London")
 
@@ -92,7 +92,7 @@ def test_published_deliveries_are_never_touched(store, clock, recorder):
     store.schedule(calendar([a("05:00"), post("b", "20:00")]), "2027-01-04", "2027-01-04")
     Runner(store, adapters=lambda channel: recorder).run_until_idle()
     published = {r.id: r for r in store.records("published")}
-    # "a" at 05:00 local went out (London and Paris are both before 06:00 UTC).
+    # "a" at 05:00 local went out (London and Lisbon are both before 06:00 UTC).
     assert {r.post for r in published.values()} == {"a"} and len(published) == 2
     log_count = {key: len(store.log(delivery=key)) for key in published}
     # Move it, then remove it: published rows stay exactly as they were.
@@ -111,7 +111,7 @@ def test_removed_then_restored_post_comes_back_but_operator_cancel_stays(store):
     store.schedule(calendar([post("b")]), "2027-01-04", "2027-01-04")
     store.schedule(calendar([post("a"), post("b")]), "2027-01-04", "2027-01-04")
     rows = by_key(store)
-    assert rows["a", "paris"].state == "scheduled"
+    assert rows["a", "lisbon"].state == "scheduled"
     assert rows["a", "uk"].state == "cancelled"
 
 
@@ -142,7 +142,7 @@ def test_new_deliveries_matching_a_pause_start_paused(store):
     store.pause(segment="uk", reason="outage")
     store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
     rows = by_key(store)
-    assert rows["a", "uk"].state == "paused" and rows["a", "paris"].state == "scheduled"
+    assert rows["a", "uk"].state == "paused" and rows["a", "lisbon"].state == "scheduled"
 
 
 def test_secret_values_never_reach_the_database(store, monkeypatch, recorder):
