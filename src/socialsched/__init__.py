@@ -6,10 +6,21 @@ from .hookspecs import hookimpl
 from .loader import load
 from .model import Calendar, Channel, Delivery, Observance, Post, QuietWindow, Segment
 from .planner import Planner, plan
-from .runner import Runner
-from .store import Hold, Store, StoreError
 
 __version__ = "0.1.0"
+
+# The store and runner pull in SQLAlchemy and Alembic; load them only when used so
+# planning commands start fast.
+_LAZY = {"Hold": "store", "Store": "store", "StoreError": "store", "Runner": "runner"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Calendar",

@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     Connection,
     Engine,
@@ -320,6 +318,9 @@ class Store:
         return engine
 
     def _migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
         with self.engine.begin() as connection:
