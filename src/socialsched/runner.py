@@ -252,14 +252,18 @@ class Runner:
                 continue
             now = self.store.clock()
             waits = []
+            # Check again soon while other workers hold claims; a rate window is
+            # waited out in one go (at most one poll interval).
+            cap = self.poll.total_seconds()
             if self._blocked_until is not None:
                 waits.append(self._blocked_until)
             if self.store.in_flight():
                 next_due = self.store.next_due()
                 waits.append(next_due if next_due is not None else now)
+                cap = max_wait
             if not waits:
                 break
-            self._sleep(min(max_wait, max(0.05, (min(waits) - now).total_seconds())))
+            self._sleep(min(cap, max(0.05, (min(waits) - now).total_seconds())))
         return total
 
     def run(self, *, handle_signals: bool = True) -> int:
