@@ -281,8 +281,8 @@ class Runner:
         self._scheduler = scheduler
         previous: dict[int, Any] = {}
         if handle_signals:
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                previous[signum] = signal.signal(signum, self._on_signal)
+            for stop_signal in (signal.SIGTERM, signal.SIGINT):
+                previous[stop_signal] = signal.signal(stop_signal, self._on_signal)
         scheduler.add_job(self._wake, "interval", seconds=self.poll.total_seconds(), id="poll")
         scheduler.add_job(self._wake, "date", id="wake", run_date=datetime.now(UTC))
         scheduler.start()

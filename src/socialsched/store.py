@@ -212,7 +212,7 @@ class Hold:
     tag: str | None = None
     post: str | None = None
 
-    def matches(self, row: Mapping[str, Any]) -> bool:
+    def matches(self, row: Mapping[Any, Any]) -> bool:
         """Whether a delivery row (with `tags` as a list) falls under this hold."""
         return (
             (self.segment is None or row["segment"] == self.segment)
@@ -352,7 +352,7 @@ class Store:
 
     @staticmethod
     def _log_rows(
-        rows: Iterable[Mapping[str, Any]],
+        rows: Iterable[Mapping[Any, Any]],
         to_state: str,
         actor: str,
         at: datetime,
@@ -1215,7 +1215,7 @@ def _tag_list(tags: str | Sequence[str] | None) -> Sequence[str]:
 def _later(is_postgresql: bool) -> Any:
     from sqlalchemy import case
 
-    new_deadline = bindparam("b_deadline")
+    new_deadline: Any = bindparam("b_deadline")
     greatest = func.greatest if is_postgresql else func.max
     return case(
         (deliveries.c.deadline.is_(None), None),
