@@ -11,6 +11,7 @@ idempotent network receives each delivery once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -25,6 +26,7 @@ from types import FrameType
 from typing import Any
 
 import attrs
+from apscheduler.jobstores.base import JobLookupError
 
 from .adapters import Adapter, Message, PermanentError, Receipt, TransientError
 from .errors import SocialschedError
@@ -150,7 +152,7 @@ class Runner:
         if key not in self._adapters:
             try:
                 self._adapters[key] = self._make_adapter(channel)
-            except SocialschedError as error:
+            except Exception as error:  # a broken plugin must not stop other channels
                 self._adapters[key] = PermanentError(
                     f"channel {channel.name!r}: cannot set up adapter {channel.adapter!r}: {error}"
                 )
@@ -279,12 +281,13 @@ class Runner:
             timezone=UTC,
         )
         self._scheduler = scheduler
+        self._wake_job: Any = None
         previous: dict[int, Any] = {}
         if handle_signals:
             for stop_signal in (signal.SIGTERM, signal.SIGINT):
                 previous[stop_signal] = signal.signal(stop_signal, self._on_signal)
         scheduler.add_job(self._wake, "interval", seconds=self.poll.total_seconds(), id="poll")
-        scheduler.add_job(self._wake, "date", id="wake", run_date=datetime.now(UTC))
+        self._wake_job = scheduler.add_job(self._wake, "date", run_date=datetime.now(UTC))
         scheduler.start()
         logger.info("runner %s started", self.worker)
         try:
@@ -315,11 +318,12 @@ class Runner:
             if wake_at is not None:
                 # The store's clock may be injected; APScheduler runs on real time.
                 delay = max(0.0, (wake_at - self.store.clock()).total_seconds())
-                self._scheduler.add_job(
+                if self._wake_job is not None:
+                    with contextlib.suppress(JobLookupError):
+                        self._wake_job.remove()
+                self._wake_job = self._scheduler.add_job(
                     self._wake,
                     "date",
-                    id="wake",
-                    replace_existing=True,
                     run_date=datetime.now(UTC) + timedelta(seconds=delay + 0.01),
                 )
         except Exception:

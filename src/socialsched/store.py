@@ -20,7 +20,9 @@ from typing import Any
 
 import attrs
 from sqlalchemy import (
+    Boolean,
     Connection,
+    DateTime,
     Engine,
     and_,
     bindparam,
@@ -34,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import SocialschedError
-from .model import Calendar, Channel, Delivery
+from .model import Calendar, Channel, Delivery, Post
 from .policy import Rate
 from .tables import STATES, activity, channels, deliveries, holds
 
@@ -381,7 +383,7 @@ class Store:
     @staticmethod
     def _append_log(connection: Connection, entries: list[dict[str, Any]]) -> None:
         if entries:
-            connection.execute(activity.insert(), entries)
+            _bulk_insert(connection, activity, entries)
 
     # ---- scheduling (reconcile) ----
 
@@ -406,7 +408,8 @@ class Store:
         if planned is None:
             planned = Planner(calendar).plan(start, end)
         now = self.now()
-        wanted = {d.id: self._planned_row(calendar, d, now) for d in planned}
+        posts = {post.id: post for post in calendar.posts}
+        wanted = {d.id: self._planned_row(calendar, posts[d.post], d, now) for d in planned}
         with self.engine.begin() as connection:
             self._save_channels(connection, calendar)
             active_holds = self._holds(connection)
@@ -482,7 +485,7 @@ class Store:
             if key not in wanted and old.state in ("scheduled", "paused")
         ]
         if inserts:
-            connection.execute(deliveries.insert(), inserts)
+            _bulk_insert(connection, deliveries, inserts)
             for state in ("scheduled", "paused"):
                 rows = [r for r in inserts if r["state"] == state]
                 log += self._log_rows(rows, state, actor, now, reason="planned")
@@ -531,8 +534,9 @@ class Store:
         )
 
     @staticmethod
-    def _planned_row(calendar: Calendar, delivery: Delivery, now: datetime) -> dict[str, Any]:
-        post = calendar.post(delivery.post)
+    def _planned_row(
+        calendar: Calendar, post: Post, delivery: Delivery, now: datetime
+    ) -> dict[str, Any]:
         utc = _naive(delivery.utc)
         grace = None
         if post.late != "publish":
@@ -718,11 +722,11 @@ class Store:
                     .values(
                         state="scheduled",
                         state_actor=actor,
-                        updated_at=bindparam("b_now"),
+                        updated_at=bindparam("b_now", type_=DateTime()),
                         # Time spent paused does not count against the misfire grace.
-                        due=func.max(deliveries.c.due, bindparam("b_now"))
-                        if not self.is_postgresql
-                        else func.greatest(deliveries.c.due, bindparam("b_now")),
+                        due=(func.greatest if self.is_postgresql else func.max)(
+                            deliveries.c.due, bindparam("b_now", type_=DateTime())
+                        ),
                         deadline=_later(self.is_postgresql),
                     ),
                     changes,
@@ -1205,6 +1209,40 @@ def _tags_json(tags: tuple[str, ...]) -> str:
     return json.dumps(list(tags))
 
 
+def _bulk_insert(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """One executemany straight to the driver: SQLAlchemy's per-row parameter processing
+    costs more than the database's own work for large schedules."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    columns = list(rows[0])
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join([marker] * len(columns))})"
+    )
+    if dialect.name == "sqlite":
+        # The text form SQLAlchemy's SQLite DateTime type reads and writes.
+        def text_time(item: datetime | None) -> str | None:
+            return None if item is None else item.isoformat(" ", "microseconds")
+
+        def flag(item: bool | None) -> int | None:
+            return None if item is None else int(item)
+
+        convert = {
+            name: text_time if isinstance(table.c[name].type, DateTime) else flag
+            for name in columns
+            if isinstance(table.c[name].type, DateTime | Boolean)
+        }
+        params = [
+            tuple(convert[c](row[c]) if c in convert else row[c] for c in columns) for row in rows
+        ]
+    else:
+        params = [tuple(row[c] for c in columns) for row in rows]
+    connection.exec_driver_sql(sql, params)
+
+
 def _tag_list(tags: str | Sequence[str] | None) -> Sequence[str]:
     """Tags as a list, whether given as the JSON the column keeps or as a list."""
     if isinstance(tags, str):
@@ -1215,7 +1253,7 @@ def _tag_list(tags: str | Sequence[str] | None) -> Sequence[str]:
 def _later(is_postgresql: bool) -> Any:
     from sqlalchemy import case
 
-    new_deadline: Any = bindparam("b_deadline")
+    new_deadline: Any = bindparam("b_deadline", type_=DateTime())
     greatest = func.greatest if is_postgresql else func.max
     return case(
         (deliveries.c.deadline.is_(None), None),
