@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Recorder, calendar, post
@@ -310,3 +312,46 @@ def test_stop_gives_back_claimed_work_unattempted(store, clock):
     assert len(adapter.published) == 1
     assert len(store.records("scheduled")) == 5 and not store.records("claimed")
     assert {r.attempts for r in store.records("scheduled")} == {0}
+
+
+def test_adapter_that_cannot_be_built_fails_its_deliveries(store, clock):
+    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+
+    def broken(channel):
+        raise KeyError("settings.token")
+
+    Runner(store, adapters=broken, sleep=clock.sleep).run_until_idle()
+    failed = store.records("failed")
+    assert len(failed) == 2 and "cannot set up adapter 'jsonl'" in failed[0].last_error
+
+
+def test_run_keeps_one_wake_job_for_the_next_due_time_plus_a_poll(tmp_path, recorder):
+    from socialsched.store import Store
+
+    store = Store(tmp_path / "run.db")  # real time: deliveries far in the future
+    days = tuple(f"2099-01-{day:02d}" for day in range(5, 25))
+    store.schedule(
+        calendar([post(f"p{i}", "10:00", dates=days) for i in range(10)]),
+        "2099-01-01",
+        "2099-01-31",
+    )
+    worker = Runner(store, adapters=lambda c: recorder, poll=timedelta(seconds=60))
+    thread = threading.Thread(target=worker.run, kwargs={"handle_signals": False})
+    thread.start()
+    try:
+        expected = datetime(2099, 1, 5, 10, 0, tzinfo=ZoneInfo("Europe/London")).astimezone(UTC)
+        deadline = time.monotonic() + 30
+        while True:
+            jobs = worker._scheduler.get_jobs() if hasattr(worker, "_scheduler") else []
+            wake = [j for j in jobs if j.next_run_time and j.next_run_time.year == 2099]
+            if wake or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert len(store.records()) == 400
+        assert len(jobs) == 2  # the wake-up and the safety poll, whatever the backlog
+        assert abs((wake[0].next_run_time - expected).total_seconds()) < 1
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
+    assert not thread.is_alive() and recorder.published == []
+    store.close()
