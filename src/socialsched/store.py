@@ -984,6 +984,9 @@ class Store:
                 update(deliveries)
                 .where(
                     deliveries.c.state == "scheduled",
+                    # deadline >= due always, so this bound lets the (state, due)
+                    # index skip the far-future backlog.
+                    deliveries.c.due < now,
                     deliveries.c.attempts == 0,
                     deliveries.c.deadline.is_not(None),
                     deliveries.c.deadline < now,
