@@ -284,7 +284,7 @@ class Store:
             self.engine = self._create_engine()
             self.is_postgresql = self.engine.dialect.name == "postgresql"
             self._migrate()
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, ImportError) as error:
             raise StoreError(
                 f"cannot open database {_redact(self.url)}: {error.__class__.__name__}: "
                 f"{str(error.orig if hasattr(error, 'orig') else error).strip()[:300]}"
