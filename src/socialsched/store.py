@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import operator
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -1225,24 +1226,40 @@ def _bulk_insert(connection: Connection, table: Any, rows: list[dict[str, Any]])
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join([marker] * len(columns))})"
     )
+    pick = operator.itemgetter(*columns)
+    if len(columns) == 1:
+        params: list[Any] = [(pick(row),) for row in rows]
+    else:
+        params = [pick(row) for row in rows]
     if dialect.name == "sqlite":
-        # The text form SQLAlchemy's SQLite DateTime type reads and writes.
+        # The text form SQLAlchemy's SQLite DateTime type reads and writes; most rows
+        # share their times (updated_at, utc = due), so each is formatted once.
+        texts: dict[datetime, str] = {}
+
         def text_time(item: datetime | None) -> str | None:
-            return None if item is None else item.isoformat(" ", "microseconds")
+            if item is None:
+                return None
+            text = texts.get(item)
+            if text is None:
+                text = texts[item] = item.isoformat(" ", "microseconds")
+            return text
 
         def flag(item: bool | None) -> int | None:
             return None if item is None else int(item)
 
-        convert = {
-            name: text_time if isinstance(table.c[name].type, DateTime) else flag
-            for name in columns
+        converters = [
+            (index, text_time if isinstance(table.c[name].type, DateTime) else flag)
+            for index, name in enumerate(columns)
             if isinstance(table.c[name].type, DateTime | Boolean)
-        }
-        params = [
-            tuple(convert[c](row[c]) if c in convert else row[c] for c in columns) for row in rows
         ]
-    else:
-        params = [tuple(row[c] for c in columns) for row in rows]
+        if converters:
+            converted = []
+            for values in params:
+                values = list(values)
+                for index, convert in converters:
+                    values[index] = convert(values[index])
+                converted.append(tuple(values))
+            params = converted
     connection.exec_driver_sql(sql, params)
 
 
