@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Recorder, calendar, post
+from sqlalchemy import event
 
 from socialsched import store as store_module
 from socialsched.adapters import PermanentError, TransientError
@@ -250,6 +251,14 @@ def test_postgresql_claim_skips_rows_locked_by_another_transaction(make_store):
     store = make_store(clock=lambda: datetime(2027, 1, 4, 6, 0, tzinfo=UTC))
     store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
     first = sorted(r.id for r in store.records())[0]
+
+    def fail_instead_of_waiting(dbapi_connection, record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")
+        dbapi_connection.commit()
+
+    store.engine.dispose()
+    event.listen(store.engine, "connect", fail_instead_of_waiting)
     with store.engine.connect() as other:
         other.exec_driver_sql(f"SELECT id FROM deliveries WHERE id = '{first}' FOR UPDATE")
         got = store.claim("w", limit=10, lease=timedelta(minutes=1))
