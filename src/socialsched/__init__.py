@@ -10,11 +10,25 @@ from .planner import Planner, plan
 
 __version__ = "0.1.0"
 
+# The store and runner pull in SQLAlchemy and Alembic; load them only when used so
+# planning commands start fast.
+_LAZY = {"Hold": "store", "Store": "store", "StoreError": "store", "Runner": "runner"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "Calendar",
     "CalendarError",
     "Channel",
     "Delivery",
+    "Hold",
     "Observance",
     "PlanError",
     "Planner",
@@ -22,8 +36,11 @@ __all__ = [
     "Problem",
     "QuietWindow",
     "RenderError",
+    "Runner",
     "Segment",
     "SocialschedError",
+    "Store",
+    "StoreError",
     "__version__",
     "hookimpl",
     "load",

@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import sys
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -315,6 +316,297 @@ def _capabilities_text(capabilities: Any) -> str:
 
 
 # ---- store and runner commands (schedule, run, status, log, pause, ...) go below this line ----
+
+
+def _db_option(function: Any) -> Any:
+    return click.option(
+        "--db",
+        metavar="URL|FILE",
+        help="Database: an SQLite file or a SQLAlchemy URL "
+        "(default: $SOCIALSCHED_DB, else ./socialsched.db).",
+    )(function)
+
+
+def _open_store(db: str | None) -> Any:
+    from .store import Store
+
+    return Store(db)
+
+
+def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    text = value.strip()
+    match = re.fullmatch(r"(\d+)\s*(s|min|m|h|d)", text)
+    if match:
+        unit = {"s": "seconds", "min": "minutes", "m": "minutes", "h": "hours", "d": "days"}
+        return datetime.now(UTC) - timedelta(**{unit[match[2]]: int(match[1])})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a time: use YYYY-MM-DD, YYYY-MM-DDTHH:MM (UTC unless an "
+            "offset is given) or an age such as 2h or 3d"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@main.command("schedule")
+@calendar_argument
+@start_option
+@end_option(30)
+@_db_option
+def schedule_command(
+    calendar_file: Path, start: date | None, end: date | None, db: str | None
+) -> None:
+    """Plan CAL and reconcile the store with it: add new deliveries, move changed ones,
+    cancel removed ones; published ones are never touched. Safe to run again."""
+    start, end = _range(start, end, 30)
+    calendar = load(calendar_file)
+    with _open_store(db) as store:
+        result = store.schedule(calendar, start, end)
+    click.echo(
+        f"{len(result.added)} added, {len(result.moved)} moved, {len(result.updated)} "
+        f"updated, {len(result.cancelled)} cancelled, {result.unchanged} unchanged"
+    )
+
+
+@main.command("run")
+@_db_option
+@click.option("--until-idle", is_flag=True, help="Exit when nothing is due (cron, tests).")
+@click.option("--batch", type=click.IntRange(1), default=50, show_default=True)
+@click.option(
+    "--lease",
+    type=click.FloatRange(0.1),
+    default=120.0,
+    show_default=True,
+    help="Seconds a claim lasts before another runner may take it over.",
+)
+@click.option(
+    "--poll", type=click.FloatRange(0.1), default=30.0, show_default=True, help="Safety poll, s."
+)
+@click.option("--worker", metavar="NAME", help="Worker name in the activity log.")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+def run_command(
+    db: str | None,
+    until_idle: bool,
+    batch: int,
+    lease: float,
+    poll: float,
+    worker: str | None,
+    quiet: bool,
+) -> None:
+    """Publish due deliveries. Stops cleanly on SIGTERM (the delivery in flight is
+    finished first); several runners may share one PostgreSQL database."""
+    import logging
+
+    from .runner import Runner
+
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    with _open_store(db) as store:
+        runner = Runner(
+            store,
+            worker=worker,
+            batch=batch,
+            lease=timedelta(seconds=lease),
+            poll=timedelta(seconds=poll),
+        )
+        if until_idle:
+            import signal
+
+            signal.signal(signal.SIGTERM, lambda signum, frame: runner.stop())
+            published = runner.run_until_idle()
+        else:
+            published = runner.run()
+    click.echo(f"published {published}", err=True)
+
+
+@main.command("status")
+@_db_option
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+def status_command(db: str | None, output_format: str) -> None:
+    """Counts per state, per channel, and the next due time."""
+    with _open_store(db) as store:
+        status = store.status()
+    next_due = status.next_due.strftime("%Y-%m-%dT%H:%M:%SZ") if status.next_due else None
+    if output_format == "json":
+        _echo_json(
+            {
+                "counts": dict(status.counts),
+                "per_channel": {k: dict(v) for k, v in status.per_channel.items()},
+                "next_due": next_due,
+            }
+        )
+        return
+    click.echo("  ".join(f"{state} {count}" for state, count in status.counts.items()))
+    for channel, counts in sorted(status.per_channel.items()):
+        shown = "  ".join(f"{state} {count}" for state, count in counts.items() if count)
+        click.echo(f"  {channel}: {shown}")
+    click.echo(f"next due: {next_due or 'nothing scheduled'}")
+
+
+@main.command("log")
+@_db_option
+@click.option("--post", metavar="ID")
+@click.option("--segment", metavar="NAME")
+@click.option("--channel", metavar="NAME")
+@click.option("--delivery", metavar="ID")
+@click.option("--since", callback=_since, metavar="WHEN", help="ISO time (UTC) or age: 2h, 3d.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table")
+def log_command(
+    db: str | None,
+    post: str | None,
+    segment: str | None,
+    channel: str | None,
+    delivery: str | None,
+    since: datetime | None,
+    output_format: str,
+) -> None:
+    """The activity log: every state change with time, actor, reason, attempt, receipt."""
+    with _open_store(db) as store:
+        entries = store.log(
+            post=post, segment=segment, channel=channel, delivery=delivery, since=since
+        )
+    if output_format == "json":
+        _echo_json([entry.to_dict() for entry in entries])
+        return
+    for e in entries:
+        change = f"{e.from_state or '-'} -> {e.to_state}"
+        receipt = f" receipt={e.receipt.get('remote_id')}" if e.receipt else ""
+        click.echo(
+            f"{e.at:%Y-%m-%d %H:%M:%S}Z {e.delivery_id} {e.post}/{e.segment}/{e.channel} "
+            f"{change} #{e.attempt} by {e.actor}: {e.reason or ''}{receipt}"
+        )
+
+
+def _hold_options(function: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--segment", metavar="NAME"),
+            click.option("--channel", metavar="NAME"),
+            click.option("--tag", metavar="TAG"),
+            click.option("--post", metavar="ID"),
+            click.option("--all", "everything", is_flag=True, help="Every delivery."),
+            click.option("--reason", metavar="TEXT", help="Why (goes to the activity log)."),
+        ]
+    ):
+        function = option(function)
+    return _db_option(function)
+
+
+def _hold(
+    segment: str | None, channel: str | None, tag: str | None, post: str | None, everything: bool
+) -> Any:
+    from .store import Hold
+
+    hold = Hold(segment=segment, channel=channel, tag=tag, post=post)
+    given = any(v is not None for v in (segment, channel, tag, post))
+    if given == everything:
+        raise click.UsageError(
+            "give --segment, --channel, --tag and/or --post (combined: all must match), "
+            "or --all alone"
+        )
+    return hold
+
+
+@main.command("pause")
+@_hold_options
+def pause_command(
+    db: str | None,
+    segment: str | None,
+    channel: str | None,
+    tag: str | None,
+    post: str | None,
+    everything: bool,
+    reason: str | None,
+) -> None:
+    """Stop matching deliveries not yet claimed, at once and until `resume`
+    (e.g. a crisis: --segment es-ES --tag promo)."""
+    hold = _hold(segment, channel, tag, post, everything)
+    with _open_store(db) as store:
+        count = store.pause(hold, reason=reason)
+    click.echo(f"paused {count} deliveries ({hold.describe()})")
+
+
+@main.command("resume")
+@_hold_options
+def resume_command(
+    db: str | None,
+    segment: str | None,
+    channel: str | None,
+    tag: str | None,
+    post: str | None,
+    everything: bool,
+    reason: str | None,
+) -> None:
+    """Lift the pause given by the same options (--all: every pause); what is overdue
+    goes out now, not missed."""
+    hold = _hold(segment, channel, tag, post, everything)
+    with _open_store(db) as store:
+        count = store.resume(hold, everything=everything, reason=reason)
+    click.echo(f"resumed {count} deliveries")
+
+
+@main.command("cancel")
+@click.argument("delivery_id", metavar="ID")
+@click.option("--reason", metavar="TEXT")
+@_db_option
+def cancel_command(delivery_id: str, reason: str | None, db: str | None) -> None:
+    """Cancel a delivery that has not gone out."""
+    with _open_store(db) as store:
+        record = store.cancel(delivery_id, reason=reason)
+    click.echo(f"{record.id} {record.state}")
+
+
+@main.command("publish-now")
+@click.argument("delivery_id", metavar="ID")
+@_db_option
+def publish_now_command(delivery_id: str, db: str | None) -> None:
+    """Publish one delivery now, in this process."""
+    from .runner import Runner
+
+    with _open_store(db) as store:
+        record = Runner(store).publish_now(delivery_id)
+    click.echo(f"{record.id} {record.state}")
+    if record.state != "published":
+        detail = record.last_error or (
+            "waiting for approval" if record.requires_approval and not record.approved else ""
+        )
+        raise click.ClickException(f"delivery {record.id} was not published: {detail}")
+
+
+@main.command("retract")
+@click.argument("delivery_id", metavar="ID")
+@_db_option
+def retract_command(delivery_id: str, db: str | None) -> None:
+    """Delete a published delivery from its network."""
+    from .runner import Runner
+
+    with _open_store(db) as store:
+        record = Runner(store).retract(delivery_id)
+    click.echo(f"{record.id} retracted")
+
+
+@main.command("approve")
+@click.argument("delivery_id", metavar="ID", required=False)
+@click.option("--post", metavar="ID", help="Approve every pending delivery of this post.")
+@_db_option
+def approve_command(delivery_id: str | None, post: str | None, db: str | None) -> None:
+    """Approve a delivery (or all of --post) of a post with requires_approval."""
+    if (delivery_id is None) == (post is None):
+        raise click.UsageError("give a delivery ID or --post, not both")
+    with _open_store(db) as store:
+        count = store.approve(delivery_id, post=post)
+    click.echo(f"approved {count} deliveries")
 
 
 # ---- docs commands (preview) go below this line ----

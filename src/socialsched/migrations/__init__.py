@@ -1,0 +1,1 @@
+"""Alembic migrations of the outbox schema, run programmatically by `Store`."""

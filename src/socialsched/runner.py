@@ -1,0 +1,336 @@
+"""The dispatcher: claims due deliveries from the store and publishes them.
+
+One APScheduler (3.x) job wakes the runner when the next delivery falls due and an
+interval job polls as a safety net (for deliveries added by another process); there is
+never one APScheduler job per delivery. Each pass claims due deliveries in batches under
+a lease, publishes them through their channel's adapter with the delivery id as the
+idempotency key, and records the receipt. A worker that dies leaves leases that expire;
+another pass puts those deliveries back and publishes them under the same key, so an
+idempotent network receives each delivery once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+import attrs
+from apscheduler.jobstores.base import JobLookupError
+
+from .adapters import Adapter, Message, PermanentError, Receipt, TransientError
+from .errors import SocialschedError
+from .model import Channel
+from .policy import Rate, retry_delay
+from .registry import adapter_class
+from .store import Record, Store, _emit
+
+logger = logging.getLogger("socialsched.runner")
+
+AdapterFactory = Callable[[Channel], Adapter]
+
+
+def _default_adapter(channel: Channel) -> Adapter:
+    return adapter_class(channel.adapter)(channel)
+
+
+def worker_name() -> str:
+    """A name for this worker, unique across hosts and restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Runner:
+    """Publishes due deliveries of `store`.
+
+    `batch`: deliveries claimed at once per channel; `lease`: how long a claim lasts
+    before another worker may take it over (longer than a batch takes to publish);
+    `poll`: the safety poll interval. `adapters` builds an adapter for a channel
+    (default: the installed adapter the channel names). `rng` drives retry jitter;
+    `sleep` waits in `run_until_idle` (tests pass one that advances their clock)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        worker: str | None = None,
+        batch: int = 50,
+        lease: timedelta = timedelta(minutes=2),
+        poll: timedelta = timedelta(seconds=30),
+        adapters: AdapterFactory | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if batch < 1:
+            raise SocialschedError(f"batch must be at least 1, not {batch}")
+        self.store = store
+        self.worker = worker or worker_name()
+        self.batch = batch
+        self.lease = lease
+        self.poll = poll
+        self._make_adapter = adapters or _default_adapter
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._adapters: dict[tuple[str, str], Adapter | PermanentError] = {}
+        self._channels: dict[tuple[str, str], Channel] = {}
+        self._stopping = threading.Event()
+        self._pass_lock = threading.Lock()
+        self._blocked_until: datetime | None = None
+        self.published = 0
+
+    # ---- one pass ----
+
+    def stop(self) -> None:
+        """Ask the runner to finish the delivery in flight, give back the rest, and stop."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop` was called."""
+        return self._stopping.is_set()
+
+    def dispatch(self, ids: list[str] | None = None) -> int:
+        """One pass: re-queue expired leases, mark misfires missed, then claim and publish
+        what is due, channel by channel within its rate. Returns deliveries handled."""
+        self.store.expire_leases(self.worker)
+        self.store.mark_missed(self.worker)
+        self._channels = self.store.channels()
+        self._blocked_until = None
+        handled = 0
+        for calendar, channel_name in self.store.due_channels():
+            if self.stopping:
+                break
+            channel = self._channels.get((calendar, channel_name))
+            if channel is None:
+                continue
+            limit = self._budget(channel)
+            if limit <= 0:
+                continue
+            records = self.store.claim(
+                self.worker,
+                limit=limit,
+                lease=self.lease,
+                calendar=calendar,
+                channel=channel_name,
+                ids=ids,
+            )
+            for index, record in enumerate(records):
+                if self.stopping:
+                    for rest in records[index:]:
+                        self.store.record_deferred(rest, self.worker, rest.due, "runner stopping")
+                    break
+                self._publish(record, channel)
+                handled += 1
+        return handled
+
+    def _budget(self, channel: Channel) -> int:
+        if not channel.rate:
+            return self.batch
+        rate = Rate.parse(channel.rate, channel.name)
+        now = self.store.clock()
+        used, oldest = self.store.sent_since(channel.name, now - rate.period)
+        left = rate.count - used
+        if left <= 0 and oldest is not None:
+            # Deferred, not failed: the deliveries stay scheduled until the window frees.
+            free_at = oldest + rate.period
+            if self._blocked_until is None or free_at < self._blocked_until:
+                self._blocked_until = free_at
+            logger.info("channel %s: rate %s reached; waiting", channel.name, channel.rate)
+        return min(self.batch, left)
+
+    def _adapter(self, calendar: str, channel: Channel) -> Adapter:
+        key = (calendar, channel.name)
+        if key not in self._adapters:
+            try:
+                self._adapters[key] = self._make_adapter(channel)
+            except Exception as error:  # a broken plugin must not stop other channels
+                self._adapters[key] = PermanentError(
+                    f"channel {channel.name!r}: cannot set up adapter {channel.adapter!r}: {error}"
+                )
+        adapter = self._adapters[key]
+        if isinstance(adapter, PermanentError):
+            raise adapter
+        return adapter
+
+    def _publish(self, record: Record, channel: Channel) -> None:
+        fields = {
+            "delivery_id": record.id,
+            "post": record.post,
+            "segment": record.segment,
+            "channel": record.channel,
+            "attempt": record.attempts,
+        }
+        try:
+            adapter = self._adapter(record.calendar, channel)
+            message = Message(
+                delivery_id=record.id,
+                post=record.post,
+                segment=record.segment,
+                channel=record.channel,
+                locale=record.locale,
+                text=record.text or "",
+                utc=record.utc,
+                local=record.local,
+                audience=record.audience,
+                tags=record.tags,
+            )
+            receipt = adapter.publish(message, idempotency_key=record.id)
+        except PermanentError as error:
+            self._fail(record, str(error), fields)
+        except TransientError as error:
+            self._retry(record, channel, str(error), error.retry_after, fields)
+        except Exception as error:  # an adapter bug: retry, bounded by max_attempts
+            self._retry(record, channel, f"{type(error).__name__}: {error}", None, fields)
+        else:
+            receipt_data = attrs.asdict(receipt)
+            if self.store.record_published(record, self.worker, receipt_data):
+                self.published += 1
+                _emit("delivery_published", receipt=receipt_data, **fields)
+
+    def _retry(
+        self,
+        record: Record,
+        channel: Channel,
+        error: str,
+        retry_after: float | None,
+        fields: dict[str, Any],
+    ) -> None:
+        if record.attempts >= channel.max_attempts:
+            self._fail(record, f"gave up after {record.attempts} attempts: {error}", fields)
+            return
+        delay = retry_delay(record.attempts, retry_after, rng=self._rng)
+        due = self.store.clock() + timedelta(seconds=delay)
+        logger.info("delivery %s: %s; retry in %.0fs", record.id, error, delay)
+        self.store.record_retry(record, self.worker, due, error)
+
+    def _fail(self, record: Record, error: str, fields: dict[str, Any]) -> None:
+        logger.warning("delivery %s failed: %s", record.id, error)
+        if self.store.record_failed(record, self.worker, error):
+            _emit("delivery_failed", error=error, **fields)
+
+    def publish_now(self, delivery_id: str) -> Record:
+        """Make one delivery due now and publish it in this process; returns its record."""
+        self.store.publish_now(delivery_id)
+        self.dispatch(ids=[delivery_id])
+        return self.store.get(delivery_id)
+
+    def retract(self, delivery_id: str) -> Record:
+        """Delete a published delivery from its network and record it (state cancelled)."""
+        record = self.store.get(delivery_id)
+        if record.state != "published" or record.receipt is None:
+            raise SocialschedError(
+                f"delivery {delivery_id} is {record.state}; only published ones can be retracted"
+            )
+        channel = self.store.channels().get((record.calendar, record.channel))
+        if channel is None:
+            raise SocialschedError(f"channel {record.channel!r} is no longer in the store")
+        receipt = Receipt(
+            remote_id=str(record.receipt.get("remote_id")),
+            url=record.receipt.get("url"),
+            extra=record.receipt.get("extra") or {},
+        )
+        self._adapter(record.calendar, channel).delete(receipt)
+        return self.store.mark_retracted(delivery_id)
+
+    # ---- loops ----
+
+    def run_until_idle(self, max_wait: float = 1.0) -> int:
+        """Publish until nothing is due and nothing is in flight (for cron and tests);
+        waits for other workers' claims to finish or their leases to expire."""
+        total = 0
+        while not self.stopping:
+            handled = self.dispatch()
+            total += handled
+            if handled:
+                continue
+            now = self.store.clock()
+            waits = []
+            # Check again soon while other workers hold claims; a rate window is
+            # waited out in one go (at most one poll interval).
+            cap = self.poll.total_seconds()
+            if self._blocked_until is not None:
+                waits.append(self._blocked_until)
+            if self.store.in_flight():
+                next_due = self.store.next_due()
+                waits.append(next_due if next_due is not None else now)
+                cap = max_wait
+            if not waits:
+                break
+            self._sleep(min(cap, max(0.05, (min(waits) - now).total_seconds())))
+        return total
+
+    def run(self, *, handle_signals: bool = True) -> int:
+        """Run until stopped (SIGTERM or SIGINT with `handle_signals`), woken by one
+        APScheduler job at the next due time plus a safety poll. Returns how many
+        deliveries this process published."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+        self._scheduler = scheduler
+        self._wake_job: Any = None
+        previous: dict[int, Any] = {}
+        if handle_signals:
+            for stop_signal in (signal.SIGTERM, signal.SIGINT):
+                previous[stop_signal] = signal.signal(stop_signal, self._on_signal)
+        scheduler.add_job(self._wake, "interval", seconds=self.poll.total_seconds(), id="poll")
+        self._wake_job = scheduler.add_job(self._wake, "date", run_date=datetime.now(UTC))
+        scheduler.start()
+        logger.info("runner %s started", self.worker)
+        try:
+            while not self._stopping.wait(0.5):
+                pass
+        finally:
+            scheduler.shutdown(wait=True)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        logger.info("runner %s stopped after publishing %d", self.worker, self.published)
+        return self.published
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        logger.info("signal %d: finishing the delivery in flight, then stopping", signum)
+        self.stop()
+
+    def _wake(self) -> None:
+        if not self._pass_lock.acquire(blocking=False):
+            return
+        try:
+            while not self.stopping and self.dispatch():
+                pass
+            if self.stopping:
+                return
+            wake_at = self.store.next_due()
+            if self._blocked_until is not None:
+                wake_at = min(wake_at or self._blocked_until, self._blocked_until)
+            if wake_at is not None:
+                # The store's clock may be injected; APScheduler runs on real time.
+                delay = max(0.0, (wake_at - self.store.clock()).total_seconds())
+                if self._wake_job is not None:
+                    with contextlib.suppress(JobLookupError):
+                        self._wake_job.remove()
+                self._wake_job = self._scheduler.add_job(
+                    self._wake,
+                    "date",
+                    run_date=datetime.now(UTC) + timedelta(seconds=delay + 0.01),
+                )
+        except Exception:
+            # A database hiccup must not kill the loop; the safety poll tries again.
+            logger.exception("dispatch pass failed; retrying at the next poll")
+        finally:
+            self._pass_lock.release()
+
+
+__all__ = ["Runner", "worker_name"]

@@ -1,0 +1,1294 @@
+"""The durable outbox: planned deliveries in a relational database, and their history.
+
+`Store` keeps every delivery with its state (scheduled, paused, claimed, published,
+failed, cancelled, missed) in SQLite (a file, the default) or PostgreSQL, through
+SQLAlchemy Core. Every state change is appended to the activity log with its time,
+actor, reason, attempt and receipt. The schema is created and upgraded by the Alembic
+migrations shipped in `socialsched/migrations`, run when the store is opened.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import operator
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    DateTime,
+    Engine,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from .errors import SocialschedError
+from .model import Calendar, Channel, Delivery, Post
+from .policy import Rate
+from .tables import STATES, activity, channels, deliveries, holds
+
+DEFAULT_DB = "socialsched.db"
+ENV_DB = "SOCIALSCHED_DB"
+DEFAULT_MISFIRE_GRACE = timedelta(hours=1)
+_CHUNK = 500  # ids per IN (...) list: below SQLite's bound-parameter limit
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+Clock = Callable[[], datetime]
+
+# Lifecycle events leave the store and the runner through `_emit` only, so they can be
+# forwarded to plugin hooks in one place. Listeners get (event name, fields).
+listeners: list[Callable[[str, Mapping[str, Any]], None]] = []
+
+
+def _emit(event_name: str, **fields: Any) -> None:
+    """Announce a lifecycle event (delivery_scheduled, delivery_published, delivery_failed)."""
+    for listener in listeners:
+        listener(event_name, fields)
+
+
+class StoreError(SocialschedError):
+    """The store cannot do what was asked (unknown id, wrong state, database trouble)."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _naive(moment: datetime) -> datetime:
+    """The database keeps naive UTC times (portable across SQLite and PostgreSQL)."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.replace(tzinfo=UTC)
+
+
+def database_url(db: str | Path | None = None) -> str:
+    """The SQLAlchemy URL for `db`: a URL as is, or a path to an SQLite file.
+
+    With no `db`, the environment variable SOCIALSCHED_DB, else ./socialsched.db."""
+    if db is None:
+        db = os.environ.get(ENV_DB) or DEFAULT_DB
+    text = str(db)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def _redact(url: str) -> str:
+    """A URL safe to show: the password, if any, replaced."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable database URL>"
+
+
+@attrs.frozen
+class ReconcileResult:
+    """What `Store.schedule` changed: ids added, moved (new time), updated (new text or
+    settings), cancelled (no longer planned) and how many were already up to date."""
+
+    added: tuple[str, ...] = ()
+    moved: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    cancelled: tuple[str, ...] = ()
+    unchanged: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything was written."""
+        return bool(self.added or self.moved or self.updated or self.cancelled)
+
+
+@attrs.frozen
+class Record:
+    """One delivery as the store holds it."""
+
+    id: str
+    calendar: str
+    post: str
+    segment: str
+    channel: str
+    adapter: str
+    locale: str
+    utc: datetime
+    local: datetime
+    text: str | None
+    audience: Any
+    tags: tuple[str, ...]
+    state: str
+    due: datetime
+    attempts: int
+    requires_approval: bool
+    approved: bool
+    receipt: Mapping[str, Any] | None
+    last_error: str | None
+    claimed_by: str | None
+    lease_until: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Record:
+        """Build from a `deliveries` row."""
+        m = row._mapping
+        return cls(
+            id=m["id"],
+            calendar=m["calendar"],
+            post=m["post"],
+            segment=m["segment"],
+            channel=m["channel"],
+            adapter=m["adapter"],
+            locale=m["locale"],
+            utc=m["utc"].replace(tzinfo=UTC),
+            local=datetime.fromisoformat(m["local"]),
+            text=m["text"],
+            audience=json.loads(m["audience"]) if m["audience"] else None,
+            tags=tuple(json.loads(m["tags"] or "[]")),
+            state=m["state"],
+            due=m["due"].replace(tzinfo=UTC),
+            attempts=m["attempts"],
+            requires_approval=bool(m["requires_approval"]),
+            approved=bool(m["approved"]),
+            receipt=json.loads(m["receipt"]) if m["receipt"] else None,
+            last_error=m["last_error"],
+            claimed_by=m["claimed_by"],
+            lease_until=_aware(m["lease_until"]),
+        )
+
+
+@attrs.frozen
+class Activity:
+    """One entry of the append-only activity log."""
+
+    id: int
+    at: datetime
+    delivery_id: str
+    post: str
+    segment: str
+    channel: str
+    from_state: str | None
+    to_state: str
+    actor: str
+    reason: str | None
+    attempt: int
+    receipt: Mapping[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        data = attrs.asdict(self)
+        data["at"] = self.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return data
+
+
+@attrs.frozen
+class Status:
+    """Counts per state (overall and per channel) and the next due time."""
+
+    counts: Mapping[str, int]
+    per_channel: Mapping[str, Mapping[str, int]]
+    next_due: datetime | None
+
+
+@attrs.frozen
+class Hold:
+    """A pause rule: deliveries matching every given field stay paused."""
+
+    segment: str | None = None
+    channel: str | None = None
+    tag: str | None = None
+    post: str | None = None
+
+    def matches(self, row: Mapping[Any, Any]) -> bool:
+        """Whether a delivery row (with `tags` as a list) falls under this hold."""
+        return (
+            (self.segment is None or row["segment"] == self.segment)
+            and (self.channel is None or row["channel"] == self.channel)
+            and (self.post is None or row["post"] == self.post)
+            and (self.tag is None or self.tag in _tag_list(row["tags"]))
+        )
+
+    def describe(self) -> str:
+        """Human-readable criteria, e.g. "segment=es-ES tag=promo" or "everything"."""
+        parts = [f"{k}={v}" for k, v in attrs.asdict(self).items() if v is not None]
+        return " ".join(parts) or "everything"
+
+
+_FINGERPRINTED = (
+    "utc",
+    "local",
+    "text",
+    "audience",
+    "tags",
+    "holiday",
+    "shifted_from",
+    "reason",
+    "locale",
+    "adapter",
+    "grace_s",
+    "requires_approval",
+)
+
+
+def _fingerprint(row: Mapping[str, Any]) -> str:
+    """A digest of everything planning decides about a delivery, to spot edits cheaply."""
+    raw = "\x1f".join([str(row[key]) for key in _FINGERPRINTED]).encode()
+    return hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _as_date(value: date | str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+class Store:
+    """The outbox of deliveries and its activity log, in SQLite or PostgreSQL.
+
+    `db` is a SQLAlchemy URL or an SQLite file path (default: $SOCIALSCHED_DB, else
+    ./socialsched.db). `clock` returns the current time (aware UTC); tests inject one.
+    `schema` (PostgreSQL only) puts every table in that schema, created if missing.
+    """
+
+    def __init__(
+        self,
+        db: str | Path | None = None,
+        *,
+        clock: Clock | None = None,
+        schema: str | None = None,
+    ) -> None:
+        self.url = database_url(db)
+        self.clock: Clock = clock or _utc_now
+        self.schema = schema
+        try:
+            self.engine = self._create_engine()
+            self.is_postgresql = self.engine.dialect.name == "postgresql"
+            self._migrate()
+        except (SQLAlchemyError, ImportError) as error:
+            raise StoreError(
+                f"cannot open database {_redact(self.url)}: {error.__class__.__name__}: "
+                f"{str(error.orig if hasattr(error, 'orig') else error).strip()[:300]}"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"<Store {_redact(self.url)}>"
+
+    def _create_engine(self) -> Engine:
+        if self.url.startswith("sqlite"):
+            engine = create_engine(self.url, connect_args={"timeout": 60})
+
+            @event.listens_for(engine, "connect")
+            def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
+                # Take SQLAlchemy's transaction control from the sqlite3 module, then
+                # begin every transaction IMMEDIATE: two runners then queue for the write
+                # lock instead of failing with "database is locked" on upgrade.
+                dbapi_connection.isolation_level = None
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute("PRAGMA busy_timeout=60000")
+                cursor.close()
+
+            @event.listens_for(engine, "begin")
+            def _sqlite_begin(connection: Connection) -> None:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+            return engine
+        connect_args: dict[str, Any] = {}
+        if self.schema:
+            connect_args["options"] = f"-c search_path={self.schema}"
+        engine = create_engine(self.url, connect_args=connect_args, pool_pre_ping=True)
+        if self.schema:
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+        return engine
+
+    def _migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        with self.engine.begin() as connection:
+            if self.is_postgresql:
+                # One migrator at a time when several runners start together.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def now(self) -> datetime:
+        """The store's current time, naive UTC (as the database keeps it)."""
+        return _naive(self.clock())
+
+    # ---- activity log ----
+
+    @staticmethod
+    def _log_rows(
+        rows: Iterable[Mapping[Any, Any]],
+        to_state: str,
+        actor: str,
+        at: datetime,
+        *,
+        from_state: str | None = None,
+        reason: str | None = None,
+        receipt: str | None = None,
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                "at": at,
+                "delivery_id": row["id"],
+                "post": row["post"],
+                "segment": row["segment"],
+                "channel": row["channel"],
+                "from_state": row.get("from_state", from_state),
+                "to_state": to_state,
+                "actor": actor,
+                "reason": row.get("log_reason", reason),
+                "attempt": row.get("attempts", 0) or 0,
+                "receipt": receipt,
+            }
+            for row in rows
+        ]
+
+    @staticmethod
+    def _append_log(connection: Connection, entries: list[dict[str, Any]]) -> None:
+        if entries:
+            _bulk_insert(connection, activity, entries)
+
+    # ---- scheduling (reconcile) ----
+
+    def schedule(
+        self,
+        calendar: Calendar,
+        start: date | str,
+        end: date | str,
+        *,
+        planned: Sequence[Delivery] | None = None,
+        actor: str = "schedule",
+    ) -> ReconcileResult:
+        """Plan `calendar` for local days [start, end] and reconcile the store with it.
+
+        New deliveries are added, moved ones get their new time, changed ones their new
+        text, deliveries of this calendar in the range that are no longer planned are
+        cancelled; published (and in-flight) ones are never touched. Running it twice
+        changes nothing. `planned` skips planning (the deliveries of that range)."""
+        from .planner import Planner
+
+        start, end = _as_date(start), _as_date(end)
+        if planned is None:
+            planned = Planner(calendar).plan(start, end)
+        now = self.now()
+        posts = {post.id: post for post in calendar.posts}
+        wanted = {d.id: self._planned_row(calendar, posts[d.post], d, now) for d in planned}
+        with self.engine.begin() as connection:
+            self._save_channels(connection, calendar)
+            active_holds = self._holds(connection)
+            existing: dict[str, Any] = {}
+            columns = (
+                deliveries.c.id,
+                deliveries.c.state,
+                deliveries.c.state_actor,
+                deliveries.c.fingerprint,
+                deliveries.c.utc,
+            )
+            in_range = select(*columns).where(
+                deliveries.c.calendar == calendar.name,
+                deliveries.c.local_day >= start.isoformat(),
+                deliveries.c.local_day <= end.isoformat(),
+            )
+            for row in connection.execute(in_range):
+                existing[row.id] = row
+            missing = [key for key in wanted if key not in existing]
+            for chunk in _chunks(missing):
+                for row in connection.execute(select(*columns).where(deliveries.c.id.in_(chunk))):
+                    existing[row.id] = row
+            return self._reconcile(connection, wanted, existing, active_holds, now, actor)
+
+    def _reconcile(
+        self,
+        connection: Connection,
+        wanted: dict[str, dict[str, Any]],
+        existing: dict[str, Any],
+        active_holds: list[Hold],
+        now: datetime,
+        actor: str,
+    ) -> ReconcileResult:
+        inserts: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
+        moved: list[str] = []
+        updated: list[str] = []
+        unchanged = 0
+        log: list[dict[str, Any]] = []
+        for key, row in wanted.items():
+            held = any(hold.matches(row) for hold in active_holds)
+            old = existing.get(key)
+            if old is None:
+                row["state"] = "paused" if held else "scheduled"
+                inserts.append(row)
+                continue
+            revivable = old.state == "cancelled" and old.state_actor == actor
+            if old.fingerprint == row["fingerprint"] and not revivable:
+                unchanged += 1
+                continue
+            if old.state not in ("scheduled", "paused") and not revivable:
+                unchanged += 1  # published, in flight, failed, missed: history, not plan
+                continue
+            state = old.state if old.state == "paused" else ("paused" if held else "scheduled")
+            change = {k: v for k, v in row.items() if k not in ("id", "calendar", "state")}
+            change.update(b_id=key, state=state, attempts=0, last_error=None)
+            changes.append(change)
+            (moved if old.utc != row["utc"] else updated).append(key)
+            reason = (
+                f"moved from {old.utc:%Y-%m-%d %H:%M} UTC to {row['utc']:%Y-%m-%d %H:%M} UTC"
+                if old.utc != row["utc"]
+                else "calendar changed"
+            )
+            log += self._log_rows(
+                [{**row, "from_state": old.state, "log_reason": reason, "attempts": 0}],
+                state,
+                actor,
+                now,
+            )
+        removed = [
+            key
+            for key, old in existing.items()
+            if key not in wanted and old.state in ("scheduled", "paused")
+        ]
+        if inserts:
+            _bulk_insert(connection, deliveries, inserts)
+            for state in ("scheduled", "paused"):
+                rows = [r for r in inserts if r["state"] == state]
+                log += self._log_rows(rows, state, actor, now, reason="planned")
+        if changes:
+            connection.execute(
+                deliveries.update().where(deliveries.c.id == bindparam("b_id")), changes
+            )
+        cancelled: list[dict[str, Any]] = []
+        for chunk in _chunks(removed):
+            cancelled += [
+                dict(r._mapping)
+                for r in connection.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.id.in_(chunk), deliveries.c.state.in_(("scheduled", "paused"))
+                    )
+                    .values(state="cancelled", state_actor=actor, updated_at=now)
+                    .returning(
+                        deliveries.c.id,
+                        deliveries.c.post,
+                        deliveries.c.segment,
+                        deliveries.c.channel,
+                        deliveries.c.attempts,
+                    )
+                )
+            ]
+        log += self._log_rows(
+            cancelled, "cancelled", actor, now, reason="no longer in the calendar"
+        )
+        self._append_log(connection, log)
+        for row in inserts:
+            _emit(
+                "delivery_scheduled",
+                delivery_id=row["id"],
+                post=row["post"],
+                segment=row["segment"],
+                channel=row["channel"],
+                utc=_aware(row["utc"]),
+            )
+        return ReconcileResult(
+            added=tuple(r["id"] for r in inserts),
+            moved=tuple(moved),
+            updated=tuple(updated),
+            cancelled=tuple(r["id"] for r in cancelled),
+            unchanged=unchanged,
+        )
+
+    @staticmethod
+    def _planned_row(
+        calendar: Calendar, post: Post, delivery: Delivery, now: datetime
+    ) -> dict[str, Any]:
+        utc = _naive(delivery.utc)
+        grace = None
+        if post.late != "publish":
+            grace = int((post.misfire_grace or DEFAULT_MISFIRE_GRACE).total_seconds())
+        row: dict[str, Any] = {
+            "id": delivery.id,
+            "calendar": calendar.name,
+            "post": delivery.post,
+            "segment": delivery.segment,
+            "channel": delivery.channel,
+            "adapter": delivery.adapter,
+            "locale": calendar.segment(delivery.segment).locale,
+            "utc": utc,
+            "local": delivery.local.isoformat(),
+            "local_day": delivery.local.date().isoformat(),
+            "text": delivery.text,
+            "audience": None if delivery.audience is None else json.dumps(delivery.audience),
+            "tags": _tags_json(delivery.tags),
+            "holiday": delivery.holiday,
+            "shifted_from": delivery.shifted_from.isoformat() if delivery.shifted_from else None,
+            "reason": delivery.reason,
+            "grace_s": grace,
+            "requires_approval": post.requires_approval,
+        }
+        row["fingerprint"] = _fingerprint(row)
+        row.update(
+            due=utc,
+            deadline=None if grace is None else utc + timedelta(seconds=grace),
+            state_actor="schedule",
+            updated_at=now,
+        )
+        return row
+
+    @staticmethod
+    def _save_channels(connection: Connection, calendar: Calendar) -> None:
+        for channel in calendar.channels:
+            if channel.rate:
+                Rate.parse(channel.rate, channel.name)
+        connection.execute(channels.delete().where(channels.c.calendar == calendar.name))
+        rows = [
+            {
+                "calendar": calendar.name,
+                "name": channel.name,
+                "adapter": channel.adapter,
+                "settings": json.dumps(dict(channel.settings), default=str),
+                # Only the names of environment variables: values are never stored.
+                "secrets": json.dumps(dict(channel.secrets)),
+                "audiences": json.dumps(dict(channel.audiences), default=str),
+                "rate": channel.rate,
+                "max_attempts": channel.max_attempts,
+            }
+            for channel in calendar.channels
+        ]
+        if rows:
+            connection.execute(channels.insert(), rows)
+
+    def channels(self) -> dict[tuple[str, str], Channel]:
+        """Every channel the store knows, by (calendar, channel name)."""
+        with self.engine.connect() as connection:
+            return {
+                (row.calendar, row.name): Channel(
+                    name=row.name,
+                    adapter=row.adapter,
+                    audiences=json.loads(row.audiences),
+                    secrets=json.loads(row.secrets),
+                    settings=json.loads(row.settings),
+                    rate=row.rate,
+                    max_attempts=row.max_attempts,
+                )
+                for row in connection.execute(select(channels))
+            }
+
+    # ---- pause, resume, cancel, approve, publish now ----
+
+    @staticmethod
+    def _holds(connection: Connection) -> list[Hold]:
+        return [
+            Hold(segment=r.segment, channel=r.channel, tag=r.tag, post=r.post)
+            for r in connection.execute(select(holds))
+        ]
+
+    def holds(self) -> list[Hold]:
+        """The pause rules in force."""
+        with self.engine.connect() as connection:
+            return self._holds(connection)
+
+    @staticmethod
+    def _matching(hold: Hold) -> Any:
+        criteria = []
+        if hold.segment is not None:
+            criteria.append(deliveries.c.segment == hold.segment)
+        if hold.channel is not None:
+            criteria.append(deliveries.c.channel == hold.channel)
+        if hold.post is not None:
+            criteria.append(deliveries.c.post == hold.post)
+        if hold.tag is not None:
+            criteria.append(deliveries.c.tags.contains(json.dumps(hold.tag)))
+        return and_(True, *criteria)
+
+    def pause(
+        self,
+        hold: Hold | None = None,
+        *,
+        reason: str | None = None,
+        actor: str = "operator",
+        **criteria: str | None,
+    ) -> int:
+        """Pause every not-yet-claimed delivery matching `hold` (or keyword criteria
+        segment/channel/tag/post; none = everything), now and for ones scheduled later,
+        until `resume`. Returns how many deliveries were paused."""
+        hold = hold or Hold(**criteria)
+        now = self.now()
+        with self.engine.begin() as connection:
+            connection.execute(
+                holds.insert().values(**attrs.asdict(hold), reason=reason, actor=actor, at=now)
+            )
+            rows = connection.execute(
+                update(deliveries)
+                .where(deliveries.c.state == "scheduled", self._matching(hold))
+                .values(state="paused", state_actor=actor, updated_at=now)
+                .returning(*_LOG_COLUMNS)
+            ).all()
+            self._append_log(
+                connection,
+                self._log_rows(
+                    [r._mapping for r in rows],
+                    "paused",
+                    actor,
+                    now,
+                    from_state="scheduled",
+                    reason=reason or f"pause {hold.describe()}",
+                ),
+            )
+        return len(rows)
+
+    def resume(
+        self,
+        hold: Hold | None = None,
+        *,
+        everything: bool = False,
+        reason: str | None = None,
+        actor: str = "operator",
+        **criteria: str | None,
+    ) -> int:
+        """Lift the pause rule equal to `hold` (all rules with `everything`) and schedule
+        again every paused delivery no remaining rule covers. Deliveries whose time passed
+        while paused become due now and are not treated as missed."""
+        hold = hold or Hold(**criteria)
+        now = self.now()
+        with self.engine.begin() as connection:
+            lifted = holds.delete()
+            if not everything:
+                lifted = lifted.where(
+                    *[
+                        holds.c[name] == value if value is not None else holds.c[name].is_(None)
+                        for name, value in attrs.asdict(hold).items()
+                    ]
+                )
+            connection.execute(lifted)
+            remaining = self._holds(connection)
+            scope = deliveries.c.state == "paused"
+            if not everything:
+                scope = and_(scope, self._matching(hold))
+            candidates = connection.execute(
+                select(*_LOG_COLUMNS, deliveries.c.tags, deliveries.c.grace_s).where(scope)
+            ).all()
+            free = [r for r in candidates if not any(h.matches(r._mapping) for h in remaining)]
+            changes = []
+            for row in free:
+                changes.append(
+                    {
+                        "b_id": row.id,
+                        "b_now": now,
+                        "b_deadline": now + timedelta(seconds=row.grace_s)
+                        if row.grace_s is not None
+                        else None,
+                    }
+                )
+            if changes:
+                connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.state == "paused")
+                    .values(
+                        state="scheduled",
+                        state_actor=actor,
+                        updated_at=bindparam("b_now", type_=DateTime()),
+                        # Time spent paused does not count against the misfire grace.
+                        due=(func.greatest if self.is_postgresql else func.max)(
+                            deliveries.c.due, bindparam("b_now", type_=DateTime())
+                        ),
+                        deadline=_later(self.is_postgresql),
+                    ),
+                    changes,
+                )
+            self._append_log(
+                connection,
+                self._log_rows(
+                    [r._mapping for r in free],
+                    "scheduled",
+                    actor,
+                    now,
+                    from_state="paused",
+                    reason=reason or f"resume {'everything' if everything else hold.describe()}",
+                ),
+            )
+        return len(free)
+
+    def _transition(
+        self,
+        delivery_id: str,
+        allowed: Sequence[str],
+        to_state: str,
+        actor: str,
+        reason: str | None,
+        **values: Any,
+    ) -> Record:
+        now = self.now()
+        with self.engine.begin() as connection:
+            current = connection.execute(
+                select(deliveries).where(deliveries.c.id == delivery_id)
+            ).first()
+            if current is None:
+                raise StoreError(f"no delivery with id {delivery_id!r}")
+            if current.state not in allowed:
+                raise StoreError(
+                    f"delivery {delivery_id} is {current.state}; this needs it to be "
+                    f"{' or '.join(allowed)}"
+                )
+            connection.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(state=to_state, state_actor=actor, updated_at=now, **values)
+            )
+            self._append_log(
+                connection,
+                self._log_rows(
+                    [current._mapping],
+                    to_state,
+                    actor,
+                    now,
+                    from_state=current.state,
+                    reason=reason,
+                    receipt=current.receipt if to_state == "cancelled" else None,
+                ),
+            )
+            row = connection.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
+        return Record.from_row(row)
+
+    def cancel(
+        self, delivery_id: str, *, reason: str | None = None, actor: str = "operator"
+    ) -> Record:
+        """Cancel a delivery that has not gone out (scheduled, paused, failed or missed)."""
+        return self._transition(
+            delivery_id,
+            ("scheduled", "paused", "failed", "missed"),
+            "cancelled",
+            actor,
+            reason or "cancelled by operator",
+        )
+
+    def publish_now(self, delivery_id: str, *, actor: str = "operator") -> Record:
+        """Make a delivery due now (from scheduled, paused, failed or missed); the next
+        dispatch pass publishes it. Approval, when required, is still needed."""
+        now = self.now()
+        return self._transition(
+            delivery_id,
+            ("scheduled", "paused", "failed", "missed"),
+            "scheduled",
+            actor,
+            "publish now",
+            due=now,
+            deadline=None,
+        )
+
+    def mark_retracted(self, delivery_id: str, *, actor: str = "operator") -> Record:
+        """Record that a published delivery was deleted from its network (state cancelled)."""
+        return self._transition(
+            delivery_id, ("published",), "cancelled", actor, "retracted from the network"
+        )
+
+    def approve(
+        self,
+        delivery_id: str | None = None,
+        *,
+        post: str | None = None,
+        actor: str = "operator",
+    ) -> int:
+        """Approve one delivery, or every not-yet-sent delivery of `post`, so that
+        deliveries of posts with `requires_approval` may go out. Returns how many."""
+        if (delivery_id is None) == (post is None):
+            raise StoreError("approve needs exactly one of a delivery id or a post id")
+        now = self.now()
+        scope = (
+            deliveries.c.id == delivery_id if delivery_id is not None else deliveries.c.post == post
+        )
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                update(deliveries)
+                .where(
+                    scope,
+                    deliveries.c.approved.is_(False),
+                    deliveries.c.state.in_(("scheduled", "paused", "missed", "failed")),
+                )
+                .values(approved=True, updated_at=now)
+                .returning(*_LOG_COLUMNS, deliveries.c.state)
+            ).all()
+            if not rows and delivery_id is not None:
+                found = connection.execute(
+                    select(deliveries.c.state, deliveries.c.approved).where(
+                        deliveries.c.id == delivery_id
+                    )
+                ).first()
+                if found is None:
+                    raise StoreError(f"no delivery with id {delivery_id!r}")
+            self._append_log(
+                connection,
+                [
+                    {**entry, "from_state": row.state}
+                    for row in rows
+                    for entry in self._log_rows(
+                        [row._mapping], row.state, actor, now, reason="approved"
+                    )
+                ],
+            )
+        return len(rows)
+
+    # ---- reading ----
+
+    def get(self, delivery_id: str) -> Record:
+        """The delivery with this id."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(deliveries).where(deliveries.c.id == delivery_id)
+            ).first()
+        if row is None:
+            raise StoreError(f"no delivery with id {delivery_id!r}")
+        return Record.from_row(row)
+
+    def records(self, state: str | None = None) -> list[Record]:
+        """Every delivery (in one state), by due time."""
+        query = select(deliveries).order_by(deliveries.c.due, deliveries.c.id)
+        if state is not None:
+            query = query.where(deliveries.c.state == state)
+        with self.engine.connect() as connection:
+            return [Record.from_row(row) for row in connection.execute(query)]
+
+    def status(self) -> Status:
+        """Counts per state, overall and per channel, and the next due time."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(deliveries.c.channel, deliveries.c.state, func.count()).group_by(
+                    deliveries.c.channel, deliveries.c.state
+                )
+            ).all()
+            next_due = connection.execute(
+                select(func.min(deliveries.c.due)).where(deliveries.c.state == "scheduled")
+            ).scalar()
+        counts = dict.fromkeys(STATES, 0)
+        per_channel: dict[str, dict[str, int]] = {}
+        for channel, state, count in rows:
+            counts[state] = counts.get(state, 0) + count
+            per_channel.setdefault(channel, dict.fromkeys(STATES, 0))[state] = count
+        return Status(counts, per_channel, _aware(next_due))
+
+    def log(
+        self,
+        *,
+        delivery: str | None = None,
+        post: str | None = None,
+        segment: str | None = None,
+        channel: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Activity]:
+        """Activity log entries, oldest first, filtered by any of the arguments."""
+        query = select(activity).order_by(activity.c.id)
+        for column, value in (
+            (activity.c.delivery_id, delivery),
+            (activity.c.post, post),
+            (activity.c.segment, segment),
+            (activity.c.channel, channel),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(activity.c.at >= _naive(since))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as connection:
+            return [
+                Activity(
+                    id=r.id,
+                    at=r.at.replace(tzinfo=UTC),
+                    delivery_id=r.delivery_id,
+                    post=r.post,
+                    segment=r.segment,
+                    channel=r.channel,
+                    from_state=r.from_state,
+                    to_state=r.to_state,
+                    actor=r.actor,
+                    reason=r.reason,
+                    attempt=r.attempt,
+                    receipt=json.loads(r.receipt) if r.receipt else None,
+                )
+                for r in connection.execute(query)
+            ]
+
+    # ---- dispatching (used by the runner) ----
+
+    def _claimable(self, now: datetime) -> Any:
+        return and_(
+            deliveries.c.state == "scheduled",
+            deliveries.c.due <= now,
+            or_(deliveries.c.requires_approval.is_(False), deliveries.c.approved.is_(True)),
+        )
+
+    def expire_leases(self, actor: str = "runner") -> int:
+        """Put deliveries whose claim lease ran out (a crashed worker) back to scheduled."""
+        now = self.now()
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                update(deliveries)
+                .where(deliveries.c.state == "claimed", deliveries.c.lease_until < now)
+                .values(state="scheduled", claimed_by=None, lease_until=None, updated_at=now)
+                .returning(*_LOG_COLUMNS)
+            ).all()
+            self._append_log(
+                connection,
+                self._log_rows(
+                    [r._mapping for r in rows],
+                    "scheduled",
+                    actor,
+                    now,
+                    from_state="claimed",
+                    reason="lease expired (worker gone); will retry with the same idempotency key",
+                ),
+            )
+        return len(rows)
+
+    def mark_missed(self, actor: str = "runner") -> list[str]:
+        """Deliveries never attempted and later than their misfire grace become missed."""
+        now = self.now()
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.state == "scheduled",
+                    # deadline >= due always, so this bound lets the (state, due)
+                    # index skip the far-future backlog.
+                    deliveries.c.due < now,
+                    deliveries.c.attempts == 0,
+                    deliveries.c.deadline.is_not(None),
+                    deliveries.c.deadline < now,
+                )
+                .values(state="missed", state_actor=actor, updated_at=now)
+                .returning(*_LOG_COLUMNS)
+            ).all()
+            self._append_log(
+                connection,
+                self._log_rows(
+                    [r._mapping for r in rows],
+                    "missed",
+                    actor,
+                    now,
+                    from_state="scheduled",
+                    reason="later than its misfire grace",
+                ),
+            )
+        return [r.id for r in rows]
+
+    def due_channels(self) -> list[tuple[str, str]]:
+        """(calendar, channel) pairs with deliveries due now."""
+        with self.engine.connect() as connection:
+            return [
+                (r.calendar, r.channel)
+                for r in connection.execute(
+                    select(deliveries.c.calendar, deliveries.c.channel)
+                    .where(self._claimable(self.now()))
+                    .distinct()
+                )
+            ]
+
+    def sent_since(self, channel: str, since: datetime) -> tuple[int, datetime | None]:
+        """How many attempts on `channel` started after `since`, and the oldest of them."""
+        with self.engine.connect() as connection:
+            count, oldest = connection.execute(
+                select(func.count(), func.min(deliveries.c.sent_at)).where(
+                    deliveries.c.channel == channel, deliveries.c.sent_at > _naive(since)
+                )
+            ).one()
+        return count, _aware(oldest)
+
+    def claim(
+        self,
+        worker: str,
+        *,
+        limit: int,
+        lease: timedelta,
+        calendar: str | None = None,
+        channel: str | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[Record]:
+        """Atomically claim up to `limit` due deliveries for `worker` until the lease ends.
+
+        PostgreSQL: one UPDATE over a SELECT ... FOR UPDATE SKIP LOCKED, so concurrent
+        workers take disjoint batches without waiting. SQLite: the same single UPDATE
+        statement, which the database's write lock makes atomic."""
+        now = self.now()
+        chosen = select(deliveries.c.id).where(self._claimable(now))
+        if calendar is not None:
+            chosen = chosen.where(deliveries.c.calendar == calendar)
+        if channel is not None:
+            chosen = chosen.where(deliveries.c.channel == channel)
+        if ids is not None:
+            chosen = chosen.where(deliveries.c.id.in_(list(ids)))
+        chosen = chosen.order_by(deliveries.c.due, deliveries.c.id).limit(limit)
+        if self.is_postgresql:
+            chosen = chosen.with_for_update(skip_locked=True)
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(chosen.scalar_subquery()))
+                .values(
+                    state="claimed",
+                    state_actor=worker,
+                    claimed_by=worker,
+                    lease_until=now + lease,
+                    sent_at=now,
+                    attempts=deliveries.c.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(deliveries)
+            ).all()
+            self._append_log(
+                connection,
+                self._log_rows(
+                    [r._mapping for r in rows],
+                    "claimed",
+                    worker,
+                    now,
+                    from_state="scheduled",
+                    reason="due",
+                ),
+            )
+        records = [Record.from_row(r) for r in rows]
+        records.sort(key=lambda r: (r.due, r.id))
+        return records
+
+    def _finish(
+        self,
+        record: Record,
+        worker: str,
+        to_state: str,
+        *,
+        reason: str | None,
+        receipt: Mapping[str, Any] | None = None,
+        **values: Any,
+    ) -> bool:
+        now = self.now()
+        receipt_json = json.dumps(dict(receipt), default=str) if receipt is not None else None
+        if receipt_json is not None:
+            values["receipt"] = receipt_json
+        with self.engine.begin() as connection:
+            done = connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == record.id,
+                    deliveries.c.state == "claimed",
+                    deliveries.c.claimed_by == worker,
+                )
+                .values(
+                    state=to_state,
+                    state_actor=worker,
+                    claimed_by=None,
+                    lease_until=None,
+                    updated_at=now,
+                    **values,
+                )
+            ).rowcount
+            if done:
+                self._append_log(
+                    connection,
+                    [
+                        {
+                            "at": now,
+                            "delivery_id": record.id,
+                            "post": record.post,
+                            "segment": record.segment,
+                            "channel": record.channel,
+                            "from_state": "claimed",
+                            "to_state": to_state,
+                            "actor": worker,
+                            "reason": reason,
+                            "attempt": record.attempts,
+                            "receipt": receipt_json,
+                        }
+                    ],
+                )
+        return bool(done)
+
+    def record_published(self, record: Record, worker: str, receipt: Mapping[str, Any]) -> bool:
+        """Mark a claimed delivery published with the network's receipt. False when the
+        claim was lost (lease expired and taken over); the new owner records it."""
+        return self._finish(
+            record, worker, "published", reason="published", receipt=receipt, last_error=None
+        )
+
+    def record_retry(self, record: Record, worker: str, due: datetime, error: str) -> bool:
+        """Put a claimed delivery back for another attempt at `due` after a transient error."""
+        return self._finish(
+            record,
+            worker,
+            "scheduled",
+            reason=f"attempt {record.attempts} failed, retry at {due:%Y-%m-%d %H:%M:%S} UTC: "
+            f"{error}",
+            due=_naive(due),
+            last_error=error,
+        )
+
+    def record_failed(self, record: Record, worker: str, error: str) -> bool:
+        """Mark a claimed delivery failed for good."""
+        return self._finish(record, worker, "failed", reason=error, last_error=error)
+
+    def record_deferred(self, record: Record, worker: str, due: datetime, why: str) -> bool:
+        """Give a claimed delivery back unattempted (rate limit, shutdown), due at `due`."""
+        return self._finish(
+            record,
+            worker,
+            "scheduled",
+            reason=why,
+            due=_naive(due),
+            attempts=deliveries.c.attempts - 1,
+            sent_at=None,
+        )
+
+    def next_due(self) -> datetime | None:
+        """When the earliest scheduled delivery falls due (or the earliest lease ends)."""
+        with self.engine.connect() as connection:
+            due = connection.execute(
+                select(func.min(deliveries.c.due)).where(
+                    deliveries.c.state == "scheduled",
+                    or_(
+                        deliveries.c.requires_approval.is_(False),
+                        deliveries.c.approved.is_(True),
+                    ),
+                )
+            ).scalar()
+            lease = connection.execute(
+                select(func.min(deliveries.c.lease_until)).where(deliveries.c.state == "claimed")
+            ).scalar()
+        times = [t for t in (due, lease) if t is not None]
+        return _aware(min(times)) if times else None
+
+    def in_flight(self) -> int:
+        """How many deliveries are claimed right now."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(func.count()).where(deliveries.c.state == "claimed")
+            ).scalar_one()
+
+
+_LOG_COLUMNS = (
+    deliveries.c.id,
+    deliveries.c.post,
+    deliveries.c.segment,
+    deliveries.c.channel,
+    deliveries.c.attempts,
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def _tags_json(tags: tuple[str, ...]) -> str:
+    return json.dumps(list(tags))
+
+
+def _bulk_insert(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """One executemany straight to the driver: SQLAlchemy's per-row parameter processing
+    costs more than the database's own work for large schedules."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    columns = list(rows[0])
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join([marker] * len(columns))})"
+    )
+    pick = operator.itemgetter(*columns)
+    if len(columns) == 1:
+        params: list[Any] = [(pick(row),) for row in rows]
+    else:
+        params = [pick(row) for row in rows]
+    if dialect.name == "sqlite":
+        # The text form SQLAlchemy's SQLite DateTime type reads and writes; most rows
+        # share their times (updated_at, utc = due), so each is formatted once.
+        texts: dict[datetime, str] = {}
+
+        def text_time(item: datetime | None) -> str | None:
+            if item is None:
+                return None
+            text = texts.get(item)
+            if text is None:
+                text = texts[item] = item.isoformat(" ", "microseconds")
+            return text
+
+        def flag(item: bool | None) -> int | None:
+            return None if item is None else int(item)
+
+        converters = [
+            (index, text_time if isinstance(table.c[name].type, DateTime) else flag)
+            for index, name in enumerate(columns)
+            if isinstance(table.c[name].type, DateTime | Boolean)
+        ]
+        if converters:
+            converted = []
+            for values in params:
+                values = list(values)
+                for index, convert in converters:
+                    values[index] = convert(values[index])
+                converted.append(tuple(values))
+            params = converted
+    connection.exec_driver_sql(sql, params)
+
+
+def _tag_list(tags: str | Sequence[str] | None) -> Sequence[str]:
+    """Tags as a list, whether given as the JSON the column keeps or as a list."""
+    if isinstance(tags, str):
+        return json.loads(tags or "[]")
+    return tags or ()
+
+
+def _later(is_postgresql: bool) -> Any:
+    from sqlalchemy import case
+
+    new_deadline: Any = bindparam("b_deadline", type_=DateTime())
+    greatest = func.greatest if is_postgresql else func.max
+    return case(
+        (deliveries.c.deadline.is_(None), None),
+        else_=greatest(deliveries.c.deadline, new_deadline),
+    )
+
+
+__all__ = [
+    "Activity",
+    "Hold",
+    "ReconcileResult",
+    "Record",
+    "Status",
+    "Store",
+    "StoreError",
+    "database_url",
+    "listeners",
+]

@@ -1,0 +1,108 @@
+"""The outbox schema as SQLAlchemy Core tables (the migrations create exactly these)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+STATES = ("scheduled", "paused", "claimed", "published", "failed", "cancelled", "missed")
+"""Every state a delivery can be in."""
+
+metadata = MetaData()
+
+# BIGINT autoincrement on PostgreSQL; SQLite only autoincrements INTEGER PRIMARY KEY.
+_SERIAL = BigInteger().with_variant(Integer(), "sqlite")
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("calendar", String(200), nullable=False),
+    Column("post", String(200), nullable=False),
+    Column("segment", String(200), nullable=False),
+    Column("channel", String(200), nullable=False),
+    Column("adapter", String(100), nullable=False),
+    Column("locale", String(35), nullable=False),
+    Column("utc", DateTime(), nullable=False),
+    Column("local", String(40), nullable=False),
+    Column("local_day", String(10), nullable=False),
+    Column("text", Text()),
+    Column("audience", Text()),
+    Column("tags", Text(), nullable=False, server_default="[]"),
+    Column("holiday", String(200)),
+    Column("shifted_from", String(40)),
+    Column("reason", String(200)),
+    Column("fingerprint", String(40), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("state_actor", String(100)),
+    Column("due", DateTime(), nullable=False),
+    Column("deadline", DateTime()),
+    Column("grace_s", Integer()),
+    Column("requires_approval", Boolean(), nullable=False, server_default="0"),
+    Column("approved", Boolean(), nullable=False, server_default="0"),
+    Column("attempts", Integer(), nullable=False, server_default="0"),
+    Column("claimed_by", String(100)),
+    Column("lease_until", DateTime()),
+    Column("sent_at", DateTime()),
+    Column("receipt", Text()),
+    Column("last_error", Text()),
+    Column("updated_at", DateTime(), nullable=False),
+    Index("ix_deliveries_state_due", "state", "due"),
+    Index("ix_deliveries_calendar_day", "calendar", "local_day"),
+    Index("ix_deliveries_channel_sent", "channel", "sent_at"),
+)
+
+activity = Table(
+    "activity",
+    metadata,
+    Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    Column("at", DateTime(), nullable=False),
+    Column("delivery_id", String(40), nullable=False),
+    Column("post", String(200), nullable=False),
+    Column("segment", String(200), nullable=False),
+    Column("channel", String(200), nullable=False),
+    Column("from_state", String(12)),
+    Column("to_state", String(12), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("reason", Text()),
+    Column("attempt", Integer(), nullable=False, server_default="0"),
+    Column("receipt", Text()),
+    Index("ix_activity_delivery", "delivery_id"),
+    Index("ix_activity_at", "at"),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    Column("segment", String(200)),
+    Column("channel", String(200)),
+    Column("tag", String(200)),
+    Column("post", String(200)),
+    Column("reason", Text()),
+    Column("actor", String(100), nullable=False),
+    Column("at", DateTime(), nullable=False),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("calendar", String(200), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("adapter", String(100), nullable=False),
+    Column("settings", Text(), nullable=False),
+    Column("secrets", Text(), nullable=False),
+    Column("audiences", Text(), nullable=False),
+    Column("rate", String(40)),
+    Column("max_attempts", Integer(), nullable=False),
+)

@@ -1,0 +1,34 @@
+"""The benchmark scripts run end to end at a tiny size (numbers are not checked)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def load(name: str):
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_store_benchmark_runs_and_prints_the_ratio(capsys):
+    ratio = load("store").main(["--size", "300", "--baseline-sample", "20"])
+    out = capsys.readouterr().out
+    assert ratio > 0
+    assert "deliveries: 300" in out and "extrapolated" in out and "x faster" in out
+
+
+def test_dispatch_benchmark_runs_and_prints_rss(capsys):
+    results = load("dispatch").main(["--size", "20", "--pending", "50", "100", "--no-postgresql"])
+    out = capsys.readouterr().out
+    assert set(results) == {"sqlite-1", "sqlite-2", "rss_ratio"}
+    assert "runner peak RSS" in out and out.count("20 in") == 2

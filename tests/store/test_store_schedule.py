@@ -1,0 +1,178 @@
+"""`Store.schedule`: planning into the outbox and reconciling after calendar edits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import attrs
+from conftest import calendar, post
+from sqlalchemy import event
+
+from socialsched.runner import Runner
+
+
+def local_utc(day: str, clock_time: str, zone: str) -> datetime:
+    naive = datetime.fromisoformat(f"{day}T{clock_time}")
+    return naive.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def by_key(store):
+    return {(r.post, r.segment): r for r in store.records()}
+
+
+def test_schedule_adds_every_delivery_at_its_local_time(store):
+    result = store.schedule(calendar([post("hello", "09:30")]), "2027-01-04", "2027-01-04")
+    rows = by_key(store)
+    assert len(result.added) == 2 and set(rows) == {("hello", "uk"), ("hello", "lisbon")}
+    assert rows["hello", "uk"].utc == local_utc("2027-01-04", "09:30", "Europe/London")
+    assert rows["hello", "lisbon"].utc == local_utc("2027-01-04", "09:30", "Europe/Lisbon")
+    assert {r.state for r in rows.values()} == {"scheduled"}
+    assert rows["hello", "lisbon"].locale == "en-GB"
+    log = store.log()
+    assert [(e.to_state, e.actor) for e in log] == [("scheduled", "schedule")] * 2
+
+
+def test_schedule_twice_changes_nothing(store):
+    cal = calendar([post("a"), post("b", "12:00")])
+    store.schedule(cal, "2027-01-01", "2027-01-31")
+    before = store.records()
+    log_before = store.log()
+    again = store.schedule(cal, "2027-01-01", "2027-01-31")
+    assert not again.changed and again.unchanged == 4
+    assert store.records() == before
+    assert store.log() == log_before
+
+
+def test_moved_delivery_keeps_its_id_and_gets_the_new_time(store):
+    store.schedule(calendar([post("a", "09:00"), post("b")]), "2027-01-04", "2027-01-04")
+    old = by_key(store)
+    result = store.schedule(calendar([post("a", "15:45"), post("b")]), "2027-01-04", "2027-01-04")
+    new = by_key(store)
+    assert set(result.moved) == {old["a", "uk"].id, old["a", "lisbon"].id}
+    assert result.unchanged == 2 and not result.added and not result.cancelled
+    assert new["a", "uk"].utc == local_utc("2027-01-04", "15:45", "Europe/London")
+    assert new["a", "lisbon"].due == local_utc("2027-01-04", "15:45", "Europe/Lisbon")
+    assert new["a", "uk"].id == old["a", "uk"].id and new["a", "uk"].state == "scheduled"
+    moved_log = store.log(delivery=old["a", "uk"].id)[-1]
+    assert moved_log.to_state == "scheduled" and "moved from" in moved_log.reason
+
+
+def test_removed_post_is_cancelled(store):
+    store.schedule(calendar([post("a"), post("b")]), "2027-01-04", "2027-01-04")
+    result = store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
+    rows = by_key(store)
+    assert set(result.cancelled) == {rows["b", "uk"].id, rows["b", "lisbon"].id}
+    assert rows["b", "uk"].state == rows["b", "lisbon"].state == "cancelled"
+    assert rows["a", "uk"].state == "scheduled"
+    assert store.log(post="b")[-1].reason == "no longer in the calendar"
+
+
+def test_new_post_is_added(store):
+    store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
+    result = store.schedule(calendar([post("a"), post("c", "10:00")]), "2027-01-04", "2027-01-04")
+    rows = by_key(store)
+    assert set(result.added) == {rows["c", "uk"].id, rows["c", "lisbon"].id}
+    assert result.unchanged == 2
+    assert rows["c", "uk"].utc == local_utc("2027-01-04", "10:00", "Europe/London")
+
+
+def test_changed_text_updates_unsent_deliveries(store):
+    store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
+    edited = attrs.evolve(post("a"), text="new words")
+    result = store.schedule(calendar([edited]), "2027-01-04", "2027-01-04")
+    assert len(result.updated) == 2 and not result.moved
+    assert {r.text for r in store.records()} == {"new words"}
+
+
+def test_published_deliveries_are_never_touched(store, clock, recorder):
+    def a(at):
+        return post("a", at, misfire_grace="3h")
+
+    store.schedule(calendar([a("05:00"), post("b", "20:00")]), "2027-01-04", "2027-01-04")
+    Runner(store, adapters=lambda channel: recorder).run_until_idle()
+    published = {r.id: r for r in store.records("published")}
+    # "a" at 05:00 local went out (London and Lisbon are both before 06:00 UTC).
+    assert {r.post for r in published.values()} == {"a"} and len(published) == 2
+    log_count = {key: len(store.log(delivery=key)) for key in published}
+    # Move it, then remove it: published rows stay exactly as they were.
+    store.schedule(calendar([a("07:00"), post("b", "20:00")]), "2027-01-04", "2027-01-04")
+    result = store.schedule(calendar([post("b", "20:00")]), "2027-01-04", "2027-01-04")
+    assert not set(result.cancelled) & set(published)
+    for key, before in published.items():
+        assert store.get(key) == before
+        assert len(store.log(delivery=key)) == log_count[key]
+
+
+def test_removed_then_restored_post_comes_back_but_operator_cancel_stays(store):
+    store.schedule(calendar([post("a"), post("b")]), "2027-01-04", "2027-01-04")
+    rows = by_key(store)
+    store.cancel(rows["a", "uk"].id, reason="not for the UK")
+    store.schedule(calendar([post("b")]), "2027-01-04", "2027-01-04")
+    store.schedule(calendar([post("a"), post("b")]), "2027-01-04", "2027-01-04")
+    rows = by_key(store)
+    assert rows["a", "lisbon"].state == "scheduled"
+    assert rows["a", "uk"].state == "cancelled"
+
+
+def test_deliveries_outside_the_range_are_left_alone(store):
+    cal = calendar([post("a", dates=("2027-01-04", "2027-02-10"))])
+    store.schedule(cal, "2027-01-01", "2027-02-28")
+    store.schedule(calendar([post("other")]), "2027-01-01", "2027-01-31")
+    february = [r for r in store.records() if r.utc.month == 2]
+    assert len(february) == 2 and {r.state for r in february} == {"scheduled"}
+
+
+def test_schedule_writes_in_bulk(store):
+    """No row-by-row round trips: the statement count does not grow with deliveries."""
+    days = tuple(f"2027-01-{day:02d}" for day in range(1, 29))
+    cal = calendar([post(f"p{i}", dates=days) for i in range(6)])  # 6*28*2 = 336 rows
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    result = store.schedule(cal, "2027-01-01", "2027-01-31")
+    assert len(result.added) == 336
+    assert len(statements) < 20, statements
+
+
+def test_new_deliveries_matching_a_pause_start_paused(store):
+    store.pause(segment="uk", reason="outage")
+    store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
+    rows = by_key(store)
+    assert rows["a", "uk"].state == "paused" and rows["a", "lisbon"].state == "scheduled"
+
+
+def test_secret_values_never_reach_the_database(store, monkeypatch, recorder):
+    from socialsched.model import Channel
+
+    monkeypatch.setenv("FEED_TOKEN", "s3cr3t-value-xyz")
+    channel = Channel(
+        name="feed", adapter="jsonl", settings={"path": "/tmp/x"}, secrets={"token": "FEED_TOKEN"}
+    )
+    store.schedule(calendar([post("a", "05:00")], channels=[channel]), "2027-01-04", "2027-01-04")
+    Runner(store, adapters=lambda c: recorder).run_until_idle()
+    with store.engine.connect() as connection:
+        dump = repr(
+            [
+                connection.exec_driver_sql(f"SELECT * FROM {table}").all()
+                for table in ("deliveries", "activity", "holds", "channels")
+            ]
+        )
+    assert "FEED_TOKEN" in dump and "s3cr3t-value-xyz" not in dump
+    assert "s3cr3t" not in repr(store)
+
+
+def test_reopening_keeps_data_and_does_not_migrate_again(make_store):
+    first = make_store()
+    first.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
+    first.close()
+    second = make_store()
+    assert len(second.records()) == 2
+    with second.engine.connect() as connection:
+        version = connection.exec_driver_sql(
+            "SELECT version_num FROM socialsched_alembic_version"
+        ).scalar()
+    assert version == "0001"
