@@ -135,16 +135,48 @@ def run_planner(calendar: Calendar, start: date, days: int, render: bool) -> lis
     return Planner(calendar).plan(start, end, render=render)
 
 
-def timed(work: Callable[[], Any]) -> tuple[Any, float]:
-    """The result of `work()` and its wall time in seconds (garbage collected first)."""
+class Measured(NamedTuple):
+    """What one run returned and cost."""
+
+    result: Any
+    wall: float  # seconds
+    cpu: float  # seconds of this process's CPU time: steadier on a busy machine
+    peak: int | None  # bytes the run added to the process's peak resident memory
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's high-water mark of our resident memory (Linux only)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def measure(work: Callable[[], Any]) -> Measured:
+    """Run `work()` once, timing it and, on Linux, measuring how far it raised peak
+    resident memory above what the process held before (result included)."""
     gc.collect()
-    began = time.perf_counter()
+    measure_memory = _reset_peak_rss()
+    before = _status_kib("VmRSS") if measure_memory else 0
+    wall, cpu = time.perf_counter(), time.process_time()
     result = work()
-    return result, time.perf_counter() - began
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    peak = (_status_kib("VmHWM") - before) * 1024 if measure_memory else None
+    return Measured(result, wall, cpu, peak)
 
 
-def peak_memory(work: Callable[[], Any]) -> int:
-    """Peak bytes Python allocated while running `work()`, result included."""
+def traced_peak(work: Callable[[], Any]) -> int:
+    """Peak bytes Python allocated while running `work()` (tracemalloc), result included."""
     gc.collect()
     tracemalloc.start()
     try:
@@ -156,8 +188,8 @@ def peak_memory(work: Callable[[], Any]) -> int:
     return peak
 
 
-def mib(size: float) -> str:
-    return f"{size / 2**20:.1f} MiB"
+def mib(size: float | None) -> str:
+    return "n/a" if size is None else f"{size / 2**20:.1f} MiB"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=365, help="days planned (default 365)")
     parser.add_argument("--start", type=date.fromisoformat, default=date(2027, 1, 1))
     parser.add_argument(
-        "--no-memory", action="store_true", help="skip the (slower) traced memory runs"
+        "--tracemalloc",
+        action="store_true",
+        help="also measure peak memory with tracemalloc, in extra (slower) runs",
     )
     options = parser.parse_args(argv)
     if options.segments < 1 or options.days < 1:
@@ -184,44 +218,54 @@ def main(argv: list[str] | None = None) -> int:
     for market in MARKETS:
         holidays.country_holidays(market.country, subdiv=market.subdivision, years=start.year)
 
-    deliveries, planner_seconds = timed(lambda: run_planner(calendar, start, days, False))
-    reference, reference_seconds = timed(lambda: naive_reference(calendar, start, days))
-    planned = {(d.segment, d.post, d.utc) for d in deliveries}
-    if planned != reference or len(planned) != len(deliveries):
+    planner = measure(lambda: run_planner(calendar, start, days, False))
+    reference = measure(lambda: naive_reference(calendar, start, days))
+    planned = {(d.segment, d.post, d.utc) for d in planner.result}
+    if planned != reference.result or len(planned) != len(planner.result):
         print(
-            f"MISMATCH: planner {len(deliveries)} deliveries ({len(planned)} distinct), "
-            f"reference {len(reference)}; only planner: {sorted(planned - reference)[:5]}, "
-            f"only reference: {sorted(reference - planned)[:5]}",
+            f"MISMATCH: planner {len(planner.result)} deliveries ({len(planned)} distinct), "
+            f"reference {len(reference.result)}; "
+            f"only planner: {sorted(planned - reference.result)[:5]}, "
+            f"only reference: {sorted(reference.result - planned)[:5]}",
             file=sys.stderr,
         )
         return 1
-    count = len(deliveries)
-    del deliveries, reference, planned
+    count = len(planner.result)
+    del planned
+    planner, reference = planner._replace(result=None), reference._replace(result=None)
 
-    rendered, render_seconds = timed(lambda: run_planner(calendar, start, days, True))
-    assert len(rendered) == count and all(d.text for d in rendered)
-    del rendered
+    rendered = measure(lambda: run_planner(calendar, start, days, True))
+    if len(rendered.result) != count or not all(d.text for d in rendered.result):
+        print("MISMATCH: planning with rendering gave other deliveries", file=sys.stderr)
+        return 1
+    rendered = rendered._replace(result=None)
 
-    ratio = reference_seconds / planner_seconds
     print(f"deliveries: {count:,} (planner and reference agree)")
-    print(f"naive reference (pytz localize + holidays per segment): {reference_seconds:8.3f} s")
-    print(f"socialsched Planner.plan(render=False):                 {planner_seconds:8.3f} s")
-    print(f"ratio: planner is {ratio:.1f}x faster than the naive reference (target >= 10x)")
+    print("                                                  wall time    CPU time   peak RSS +")
+    for label, run in (
+        ("naive reference (pytz localize + holidays)", reference),
+        ("socialsched Planner.plan(render=False)", planner),
+    ):
+        print(f"{label:<46} {run.wall:10.3f} s {run.cpu:10.3f} s {mib(run.peak):>12}")
     print(
-        f"rendering: Planner.plan(render=True) {render_seconds:.3f} s, of which rendering "
-        f"{render_seconds - planner_seconds:.3f} s "
-        f"({(render_seconds - planner_seconds) / count * 1e6:.1f} µs per delivery)"
+        f"ratio: planner is {reference.wall / planner.wall:.1f}x faster than the naive "
+        f"reference (wall; CPU: {reference.cpu / planner.cpu:.1f}x; target >= 10x)"
     )
-    if not options.no_memory:
-        reference_peak = peak_memory(lambda: naive_reference(calendar, start, days))
-        planner_peak = peak_memory(lambda: run_planner(calendar, start, days, False))
-        render_peak = peak_memory(lambda: run_planner(calendar, start, days, True))
+    render_wall, render_cpu = rendered.wall - planner.wall, rendered.cpu - planner.cpu
+    print(
+        f"rendering: Planner.plan(render=True) {rendered.wall:.3f} s wall "
+        f"({rendered.cpu:.3f} s CPU, peak RSS + {mib(rendered.peak)}), of which rendering "
+        f"{render_wall:.3f} s ({render_cpu / count * 1e6:.1f} µs CPU per delivery)"
+    )
+    if options.tracemalloc:
+        reference_peak = traced_peak(lambda: naive_reference(calendar, start, days))
+        planner_peak = traced_peak(lambda: run_planner(calendar, start, days, False))
         print(
             f"peak memory (tracemalloc, result included): reference {mib(reference_peak)}, "
-            f"planner {mib(planner_peak)}, planner with rendering {mib(render_peak)}"
+            f"planner {mib(planner_peak)}"
         )
     maxrss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"process peak RSS (all runs): {mib(maxrss_kib * 1024)}")
+    print(f"process peak RSS (since the last measured run began): {mib(maxrss_kib * 1024)}")
     return 0
 
 

@@ -36,6 +36,41 @@ class Slot(NamedTuple):
     reason: str | None
 
 
+class _Route(NamedTuple):
+    """One post going to one segment on one channel, with the group's slots."""
+
+    post: Post
+    segment: Segment
+    channel: Channel
+    timing: _GroupTiming
+
+
+class _GroupTiming(NamedTuple):
+    """A group's slots plus what every delivery of them needs, computed once."""
+
+    slots: list[Slot]
+    instants: list[int]  # UTC instant of each slot in microseconds, for ordering
+    keys: list[bytes]  # each slot's key as it goes into delivery ids
+
+    @classmethod
+    def of(cls, slots: list[Slot]) -> _GroupTiming:
+        instants = [(slot.utc - _EPOCH) // _MICROSECOND for slot in slots]
+        return cls(slots, instants, [slot.key.encode() for slot in slots])
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+# Deliveries are built with positional arguments: passing thirteen keywords costs
+# more than everything else a delivery needs. Fail at import if the fields move.
+_DELIVERY_FIELDS = (
+    "id", "post", "segment", "channel", "adapter", "utc", "local", "text",
+    "holiday", "shifted_from", "reason", "audience", "tags",
+)  # fmt: skip
+if tuple(field.name for field in attrs.fields(Delivery)) != _DELIVERY_FIELDS:
+    raise ImportError("planner builds Delivery positionally: update _DELIVERY_FIELDS")
+
+
 @attrs.frozen
 class Exclusion:
     """A post not planned for a segment because of the segment's avoided topics."""
@@ -49,6 +84,11 @@ def delivery_id(calendar: str, post: str, segment: str, channel: str, slot: str)
     """Stable id of a delivery: the same inputs give the same id on every machine."""
     raw = "\x1f".join((calendar, post, segment, channel, slot)).encode()
     return hashlib.sha256(raw).hexdigest()[:20]
+
+
+def _id_prefix(calendar: str, post: str, segment: str, channel: str) -> hashlib._Hash:
+    """A hash fed with everything but the slot: `delivery_id` is this plus the slot key."""
+    return hashlib.sha256("\x1f".join((calendar, post, segment, channel, "")).encode())
 
 
 def _as_date(value: date | str) -> date:
@@ -221,7 +261,7 @@ class Planner:
         wanted_channels = set(channels) if channels is not None else None
         years = tuple(range(start.year - 1, end.year + 2))
         self.exclusions = []
-        deliveries: list[Delivery] = []
+        routes: list[_Route] = []
         for post in self.calendar.posts:
             groups: dict[tuple, list[Segment]] = {}
             for segment in self.calendar.segments_for(post):
@@ -234,36 +274,57 @@ class Planner:
                 groups.setdefault(_group_key(segment, self.calendar), []).append(segment)
             for members in groups.values():
                 table = self.day_table(members[0], years)
-                slots = _slots(post, members[0], table, start, end)
+                timing = _GroupTiming.of(_slots(post, members[0], table, start, end))
                 for segment in members:
                     for channel in self.calendar.channels_for(post, segment):
                         if wanted_channels is not None and channel.name not in wanted_channels:
                             continue
-                        deliveries.extend(
-                            self._deliveries(post, segment, channel, slots, render, problems)
-                        )
-        deliveries.sort(key=lambda d: (d.utc, d.post, d.segment, d.channel))
-        return deliveries
+                        routes.append(_Route(post, segment, channel, timing))
+        # Deliveries are ordered by (UTC instant, post, segment, channel). Ranking the
+        # routes once lets a single integer per delivery carry that order, so sorting
+        # hundreds of thousands of deliveries compares ints instead of tuples.
+        by_name = sorted(
+            range(len(routes)),
+            key=lambda i: (routes[i].post.id, routes[i].segment.name, routes[i].channel.name),
+        )
+        rank = [0] * len(routes)
+        for position, index in enumerate(by_name):
+            rank[index] = position
+        route_count = len(routes)
+        deliveries: list[Delivery] = []
+        order_keys: list[int] = []
+        for route, route_rank in zip(routes, rank, strict=True):
+            instants = self._deliveries(route, render, problems, deliveries)
+            order_keys.extend(instant * route_count + route_rank for instant in instants)
+        # Sorting indices rather than (key, delivery) pairs allocates no tuples for the
+        # garbage collector to walk.
+        order = sorted(range(len(deliveries)), key=order_keys.__getitem__)
+        return [deliveries[index] for index in order]
 
     def _deliveries(
         self,
-        post: Post,
-        segment: Segment,
-        channel: Channel,
-        slots: list[Slot],
+        route: _Route,
         render: bool,
         problems: list[Problem] | None,
-    ) -> list[Delivery]:
+        deliveries: list[Delivery],
+    ) -> list[int]:
+        """Append the deliveries of one route to `deliveries`; return their UTC instants
+        in microseconds, in the same order."""
+        post, segment, channel, timing = route
         adapter = self.adapter(channel) if render else None
         audience = channel.audiences.get(segment.name)
-        calendar_name = self.calendar.name
-        result = []
-        for slot in slots:
+        id_prefix = _id_prefix(self.calendar.name, post.id, segment.name, channel.name)
+        # What every delivery of this route shares, looked up once (this loop runs once
+        # per delivery: hundreds of thousands of times for a large calendar).
+        route_fields = (post.id, segment.name, channel.name, channel.adapter)
+        instants = []
+        for slot, instant, key in zip(timing.slots, timing.instants, timing.keys, strict=True):
+            _, utc, local, holiday, shifted_from, reason = slot
             text = None
             if render:
                 assert adapter is not None
                 try:
-                    text = self.renderer.render(post, segment, channel, slot.local, slot.holiday)
+                    text = self.renderer.render(post, segment, channel, local, holiday)
                     self._check_limits(adapter, post, segment, channel, slot, text, audience)
                 except SocialschedError as error:
                     if problems is None:
@@ -272,24 +333,25 @@ class Planner:
                     if isinstance(error, RenderError):
                         break  # the same template fails the same way for every slot
                     continue
-            result.append(
+            hasher = id_prefix.copy()
+            hasher.update(key)
+            identifier = hasher.hexdigest()[:20]  # == delivery_id(..., slot.key)
+            deliveries.append(
                 Delivery(
-                    id=delivery_id(calendar_name, post.id, segment.name, channel.name, slot.key),
-                    post=post.id,
-                    segment=segment.name,
-                    channel=channel.name,
-                    adapter=channel.adapter,
-                    utc=slot.utc,
-                    local=slot.local,
-                    text=text,
-                    holiday=slot.holiday,
-                    shifted_from=slot.shifted_from,
-                    reason=slot.reason,
-                    audience=audience,
-                    tags=post.tags,
+                    identifier,
+                    *route_fields,
+                    utc,
+                    local,
+                    text,
+                    holiday,
+                    shifted_from,
+                    reason,
+                    audience,
+                    post.tags,
                 )
             )
-        return result
+            instants.append(instant)
+        return instants
 
     @staticmethod
     def _check_limits(
