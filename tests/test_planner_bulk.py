@@ -100,3 +100,28 @@ def test_collector_is_back_on_after_a_planning_error():
     with pytest.raises(Exception, match="nope"):
         Planner(calendar).plan("2027-03-10", "2027-03-12")
     assert gc.isenabled()
+
+
+def test_slots_dropped_by_problems_leave_the_rest_in_order():
+    # A message longer than the channel allows is a problem for that slot only: the
+    # other slots of the same route are still planned, in order.
+    calendar = attrs.evolve(
+        two_market_calendar(),
+        channels=[
+            Channel(name="short", adapter="console", settings={"max_length": 20}),
+            Channel(name="long", adapter="console"),
+        ],
+        posts=[Post(id="grows", text="{{ 'x' * when.day }}", schedule="0 9 * * *")],
+    )
+    problems: list = []
+    deliveries = Planner(calendar).plan("2027-01-15", "2027-01-25", problems=problems)
+    keys = [(d.utc, d.post, d.segment, d.channel) for d in deliveries]
+    assert keys == sorted(keys)
+    expected = {
+        (segment, channel, day)
+        for segment in ("zz-toronto", "aa-new-york", "mm-toronto")
+        for channel, last_day in (("short", 20), ("long", 25))
+        for day in range(15, last_day + 1)
+    }
+    assert {(d.segment, d.channel, d.local.day) for d in deliveries} == expected
+    assert len(problems) == 3 * 5  # days 21-25, three segments, on "short" only

@@ -51,17 +51,26 @@ class _GroupTiming(NamedTuple):
     """A group's slots plus what every delivery of them needs, computed once."""
 
     slots: list[Slot]
-    instants: list[int]  # UTC instant of each slot in microseconds, for ordering
+    order: list[int]  # each slot's `_order_base`
     keys: list[bytes]  # each slot's key as it goes into delivery ids
 
     @classmethod
     def of(cls, slots: list[Slot]) -> _GroupTiming:
-        instants = [(slot.utc - _EPOCH) // _MICROSECOND for slot in slots]
-        return cls(slots, instants, [slot.key.encode() for slot in slots])
+        order = [_order_base(slot.utc) for slot in slots]
+        return cls(slots, order, [slot.key.encode() for slot in slots])
 
 
+# Deliveries are ordered by (UTC instant, post, segment, channel). Each delivery gets one
+# integer for that: the instant in microseconds in the high bits, the rank of its
+# (post, segment, channel) among all planned in the low ones. Sorting a few hundred
+# thousand of those is much cheaper than sorting tuples.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_RANK_BITS = 32
+
+
+def _order_base(utc: datetime) -> int:
+    return ((utc - _EPOCH) // _MICROSECOND) << _RANK_BITS
 
 
 @attrs.frozen
@@ -290,9 +299,6 @@ class Planner:
                         if wanted_channels is not None and channel.name not in wanted_channels:
                             continue
                         routes.append(_Route(post, segment, channel, timing))
-        # Deliveries are ordered by (UTC instant, post, segment, channel). Ranking the
-        # routes once lets a single integer per delivery carry that order, so sorting
-        # hundreds of thousands of deliveries compares ints instead of tuples.
         by_name = sorted(
             range(len(routes)),
             key=lambda i: (routes[i].post.id, routes[i].segment.name, routes[i].channel.name),
@@ -300,13 +306,12 @@ class Planner:
         rank = [0] * len(routes)
         for position, index in enumerate(by_name):
             rank[index] = position
-        route_count = len(routes)
         deliveries: list[Delivery] = []
         order_keys: list[int] = []
         with _collector_paused():
             for route, route_rank in zip(routes, rank, strict=True):
-                instants = self._deliveries(route, render, problems, deliveries)
-                order_keys.extend(instant * route_count + route_rank for instant in instants)
+                order_bases = self._deliveries(route, render, problems, deliveries)
+                order_keys.extend(map(route_rank.__or__, order_bases))
         # Sorting indices rather than (key, delivery) pairs allocates no tuples for the
         # garbage collector to walk.
         order = sorted(range(len(deliveries)), key=order_keys.__getitem__)
@@ -319,17 +324,18 @@ class Planner:
         problems: list[Problem] | None,
         deliveries: list[Delivery],
     ) -> list[int]:
-        """Append the deliveries of one route to `deliveries`; return their UTC instants
-        in microseconds, in the same order."""
+        """Append the deliveries of one route to `deliveries`; return the `_order_base`
+        of each, in the same order."""
         post, segment, channel, timing = route
         adapter = self.adapter(channel) if render else None
         audience = channel.audiences.get(segment.name)
         id_prefix = _id_prefix(self.calendar.name, post.id, segment.name, channel.name)
-        # What every delivery of this route shares, looked up once (this loop runs once
-        # per delivery: hundreds of thousands of times for a large calendar).
-        route_fields = (post.id, segment.name, channel.name, channel.adapter)
-        instants = []
-        for slot, instant, key in zip(timing.slots, timing.instants, timing.keys, strict=True):
+        # Looked up once: this loop runs once per delivery, hundreds of thousands of
+        # times for a large calendar.
+        post_id, segment_name, channel_name = post.id, segment.name, channel.name
+        adapter_name, tags = channel.adapter, post.tags
+        first = len(deliveries)
+        for slot, key in zip(timing.slots, timing.keys, strict=True):
             _, utc, local, holiday, shifted_from, reason = slot
             text = None
             if render:
@@ -346,11 +352,13 @@ class Planner:
                     continue
             hasher = id_prefix.copy()
             hasher.update(key)
-            identifier = hasher.hexdigest()[:20]  # == delivery_id(..., slot.key)
             deliveries.append(
                 build_delivery(
-                    identifier,
-                    *route_fields,
+                    hasher.hexdigest()[:20],  # == delivery_id(..., slot.key)
+                    post_id,
+                    segment_name,
+                    channel_name,
+                    adapter_name,
                     utc,
                     local,
                     text,
@@ -358,11 +366,12 @@ class Planner:
                     shifted_from,
                     reason,
                     audience,
-                    post.tags,
+                    tags,
                 )
             )
-            instants.append(instant)
-        return instants
+        if len(deliveries) - first == len(timing.slots):
+            return timing.order
+        return [_order_base(delivery.utc) for delivery in deliveries[first:]]
 
     @staticmethod
     def _check_limits(
