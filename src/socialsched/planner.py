@@ -11,6 +11,7 @@ import gc
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from itertools import repeat
 from typing import NamedTuple
 
 import attrs
@@ -51,13 +52,15 @@ class _GroupTiming(NamedTuple):
     """A group's slots plus what every delivery of them needs, computed once."""
 
     slots: list[Slot]
+    columns: tuple[tuple, ...]  # the slots transposed: keys, utcs, locals, holidays, ...
     order: list[int]  # each slot's `_order_base`
-    keys: list[bytes]  # each slot's key as it goes into delivery ids
+    id_keys: list[bytes]  # each slot's key as it goes into delivery ids
 
     @classmethod
     def of(cls, slots: list[Slot]) -> _GroupTiming:
+        columns = tuple(zip(*slots, strict=True)) or ((),) * len(Slot._fields)
         order = [_order_base(slot.utc) for slot in slots]
-        return cls(slots, order, [slot.key.encode() for slot in slots])
+        return cls(slots, columns, order, [slot.key.encode() for slot in slots])
 
 
 # Deliveries are ordered by (UTC instant, post, segment, channel). Each delivery gets one
@@ -88,9 +91,9 @@ def delivery_id(calendar: str, post: str, segment: str, channel: str, slot: str)
     return hashlib.sha256(raw).hexdigest()[:20]
 
 
-def _id_prefix(calendar: str, post: str, segment: str, channel: str) -> hashlib._Hash:
-    """A hash fed with everything but the slot: `delivery_id` is this plus the slot key."""
-    return hashlib.sha256("\x1f".join((calendar, post, segment, channel, "")).encode())
+def _id_prefix(calendar: str, post: str, segment: str, channel: str) -> bytes:
+    """What `delivery_id` hashes before the slot key."""
+    return "\x1f".join((calendar, post, segment, channel, "")).encode()
 
 
 @contextlib.contextmanager
@@ -327,51 +330,60 @@ class Planner:
         """Append the deliveries of one route to `deliveries`; return the `_order_base`
         of each, in the same order."""
         post, segment, channel, timing = route
-        adapter = self.adapter(channel) if render else None
-        audience = channel.audiences.get(segment.name)
+        texts: Iterable[str | None] = repeat(None)
+        if render:
+            texts, kept = self._render(route, problems)
+            if len(kept) != len(timing.slots):
+                timing = _GroupTiming.of(kept)
+        # Built column by column: this is the part of planning that runs once per
+        # delivery, hundreds of thousands of times for a large calendar.
         id_prefix = _id_prefix(self.calendar.name, post.id, segment.name, channel.name)
-        # Looked up once: this loop runs once per delivery, hundreds of thousands of
-        # times for a large calendar.
-        post_id, segment_name, channel_name = post.id, segment.name, channel.name
-        adapter_name, tags = channel.adapter, post.tags
-        first = len(deliveries)
-        for slot, key in zip(timing.slots, timing.keys, strict=True):
-            _, utc, local, holiday, shifted_from, reason = slot
-            text = None
-            if render:
-                assert adapter is not None
-                try:
-                    text = self.renderer.render(post, segment, channel, local, holiday)
-                    self._check_limits(adapter, post, segment, channel, slot, text, audience)
-                except SocialschedError as error:
-                    if problems is None:
-                        raise
-                    problems.append(Problem(str(error), where=f"post {post.id!r}"))
-                    if isinstance(error, RenderError):
-                        break  # the same template fails the same way for every slot
-                    continue
-            hasher = id_prefix.copy()
-            hasher.update(key)
-            deliveries.append(
-                build_delivery(
-                    hasher.hexdigest()[:20],  # == delivery_id(..., slot.key)
-                    post_id,
-                    segment_name,
-                    channel_name,
-                    adapter_name,
-                    utc,
-                    local,
-                    text,
-                    holiday,
-                    shifted_from,
-                    reason,
-                    audience,
-                    tags,
-                )
+        ids = [hashlib.sha256(id_prefix + key).hexdigest()[:20] for key in timing.id_keys]
+        _, utcs, locals_, holidays, shifted_froms, reasons = timing.columns
+        deliveries.extend(
+            map(
+                build_delivery,
+                ids,
+                repeat(post.id),
+                repeat(segment.name),
+                repeat(channel.name),
+                repeat(channel.adapter),
+                utcs,
+                locals_,
+                texts,
+                holidays,
+                shifted_froms,
+                reasons,
+                repeat(channel.audiences.get(segment.name)),
+                repeat(post.tags),
             )
-        if len(deliveries) - first == len(timing.slots):
-            return timing.order
-        return [_order_base(delivery.utc) for delivery in deliveries[first:]]
+        )
+        return timing.order
+
+    def _render(
+        self, route: _Route, problems: list[Problem] | None
+    ) -> tuple[list[str], list[Slot]]:
+        """The text of each slot of a route that renders and fits the channel's limits,
+        and those slots."""
+        post, segment, channel, timing = route
+        adapter = self.adapter(channel)
+        audience = channel.audiences.get(segment.name)
+        texts: list[str] = []
+        kept: list[Slot] = []
+        for slot in timing.slots:
+            try:
+                text = self.renderer.render(post, segment, channel, slot.local, slot.holiday)
+                self._check_limits(adapter, post, segment, channel, slot, text, audience)
+            except SocialschedError as error:
+                if problems is None:
+                    raise
+                problems.append(Problem(str(error), where=f"post {post.id!r}"))
+                if isinstance(error, RenderError):
+                    break  # the same template fails the same way for every slot
+                continue
+            texts.append(text)
+            kept.append(slot)
+        return texts, kept
 
     @staticmethod
     def _check_limits(
