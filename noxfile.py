@@ -1,6 +1,17 @@
-"""Developer tasks: `nox -s tests`, `nox -s lint`, `nox -s bench`."""
+"""Developer tasks: `nox -s tests`, `nox -s lint`, `nox -s docs`, `nox -s bench`."""
+
+from pathlib import Path
 
 import nox
+
+# Every adapter distribution under plugins/, installed with its test extra so its own
+# tests run in the main test command.
+# The example plugin is left out: a test installs and uninstalls it in its own venv.
+PLUGINS = sorted(
+    str(p.parent)
+    for p in Path("plugins").glob("*/pyproject.toml")
+    if p.parent.name != "socialsched-example"
+)
 
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
@@ -8,8 +19,8 @@ nox.options.reuse_existing_virtualenvs = True
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite."""
-    session.install("-e", ".[test]")
+    """The whole test suite, the plugins' own tests included."""
+    session.install("-e", ".[test]", *(arg for p in PLUGINS for arg in ("-e", f"{p}[test]")))
     session.run("pytest", *session.posargs)
 
 
@@ -20,6 +31,13 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "src", "tests", "benchmarks")
     session.run("ruff", "format", "--check", "src", "tests", "benchmarks")
     session.run("mypy", "src")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, built with `mkdocs build --strict` into site/."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
 @nox.session

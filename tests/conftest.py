@@ -14,3 +14,6 @@ EXAMPLE = ROOT / "examples" / "exporter" / "calendar.toml"
 def example_calendar_path() -> Path:
     """The multi-market example calendar used by the README."""
     return EXAMPLE
+
+
+pytest_plugins = ["pytester"]

@@ -1,6 +1,7 @@
 """socialsched: plan and publish social-media content calendars for many audience
 segments at once, each in its own language, time zone, holidays and customs."""
 
+from . import plugins
 from .errors import CalendarError, PlanError, Problem, RenderError, SocialschedError
 from .hookspecs import hookimpl
 from .loader import load
@@ -27,4 +28,5 @@ __all__ = [
     "hookimpl",
     "load",
     "plan",
+    "plugins",
 ]

@@ -19,8 +19,9 @@ from typing import Any, ClassVar, TextIO
 
 import attrs
 
+from .audiences import Audience, resolve_audience
 from .errors import SocialschedError
-from .model import Channel
+from .model import Channel, Delivery, Segment
 
 
 @attrs.frozen
@@ -37,7 +38,11 @@ class Capabilities:
 
 @attrs.frozen
 class Message:
-    """A rendered delivery, as handed to an adapter."""
+    """A rendered delivery, as handed to an adapter.
+
+    `audience` is the resolved `socialsched.audiences.Audience` (None when the channel
+    names none for the segment); `delivery_id` is empty at plan-time validation.
+    """
 
     delivery_id: str
     post: str
@@ -50,6 +55,43 @@ class Message:
     audience: Any = None
     tags: tuple[str, ...] = ()
     attachments: tuple[str, ...] = ()
+
+    @classmethod
+    def for_delivery(cls, delivery: Delivery, segment: Segment, channel: Channel) -> Message:
+        """The message for a planned delivery, with its audience resolved."""
+        if delivery.text is None:
+            raise ValueError(f"delivery {delivery.id} was planned without rendering its text")
+        return cls(
+            delivery_id=delivery.id,
+            post=delivery.post,
+            segment=delivery.segment,
+            channel=delivery.channel,
+            locale=segment.locale,
+            text=delivery.text,
+            utc=delivery.utc,
+            local=delivery.local,
+            audience=resolve_audience(channel, segment),
+            tags=delivery.tags,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (ISO 8601 times, audience as a dict)."""
+        audience = self.audience
+        if isinstance(audience, Audience):
+            audience = audience.to_dict()
+        return {
+            "delivery_id": self.delivery_id,
+            "post": self.post,
+            "segment": self.segment,
+            "channel": self.channel,
+            "locale": self.locale,
+            "audience": audience,
+            "utc": self.utc.isoformat(),
+            "local": self.local.isoformat(),
+            "text": self.text,
+            "tags": list(self.tags),
+            "attachments": list(self.attachments),
+        }
 
 
 @attrs.frozen
@@ -85,7 +127,8 @@ class Adapter:
     """Base class for network adapters; subclass it and set `name` and `capabilities`."""
 
     name: ClassVar[str] = ""
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    # Usually set on the class; an instance may refine it from channel settings.
+    capabilities: Capabilities = Capabilities()
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         self.channel = channel
@@ -115,13 +158,29 @@ class Adapter:
         return len(text)
 
     def validate(self, message: Message) -> list[str]:
-        """Problems that would make the network reject `message`; empty when fine."""
+        """Problems that would make the network reject `message`; empty when fine.
+
+        The base checks the declared capabilities (length, media, audience kind);
+        override to add network rules and call `super().validate(message)`.
+        """
         problems = []
-        limit = self.capabilities.max_length
+        capabilities = self.capabilities
+        limit = capabilities.max_length
         if limit is not None:
             length = self.text_length(message.text)
             if length > limit:
                 problems.append(f"text is {length} characters; {self.name} allows {limit}")
+        if message.attachments and not capabilities.media:
+            problems.append(f"{self.name} cannot publish media attachments")
+        if message.audience is not None and "any" not in capabilities.audiences:
+            kind = getattr(message.audience, "kind", None)
+            if kind is None:
+                kind = str(message.audience).partition(":")[0]
+            if kind not in capabilities.audiences:
+                supported = ", ".join(capabilities.audiences) or "none"
+                problems.append(
+                    f"{self.name} cannot target a {kind!r} audience (supports: {supported})"
+                )
         return problems
 
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
@@ -131,6 +190,9 @@ class Adapter:
     def delete(self, receipt: Receipt) -> None:
         """Delete a published post, where the network allows it."""
         raise PermanentError(f"{self.name} cannot delete published posts")
+
+    def close(self) -> None:
+        """Release connections or files; the adapter is not used afterwards."""
 
 
 class ConsoleAdapter(Adapter):
@@ -147,19 +209,31 @@ class ConsoleAdapter(Adapter):
     ) -> None:
         super().__init__(channel, environ)
         self.stream = stream
+        self._receipts: dict[str, Receipt] = {}
         max_length = channel.settings.get("max_length")
         if max_length is not None:
             self.capabilities = attrs.evolve(self.capabilities, max_length=int(max_length))
 
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        # Idempotent within one process only: a terminal keeps no record to check.
+        if idempotency_key in self._receipts:
+            return self._receipts[idempotency_key]
         stream = self.stream or sys.stdout
         audience = f" -> {message.audience}" if message.audience else ""
-        print(
-            f"[{message.channel}/{message.segment}{audience}] {message.local.isoformat()} "
-            f"{message.text}",
-            file=stream,
-        )
-        return Receipt(remote_id=idempotency_key)
+        try:
+            print(
+                f"[{message.channel}/{message.segment}{audience}] {message.local.isoformat()} "
+                f"{message.text}",
+                file=stream,
+                flush=True,
+            )
+        except OSError as error:
+            raise TransientError(f"cannot write to the console: {error.strerror}") from None
+        except ValueError as error:  # writing to a closed stream
+            raise PermanentError(f"cannot write to the console: {error}") from None
+        receipt = Receipt(remote_id=idempotency_key)
+        self._receipts[idempotency_key] = receipt
+        return receipt
 
 
 class JsonlAdapter(Adapter):
@@ -192,7 +266,7 @@ class JsonlAdapter(Adapter):
                 for line in handle:
                     if line.endswith("\n"):
                         seen = json.loads(line).get("idempotency_key")
-                        if seen and "deleted" not in line:
+                        if seen:
                             self._keys.add(seen)
                 self._offset = handle.tell()
                 if key is not None and key in self._keys:
@@ -208,19 +282,7 @@ class JsonlAdapter(Adapter):
             raise TransientError(f"cannot write {self.path}: {error.strerror}") from None
 
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
-        record = {
-            "idempotency_key": idempotency_key,
-            "delivery_id": message.delivery_id,
-            "post": message.post,
-            "segment": message.segment,
-            "channel": message.channel,
-            "locale": message.locale,
-            "audience": message.audience,
-            "utc": message.utc.isoformat(),
-            "local": message.local.isoformat(),
-            "text": message.text,
-            "tags": list(message.tags),
-        }
+        record = {"idempotency_key": idempotency_key, **message.to_dict()}
         self._append(record, idempotency_key)
         return Receipt(remote_id=idempotency_key, url=f"{self.path.as_uri()}#{idempotency_key}")
 

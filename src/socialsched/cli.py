@@ -14,13 +14,14 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .errors import SocialschedError
+from . import __version__, plugins
+from .errors import CalendarError, SocialschedError
 from .export import to_ics
 from .lint import lint
 from .loader import load
 from .model import Delivery
 from .planner import Planner
+from .preview import render_html
 
 FORMATS = ("table", "json", "jsonl", "csv")
 
@@ -31,9 +32,17 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except CalendarError as error:
+            # Each problem already reads "file:line: error: message", like a compiler's.
+            click.echo(str(error), err=True)
+            ctx.exit(1)
         except SocialschedError as error:
             click.echo(f"error: {error}", err=True)
             ctx.exit(1)
+        finally:
+            # A broken plugin is named once, after the command, instead of crashing it.
+            for failure in plugins.failures_so_far():
+                click.echo(f"warning: {failure}", err=True)
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -257,10 +266,84 @@ def export_command(
 # ---- plugin commands (adapters list) go below this line ----
 
 
+@main.group("adapters")
+def adapters_group() -> None:
+    """Network adapters: built-in and from installed plugins."""
+
+
+@adapters_group.command("list")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+def adapters_list_command(output_format: str) -> None:
+    """Show every installed adapter, the package it comes from and its capabilities."""
+    found = plugins.adapters()
+    if output_format == "json":
+        rows = [
+            {
+                "name": info.name,
+                "package": info.package,
+                "plugin": info.plugin,
+                "capabilities": plugins.describe_capabilities(info.capabilities),
+            }
+            for info in sorted(found.values(), key=lambda info: info.name)
+        ]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = [("NAME", "PACKAGE", "CAPABILITIES")]
+    for info in sorted(found.values(), key=lambda info: info.name):
+        table.append((info.name, info.package, _capabilities_text(info.capabilities)))
+    widths = [max(len(row[i]) for row in table) for i in range(2)]
+    for row in table:
+        click.echo(f"{row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2]}".rstrip())
+
+
+def _capabilities_text(capabilities: Any) -> str:
+    limit = capabilities.max_length
+    parts = [f"max {limit} chars" if limit is not None else "no length limit"]
+    audiences = ", ".join(capabilities.audiences) or "none"
+    parts.append(f"audiences: {audiences}")
+    for flag in ("media", "native_scheduling", "delete", "idempotent"):
+        if getattr(capabilities, flag):
+            parts.append(flag.replace("_", " "))
+    return "; ".join(parts)
+
+
 # ---- store and runner commands (schedule, run, status, log, pause, ...) go below this line ----
 
 
 # ---- docs commands (preview) go below this line ----
+
+
+@main.command("preview")
+@calendar_argument
+@start_option
+@end_option(13)
+@click.option(
+    "--html",
+    "html_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the self-contained HTML page here.",
+)
+def preview_command(
+    calendar_file: Path, start: date | None, end: date | None, html_file: Path
+) -> None:
+    """Write the plan of CAL as an HTML calendar grid (one row per segment, one column
+    per day), viewable offline."""
+    start, end = _range(start, end, 13)
+    calendar = load(calendar_file)
+    deliveries = Planner(calendar).plan(start, end)
+    try:
+        html_file.write_text(render_html(calendar, deliveries, start, end), encoding="utf-8")
+    except OSError as error:
+        raise click.FileError(str(html_file), hint=error.strerror) from None
+    click.echo(f"wrote {len(deliveries)} deliveries to {html_file}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -129,7 +129,42 @@ class DayTable:
             for observance in observances:
                 if name_matches(query, observance.name):
                     found[day] = observance.name
-        for day, names in self.search_names.items():
-            if day not in found and any(name_matches(query, name) for name in names):
-                found[day] = self.holidays.get(day, names[0])
+        scored = [
+            (day, part, _match_strength(query, part))
+            for day, names in self.search_names.items()
+            if day not in found
+            for name in names
+            for part in _split_names(name)
+            if _match_strength(query, part)
+        ]
+        # "Independence Day" means that holiday, not also "Juneteenth National
+        # Independence Day": when some names match exactly, partial matches are dropped.
+        strongest = max((strength for _, _, strength in scored), default=0)
+        matches = [(day, part) for day, part, strength in scored if strength == strongest]
+        plain = {(day, part) for day, part in matches if _base_name(part) == part}
+        matched = set(matches)
+        for day, part in matches:
+            if (day - timedelta(days=1), part) in matched:
+                continue  # a holiday of several days (Eid al-Fitr in Algeria) fires once
+            base = _base_name(part)
+            # A qualified duplicate ("Christmas Day (observed)") near the day itself is
+            # the day off, not the holiday: the promotion goes on the holiday.
+            if base != part and any(
+                other == base and abs((other_day - day).days) <= 7 for other_day, other in plain
+            ):
+                continue
+            found.setdefault(day, self.holidays.get(day, part))
         return sorted(found.items())
+
+
+def _base_name(name: str) -> str:
+    """A holiday name without a trailing qualifier such as "(observed)" or "(estimated)"."""
+    return re.sub(r"\s*\([^()]*\)\s*$", "", name).strip()
+
+
+def _match_strength(query: str, name: str) -> int:
+    """2 when `name` is `query` (ignoring case and a trailing qualifier), 1 when it
+    contains it as whole words, 0 otherwise."""
+    if _base_name(name).lower() == query.strip().lower():
+        return 2
+    return 1 if name_matches(query, name) else 0

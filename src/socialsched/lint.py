@@ -8,7 +8,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from .errors import CalendarError, Problem
-from .loader import load
+from .holidays_table import name_matches
+from .loader import LineIndex, load
 from .model import Calendar, Delivery
 from .planner import Planner
 
@@ -43,6 +44,47 @@ def gap_warnings(
     return warnings
 
 
+def holiday_reference_problems(
+    calendar: Calendar, planner: Planner, years: Sequence[int]
+) -> list[Problem]:
+    """Holiday-triggered posts whose `on_holidays` name matches nothing in any of their
+    segments: such a post would silently never go out (usually a typo)."""
+    lines = _line_index(calendar)
+    problems = []
+    for index, post in enumerate(calendar.posts):
+        segments = calendar.segments_for(post)
+        if not segments:
+            continue
+        for query in post.on_holidays:
+            if any(
+                name_matches(query, observance.name)
+                for observance in calendar.observances
+                if any(observance.applies_to(segment) for segment in segments)
+            ):
+                continue
+            if any(planner.day_table(segment, years).trigger_days(query) for segment in segments):
+                continue
+            countries = ", ".join(sorted({segment.country for segment in segments}))
+            problems.append(
+                Problem(
+                    f"post {post.id!r}: on_holidays {query!r} matches no public holiday of "
+                    f"{countries} in {years[0]}-{years[-1]} and no observance",
+                    file=calendar.source,
+                    line=lines.line("post", index, "on_holidays") if lines else None,
+                )
+            )
+    return problems
+
+
+def _line_index(calendar: Calendar) -> LineIndex | None:
+    if calendar.source is None:
+        return None
+    try:
+        return LineIndex(calendar.source.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+
+
 def lint(source: str | Path | Calendar, start: date, end: date) -> list[Problem]:
     """Every problem in a calendar (file or object): errors first, then warnings."""
     problems: list[Problem] = []
@@ -68,5 +110,7 @@ def lint(source: str | Path | Calendar, start: date, end: date) -> list[Problem]
                 file=calendar.source,
             )
         )
+    years = tuple(range(start.year - 1, end.year + 2))
+    problems.extend(holiday_reference_problems(calendar, planner, years))
     problems.extend(gap_warnings(calendar, deliveries, start, end))
     return sorted(problems, key=lambda p: p.severity != "error")

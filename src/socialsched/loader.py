@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import attrs
 
+from .audiences import Audience
 from .errors import CalendarError, Problem
 from .model import Calendar, Channel, Observance, Post, Segment
 from .registry import UnknownAdapterError, adapter_class
@@ -68,14 +71,33 @@ class LineIndex:
 
 
 _KEY_IN_MESSAGE = re.compile(
-    r"\b(timezone|locale|country|subdivision|schedule|quiet_hours|at|dates|date|start|end|on_holiday|on_weekend|secrets|text|template|late|misfire_grace|month|weekday|nth)\b"
+    r"\b(timezone|time zone|locale|country|subdivision|schedule|quiet_hours|at|dates|date|start"
+    r"|end|on_holiday|on_weekend|secrets|secret|text|template|late|misfire_grace|month|weekday"
+    r"|nth)\b"
 )
+# Messages say "time zone" and "secret 'token'"; the keys are spelled differently.
+_KEY_ALIASES = {"time zone": "timezone", "secret": "secrets"}
 
 
-def _guess_key(message: str, given: dict[str, Any]) -> str | None:
+def _guess_key(message: str, given: dict[str, Any], cls: type | None = None) -> str | None:
     for match in _KEY_IN_MESSAGE.finditer(message):
-        if match[1] in given:
-            return match[1]
+        key = _KEY_ALIASES.get(match[1], match[1])
+        if key in given:
+            return key
+    for key in given:  # attrs validators quote the field name
+        if f"'{key}'" in message:
+            return key
+    return _failing_converter(cls, given) if cls is not None else None
+
+
+def _failing_converter(cls: type, given: dict[str, Any]) -> str | None:
+    """The first given key whose converter rejects its value (e.g. `circles = 5`)."""
+    for field in attrs.fields(cls):
+        if field.name in given and field.converter is not None:
+            try:
+                field.converter(given[field.name])
+            except Exception:
+                return field.name
     return None
 
 
@@ -93,7 +115,7 @@ def _build(
     fields = {a.name for a in attrs.fields(cls) if a.init}
     unknown = sorted(set(raw) - fields)
     for key in unknown:
-        close = [f for f in fields if f.startswith(key[:3])]
+        close = difflib.get_close_matches(key, sorted(fields), n=1, cutoff=0.7)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         problems.append(
             Problem(
@@ -108,15 +130,44 @@ def _build(
     try:
         return cls(**raw)
     except TypeError as error:
-        message = str(error)
+        # attrs validators raise TypeError(message, attribute, type, value): keep the message.
+        message = str(error.args[0]) if error.args else str(error)
         missing = re.findall(r"'(\w+)'", message) if "missing" in message else []
-        text = f"missing required key(s): {', '.join(missing)}" if missing else message
-        problems.append(Problem(text, file=path, line=lines.line(kind, index), where=where))
+        if missing:
+            text = f"missing required key(s): {', '.join(missing)}"
+            problems.append(Problem(text, file=path, line=lines.line(kind, index), where=where))
+        else:
+            problems.append(_value_problem(message, kind, index, raw, cls, path, lines, where))
     except (ValueError, KeyError) as error:
         message = str(error.args[0]) if error.args else str(error)
-        key = _guess_key(message, raw)
-        problems.append(Problem(message, file=path, line=lines.line(kind, index, key), where=where))
+        # The location already names the table; don't say "post 'x': post 'x': ...".
+        message = message.removeprefix(f"{where}: ").removeprefix(f"{where} ")
+        problems.append(_value_problem(message, kind, index, raw, cls, path, lines, where))
     return None
+
+
+def _value_problem(
+    message: str,
+    kind: str,
+    index: int,
+    raw: dict[str, Any],
+    cls: type,
+    path: Path,
+    lines: LineIndex,
+    where: str,
+) -> Problem:
+    key = _guess_key(message, raw, cls)
+    if key == "secrets" and not message.startswith("secret "):
+        # Never echo the value: it may be the secret itself.
+        message = (
+            "secrets must be a table naming an environment variable per secret, "
+            'e.g. secrets = { token = "MASTO_TOKEN" }'
+        )
+    mentioned = key is not None and re.search(rf"\b{key}\b", message)
+    if key is not None and key != "secrets" and not mentioned and repr(raw[key]) not in message:
+        # Python's own messages ("'int' object is not iterable") don't say which key.
+        message = f"{key} = {raw[key]!r}: {message}"
+    return Problem(message, file=path, line=lines.line(kind, index, key), where=where)
 
 
 _WHERE = re.compile(r"^(segment|channel|post|observance)\[(\d+)\](?:\.(\w+))?$")
@@ -152,6 +203,10 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
     lines = LineIndex(text)
 
     header = data.pop("calendar", {})
+    if not isinstance(header, dict):
+        problems.append(Problem("calendar must be a table: [calendar]", file=path))
+        header = {}
+    problems.extend(_header_problems(header, path, lines))
     for key in sorted(set(header) - _CALENDAR_KEYS):
         problems.append(
             Problem(
@@ -168,6 +223,7 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
             )
         )
     built: dict[str, list[Any]] = {}
+    in_order: dict[str, list[Any]] = {}
     for kind in _TABLES:
         raw_items = data.get(kind, [])
         if not isinstance(raw_items, list):
@@ -175,6 +231,10 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
             raw_items = []
         items = [_build(kind, i, raw, path, lines, problems) for i, raw in enumerate(raw_items)]
         built[kind] = [item for item in items if item is not None]
+        in_order[kind] = [
+            item if item is not None else _stand_in(raw)
+            for item, raw in zip(items, raw_items, strict=True)
+        ]
         if kind == "channel":
             _check_adapters(raw_items, path, lines, problems)
 
@@ -188,7 +248,14 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
             )
         )
     calendar = None
-    if not problems:
+    if problems:
+        # Report broken references too, so one bad value does not hide them from lint.
+        partial = SimpleNamespace(
+            segments=in_order["segment"], channels=in_order["channel"], posts=in_order["post"]
+        )
+        references = Calendar.reference_problems(cast(Calendar, partial))
+        problems.extend(_locate(p, path, lines) for p in references)
+    else:
         try:
             calendar = Calendar(
                 name=header.get("name", path.stem),
@@ -215,10 +282,70 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
     return calendar
 
 
+_HEADER_TYPES: dict[str, tuple[type, str]] = {
+    "name": (str, "a string"),
+    "templates": (str, "a folder path string"),
+    "max_gap_days": (int, "a whole number of days"),
+    "vars": (dict, "a table"),
+}
+
+
+def _header_problems(header: dict[str, Any], path: Path, lines: LineIndex) -> list[Problem]:
+    """Wrongly typed [calendar] values; they would otherwise fail deep in planning."""
+    problems = []
+    for key, (expected, description) in _HEADER_TYPES.items():
+        if key not in header:
+            continue
+        value = header[key]
+        wrong = not isinstance(value, expected) or isinstance(value, bool)
+        if key == "max_gap_days" and not wrong and value < 0:
+            wrong = True
+        if wrong:
+            problems.append(
+                Problem(
+                    f"[calendar] {key} = {value!r}: must be {description}",
+                    file=path,
+                    line=lines.line("calendar", 0, key),
+                )
+            )
+            del header[key]
+    return problems
+
+
+def _stand_in(raw: Any) -> SimpleNamespace:
+    """A placeholder for a table that failed to build: it keeps its name (so references
+    to it are not reported as unknown) and refers to nothing itself."""
+    raw = raw if isinstance(raw, dict) else {}
+    circles = raw.get("circles")
+    # A fresh object() for a missing name never equals another: no false duplicates.
+    return SimpleNamespace(
+        name=raw.get("name", object()),
+        id=raw.get("id", object()),
+        circles=tuple(circles) if isinstance(circles, list) else (circles,) if circles else (),
+        audiences={},
+        segments=(),
+        channels=(),
+    )
+
+
 def _check_adapters(
     raw_items: list[Any], path: Path, lines: LineIndex, problems: list[Problem]
 ) -> None:
     for index, raw in enumerate(raw_items):
+        audiences = raw.get("audiences") if isinstance(raw, dict) else None
+        if isinstance(audiences, dict):
+            for segment, audience in audiences.items():
+                try:
+                    Audience.parse(audience)
+                except ValueError as error:
+                    problems.append(
+                        Problem(
+                            f"audience for segment {segment!r}: {error}",
+                            file=path,
+                            line=lines.line("channel", index, "audiences"),
+                            where=f"channel {raw.get('name')!r}",
+                        )
+                    )
         if isinstance(raw, dict) and isinstance(raw.get("adapter"), str):
             try:
                 adapter_class(raw["adapter"])

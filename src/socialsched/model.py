@@ -218,7 +218,10 @@ def _month_day(value: str | None) -> tuple[int, int] | None:
     if not match:
         raise ValueError(f"observance date {value!r} must be 'MM-DD' (every year)")
     month, day = int(match[1]), int(match[2])
-    date(2000, month, day)  # raises ValueError for 02-30 and friends
+    try:
+        date(2000, month, day)  # a leap year, so 02-29 is allowed
+    except ValueError:
+        raise ValueError(f"observance date {value!r} is not a day of the year") from None
     return month, day
 
 
@@ -257,7 +260,7 @@ class Observance:
         if self.month is not None and not 1 <= self.month <= 12:
             raise ValueError(f"observance {self.name!r}: month {self.month} is not 1-12")
         if self.nth is not None and self.nth not in (-1, 1, 2, 3, 4, 5):
-            raise ValueError(f"observance {self.name!r}: nth must be 1-5 or -1 (last)")
+            raise ValueError(f"observance {self.name!r}: nth {self.nth} must be 1-5 or -1 (last)")
 
     def applies_to(self, segment: Segment) -> bool:
         """Whether this observance is observed by `segment`."""
@@ -327,7 +330,7 @@ class Post:
     at: time | None = attrs.field(default=None, converter=_optional_clock)
     dates: tuple[date, ...] = attrs.field(default=(), converter=_dates)
     on_holidays: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
-    offset_days: int = 0
+    offset_days: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
     on_holiday: str = attrs.field(
         default="post", validator=attrs.validators.in_(ON_HOLIDAY_POLICIES)
     )
@@ -363,7 +366,9 @@ class Post:
             try:
                 cron = Cron.parse(self.schedule)
             except CronError as error:
-                raise ValueError(f"post {self.id!r}: bad schedule: {error}") from None
+                raise ValueError(
+                    f"post {self.id!r}: bad schedule {self.schedule!r}: {error}"
+                ) from None
         object.__setattr__(self, "cron", cron)
 
 

@@ -16,7 +16,9 @@ from typing import NamedTuple
 
 import attrs
 
+from . import plugins
 from .adapters import Adapter, Message
+from .audiences import resolve_audience
 from .errors import PlanError, Problem, RenderError, SocialschedError
 from .holidays_table import DayTable, display_language
 from .model import Calendar, Channel, Delivery, Post, Segment, build_delivery
@@ -166,14 +168,17 @@ def _after_quiet_hours(local: datetime, segment: Segment) -> datetime | None:
     """The naive local time a delivery moves to out of quiet hours, or None."""
     moved = None
     wall = local.replace(tzinfo=None)
-    for _ in range(len(segment.quiet_hours) + 1):
+    # Twice the windows: a window end in a spring-forward gap resolves an hour later,
+    # which may fall inside another window.
+    for _ in range(2 * len(segment.quiet_hours) + 1):
         window = next((w for w in segment.quiet_hours if w.contains(wall.time())), None)
         if window is None:
             return moved
         day = wall.date()
         if window.start > window.end and wall.time() >= window.start:
             day += timedelta(days=1)
-        wall = moved = datetime.combine(day, window.end)
+        moved = datetime.combine(day, window.end)
+        wall = _resolve(moved, segment)[1].replace(tzinfo=None)
     return moved
 
 
@@ -191,7 +196,7 @@ def _slots(post: Post, segment: Segment, days: DayTable, start: date, end: date)
                     continue
                 shifted_from, reason = naive, "holiday"
                 naive = datetime.combine(days.next_business_day(day), naive.time())
-            elif holiday is None and days.is_weekend(day) and post.on_weekend != "post":
+            elif days.is_weekend(day) and post.on_weekend != "post":
                 if post.on_weekend == "skip":
                     continue
                 shifted_from, reason = naive, "weekend"
@@ -366,14 +371,22 @@ class Planner:
         """The text of each slot of a route that renders and fits the channel's limits,
         and those slots."""
         post, segment, channel, timing = route
-        adapter = self.adapter(channel)
-        audience = channel.audiences.get(segment.name)
         texts: list[str] = []
         kept: list[Slot] = []
+        try:
+            adapter = self.adapter(channel)
+        except SocialschedError as error:  # e.g. a channel missing a required setting
+            if problems is None:
+                raise
+            problem = Problem(str(error), where=f"channel {channel.name!r}")
+            if problem not in problems:
+                problems.append(problem)
+            return texts, kept
         for slot in timing.slots:
             try:
                 text = self.renderer.render(post, segment, channel, slot.local, slot.holiday)
-                self._check_limits(adapter, post, segment, channel, slot, text, audience)
+                resolved = resolve_audience(channel, segment)
+                self._check_limits(adapter, post, segment, channel, slot, text, resolved)
             except SocialschedError as error:
                 if problems is None:
                     raise
@@ -395,6 +408,7 @@ class Planner:
         text: str,
         audience: object,
     ) -> None:
+        """Adapter limits and plugin content checks; `PlanError` listing every issue."""
         message = Message(
             delivery_id="",
             post=post.id,
@@ -407,7 +421,7 @@ class Planner:
             audience=audience,
             tags=post.tags,
         )
-        issues = adapter.validate(message)
+        issues = [*adapter.validate(message), *plugins.check_message(message, segment, channel)]
         if issues:
             raise PlanError(
                 f"post {post.id!r} for segment {segment.name!r} on channel {channel.name!r} "

@@ -1,47 +1,33 @@
-"""Finding adapter classes by name, from the built-ins and installed plugins."""
+"""Finding adapter classes by name (kept for existing callers; see `socialsched.plugins`)."""
 
 from __future__ import annotations
 
-import functools
-
 import pluggy
 
-from . import hookspecs
-from .adapters import Adapter, ConsoleAdapter, JsonlAdapter
-from .errors import SocialschedError
-
-ENTRY_POINT_GROUP = "socialsched"
+from . import plugins
+from .adapters import Adapter
+from .plugins import ENTRY_POINT_GROUP, UnknownAdapterError
 
 
-class UnknownAdapterError(SocialschedError):
-    """A channel names an adapter that is not installed."""
-
-
-@functools.cache
 def plugin_manager() -> pluggy.PluginManager:
     """The plugin manager with every installed plugin loaded."""
-    manager = pluggy.PluginManager("socialsched")
-    manager.add_hookspecs(hookspecs)
-    manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    return manager
+    return plugins.manager()
 
 
 def available_adapters() -> dict[str, type[Adapter]]:
     """Every adapter that can be used, by name."""
-    found: dict[str, type[Adapter]] = {cls.name: cls for cls in (ConsoleAdapter, JsonlAdapter)}
-
-    def register(cls: type[Adapter]) -> None:
-        found[cls.name] = cls
-
-    plugin_manager().hook.register_adapters(register=register)
-    return found
+    return plugins.available_adapters()
 
 
 def adapter_class(name: str) -> type[Adapter]:
     """The adapter class called `name`, or `UnknownAdapterError` listing installed ones."""
-    adapters = available_adapters()
-    if name not in adapters:
-        raise UnknownAdapterError(
-            f"unknown adapter {name!r} (installed: {', '.join(sorted(adapters))})"
-        )
-    return adapters[name]
+    return plugins.adapter_class(name)
+
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "UnknownAdapterError",
+    "adapter_class",
+    "available_adapters",
+    "plugin_manager",
+]

@@ -20,6 +20,7 @@ import jinja2
 from jinja2 import StrictUndefined, pass_context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
+from . import plugins
 from .errors import RenderError
 from .model import Calendar, Channel, Post, Segment
 
@@ -96,7 +97,11 @@ def _template_line(traceback: TracebackType | None, filename: str | None) -> int
 
 
 class Renderer:
-    """Renders posts for a calendar. Templates are compiled once per (post, locale)."""
+    """Renders posts for a calendar. Templates are compiled once per (post, locale).
+
+    Filters and globals from plugins (`template_filters`, `template_globals` hooks) are
+    added after the built-ins; `filters` and `globals` given here win over both.
+    """
 
     def __init__(
         self,
@@ -110,7 +115,9 @@ class Renderer:
             undefined=StrictUndefined, loader=loader, autoescape=False, keep_trailing_newline=False
         )
         self.environment.filters.update(BUILTIN_FILTERS)
+        self.environment.filters.update(plugins.template_filters())
         self.environment.filters.update(filters or {})
+        self.environment.globals.update(plugins.template_globals())
         self.environment.globals.update(globals or {})
         self._templates: dict[tuple[str, str], tuple[jinja2.Template, str]] = {}
 

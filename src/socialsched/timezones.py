@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import functools
 import zoneinfo
-from datetime import tzinfo
+from datetime import UTC, tzinfo
 from typing import Any
 
 from .errors import SocialschedError
@@ -56,6 +56,9 @@ def to_zoneinfo(value: str | tzinfo | Any) -> zoneinfo.ZoneInfo:
     """
     if isinstance(value, zoneinfo.ZoneInfo):
         return value
+    # datetime.timezone.utc and dateutil's tz.UTC carry no IANA name but mean "UTC".
+    if value is UTC or type(value).__name__ == "tzutc":
+        return zoneinfo.ZoneInfo("UTC")
     name = value if isinstance(value, str) else _zone_name(value)
     if name is None:
         raise UnknownTimezoneError(f"cannot use {value!r} as a time zone: give an IANA name")

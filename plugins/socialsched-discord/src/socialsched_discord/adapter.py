@@ -1,0 +1,216 @@
+"""The `discord` adapter: one webhook per segment (community), plain content or an embed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import httpx
+
+from socialsched.adapters import (
+    Adapter,
+    Capabilities,
+    Message,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
+from socialsched.model import Channel
+
+from .redact import REDACTOR
+
+CONTENT_LIMIT = 2_000
+"""Most characters of a message's `content`."""
+EMBED_DESCRIPTION_LIMIT = 4_096
+"""Most characters of an embed's `description`."""
+EMBED_TITLE_LIMIT = 256
+FORMATS = ("content", "embed")
+DEFAULT_TIMEOUT = 10.0
+UNKNOWN_MESSAGE = 10008
+"""Discord's JSON error code for a message that does not exist (already deleted)."""
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    # The JSON body carries the precise value (fractions of a second); the header
+    # is a rounded copy, and proxies in front of Discord may send only the header.
+    value = _json(response).get("retry_after", response.headers.get("Retry-After"))
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+class DiscordAdapter(Adapter):
+    """Posts to Discord through channel webhooks (one webhook per segment's community).
+
+    The audience of a segment *names* where its webhook URL lives (the URL holds the
+    webhook token): a key of the channel's `secrets` table or an environment variable
+    name. With no audience, the channel's `webhook` secret is used.
+
+    Settings: `format` ("content", the default, up to 2,000 characters; or "embed": the
+    text as an embed description, up to 4,096), `embed_title`, `embed_color` (integer),
+    `username`, `avatar_url`, `allow_mentions` (default false: `@everyone` and role or
+    user mentions in rendered text do not ping anyone), `timeout` (seconds, default 10).
+    Messages are posted with `?wait=true` so Discord returns the message id, which the
+    receipt keeps for `delete`.
+    """
+
+    name = "discord"
+    capabilities = Capabilities(
+        max_length=CONTENT_LIMIT,
+        media=False,
+        audiences=("webhook",),
+        native_scheduling=False,
+        delete=True,
+        idempotent=False,
+    )
+
+    def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__(channel, environ)
+        settings = channel.settings
+        self.format = str(settings.get("format", "content"))
+        if self.format not in FORMATS:
+            raise PermanentError(
+                f"channel {channel.name!r}: settings.format must be one of "
+                f"{', '.join(FORMATS)}, not {self.format!r}"
+            )
+        if self.format == "embed":
+            self.capabilities = attrs.evolve(self.capabilities, max_length=EMBED_DESCRIPTION_LIMIT)
+        title = settings.get("embed_title")
+        self.embed_title = None if title is None else str(title)
+        if self.embed_title is not None and len(self.embed_title) > EMBED_TITLE_LIMIT:
+            raise PermanentError(
+                f"channel {channel.name!r}: settings.embed_title is longer than "
+                f"{EMBED_TITLE_LIMIT} characters"
+            )
+        color = settings.get("embed_color")
+        self.embed_color = None if color is None else int(color)
+        self.username = settings.get("username")
+        self.avatar_url = settings.get("avatar_url")
+        self.allow_mentions = bool(settings.get("allow_mentions", False))
+        self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+        # Webhooks take no idempotency key (Discord's `nonce` is for bot messages),
+        # so keys published by this instance are remembered and not sent again.
+        self._published: dict[str, Receipt] = {}
+
+    def validate(self, message: Message) -> list[str]:
+        problems = super().validate(message)
+        if not message.text.strip():
+            problems.append("text is empty; discord refuses empty messages")
+        problems.extend(self._audience_problems(message.audience))
+        return problems
+
+    @staticmethod
+    def _audience_problems(audience: Any) -> list[str]:
+        if audience is None:
+            return []
+        if not isinstance(audience, str) or not _ENV_NAME.match(audience):
+            # Never echo the value: it is probably the webhook URL pasted in.
+            return [
+                "the audience must name a secret or environment variable holding the "
+                "webhook URL (e.g. DISCORD_WEBHOOK_FR), not the URL itself"
+            ]
+        return []
+
+    def _webhook(self, audience: Any) -> tuple[str, str]:
+        """(name, url) of the webhook for `audience`; only the name may be shown."""
+        problems = self._audience_problems(audience)
+        if problems:
+            raise PermanentError(f"channel {self.channel.name!r}: {problems[0]}")
+        name = "webhook" if audience is None else str(audience)
+        if name in self.channel.secrets or audience is None:
+            url = self.secret(name)
+            REDACTOR.register(url, name)
+            return name, url.rstrip("/")
+        url = self._environ.get(name)
+        if not url:
+            raise PermanentError(
+                f"channel {self.channel.name!r}: environment variable {name} "
+                "(the segment's webhook URL) is not set"
+            )
+        REDACTOR.register(url, name)
+        return name, url.rstrip("/")
+
+    def payload(self, message: Message) -> dict[str, Any]:
+        """The JSON body posted to the webhook for `message`."""
+        body: dict[str, Any] = {}
+        if self.format == "embed":
+            embed: dict[str, Any] = {"description": message.text}
+            if self.embed_title is not None:
+                embed["title"] = self.embed_title
+            if self.embed_color is not None:
+                embed["color"] = self.embed_color
+            body["embeds"] = [embed]
+        else:
+            body["content"] = message.text
+        if self.username:
+            body["username"] = str(self.username)
+        if self.avatar_url:
+            body["avatar_url"] = str(self.avatar_url)
+        if not self.allow_mentions:
+            body["allowed_mentions"] = {"parse": []}
+        return body
+
+    def _send(self, where: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = httpx.request(method, url, timeout=self.timeout, **kwargs)
+        except httpx.TimeoutException:
+            raise TransientError(f"{where}: timed out after {self.timeout:g}s") from None
+        except httpx.HTTPError as error:
+            raise TransientError(f"{where}: {type(error).__name__}") from None
+        if response.status_code < 400:
+            return response
+        detail = _json(response).get("message") or response.text.strip()[:200]
+        if response.status_code == 429:
+            raise TransientError(f"{where}: rate limited (429)", retry_after=_retry_after(response))
+        if response.status_code >= 500:
+            raise TransientError(f"{where}: server error {response.status_code} {detail}")
+        code = _json(response).get("code")
+        if method == "DELETE" and code == UNKNOWN_MESSAGE:
+            return response
+        raise PermanentError(
+            f"{where}: rejected with {response.status_code}"
+            + (f" (code {code})" if code is not None else "")
+            + f" {detail}"
+        )
+
+    def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        if idempotency_key in self._published:
+            return self._published[idempotency_key]
+        name, url = self._webhook(message.audience)
+        where = f"discord webhook {name}"
+        response = self._send(
+            where, "POST", url, params={"wait": "true"}, json=self.payload(message)
+        )
+        posted = _json(response)
+        if "id" not in posted:
+            raise PermanentError(f"{where}: the reply carries no message id")
+        guild, channel_id = posted.get("guild_id"), posted.get("channel_id")
+        link = (
+            f"https://discord.com/channels/{guild}/{channel_id}/{posted['id']}"
+            if guild and channel_id
+            else None
+        )
+        receipt = Receipt(
+            remote_id=str(posted["id"]),
+            url=link,
+            extra={"webhook": name, "channel_id": channel_id},
+        )
+        self._published[idempotency_key] = receipt
+        return receipt
+
+    def delete(self, receipt: Receipt) -> None:
+        """Delete a message this webhook posted (already deleted counts as done)."""
+        name, url = self._webhook(receipt.extra.get("webhook"))
+        self._send(f"discord webhook {name}", "DELETE", f"{url}/messages/{receipt.remote_id}")

@@ -1,0 +1,231 @@
+"""The `email` adapter: one multipart message per segment to its list address, over SMTP."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Mapping
+from email.utils import parseaddr
+from typing import Any
+
+import jinja2
+
+from socialsched.adapters import (
+    Adapter,
+    Capabilities,
+    Message,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
+from socialsched.model import Channel
+
+from .compose import (
+    compose,
+    domain_of,
+    html_environment,
+    message_id,
+    paragraphs,
+    subject_for,
+    valid_address,
+)
+
+SECURITY_MODES = {"starttls": 587, "ssl": 465, "none": 25}
+DEFAULT_TIMEOUT = 30.0
+
+
+def _smtp_error(where: str, code: int, text: bytes | str) -> TransientError | PermanentError:
+    reply = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    detail = f"{where}: {code} {reply}".strip()
+    # SMTP 4xx replies mean "try again later"; 5xx mean "this will not work".
+    return TransientError(detail) if 400 <= code < 500 else PermanentError(detail)
+
+
+class EmailAdapter(Adapter):
+    """Sends each delivery as one email to the segment's list address over SMTP.
+
+    The audience of a segment is the list address (or a list of addresses). Settings:
+    `host` (required), `port` (default by `security`: 587, 465 or 25), `security`
+    ("starttls" default, "ssl" for implicit TLS, "none" only for a local relay), `from`
+    (required), `subject` (a format string with {post}, {segment}, {channel}, {locale},
+    {date}; default: the text's first line), `html_template` (path of a Jinja template
+    for the HTML part; default: the built-in one), `ca_file` (extra CA bundle for a
+    relay with a private certificate), `message_id_domain` (default: the From domain),
+    `timeout` (seconds, default 30). Secrets `username` and `password`, when declared,
+    log in (only over TLS).
+    """
+
+    name = "email"
+    capabilities = Capabilities(
+        max_length=None,
+        media=False,
+        audiences=("list address",),
+        native_scheduling=False,
+        delete=False,
+        idempotent=False,
+    )
+
+    def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__(channel, environ)
+        settings = channel.settings
+        where = f"channel {channel.name!r}"
+        self.security = str(settings.get("security", "starttls"))
+        if self.security not in SECURITY_MODES:
+            raise PermanentError(
+                f"{where}: settings.security must be one of "
+                f"{', '.join(SECURITY_MODES)}, not {self.security!r}"
+            )
+        host = settings.get("host")
+        sender = settings.get("from")
+        if not host or not sender:
+            raise PermanentError(
+                f"{where}: the email adapter needs settings.host and settings.from"
+            )
+        self.host = str(host)
+        self.sender = str(sender)
+        if not valid_address(parseaddr(self.sender)[1]):
+            raise PermanentError(f"{where}: settings.from {self.sender!r} is not an email address")
+        self.port = int(settings.get("port", SECURITY_MODES[self.security]))
+        self.subject = settings.get("subject")
+        self.ca_file = settings.get("ca_file")
+        self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+        self.msgid_domain = str(settings.get("message_id_domain") or domain_of(self.sender))
+        template = settings.get("html_template")
+        try:
+            self._html_env, self._html_name = html_environment(
+                None if template is None else str(template)
+            )
+            self._html_env.get_template(self._html_name)
+        except jinja2.TemplateError as error:
+            raise PermanentError(f"{where}: settings.html_template: {error}") from None
+        # SMTP has no idempotency key; keys sent by this instance are not sent again,
+        # and the stable Message-ID lets receivers recognise a resend across runs.
+        self._published: dict[str, Receipt] = {}
+
+    @staticmethod
+    def _recipients(audience: Any) -> list[str]:
+        if isinstance(audience, str):
+            return [audience]
+        if isinstance(audience, list | tuple):
+            return [str(item) for item in audience]
+        return []
+
+    def validate(self, message: Message) -> list[str]:
+        problems = super().validate(message)
+        recipients = self._recipients(message.audience)
+        if not recipients:
+            problems.append("the audience must be the list address to send to")
+        problems.extend(
+            f"audience {address!r} is not an email address"
+            for address in recipients
+            if not valid_address(address)
+        )
+        try:
+            self.render_html(message)
+        except (jinja2.TemplateError, KeyError, ValueError) as error:
+            problems.append(f"the HTML template or subject cannot be rendered: {error}")
+        return problems
+
+    def render_html(self, message: Message) -> str:
+        """The HTML part for `message`, from the (autoescaping) HTML template."""
+        template = self._html_env.get_template(self._html_name)
+        return template.render(
+            text=message.text,
+            paragraphs=paragraphs(message.text),
+            subject=subject_for(message, self.subject),
+            lang=message.locale,
+            message=message,
+        )
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if self.security == "ssl":
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        if self.security == "starttls":
+            smtp.ehlo()
+            if not smtp.has_extn("starttls"):
+                smtp.close()
+                raise PermanentError(
+                    f"smtp {self.host}:{self.port} does not offer STARTTLS "
+                    "(set security = 'ssl', or 'none' for a local relay)"
+                )
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        return smtp
+
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        if "username" not in self.channel.secrets and "password" not in self.channel.secrets:
+            return
+        if self.security == "none":
+            raise PermanentError(
+                f"channel {self.channel.name!r}: refusing to send SMTP credentials "
+                "without TLS (security = 'none')"
+            )
+        username, password = self.secret("username"), self.secret("password")
+        smtp.ehlo_or_helo_if_needed()
+        mechanisms = smtp.esmtp_features.get("auth", "").upper().split()
+        if "PLAIN" in mechanisms:
+            # One attempt with one mechanism: `login()` would retry a refused password
+            # with every other mechanism, which only brings account lockouts closer.
+            smtp.user, smtp.password = username, password
+            smtp.auth("PLAIN", smtp.auth_plain)
+        else:
+            smtp.login(username, password)
+
+    def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        if idempotency_key in self._published:
+            return self._published[idempotency_key]
+        recipients = self._recipients(message.audience)
+        bad = [address for address in recipients if not valid_address(address)]
+        if not recipients or bad:
+            raise PermanentError(
+                f"channel {self.channel.name!r}, segment {message.segment!r}: "
+                "the audience must be the list address to send to"
+            )
+        msgid = message_id(message.delivery_id or idempotency_key, self.msgid_domain)
+        email = compose(
+            message,
+            sender=self.sender,
+            recipients=recipients,
+            subject=subject_for(message, self.subject),
+            html=self.render_html(message),
+            msgid=msgid,
+        )
+        where = f"smtp {self.host}:{self.port}"
+        try:
+            smtp = self._connect()
+            try:
+                self._login(smtp)
+                refused = smtp.send_message(email)
+            finally:
+                try:
+                    smtp.quit()
+                except (smtplib.SMTPException, OSError):
+                    smtp.close()
+        except smtplib.SMTPAuthenticationError as error:
+            raise PermanentError(f"{where}: login refused ({error.smtp_code})") from None
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = [code for code, _ in error.recipients.values()]
+            first = next(iter(error.recipients.values()))
+            failure = _smtp_error(f"{where}: recipients refused", first[0], first[1])
+            if isinstance(failure, TransientError) and any(code >= 500 for code in codes):
+                failure = PermanentError(str(failure))
+            raise failure from None
+        except smtplib.SMTPResponseException as error:
+            raise _smtp_error(where, error.smtp_code, error.smtp_error) from None
+        except smtplib.SMTPNotSupportedError as error:
+            raise PermanentError(f"{where}: {error}") from None
+        except ssl.SSLCertVerificationError as error:
+            raise PermanentError(
+                f"{where}: certificate not trusted ({error.verify_message}); "
+                "set settings.ca_file for a private CA"
+            ) from None
+        except (TimeoutError, smtplib.SMTPException, ssl.SSLError, OSError) as error:
+            raise TransientError(f"{where}: {type(error).__name__}: {error}") from None
+        receipt = Receipt(
+            remote_id=msgid,
+            extra={"to": recipients, "refused": sorted(refused)},
+        )
+        self._published[idempotency_key] = receipt
+        return receipt

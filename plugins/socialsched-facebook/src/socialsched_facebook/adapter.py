@@ -1,0 +1,256 @@
+"""The `facebook` adapter: Facebook Page posts through the Graph API, with targeting
+and native scheduling."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from socialsched.adapters import (
+    Adapter,
+    Capabilities,
+    Message,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
+from socialsched.model import Channel
+
+from .targeting import audience_problems, graph_feed_targeting, graph_targeting
+
+API_VERSION = "v23.0"
+GRAPH_URL = "https://graph.facebook.com"
+TEXT_LIMIT = 63_206
+"""Most characters Facebook accepts in a page post's message."""
+FACEBOOK_EARLIEST = timedelta(minutes=10)
+FACEBOOK_LATEST = timedelta(days=180)
+"""Facebook documents native scheduling as 10 minutes to 6 months ahead; 180 days is
+the safe reading of "6 months"."""
+SCHEDULING_MODES = ("native", "immediate")
+DEFAULT_TIMEOUT = 20.0
+# Graph API error codes worth retrying: temporary failures and rate limits.
+TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 368, 613, 80001})
+NONEXISTENT_OBJECT = (100, 33)
+"""(code, subcode) Facebook answers when the object to delete no longer exists."""
+_DURATION = re.compile(r"\s*(\d+)\s*(s|min|h|d)\s*")
+_UNITS = {"s": "seconds", "min": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(value: Any, setting: str) -> timedelta:
+    """A duration setting: '10min', '2h', '180d', '30s' or a number of seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.fullmatch(str(value))
+    if not match:
+        raise ValueError(f"settings.{setting} {value!r} must look like '10min', '2h' or '180d'")
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+def _describe(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    if seconds >= 86_400:
+        return f"{sign}{seconds / 86_400:.1f} days"
+    if seconds >= 3_600:
+        return f"{sign}{seconds / 3_600:.1f} hours"
+    return f"{sign}{seconds // 60} minutes"
+
+
+def _usage_retry_after(response: httpx.Response) -> float | None:
+    # Rate-limited Page calls report, per business, the minutes until access returns.
+    header = response.headers.get("X-Business-Use-Case-Usage")
+    if not header:
+        return None
+    try:
+        usage = json.loads(header)
+        minutes = [
+            float(entry.get("estimated_time_to_regain_access", 0))
+            for entries in usage.values()
+            for entry in entries
+        ]
+    except (ValueError, AttributeError, TypeError):
+        return None
+    longest = max(minutes, default=0.0)
+    return longest * 60 if longest > 0 else None
+
+
+class FacebookPageAdapter(Adapter):
+    """Posts to a Facebook Page's feed through the Graph API.
+
+    The audience of a segment is a table with `targeting` (who may see the post) and/or
+    `feed_targeting` (who is likelier to see it), each by `countries` and `locales`.
+
+    Settings: `page_id` (required), `scheduling` ("native", the default: a post handed
+    over ahead of time is created unpublished with `scheduled_publish_time`, so it goes
+    out at Facebook even if the runner is down; or "immediate"), `schedule_min` /
+    `schedule_max` (the native scheduling window, default 10 minutes and 180 days;
+    Facebook refuses anything outside 10 minutes..6 months), `api_version` (default
+    v23.0), `graph_url`, `timeout` (seconds, default 20). Secret `page_token`: a Page
+    access token with pages_manage_posts.
+
+    `clock` (a callable returning an aware UTC `datetime`) is the adapter's "now", for
+    the window checks; it defaults to the system clock.
+    """
+
+    name = "facebook"
+    capabilities = Capabilities(
+        max_length=TEXT_LIMIT,
+        media=False,
+        audiences=("targeting", "feed_targeting"),
+        native_scheduling=True,
+        delete=True,
+        idempotent=False,
+    )
+
+    def __init__(
+        self,
+        channel: Channel,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(channel, environ)
+        settings = channel.settings
+        where = f"channel {channel.name!r}"
+        page_id = settings.get("page_id")
+        if not page_id:
+            raise PermanentError(f"{where}: the facebook adapter needs settings.page_id")
+        self.page_id = str(page_id)
+        self.scheduling = str(settings.get("scheduling", "native"))
+        if self.scheduling not in SCHEDULING_MODES:
+            raise PermanentError(
+                f"{where}: settings.scheduling must be one of "
+                f"{', '.join(SCHEDULING_MODES)}, not {self.scheduling!r}"
+            )
+        try:
+            self.earliest = parse_duration(settings.get("schedule_min", "10min"), "schedule_min")
+            self.latest = parse_duration(settings.get("schedule_max", "180d"), "schedule_max")
+        except ValueError as error:
+            raise PermanentError(f"{where}: {error}") from None
+        if not FACEBOOK_EARLIEST <= self.earliest < self.latest <= FACEBOOK_LATEST:
+            raise PermanentError(
+                f"{where}: the scheduling window {_describe(self.earliest)} to "
+                f"{_describe(self.latest)} must lie within Facebook's 10 minutes to "
+                "180 days, earliest before latest"
+            )
+        self.api_version = str(settings.get("api_version", API_VERSION))
+        self.graph_url = str(settings.get("graph_url", GRAPH_URL)).rstrip("/")
+        self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+        self.clock = clock or (lambda: datetime.now(UTC))
+        # The Graph API takes no idempotency key for page posts; keys published by
+        # this instance are remembered and not posted again.
+        self._published: dict[str, Receipt] = {}
+
+    def validate(self, message: Message) -> list[str]:
+        problems = super().validate(message)
+        problems.extend(audience_problems(message.audience))
+        if self.scheduling == "native":
+            lead = message.utc - self.clock()
+            if not self.earliest <= lead <= self.latest:
+                problems.append(
+                    f"planned {_describe(lead)} from now ({message.utc:%Y-%m-%d %H:%M} UTC); "
+                    f"facebook schedules natively only {_describe(self.earliest)} to "
+                    f"{_describe(self.latest)} ahead (settings.schedule_min/schedule_max, "
+                    "or scheduling = 'immediate')"
+                )
+        return problems
+
+    def _url(self, path: str) -> str:
+        return f"{self.graph_url}/{self.api_version}/{path}"
+
+    def post_fields(self, message: Message, now: datetime) -> dict[str, str]:
+        """The form fields of the page post for `message`, as of `now`."""
+        fields = {"message": message.text}
+        audience = message.audience or {}
+        if audience.get("targeting"):
+            fields["targeting"] = json.dumps(graph_targeting(audience["targeting"]))
+        if audience.get("feed_targeting"):
+            fields["feed_targeting"] = json.dumps(graph_feed_targeting(audience["feed_targeting"]))
+        if self.scheduling == "native" and message.utc - now >= self.earliest:
+            fields["published"] = "false"
+            fields["scheduled_publish_time"] = str(int(message.utc.timestamp()))
+        return fields
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        token = self.secret("page_token")
+        where = f"facebook page {self.page_id}"
+        try:
+            response = httpx.request(
+                method,
+                self._url(path),
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=self.timeout,
+                **kwargs,
+            )
+        except httpx.TimeoutException:
+            raise TransientError(f"{where}: timed out after {self.timeout:g}s") from None
+        except httpx.HTTPError as error:
+            raise TransientError(f"{where}: {type(error).__name__}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        if response.status_code < 400 and "error" not in body:
+            return body
+        graph_error = body.get("error") or {}
+        code, subcode = graph_error.get("code"), graph_error.get("error_subcode")
+        # Never trust an error text to leave the token out.
+        text = str(graph_error.get("message") or response.reason_phrase).replace(token, "***")
+        detail = f"{where}: {response.status_code} (code {code}"
+        detail += f"/{subcode})" if subcode else ")"
+        detail += f" {text}"
+        if method == "DELETE" and (code, subcode) == NONEXISTENT_OBJECT:
+            return {"success": True}
+        transient = graph_error.get("is_transient") or code in TRANSIENT_CODES
+        if response.status_code >= 500 or transient:
+            raise TransientError(detail, retry_after=_usage_retry_after(response))
+        raise PermanentError(detail)
+
+    def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        if idempotency_key in self._published:
+            return self._published[idempotency_key]
+        problems = audience_problems(message.audience)
+        if problems:
+            raise PermanentError(f"channel {self.channel.name!r}: {problems[0]}")
+        now = self.clock()
+        lead = message.utc - now
+        if self.scheduling == "native" and lead > self.latest:
+            # Too far ahead for Facebook to accept yet: come back once it is in the window.
+            raise TransientError(
+                f"facebook page {self.page_id}: {_describe(lead)} ahead is beyond the "
+                f"scheduling window of {_describe(self.latest)}",
+                retry_after=(lead - self.latest).total_seconds(),
+            )
+        if self.scheduling == "native" and timedelta(0) < lead < self.earliest:
+            # Too close to schedule natively, too early to post now: wait until due.
+            raise TransientError(
+                f"facebook page {self.page_id}: due in {_describe(lead)}, inside the "
+                f"{_describe(self.earliest)} Facebook needs to schedule",
+                retry_after=lead.total_seconds(),
+            )
+        fields = self.post_fields(message, now)
+        body = self._request("POST", f"{self.page_id}/feed", data=fields)
+        post_id = body.get("id")
+        if not post_id:
+            raise PermanentError(f"facebook page {self.page_id}: the reply carries no post id")
+        scheduled = fields.get("published") == "false"
+        receipt = Receipt(
+            remote_id=str(post_id),
+            url=f"https://www.facebook.com/{post_id}",
+            extra={
+                "scheduled": scheduled,
+                "scheduled_publish_time": fields.get("scheduled_publish_time"),
+            },
+        )
+        self._published[idempotency_key] = receipt
+        return receipt
+
+    def delete(self, receipt: Receipt) -> None:
+        """Delete (retract) a published or natively scheduled post by its Facebook id."""
+        self._request("DELETE", receipt.remote_id)

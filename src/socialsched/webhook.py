@@ -1,0 +1,173 @@
+"""The `webhook` adapter: POSTs each message as JSON to a URL, signed with HMAC-SHA256.
+
+Channel configuration:
+
+    [[channel]]
+    name = "hooks"
+    adapter = "webhook"
+    settings = { url = "https://example.com/hook", timeout = 10, max_length = 500 }
+    secrets = { signing_key = "HOOK_SIGNING_KEY" }   # environment variable names
+    # secrets.url = "HOOK_URL" instead of settings.url when the URL itself is a secret
+
+Each request carries `Idempotency-Key` (the receiver should ignore a key it has seen)
+and `X-Socialsched-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Responses
+429, 408 and 5xx, timeouts and connection failures are `TransientError` (429/503
+honour `Retry-After`); other 4xx and redirects are `PermanentError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from .adapters import Adapter, Capabilities, Message, PermanentError, Receipt, TransientError
+from .model import Channel
+
+SIGNATURE_HEADER = "X-Socialsched-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+DEFAULT_TIMEOUT = 10.0
+
+log = logging.getLogger(__name__)
+
+
+def sign(body: bytes, key: str) -> str:
+    """The signature header value for `body`: "sha256=" + hex HMAC-SHA256 with `key`."""
+    return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(body: bytes, header: str | None, key: str) -> bool:
+    """Whether `header` is the right signature of `body` (for receivers; constant time)."""
+    return header is not None and hmac.compare_digest(sign(body, key), header)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class WebhookAdapter(Adapter):
+    """POSTs each message as a signed JSON body to a URL (see the module docs)."""
+
+    name = "webhook"
+    capabilities = Capabilities(audiences=("any",), media=True)
+
+    def __init__(
+        self,
+        channel: Channel,
+        environ: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(channel, environ)
+        settings = channel.settings
+        self._url_in_settings = settings.get("url")
+        if not self._url_in_settings and "url" not in channel.secrets:
+            raise PermanentError(
+                f"channel {channel.name!r}: the webhook adapter needs settings.url "
+                "(or secrets.url naming an environment variable)"
+            )
+        try:
+            self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+        except (TypeError, ValueError):
+            raise PermanentError(
+                f"channel {channel.name!r}: settings.timeout must be a number of seconds"
+            ) from None
+        if settings.get("max_length") is not None:
+            self.capabilities = Capabilities(
+                max_length=int(settings["max_length"]), audiences=("any",), media=True
+            )
+        self._transport = transport
+        self._client: httpx.Client | None = None
+        self._receipts: dict[str, Receipt] = {}
+
+    def _target(self) -> str:
+        url = str(self._url_in_settings or self.secret("url"))
+        if not url.startswith(("http://", "https://")):
+            raise PermanentError(f"channel {self.channel.name!r}: webhook URL must be http(s)")
+        return url
+
+    def _host(self, url: str) -> str:
+        # Only the host goes into messages and logs: paths often embed tokens.
+        return httpx.URL(url).host or "?"
+
+    def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        if idempotency_key in self._receipts:
+            return self._receipts[idempotency_key]
+        url = self._target()
+        key = self.secret("signing_key")
+        body = json.dumps(
+            {"idempotency_key": idempotency_key, **message.to_dict()}, ensure_ascii=False
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "socialsched-webhook",
+            IDEMPOTENCY_HEADER: idempotency_key,
+            SIGNATURE_HEADER: sign(body, key),
+        }
+        host = self._host(url)
+        where = f"webhook {self.channel.name!r} ({host})"
+        try:
+            response = self._http().post(url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            raise TransientError(f"{where}: no response within {self.timeout:g}s") from None
+        except httpx.TransportError as error:
+            raise TransientError(f"{where}: {type(error).__name__}") from None
+        except httpx.HTTPError as error:
+            raise PermanentError(f"{where}: {type(error).__name__}") from None
+        status = response.status_code
+        log.debug("%s: HTTP %s for %s", where, status, idempotency_key)
+        if 200 <= status < 300:
+            receipt = self._receipt(response, idempotency_key)
+            self._receipts[idempotency_key] = receipt
+            return receipt
+        reason = f"{where}: HTTP {status} {response.reason_phrase}".rstrip()
+        if status in (408, 429) or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise TransientError(reason, retry_after=retry_after)
+        raise PermanentError(reason)
+
+    def _receipt(self, response: httpx.Response, idempotency_key: str) -> Receipt:
+        try:
+            data: Any = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            data = {}
+        remote_id = data.get("id")
+        url = data.get("url")
+        return Receipt(
+            remote_id=str(remote_id) if remote_id is not None else idempotency_key,
+            url=str(url) if url is not None else None,
+            extra={"status": response.status_code},
+        )
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(
+                timeout=self.timeout, transport=self._transport, follow_redirects=False
+            )
+        return self._client
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,0 +1,118 @@
+"""docs/adapters.md is generated from the adapters' own capabilities and cannot drift."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import tomllib
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+
+import pytest
+
+from socialsched.adapters import Adapter, Capabilities
+from socialsched.registry import available_adapters
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "adapters.md"
+_spec = importlib.util.spec_from_file_location(
+    "gen_adapters_table", DOC.with_name("gen_adapters_table.py")
+)
+assert _spec is not None and _spec.loader is not None
+gen = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gen)
+
+
+def committed_rows() -> dict[str, str]:
+    """Adapter name -> its table row, as committed in docs/adapters.md."""
+    rows = {}
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"\| `([^`]+)` \|", line)
+        if match:
+            rows[match[1]] = line
+    return rows
+
+
+def repo_plugins() -> dict[str, set[str]]:
+    """Distribution name -> entry-point names, for every plugin under plugins/."""
+    found = {}
+    for pyproject in sorted(ROOT.glob("plugins/*/pyproject.toml")):
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+        entry_points = project.get("entry-points", {}).get("socialsched", {})
+        found[project["name"]] = set(entry_points)
+    return found
+
+
+def missing_repo_plugins() -> list[str]:
+    missing = []
+    for name in repo_plugins():
+        try:
+            distribution(name)
+        except PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
+class Sample(Adapter):
+    __module__ = "sample_plugin.adapter"  # a module no installed distribution provides
+    name = "sample"
+    capabilities = Capabilities(
+        max_length=12345, media=True, audiences=("a", "b"), native_scheduling=True
+    )
+
+
+def test_row_shows_each_declared_capability():
+    assert gen.row(Sample) == ("| `sample` | sample_plugin | 12,345 | yes | a, b | yes | no | no |")
+
+
+def test_render_sorts_adapters_by_name_under_one_header():
+    class Zed(Sample):
+        name = "zed"
+
+    text = gen.render({"zed": Zed, "sample": Sample})
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    assert table[0].startswith("| Adapter | Package | Max length |")
+    assert [line.split("`")[1] for line in table[2:]] == ["sample", "zed"]
+
+
+@pytest.mark.parametrize("name", sorted(available_adapters()))
+def test_committed_row_matches_the_installed_adapter(name):
+    rows = committed_rows()
+    assert name in rows, f"docs/adapters.md lacks {name!r}: run python docs/gen_adapters_table.py"
+    assert rows[name] == gen.row(available_adapters()[name]), (
+        f"docs/adapters.md is stale for {name!r}: run python docs/gen_adapters_table.py"
+    )
+
+
+def test_committed_table_lists_no_adapter_that_is_neither_installed_nor_in_plugins():
+    installed = set(available_adapters())
+    uninstalled_plugins = {
+        entry
+        for dist, entries in repo_plugins().items()
+        if dist in missing_repo_plugins()
+        for entry in entries
+    }
+    unknown = set(committed_rows()) - installed - uninstalled_plugins
+    assert not unknown, f"docs/adapters.md lists adapters that do not exist: {sorted(unknown)}"
+
+
+def test_whole_file_is_exactly_what_the_generator_writes():
+    missing = missing_repo_plugins()
+    if missing:
+        pytest.skip(
+            "not every plugin is installed, so the full table cannot be regenerated: "
+            + ", ".join(f"pip install -e plugins/{name}" for name in missing)
+        )
+    assert DOC.read_text(encoding="utf-8") == gen.render(available_adapters()), (
+        "docs/adapters.md is stale: run python docs/gen_adapters_table.py"
+    )
+
+
+def test_check_mode_fails_on_a_stale_file_and_passes_on_a_fresh_one(tmp_path, monkeypatch):
+    stale = tmp_path / "adapters.md"
+    stale.write_text("# old table\n", encoding="utf-8")
+    monkeypatch.setattr(gen, "DOC", stale)
+    assert gen.main(["--check"]) == 1
+    assert gen.main([]) == 0
+    assert gen.main(["--check"]) == 0
+    assert stale.read_text(encoding="utf-8") == gen.render(available_adapters())

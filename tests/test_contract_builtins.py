@@ -1,0 +1,118 @@
+"""The built-in adapters pass the conformance kit they ship for plugin authors."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from socialsched.adapters import ConsoleAdapter, JsonlAdapter
+from socialsched.model import Channel
+from socialsched.testing import AdapterContract, LocalServer, Reply, key_in_text
+from socialsched.webhook import IDEMPOTENCY_HEADER, WebhookAdapter
+
+
+class FlakyStream(io.StringIO):
+    """A console that can fail its next write like a broken pipe or a closed file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failure: str | None = None
+
+    def write(self, text: str) -> int:
+        failure, self.failure = self.failure, None
+        if failure == "transient":
+            raise BrokenPipeError(32, "Broken pipe")
+        if failure == "permanent":
+            raise ValueError("I/O operation on closed file.")
+        return super().write(text)
+
+    def published(self) -> list[str]:
+        return [k for k in map(key_in_text, self.getvalue().splitlines()) if k]
+
+    def fail_next(self, kind: str) -> bool:
+        self.failure = kind
+        return True
+
+
+class TestConsoleContract(AdapterContract):
+    adapter_class = ConsoleAdapter
+
+    def make_adapter(self, channel, environ, remote):
+        return ConsoleAdapter(channel, environ=environ, stream=remote)
+
+    @pytest.fixture
+    def remote(self):
+        return FlakyStream()
+
+    @pytest.fixture
+    def channel(self, remote):
+        return Channel(name="screen", adapter="console", settings={"max_length": 40})
+
+
+class JsonlFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def published(self) -> list[str]:
+        if not self.path.is_file():
+            return []
+        records = [json.loads(line) for line in self.path.read_text().splitlines()]
+        deleted = {r["deleted"] for r in records if "deleted" in r}
+        return [
+            r["idempotency_key"]
+            for r in records
+            if "idempotency_key" in r and r["idempotency_key"] not in deleted
+        ]
+
+    def fail_next(self, kind: str) -> bool:
+        if kind != "transient":
+            return False  # a local file has no way to refuse a message for good
+        self.path.unlink(missing_ok=True)
+        self.path.mkdir(parents=True)  # writing now fails with IsADirectoryError
+        return True
+
+
+class TestJsonlContract(AdapterContract):
+    adapter_class = JsonlAdapter
+
+    @pytest.fixture
+    def remote(self, tmp_path):
+        return JsonlFile(tmp_path / "audit" / "out.jsonl")
+
+    @pytest.fixture
+    def channel(self, remote):
+        return Channel(name="audit", adapter="jsonl", settings={"path": str(remote.path)})
+
+
+class WebhookServer(LocalServer):
+    def published(self) -> list[str]:
+        return [r.header(IDEMPOTENCY_HEADER) or "" for r in self.requests if 200 <= r.status < 300]
+
+    def fail_next(self, kind: str) -> bool:
+        self.reply(Reply(503, headers={"Retry-After": "2"}) if kind == "transient" else Reply(401))
+        return True
+
+
+class TestWebhookContract(AdapterContract):
+    adapter_class = WebhookAdapter
+
+    @pytest.fixture
+    def remote(self):
+        with WebhookServer() as server:
+            yield server
+
+    @pytest.fixture
+    def channel(self, remote):
+        return Channel(
+            name="hook",
+            adapter="webhook",
+            settings={"url": f"{remote.url}/hook", "timeout": 5},
+            secrets={"signing_key": "HOOK_KEY"},
+        )
+
+    @pytest.fixture
+    def environ(self):
+        return {"HOOK_KEY": "hook-signing-secret-9000"}

@@ -1,0 +1,96 @@
+"""The multi-network example: one post, four networks, per-network text and limits."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from socialsched import load, plan
+from socialsched.cli import main
+from socialsched.registry import available_adapters
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "networks" / "calendar.toml"
+NETWORKS = {"slack", "discord", "email", "facebook"}
+
+pytestmark = pytest.mark.skipif(
+    not set(available_adapters()) >= NETWORKS,
+    reason="needs pip install -e plugins/socialsched-{slack,discord,email,facebook}",
+)
+
+
+def next_week() -> tuple[date, date]:
+    # Facebook's native scheduling window (10 minutes to 180 days from now) is checked
+    # at plan time, so the example is planned for the coming week, whenever this runs.
+    start = date.today() + timedelta(days=2)
+    return start, start + timedelta(days=6)
+
+
+def test_each_network_gets_its_own_text_at_each_markets_monday_10():
+    start, end = next_week()
+    deliveries = plan(load(EXAMPLE), start, end)
+
+    by_adapter = {d.adapter: d.text for d in deliveries if d.segment == "fr-FR"}
+    assert set(by_adapter) == NETWORKS
+    assert len(set(by_adapter.values())) == 4
+    assert by_adapter["slack"].startswith("*This week at Olivar*")
+    assert "#kitchen" in by_adapter["discord"]
+    assert "subscribed to the Olivar list" in by_adapter["email"]
+    monday = next(
+        start + timedelta(days=i) for i in range(7) if (start + timedelta(days=i)).weekday() == 0
+    )
+    paris_10 = datetime(
+        monday.year, monday.month, monday.day, 10, tzinfo=zoneinfo.ZoneInfo("Europe/Paris")
+    )
+    assert {d.utc for d in deliveries if d.segment == "fr-FR"} == {
+        paris_10.astimezone(zoneinfo.ZoneInfo("UTC"))
+    }
+    assert len(deliveries) == 3 * 4
+
+
+def test_plan_checks_facebooks_scheduling_window():
+    far = date.today() + timedelta(days=400)
+    result = CliRunner().invoke(
+        main,
+        [
+            "plan",
+            str(EXAMPLE),
+            "--start",
+            far.isoformat(),
+            "--end",
+            (far + timedelta(days=7)).isoformat(),
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert "facebook-page" in result.output
+    assert "facebook schedules natively only 10 minutes to 180.0 days ahead" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_plan_checks_each_networks_length_limit(tmp_path):
+    long_template = EXAMPLE.parent / "templates" / "launch.j2"
+    calendar_dir = tmp_path / "networks"
+    (calendar_dir / "templates").mkdir(parents=True)
+    (calendar_dir / "calendar.toml").write_text(
+        EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    # Discord embeds take 4,096 characters; Slack, email and Facebook take this text.
+    (calendar_dir / "templates" / "launch.j2").write_text(
+        '{% if channel.adapter == "discord" %}'
+        + "x" * 4097
+        + "{% else %}"
+        + long_template.read_text(encoding="utf-8")
+        + "{% endif %}",
+        encoding="utf-8",
+    )
+    start, end = next_week()
+    result = CliRunner().invoke(
+        main,
+        ["plan", str(calendar_dir / "calendar.toml"), "--start", str(start), "--end", str(end)],
+    )
+    assert result.exit_code == 1, result.output
+    assert "community-discord" in result.output
+    assert "text is 4097 characters; discord allows 4096" in result.output

@@ -1,0 +1,284 @@
+"""Every recipe in docs/recipes loads, plans, and does what its page says.
+
+Expectations come from zoneinfo, babel, dateutil and the holidays package directly,
+and from the recipe files read as plain TOML, never from socialsched itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import tomllib
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import attrs
+import babel.dates
+import holidays
+import pytest
+from click.testing import CliRunner
+from dateutil.relativedelta import SU, relativedelta
+
+import socialsched
+from socialsched.cli import main
+from socialsched.lint import lint
+
+RECIPES = Path(__file__).resolve().parents[1] / "docs" / "recipes"
+TESTED = {
+    "multilingual-exporter",
+    "holiday-promotions",
+    "circles-targeting",
+    "service-hours",
+    "weekly-cadence",
+    "crediting-sources",
+    "crisis-pause",
+}
+
+
+def _raw(name: str, file: str = "calendar.toml") -> dict:
+    return tomllib.loads((RECIPES / name / file).read_text(encoding="utf-8"))
+
+
+def _load(name: str, file: str = "calendar.toml") -> socialsched.Calendar:
+    return socialsched.load(RECIPES / name / file)
+
+
+def _utc(day: date, clock: time, zone: str) -> datetime:
+    return datetime.combine(day, clock, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def _days(start: date, end: date):
+    day = start
+    while day <= end:
+        yield day
+        day += timedelta(days=1)
+
+
+def _next_business_day(day: date, country: str) -> date:
+    public = holidays.country_holidays(country, years=range(day.year, day.year + 2))
+    weekend = {"DZ": {4, 5}}.get(country, {5, 6})
+    day += timedelta(days=1)
+    while day in public or day.weekday() in weekend:
+        day += timedelta(days=1)
+    return day
+
+
+def test_every_recipe_folder_is_tested_and_has_a_page_showing_its_files():
+    folders = {p.parent.name for p in RECIPES.glob("*/calendar.toml")}
+    assert folders == TESTED
+    for name in folders:
+        page = (RECIPES / name / "index.md").read_text(encoding="utf-8")
+        # The page includes the calendar file itself, so the page cannot drift from it.
+        assert f'--8<-- "docs/recipes/{name}/calendar.toml"' in page, name
+
+
+@pytest.mark.parametrize("name", sorted(TESTED))
+def test_recipe_lints_clean_for_a_year(name):
+    assert lint(RECIPES / name / "calendar.toml", date(2027, 1, 1), date(2027, 12, 31)) == []
+
+
+# ---- multilingual exporter ----
+
+
+def test_multilingual_exporter_uses_each_markets_template_language_and_zone():
+    raw = _raw("multilingual-exporter")
+    templates = RECIPES / "multilingual-exporter" / "templates"
+    chosen = {
+        "es-ES": "news.es.j2",
+        "es-MX": "news.es-MX.j2",
+        "fr-FR": "news.fr.j2",
+        "fr-DZ": "news.fr-DZ.j2",
+        "en-US": "news.j2",
+        "it-IT": "news.it.j2",
+    }
+    # Six different files: every market has its own wording.
+    assert len(set(chosen.values())) == 6
+    start, end = date(2027, 3, 1), date(2027, 4, 30)  # across both DST changes
+    deliveries = socialsched.plan(_load("multilingual-exporter"), start, end)
+    expected = set()
+    for segment in raw["segment"]:
+        source = (templates / chosen[segment["name"]]).read_text(encoding="utf-8").strip()
+        for day in _days(start, end):
+            if day.weekday() != 1:  # Tuesdays
+                continue
+            text = source.replace("{{ vars.brand }}", raw["calendar"]["vars"]["brand"]).replace(
+                '{{ when | date("long") }}',
+                babel.dates.format_date(day, "long", locale=segment["locale"].replace("-", "_")),
+            )
+            expected.add((segment["name"], _utc(day, time(10), segment["timezone"]), text))
+    assert {(d.segment, d.utc, d.text) for d in deliveries} == expected
+
+
+# ---- holiday promotions ----
+
+
+def test_holiday_promotions_fall_on_each_countrys_own_days():
+    deliveries = socialsched.plan(_load("holiday-promotions"), "2027-01-01", "2028-12-31")
+    zones = {s["name"]: s["timezone"] for s in _raw("holiday-promotions")["segment"]}
+    expected = set()
+    for year in (2027, 2028):
+        may = date(year, 5, 1)
+        mothers = {
+            "us": may + relativedelta(weekday=SU(+2)),
+            "it": may + relativedelta(weekday=SU(+2)),
+            "es": may + relativedelta(weekday=SU(+1)),
+            "mx": date(year, 5, 10),
+        }
+        for segment, day in mothers.items():
+            expected.add(("mothers-day", segment, _utc(day, time(9, 30), zones[segment])))
+        (thanksgiving,) = [d for d, n in holidays.US(years=year).items() if "Thanksgiving" in n]
+        eve = thanksgiving - timedelta(days=1)
+        expected.add(("thanksgiving", "us", _utc(eve, time(9), zones["us"])))
+        expected.add(("ferragosto", "it", _utc(date(year, 8, 15), time(10), zones["it"])))
+    assert {(d.post, d.segment, d.utc) for d in deliveries} == expected
+    # The three Mother's Days of 2027 are three different days.
+    days_2027 = {d.segment: d.local.date() for d in deliveries if d.post == "mothers-day"}
+    assert len({days_2027["us"], days_2027["es"], days_2027["mx"]}) == 3
+    texts = {(d.post, d.segment): d.text for d in deliveries}
+    assert texts[("ferragosto", "it")].startswith("Buon Ferragosto!")
+    assert texts[("mothers-day", "us")].startswith("Happy Mother's Day!")
+    assert texts[("mothers-day", "mx")].startswith("¡Feliz Día de la Madre!")
+
+
+# ---- circles targeting ----
+
+
+def test_circles_targeting_reaches_each_circle_and_one_person():
+    raw = _raw("circles-targeting")
+    deliveries = socialsched.plan(_load("circles-targeting"), "2027-03-01", "2027-03-31")
+    audiences = {c["name"]: c["audiences"] for c in raw["channel"]}
+    in_circles = {
+        s["name"] for s in raw["segment"] if {"customers", "partners"} & set(s.get("circles", []))
+    }
+    catalogue = [d for d in deliveries if d.post == "new-catalogue"]
+    assert {d.segment for d in catalogue} == in_circles
+    assert "press" not in in_circles and "lucia" not in in_circles
+    for delivery in catalogue:
+        assert delivery.channel == "page"
+        assert delivery.audience == audiences["page"][delivery.segment]
+    (release,) = [d for d in deliveries if d.post == "press-release"]
+    assert (release.segment, release.audience) == ("press", "list:press")
+    direct = [d for d in deliveries if d.channel == "dm"]
+    assert len(direct) == 1
+    (message,) = direct
+    assert (message.segment, message.audience) == ("lucia", "dm:@lucia.distribuciones")
+    assert message.text.startswith("Lucía, gracias")
+    assert message.utc == _utc(date(2027, 3, 3), time(12), "America/Mexico_City")
+    assert all(d.segment != "lucia" for d in deliveries if d.channel != "dm")
+
+
+# ---- service hours ----
+
+
+def test_service_hours_in_each_markets_language_zone_and_working_days():
+    raw = _raw("service-hours")
+    start, end = date(2027, 3, 1), date(2027, 5, 31)
+    deliveries = socialsched.plan(_load("service-hours"), start, end)
+    words = {"es": "ayuda", "fr": "aide", "it": "aiuto", "en": "help"}
+    languages = raw["calendar"]["vars"]["languages"]
+    moved = 0
+    for segment in raw["segment"]:
+        mine = [d for d in deliveries if d.segment == segment["name"]]
+        public = holidays.country_holidays(segment["country"], years=2027)
+        expected_days = set()
+        for day in _days(start, end):
+            if day.weekday() == 0:
+                moved += day in public
+                if day in public:
+                    day = _next_business_day(day, segment["country"])
+                if day <= end:  # a plan keeps only deliveries whose local day is in range
+                    expected_days.add(day)
+        assert {d.utc for d in mine} == {
+            _utc(day, time(9), segment["timezone"]) for day in expected_days
+        }, segment["name"]
+        hours = segment.get("vars", {})
+        for delivery in mine:
+            assert words[segment["locale"][:2]] in delivery.text
+            if hours.get("always_open"):
+                assert "24" in delivery.text and str(languages) in delivery.text
+            else:
+                assert hours["opens"] in delivery.text and hours["closes"] in delivery.text
+                assert "24" not in delivery.text
+    assert moved >= 3  # Easter Monday (FR, IT), Whit Monday (FR), Benito Juárez (MX)...
+
+
+# ---- weekly cadence ----
+
+
+def test_weekly_cadence_has_no_gap_and_lint_catches_the_silent_market(tmp_path):
+    start, end = date(2027, 1, 1), date(2027, 12, 31)
+    assert lint(RECIPES / "weekly-cadence" / "calendar.toml", start, end) == []
+
+    broken = RECIPES / "weekly-cadence" / "silent-market.toml"
+    limit = _raw("weekly-cadence", "silent-market.toml")["calendar"]["max_gap_days"]
+    # France only gets the 1st of each month: every stretch between two of them is a gap.
+    marks = [start - timedelta(days=1)]
+    marks += [date(2027, m, 1) for m in range(1, 13)] + [end + timedelta(days=1)]
+    expected = {
+        ("fr-FR", a + timedelta(days=1), b - timedelta(days=1))
+        for a, b in itertools.pairwise(marks)
+        if (b - a).days - 1 > limit
+    }
+    found = set()
+    for problem in lint(broken, start, end):
+        assert problem.severity == "warning"
+        match = re.search(r"segment '([^']+)' has no post from (\S+) to (\S+) ", problem.message)
+        assert match, problem.message
+        found.add((match[1], date.fromisoformat(match[2]), date.fromisoformat(match[3])))
+    assert found == expected and len(expected) == 12
+
+    result = CliRunner().invoke(
+        main, ["lint", str(broken), "--start", str(start), "--end", str(end)]
+    )
+    assert result.exit_code == 0  # warnings only
+    assert "'fr-FR' has no post" in result.output
+    assert "'en-US'" not in result.output and "'es-MX'" not in result.output
+
+
+# ---- crediting sources ----
+
+
+def test_shared_posts_credit_their_source_in_the_markets_language():
+    raw = _raw("crediting-sources")
+    deliveries = socialsched.plan(_load("crediting-sources"), "2027-04-01", "2027-04-30")
+    posts = {p["id"]: p["vars"] for p in raw["post"]}
+    prefix = {"es-ES": "Vía ", "fr-FR": "Source : ", "en-US": "Via "}
+    assert len(deliveries) == len(posts) * len(raw["segment"])
+    for delivery in deliveries:
+        source = posts[delivery.post]
+        first, credit = delivery.text.split("\n")
+        assert first == source["title"]
+        assert credit.startswith(prefix[delivery.segment] + source["source_name"])
+        assert source["source_handle"] in credit
+        assert credit.endswith(source["source_url"])
+
+
+def test_a_shared_post_without_its_source_fails_lint():
+    calendar = _load("crediting-sources")
+    post = calendar.posts[0]
+    uncredited = attrs.evolve(post, vars={k: v for k, v in post.vars.items() if k != "source_url"})
+    calendar = attrs.evolve(calendar, posts=(uncredited, *calendar.posts[1:]))
+    problems = lint(calendar, date(2027, 4, 1), date(2027, 4, 30))
+    errors = [p for p in problems if p.severity == "error"]
+    assert errors and all("source_url" in p.message for p in errors)
+
+
+# ---- crisis pause (planning part; pausing is the runner's job) ----
+
+
+def test_crisis_pause_tags_promotions_and_service_notices_apart():
+    raw = _raw("crisis-pause")
+    tags = {p["id"]: tuple(p.get("tags", [])) for p in raw["post"]}
+    deliveries = socialsched.plan(_load("crisis-pause"), "2027-02-10", "2027-02-10")
+    assert all(d.tags == tags[d.post] for d in deliveries)
+    outage = [d for d in deliveries if d.segment == "es-MX"]
+    mexico = "America/Mexico_City"
+    assert {(d.post, d.utc) for d in outage if "service" in d.tags} == {
+        ("outage-notice", _utc(date(2027, 2, 10), time(8), mexico)),
+        ("outage-resolved", _utc(date(2027, 2, 10), time(11, 30), mexico)),
+    }
+    # What a pause of tag "promo" in es-MX would hold back, and what it would not touch.
+    assert [d.post for d in outage if "promo" in d.tags] == ["daily-offer"]
+    spain = [d for d in deliveries if d.segment == "es-ES"]
+    assert [(d.post, d.tags) for d in spain] == [("daily-offer", ("promo",))]
