@@ -57,7 +57,7 @@ def test_tiny_run_agrees_with_the_reference_and_prints_a_ratio():
 
 
 def test_tracemalloc_option_reports_peak_memory_of_both():
-    result = run_benchmark("--segments", "3", "--days", "3", "--tracemalloc")
+    result = run_benchmark("--segments", "3", "--days", "3", "--tracemalloc", "--repeat", "2")
     assert result.returncode == 0, result.stderr
     assert re.search(
         r"^peak memory \(tracemalloc, result included\): reference [\d.]+ MiB, "
@@ -70,5 +70,5 @@ def test_tracemalloc_option_reports_peak_memory_of_both():
 def test_nonsense_sizes_are_a_usage_error():
     result = run_benchmark("--segments", "0")
     assert result.returncode == 2
-    assert "--segments and --days must be at least 1" in result.stderr
+    assert "--segments, --days and --repeat must be at least 1" in result.stderr
     assert "Traceback" not in result.stderr
