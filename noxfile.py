@@ -49,6 +49,6 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Every benchmark script, printing baseline vs socialsched."""
+    """Benchmarks, baseline vs socialsched; options pass on: `nox -s bench -- --days 30`."""
     session.install("-e", ".")
-    session.run("python", "benchmarks/plan.py")
+    session.run("python", "benchmarks/plan.py", *session.posargs)

