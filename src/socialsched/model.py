@@ -413,7 +413,10 @@ class Delivery:
             "holiday": self.holiday,
             "shifted_from": self.shifted_from.isoformat() if self.shifted_from else None,
             "reason": self.reason,
-            "audience": self.audience,
+            # A resolved `Audience` (planner output) becomes its dict; anything else as is.
+            "audience": (
+                self.audience.to_dict() if hasattr(self.audience, "to_dict") else self.audience
+            ),
             "tags": list(self.tags),
         }
 

@@ -18,7 +18,7 @@ import attrs
 
 from . import plugins
 from .adapters import Adapter, Message
-from .audiences import resolve_audience
+from .audiences import Audience, resolve_audience
 from .errors import PlanError, Problem, RenderError, SocialschedError
 from .holidays_table import DayTable, display_language
 from .model import Calendar, Channel, Delivery, Post, Segment, build_delivery
@@ -335,9 +335,16 @@ class Planner:
         """Append the deliveries of one route to `deliveries`; return the `_order_base`
         of each, in the same order."""
         post, segment, channel, timing = route
+        try:
+            audience = resolve_audience(channel, segment)
+        except PlanError as error:
+            if problems is None:
+                raise
+            problems.append(Problem(str(error), where=f"channel {channel.name!r}"))
+            return []
         texts: Iterable[str | None] = repeat(None)
         if render:
-            texts, kept = self._render(route, problems)
+            texts, kept = self._render(route, audience, problems)
             if len(kept) != len(timing.slots):
                 timing = _GroupTiming.of(kept)
         # Built column by column: this is the part of planning that runs once per
@@ -359,14 +366,14 @@ class Planner:
                 holidays,
                 shifted_froms,
                 reasons,
-                repeat(channel.audiences.get(segment.name)),
+                repeat(audience),
                 repeat(post.tags),
             )
         )
         return timing.order
 
     def _render(
-        self, route: _Route, problems: list[Problem] | None
+        self, route: _Route, audience: Audience | None, problems: list[Problem] | None
     ) -> tuple[list[str], list[Slot]]:
         """The text of each slot of a route that renders and fits the channel's limits,
         and those slots."""
@@ -385,8 +392,7 @@ class Planner:
         for slot in timing.slots:
             try:
                 text = self.renderer.render(post, segment, channel, slot.local, slot.holiday)
-                resolved = resolve_audience(channel, segment)
-                self._check_limits(adapter, post, segment, channel, slot, text, resolved)
+                self._check_limits(adapter, post, segment, channel, slot, text, audience)
             except SocialschedError as error:
                 if problems is None:
                     raise

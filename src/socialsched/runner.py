@@ -28,7 +28,8 @@ from typing import Any
 import attrs
 from apscheduler.jobstores.base import JobLookupError
 
-from .adapters import Adapter, Message, PermanentError, Receipt, TransientError
+from .adapters import Adapter, AdapterError, Message, PermanentError, Receipt, TransientError
+from .audiences import Audience
 from .errors import SocialschedError
 from .model import Channel
 from .policy import Rate, retry_delay
@@ -162,11 +163,10 @@ class Runner:
         return adapter
 
     def _publish(self, record: Record, channel: Channel) -> None:
-        fields = {
-            "delivery_id": record.id,
-            "post": record.post,
-            "segment": record.segment,
-            "channel": record.channel,
+        # What lifecycle observers get: the hookspecs' keyword arguments.
+        fields: dict[str, Any] = {
+            "delivery": record.to_delivery(),
+            "channel": channel,
             "attempt": record.attempts,
         }
         try:
@@ -180,42 +180,47 @@ class Runner:
                 text=record.text or "",
                 utc=record.utc,
                 local=record.local,
-                audience=record.audience,
+                audience=None if record.audience is None else Audience.parse(record.audience),
                 tags=record.tags,
             )
             receipt = adapter.publish(message, idempotency_key=record.id)
         except PermanentError as error:
-            self._fail(record, str(error), fields)
+            self._fail(record, error, str(error), fields)
         except TransientError as error:
-            self._retry(record, channel, str(error), error.retry_after, fields)
+            self._retry(record, channel, error, str(error), error.retry_after, fields)
         except Exception as error:  # an adapter bug: retry, bounded by max_attempts
-            self._retry(record, channel, f"{type(error).__name__}: {error}", None, fields)
+            described = f"{type(error).__name__}: {error}"
+            self._retry(record, channel, TransientError(described), described, None, fields)
         else:
-            receipt_data = attrs.asdict(receipt)
-            if self.store.record_published(record, self.worker, receipt_data):
+            if self.store.record_published(record, self.worker, attrs.asdict(receipt)):
                 self.published += 1
-                _emit("delivery_published", receipt=receipt_data, **fields)
+                _emit("delivery_published", receipt=receipt, **fields)
 
     def _retry(
         self,
         record: Record,
         channel: Channel,
-        error: str,
+        error: AdapterError,
+        description: str,
         retry_after: float | None,
         fields: dict[str, Any],
     ) -> None:
         if record.attempts >= channel.max_attempts:
-            self._fail(record, f"gave up after {record.attempts} attempts: {error}", fields)
+            description = f"gave up after {record.attempts} attempts: {description}"
+            self._fail(record, error, description, fields)
             return
         delay = retry_delay(record.attempts, retry_after, rng=self._rng)
         due = self.store.clock() + timedelta(seconds=delay)
-        logger.info("delivery %s: %s; retry in %.0fs", record.id, error, delay)
-        self.store.record_retry(record, self.worker, due, error)
+        logger.info("delivery %s: %s; retry in %.0fs", record.id, description, delay)
+        self.store.record_retry(record, self.worker, due, description)
+        _emit("delivery_failed", error=error, final=False, **fields)
 
-    def _fail(self, record: Record, error: str, fields: dict[str, Any]) -> None:
-        logger.warning("delivery %s failed: %s", record.id, error)
-        if self.store.record_failed(record, self.worker, error):
-            _emit("delivery_failed", error=error, **fields)
+    def _fail(
+        self, record: Record, error: AdapterError, description: str, fields: dict[str, Any]
+    ) -> None:
+        logger.warning("delivery %s failed: %s", record.id, description)
+        if self.store.record_failed(record, self.worker, description):
+            _emit("delivery_failed", error=error, final=True, **fields)
 
     def publish_now(self, delivery_id: str) -> Record:
         """Make one delivery due now and publish it in this process; returns its record."""

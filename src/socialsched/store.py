@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import plugins
 from .errors import SocialschedError
 from .model import Calendar, Channel, Delivery, Post
 from .policy import Rate
@@ -55,9 +56,18 @@ listeners: list[Callable[[str, Mapping[str, Any]], None]] = []
 
 
 def _emit(event_name: str, **fields: Any) -> None:
-    """Announce a lifecycle event (delivery_scheduled, delivery_published, delivery_failed)."""
+    """Announce a lifecycle event (delivery_scheduled, delivery_published, delivery_failed)
+    to plugins (their hooks get `fields` as keyword arguments) and to `listeners`."""
+    plugins.notify(event_name, **fields)
     for listener in listeners:
         listener(event_name, fields)
+
+
+def _audience_json(audience: Any) -> str | None:
+    if audience is None:
+        return None
+    # The planner hands a resolved `Audience`; keep its dict form, which parses back.
+    return json.dumps(audience.to_dict() if hasattr(audience, "to_dict") else audience)
 
 
 class StoreError(SocialschedError):
@@ -170,6 +180,21 @@ class Record:
             last_error=m["last_error"],
             claimed_by=m["claimed_by"],
             lease_until=_aware(m["lease_until"]),
+        )
+
+    def to_delivery(self) -> Delivery:
+        """The planned delivery this record holds (for lifecycle observers)."""
+        return Delivery(
+            id=self.id,
+            post=self.post,
+            segment=self.segment,
+            channel=self.channel,
+            adapter=self.adapter,
+            utc=self.utc,
+            local=self.local,
+            text=self.text,
+            audience=self.audience,
+            tags=self.tags,
         )
 
 
@@ -433,7 +458,15 @@ class Store:
             for chunk in _chunks(missing):
                 for row in connection.execute(select(*columns).where(deliveries.c.id.in_(chunk))):
                     existing[row.id] = row
-            return self._reconcile(connection, wanted, existing, active_holds, now, actor)
+            result = self._reconcile(connection, wanted, existing, active_holds, now, actor)
+        # Announced after the commit, so observers never hear of rows that rolled back.
+        if result.added:
+            by_id = {d.id: d for d in planned}
+            for key in result.added:
+                delivery = by_id[key]
+                channel = calendar.channel(delivery.channel)
+                _emit("delivery_scheduled", delivery=delivery, channel=channel)
+        return result
 
     def _reconcile(
         self,
@@ -517,15 +550,6 @@ class Store:
             cancelled, "cancelled", actor, now, reason="no longer in the calendar"
         )
         self._append_log(connection, log)
-        for row in inserts:
-            _emit(
-                "delivery_scheduled",
-                delivery_id=row["id"],
-                post=row["post"],
-                segment=row["segment"],
-                channel=row["channel"],
-                utc=_aware(row["utc"]),
-            )
         return ReconcileResult(
             added=tuple(r["id"] for r in inserts),
             moved=tuple(moved),
@@ -554,7 +578,7 @@ class Store:
             "local": delivery.local.isoformat(),
             "local_day": delivery.local.date().isoformat(),
             "text": delivery.text,
-            "audience": None if delivery.audience is None else json.dumps(delivery.audience),
+            "audience": _audience_json(delivery.audience),
             "tags": _tags_json(delivery.tags),
             "holiday": delivery.holiday,
             "shifted_from": delivery.shifted_from.isoformat() if delivery.shifted_from else None,

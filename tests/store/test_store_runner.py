@@ -282,7 +282,11 @@ def test_lifecycle_events_go_through_one_function(store, clock, recorder, monkey
         "delivery_scheduled",
     ]
     published = next(f for n, f in seen if n == "delivery_published")
-    assert published["receipt"]["remote_id"] == f"r-{published['delivery_id']}"
+    assert published["receipt"].remote_id == f"r-{published['delivery'].id}"
+    assert published["channel"].name == published["delivery"].channel
+    assert published["attempt"] == 1
+    failed = next(f for n, f in seen if n == "delivery_failed")
+    assert isinstance(failed["error"], PermanentError) and failed["final"] is True
 
 
 def test_cancel_publish_now_and_retract(store, clock, recorder):
