@@ -155,8 +155,10 @@ class AdapterContract:
             assert isinstance(capabilities, Capabilities)
             limit = capabilities.max_length
             assert limit is None or (isinstance(limit, int) and limit > 0)
-            unknown = set(capabilities.audiences) - {*AUDIENCE_KINDS, "any"}
-            assert not unknown, f"unknown audience kinds {unknown}"
+            # Kinds are open (a Matrix `room`, a Mastodon `visibility`) but must be
+            # words a calendar can write as "kind:id".
+            malformed = {k for k in capabilities.audiences if not _NAME.match(k)}
+            assert not malformed, f"audience kinds {malformed} are not lowercase words"
 
     def test_validate_accepts_a_fitting_message(self, adapter: Adapter) -> None:
         problems = adapter.validate(self.make_message(adapter, "fits"))
