@@ -144,6 +144,8 @@ def test_langs_from_locale_or_channel_setting() -> None:
     assert adapter.langs(make_message(segment="vn")) == ["vi"]
     too_many = make_adapter(langs={"fr": ["fr", "ar", "en", "de"]})
     assert any("language tags" in problem for problem in too_many.validate(make_message()))
+    with pytest.raises(PermanentError, match=r"'bsky'.*settings\.langs must be a table"):
+        make_adapter(langs=["fr", "ar"])
 
 
 def test_any_audience_is_a_problem_because_bluesky_posts_are_public() -> None:

@@ -152,6 +152,13 @@ class BlueskyAdapter(Adapter):
         self.handle = str(handle).removeprefix("@")
         self.service = str(channel.settings.get("service", DEFAULT_SERVICE)).rstrip("/")
         self.timeout = float(channel.settings.get("timeout", 20))
+        langs = channel.settings.get("langs", {})
+        if not isinstance(langs, Mapping):
+            raise PermanentError(
+                f"channel {channel.name!r}: bluesky settings.langs must be a table "
+                "segment -> language tags, e.g. { dz = ['fr', 'ar'] }"
+            )
+        self.langs_by_segment: Mapping[str, Any] = langs
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._client: Client | None = None
         self._did: str | None = None
@@ -163,8 +170,7 @@ class BlueskyAdapter(Adapter):
     def langs(self, message: Message) -> list[str]:
         """Language tags for `message`: the channel's `langs` for its segment, else the
         locale's language."""
-        by_segment = self.channel.settings.get("langs") or {}
-        langs = by_segment.get(message.segment) if isinstance(by_segment, Mapping) else None
+        langs = self.langs_by_segment.get(message.segment)
         if langs:
             return [langs] if isinstance(langs, str) else [str(lang) for lang in langs]
         return bluesky_langs(message.locale)
