@@ -10,14 +10,13 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 import httpx
 import pytest
 import respx
 from socialsched_mastodon import MastodonAdapter
 
-from socialsched.adapters import Adapter, Message
+from socialsched.adapters import Adapter
 from socialsched.audiences import Audience
 from socialsched.model import Channel
 from socialsched.testing import AdapterContract
@@ -79,12 +78,9 @@ class FakeMastodon:
 class TestMastodonContract(AdapterContract):
     adapter_class = MastodonAdapter
 
-    def make_message(
-        self, adapter: Adapter, key: str, text: str | None = None, audience: Any = None
-    ) -> Message:
+    def make_audience(self, adapter: Adapter) -> Audience:
         # The kit's generic audience has no meaning on Mastodon; a visibility does.
-        audience = audience if audience is not None else Audience("visibility", "public")
-        return super().make_message(adapter, key, text, audience)
+        return Audience("visibility", "public")
 
     @pytest.fixture
     def remote(self) -> Iterator[FakeMastodon]:
