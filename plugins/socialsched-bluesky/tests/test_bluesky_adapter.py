@@ -14,6 +14,7 @@ from socialsched_bluesky import BlueskyAdapter
 from socialsched_bluesky.adapter import find_spans, record_key
 
 from socialsched.adapters import Message, PermanentError, Receipt, TransientError
+from socialsched.audiences import Audience
 from socialsched.model import Channel
 from socialsched.registry import adapter_class
 
@@ -136,12 +137,21 @@ def test_record_key_is_a_stable_tid() -> None:
     assert record_key(NOW.replace(year=2028), "key-1") > first
 
 
-def test_langs_from_locale_or_audience() -> None:
-    adapter = make_adapter()
+def test_langs_from_locale_or_channel_setting() -> None:
+    adapter = make_adapter(langs={"dz": ["fr", "ar"], "vn": "vi"})
     assert adapter.langs(make_message(locale="pt-BR")) == ["pt"]
-    assert adapter.langs(make_message(audience={"langs": ["fr", "ar"]})) == ["fr", "ar"]
-    too_many = make_message(audience={"langs": ["fr", "ar", "en", "de"]})
-    assert any("language tags" in problem for problem in adapter.validate(too_many))
+    assert adapter.langs(make_message(segment="dz")) == ["fr", "ar"]
+    assert adapter.langs(make_message(segment="vn")) == ["vi"]
+    too_many = make_adapter(langs={"fr": ["fr", "ar", "en", "de"]})
+    assert any("language tags" in problem for problem in too_many.validate(make_message()))
+    with pytest.raises(PermanentError, match=r"'bsky'.*settings\.langs must be a table"):
+        make_adapter(langs=["fr", "ar"])
+
+
+def test_any_audience_is_a_problem_because_bluesky_posts_are_public() -> None:
+    problems = make_adapter().validate(make_message(audience=Audience.parse("list:fans")))
+    assert len(problems) == 1 and "'list'" in problems[0] and "supports: none" in problems[0]
+    assert make_adapter().validate(make_message()) == []
 
 
 # -- requests --------------------------------------------------------------------------

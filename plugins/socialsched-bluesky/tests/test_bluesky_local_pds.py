@@ -1,4 +1,5 @@
-"""The Bluesky adapter against a real local PDS (with a PLC directory) from @atproto/dev-env.
+"""The Bluesky adapter against a real local PDS (with a PLC directory) from @atproto/dev-env,
+including socialsched's conformance kit (`TestBlueskyContractOnLocalPds`).
 
 Needs `npm ci --prefix plugins/socialsched-bluesky/tests/pds`; skipped, saying so, when
 Node or those packages are missing.
@@ -10,18 +11,19 @@ import json
 import selectors
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from atproto import models
+from atproto import Client, models
 from atproto.exceptions import BadRequestError
 from socialsched_bluesky import BlueskyAdapter
 
 from socialsched.adapters import Message, PermanentError
 from socialsched.model import Channel
+from socialsched.testing import AdapterContract, key_in_text
 
 PDS_DIR = Path(__file__).parent / "pds"
 NOW = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
@@ -139,3 +141,61 @@ def test_wrong_app_password_is_permanent(pds: dict[str, Any]) -> None:
     with pytest.raises(PermanentError) as caught:
         make_adapter(pds, password="wrong-pass-word-xxxx").publish(make_message("x"), "k")
     assert "wrong-pass-word-xxxx" not in str(caught.value)
+
+
+class LocalPds:
+    """The conformance kit's view of the local PDS: the kit's posts in the account."""
+
+    def __init__(self, pds: dict[str, Any]) -> None:
+        self.did = pds["did"]
+        self.client = Client(base_url=pds["url"])
+        self.client.login(pds["handle"], pds["app_password"], fetch_bsky_profile=False)
+
+    def _kit_records(self) -> list[Any]:
+        listed = self.client.com.atproto.repo.list_records(
+            params=models.ComAtprotoRepoListRecords.Params(
+                repo=self.did, collection="app.bsky.feed.post", limit=100
+            )
+        )
+        return [r for r in listed.records if key_in_text(r.value.text)]
+
+    def published(self) -> list[str]:
+        return [str(key_in_text(record.value.text)) for record in self._kit_records()]
+
+    def fail_next(self, kind: str) -> bool:
+        return False  # a real PDS cannot be told to fail; the respx contract covers that
+
+    def clear(self) -> None:
+        for record in self._kit_records():
+            rkey = record.uri.rsplit("/", 1)[1]
+            self.client.com.atproto.repo.delete_record(
+                models.ComAtprotoRepoDeleteRecord.Data(
+                    repo=self.did, collection="app.bsky.feed.post", rkey=rkey
+                )
+            )
+
+
+class TestBlueskyContractOnLocalPds(AdapterContract):
+    """socialsched's conformance kit against the real PDS (each test starts with no
+    kit posts in the account)."""
+
+    adapter_class = BlueskyAdapter
+
+    @pytest.fixture
+    def remote(self, pds: dict[str, Any]) -> LocalPds:
+        remote = LocalPds(pds)
+        remote.clear()
+        return remote
+
+    @pytest.fixture
+    def channel(self, remote: LocalPds, pds: dict[str, Any]) -> Channel:
+        return Channel(
+            name="bsky",
+            adapter="bluesky",
+            secrets={"app_password": "BSKY_APP_PASSWORD"},
+            settings={"handle": pds["handle"], "service": pds["url"]},
+        )
+
+    @pytest.fixture
+    def environ(self, pds: dict[str, Any]) -> Mapping[str, str]:
+        return {"BSKY_APP_PASSWORD": pds["app_password"]}

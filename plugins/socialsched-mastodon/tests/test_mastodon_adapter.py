@@ -11,6 +11,7 @@ import respx
 from socialsched_mastodon import MastodonAdapter
 
 from socialsched.adapters import Message, PermanentError, Receipt, TransientError
+from socialsched.audiences import Audience
 from socialsched.model import Channel
 from socialsched.registry import adapter_class
 
@@ -43,9 +44,11 @@ def make_message(text: str = "Bonne année !", **fields: object) -> Message:
         "text": text,
         "utc": NOW,
         "local": NOW,
-        "audience": "unlisted",
+        "audience": "visibility:unlisted",
         **fields,
     }
+    if isinstance(values["audience"], str):
+        values["audience"] = Audience.parse(values["audience"])
     return Message(**values)  # type: ignore[arg-type]
 
 
@@ -94,7 +97,7 @@ def test_content_warning_by_tag_and_direct_mention(respx_mock: respx.MockRouter)
     message = make_message(
         "Vote !",
         tags=("politics",),
-        audience={"visibility": "direct", "mention": "@ceo@corp.example"},
+        audience="recipient:@ceo@corp.example",
         locale="de-AT",
     )
     adapter.publish(message, "k")
@@ -111,18 +114,40 @@ def test_channel_wide_content_warning_and_default_visibility() -> None:
     adapter = make_adapter(content_warning="CW", visibility="private")
     message = make_message(audience=None)
     assert adapter.content_warning(message) == "CW"
-    assert adapter.audience(message).visibility == "private"
+    assert adapter.visibility(message).visibility == "private"
 
 
 def test_unknown_visibility_is_a_validation_problem_naming_segment() -> None:
-    problems = make_adapter().validate(make_message(audience="friends"))
+    problems = make_adapter().validate(make_message(audience="visibility:friends"))
     assert len(problems) == 1
     assert "'friends'" in problems[0] and "'fr'" in problems[0]
 
 
 def test_direct_without_recipient_is_a_problem() -> None:
-    problems = make_adapter().validate(make_message(audience="direct"))
-    assert problems and "mention" in problems[0]
+    problems = make_adapter().validate(make_message(audience="visibility:direct"))
+    assert len(problems) == 1 and "recipient:@user@host" in problems[0]
+
+
+def test_unsupported_audience_kind_is_one_problem_naming_it() -> None:
+    problems = make_adapter().validate(make_message(audience="list:customers"))
+    assert len(problems) == 1
+    assert "'list'" in problems[0] and "visibility, recipient" in problems[0]
+
+
+@respx.mock
+def test_recipient_without_at_sign_is_mentioned_with_one(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.post(f"{INSTANCE}/api/v1/statuses").mock(return_value=status_response())
+    make_adapter().publish(make_message("Hi", audience="recipient:ana@host.example"), "k")
+    body = json.loads(route.calls.last.request.content)
+    assert body["status"] == "@ana@host.example Hi"
+    assert body["visibility"] == "direct"
+
+
+def test_limit_counts_the_recipient_mention() -> None:
+    # "@ana@h.example " counts as "@ana " (5) on Mastodon: 5 + 6 > 10, while 5 + 5 fits.
+    adapter = make_adapter(max_length=10)
+    assert adapter.validate(make_message("123456", audience="recipient:@ana@h.example")) != []
+    assert adapter.validate(make_message("12345", audience="recipient:@ana@h.example")) == []
 
 
 def test_length_counts_graphemes_links_and_mentions_like_mastodon() -> None:

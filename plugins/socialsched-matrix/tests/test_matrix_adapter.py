@@ -17,6 +17,7 @@ from socialsched_matrix import MatrixAdapter
 from socialsched_matrix.adapter import transaction_id
 
 from socialsched.adapters import Message, PermanentError, Receipt, TransientError
+from socialsched.audiences import Audience
 from socialsched.model import Channel
 from socialsched.registry import adapter_class
 
@@ -110,7 +111,7 @@ def make_adapter(homeserver: FakeHomeserver, **settings: object) -> MatrixAdapte
     return MatrixAdapter(channel, environ={"MATRIX_TOKEN": TOKEN})
 
 
-def make_message(text: str = "Bonne année !", audience: object = ROOM) -> Message:
+def make_message(text: str = "Bonne année !", audience: str | None = f"room:{ROOM}") -> Message:
     return Message(
         delivery_id="d1",
         post="newyear",
@@ -120,7 +121,7 @@ def make_message(text: str = "Bonne année !", audience: object = ROOM) -> Messa
         text=text,
         utc=NOW,
         local=NOW,
-        audience=audience,
+        audience=None if audience is None else Audience.parse(audience),
     )
 
 
@@ -159,8 +160,8 @@ def test_unsafe_key_becomes_hashed_transaction_id(homeserver: FakeHomeserver) ->
 
 def test_alias_is_resolved_then_used(homeserver: FakeHomeserver) -> None:
     adapter = make_adapter(homeserver)
-    adapter.publish(make_message(audience=ALIAS), "k1")
-    adapter.publish(make_message(audience=ALIAS), "k2")
+    adapter.publish(make_message(audience=f"room:{ALIAS}"), "k1")
+    adapter.publish(make_message(audience=f"room:{ALIAS}"), "k2")
     paths = [(r["method"], r["path"]) for r in homeserver.requests]
     assert paths == [
         ("GET", f"{API}/directory/room/{ALIAS}"),
@@ -171,7 +172,7 @@ def test_alias_is_resolved_then_used(homeserver: FakeHomeserver) -> None:
 
 def test_unknown_alias_is_permanent(homeserver: FakeHomeserver) -> None:
     with pytest.raises(PermanentError, match="M_NOT_FOUND"):
-        make_adapter(homeserver).publish(make_message(audience="#nope:hs.example"), "k")
+        make_adapter(homeserver).publish(make_message(audience="room:#nope:hs.example"), "k")
 
 
 def test_html_format_and_notice(homeserver: FakeHomeserver) -> None:
@@ -252,8 +253,12 @@ def test_validation_names_segment_and_bad_room() -> None:
         settings={"homeserver": "https://hs.example", "user_id": "@brand:hs.example"},
     )
     adapter = MatrixAdapter(channel, environ={})
-    problems = adapter.validate(make_message(audience="news"))
-    assert problems and "'fr'" in problems[0] and "'news'" in problems[0]
+    problems = adapter.validate(make_message(audience="room:news"))
+    assert len(problems) == 1 and "'fr'" in problems[0] and "room:news" in problems[0]
+    problems = adapter.validate(make_message(audience=None))
+    assert len(problems) == 1 and "room:!id:server" in problems[0]
+    problems = adapter.validate(make_message(audience="group:-100123"))
+    assert len(problems) == 1 and "'group'" in problems[0] and "supports: room" in problems[0]
     assert adapter.validate(make_message("x" * 70_000)) != []
     assert adapter.validate(make_message("x" * 1000)) == []
 

@@ -13,6 +13,7 @@ import respx
 from socialsched_telegram import TelegramAdapter
 
 from socialsched.adapters import Message, PermanentError, Receipt, TransientError
+from socialsched.audiences import Audience
 from socialsched.model import Channel
 from socialsched.registry import adapter_class
 
@@ -34,7 +35,9 @@ def make_adapter(clock: datetime = NOON_UTC, **settings: object) -> TelegramAdap
     return adapter
 
 
-def make_message(text: str = "Bonne année !", audience: object = "@brand_fr", **fields: object):
+def make_message(
+    text: str = "Bonne année !", audience: str | None = "group:@brand_fr", **fields: object
+) -> Message:
     local = NOON_UTC.astimezone(PARIS)
     values: dict[str, object] = {
         "delivery_id": "d1",
@@ -45,7 +48,7 @@ def make_message(text: str = "Bonne année !", audience: object = "@brand_fr", *
         "text": text,
         "utc": NOON_UTC,
         "local": local,
-        "audience": audience,
+        "audience": None if audience is None else Audience.parse(audience),
         **fields,
     }
     return Message(**values)  # type: ignore[arg-type]
@@ -81,14 +84,14 @@ def test_publish_to_channel_sends_exact_request(respx_mock: respx.MockRouter) ->
 def test_direct_message_to_user_id_and_forum_topic(respx_mock: respx.MockRouter) -> None:
     route = respx_mock.post(f"{API}/sendMessage").mock(return_value=ok(7))
     adapter = make_adapter(disable_link_preview=True)
-    receipt = adapter.publish(make_message(audience="987654321"), "k1")
+    receipt = adapter.publish(make_message(audience="recipient:987654321"), "k1")
     assert json.loads(route.calls.last.request.content) == {
         "chat_id": 987654321,
         "text": "Bonne année !",
         "link_preview_options": {"is_disabled": True},
     }
     assert receipt.remote_id == "987654321/7" and receipt.url is None
-    adapter.publish(make_message(audience={"chat_id": -100123, "thread_id": 5}), "k2")
+    adapter.publish(make_message(audience="group:-100123/5"), "k2")
     assert json.loads(route.calls.last.request.content) == {
         "chat_id": -100123,
         "message_thread_id": 5,
@@ -171,7 +174,7 @@ def test_bad_request_is_permanent_and_names_migrated_chat(respx_mock: respx.Mock
         )
     )
     with pytest.raises(PermanentError, match="-1001234") as caught:
-        make_adapter().publish(make_message(audience=-1234), "k")
+        make_adapter().publish(make_message(audience="group:-1234"), "k")
     assert TOKEN not in str(caught.value)
 
 
@@ -196,9 +199,16 @@ def test_limit_is_4096_utf16_units_after_html_parsing() -> None:
 
 
 def test_bad_audience_and_parse_mode_are_reported() -> None:
-    problems = make_adapter().validate(make_message(audience="brand"))
-    assert problems and "'brand'" in problems[0] and "'fr'" in problems[0]
-    assert make_adapter().validate(make_message(audience=None))
+    problems = make_adapter().validate(make_message(audience="group:brand"))
+    assert len(problems) == 1 and "'brand'" in problems[0] and "'fr'" in problems[0]
+    problems = make_adapter().validate(make_message(audience="recipient:@ana"))
+    assert len(problems) == 1 and "numeric user id" in problems[0]
+    problems = make_adapter().validate(make_message(audience="group:-100123/general"))
+    assert len(problems) == 1 and "forum topic 'general'" in problems[0]
+    problems = make_adapter().validate(make_message(audience=None))
+    assert len(problems) == 1 and "'group:" in problems[0]
+    problems = make_adapter().validate(make_message(audience="list:fans"))
+    assert len(problems) == 1 and "'list'" in problems[0] and "group, recipient" in problems[0]
     with pytest.raises(PermanentError, match="parse_mode"):
         make_adapter(parse_mode="BBCode")
 

@@ -4,9 +4,11 @@ Channel settings:
   handle    the account's handle, e.g. "brand.bsky.social" (required)
   service   the account's PDS (default https://bsky.social)
   timeout   seconds per HTTP request (default 20)
+  langs     table: segment -> language tags (at most 3), overriding the tags taken
+            from the segment locale, e.g. { dz = ["fr", "ar"] }
 Secrets: app_password (an app password, never the account's main password).
-Audience per segment: none needed (Bluesky posts are public), or a table
-`{langs = ["fr", "ar"]}` to override the language tags taken from the segment locale.
+Audiences: none. Every Bluesky post is public, so the adapter declares no audience
+kinds and plan-time validation reports a channel that names one for a segment.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ class BlueskyAdapter(Adapter):
     capabilities = Capabilities(
         max_length=MAX_GRAPHEMES,
         media=False,
-        audiences=("public",),
+        audiences=(),
         native_scheduling=False,
         delete=True,
         idempotent=True,
@@ -150,6 +152,13 @@ class BlueskyAdapter(Adapter):
         self.handle = str(handle).removeprefix("@")
         self.service = str(channel.settings.get("service", DEFAULT_SERVICE)).rstrip("/")
         self.timeout = float(channel.settings.get("timeout", 20))
+        langs = channel.settings.get("langs", {})
+        if not isinstance(langs, Mapping):
+            raise PermanentError(
+                f"channel {channel.name!r}: bluesky settings.langs must be a table "
+                "segment -> language tags, e.g. { dz = ['fr', 'ar'] }"
+            )
+        self.langs_by_segment: Mapping[str, Any] = langs
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._client: Client | None = None
         self._did: str | None = None
@@ -159,9 +168,10 @@ class BlueskyAdapter(Adapter):
         return graphemes(text)
 
     def langs(self, message: Message) -> list[str]:
-        """Language tags for `message`: the audience's `langs`, else the locale's language."""
-        if isinstance(message.audience, Mapping) and message.audience.get("langs"):
-            langs = message.audience["langs"]
+        """Language tags for `message`: the channel's `langs` for its segment, else the
+        locale's language."""
+        langs = self.langs_by_segment.get(message.segment)
+        if langs:
             return [langs] if isinstance(langs, str) else [str(lang) for lang in langs]
         return bluesky_langs(message.locale)
 

@@ -10,8 +10,10 @@ Channel settings:
   content_warnings  table: post tag -> content warning, for posts carrying that tag
   timeout           seconds per HTTP request (default 20)
 Secrets: token (an access token with the write:statuses scope).
-Audience per segment: a visibility ("public", "unlisted", "private", "direct"), or a
-table `{visibility = "direct", mention = "@alice@example.social"}` for a direct message.
+Audiences (per segment, see `socialsched.audiences`):
+  "visibility:public" | "visibility:unlisted" | "visibility:private" (followers only)
+  "recipient:@alice@example.social"   a direct message to one account (visibility
+                                      direct, the mention put in front of the text)
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
+from socialsched.audiences import Audience
 from socialsched.model import Channel
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
@@ -52,8 +55,9 @@ def mastodon_language(locale: str) -> str:
 
 
 @attrs.frozen
-class Audience:
-    """The resolved audience of one segment on Mastodon."""
+class Visibility:
+    """How Mastodon shows one segment's status: its visibility and, for a direct
+    message, the recipient's mention."""
 
     visibility: str
     mention: str | None = None
@@ -66,7 +70,7 @@ class MastodonAdapter(Adapter):
     capabilities = Capabilities(
         max_length=DEFAULT_MAX_LENGTH,
         media=False,
-        audiences=VISIBILITIES,
+        audiences=("visibility", "recipient"),
         native_scheduling=False,
         delete=True,
         idempotent=True,
@@ -119,22 +123,35 @@ class MastodonAdapter(Adapter):
         countable = _MENTION.sub(lambda match: "@" + match[1], countable)
         return len(regex.findall(r"\X", countable))
 
-    def audience(self, message: Message) -> Audience:
-        """The visibility (and recipient, for direct messages) for `message`."""
-        raw = message.audience
-        if raw is None:
-            raw = self.channel.settings.get("visibility", "public")
-        if isinstance(raw, Mapping):
-            visibility = str(raw.get("visibility", "direct"))
-            mention = raw.get("mention")
+    def visibility(self, message: Message) -> Visibility:
+        """The visibility (and recipient, for direct messages) for `message`.
+
+        No audience means the channel's `settings.visibility` (default "public").
+        """
+        audience: Audience | None = message.audience
+        where = f"channel {self.channel.name!r}, segment {message.segment!r}"
+        if audience is None:
+            visibility, mention = str(self.channel.settings.get("visibility", "public")), None
+        elif audience.kind == "visibility":
+            visibility, mention = str(audience.id), None
+        elif audience.kind == "recipient":
+            visibility, mention = "direct", "@" + str(audience.id).removeprefix("@")
         else:
-            visibility, mention = str(raw), None
+            raise PermanentError(
+                f"{where}: mastodon cannot target a {audience.kind!r} audience "
+                "(use 'visibility:public|unlisted|private' or 'recipient:@user@host')"
+            )
         if visibility not in VISIBILITIES:
             raise PermanentError(
-                f"channel {self.channel.name!r}, segment {message.segment!r}: mastodon "
-                f"visibility {visibility!r} is not one of {', '.join(VISIBILITIES)}"
+                f"{where}: mastodon visibility {visibility!r} is not one of "
+                f"{', '.join(VISIBILITIES)}"
             )
-        return Audience(visibility, str(mention) if mention else None)
+        if visibility == "direct" and mention is None:
+            raise PermanentError(
+                f"{where}: a direct mastodon message needs a recipient: "
+                "write the audience as 'recipient:@user@host'"
+            )
+        return Visibility(visibility, mention)
 
     def content_warning(self, message: Message) -> str | None:
         """The spoiler text for `message`: by post tag, else the channel's, else none."""
@@ -145,30 +162,34 @@ class MastodonAdapter(Adapter):
         warning = self.channel.settings.get("content_warning")
         return str(warning) if warning else None
 
-    def status_text(self, message: Message, audience: Audience) -> str:
+    def status_text(self, message: Message, visibility: Visibility) -> str:
         """The status text; a direct message starts with its recipient's mention."""
-        if audience.mention and audience.mention not in message.text:
-            return f"{audience.mention} {message.text}"
+        if visibility.mention and visibility.mention not in message.text:
+            return f"{visibility.mention} {message.text}"
         return message.text
 
     def validate(self, message: Message) -> list[str]:
-        try:
-            audience = self.audience(message)
-        except PermanentError as error:
-            return [str(error)]
+        # The limit may come from the instance: learn it before the base checks it.
         self._ensure_limits()
-        problems = []
-        if audience.visibility == "direct" and not (
-            audience.mention or _MENTION.search(message.text)
-        ):
-            problems.append("a direct mastodon message needs a recipient: audience.mention")
+        problems = super().validate(message)
+        audience = message.audience
+        if audience is not None and audience.kind not in self.capabilities.audiences:
+            return problems  # the base named the unsupported kind
+        try:
+            visibility = self.visibility(message)
+        except PermanentError as error:
+            return [*problems, str(error)]
         limit = self.capabilities.max_length
-        text = self.status_text(message, audience)
-        length = self.text_length(text) + self.text_length(self.content_warning(message) or "")
-        if limit is not None and length > limit:
-            problems.append(
-                f"text and content warning are {length} characters; this instance allows {limit}"
-            )
+        if limit is not None and self.text_length(message.text) <= limit:
+            # The text fits alone; Mastodon also counts the mention and content warning.
+            text = self.status_text(message, visibility)
+            warning = self.content_warning(message) or ""
+            length = self.text_length(text) + self.text_length(warning)
+            if length > limit:
+                problems.append(
+                    f"text with its mention and content warning is {length} characters; "
+                    f"this instance allows {limit}"
+                )
         return problems
 
     # -- HTTP ---------------------------------------------------------------------------
@@ -234,13 +255,13 @@ class MastodonAdapter(Adapter):
         return response
 
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
-        audience = self.audience(message)
         problems = self.validate(message)
         if problems:
             raise PermanentError("; ".join(problems))
+        visibility = self.visibility(message)
         body: dict[str, Any] = {
-            "status": self.status_text(message, audience),
-            "visibility": audience.visibility,
+            "status": self.status_text(message, visibility),
+            "visibility": visibility.visibility,
             "language": mastodon_language(message.locale),
         }
         warning = self.content_warning(message)

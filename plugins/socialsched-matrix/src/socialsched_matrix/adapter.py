@@ -12,8 +12,8 @@ Channel settings:
               `formatted_body` and its tag-stripped version as `body`
   timeout     seconds per HTTP request (default 20)
 Secrets: access_token.
-Audience per segment: a room id ("!abc:example.org") or alias ("#news-fr:example.org");
-the bot must already be joined to the room.
+Audiences (per segment, see `socialsched.audiences`): "room:!abc:example.org" (a room
+id) or "room:#news-fr:example.org" (an alias); the bot must already be in the room.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
+from socialsched.audiences import Audience
 from socialsched.model import Channel
 
 MSGTYPES = ("m.text", "m.notice")
@@ -52,6 +53,7 @@ FORMATS = ("plain", "html")
 # The spec caps a whole event at 65536 bytes; leave room for the envelope the server adds.
 MAX_CONTENT_BYTES = 60_000
 _TAG = re.compile(r"<[^>]+>")
+_ROOM = re.compile(r"^[!#][^:\s]+:\S+$")
 _TXN_SAFE = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 _RESULT = TypeVar("_RESULT")
 
@@ -109,11 +111,13 @@ class MatrixAdapter(Adapter):
 
     def room(self, message: Message) -> str:
         """The room id or alias that the segment of `message` is reached through."""
-        room = message.audience
-        if not isinstance(room, str) or not re.match(r"^[!#][^:\s]+:\S+$", room):
+        audience: Audience | None = message.audience
+        room = audience.id if audience is not None and audience.kind == "room" else None
+        if room is None or not _ROOM.match(room):
+            shown = str(audience) if audience is not None else "none"
             raise PermanentError(
-                f"channel {self.channel.name!r}, segment {message.segment!r}: matrix needs a "
-                f"room id ('!id:server') or alias ('#name:server') as the audience, not {room!r}"
+                f"channel {self.channel.name!r}, segment {message.segment!r}: matrix needs an "
+                f"audience 'room:!id:server' or 'room:#alias:server', not {shown}"
             )
         return room
 
@@ -130,10 +134,12 @@ class MatrixAdapter(Adapter):
 
     def validate(self, message: Message) -> list[str]:
         problems = super().validate(message)
-        try:
-            self.room(message)
-        except PermanentError as error:
-            problems.append(str(error))
+        # An unsupported kind was named by the base check; say nothing twice.
+        if message.audience is None or message.audience.kind == "room":
+            try:
+                self.room(message)
+            except PermanentError as error:
+                problems.append(str(error))
         size = len(json.dumps(self.content(message), ensure_ascii=False).encode())
         if size > MAX_CONTENT_BYTES:
             problems.append(f"message is {size} bytes; matrix events must stay under 65536")

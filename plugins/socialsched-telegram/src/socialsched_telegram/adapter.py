@@ -11,9 +11,11 @@ Channel settings:
                       server works too)
   timeout             seconds per HTTP request (default 20)
 Secrets: token (the bot token from @BotFather).
-Audience per segment: the chat id (a channel "@name", a group/supergroup id, or a single
-user id for a direct one-to-one message), or a table `{chat_id = ..., thread_id = ...}`
-to post into a forum topic.
+Audiences (per segment, see `socialsched.audiences`):
+  "group:-1001234567890"   a group, supergroup or channel by chat id ...
+  "group:@brand_fr"        ... or a public channel/group by its @username
+  "group:-1001234567890/5" a forum topic (message thread 5) of a supergroup
+  "recipient:987654321"    one user, by numeric user id: a direct one-to-one message
 """
 
 from __future__ import annotations
@@ -36,12 +38,14 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
+from socialsched.audiences import Audience
 from socialsched.model import Channel, QuietWindow
 
 MAX_LENGTH = 4096
 PARSE_MODES = ("HTML", "MarkdownV2", "Markdown")
 DEFAULT_API_URL = "https://api.telegram.org"
 _TAG = re.compile(r"<[^>]+>")
+_USERNAME = re.compile(r"^@[A-Za-z][A-Za-z0-9_]{3,31}$")
 _BOT_TOKEN = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
 
 
@@ -82,7 +86,7 @@ class TelegramAdapter(Adapter):
     capabilities = Capabilities(
         max_length=MAX_LENGTH,
         media=False,
-        audiences=("channel", "group", "chat", "user"),
+        audiences=("group", "recipient"),
         native_scheduling=False,
         delete=True,
         idempotent=False,
@@ -114,25 +118,34 @@ class TelegramAdapter(Adapter):
 
     def target(self, message: Message) -> Target:
         """The chat (and forum topic) the segment of `message` is reached through."""
-        raw = message.audience
-        if isinstance(raw, Mapping):
-            chat_id, thread = raw.get("chat_id"), raw.get("thread_id")
-        else:
-            chat_id, thread = raw, None
-        if chat_id is None or isinstance(chat_id, bool) or not str(chat_id).strip():
+        audience: Audience | None = message.audience
+        where = f"channel {self.channel.name!r}, segment {message.segment!r}"
+        if audience is None or audience.kind not in self.capabilities.audiences:
             raise PermanentError(
-                f"channel {self.channel.name!r}, segment {message.segment!r}: telegram needs a "
-                'chat id as the audience ("@channel", a group id or a user id)'
+                f"{where}: telegram needs an audience 'group:<chat id or @username>' "
+                "or 'recipient:<user id>'"
             )
-        if isinstance(chat_id, str) and not chat_id.startswith("@"):
-            try:
-                chat_id = int(chat_id)
-            except ValueError:
+        ident = str(audience.id)
+        if audience.kind == "recipient":
+            if not ident.isdigit():
                 raise PermanentError(
-                    f"channel {self.channel.name!r}, segment {message.segment!r}: telegram chat "
-                    f"id {chat_id!r} is neither a number nor an '@channel' name"
-                ) from None
-        return Target(chat_id, int(thread) if thread is not None else None)
+                    f"{where}: telegram recipient {ident!r} must be a numeric user id"
+                )
+            return Target(int(ident))
+        chat, slash, thread = ident.partition("/")
+        if slash and not thread.isdigit():
+            raise PermanentError(
+                f"{where}: telegram forum topic {thread!r} in {ident!r} must be a number"
+            )
+        thread_id = int(thread) if slash else None
+        if _USERNAME.match(chat):
+            return Target(chat, thread_id)
+        try:
+            return Target(int(chat), thread_id)
+        except ValueError:
+            raise PermanentError(
+                f"{where}: telegram chat {chat!r} is neither a chat id nor an '@username'"
+            ) from None
 
     def text_length(self, text: str) -> int:
         """Length as Telegram counts it: UTF-16 code units after entity parsing
@@ -145,10 +158,13 @@ class TelegramAdapter(Adapter):
         problems = super().validate(message)
         if not message.text.strip():
             problems.append("telegram cannot send an empty message")
-        try:
-            self.target(message)
-        except PermanentError as error:
-            problems.append(str(error))
+        audience = message.audience
+        # An unsupported kind was named by the base check; say nothing twice.
+        if audience is None or audience.kind in self.capabilities.audiences:
+            try:
+                self.target(message)
+            except PermanentError as error:
+                problems.append(str(error))
         return problems
 
     def silent(self, message: Message) -> bool:

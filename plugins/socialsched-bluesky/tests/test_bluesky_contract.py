@@ -1,0 +1,101 @@
+"""The Bluesky adapter passes socialsched's conformance kit against an XRPC fake.
+
+The fake (respx) stores `app.bsky.feed.post` records by (repo, record key) the way a
+PDS does: `createRecord` refuses a key that exists, `getRecord` answers RecordNotFound
+for a missing one, `deleteRecord` removes it; a create can be made to fail with 502
+(transient) or 400 InvalidRequest (permanent). `test_bluesky_local_pds.py` runs the
+same kit against a real local PDS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+
+import httpx
+import pytest
+import respx
+from socialsched_bluesky import BlueskyAdapter
+from test_bluesky_adapter import APP_PASSWORD, DID, SERVICE, XRPC, fake_jwt
+
+from socialsched.model import Channel
+from socialsched.testing import AdapterContract, key_in_text
+
+
+class FakePds:
+    """Post records by (repo, rkey) -> the kit key their text carries."""
+
+    def __init__(self, router: respx.MockRouter) -> None:
+        self.records: dict[tuple[str, str], str] = {}
+        self._failure: str | None = None
+        router.post(f"{XRPC}/com.atproto.server.createSession").mock(side_effect=self._login)
+        router.get(f"{XRPC}/com.atproto.repo.getRecord").mock(side_effect=self._get)
+        router.post(f"{XRPC}/com.atproto.repo.createRecord").mock(side_effect=self._create)
+        router.post(f"{XRPC}/com.atproto.repo.deleteRecord").mock(side_effect=self._delete)
+
+    def published(self) -> list[str]:
+        return list(self.records.values())
+
+    def fail_next(self, kind: str) -> bool:
+        self._failure = kind
+        return True
+
+    def _login(self, request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content).get("password") != APP_PASSWORD:
+            return httpx.Response(
+                401, json={"error": "AuthenticationRequired", "message": "Invalid password"}
+            )
+        jwt = fake_jwt()
+        return httpx.Response(
+            200, json={"accessJwt": jwt, "refreshJwt": jwt, "handle": "brand.example", "did": DID}
+        )
+
+    def _get(self, request: httpx.Request) -> httpx.Response:
+        params = request.url.params
+        if (params["repo"], params["rkey"]) not in self.records:
+            return httpx.Response(
+                400, json={"error": "RecordNotFound", "message": "Could not locate record"}
+            )
+        uri = f"at://{params['repo']}/app.bsky.feed.post/{params['rkey']}"
+        return httpx.Response(200, json={"uri": uri, "cid": "bafyexisting", "value": {}})
+
+    def _create(self, request: httpx.Request) -> httpx.Response:
+        failure, self._failure = self._failure, None
+        if failure == "transient":
+            return httpx.Response(502, json={"error": "UpstreamFailure"})
+        if failure == "permanent":
+            return httpx.Response(400, json={"error": "InvalidRequest", "message": "bad record"})
+        body = json.loads(request.content)
+        where = (body["repo"], body["rkey"])
+        if where in self.records:
+            return httpx.Response(400, json={"error": "InvalidRequest", "message": "exists"})
+        self.records[where] = key_in_text(body["record"]["text"]) or ""
+        uri = f"at://{body['repo']}/app.bsky.feed.post/{body['rkey']}"
+        return httpx.Response(200, json={"uri": uri, "cid": "bafynew"})
+
+    def _delete(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.records.pop((body["repo"], body["rkey"]), None)
+        return httpx.Response(200, json={})
+
+
+class TestBlueskyContract(AdapterContract):
+    adapter_class = BlueskyAdapter
+
+    @pytest.fixture
+    def remote(self) -> Iterator[FakePds]:
+        with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+            yield FakePds(router)
+
+    @pytest.fixture
+    def channel(self, remote: FakePds) -> Channel:
+        return Channel(
+            name="bsky",
+            adapter="bluesky",
+            secrets={"app_password": "BSKY_CONTRACT_PASSWORD"},
+            settings={"handle": "brand.example", "service": SERVICE},
+        )
+
+    @pytest.fixture
+    def environ(self) -> Mapping[str, str]:
+        return {"BSKY_CONTRACT_PASSWORD": APP_PASSWORD}
