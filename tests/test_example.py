@@ -194,7 +194,7 @@ def test_weekend_offer_prices_are_localized(january):
 
 def test_every_delivery_has_audience_and_unique_id(january):
     audiences = RAW["channel"][0]["audiences"]
-    assert all(d.audience == audiences[d.segment] for d in january)
+    assert all(str(d.audience) == audiences[d.segment] for d in january)
     assert len({d.id for d in january}) == len(january)
 
 
