@@ -22,6 +22,7 @@ import attrs
 from .audiences import Audience, resolve_audience
 from .errors import SocialschedError
 from .model import Channel, Delivery, Segment
+from .redaction import hide_secret
 
 
 @attrs.frozen
@@ -151,6 +152,7 @@ class Adapter:
                 f"channel {self.channel.name!r}: environment variable {env_name} "
                 f"(secret {key!r}) is not set"
             )
+        hide_secret(value, f"secret {env_name}")
         return value
 
     def env_secret(self, env_name: str, what: str = "secret") -> str:
@@ -165,6 +167,7 @@ class Adapter:
                 f"channel {self.channel.name!r}: environment variable {env_name} "
                 f"({what}) is not set"
             )
+        hide_secret(value, f"secret {env_name}")
         return value
 
     def text_length(self, text: str) -> int:

@@ -125,7 +125,7 @@ def _candidates(
     post: Post, days: DayTable, first: date, last: date
 ) -> list[tuple[str, datetime, str | None, bool]]:
     """(slot key, naive local time, trigger holiday, policy applies) before moves."""
-    found = []
+    found: list[tuple[str, datetime, str | None, bool]] = []
     if post.cron is not None:
         day = max(first, post.start) if post.start else first
         stop = min(last, post.end) if post.end else last

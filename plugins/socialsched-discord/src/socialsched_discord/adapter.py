@@ -18,8 +18,7 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.model import Channel
-
-from .redact import REDACTOR
+from socialsched.redaction import hide_secret
 
 CONTENT_LIMIT = 2_000
 """Most characters of a message's `content`."""
@@ -145,7 +144,7 @@ class DiscordAdapter(Adapter):
             url = self.secret(name)
         else:
             url = self.env_secret(name, "the segment's webhook URL")
-        REDACTOR.register(url, name)
+        hide_secret(url, f"webhook {name}")
         return url.rstrip("/")
 
     def payload(self, message: Message) -> dict[str, Any]:

@@ -17,9 +17,9 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.model import Channel
+from socialsched.redaction import hide_secret
 
 from .blocks import TEXT_LIMIT, escape, section_blocks
-from .redact import REDACTOR
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FORMATS = ("blocks", "text")
@@ -121,7 +121,7 @@ class SlackAdapter(Adapter):
             url = self.secret(name)
         else:
             url = self.env_secret(name, "the segment's webhook URL")
-        REDACTOR.register(url, name)
+        hide_secret(url, f"webhook {name}")
         return url
 
     def payload(self, message: Message) -> dict[str, Any]:

@@ -21,7 +21,6 @@ Audiences (per segment, see `socialsched.audiences`):
 from __future__ import annotations
 
 import html
-import logging
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -46,29 +45,6 @@ PARSE_MODES = ("HTML", "MarkdownV2", "Markdown")
 DEFAULT_API_URL = "https://api.telegram.org"
 _TAG = re.compile(r"<[^>]+>")
 _USERNAME = re.compile(r"^@[A-Za-z][A-Za-z0-9_]{3,31}$")
-_BOT_TOKEN = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
-
-
-class RedactBotTokens(logging.Filter):
-    """Hides bot tokens in log records: the Bot API carries the token in the URL path,
-    and httpx logs every request URL at INFO level."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg = record.getMessage()
-            record.args = None
-        record.msg = _BOT_TOKEN.sub("bot<redacted>", str(record.msg))
-        return True
-
-
-_redactor = RedactBotTokens()
-
-
-def _install_redactor() -> None:
-    for name in ("httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        if _redactor not in logger.filters:
-            logger.addFilter(_redactor)
 
 
 @attrs.frozen
@@ -114,7 +90,6 @@ class TelegramAdapter(Adapter):
         # The Bot API has no idempotency key; this at least keeps one adapter from
         # sending the same delivery twice (e.g. a retry after a lost response is not covered).
         self._sent: dict[str, Receipt] = {}
-        _install_redactor()
 
     def target(self, message: Message) -> Target:
         """The chat (and forum topic) the segment of `message` is reached through."""
