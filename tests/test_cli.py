@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -408,3 +408,23 @@ def test_plan_prints_every_problem_of_a_broken_file():
     assert "error: " in result.stderr
     assert result.stderr.count(f"{path}:") == 8
     assert "Traceback" not in result.output
+
+
+def test_plan_shows_a_progress_bar_only_on_a_terminal(example_calendar_path, monkeypatch):
+    from socialsched import cli
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(cli.sys, "stderr", terminal)
+    calendar = socialsched.load(example_calendar_path)
+    shown = cli._plan(calendar, date(2027, 1, 1), date(2027, 1, 31))
+    assert "planning" in terminal.getvalue()
+    assert "100%" in terminal.getvalue()
+
+    quiet = io.StringIO()  # not a terminal: nothing printed
+    monkeypatch.setattr(cli.sys, "stderr", quiet)
+    assert cli._plan(calendar, date(2027, 1, 1), date(2027, 1, 31)) == shown
+    assert quiet.getvalue() == ""

@@ -20,7 +20,7 @@ from .errors import CalendarError, SocialschedError
 from .export import to_ics
 from .lint import lint
 from .loader import load
-from .model import Delivery
+from .model import Calendar, Delivery
 from .planner import Planner
 from .preview import render_html
 
@@ -61,6 +61,24 @@ def _range(start: date | None, end: date | None, default_days: int) -> tuple[dat
     if end < start:
         raise click.UsageError(f"--end {end} is before --start {start}")
     return start, end
+
+
+def _plan(calendar: Calendar, start: date, end: date, **options: Any) -> list[Delivery]:
+    """Plan with a progress bar on standard error when it is a terminal (quiet otherwise)."""
+    if not sys.stderr.isatty():
+        return Planner(calendar).plan(start, end, **options)
+    bars: list[Any] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(click.progressbar(length=total, label="planning", file=sys.stderr))
+        bars[0].update(1)
+
+    try:
+        return Planner(calendar).plan(start, end, progress=progress, **options)
+    finally:
+        if bars:
+            bars[0].render_finish()
 
 
 calendar_argument = click.argument(
@@ -125,9 +143,7 @@ def plan_command(
                     f"unknown {option[2:]} {name!r} (known: {', '.join(sorted(known))})",
                     param_hint=option,
                 )
-    deliveries = Planner(calendar).plan(
-        start, end, segments=segments or None, channels=channels or None
-    )
+    deliveries = _plan(calendar, start, end, segments=segments or None, channels=channels or None)
     click.echo(format_deliveries(deliveries, output_format), nl=False)
 
 
@@ -256,7 +272,7 @@ def export_command(
     """Write the plan of CAL as an iCalendar (.ics) file."""
     start, end = _range(start, end, 30)
     calendar = load(calendar_file)
-    deliveries = Planner(calendar).plan(start, end)
+    deliveries = _plan(calendar, start, end)
     try:
         ics_file.write_bytes(to_ics(deliveries, calendar.name))
     except OSError as error:
@@ -368,7 +384,7 @@ def schedule_command(
     start, end = _range(start, end, 30)
     calendar = load(calendar_file)
     with _open_store(db) as store:
-        result = store.schedule(calendar, start, end)
+        result = store.schedule(calendar, start, end, planned=_plan(calendar, start, end))
     click.echo(
         f"{len(result.added)} added, {len(result.moved)} moved, {len(result.updated)} "
         f"updated, {len(result.cancelled)} cancelled, {result.unchanged} unchanged"
@@ -630,7 +646,7 @@ def preview_command(
     per day), viewable offline."""
     start, end = _range(start, end, 13)
     calendar = load(calendar_file)
-    deliveries = Planner(calendar).plan(start, end)
+    deliveries = _plan(calendar, start, end)
     try:
         html_file.write_text(render_html(calendar, deliveries, start, end), encoding="utf-8")
     except OSError as error:

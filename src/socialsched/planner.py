@@ -275,11 +275,13 @@ class Planner:
         channels: Iterable[str] | None = None,
         render: bool = True,
         problems: list[Problem] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> list[Delivery]:
         """Deliveries whose local date is within [start, end], sorted by UTC instant.
 
         With `problems` given, errors (render failures, limits) are appended to it and
-        planning goes on; otherwise the first one raises.
+        planning goes on; otherwise the first one raises. `progress(done, total)` is
+        called as each (post, segment, channel) route is built, for progress bars.
         """
         start, end = _as_date(start), _as_date(end)
         if start > end:
@@ -317,9 +319,11 @@ class Planner:
         deliveries: list[Delivery] = []
         order_keys: list[int] = []
         with _collector_paused():
-            for route, route_rank in zip(routes, rank, strict=True):
+            for done, (route, route_rank) in enumerate(zip(routes, rank, strict=True), 1):
                 order_bases = self._deliveries(route, render, problems, deliveries)
                 order_keys.extend(map(route_rank.__or__, order_bases))
+                if progress is not None:
+                    progress(done, len(routes))
         # Sorting indices rather than (key, delivery) pairs allocates no tuples for the
         # garbage collector to walk.
         order = sorted(range(len(deliveries)), key=order_keys.__getitem__)
