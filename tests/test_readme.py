@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import click
 import holidays
 from click.testing import CliRunner
 
@@ -46,6 +47,32 @@ def test_readme_explanation_matches_holidays_and_time_zones():
     assert "Martin Luther King" in holidays.US(years=2027)[date(2027, 1, 18)]
     madrid = datetime.combine(date(2027, 1, 11), time(16), ZoneInfo("Europe/Madrid"))
     assert f"{madrid.astimezone(UTC):%Y-%m-%d %H:%M}  {madrid:%Y-%m-%d %H:%M %z}" in _block("text")
+
+
+def test_readme_commands_table_lists_every_command():
+    table = README[README.index("## Commands") :].split("\n## ", 1)[0]
+    listed = set()
+    for cell in re.findall(r"^\| `socialsched ([^`]*)`", table, flags=re.M):
+        words = cell.split()
+        name = words[0]
+        if name in ("adapters",):
+            name = f"{name} {words[1]}"
+        listed.update(name.split("\\|"))
+    # Every top-level command, and each subcommand of a group (`adapters list`).
+    expected = set()
+    for name, command in main.commands.items():
+        if isinstance(command, click.Group):
+            expected.update(f"{name} {sub}" for sub in command.commands)
+        else:
+            expected.add(name)
+    assert listed == expected
+
+
+def test_readme_links_point_at_existing_files():
+    links = re.findall(r"\]\(((?:docs|plugins|examples)/[^)#]+)", README)
+    assert "docs/operations.md" in links and "docs/performance.md" in links
+    for link in links:
+        assert (ROOT / link).exists(), link
 
 
 GETTING_STARTED = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
