@@ -47,8 +47,23 @@ def docs(session: nox.Session) -> None:
     session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
+BENCHMARKS = ("plan", "store", "dispatch")
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks, baseline vs socialsched; options pass on: `nox -s bench -- --days 30`."""
-    session.install("-e", ".")
-    session.run("python", "benchmarks/plan.py", *session.posargs)
+    """Benchmarks, baseline vs socialsched, each printing its ratio: all three scripts
+    at their default sizes (see docs/performance.md). Options go to one script, named
+    first: `nox -s bench -- plan --days 30`, `nox -s bench -- store --size 2000`."""
+    session.install("-e", ".[postgresql]")
+    if session.posargs:
+        script, *options = session.posargs
+        if script not in BENCHMARKS:
+            session.error(
+                f"name the benchmark the options are for, one of {', '.join(BENCHMARKS)}: "
+                f"nox -s bench -- plan --days 30 (got {script!r})"
+            )
+        session.run("python", f"benchmarks/{script}.py", *options)
+        return
+    for script in BENCHMARKS:
+        session.run("python", f"benchmarks/{script}.py")
