@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from .errors import PlanError
-from .model import Channel, Segment
+from .model import Channel, Segment, string_tuple
 
 AUDIENCE_KINDS = ("list", "circle", "community", "group", "targeting", "recipient")
 _KIND = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -35,14 +35,6 @@ def _check_kind(instance: Any, attribute: Any, value: str) -> None:
         raise ValueError(
             f"audience kind {value!r} must be a lowercase word such as {', '.join(AUDIENCE_KINDS)}"
         )
-
-
-def _strings(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(str(item) for item in value)
 
 
 @attrs.frozen
@@ -56,8 +48,8 @@ class Audience:
 
     kind: str = attrs.field(validator=_check_kind)
     id: str | None = None
-    countries: tuple[str, ...] = attrs.field(default=(), converter=_strings)
-    locales: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    countries: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
+    locales: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
 
     @classmethod
     def parse(cls, raw: Any, segment: Segment | None = None) -> Audience:
@@ -94,8 +86,8 @@ class Audience:
                     f"audience kind {table_kind!r} must be a lowercase word such as {kinds}"
                 )
             if table_kind == "targeting":
-                countries = _strings(raw.get("countries"))
-                locales = _strings(raw.get("locales"))
+                countries = string_tuple(raw.get("countries"))
+                locales = string_tuple(raw.get("locales"))
                 if not countries and not locales and segment is not None:
                     countries, locales = (segment.country,), (segment.locale,)
                 return cls("targeting", None, tuple(c.upper() for c in countries), locales)

@@ -81,6 +81,13 @@ def _plan(calendar: Calendar, start: date, end: date, **options: Any) -> list[De
             bars[0].render_finish()
 
 
+def _write_file(path: Path, content: bytes) -> None:
+    try:
+        path.write_bytes(content)
+    except OSError as error:
+        raise click.FileError(str(path), hint=error.strerror) from None
+
+
 calendar_argument = click.argument(
     "calendar_file", metavar="CAL", type=click.Path(dir_okay=False, path_type=Path)
 )
@@ -273,14 +280,11 @@ def export_command(
     start, end = _range(start, end, 30)
     calendar = load(calendar_file)
     deliveries = _plan(calendar, start, end)
-    try:
-        ics_file.write_bytes(to_ics(deliveries, calendar.name))
-    except OSError as error:
-        raise click.FileError(str(ics_file), hint=error.strerror) from None
+    _write_file(ics_file, to_ics(deliveries, calendar.name))
     click.echo(f"wrote {len(deliveries)} events to {ics_file}", err=True)
 
 
-# ---- plugin commands (adapters list) go below this line ----
+# ---- plugins: adapters list ----
 
 
 @main.group("adapters")
@@ -331,7 +335,7 @@ def _capabilities_text(capabilities: Any) -> str:
     return "; ".join(parts)
 
 
-# ---- store and runner commands (schedule, run, status, log, pause, ...) go below this line ----
+# ---- store and runner: schedule, run, status, log, pause, ... ----
 
 
 def _db_option(function: Any) -> Any:
@@ -625,7 +629,7 @@ def approve_command(delivery_id: str | None, post: str | None, db: str | None) -
     click.echo(f"approved {count} deliveries")
 
 
-# ---- docs commands (preview) go below this line ----
+# ---- preview ----
 
 
 @main.command("preview")
@@ -647,10 +651,7 @@ def preview_command(
     start, end = _range(start, end, 13)
     calendar = load(calendar_file)
     deliveries = _plan(calendar, start, end)
-    try:
-        html_file.write_text(render_html(calendar, deliveries, start, end), encoding="utf-8")
-    except OSError as error:
-        raise click.FileError(str(html_file), hint=error.strerror) from None
+    _write_file(html_file, render_html(calendar, deliveries, start, end).encode("utf-8"))
     click.echo(f"wrote {len(deliveries)} deliveries to {html_file}", err=True)
 
 

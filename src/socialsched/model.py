@@ -30,7 +30,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
-def _tuple_of_str(value: Any) -> tuple[str, ...]:
+def string_tuple(value: Any) -> tuple[str, ...]:
+    """A string or a list of them (as TOML gives) as a tuple of strings."""
     if value is None:
         return ()
     if isinstance(value, str):
@@ -78,7 +79,7 @@ def _optional_clock(value: str | time | None) -> time | None:
 
 
 def _dates(value: Any) -> tuple[date, ...]:
-    return tuple(_to_date(item) for item in _tuple_of_str(value) if item) if value else ()
+    return tuple(_to_date(item) for item in string_tuple(value) if item) if value else ()
 
 
 @attrs.frozen
@@ -150,9 +151,9 @@ class Segment:
     timezone: zoneinfo.ZoneInfo = attrs.field(converter=to_zoneinfo)
     country: str = attrs.field(converter=_upper)
     subdivision: str | None = attrs.field(default=None, converter=_subdivision)
-    circles: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    circles: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
     quiet_hours: tuple[QuietWindow, ...] = attrs.field(default=(), converter=_quiet_windows)
-    avoid_topics: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    avoid_topics: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
     vars: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, repr=False)
 
     @country.validator
@@ -250,9 +251,9 @@ class Observance:
     weekday: int | None = attrs.field(default=None, converter=_weekday_index)
     nth: int | None = None
     countries: tuple[str, ...] = attrs.field(
-        default=(), converter=lambda v: tuple(c.upper() for c in _tuple_of_str(v))
+        default=(), converter=lambda v: tuple(c.upper() for c in string_tuple(v))
     )
-    segments: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    segments: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
     holiday: bool = attrs.field(default=False, validator=_is_bool)
 
     def __attrs_post_init__(self) -> None:
@@ -330,14 +331,14 @@ class Post:
     id: str
     text: str | Mapping[str, str] | None = attrs.field(default=None, converter=_text)
     template: str | None = None
-    segments: tuple[str, ...] = attrs.field(default=("*",), converter=_tuple_of_str)
-    channels: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    segments: tuple[str, ...] = attrs.field(default=("*",), converter=string_tuple)
+    channels: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
     schedule: str | None = None
     start: date | None = attrs.field(default=None, converter=_optional_date)
     end: date | None = attrs.field(default=None, converter=_optional_date)
     at: time | None = attrs.field(default=None, converter=_optional_clock)
     dates: tuple[date, ...] = attrs.field(default=(), converter=_dates)
-    on_holidays: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    on_holidays: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
     offset_days: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
     on_holiday: str = attrs.field(
         default="post", validator=attrs.validators.in_(ON_HOLIDAY_POLICIES)
@@ -346,8 +347,8 @@ class Post:
         default="post", validator=attrs.validators.in_(ON_HOLIDAY_POLICIES)
     )
     respect_quiet_hours: bool = attrs.field(default=True, validator=_is_bool)
-    topics: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
-    tags: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    topics: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
     vars: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, repr=False)
     misfire_grace: timedelta | None = attrs.field(default=None, converter=_timedelta)
     late: str = attrs.field(default="skip", validator=attrs.validators.in_(LATE_POLICIES))
