@@ -9,7 +9,9 @@ migrations shipped in `socialsched/migrations`, run when the store is opened.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import hashlib
 import json
 import operator
@@ -255,6 +257,24 @@ class Hold:
         return " ".join(parts) or "everything"
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (if on) for the duration.
+
+    Building a large schedule allocates millions of dicts, tuples and strings, none in a
+    reference cycle; every few hundred allocations the collector would walk them all
+    again (a third of the CPU time at 200,000 deliveries). Memory is still freed by
+    reference counting meanwhile, and the collector resumes afterwards."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -311,6 +331,7 @@ class Store:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.execute("PRAGMA busy_timeout=60000")
+                # Up to 64 MiB of pages: large schedules update several indexes at once.
                 cursor.execute("PRAGMA cache_size=-65536")
                 cursor.close()
 
@@ -410,35 +431,39 @@ class Store:
         from .planner import Planner
 
         start, end = _as_date(start), _as_date(end)
-        if planned is None:
-            planned = Planner(calendar).plan(start, end)
         now = self.now()
-        wanted = self._planned_rows(calendar, planned, now)
-        with self.engine.begin() as connection:
-            self._save_channels(connection, calendar)
-            active_holds = self._holds(connection)
-            existing: dict[str, Any] = {}
-            columns = (
-                deliveries.c.id,
-                deliveries.c.state,
-                deliveries.c.state_actor,
-                deliveries.c.fingerprint,
-                deliveries.c.utc,
-            )
-            in_range = select(*columns).where(
-                deliveries.c.calendar == calendar.name,
-                deliveries.c.local_day >= start.isoformat(),
-                deliveries.c.local_day <= end.isoformat(),
-            )
-            for row in connection.execute(in_range):
-                existing[row.id] = row
-            missing = [key for key in wanted if key not in existing]
-            if missing and not self._rows_outside(connection, calendar.name, start, end):
-                missing = []  # nothing else in the table: no other row can have these ids
-            for chunk in _chunks(missing):
-                for row in connection.execute(select(*columns).where(deliveries.c.id.in_(chunk))):
+        with _collector_paused():
+            if planned is None:
+                planned = Planner(calendar).plan(start, end)
+            # Rows are built before the transaction: on SQLite it holds the write lock.
+            wanted = self._planned_rows(calendar, planned, now)
+            with self.engine.begin() as connection:
+                self._save_channels(connection, calendar)
+                active_holds = self._holds(connection)
+                existing: dict[str, Any] = {}
+                columns = (
+                    deliveries.c.id,
+                    deliveries.c.state,
+                    deliveries.c.state_actor,
+                    deliveries.c.fingerprint,
+                    deliveries.c.utc,
+                )
+                in_range = select(*columns).where(
+                    deliveries.c.calendar == calendar.name,
+                    deliveries.c.local_day >= start.isoformat(),
+                    deliveries.c.local_day <= end.isoformat(),
+                )
+                for row in connection.execute(in_range):
                     existing[row.id] = row
-            result = self._reconcile(connection, wanted, existing, active_holds, now, actor)
+                missing = [key for key in wanted if key not in existing]
+                if missing and not self._rows_outside(connection, calendar.name, start, end):
+                    missing = []  # nothing else in the table: no other row can have these ids
+                for chunk in _chunks(missing):
+                    for row in connection.execute(
+                        select(*columns).where(deliveries.c.id.in_(chunk))
+                    ):
+                        existing[row.id] = row
+                result = self._reconcile(connection, wanted, existing, active_holds, now, actor)
         # Announced after the commit, so observers never hear of rows that rolled back.
         if result.added and (listeners or plugins.observed("delivery_scheduled")):
             by_id = {d.id: d for d in planned}

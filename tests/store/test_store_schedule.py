@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import attrs
+import pytest
 from conftest import calendar, post
 from sqlalchemy import event
 
@@ -268,3 +269,32 @@ def test_plugin_observers_hear_each_new_delivery_and_nothing_when_unchanged(stor
     finally:
         plugins.reset()
     assert sorted(heard) == [("a", "lisbon", "feed"), ("a", "uk", "feed")]
+
+
+def test_sqlite_connections_use_wal_normal_sync_and_a_large_page_cache(tmp_path):
+    from socialsched.store import Store
+
+    with Store(tmp_path / "outbox.db") as store, store.engine.connect() as connection:
+        pragma = connection.exec_driver_sql
+        assert pragma("PRAGMA journal_mode").scalar() == "wal"
+        assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert pragma("PRAGMA cache_size").scalar() == -65536  # KiB: 64 MiB
+
+
+def test_schedule_leaves_the_garbage_collector_as_it_found_it(store):
+    import gc
+
+    cal = calendar([post("a")])
+    assert gc.isenabled()
+    store.schedule(cal, "2027-01-04", "2027-01-04")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        store.schedule(calendar([post("b")]), "2027-01-04", "2027-01-04")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    stray = attrs.evolve(store.records()[0].to_delivery(), post="not-in-the-calendar")
+    with pytest.raises(KeyError):  # fails while the collector is paused
+        store.schedule(cal, "2027-01-04", "2027-01-04", planned=[stray])
+    assert gc.isenabled()
