@@ -596,6 +596,8 @@ class Store:
         locales: dict[str, str] = {}
         graces: dict[str, int | None] = {}
         audiences: dict[Any, str | None] = {}
+        # Keyed by the aware instant: equal instants give the same naive UTC time.
+        naive_utcs: dict[datetime, datetime] = {}
         rows: dict[str, dict[str, Any]] = {}
         name = calendar.name
         for delivery in planned:
@@ -622,7 +624,9 @@ class Store:
                     audience_json = audiences[audience] = _audience_json(audience)
                 except TypeError:  # unhashable (a plain dict): no sharing
                     audience_json = _audience_json(audience)
-            utc = _naive(delivery.utc)
+            utc = naive_utcs.get(delivery.utc)
+            if utc is None:
+                utc = naive_utcs[delivery.utc] = _naive(delivery.utc)
             local = delivery.local.isoformat()
             tags = _tags_json(delivery.tags)
             shifted_from = delivery.shifted_from.isoformat() if delivery.shifted_from else None
