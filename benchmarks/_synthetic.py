@@ -1,15 +1,20 @@
-"""Synthetic calendars and deliveries for the store benchmarks (planning is not timed)."""
+"""Synthetic calendars and deliveries for the store benchmarks."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from socialsched.model import Calendar, Channel, Delivery, Post, Segment
 from socialsched.planner import delivery_id
 
 
-def calendar(segments: int, posts: int, out: str, name: str = "bench") -> Calendar:
-    """A calendar with `segments` UTC segments, `posts` posts and one jsonl channel."""
+def calendar(
+    segments: int, posts: int, out: str, name: str = "bench", days: int = 1
+) -> Calendar:
+    """A calendar with `segments` UTC segments and one jsonl channel; each of its `posts`
+    posts goes out at 09:00 on `days` days from 2030-01-01 (segments x posts x days
+    deliveries when planned)."""
+    dates = [(date(2030, 1, 1) + timedelta(days=day)).isoformat() for day in range(days)]
     return Calendar(
         segments=[
             Segment(name=f"s{i}", locale="en-GB", timezone="UTC", country="GB")
@@ -17,7 +22,7 @@ def calendar(segments: int, posts: int, out: str, name: str = "bench") -> Calend
         ],
         channels=[Channel(name="feed", adapter="jsonl", settings={"path": out})],
         posts=[
-            Post(id=f"p{i}", text="t", dates=["2030-01-01"], at="09:00", late="publish")
+            Post(id=f"p{i}", text="t", dates=dates, at="09:00", late="publish")
             for i in range(posts)
         ],
         name=name,

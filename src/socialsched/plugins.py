@@ -320,6 +320,16 @@ def check_message(message: Message, segment: Segment, channel: Channel) -> list[
 LIFECYCLE_EVENTS = ("delivery_scheduled", "delivery_published", "delivery_failed")
 
 
+def observed(event: str) -> bool:
+    """Whether any plugin implements the hook of lifecycle `event` (callers announcing
+    many events can skip building them when nobody listens)."""
+    if event not in LIFECYCLE_EVENTS:
+        raise ValueError(
+            f"unknown lifecycle event {event!r} (known: {', '.join(LIFECYCLE_EVENTS)})"
+        )
+    return bool(getattr(_get().manager.hook, event).get_hookimpls())
+
+
 def notify(event: str, **kwargs: Any) -> None:
     """Tell every plugin about a lifecycle event; an observer that raises is logged
     (by plugin name) and skipped, so metrics never break publishing.

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import attrs
+import pytest
 from conftest import calendar, post
 from sqlalchemy import event
 
@@ -176,3 +177,124 @@ def test_reopening_keeps_data_and_does_not_migrate_again(make_store):
             "SELECT version_num FROM socialsched_alembic_version"
         ).scalar()
     assert version == "0001"
+
+
+def test_delivery_moving_into_the_range_from_outside_is_moved_not_added(store):
+    store.schedule(calendar([post("a", dates=("2027-02-10",))]), "2027-01-01", "2027-02-28")
+    old = by_key(store)["a", "uk"]
+    later = local_utc("2027-01-20", "09:00", "Europe/London")
+    moved = attrs.evolve(
+        old.to_delivery(), utc=later, local=later.astimezone(ZoneInfo("Europe/London"))
+    )
+    cal = calendar([post("a", dates=("2027-02-10",))])
+    result = store.schedule(cal, "2027-01-01", "2027-01-31", planned=[moved])
+    assert result.moved == (old.id,) and not result.added
+    assert by_key(store)["a", "uk"].utc == later and len(store.records()) == 2
+
+
+def test_stored_fingerprint_keeps_its_format(store):
+    """Fingerprints already in databases must still match after an upgrade: it is the
+    SHA-1 of the planned fields' str() joined by U+001F, in this order."""
+    from hashlib import sha1
+
+    from socialsched.audiences import Audience
+    from socialsched.model import Delivery
+
+    london = ZoneInfo("Europe/London")
+    utc = local_utc("2027-01-04", "09:00", "Europe/London")
+    audience = Audience(kind="targeting", countries=("GB",))
+    planned = [
+        Delivery(
+            id=f"d{index}",
+            post="a",
+            segment="uk",
+            channel="feed",
+            adapter="jsonl",
+            utc=utc,
+            local=utc.astimezone(london),
+            text=f"hi {index}",
+            holiday="Bank holiday",
+            shifted_from=datetime(2027, 1, 1, 9, 0, tzinfo=london),
+            reason="moved off the holiday",
+            audience=audience if index < 2 else {"kind": "targeting", "countries": ["PT"]},
+            tags=("promo", "x"),
+        )
+        for index in range(3)
+    ]
+    cal = calendar([post("a", requires_approval=True)])
+    store.schedule(cal, "2027-01-04", "2027-01-04", planned=planned)
+    with store.engine.connect() as connection:
+        stored = dict(connection.exec_driver_sql("SELECT id, fingerprint FROM deliveries").all())
+    audiences = [
+        '{"kind": "targeting", "countries": ["GB"], "locales": []}',
+        '{"kind": "targeting", "countries": ["GB"], "locales": []}',
+        '{"kind": "targeting", "countries": ["PT"]}',
+    ]
+    for index, audience_text in enumerate(audiences):
+        fields = [
+            "2027-01-04 09:00:00",
+            "2027-01-04T09:00:00+00:00",
+            f"hi {index}",
+            audience_text,
+            '["promo", "x"]',
+            "Bank holiday",
+            "2027-01-01T09:00:00+00:00",
+            "moved off the holiday",
+            "en-GB",
+            "jsonl",
+            "3600",
+            "True",
+        ]
+        expected = sha1("\x1f".join(fields).encode()).hexdigest()
+        assert stored[f"d{index}"] == expected, index
+
+
+def test_plugin_observers_hear_each_new_delivery_and_nothing_when_unchanged(store):
+    from socialsched import hookimpl, plugins
+
+    heard = []
+
+    class Metrics:
+        @hookimpl
+        def delivery_scheduled(self, delivery, channel):
+            heard.append((delivery.post, delivery.segment, channel.name))
+
+    assert not plugins.observed("delivery_scheduled")
+    plugins.register(Metrics())
+    try:
+        assert plugins.observed("delivery_scheduled")
+        cal = calendar([post("a")])
+        store.schedule(cal, "2027-01-04", "2027-01-04")
+        store.schedule(cal, "2027-01-04", "2027-01-04")
+    finally:
+        plugins.reset()
+    assert sorted(heard) == [("a", "lisbon", "feed"), ("a", "uk", "feed")]
+
+
+def test_sqlite_connections_use_wal_normal_sync_and_a_large_page_cache(tmp_path):
+    from socialsched.store import Store
+
+    with Store(tmp_path / "outbox.db") as store, store.engine.connect() as connection:
+        pragma = connection.exec_driver_sql
+        assert pragma("PRAGMA journal_mode").scalar() == "wal"
+        assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert pragma("PRAGMA cache_size").scalar() == -65536  # KiB: 64 MiB
+
+
+def test_schedule_leaves_the_garbage_collector_as_it_found_it(store):
+    import gc
+
+    cal = calendar([post("a")])
+    assert gc.isenabled()
+    store.schedule(cal, "2027-01-04", "2027-01-04")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        store.schedule(calendar([post("b")]), "2027-01-04", "2027-01-04")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    stray = attrs.evolve(store.records()[0].to_delivery(), post="not-in-the-calendar")
+    with pytest.raises(KeyError):  # fails while the collector is paused
+        store.schedule(cal, "2027-01-04", "2027-01-04", planned=[stray])
+    assert gc.isenabled()
