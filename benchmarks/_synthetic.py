@@ -8,9 +8,7 @@ from socialsched.model import Calendar, Channel, Delivery, Post, Segment
 from socialsched.planner import delivery_id
 
 
-def calendar(
-    segments: int, posts: int, out: str, name: str = "bench", days: int = 1
-) -> Calendar:
+def calendar(segments: int, posts: int, out: str, name: str = "bench", days: int = 1) -> Calendar:
     """A calendar with `segments` UTC segments and one jsonl channel; each of its `posts`
     posts goes out at 09:00 on `days` days from 2030-01-01 (segments x posts x days
     deliveries when planned)."""

@@ -1380,7 +1380,7 @@ def _bulk_insert_values(
         if converters:
             # Column by column (transposed with zip, in C): a column holding one value
             # (updated_at, at) or repeating an earlier one (due = utc) is converted once.
-            values = list(zip(*params, strict=True))
+            values: list[Sequence[Any]] = list(zip(*params, strict=True))
             converted: list[tuple[tuple[Any, ...], list[Any]]] = []
             for index, convert in converters.items():
                 column = values[index]
