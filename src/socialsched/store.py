@@ -1381,7 +1381,7 @@ def _bulk_insert_values(
             # Column by column (transposed with zip, in C): a column holding one value
             # (updated_at, at) or repeating an earlier one (due = utc) is converted once.
             values: list[Sequence[Any]] = list(zip(*params, strict=True))
-            converted: list[tuple[tuple[Any, ...], list[Any]]] = []
+            converted: list[tuple[Sequence[Any], Sequence[Any]]] = []
             for index, convert in converters.items():
                 column = values[index]
                 first = column[0]
