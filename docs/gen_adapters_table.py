@@ -88,8 +88,15 @@ def row(cls: type[Adapter]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+# The sample plugin teaches plugin authors; it is not a network, so it is not listed.
+SAMPLE_DISTRIBUTIONS = frozenset({"socialsched-example"})
+
+
 def render(adapters: dict[str, type[Adapter]]) -> str:
-    """The whole of docs/adapters.md for `adapters` (by name)."""
+    """The whole of docs/adapters.md for `adapters` (by name), samples left out."""
+    adapters = {
+        name: cls for name, cls in adapters.items() if package_of(cls) not in SAMPLE_DISTRIBUTIONS
+    }
     lines = [
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "|".join("---" for _ in COLUMNS) + "|",

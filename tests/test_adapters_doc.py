@@ -34,10 +34,13 @@ def committed_rows() -> dict[str, str]:
 
 
 def repo_plugins() -> dict[str, set[str]]:
-    """Distribution name -> entry-point names, for every plugin under plugins/."""
+    """Distribution name -> entry-point names, for every network plugin under plugins/
+    (the sample plugin is not a network and is not in the table)."""
     found = {}
     for pyproject in sorted(ROOT.glob("plugins/*/pyproject.toml")):
         project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+        if project["name"] in gen.SAMPLE_DISTRIBUTIONS:
+            continue
         entry_points = project.get("entry-points", {}).get("socialsched", {})
         found[project["name"]] = set(entry_points)
     return found
