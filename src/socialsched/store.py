@@ -406,6 +406,18 @@ class Store:
             for row in rows
         ]
 
+    def _log(
+        self,
+        connection: Connection,
+        rows: Iterable[Mapping[Any, Any]],
+        to_state: str,
+        actor: str,
+        at: datetime,
+        **details: Any,
+    ) -> None:
+        """Append one activity-log entry per row: its transition to `to_state`."""
+        self._append_log(connection, self._log_rows(rows, to_state, actor, at, **details))
+
     @staticmethod
     def _append_log(connection: Connection, entries: list[dict[str, Any]]) -> None:
         if entries:
@@ -761,16 +773,14 @@ class Store:
                 .values(state="paused", state_actor=actor, updated_at=now)
                 .returning(*_LOG_COLUMNS)
             ).all()
-            self._append_log(
+            self._log(
                 connection,
-                self._log_rows(
-                    [r._mapping for r in rows],
-                    "paused",
-                    actor,
-                    now,
-                    from_state="scheduled",
-                    reason=reason or f"pause {hold.describe()}",
-                ),
+                [r._mapping for r in rows],
+                "paused",
+                actor,
+                now,
+                from_state="scheduled",
+                reason=reason or f"pause {hold.describe()}",
             )
         return len(rows)
 
@@ -833,16 +843,14 @@ class Store:
                     ),
                     changes,
                 )
-            self._append_log(
+            self._log(
                 connection,
-                self._log_rows(
-                    [r._mapping for r in free],
-                    "scheduled",
-                    actor,
-                    now,
-                    from_state="paused",
-                    reason=reason or f"resume {'everything' if everything else hold.describe()}",
-                ),
+                [r._mapping for r in free],
+                "scheduled",
+                actor,
+                now,
+                from_state="paused",
+                reason=reason or f"resume {'everything' if everything else hold.describe()}",
             )
         return len(free)
 
@@ -872,17 +880,15 @@ class Store:
                 .where(deliveries.c.id == delivery_id)
                 .values(state=to_state, state_actor=actor, updated_at=now, **values)
             )
-            self._append_log(
+            self._log(
                 connection,
-                self._log_rows(
-                    [current._mapping],
-                    to_state,
-                    actor,
-                    now,
-                    from_state=current.state,
-                    reason=reason,
-                    receipt=current.receipt if to_state == "cancelled" else None,
-                ),
+                [current._mapping],
+                to_state,
+                actor,
+                now,
+                from_state=current.state,
+                reason=reason,
+                receipt=current.receipt if to_state == "cancelled" else None,
             )
             row = connection.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
         return Record.from_row(row)
@@ -1065,16 +1071,14 @@ class Store:
                 .values(state="scheduled", claimed_by=None, lease_until=None, updated_at=now)
                 .returning(*_LOG_COLUMNS)
             ).all()
-            self._append_log(
+            self._log(
                 connection,
-                self._log_rows(
-                    [r._mapping for r in rows],
-                    "scheduled",
-                    actor,
-                    now,
-                    from_state="claimed",
-                    reason="lease expired (worker gone); will retry with the same idempotency key",
-                ),
+                [r._mapping for r in rows],
+                "scheduled",
+                actor,
+                now,
+                from_state="claimed",
+                reason="lease expired (worker gone); will retry with the same idempotency key",
             )
         return len(rows)
 
@@ -1096,16 +1100,14 @@ class Store:
                 .values(state="missed", state_actor=actor, updated_at=now)
                 .returning(*_LOG_COLUMNS)
             ).all()
-            self._append_log(
+            self._log(
                 connection,
-                self._log_rows(
-                    [r._mapping for r in rows],
-                    "missed",
-                    actor,
-                    now,
-                    from_state="scheduled",
-                    reason="later than its misfire grace",
-                ),
+                [r._mapping for r in rows],
+                "missed",
+                actor,
+                now,
+                from_state="scheduled",
+                reason="later than its misfire grace",
             )
         return [r.id for r in rows]
 
@@ -1172,16 +1174,14 @@ class Store:
                 )
                 .returning(deliveries)
             ).all()
-            self._append_log(
+            self._log(
                 connection,
-                self._log_rows(
-                    [r._mapping for r in rows],
-                    "claimed",
-                    worker,
-                    now,
-                    from_state="scheduled",
-                    reason="due",
-                ),
+                [r._mapping for r in rows],
+                "claimed",
+                worker,
+                now,
+                from_state="scheduled",
+                reason="due",
             )
         records = [Record.from_row(r) for r in rows]
         records.sort(key=lambda r: (r.due, r.id))
