@@ -21,7 +21,7 @@ import attrs
 
 from .audiences import Audience, resolve_audience
 from .errors import SocialschedError
-from .model import Channel, Delivery, Segment
+from .model import ENV_VAR_NAME, Channel, Delivery, Segment
 from .redaction import hide_secret
 
 
@@ -305,3 +305,53 @@ class JsonlAdapter(Adapter):
 
     def delete(self, receipt: Receipt) -> None:
         self._append({"deleted": receipt.remote_id}, None)
+
+
+class WebhookAudienceAdapter(Adapter):
+    """Base for networks reached through incoming webhooks (Slack, Discord, ...).
+
+    A webhook URL is a credential, so a segment's audience is `webhook:NAME`, where NAME
+    is a key of the channel's `secrets` table or an environment variable holding the
+    URL; with no audience, the channel's `webhook` secret is used. The URL itself is
+    never accepted inline, echoed in errors or shown in HTTP client logs.
+    """
+
+    def validate(self, message: Message) -> list[str]:
+        return [*super().validate(message), *self.webhook_audience_problems(message.audience)]
+
+    def webhook_audience_problems(self, audience: Any) -> list[str]:
+        """What is wrong with a `webhook:NAME` audience (other kinds: the base checks)."""
+        if getattr(audience, "kind", None) != "webhook":
+            return []
+        if not ENV_VAR_NAME.match(audience.id or ""):
+            # Never echo the value: it is probably the webhook URL pasted in.
+            example = f"{self.name.upper()}_WEBHOOK_FR"
+            return [
+                "a webhook audience must name a secret or environment variable holding "
+                f"the webhook URL (e.g. webhook:{example}), not the URL itself"
+            ]
+        return []
+
+    def webhook_name(self, audience: Any) -> str:
+        """The secret key or environment variable naming the webhook for `audience`."""
+        if audience is None:
+            return "webhook"
+        kind = getattr(audience, "kind", None)
+        if kind != "webhook":
+            raise PermanentError(
+                f"channel {self.channel.name!r}: {self.name} cannot target a {kind!r} "
+                "audience (write webhook:NAME)"
+            )
+        problems = self.webhook_audience_problems(audience)
+        if problems:
+            raise PermanentError(f"channel {self.channel.name!r}: {problems[0]}")
+        return str(audience.id)
+
+    def webhook_url(self, name: str) -> str:
+        """The webhook URL `name` stands for; a credential that only `name` may show."""
+        if name in self.channel.secrets or name == "webhook":
+            url = self.secret(name)
+        else:
+            url = self.env_secret(name, "the segment's webhook URL")
+        hide_secret(url, f"webhook {name}")
+        return url

@@ -26,7 +26,8 @@ from .timezones import to_zoneinfo
 
 ON_HOLIDAY_POLICIES = ("post", "skip", "next_business_day")
 LATE_POLICIES = ("skip", "publish")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# An environment variable name: what secrets and webhook audiences must be.
+ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -182,7 +183,7 @@ class Segment:
 
 def _check_secret_names(instance: Any, attribute: Any, value: Mapping[str, str]) -> None:
     for key, env_name in value.items():
-        if not isinstance(env_name, str) or not _ENV_NAME.match(env_name):
+        if not isinstance(env_name, str) or not ENV_VAR_NAME.match(env_name):
             # Never echo the value: it may be the secret pasted in by mistake.
             raise ValueError(
                 f"secret {key!r} must name an environment variable (e.g. "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,15 +9,14 @@ import attrs
 import httpx
 
 from socialsched.adapters import (
-    Adapter,
     Capabilities,
     Message,
     PermanentError,
     Receipt,
     TransientError,
+    WebhookAudienceAdapter,
 )
 from socialsched.model import Channel
-from socialsched.redaction import hide_secret
 
 CONTENT_LIMIT = 2_000
 """Most characters of a message's `content`."""
@@ -29,7 +27,6 @@ FORMATS = ("content", "embed")
 DEFAULT_TIMEOUT = 10.0
 UNKNOWN_MESSAGE = 10008
 """Discord's JSON error code for a message that does not exist (already deleted)."""
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -50,7 +47,7 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-class DiscordAdapter(Adapter):
+class DiscordAdapter(WebhookAudienceAdapter):
     """Posts to Discord through channel webhooks (one webhook per segment's community).
 
     A segment's audience `webhook:NAME` *names* where its webhook URL lives (the URL holds
@@ -107,45 +104,7 @@ class DiscordAdapter(Adapter):
         problems = super().validate(message)
         if not message.text.strip():
             problems.append("text is empty; discord refuses empty messages")
-        problems.extend(self._audience_problems(message.audience))
         return problems
-
-    @staticmethod
-    def _audience_problems(audience: Any) -> list[str]:
-        # Another kind is reported by the base validate; only the id is checked here.
-        if getattr(audience, "kind", None) != "webhook":
-            return []
-        if not _ENV_NAME.match(audience.id or ""):
-            # Never echo the value: it is probably the webhook URL pasted in.
-            return [
-                "a webhook audience must name a secret or environment variable holding "
-                "the webhook URL (e.g. webhook:DISCORD_WEBHOOK_FR), not the URL itself"
-            ]
-        return []
-
-    def _webhook_name(self, audience: Any) -> str:
-        """The secret key or environment variable naming the webhook for `audience`."""
-        if audience is None:
-            return "webhook"
-        kind = getattr(audience, "kind", None)
-        if kind != "webhook":
-            raise PermanentError(
-                f"channel {self.channel.name!r}: {self.name} cannot target a {kind!r} "
-                "audience (write webhook:NAME)"
-            )
-        problems = self._audience_problems(audience)
-        if problems:
-            raise PermanentError(f"channel {self.channel.name!r}: {problems[0]}")
-        return str(audience.id)
-
-    def _webhook_url(self, name: str) -> str:
-        """The webhook URL `name` stands for; a credential that only `name` may show."""
-        if name in self.channel.secrets or name == "webhook":
-            url = self.secret(name)
-        else:
-            url = self.env_secret(name, "the segment's webhook URL")
-        hide_secret(url, f"webhook {name}")
-        return url.rstrip("/")
 
     def payload(self, message: Message) -> dict[str, Any]:
         """The JSON body posted to the webhook for `message`."""
@@ -193,8 +152,8 @@ class DiscordAdapter(Adapter):
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         if idempotency_key in self._published:
             return self._published[idempotency_key]
-        name = self._webhook_name(message.audience)
-        url = self._webhook_url(name)
+        name = self.webhook_name(message.audience)
+        url = self.webhook_url(name).rstrip("/")
         where = f"discord webhook {name}"
         response = self._send(
             where, "POST", url, params={"wait": "true"}, json=self.payload(message)
@@ -219,5 +178,5 @@ class DiscordAdapter(Adapter):
     def delete(self, receipt: Receipt) -> None:
         """Delete a message this webhook posted (already deleted counts as done)."""
         name = str(receipt.extra.get("webhook", "webhook"))
-        url = self._webhook_url(name)
+        url = self.webhook_url(name).rstrip("/")
         self._send(f"discord webhook {name}", "DELETE", f"{url}/messages/{receipt.remote_id}")

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from socialsched.adapters import (
-    Adapter,
     Capabilities,
     Message,
     PermanentError,
     Receipt,
     TransientError,
+    WebhookAudienceAdapter,
 )
 from socialsched.model import Channel
-from socialsched.redaction import hide_secret
 
 from .blocks import TEXT_LIMIT, escape, section_blocks
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FORMATS = ("blocks", "text")
 DEFAULT_TIMEOUT = 10.0
 
@@ -33,7 +30,7 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-class SlackAdapter(Adapter):
+class SlackAdapter(WebhookAudienceAdapter):
     """Posts to Slack through incoming webhooks (one webhook, hence one Slack channel,
     per segment).
 
@@ -84,45 +81,7 @@ class SlackAdapter(Adapter):
 
     def validate(self, message: Message) -> list[str]:
         problems = super().validate(message)
-        problems.extend(self._audience_problems(message.audience))
         return problems
-
-    @staticmethod
-    def _audience_problems(audience: Any) -> list[str]:
-        # Another kind is reported by the base validate; only the id is checked here.
-        if getattr(audience, "kind", None) != "webhook":
-            return []
-        if not _ENV_NAME.match(audience.id or ""):
-            # Never echo the value: it is probably the webhook URL pasted in.
-            return [
-                "a webhook audience must name a secret or environment variable holding "
-                "the webhook URL (e.g. webhook:SLACK_WEBHOOK_FR), not the URL itself"
-            ]
-        return []
-
-    def _webhook_name(self, audience: Any) -> str:
-        """The secret key or environment variable naming the webhook for `audience`."""
-        if audience is None:
-            return "webhook"
-        kind = getattr(audience, "kind", None)
-        if kind != "webhook":
-            raise PermanentError(
-                f"channel {self.channel.name!r}: {self.name} cannot target a {kind!r} "
-                "audience (write webhook:NAME)"
-            )
-        problems = self._audience_problems(audience)
-        if problems:
-            raise PermanentError(f"channel {self.channel.name!r}: {problems[0]}")
-        return str(audience.id)
-
-    def _webhook_url(self, name: str) -> str:
-        """The webhook URL `name` stands for; a credential that only `name` may show."""
-        if name in self.channel.secrets or name == "webhook":
-            url = self.secret(name)
-        else:
-            url = self.env_secret(name, "the segment's webhook URL")
-        hide_secret(url, f"webhook {name}")
-        return url
 
     def payload(self, message: Message) -> dict[str, Any]:
         """The JSON body posted to the webhook for `message`."""
@@ -137,8 +96,8 @@ class SlackAdapter(Adapter):
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         if idempotency_key in self._published:
             return self._published[idempotency_key]
-        name = self._webhook_name(message.audience)
-        url = self._webhook_url(name)
+        name = self.webhook_name(message.audience)
+        url = self.webhook_url(name)
         where = f"slack webhook {name}"
         try:
             response = httpx.post(url, json=self.payload(message), timeout=self.timeout)
