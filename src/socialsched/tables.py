@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 STATES = ("scheduled", "paused", "claimed", "published", "failed", "cancelled", "missed")
@@ -22,6 +23,8 @@ metadata = MetaData()
 
 # BIGINT autoincrement on PostgreSQL; SQLite only autoincrements INTEGER PRIMARY KEY.
 _SERIAL = BigInteger().with_variant(Integer(), "sqlite")
+
+_SENT = text("sent_at IS NOT NULL")
 
 deliveries = Table(
     "deliveries",
@@ -42,7 +45,6 @@ deliveries = Table(
     Column("holiday", String(200)),
     Column("shifted_from", String(40)),
     Column("reason", String(200)),
-    Column("fingerprint", String(40), nullable=False),
     Column("state", String(12), nullable=False),
     Column("state_actor", String(100)),
     Column("due", DateTime(), nullable=False),
@@ -59,7 +61,14 @@ deliveries = Table(
     Column("updated_at", DateTime(), nullable=False),
     Index("ix_deliveries_state_due", "state", "due"),
     Index("ix_deliveries_calendar_day", "calendar", "local_day"),
-    Index("ix_deliveries_channel_sent", "channel", "sent_at"),
+    # Rate limits count a channel's sent deliveries: unsent ones need no entry.
+    Index(
+        "ix_deliveries_channel_sent",
+        "channel",
+        "sent_at",
+        sqlite_where=_SENT,
+        postgresql_where=_SENT,
+    ),
 )
 
 activity = Table(

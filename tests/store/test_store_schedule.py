@@ -166,19 +166,6 @@ def test_secret_values_never_reach_the_database(store, monkeypatch, recorder):
     assert "s3cr3t" not in repr(store)
 
 
-def test_reopening_keeps_data_and_does_not_migrate_again(make_store):
-    first = make_store()
-    first.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
-    first.close()
-    second = make_store()
-    assert len(second.records()) == 2
-    with second.engine.connect() as connection:
-        version = connection.exec_driver_sql(
-            "SELECT version_num FROM socialsched_alembic_version"
-        ).scalar()
-    assert version == "0001"
-
-
 def test_delivery_moving_into_the_range_from_outside_is_moved_not_added(store):
     store.schedule(calendar([post("a", dates=("2027-02-10",))]), "2027-01-01", "2027-02-28")
     old = by_key(store)["a", "uk"]
@@ -192,61 +179,100 @@ def test_delivery_moving_into_the_range_from_outside_is_moved_not_added(store):
     assert by_key(store)["a", "uk"].utc == later and len(store.records()) == 2
 
 
-def test_stored_fingerprint_keeps_its_format(store):
-    """Fingerprints already in databases must still match after an upgrade: it is the
-    SHA-1 of the planned fields' str() joined by U+001F, in this order."""
-    from hashlib import sha1
-
+def _rich_delivery():
+    """A delivery with every optional planned field set."""
     from socialsched.audiences import Audience
     from socialsched.model import Delivery
 
     london = ZoneInfo("Europe/London")
     utc = local_utc("2027-01-04", "09:00", "Europe/London")
-    audience = Audience(kind="targeting", countries=("GB",))
-    planned = [
-        Delivery(
-            id=f"d{index}",
-            post="a",
-            segment="uk",
-            channel="feed",
-            adapter="jsonl",
-            utc=utc,
-            local=utc.astimezone(london),
-            text=f"hi {index}",
-            holiday="Bank holiday",
-            shifted_from=datetime(2027, 1, 1, 9, 0, tzinfo=london),
-            reason="moved off the holiday",
-            audience=audience if index < 2 else {"kind": "targeting", "countries": ["PT"]},
-            tags=("promo", "x"),
-        )
-        for index in range(3)
-    ]
+    return Delivery(
+        id="d0",
+        post="a",
+        segment="uk",
+        channel="feed",
+        adapter="jsonl",
+        utc=utc,
+        local=utc.astimezone(london),
+        text="hi",
+        holiday="Bank holiday",
+        shifted_from=datetime(2027, 1, 1, 9, 0, tzinfo=london),
+        reason="moved off the holiday",
+        audience=Audience(kind="targeting", countries=("GB",)),
+        tags=("promo", "x"),
+    )
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("text", "hello"),
+        ("holiday", None),
+        ("shifted_from", None),
+        ("shifted_from", datetime(2027, 1, 2, 9, 0, tzinfo=ZoneInfo("Europe/London"))),
+        ("reason", None),
+        ("audience", None),
+        ("audience", {"kind": "targeting", "countries": ["PT"]}),
+        ("tags", ("promo",)),
+        ("adapter", "console"),
+    ],
+)
+def test_every_planned_field_counts_as_a_change(store, field, value):
+    """Unsent deliveries are compared field by field with the new plan: any planned
+    value that differs (set or cleared) updates the row, equal values change nothing."""
     cal = calendar([post("a", requires_approval=True)])
-    store.schedule(cal, "2027-01-04", "2027-01-04", planned=planned)
+    original = _rich_delivery()
+    store.schedule(cal, "2027-01-04", "2027-01-04", planned=[original])
+    again = store.schedule(cal, "2027-01-04", "2027-01-04", planned=[original])
+    assert not again.changed and again.unchanged == 1
+
+    edited = attrs.evolve(original, **{field: value})
+    result = store.schedule(cal, "2027-01-04", "2027-01-04", planned=[edited])
+    assert result.updated == ("d0",) and not result.moved and not result.added
+    record = store.get("d0")
+    stored = {
+        "text": record.text,
+        "holiday": store_value(store, "holiday"),
+        "shifted_from": store_value(store, "shifted_from"),
+        "reason": store_value(store, "reason"),
+        "audience": record.audience,
+        "tags": record.tags,
+        "adapter": record.adapter,
+    }[field]
+    expected = value.isoformat() if isinstance(value, datetime) else value
+    assert stored == expected
+    settled = store.schedule(cal, "2027-01-04", "2027-01-04", planned=[edited])
+    assert not settled.changed and settled.unchanged == 1
+
+
+def store_value(store, column):
     with store.engine.connect() as connection:
-        stored = dict(connection.exec_driver_sql("SELECT id, fingerprint FROM deliveries").all())
-    audiences = [
+        return connection.exec_driver_sql(f"SELECT {column} FROM deliveries").scalar()
+
+
+def test_stored_values_are_what_was_planned(store):
+    """Times as naive UTC, the local time and shift in ISO 8601, JSON audience and tags."""
+    cal = calendar([post("a", requires_approval=True)])
+    store.schedule(cal, "2027-01-04", "2027-01-04", planned=[_rich_delivery()])
+    with store.engine.connect() as connection:
+        row = connection.exec_driver_sql(
+            "SELECT local, local_day, audience, tags, holiday, shifted_from, reason, locale,"
+            " grace_s, requires_approval FROM deliveries"
+        ).one()
+    assert tuple(row) == (
+        "2027-01-04T09:00:00+00:00",
+        "2027-01-04",
         '{"kind": "targeting", "countries": ["GB"], "locales": []}',
-        '{"kind": "targeting", "countries": ["GB"], "locales": []}',
-        '{"kind": "targeting", "countries": ["PT"]}',
-    ]
-    for index, audience_text in enumerate(audiences):
-        fields = [
-            "2027-01-04 09:00:00",
-            "2027-01-04T09:00:00+00:00",
-            f"hi {index}",
-            audience_text,
-            '["promo", "x"]',
-            "Bank holiday",
-            "2027-01-01T09:00:00+00:00",
-            "moved off the holiday",
-            "en-GB",
-            "jsonl",
-            "3600",
-            "True",
-        ]
-        expected = sha1("\x1f".join(fields).encode()).hexdigest()
-        assert stored[f"d{index}"] == expected, index
+        '["promo", "x"]',
+        "Bank holiday",
+        "2027-01-01T09:00:00+00:00",
+        "moved off the holiday",
+        "en-GB",
+        3600,
+        True,
+    )
+    record = store.get("d0")
+    assert record.utc == datetime(2027, 1, 4, 9, 0, tzinfo=UTC) and record.due == record.utc
 
 
 def test_plugin_observers_hear_each_new_delivery_and_nothing_when_unchanged(store):
@@ -298,3 +324,69 @@ def test_schedule_leaves_the_garbage_collector_as_it_found_it(store):
     with pytest.raises(KeyError):  # fails while the collector is paused
         store.schedule(cal, "2027-01-04", "2027-01-04", planned=[stray])
     assert gc.isenabled()
+
+
+def index_definitions(store) -> set[str]:
+    with store.engine.connect() as connection:
+        if store.engine.dialect.name == "sqlite":
+            query = "SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        else:
+            query = "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+        return {row[0] for row in connection.exec_driver_sql(query)}
+
+
+def test_large_loads_rebuild_the_indexes_and_small_ones_update_them(store, monkeypatch):
+    """A load at least as large as the table (and past a minimum size) drops the
+    secondary indexes and builds them again in the same transaction, on SQLite."""
+    import socialsched.store as store_module
+
+    monkeypatch.setattr(store_module, "_REBUILD_MIN_ROWS", 2)
+    statements: list[str] = []
+    event.listen(
+        store.engine, "before_cursor_execute", lambda *args: statements.append(args[2].strip())
+    )
+    indexes = index_definitions(store)
+    assert len(indexes) >= 5
+    three_posts = calendar([post("a"), post("b"), post("c")])
+    assert len(store.schedule(three_posts, "2027-01-04", "2027-01-04").added) == 6
+    dropped = {s.split()[2] for s in statements if s.startswith("DROP INDEX")}
+    created = {s.split()[2] for s in statements if s.startswith("CREATE INDEX")}
+    if store.engine.dialect.name == "sqlite":
+        assert (
+            dropped
+            == created
+            == {
+                "ix_deliveries_state_due",
+                "ix_deliveries_calendar_day",
+                "ix_deliveries_channel_sent",
+                "ix_activity_delivery",
+                "ix_activity_at",
+            }
+        )
+    else:
+        assert not dropped and not created
+    assert index_definitions(store) == indexes
+
+    statements.clear()
+    assert len(store.schedule(calendar([post("d")]), "2027-01-04", "2027-01-04").added) == 2
+    assert not [s for s in statements if s.startswith(("DROP INDEX", "CREATE INDEX"))]
+    assert index_definitions(store) == indexes
+
+
+def test_a_failed_large_load_leaves_indexes_and_rows_as_they_were(store, monkeypatch):
+    import socialsched.store as store_module
+
+    monkeypatch.setattr(store_module, "_REBUILD_MIN_ROWS", 2)
+    indexes = index_definitions(store)
+    real_insert = store_module._bulk_insert_values
+
+    def failing_insert(connection, table, *args, **kwargs):
+        if table.name == "activity":
+            raise RuntimeError("disk full")
+        real_insert(connection, table, *args, **kwargs)
+
+    monkeypatch.setattr(store_module, "_bulk_insert_values", failing_insert)
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
+    assert store.records() == [] and store.log() == []
+    assert index_definitions(store) == indexes
