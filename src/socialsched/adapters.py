@@ -21,7 +21,7 @@ import attrs
 
 from .audiences import Audience, resolve_audience
 from .errors import SocialschedError
-from .model import ENV_VAR_NAME, Channel, Delivery, Segment
+from .model import ENV_VAR_NAME, Channel, Delivery, QuietWindow, Segment, quiet_windows
 from .redaction import hide_secret
 
 
@@ -42,7 +42,9 @@ class Message:
     """A rendered delivery, as handed to an adapter.
 
     `audience` is the resolved `socialsched.audiences.Audience` (None when the channel
-    names none for the segment); `delivery_id` is empty at plan-time validation.
+    names none for the segment); `quiet_hours` are the segment's quiet hours (local
+    time windows), for adapters that deliver quietly then; `delivery_id` is empty at
+    plan-time validation.
     """
 
     delivery_id: str
@@ -56,6 +58,7 @@ class Message:
     audience: Any = None
     tags: tuple[str, ...] = ()
     attachments: tuple[str, ...] = ()
+    quiet_hours: tuple[QuietWindow, ...] = attrs.field(default=(), converter=quiet_windows)
 
     @classmethod
     def for_delivery(cls, delivery: Delivery, segment: Segment, channel: Channel) -> Message:
@@ -73,6 +76,7 @@ class Message:
             local=delivery.local,
             audience=resolve_audience(channel, segment),
             tags=delivery.tags,
+            quiet_hours=segment.quiet_hours,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -92,6 +96,7 @@ class Message:
             "text": self.text,
             "tags": list(self.tags),
             "attachments": list(self.attachments),
+            "quiet_hours": [str(window) for window in self.quiet_hours],
         }
 
 

@@ -113,7 +113,8 @@ class QuietWindow:
         return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
-def _quiet_windows(value: Any) -> tuple[QuietWindow, ...]:
+def quiet_windows(value: Any) -> tuple[QuietWindow, ...]:
+    """Quiet windows from None, one window or a list ("HH:MM-HH:MM" or `QuietWindow`)."""
     if value is None:
         return ()
     if isinstance(value, str | QuietWindow):
@@ -153,7 +154,7 @@ class Segment:
     country: str = attrs.field(converter=_upper)
     subdivision: str | None = attrs.field(default=None, converter=_subdivision)
     circles: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
-    quiet_hours: tuple[QuietWindow, ...] = attrs.field(default=(), converter=_quiet_windows)
+    quiet_hours: tuple[QuietWindow, ...] = attrs.field(default=(), converter=quiet_windows)
     avoid_topics: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
     vars: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, repr=False)
 

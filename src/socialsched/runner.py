@@ -182,6 +182,7 @@ class Runner:
                 local=record.local,
                 audience=None if record.audience is None else Audience.parse(record.audience),
                 tags=record.tags,
+                quiet_hours=record.quiet_hours,
             )
             receipt = adapter.publish(message, idempotency_key=record.id)
         except PermanentError as error:

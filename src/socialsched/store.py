@@ -147,6 +147,7 @@ class Record:
     text: str | None
     audience: Any
     tags: tuple[str, ...]
+    quiet_hours: tuple[str, ...]
     state: str
     due: datetime
     attempts: int
@@ -174,6 +175,7 @@ class Record:
             text=m["text"],
             audience=json.loads(m["audience"]) if m["audience"] else None,
             tags=tuple(json.loads(m["tags"] or "[]")),
+            quiet_hours=tuple(json.loads(m["quiet_hours"] or "[]")),
             state=m["state"],
             due=m["due"].replace(tzinfo=UTC),
             attempts=m["attempts"],
@@ -619,8 +621,9 @@ class Store:
         db_time = _db_time(dialect)
         db_flag = _db_flag(dialect)
         posts = {post.id: post for post in calendar.posts}
-        # Per (post, segment): the post's grace and approval, the segment's locale.
-        series: dict[tuple[str, str], tuple[int | None, Any, str]] = {}
+        # Per (post, segment): the post's grace and approval, the segment's locale and
+        # quiet hours.
+        series: dict[tuple[str, str], tuple[int | None, Any, str, str | None]] = {}
         # By identity: the planner hands one Audience object to all deliveries of a
         # segment and channel, and `planned` keeps every one alive meanwhile.
         audiences: dict[int, str | None] = {}
@@ -635,15 +638,17 @@ class Store:
         for delivery in planned:
             post_id, segment = delivery.post, delivery.segment
             try:
-                grace, approval_flag, locale = series[post_id, segment]
+                grace, approval_flag, locale, quiet_hours = series[post_id, segment]
             except KeyError:
                 post = posts[post_id]
                 grace = None
                 if post.late != "publish":
                     grace = int((post.misfire_grace or DEFAULT_MISFIRE_GRACE).total_seconds())
                 approval_flag = db_flag(post.requires_approval)
-                locale = calendar.segment(segment).locale
-                series[post_id, segment] = (grace, approval_flag, locale)
+                planned_segment = calendar.segment(segment)
+                locale = planned_segment.locale
+                quiet_hours = _quiet_hours_json(planned_segment.quiet_hours)
+                series[post_id, segment] = (grace, approval_flag, locale, quiet_hours)
             audience = delivery.audience
             if audience is None:
                 audience_json = None
@@ -696,6 +701,7 @@ class Store:
                 delivery.holiday,
                 shifted_from,
                 delivery.reason,
+                quiet_hours,
                 grace,
                 approval_flag,
                 # Then what dispatching changes:
@@ -1332,6 +1338,11 @@ _LOG_COLUMNS = (
 )
 
 
+def _quiet_hours_json(windows: Sequence[Any]) -> str | None:
+    """A segment's quiet hours as the `quiet_hours` column keeps them (NULL: none)."""
+    return json.dumps([str(window) for window in windows]) if windows else None
+
+
 @functools.lru_cache(maxsize=1024)
 def _tags_json(tags: tuple[str, ...]) -> str:
     return json.dumps(list(tags))
@@ -1352,6 +1363,7 @@ _CONTENT_COLUMNS = (
     "holiday",
     "shifted_from",
     "reason",
+    "quiet_hours",
     "grace_s",
     "requires_approval",
 )

@@ -45,6 +45,8 @@ deliveries = Table(
     Column("holiday", String(200)),
     Column("shifted_from", String(40)),
     Column("reason", String(200)),
+    # The segment's quiet hours, a JSON list of "HH:MM-HH:MM" (NULL: none).
+    Column("quiet_hours", Text()),
     Column("state", String(12), nullable=False),
     Column("state_actor", String(100)),
     Column("due", DateTime(), nullable=False),

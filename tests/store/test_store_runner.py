@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 from conftest import Recorder, calendar, post
 from sqlalchemy import event
@@ -48,6 +49,41 @@ def test_due_deliveries_are_published_once_with_their_id_as_idempotency_key(stor
     # Nothing more is due: another pass publishes nothing.
     assert runner(store, recorder, clock).run_until_idle() == 0
     assert len(recorder.published) == 2
+
+
+def test_messages_carry_the_segments_quiet_hours(store, clock, recorder):
+    """Adapters that deliver quietly (Telegram) get each segment's own quiet hours."""
+    from conftest import segment
+
+    from socialsched.model import QuietWindow
+
+    uk = attrs.evolve(segment("uk"), quiet_hours=["22:00-23:30", "12:30-13:30"])
+    cal = calendar([post("a", "05:30")], segments=[uk, segment("lisbon", "Europe/Lisbon", "PT")])
+    store.schedule(cal, "2027-01-04", "2027-01-04")
+    runner(store, recorder, clock).run_until_idle()
+    windows = {message.segment: message.quiet_hours for message, _ in recorder.published}
+    assert windows == {
+        "uk": (QuietWindow.parse("22:00-23:30"), QuietWindow.parse("12:30-13:30")),
+        "lisbon": (),
+    }
+    assert [m.to_dict()["quiet_hours"] for m, _ in recorder.published if m.segment == "uk"] == [
+        ["22:00-23:30", "12:30-13:30"]
+    ]
+
+
+def test_changed_quiet_hours_update_unsent_deliveries(store):
+    from conftest import segment
+
+    cal = calendar([post("a")])
+    store.schedule(cal, "2027-01-04", "2027-01-04")
+    quiet_uk = attrs.evolve(segment("uk"), quiet_hours="21:00-06:00")
+    edited = calendar([post("a")], segments=[quiet_uk, segment("lisbon", "Europe/Lisbon", "PT")])
+    result = store.schedule(edited, "2027-01-04", "2027-01-04")
+    assert len(result.updated) == 1 and result.unchanged == 1
+    assert {r.segment: r.quiet_hours for r in store.records()} == {
+        "uk": ("21:00-06:00",),
+        "lisbon": (),
+    }
 
 
 def test_transient_errors_back_off_then_fail_at_the_channel_limit(store, clock, recorder):

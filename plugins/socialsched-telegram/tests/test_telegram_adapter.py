@@ -130,6 +130,23 @@ def test_quiet_hours_use_segment_zone_and_are_opt_in() -> None:
     assert make_adapter(silent=True).silent(make_message()) is True
 
 
+def test_quiet_hours_default_to_the_segments_own() -> None:
+    """Without channel quiet_hours, the segment's quiet hours (on the message) count;
+    the channel's, when given, replace them."""
+    segment_windows = {"quiet_hours": ("22:00-08:00",)}
+    late = make_adapter(clock=LATE_EVENING_UTC, silent_quiet_hours=True)
+    assert late.silent(make_message(**segment_windows)) is True
+    assert late.silent(make_message()) is False  # the segment has no quiet hours
+    noon = make_adapter(clock=NOON_UTC, silent_quiet_hours=True)
+    assert noon.silent(make_message(**segment_windows)) is False
+    channel_wins = make_adapter(
+        clock=LATE_EVENING_UTC, silent_quiet_hours=True, quiet_hours={"fr": "23:00-06:00"}
+    )
+    assert channel_wins.silent(make_message(**segment_windows)) is False
+    off = make_adapter(clock=LATE_EVENING_UTC)
+    assert off.silent(make_message(**segment_windows)) is False
+
+
 @respx.mock
 def test_429_honours_retry_after(respx_mock: respx.MockRouter) -> None:
     respx_mock.post(f"{API}/sendMessage").mock(

@@ -4,8 +4,8 @@ Channel settings:
   parse_mode          "HTML", "MarkdownV2" or "Markdown" (default: plain text)
   silent              true to deliver every message without a notification sound
   silent_quiet_hours  true to deliver silently while the segment is in its quiet hours
-  quiet_hours         the quiet hours for that: "22:00-08:00" or a list for every segment,
-                      or a table segment -> windows
+  quiet_hours         the quiet hours for that, instead of the segments' own: "22:00-08:00"
+                      or a list for every segment, or a table segment -> windows
   disable_link_preview  true to send without a link preview
   api_url             Bot API server (default https://api.telegram.org; a local Bot API
                       server works too)
@@ -143,13 +143,16 @@ class TelegramAdapter(Adapter):
         return problems
 
     def silent(self, message: Message) -> bool:
-        """Whether to send without notification: always, or now in the segment's quiet hours."""
+        """Whether to send without notification: always, or now in the segment's quiet hours
+        (the channel's `quiet_hours` for it if set, else the segment's own)."""
         settings = self.channel.settings
         if settings.get("silent"):
             return True
         if not settings.get("silent_quiet_hours"):
             return False
-        windows = self.quiet_hours.get(message.segment, self.quiet_hours.get("*", ()))
+        windows = self.quiet_hours.get(
+            message.segment, self.quiet_hours.get("*", message.quiet_hours)
+        )
         zone = message.local.tzinfo or UTC
         # The time of sending, not of planning: a late delivery can fall into quiet hours.
         now_local = self.clock().astimezone(zone).time()
