@@ -455,7 +455,6 @@ class Store:
             with self.engine.begin() as connection:
                 self._save_channels(connection, calendar)
                 active_holds = self._holds(connection)
-                existing: dict[str, Any] = {}
                 # The planned content as the driver hands it back, to compare with the
                 # new rows as they are: no conversion either way.
                 columns = (
@@ -469,16 +468,13 @@ class Store:
                     deliveries.c.local_day >= start.isoformat(),
                     deliveries.c.local_day <= end.isoformat(),
                 )
-                for row in connection.execute(in_range):
-                    existing[row.id] = row
+                existing = {row[0]: row for row in connection.execute(in_range).all()}
                 missing = [key for key in wanted if key not in existing]
                 if missing and not self._rows_outside(connection, calendar.name, start, end):
                     missing = []  # nothing else in the table: no other row can have these ids
                 for chunk in _chunks(missing):
-                    for row in connection.execute(
-                        select(*columns).where(deliveries.c.id.in_(chunk))
-                    ):
-                        existing[row.id] = row
+                    query = select(*columns).where(deliveries.c.id.in_(chunk))
+                    existing.update((row[0], row) for row in connection.execute(query).all())
                 result = self._reconcile(connection, wanted, existing, active_holds, now, actor)
         # Announced after the commit, so observers never hear of rows that rolled back.
         if result.added and (listeners or plugins.observed("delivery_scheduled")):
@@ -523,23 +519,26 @@ class Store:
         fresh = wanted.values() if not existing and not active_holds else ()
         inserts += fresh
         for key, row in () if fresh else wanted.items():
+            old = existing.get(key)
+            if old is not None:
+                # Rows read back are (id, state, state_actor, *content).
+                old_state = old[1]
+                revivable = old_state == "cancelled" and old[2] == actor
+                if not revivable and (
+                    old[3:] == row[_CONTENT] or old_state not in ("scheduled", "paused")
+                ):
+                    # Unchanged; or published, in flight, failed, missed: history, not plan.
+                    unchanged += 1
+                    continue
             held = bool(active_holds) and any(
                 hold.matches(_hold_view(row)) for hold in active_holds
             )
-            old = existing.get(key)
             if old is None:
                 inserts.append((*row[:-1], "paused") if held else row)
                 continue
-            revivable = old.state == "cancelled" and old.state_actor == actor
-            if old[_STORED_CONTENT] == row[_CONTENT] and not revivable:
-                unchanged += 1
-                continue
-            if old.state not in ("scheduled", "paused") and not revivable:
-                unchanged += 1  # published, in flight, failed, missed: history, not plan
-                continue
-            state = old.state if old.state == "paused" else ("paused" if held else "scheduled")
+            state = "paused" if held or old_state == "paused" else "scheduled"
             changes.append((*row[_UPDATED_FROM:-1], state, 0, None, key))
-            was, new = old.utc, row[_UTC]
+            was, new = old[3 + _CONTENT_COLUMNS.index("utc")], row[_UTC]
             (moved if was != new else updated).append(key)
             reason = (
                 f"moved from {_minutes(was)} UTC to {_minutes(new)} UTC"
@@ -547,7 +546,7 @@ class Store:
                 else "calendar changed"
             )
             log += self._log_rows(
-                [{**_hold_view(row), "id": key, "from_state": old.state, "log_reason": reason}],
+                [{**_hold_view(row), "id": key, "from_state": old_state, "log_reason": reason}],
                 state,
                 actor,
                 now,
@@ -555,7 +554,7 @@ class Store:
         removed = [
             key
             for key, old in existing.items()
-            if key not in wanted and old.state in ("scheduled", "paused")
+            if old[1] in ("scheduled", "paused") and key not in wanted
         ]
         with _indexes_rebuilt_after(connection, deliveries, len(inserts)):
             _bulk_insert_values(connection, deliveries, _PLANNED_COLUMNS, inserts, True)
@@ -1384,8 +1383,6 @@ _ID, _POST, _SEGMENT, _CHANNEL, _UTC, _TAGS, _STATE = map(
     _PLANNED_COLUMNS.index, ("id", "post", "segment", "channel", "utc", "tags", "state")
 )
 _CONTENT = slice(_POST, _POST + len(_CONTENT_COLUMNS))
-# Rows read back for reconciling are (id, state, state_actor, *content).
-_STORED_CONTENT = slice(3, None)
 # A plan changes every planned column of an existing delivery but its id and calendar.
 _UPDATED_FROM = _POST
 # An activity entry for a new delivery (no from_state, no receipt: left NULL).
