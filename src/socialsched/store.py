@@ -505,9 +505,8 @@ class Store:
         now: datetime,
         actor: str,
     ) -> ReconcileResult:
-        # Rows of `wanted` hold database values (see `_planned_rows`): times are text on
-        # SQLite, so stored times are compared after the same conversion.
-        db_time = _db_time(connection.dialect.name)
+        # `wanted` and `existing` both hold values as the driver takes and returns them
+        # (see `_planned_rows`), so they compare as they are.
         inserts: list[tuple[Any, ...]] = []
         changes: list[tuple[Any, ...]] = []
         moved: list[str] = []
@@ -557,7 +556,7 @@ class Store:
             if old[1] in ("scheduled", "paused") and key not in wanted
         ]
         with _indexes_rebuilt_after(connection, deliveries, len(inserts)):
-            _bulk_insert_values(connection, deliveries, _PLANNED_COLUMNS, inserts, True)
+            _bulk_insert_values(connection, deliveries, _PLANNED_COLUMNS, inserts, native=True)
         if changes:
             _bulk_update_values(
                 connection,
@@ -583,7 +582,7 @@ class Store:
         )
         self._append_log(connection, log)
         # One tuple per new delivery: at 200,000 deliveries, dicts cost more than SQLite.
-        db_now, planned = db_time(now), ("planned", 0)
+        db_now, planned = _db_time(connection.dialect.name)(now), ("planned", 0)
         planned_log = [
             (
                 db_now,
@@ -598,7 +597,7 @@ class Store:
             for row in inserts
         ]
         with _indexes_rebuilt_after(connection, activity, len(planned_log)):
-            _bulk_insert_values(connection, activity, _PLANNED_LOG_FIELDS, planned_log, True)
+            _bulk_insert_values(connection, activity, _PLANNED_LOG_FIELDS, planned_log, native=True)
         return ReconcileResult(
             added=tuple(map(operator.itemgetter(_ID), inserts)),
             moved=tuple(moved),
@@ -624,8 +623,9 @@ class Store:
         # quiet hours.
         series: dict[tuple[str, str], tuple[int | None, Any, str, str | None]] = {}
         # By identity: the planner hands one Audience object to all deliveries of a
-        # segment and channel, and `planned` keeps every one alive meanwhile.
-        audiences: dict[int, str | None] = {}
+        # segment and channel. Each entry keeps its audience alive, so no other object
+        # can take its id meanwhile.
+        audiences: dict[int, tuple[Any, str | None]] = {}
         # Keyed by the aware instant: equal instants give the same naive UTC time.
         instants: dict[datetime, Any] = {}
         deadlines: dict[tuple[datetime, int], Any] = {}
@@ -653,9 +653,10 @@ class Store:
                 audience_json = None
             else:
                 try:
-                    audience_json = audiences[id(audience)]
+                    audience_json = audiences[id(audience)][1]
                 except KeyError:
-                    audience_json = audiences[id(audience)] = _audience_json(audience)
+                    audience_json = _audience_json(audience)
+                    audiences[id(audience)] = (audience, audience_json)
             aware = delivery.utc
             try:
                 utc = instants[aware]
@@ -1416,7 +1417,7 @@ def _indexes_rebuilt_after(connection: Connection, table: Any, rows: int) -> Ite
     the runners' reads."""
     rebuild = rows >= _REBUILD_MIN_ROWS and connection.dialect.name == "sqlite"
     if rebuild:
-        # Rows are never deleted, so the largest rowid bounds the row count.
+        # The largest rowid is at least the row count, and read from the index at once.
         stored = connection.exec_driver_sql(
             f"SELECT coalesce(max(rowid), 0) FROM {_quoted(connection, table, ())[1]}"
         ).scalar_one()
@@ -1553,6 +1554,7 @@ def _bulk_insert_values(
     table: Any,
     columns: Sequence[str],
     params: list[Any],
+    *,
     native: bool = False,
 ) -> None:
     """One executemany straight to the driver: SQLAlchemy's per-row parameter processing

@@ -106,16 +106,33 @@ def published_lines(out: Path) -> int:
         return 0
 
 
-def kill_after(process: subprocess.Popen[bytes], out: Path, lines: int) -> int:
-    """SIGKILL `process` as soon as the file holds `lines` lines; returns the count then."""
+def claimed(db: sqlalchemy.Engine, pid: int) -> int:
+    """How many deliveries the runner process `pid` holds claimed right now (worker
+    names are host:pid:random)."""
+    with db.connect() as connection:
+        return connection.execute(
+            sqlalchemy.text(
+                "SELECT count(*) FROM deliveries WHERE state = 'claimed' AND claimed_by LIKE :me"
+            ),
+            {"me": f"%:{pid}:%"},
+        ).scalar_one()
+
+
+def kill_after(
+    process: subprocess.Popen[bytes], out: Path, lines: int, db: sqlalchemy.Engine
+) -> int:
+    """SIGKILL `process` once the file holds `lines` lines, in the middle of a batch
+    (while it holds claimed deliveries); returns how many it left claimed."""
     deadline = time.monotonic() + 60
-    while published_lines(out) < lines and process.poll() is None:
+    while (published_lines(out) < lines or not claimed(db, process.pid)) and (
+        process.poll() is None
+    ):
         assert time.monotonic() < deadline, "runner made no progress"
-        time.sleep(0.005)
+        time.sleep(0.002)
     assert process.poll() is None, "the runner stopped by itself before the kill"
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
-    return published_lines(out)
+    return claimed(db, process.pid)
 
 
 def assert_exactly_once(store: Store, out: Path) -> None:
@@ -133,17 +150,19 @@ def test_sigkilled_runner_loses_nothing_and_publishes_nothing_twice(work_dir):
     calendar, out, day = write_calendar(work_dir)
     db = str(work_dir / "outbox.db")
     cli("schedule", str(calendar), "--db", db, "--start", day, "--end", day)
-    total = SEGMENTS * POSTS
-    # Not multiples of the batch size, so each kill lands inside a batch.
-    for threshold in (45, 125, 205):
-        seen = kill_after(start_runner(db, work_dir / "runners.log"), out, threshold)
-        assert seen < total, "the runner finished before it could be killed"
+    watcher = sqlalchemy.create_engine(f"sqlite:///{db}")
+    left_claimed = [
+        kill_after(start_runner(db, work_dir / "runners.log"), out, threshold, watcher)
+        for threshold in (45, 125, 205)
+    ]
+    watcher.dispose()
+    assert published_lines(out) < SEGMENTS * POSTS, "the runners finished before the kills"
     cli("run", "--db", db, "--until-idle", "--lease", "1", "-q")
     with Store(db) as store:
         assert_exactly_once(store, out)
-        # Each kill left claimed deliveries behind whose lease expired and was taken over.
-        reasons = Counter(e.reason for e in store.log())
-        assert any(r and r.startswith("lease expired") for r in reasons), reasons
+        # Kills left claimed deliveries behind whose lease expired and was taken over.
+        expired = [e for e in store.log() if e.reason and e.reason.startswith("lease expired")]
+        assert len(expired) == sum(left_claimed) > 0, (left_claimed, len(expired))
 
 
 def test_two_runners_on_postgresql_with_kills_share_work_exactly_once(work_dir):
@@ -160,11 +179,13 @@ def test_two_runners_on_postgresql_with_kills_share_work_exactly_once(work_dir):
             start_runner(db, work_dir / "runners.log"),
             start_runner(db, work_dir / "runners.log"),
         )
-        kill_after(first, out, 65)
+        watcher = sqlalchemy.create_engine(db)
+        kill_after(first, out, 65, watcher)
         first = start_runner(db, work_dir / "runners.log")
-        kill_after(second, out, 155)
+        kill_after(second, out, 155, watcher)
         second = start_runner(db, work_dir / "runners.log")
-        kill_after(first, out, 225)
+        kill_after(first, out, 225, watcher)
+        watcher.dispose()
         second.send_signal(signal.SIGKILL)
         second.wait(timeout=10)
         finishers = [
