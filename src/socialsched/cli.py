@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
 from . import __version__, plugins
@@ -380,8 +381,15 @@ def _echo_json(data: Any) -> None:
 @start_option
 @end_option(30)
 @_db_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="text: one line of counts; json: the ids added, moved, updated and cancelled.",
+)
 def schedule_command(
-    calendar_file: Path, start: date | None, end: date | None, db: str | None
+    calendar_file: Path, start: date | None, end: date | None, db: str | None, output_format: str
 ) -> None:
     """Plan CAL and reconcile the store with it: add new deliveries, move changed ones,
     cancel removed ones; published ones are never touched. Safe to run again."""
@@ -389,6 +397,9 @@ def schedule_command(
     calendar = load(calendar_file)
     with _open_store(db) as store:
         result = store.schedule(calendar, start, end, planned=_plan(calendar, start, end))
+    if output_format == "json":
+        _echo_json(attrs.asdict(result))
+        return
     click.echo(
         f"{len(result.added)} added, {len(result.moved)} moved, {len(result.updated)} "
         f"updated, {len(result.cancelled)} cancelled, {result.unchanged} unchanged"

@@ -85,6 +85,34 @@ def test_schedule_is_idempotent_and_status_reports(setup):
     assert "scheduled 4" in text and "feed: scheduled 4" in text
 
 
+def test_schedule_json_lists_the_ids_of_each_change(setup):
+    calendar, db, _ = setup
+    first = invoke(
+        "schedule", calendar, "--db", db, "--start", DAY, "--end", DAY, "--format", "json"
+    )
+    assert first.exit_code == 0, first.output
+    added = json.loads(first.output)
+    assert sorted(added["added"]) == sorted(ids(db).values())
+    assert (added["moved"], added["updated"], added["cancelled"], added["unchanged"]) == (
+        [],
+        [],
+        [],
+        0,
+    )
+    calendar.write_text(
+        calendar.read_text("utf-8").replace('at = "11:00"', 'at = "12:00"'), encoding="utf-8"
+    )
+    edited = json.loads(
+        invoke(
+            "schedule", calendar, "--db", db, "--start", DAY, "--end", DAY, "--format", "json"
+        ).output
+    )
+    promo = {key for (post, _), key in ids(db).items() if post == "promo"}
+    assert set(edited["moved"]) == promo and edited["unchanged"] == 2 and not edited["added"]
+    bad = invoke("schedule", calendar, "--db", db, "--format", "yaml")
+    assert bad.exit_code == 2 and "yaml" in bad.output
+
+
 def test_log_filters_and_json(setup):
     calendar, db, _ = setup
     invoke("schedule", calendar, "--db", db, "--start", DAY, "--end", DAY)
