@@ -22,3 +22,32 @@ def test_a_text_mentioning_deleted_is_still_written_once_across_instances(tmp_pa
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert [r["idempotency_key"] for r in records] == ["k1"]
     assert records[0]["text"] == "The deleted scenes are back"
+
+
+def test_a_line_torn_by_a_killed_writer_is_dropped_not_glued_to_the_next(tmp_path):
+    """A writer killed mid-line leaves a tail without a newline: that record was never
+    published, so the next append removes it instead of continuing the torn line."""
+    path = tmp_path / "out.jsonl"
+    channel = Channel(name="audit", adapter="jsonl", settings={"path": str(path)})
+    survivor = JsonlAdapter(channel)
+    survivor.publish(message("first"), "k1")
+    whole = path.read_bytes()
+    torn = json.dumps({"idempotency_key": "k2", "text": "second"}).encode()[:20]
+    path.write_bytes(whole + torn)
+    survivor.publish(message("second"), "k2")  # the torn k2 does not count as written
+    JsonlAdapter(channel).publish(message("third"), "k3")
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["idempotency_key"] for r in records] == ["k1", "k2", "k3"]
+    assert path.read_bytes().startswith(whole) and path.read_bytes().endswith(b"\n")
+
+
+def test_a_file_replaced_meanwhile_is_read_again(tmp_path):
+    path = tmp_path / "out.jsonl"
+    channel = Channel(name="audit", adapter="jsonl", settings={"path": str(path)})
+    adapter = JsonlAdapter(channel)
+    adapter.publish(message("a long first message " * 5), "k1")
+    path.write_text(json.dumps({"idempotency_key": "k9"}) + "\n")  # rotated by hand
+    adapter.publish(message("again"), "k9")  # already in the new file: not written twice
+    adapter.publish(message("new"), "k1")  # only in the old file: written to the new one
+    keys = [json.loads(line)["idempotency_key"] for line in path.read_text().splitlines()]
+    assert keys == ["k9", "k1"]

@@ -279,24 +279,34 @@ class JsonlAdapter(Adapter):
         self._offset = 0
 
     def _append(self, record: dict[str, Any], key: str | None) -> bool:
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a+", encoding="utf-8") as handle:
+            with self.path.open("ab+") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
+                if os.fstat(handle.fileno()).st_size < self._offset:
+                    self._offset, self._keys = 0, set()  # replaced or truncated meanwhile
                 # Catch up with what other processes appended since we last looked.
-                handle.seek(self._offset)
-                for line in handle:
-                    if line.endswith("\n"):
-                        seen = json.loads(line).get("idempotency_key")
-                        if seen:
-                            self._keys.add(seen)
-                self._offset = handle.tell()
+                end = self._offset
+                handle.seek(end)
+                for line in iter(handle.readline, b""):
+                    if not line.endswith(b"\n"):
+                        # A writer was killed mid-line (its lock went with it): the torn
+                        # tail was never published, and appending to it would spoil the
+                        # next record too.
+                        handle.truncate(end)
+                        break
+                    seen = json.loads(line).get("idempotency_key")
+                    if seen:
+                        self._keys.add(seen)
+                    end += len(line)
+                self._offset = end
                 if key is not None and key in self._keys:
                     return False
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-                self._offset = handle.tell()
+                self._offset = end + len(data)
                 if key is not None:
                     self._keys.add(key)
                 return True

@@ -31,6 +31,8 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    literal,
+    literal_column,
     or_,
     select,
     type_coerce,
@@ -555,6 +557,8 @@ class Store:
             for key, old in existing.items()
             if old[1] in ("scheduled", "paused") and key not in wanted
         ]
+        is_sqlite = connection.dialect.name == "sqlite"
+        last_rowid = _last_rowid(connection, deliveries) if is_sqlite and inserts else 0
         with _indexes_rebuilt_after(connection, deliveries, len(inserts)):
             _bulk_insert_values(connection, deliveries, _PLANNED_COLUMNS, inserts, native=True)
         if changes:
@@ -581,23 +585,17 @@ class Store:
             cancelled, "cancelled", actor, now, reason="no longer in the calendar"
         )
         self._append_log(connection, log)
-        # One tuple per new delivery: at 200,000 deliveries, dicts cost more than SQLite.
-        db_now, planned = _db_time(connection.dialect.name)(now), ("planned", 0)
-        planned_log = [
-            (
-                db_now,
-                row[_ID],
-                row[_POST],
-                row[_SEGMENT],
-                row[_CHANNEL],
-                row[_STATE],
-                actor,
-                *planned,
-            )
-            for row in inserts
-        ]
-        with _indexes_rebuilt_after(connection, activity, len(planned_log)):
-            _bulk_insert_values(connection, activity, _PLANNED_LOG_FIELDS, planned_log, native=True)
+        if inserts:
+            with _indexes_rebuilt_after(connection, activity, len(inserts)):
+                if is_sqlite:
+                    # The new rows are those past the last rowid: SQLite copies them into
+                    # the log itself, in insertion order, with nothing to bind per row.
+                    new = select(deliveries).where(literal_column("rowid") > last_rowid)
+                    self._log_selected(
+                        connection, new.order_by(literal_column("rowid")), actor, now
+                    )
+                else:
+                    self._log_planned(connection, inserts, actor, now)
         return ReconcileResult(
             added=tuple(map(operator.itemgetter(_ID), inserts)),
             moved=tuple(moved),
@@ -605,6 +603,36 @@ class Store:
             cancelled=tuple(r["id"] for r in cancelled),
             unchanged=unchanged,
         )
+
+    @staticmethod
+    def _log_selected(connection: Connection, new: Any, actor: str, now: datetime) -> None:
+        """A "planned" activity entry for each delivery `new` selects."""
+        rows = new.subquery()
+        entries = select(
+            literal(now, DateTime()),
+            rows.c.id,
+            rows.c.post,
+            rows.c.segment,
+            rows.c.channel,
+            rows.c.state,
+            literal(actor),
+            literal("planned"),
+            literal(0),
+        )
+        connection.execute(activity.insert().from_select(_PLANNED_LOG_FIELDS, entries))
+
+    @staticmethod
+    def _log_planned(
+        connection: Connection, inserts: list[tuple[Any, ...]], actor: str, now: datetime
+    ) -> None:
+        """A "planned" activity entry for each new row (tuples: at 200,000 deliveries,
+        dicts would cost more than the database)."""
+        tail = (actor, "planned", 0)
+        entries = [
+            (now, row[_ID], row[_POST], row[_SEGMENT], row[_CHANNEL], row[_STATE], *tail)
+            for row in inserts
+        ]
+        _bulk_insert_values(connection, activity, _PLANNED_LOG_FIELDS, entries)
 
     @staticmethod
     def _planned_rows(
@@ -1416,12 +1444,8 @@ def _indexes_rebuilt_after(connection: Connection, table: Any, rows: int) -> Ite
     rolls the DROP back with the rest. PostgreSQL is left alone: DDL there would block
     the runners' reads."""
     rebuild = rows >= _REBUILD_MIN_ROWS and connection.dialect.name == "sqlite"
-    if rebuild:
-        # The largest rowid is at least the row count, and read from the index at once.
-        stored = connection.exec_driver_sql(
-            f"SELECT coalesce(max(rowid), 0) FROM {_quoted(connection, table, ())[1]}"
-        ).scalar_one()
-        rebuild = rows >= stored
+    # The largest rowid is at least the row count, and read from the index at once.
+    rebuild = rebuild and rows >= _last_rowid(connection, table)
     if rebuild:
         for index in table.indexes:
             index.drop(connection)
@@ -1429,6 +1453,12 @@ def _indexes_rebuilt_after(connection: Connection, table: Any, rows: int) -> Ite
     if rebuild:
         for index in table.indexes:
             index.create(connection)
+
+
+def _last_rowid(connection: Connection, table: Any) -> int:
+    """The largest rowid in `table` (SQLite), 0 when it is empty."""
+    name = _quoted(connection, table, ())[1]
+    return connection.exec_driver_sql(f"SELECT coalesce(max(rowid), 0) FROM {name}").scalar_one()
 
 
 def _hold_view(row: tuple[Any, ...]) -> dict[str, Any]:

@@ -146,6 +146,37 @@ def test_new_deliveries_matching_a_pause_start_paused(store):
     assert rows["a", "uk"].state == "paused" and rows["a", "lisbon"].state == "scheduled"
 
 
+@pytest.mark.parametrize("rebuild_from", [2, 10_000])
+def test_every_new_delivery_is_logged_as_planned_in_its_first_state(
+    store, clock, monkeypatch, rebuild_from
+):
+    """One "planned" entry per new delivery, whether the load rebuilds indexes or not."""
+    import socialsched.store as store_module
+
+    monkeypatch.setattr(store_module, "_REBUILD_MIN_ROWS", rebuild_from)
+    store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
+    store.pause(segment="uk", reason="outage")
+    cal = calendar([post("a"), post("b"), post("c")])
+    result = store.schedule(cal, "2027-01-04", "2027-01-04")
+    assert len(result.added) == 4 and result.unchanged == 2
+    planned = [e for e in store.log() if e.reason == "planned"]
+    assert [e.delivery_id for e in planned[2:]] == list(result.added)
+    records = {r.id: r for r in store.records()}
+    for entry in planned:
+        record = records[entry.delivery_id]
+        assert (entry.post, entry.segment, entry.channel) == (
+            record.post,
+            record.segment,
+            record.channel,
+        )
+        assert entry.from_state is None and entry.actor == "schedule" and entry.attempt == 0
+        assert entry.at == clock.now and entry.receipt is None
+    second = {e.delivery_id: e.to_state for e in planned[2:]}
+    assert second == {
+        key: ("paused" if records[key].segment == "uk" else "scheduled") for key in second
+    }
+
+
 def test_secret_values_never_reach_the_database(store, monkeypatch, recorder):
     from socialsched.model import Channel
 
@@ -378,14 +409,13 @@ def test_a_failed_large_load_leaves_indexes_and_rows_as_they_were(store, monkeyp
 
     monkeypatch.setattr(store_module, "_REBUILD_MIN_ROWS", 2)
     indexes = index_definitions(store)
-    real_insert = store_module._bulk_insert_values
 
-    def failing_insert(connection, table, *args, **kwargs):
-        if table.name == "activity":
-            raise RuntimeError("disk full")
-        real_insert(connection, table, *args, **kwargs)
+    def failing_log(*args):
+        raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store_module, "_bulk_insert_values", failing_insert)
+    # Writing the activity log comes after the deliveries are in and indexes rebuilt.
+    monkeypatch.setattr(store_module.Store, "_log_selected", staticmethod(failing_log))
+    monkeypatch.setattr(store_module.Store, "_log_planned", staticmethod(failing_log))
     with pytest.raises(RuntimeError, match="disk full"):
         store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
     assert store.records() == [] and store.log() == []
