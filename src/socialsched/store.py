@@ -588,12 +588,7 @@ class Store:
         if inserts:
             with _indexes_rebuilt_after(connection, activity, len(inserts)):
                 if is_sqlite:
-                    # The new rows are those past the last rowid: SQLite copies them into
-                    # the log itself, in insertion order, with nothing to bind per row.
-                    new = select(deliveries).where(literal_column("rowid") > last_rowid)
-                    self._log_selected(
-                        connection, new.order_by(literal_column("rowid")), actor, now
-                    )
+                    self._log_rows_after(connection, last_rowid, actor, now)
                 else:
                     self._log_planned(connection, inserts, actor, now)
         return ReconcileResult(
@@ -605,19 +600,25 @@ class Store:
         )
 
     @staticmethod
-    def _log_selected(connection: Connection, new: Any, actor: str, now: datetime) -> None:
-        """A "planned" activity entry for each delivery `new` selects."""
-        rows = new.subquery()
-        entries = select(
-            literal(now, DateTime()),
-            rows.c.id,
-            rows.c.post,
-            rows.c.segment,
-            rows.c.channel,
-            rows.c.state,
-            literal(actor),
-            literal("planned"),
-            literal(0),
+    def _log_rows_after(connection: Connection, rowid: int, actor: str, now: datetime) -> None:
+        """A "planned" activity entry for each delivery past `rowid` (SQLite): the rows
+        this transaction added, as it holds the write lock. SQLite copies them into the
+        log itself, in insertion order, with nothing to bind per entry."""
+        after: Any = literal_column("rowid")
+        entries = (
+            select(
+                literal(now, DateTime()),
+                deliveries.c.id,
+                deliveries.c.post,
+                deliveries.c.segment,
+                deliveries.c.channel,
+                deliveries.c.state,
+                literal(actor),
+                literal("planned"),
+                literal(0),
+            )
+            .where(after > rowid)
+            .order_by(after)
         )
         connection.execute(activity.insert().from_select(_PLANNED_LOG_FIELDS, entries))
 

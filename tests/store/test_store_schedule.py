@@ -414,7 +414,7 @@ def test_a_failed_large_load_leaves_indexes_and_rows_as_they_were(store, monkeyp
         raise RuntimeError("disk full")
 
     # Writing the activity log comes after the deliveries are in and indexes rebuilt.
-    monkeypatch.setattr(store_module.Store, "_log_selected", staticmethod(failing_log))
+    monkeypatch.setattr(store_module.Store, "_log_rows_after", staticmethod(failing_log))
     monkeypatch.setattr(store_module.Store, "_log_planned", staticmethod(failing_log))
     with pytest.raises(RuntimeError, match="disk full"):
         store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
