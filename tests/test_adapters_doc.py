@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from socialsched.adapters import Adapter, Capabilities
+from socialsched.media import MediaLimits
 from socialsched.registry import available_adapters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +61,7 @@ class Sample(Adapter):
     __module__ = "sample_plugin.adapter"  # a module no installed distribution provides
     name = "sample"
     capabilities = Capabilities(
-        max_length=12345, media=True, audiences=("a", "b"), native_scheduling=True
+        max_length=12345, images=MediaLimits(max_count=4), audiences=("a", "b"), native_scheduling=True
     )
 
 

@@ -28,6 +28,8 @@ FIELDS = (
     "holiday",
     {"list": "x"},
     ("promo",),
+    (),
+    ("part one", "part two"),
 )
 
 

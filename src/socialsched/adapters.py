@@ -21,20 +21,42 @@ import attrs
 
 from .audiences import Audience, resolve_audience
 from .errors import SocialschedError
+from .media import NO_MEDIA, Media, MediaLimits
 from .model import ENV_VAR_NAME, Channel, Delivery, QuietWindow, Segment, quiet_windows
 from .redaction import hide_secret
+
+_REQUIRED = object()
 
 
 @attrs.frozen
 class Capabilities:
-    """What a network accepts. `max_length` is counted by `Adapter.text_length`."""
+    """What a network accepts. `max_length` is counted by `Adapter.text_length`.
+
+    `images` and `videos` say how many of each a post may carry and their byte, pixel
+    and type limits (the default accepts none); `mixed_media` whether images and a
+    video may go in one post; `max_alt_length` the longest alt text; `threads` whether
+    long text can go out as a reply chain (`Message.reply_to`).
+    """
 
     max_length: int | None = None
-    media: bool = False
     audiences: tuple[str, ...] = ()
     native_scheduling: bool = False
     delete: bool = False
     idempotent: bool = False
+    images: MediaLimits = NO_MEDIA
+    videos: MediaLimits = NO_MEDIA
+    mixed_media: bool = False
+    max_alt_length: int | None = None
+    threads: bool = False
+
+    @property
+    def media(self) -> bool:
+        """Whether the network takes any media at all."""
+        return self.images.max_count > 0 or self.videos.max_count > 0
+
+    def limits(self, kind: str) -> MediaLimits:
+        """The limits for "image" or "video"."""
+        return self.images if kind == "image" else self.videos
 
 
 @attrs.frozen
@@ -45,6 +67,11 @@ class Message:
     names none for the segment); `quiet_hours` are the segment's quiet hours (local
     time windows), for adapters that deliver quietly then; `delivery_id` is empty at
     plan-time validation.
+
+    `attachments` are the media to attach, already fitted to the network's limits.
+    A thread goes out as one message per part: `part` of `parts` (1-based), with
+    `reply_to` the receipt of the previous part and `thread_root` that of the first
+    (both None for the first part and for a single post). Attachments go on part 1.
     """
 
     delivery_id: str
@@ -57,8 +84,12 @@ class Message:
     local: datetime
     audience: Any = None
     tags: tuple[str, ...] = ()
-    attachments: tuple[str, ...] = ()
+    attachments: tuple[Media, ...] = attrs.field(default=(), converter=tuple)
     quiet_hours: tuple[QuietWindow, ...] = attrs.field(default=(), converter=quiet_windows)
+    reply_to: Receipt | None = None
+    thread_root: Receipt | None = None
+    part: int = 1
+    parts: int = 1
 
     @classmethod
     def for_delivery(cls, delivery: Delivery, segment: Segment, channel: Channel) -> Message:
@@ -95,8 +126,18 @@ class Message:
             "local": self.local.isoformat(),
             "text": self.text,
             "tags": list(self.tags),
-            "attachments": list(self.attachments),
+            "attachments": [media.to_dict() for media in self.attachments],
             "quiet_hours": [str(window) for window in self.quiet_hours],
+            **(
+                {
+                    "part": self.part,
+                    "parts": self.parts,
+                    "reply_to": self.reply_to and self.reply_to.remote_id,
+                    "thread_root": self.thread_root and self.thread_root.remote_id,
+                }
+                if self.parts > 1
+                else {}
+            ),
         }
 
 
@@ -129,12 +170,28 @@ class MissingSecretError(PermanentError):
     """A channel's secret names an environment variable that is not set."""
 
 
+class CredentialsRejected(PermanentError):
+    """The network refused the channel's credentials (expired or revoked token, wrong
+    password). The runner holds the channel until an operator resumes it, rather than
+    failing every delivery in turn."""
+
+
+class CannotCheck(AdapterError):
+    """Raised by `Adapter.verify` or `Adapter.find` where the network offers no way to
+    check without posting."""
+
+
 class Adapter:
     """Base class for network adapters; subclass it and set `name` and `capabilities`."""
 
     name: ClassVar[str] = ""
     # Usually set on the class; an instance may refine it from channel settings.
     capabilities: Capabilities = Capabilities()
+    #: Secrets (keys of the channel's `secrets` table) a channel must declare; `lint`
+    #: reports a channel lacking one.
+    required_secrets: ClassVar[tuple[str, ...]] = ()
+    #: Settings (keys of the channel's `settings` table) a channel must give.
+    required_settings: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         self.channel = channel
@@ -143,15 +200,24 @@ class Adapter:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} channel={self.channel.name!r}>"
 
-    def secret(self, key: str) -> str:
-        """The value of secret `key`, read from the environment variable the channel names."""
+    def secret(self, key: str, default: Any = _REQUIRED) -> Any:
+        """The value of secret `key`, read from the environment variable the channel names.
+
+        Raises `MissingSecretError` when the channel does not declare it or the variable
+        is unset, unless a `default` is given (e.g. `self.secret("token", None)` for an
+        optional secret), which is then returned.
+        """
         env_name = self.channel.secrets.get(key)
+        if env_name is None and default is not _REQUIRED:
+            return default
         if env_name is None:
             raise MissingSecretError(
                 f"channel {self.channel.name!r} declares no secret {key!r} "
                 f"(add secrets.{key} = 'ENV_VAR_NAME')"
             )
         value = self._environ.get(env_name)
+        if not value and default is not _REQUIRED:
+            return default
         if not value:
             raise MissingSecretError(
                 f"channel {self.channel.name!r}: environment variable {env_name} "
@@ -192,8 +258,7 @@ class Adapter:
             length = self.text_length(message.text)
             if length > limit:
                 problems.append(f"text is {length} characters; {self.name} allows {limit}")
-        if message.attachments and not capabilities.media:
-            problems.append(f"{self.name} cannot publish media attachments")
+        problems.extend(self.media_problems(message.attachments))
         if message.audience is not None and "any" not in capabilities.audiences:
             kind = getattr(message.audience, "kind", None)
             if kind is None:
@@ -205,9 +270,92 @@ class Adapter:
                 )
         return problems
 
+    def media_problems(self, attachments: tuple[Media, ...]) -> list[str]:
+        """What the network would refuse in `attachments` (counts, types, bytes, pixels,
+        alt text), each problem naming the file."""
+        if not attachments:
+            return []
+        capabilities = self.capabilities
+        if not capabilities.media:
+            return [f"{self.name} cannot publish media attachments"]
+        problems = []
+        kinds = {media.kind for media in attachments}
+        if len(kinds) > 1 and not capabilities.mixed_media:
+            problems.append(f"{self.name} cannot mix images and a video in one post")
+        for kind in sorted(kinds):
+            limits = capabilities.limits(kind)
+            count = sum(1 for media in attachments if media.kind == kind)
+            if limits.max_count == 0:
+                problems.append(f"{self.name} cannot publish {kind}s")
+                continue
+            if count > limits.max_count:
+                problems.append(
+                    f"{count} {kind}s; {self.name} takes at most {limits.max_count} per post"
+                )
+        for media in attachments:
+            limits = capabilities.limits(media.kind)
+            name = media.source or media.filename or media.digest[:12]
+            if limits.max_count == 0:
+                continue
+            if not limits.accepts(media.mime_type):
+                accepted = ", ".join(limits.types)
+                problems.append(
+                    f"{name}: {self.name} does not take {media.mime_type} (takes {accepted})"
+                )
+            if limits.max_bytes is not None and media.size > limits.max_bytes:
+                problems.append(
+                    f"{name}: {media.size} bytes; {self.name} takes at most "
+                    f"{limits.max_bytes} bytes per {media.kind}"
+                )
+            pixels = media.pixels
+            if limits.max_pixels is not None and pixels is not None and pixels > limits.max_pixels:
+                problems.append(
+                    f"{name}: {media.width}x{media.height} pixels; {self.name} takes at most "
+                    f"{limits.max_pixels} pixels"
+                )
+            side = max(media.width or 0, media.height or 0)
+            if limits.max_side is not None and side > limits.max_side:
+                problems.append(
+                    f"{name}: {media.width}x{media.height} pixels; {self.name} takes at most "
+                    f"{limits.max_side} pixels a side"
+                )
+            if media.animated and not limits.animated:
+                problems.append(f"{name}: {self.name} cannot publish animated images")
+            alt_limit = capabilities.max_alt_length
+            if alt_limit is not None and len(media.alt) > alt_limit:
+                problems.append(
+                    f"{name}: alt text is {len(media.alt)} characters; {self.name} allows "
+                    f"{alt_limit}"
+                )
+        return problems
+
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
-        """Publish `message`; publishing the same key twice must not post twice."""
+        """Publish `message`; publishing the same key twice must not post twice.
+
+        Raise `CredentialsRejected` when the network refuses the credentials, and
+        never raise after the post went out (return its receipt instead): the runner
+        would record a post that exists as a failed attempt.
+        """
         raise NotImplementedError
+
+    def verify(self) -> str:
+        """Ask the network whether the channel's credentials work, posting nothing.
+
+        Returns a short description of what answered (e.g. the account name). Raises
+        `MissingSecretError`, `CredentialsRejected`, `TransientError` (unreachable) or
+        `CannotCheck` (the base: the network has no such check).
+        """
+        for key in self.required_secrets:
+            self.secret(key)
+        raise CannotCheck(f"{self.name} offers no way to check credentials without posting")
+
+    def find(self, message: Message, idempotency_key: str) -> Receipt | None:
+        """Look on the network for a post published earlier under `idempotency_key`
+        (a worker died between sending and recording it): its receipt, or None when
+        the network certainly has no such post. Raises `CannotCheck` (the base) where
+        the network cannot tell, `TransientError` to try again later.
+        """
+        raise CannotCheck(f"{self.name} cannot look up earlier posts")
 
     def delete(self, receipt: Receipt) -> None:
         """Delete a published post, where the network allows it."""

@@ -22,9 +22,11 @@ import holidays
 
 from .cron import Cron, CronError
 from .errors import CalendarError, Problem
+from .media import Media, MediaSpec, media_spec
 from .timezones import to_zoneinfo
 
 ON_HOLIDAY_POLICIES = ("post", "skip", "next_business_day")
+THREAD_MODES = (False, True, "auto")
 LATE_POLICIES = ("skip", "publish")
 # An environment variable name: what secrets and webhook audiences must be.
 ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -328,6 +330,11 @@ class Post:
     `text` (a string or a mapping keyed by locale). Timing is exactly one of: `schedule`
     (5-field cron in each segment's local time, between `start` and `end`), `dates` +
     `at` (one-offs), or `on_holidays` + `at` (+ `offset_days`).
+
+    `media` is a list of `MediaItem`s, or lists keyed by locale with the same fallback
+    as text (fr-DZ, fr, default). `thread = true` sends the text as a reply chain of
+    parts that each fit the network; `"auto"` does so only where it is too long for one
+    post; `number_parts` appends "1/3" to each part.
     """
 
     id: str
@@ -355,6 +362,9 @@ class Post:
     misfire_grace: timedelta | None = attrs.field(default=None, converter=_timedelta)
     late: str = attrs.field(default="skip", validator=attrs.validators.in_(LATE_POLICIES))
     requires_approval: bool = attrs.field(default=False, validator=_is_bool)
+    media: MediaSpec = attrs.field(default=(), converter=media_spec)
+    thread: bool | str = attrs.field(default=False, validator=attrs.validators.in_(THREAD_MODES))
+    number_parts: bool = attrs.field(default=True, validator=_is_bool)
     cron: Cron | None = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -401,9 +411,17 @@ class Delivery:
     reason: str | None = None
     audience: Any = None
     tags: tuple[str, ...] = ()
+    media: tuple[Media, ...] = ()
+    parts: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (ISO 8601 strings for times)."""
+        """A JSON-ready dict (ISO 8601 strings for times); `media` and `parts` only
+        when the delivery has them."""
+        extra: dict[str, Any] = {}
+        if self.media:
+            extra["media"] = [media.to_dict() for media in self.media]
+        if self.parts:
+            extra["parts"] = list(self.parts)
         return {
             "id": self.id,
             "post": self.post,
@@ -421,6 +439,7 @@ class Delivery:
                 self.audience.to_dict() if hasattr(self.audience, "to_dict") else self.audience
             ),
             "tags": list(self.tags),
+            **extra,
         }
 
 
@@ -449,6 +468,8 @@ class _DeliveryFields:
         reason: str | None,
         audience: Any,
         tags: tuple[str, ...],
+        media: tuple[Media, ...],
+        parts: tuple[str, ...],
     ) -> None:
         self.id = id
         self.post = post
@@ -463,16 +484,18 @@ class _DeliveryFields:
         self.reason = reason
         self.audience = audience
         self.tags = tags
+        self.media = media
+        self.parts = parts
         self.__class__ = Delivery  # type: ignore[assignment]
 
 
-if _DeliveryFields.__init__.__code__.co_varnames[1:14] != tuple(
+if _DeliveryFields.__init__.__code__.co_varnames[1:16] != tuple(
     field.name for field in attrs.fields(Delivery)
 ):
     raise ImportError("_DeliveryFields must take exactly Delivery's fields, in order")
 
 
-#: `Delivery(*fields)`, all thirteen fields given positionally, built faster (bulk planning).
+#: `Delivery(*fields)`, all fifteen fields given positionally, built faster (bulk planning).
 build_delivery = cast(Callable[..., Delivery], _DeliveryFields)
 
 

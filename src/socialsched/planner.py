@@ -372,6 +372,8 @@ class Planner:
                 reasons,
                 repeat(audience),
                 repeat(post.tags),
+                repeat(()),
+                repeat(()),
             )
         )
         return timing.order

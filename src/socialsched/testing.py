@@ -57,6 +57,7 @@ from .adapters import (
     TransientError,
 )
 from .audiences import AUDIENCE_KINDS, Audience
+from .media import Media
 from .model import Channel
 
 TEXT_PREFIX = "contract message "
@@ -194,7 +195,7 @@ class AdapterContract:
     def test_validate_rejects_media_when_unsupported(self, adapter: Adapter) -> None:
         if adapter.capabilities.media:
             pytest.skip("the adapter supports media")
-        message = attrs.evolve(self.make_message(adapter, "k"), attachments=("photo.jpg",))
+        message = attrs.evolve(self.make_message(adapter, "k"), attachments=(sample_image(),))
         assert adapter.validate(message)
 
     def test_publish_returns_a_receipt(self, adapter: Adapter, remote: Remote) -> None:
@@ -305,6 +306,17 @@ class AdapterContract:
         said.extend([caplog.text, captured.out, captured.err])
         for value in secret_values:
             assert not any(value in text for text in said), "a secret value was logged or shown"
+
+
+def sample_image(width: int = 64, height: int = 48, *, alt: str = "A test card") -> Media:
+    """A small PNG made with Pillow, for media cases."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 40, 40)).save(buffer, "PNG")
+    return Media.from_bytes(buffer.getvalue(), alt=alt, filename="card.png")
 
 
 def _supported_audience(adapter: Adapter) -> Audience | None:

@@ -26,9 +26,11 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import attrs
 import httpx
 
 from .adapters import Adapter, Capabilities, Message, PermanentError, Receipt, TransientError
+from .media import MediaLimits
 from .model import Channel
 
 SIGNATURE_HEADER = "X-Socialsched-Signature"
@@ -68,7 +70,14 @@ class WebhookAdapter(Adapter):
     """POSTs each message as a signed JSON body to a URL (see the module docs)."""
 
     name = "webhook"
-    capabilities = Capabilities(audiences=("any",), media=True)
+    # The receiver decides what it accepts; the body carries media inline, so keep a
+    # post's media within what one request can sensibly carry.
+    capabilities = Capabilities(
+        audiences=("any",),
+        images=MediaLimits(max_count=10, max_bytes=20_000_000),
+        videos=MediaLimits(max_count=1, max_bytes=100_000_000),
+        mixed_media=True,
+    )
 
     def __init__(
         self,
@@ -91,8 +100,8 @@ class WebhookAdapter(Adapter):
                 f"channel {channel.name!r}: settings.timeout must be a number of seconds"
             ) from None
         if settings.get("max_length") is not None:
-            self.capabilities = Capabilities(
-                max_length=int(settings["max_length"]), audiences=("any",), media=True
+            self.capabilities = attrs.evolve(
+                self.capabilities, max_length=int(settings["max_length"])
             )
         self._transport = transport
         self._client: httpx.Client | None = None

@@ -134,7 +134,6 @@ class BlueskyAdapter(Adapter):
     name = "bluesky"
     capabilities = Capabilities(
         max_length=MAX_GRAPHEMES,
-        media=False,
         audiences=(),
         native_scheduling=False,
         delete=True,

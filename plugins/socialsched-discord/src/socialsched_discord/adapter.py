@@ -65,7 +65,6 @@ class DiscordAdapter(WebhookAudienceAdapter):
     name = "discord"
     capabilities = Capabilities(
         max_length=CONTENT_LIMIT,
-        media=False,
         audiences=("webhook",),
         native_scheduling=False,
         delete=True,

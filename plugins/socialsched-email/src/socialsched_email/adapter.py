@@ -65,7 +65,6 @@ class EmailAdapter(Adapter):
     name = "email"
     capabilities = Capabilities(
         max_length=None,
-        media=False,
         audiences=ADDRESS_KINDS,
         native_scheduling=False,
         delete=False,

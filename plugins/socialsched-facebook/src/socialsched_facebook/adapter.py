@@ -110,7 +110,6 @@ class FacebookPageAdapter(Adapter):
     name = "facebook"
     capabilities = Capabilities(
         max_length=TEXT_LIMIT,
-        media=False,
         audiences=("targeting",),
         native_scheduling=True,
         delete=True,

@@ -69,7 +69,6 @@ class MastodonAdapter(Adapter):
     name = "mastodon"
     capabilities = Capabilities(
         max_length=DEFAULT_MAX_LENGTH,
-        media=False,
         audiences=("visibility", "recipient"),
         native_scheduling=False,
         delete=True,

@@ -75,7 +75,6 @@ class MatrixAdapter(Adapter):
     name = "matrix"
     capabilities = Capabilities(
         max_length=None,
-        media=False,
         audiences=("room",),
         native_scheduling=False,
         delete=True,

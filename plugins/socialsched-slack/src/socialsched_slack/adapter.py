@@ -48,7 +48,6 @@ class SlackAdapter(WebhookAudienceAdapter):
     name = "slack"
     capabilities = Capabilities(
         max_length=TEXT_LIMIT,
-        media=False,
         audiences=("webhook",),
         native_scheduling=False,
         delete=False,

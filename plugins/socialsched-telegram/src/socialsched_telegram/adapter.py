@@ -61,7 +61,6 @@ class TelegramAdapter(Adapter):
     name = "telegram"
     capabilities = Capabilities(
         max_length=MAX_LENGTH,
-        media=False,
         audiences=("group", "recipient"),
         native_scheduling=False,
         delete=True,
