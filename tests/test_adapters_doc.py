@@ -61,7 +61,10 @@ class Sample(Adapter):
     __module__ = "sample_plugin.adapter"  # a module no installed distribution provides
     name = "sample"
     capabilities = Capabilities(
-        max_length=12345, images=MediaLimits(max_count=4), audiences=("a", "b"), native_scheduling=True
+        max_length=12345,
+        images=MediaLimits(max_count=4),
+        audiences=("a", "b"),
+        native_scheduling=True,
     )
 
 

@@ -84,7 +84,7 @@ class Message:
     local: datetime
     audience: Any = None
     tags: tuple[str, ...] = ()
-    attachments: tuple[Media, ...] = attrs.field(default=(), converter=tuple)
+    attachments: tuple[Media, ...] = ()
     quiet_hours: tuple[QuietWindow, ...] = attrs.field(default=(), converter=quiet_windows)
     reply_to: Receipt | None = None
     thread_root: Receipt | None = None

@@ -39,13 +39,13 @@ def sniff_type(head: bytes) -> str | None:
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return "image/gif"
     # ISO base media file: a box size, then "ftyp" and a major brand.
-    if head[4:8] == b"ftyp" and head[8:12] not in (b"qt  ",) and not head[8:11] == b"hei":
+    if head[4:8] == b"ftyp" and head[8:12] != b"qt  " and head[8:11] != b"hei":
         return "video/mp4"
     return None
 
 
 def kind_of(mime_type: str) -> str:
-    """"image" or "video" for a MIME type."""
+    """ "image" or "video" for a MIME type."""
     return mime_type.partition("/")[0]
 
 

@@ -26,7 +26,7 @@ from .media import Media, MediaSpec, media_spec
 from .timezones import to_zoneinfo
 
 ON_HOLIDAY_POLICIES = ("post", "skip", "next_business_day")
-THREAD_MODES = (False, True, "auto")
+THREAD_MODES: tuple[bool | str, ...] = (False, True, "auto")
 LATE_POLICIES = ("skip", "publish")
 # An environment variable name: what secrets and webhook audiences must be.
 ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
