@@ -363,7 +363,10 @@ class Post:
     late: str = attrs.field(default="skip", validator=attrs.validators.in_(LATE_POLICIES))
     requires_approval: bool = attrs.field(default=False, validator=_is_bool)
     media: MediaSpec = attrs.field(default=(), converter=media_spec)
-    thread: bool | str = attrs.field(default=False, validator=attrs.validators.in_(THREAD_MODES))
+    thread: bool | str = attrs.field(
+        default=False,
+        validator=attrs.validators.in_(THREAD_MODES),  # type: ignore[arg-type]
+    )
     number_parts: bool = attrs.field(default=True, validator=_is_bool)
     cron: Cron | None = attrs.field(init=False, repr=False, eq=False)
 
