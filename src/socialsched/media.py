@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -249,11 +249,38 @@ def media_spec(value: Any) -> MediaSpec:
     return tuple(MediaItem.parse(item) for item in value)
 
 
+class MediaCache(Protocol):
+    """Where media already seen are remembered, so that a file is not read, hashed or
+    fitted again. The planner uses an in-memory one by default; the store provides a
+    persistent one (content-addressed blobs in the database) so that scheduling the
+    same files again reads nothing and runners on other machines read the bytes from
+    the database.
+
+    `source` is an absolute file path or a URL; `limits_key` is `MediaLimits.key()`.
+    Every `Media` returned has a working `read()`.
+    """
+
+    def known_source(self, source: str, size: int, mtime_ns: int) -> Media | None:
+        """The media last stored from `source` when it had this size and modification
+        time (None: never, or the file changed since)."""
+
+    def remember_source(self, source: str, size: int, mtime_ns: int, media: Media) -> Media:
+        """Keep `media` (read from `source`, its bytes included) and return the kept
+        copy, whose `read()` no longer needs the file."""
+
+    def known_variant(self, digest: str, limits_key: str) -> Media | None:
+        """The variant of media `digest` fitted to limits `limits_key`, if kept."""
+
+    def remember_variant(self, digest: str, limits_key: str, variant: Media) -> Media:
+        """Keep `variant` (its bytes included) as the fit of `digest` to `limits_key`."""
+
+
 __all__ = [
     "IMAGE_TYPES",
     "NO_MEDIA",
     "VIDEO_TYPES",
     "Media",
+    "MediaCache",
     "MediaItem",
     "MediaLimits",
     "MediaSpec",
