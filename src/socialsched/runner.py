@@ -28,13 +28,21 @@ from typing import Any
 import attrs
 from apscheduler.jobstores.base import JobLookupError
 
-from .adapters import Adapter, AdapterError, Message, PermanentError, Receipt, TransientError
+from .adapters import (
+    Adapter,
+    AdapterError,
+    CredentialsRejected,
+    Message,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
 from .audiences import Audience
 from .errors import SocialschedError
 from .model import Channel
 from .policy import Rate, retry_delay
 from .registry import adapter_class
-from .store import Record, Store, _emit
+from .store import CREDENTIALS_REJECTED, Record, Store, _emit
 
 logger = logging.getLogger("socialsched.runner")
 
@@ -86,6 +94,9 @@ class Runner:
         self._stopping = threading.Event()
         self._pass_lock = threading.Lock()
         self._blocked_until: datetime | None = None
+        # Channels held during this pass (rejected credentials): the rest of their
+        # claimed batch goes back unattempted.
+        self._held: set[tuple[str, str]] = set()
         self.published = 0
 
     # ---- one pass ----
@@ -106,6 +117,7 @@ class Runner:
         self.store.mark_missed(self.worker)
         self._channels = self.store.channels()
         self._blocked_until = None
+        self._held.clear()
         handled = 0
         for calendar, channel_name in self.store.due_channels():
             if self.stopping:
@@ -128,6 +140,12 @@ class Runner:
                 if self.stopping:
                     for rest in records[index:]:
                         self.store.record_deferred(rest, self.worker, rest.due, "runner stopping")
+                    break
+                if (calendar, channel_name) in self._held:
+                    for rest in records[index:]:
+                        self.store.record_paused(
+                            rest, self.worker, f"channel {channel_name} held: {CREDENTIALS_REJECTED}"
+                        )
                     break
                 self._publish(record, channel)
                 handled += 1
@@ -185,6 +203,8 @@ class Runner:
                 quiet_hours=record.quiet_hours,
             )
             receipt = adapter.publish(message, idempotency_key=record.id)
+        except CredentialsRejected as error:
+            self._hold(record, channel, error)
         except PermanentError as error:
             self._fail(record, error, str(error), fields)
         except TransientError as error:
@@ -196,6 +216,16 @@ class Runner:
             if self.store.record_published(record, self.worker, attrs.asdict(receipt)):
                 self.published += 1
                 _emit("delivery_published", receipt=receipt, **fields)
+
+    def _hold(self, record: Record, channel: Channel, error: CredentialsRejected) -> None:
+        """Hold the channel instead of failing each delivery in turn: the delivery goes
+        back (its attempt not counted) and waits, with the rest of the channel, for
+        `resume --channel`."""
+        reason = f"{CREDENTIALS_REJECTED}: {error}"
+        logger.warning("channel %s held: %s", channel.name, reason)
+        self.store.hold_channel(channel.name, reason=reason)
+        self.store.record_paused(record, self.worker, reason)
+        self._held.add((record.calendar, channel.name))
 
     def _retry(
         self,
