@@ -13,10 +13,21 @@ Each request carries `Idempotency-Key` (the receiver should ignore a key it has 
 and `X-Socialsched-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Responses
 429, 408 and 5xx, timeouts and connection failures are `TransientError` (429/503
 honour `Retry-After`); other 4xx and redirects are `PermanentError`.
+
+The body is `Message.to_dict()` plus `"type": "message"` and `idempotency_key`; its
+`attachments` list carries each image or video inline: `kind`, `mime_type`, `size`,
+`digest` (SHA-256 hex of the bytes), `width`, `height`, `alt`, `filename`, `source`
+and `data` (the bytes, base64), all covered by the signature.
+
+`verify()` (`socialsched channels check`) POSTs a signed `{"type": "ping", ...}` body
+with the header `X-Socialsched-Event: ping` and no idempotency key; a receiver answers
+it with any 2xx and posts nothing. 401 and 403 mean the receiver refused the signature
+(`CredentialsRejected`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -29,12 +40,21 @@ from typing import Any
 import attrs
 import httpx
 
-from .adapters import Adapter, Capabilities, Message, PermanentError, Receipt, TransientError
-from .media import MediaLimits
+from .adapters import (
+    Adapter,
+    Capabilities,
+    CredentialsRejected,
+    Message,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
+from .media import Media, MediaLimits
 from .model import Channel
 
 SIGNATURE_HEADER = "X-Socialsched-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+EVENT_HEADER = "X-Socialsched-Event"
 DEFAULT_TIMEOUT = 10.0
 
 log = logging.getLogger(__name__)
@@ -70,14 +90,17 @@ class WebhookAdapter(Adapter):
     """POSTs each message as a signed JSON body to a URL (see the module docs)."""
 
     name = "webhook"
-    # The receiver decides what it accepts; the body carries media inline, so keep a
-    # post's media within what one request can sensibly carry.
+    # The receiver decides what it accepts; the body carries media inline (base64, a
+    # third larger), so keep a post's media within what one request can sensibly carry.
     capabilities = Capabilities(
         audiences=("any",),
         images=MediaLimits(max_count=10, max_bytes=20_000_000),
         videos=MediaLimits(max_count=1, max_bytes=100_000_000),
         mixed_media=True,
     )
+    required_secrets = ("signing_key",)
+    #: The receiver drops a repeated `Idempotency-Key`; it cannot be asked what it got.
+    doubt_guarantee = "idempotent key (receiver)"
 
     def __init__(
         self,
@@ -120,15 +143,48 @@ class WebhookAdapter(Adapter):
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         if idempotency_key in self._receipts:
             return self._receipts[idempotency_key]
+        record = {
+            "type": "message",
+            "idempotency_key": idempotency_key,
+            **message.to_dict(),
+            "attachments": [self._inline(media) for media in message.attachments],
+        }
+        response = self._post(record, {IDEMPOTENCY_HEADER: idempotency_key})
+        # The post is out: nothing below may raise (the runner would count it failed).
+        receipt = self._receipt(response, idempotency_key)
+        self._receipts[idempotency_key] = receipt
+        return receipt
+
+    def verify(self) -> str:
+        """POST a signed ping (see the module docs): the receiver is reachable and
+        accepts the signing key."""
+        response = self._post(
+            {"type": "ping", "channel": self.channel.name, "time": datetime.now(UTC).isoformat()},
+            {EVENT_HEADER: "ping"},
+        )
+        return f"{self._host(str(response.url))} answered HTTP {response.status_code}"
+
+    def _inline(self, media: Media) -> dict[str, Any]:
+        try:
+            data = media.read()
+        except OSError as error:
+            raise TransientError(
+                f"webhook {self.channel.name!r}: cannot read {media.filename or media.digest[:12]}:"
+                f" {error.strerror or type(error).__name__}"
+            ) from None
+        except ValueError as error:
+            raise PermanentError(f"webhook {self.channel.name!r}: {error}") from None
+        return {**media.to_dict(), "data": base64.b64encode(data).decode("ascii")}
+
+    def _post(self, record: Mapping[str, Any], extra_headers: Mapping[str, str]) -> httpx.Response:
+        """POST `record` signed; the 2xx response, or the error its status means."""
         url = self._target()
         key = self.secret("signing_key")
-        body = json.dumps(
-            {"idempotency_key": idempotency_key, **message.to_dict()}, ensure_ascii=False
-        ).encode()
+        body = json.dumps(record, ensure_ascii=False).encode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "socialsched-webhook",
-            IDEMPOTENCY_HEADER: idempotency_key,
+            **extra_headers,
             SIGNATURE_HEADER: sign(body, key),
         }
         host = self._host(url)
@@ -142,15 +198,15 @@ class WebhookAdapter(Adapter):
         except httpx.HTTPError as error:
             raise PermanentError(f"{where}: {type(error).__name__}") from None
         status = response.status_code
-        log.debug("%s: HTTP %s for %s", where, status, idempotency_key)
+        log.debug("%s: HTTP %s for %s", where, status, record.get("idempotency_key", "ping"))
         if 200 <= status < 300:
-            receipt = self._receipt(response, idempotency_key)
-            self._receipts[idempotency_key] = receipt
-            return receipt
+            return response
         reason = f"{where}: HTTP {status} {response.reason_phrase}".rstrip()
         if status in (408, 429) or status >= 500:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise TransientError(reason, retry_after=retry_after)
+        if status in (401, 403):
+            raise CredentialsRejected(reason)
         raise PermanentError(reason)
 
     def _receipt(self, response: httpx.Response, idempotency_key: str) -> Receipt:
