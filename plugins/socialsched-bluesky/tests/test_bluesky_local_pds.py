@@ -24,7 +24,7 @@ from socialsched_bluesky import BlueskyAdapter
 
 from socialsched.adapters import CredentialsRejected, Message, PermanentError
 from socialsched.model import Channel
-from socialsched.testing import AdapterContract, key_in_text, sample_image
+from socialsched.testing import AdapterContract, Arrived, key_in_text, sample_image
 
 PDS_DIR = Path(__file__).parent / "pds"
 NOW = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
@@ -230,6 +230,35 @@ class LocalPds:
 
     def published(self) -> list[str]:
         return [str(key_in_text(record.value.text)) for record in self._kit_records()]
+
+    def _record(self, key: str) -> Any:
+        return next(r for r in self._kit_records() if key_in_text(r.value.text) == key)
+
+    def attachments(self, key: str) -> list[Arrived]:
+        """The blobs the PDS serves back for the post, with the alt text it stored."""
+        embed = self._record(key).value.embed
+        if embed is None:
+            return []
+        items = embed.images if hasattr(embed, "images") else [embed]
+        arrived = []
+        for item in items:
+            blob = item.image if hasattr(item, "image") else item.video
+            data = self.client.com.atproto.sync.get_blob(
+                params=models.ComAtprotoSyncGetBlob.Params(did=self.did, cid=str(blob.cid))
+            )
+            arrived.append(Arrived.of(bytes(data), item.alt))
+        return arrived
+
+    def reply_chain(self, key: str) -> list[str]:
+        records = self._kit_records()
+        record = self._record(key)
+        chain = [key]
+        while child := next(
+            (r for r in records if r.value.reply and r.value.reply.parent.uri == record.uri), None
+        ):
+            record = child
+            chain.append(str(key_in_text(record.value.text)))
+        return chain
 
     def fail_next(self, kind: str) -> bool:
         return False  # a real PDS cannot be told to fail; the respx contract covers that

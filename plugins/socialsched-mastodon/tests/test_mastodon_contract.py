@@ -2,10 +2,10 @@
 
 The fake (respx) behaves like Mastodon where the contract looks: it checks the bearer
 token, answers a repeated `Idempotency-Key` with the status it created first, takes
-media uploads (with their description), refuses a status naming unknown media, lists
-the account's statuses newest first (HTML content, `max_id` paging), answers
-`verify_credentials`, deletes statuses, and fails on request the way Mastodon does
-(503 with Retry-After, 422).
+media uploads with their description (shown to the kit by `attachments`), refuses a
+status naming unknown media, lists the account's statuses newest first (HTML content,
+`max_id` paging) and their reply chains (`reply_chain`), answers `verify_credentials`,
+deletes statuses, and fails on request the way Mastodon does (503 with Retry-After, 422).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from test_mastodon_media_threads import form_fields
 from socialsched.adapters import Adapter
 from socialsched.audiences import Audience
 from socialsched.model import Channel
-from socialsched.testing import AdapterContract
+from socialsched.testing import AdapterContract, Arrived
 
 INSTANCE = "https://contract.social.example"
 TOKEN = "contract-mastodon-token-value"
@@ -43,6 +43,7 @@ class FakeMastodon:
     def __init__(self, router: respx.MockRouter) -> None:
         self.statuses: dict[str, dict[str, Any]] = {}
         self.media: dict[str, dict[str, Any]] = {}
+        self.uploads: dict[str, bytes] = {}
         self._by_key: dict[str, str] = {}
         self._ids = itertools.count(1001)
         self._failure: str | None = None
@@ -54,6 +55,23 @@ class FakeMastodon:
 
     def published(self) -> list[str]:
         return [status["key"] for status in self.statuses.values()]
+
+    def _status(self, key: str) -> dict[str, Any]:
+        return next(status for status in self.statuses.values() if status["key"] == key)
+
+    def attachments(self, key: str) -> list[Arrived]:
+        return [
+            Arrived.of(self.uploads[media["id"]], media["description"])
+            for media in self._status(key)["media_attachments"]
+        ]
+
+    def reply_chain(self, key: str) -> list[str]:
+        chain = [self._status(key)]
+        while reply := next(
+            (s for s in self.statuses.values() if s["in_reply_to_id"] == chain[-1]["id"]), None
+        ):
+            chain.append(reply)
+        return [status["key"] for status in chain]
 
     def fail_next(self, kind: str) -> bool:
         self._failure = kind
@@ -98,6 +116,7 @@ class FakeMastodon:
             return self._refused()
         media_id = str(next(self._ids))
         fields = form_fields(request)
+        self.uploads[media_id] = fields["file"][2]
         self.media[media_id] = {
             "id": media_id,
             "url": f"{INSTANCE}/media/{media_id}",
