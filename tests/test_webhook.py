@@ -258,19 +258,6 @@ def test_a_post_whose_response_is_not_json_is_still_published_once(server):
     assert len(server.requests) == 1
 
 
-def test_verify_posts_a_signed_ping_and_names_the_host_that_answered(server):
-    answer = make_adapter(server).verify()
-    assert answer == "127.0.0.1 answered HTTP 200"
-    [request] = server.requests
-    assert request.method == "POST" and request.path == "/in/tok-path"
-    assert request.header("X-Socialsched-Event") == "ping"
-    assert request.header("Idempotency-Key") is None
-    expected = "sha256=" + hmac.new(KEY.encode(), request.body, hashlib.sha256).hexdigest()
-    assert request.header("X-Socialsched-Signature") == expected
-    body = request.json()
-    assert (body["type"], body["channel"]) == ("ping", "hook")
-
-
 @pytest.mark.parametrize("status", [401, 403])
 def test_a_refused_signature_is_credentials_rejected(server, status):
     server.reply(Reply(status), Reply(status))

@@ -12,17 +12,15 @@ Channel configuration:
 Each request carries `Idempotency-Key` (the receiver should ignore a key it has seen)
 and `X-Socialsched-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Responses
 429, 408 and 5xx, timeouts and connection failures are `TransientError` (429/503
-honour `Retry-After`); other 4xx and redirects are `PermanentError`.
+honour `Retry-After`); 401 and 403 are `CredentialsRejected` (the runner holds the
+channel); other 4xx and redirects are `PermanentError`. `verify` (the channel
+preflight) sends a signed HEAD request with an empty body: any answer but 401, 403,
+408, 429 or 5xx means the receiver is reachable.
 
 The body is `Message.to_dict()` plus `"type": "message"` and `idempotency_key`; its
 `attachments` list carries each image or video inline: `kind`, `mime_type`, `size`,
 `digest` (SHA-256 hex of the bytes), `width`, `height`, `alt`, `filename`, `source`
 and `data` (the bytes, base64), all covered by the signature.
-
-`verify()` (`socialsched channels check`) POSTs a signed `{"type": "ping", ...}` body
-with the header `X-Socialsched-Event: ping` and no idempotency key; a receiver answers
-it with any 2xx and posts nothing. 401 and 403 mean the receiver refused the signature
-(`CredentialsRejected`).
 """
 
 from __future__ import annotations
@@ -54,7 +52,6 @@ from .model import Channel
 
 SIGNATURE_HEADER = "X-Socialsched-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-EVENT_HEADER = "X-Socialsched-Event"
 DEFAULT_TIMEOUT = 10.0
 
 log = logging.getLogger(__name__)
@@ -90,8 +87,8 @@ class WebhookAdapter(Adapter):
     """POSTs each message as a signed JSON body to a URL (see the module docs)."""
 
     name = "webhook"
-    # The receiver decides what it accepts; the body carries media inline (base64, a
-    # third larger), so keep a post's media within what one request can sensibly carry.
+    # The receiver decides what it accepts; the body carries media inline, so keep a
+    # post's media within what one request can sensibly carry.
     capabilities = Capabilities(
         audiences=("any",),
         images=MediaLimits(max_count=10, max_bytes=20_000_000),
@@ -143,26 +140,39 @@ class WebhookAdapter(Adapter):
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         if idempotency_key in self._receipts:
             return self._receipts[idempotency_key]
+        url = self._target()
+        key = self.secret("signing_key")
         record = {
             "type": "message",
             "idempotency_key": idempotency_key,
             **message.to_dict(),
             "attachments": [self._inline(media) for media in message.attachments],
         }
-        response = self._post(record, {IDEMPOTENCY_HEADER: idempotency_key})
-        # The post is out: nothing below may raise (the runner would count it failed).
-        receipt = self._receipt(response, idempotency_key)
-        self._receipts[idempotency_key] = receipt
-        return receipt
+        body = json.dumps(record, ensure_ascii=False).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "socialsched-webhook",
+            IDEMPOTENCY_HEADER: idempotency_key,
+            SIGNATURE_HEADER: sign(body, key),
+        }
+        response = self._send("POST", url, body, headers)
+        status = response.status_code
+        log.debug("%s: HTTP %s for %s", self._where(url), status, idempotency_key)
+        if 200 <= status < 300:
+            # The post is out: nothing below may raise (the runner would count it failed).
+            receipt = self._receipt(response, idempotency_key)
+            self._receipts[idempotency_key] = receipt
+            return receipt
+        self._raise_for(url, response)
+        raise PermanentError(self._reason(url, response))
 
     def verify(self) -> str:
-        """POST a signed ping (see the module docs): the receiver is reachable and
-        accepts the signing key."""
-        response = self._post(
-            {"type": "ping", "channel": self.channel.name, "time": datetime.now(UTC).isoformat()},
-            {EVENT_HEADER: "ping"},
-        )
-        return f"{self._host(str(response.url))} answered HTTP {response.status_code}"
+        url = self._target()
+        key = self.secret("signing_key")
+        headers = {"User-Agent": "socialsched-webhook", SIGNATURE_HEADER: sign(b"", key)}
+        response = self._send("HEAD", url, b"", headers)
+        self._raise_for(url, response)
+        return f"{self._host(url)} answers (HTTP {response.status_code})"
 
     def _inline(self, media: Media) -> dict[str, Any]:
         try:
@@ -176,38 +186,33 @@ class WebhookAdapter(Adapter):
             raise PermanentError(f"webhook {self.channel.name!r}: {error}") from None
         return {**media.to_dict(), "data": base64.b64encode(data).decode("ascii")}
 
-    def _post(self, record: Mapping[str, Any], extra_headers: Mapping[str, str]) -> httpx.Response:
-        """POST `record` signed; the 2xx response, or the error its status means."""
-        url = self._target()
-        key = self.secret("signing_key")
-        body = json.dumps(record, ensure_ascii=False).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "socialsched-webhook",
-            **extra_headers,
-            SIGNATURE_HEADER: sign(body, key),
-        }
-        host = self._host(url)
-        where = f"webhook {self.channel.name!r} ({host})"
+    def _where(self, url: str) -> str:
+        return f"webhook {self.channel.name!r} ({self._host(url)})"
+
+    def _reason(self, url: str, response: httpx.Response) -> str:
+        return f"{self._where(url)}: HTTP {response.status_code} {response.reason_phrase}".rstrip()
+
+    def _send(
+        self, method: str, url: str, body: bytes, headers: Mapping[str, str]
+    ) -> httpx.Response:
+        where = self._where(url)
         try:
-            response = self._http().post(url, content=body, headers=headers)
+            return self._http().request(method, url, content=body, headers=headers)
         except httpx.TimeoutException:
             raise TransientError(f"{where}: no response within {self.timeout:g}s") from None
         except httpx.TransportError as error:
             raise TransientError(f"{where}: {type(error).__name__}") from None
         except httpx.HTTPError as error:
             raise PermanentError(f"{where}: {type(error).__name__}") from None
+
+    def _raise_for(self, url: str, response: httpx.Response) -> None:
+        """Raise for an answer that says the credentials or the receiver are at fault."""
         status = response.status_code
-        log.debug("%s: HTTP %s for %s", where, status, record.get("idempotency_key", "ping"))
-        if 200 <= status < 300:
-            return response
-        reason = f"{where}: HTTP {status} {response.reason_phrase}".rstrip()
+        if status in (401, 403):
+            raise CredentialsRejected(self._reason(url, response))
         if status in (408, 429) or status >= 500:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise TransientError(reason, retry_after=retry_after)
-        if status in (401, 403):
-            raise CredentialsRejected(reason)
-        raise PermanentError(reason)
+            raise TransientError(self._reason(url, response), retry_after=retry_after)
 
     def _receipt(self, response: httpx.Response, idempotency_key: str) -> Receipt:
         try:
