@@ -175,12 +175,29 @@ def format_deliveries(deliveries: Sequence[Delivery], output_format: str) -> str
         "text",
     ]
     if output_format == "csv":
+        if any(d.media for d in deliveries):
+            # Only then: the columns of a plan without media stay as they always were.
+            columns.append("media")
+            for row, delivery in zip(rows, deliveries, strict=True):
+                row["media"] = "; ".join(media.source for media in delivery.media)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         return buffer.getvalue()
     return _table(deliveries)
+
+
+def _rich_marker(delivery: Delivery) -> str:
+    """ "[1 image] [3 parts] " for a delivery with media or thread parts, else ""."""
+    marks = []
+    for kind in ("image", "video"):
+        count = sum(1 for media in delivery.media if media.kind == kind)
+        if count:
+            marks.append(f"{count} {kind}{'s' if count > 1 else ''}")
+    if delivery.parts:
+        marks.append(f"{len(delivery.parts)} parts")
+    return "".join(f"[{mark}] " for mark in marks)
 
 
 def _table(deliveries: Sequence[Delivery]) -> str:
@@ -202,7 +219,7 @@ def _table(deliveries: Sequence[Delivery]) -> str:
                 d.channel,
                 d.post,
                 note,
-                (d.text or "").replace("\n", " "),
+                _rich_marker(d) + (d.text or "").replace("\n", " "),
             )
         )
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
