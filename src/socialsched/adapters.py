@@ -600,6 +600,21 @@ class WebhookAudienceAdapter(Adapter):
             raise PermanentError(f"channel {self.channel.name!r}: {problems[0]}")
         return str(audience.id)
 
+    def webhook_names(self) -> list[str]:
+        """Every webhook the channel names, in order: its `webhook` secret (when it
+        declares one), then each distinct `webhook:NAME` audience; for `verify`."""
+        names = ["webhook"] if "webhook" in self.channel.secrets else []
+        for raw in self.channel.audiences.values():
+            try:
+                audience = Audience.parse(raw)
+            except ValueError:
+                continue  # reported by lint and validate, with its segment
+            if audience.kind == "webhook" and not self.webhook_audience_problems(audience):
+                name = str(audience.id)
+                if name not in names:
+                    names.append(name)
+        return names
+
     def webhook_url(self, name: str) -> str:
         """The webhook URL `name` stands for; a credential that only `name` may show."""
         if name in self.channel.secrets or name == "webhook":
