@@ -219,7 +219,7 @@ def _reencode(
     if limits.max_bytes is not None and media.size > limits.max_bytes and image.format == "JPEG":
         # Bytes go roughly with the area at a similar quality: start near the size that
         # fits rather than encoding the whole picture first.
-        scale = min(scale, math.sqrt(limits.max_bytes / media.size))
+        scale = min(scale, 1.25 * math.sqrt(limits.max_bytes / media.size))
     if image.format == "JPEG" and scale < 0.5:
         # Decoding a JPEG at a fraction of its size is much faster than decoding it
         # whole; draft keeps at least the requested size.
