@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 import attrs
 
@@ -24,6 +24,9 @@ from .errors import SocialschedError
 from .media import NO_MEDIA, Media, MediaLimits
 from .model import ENV_VAR_NAME, Channel, Delivery, QuietWindow, Segment, quiet_windows
 from .redaction import hide_secret
+
+if TYPE_CHECKING:
+    from .media_hosts import MediaHost
 
 _REQUIRED = object()
 
@@ -192,6 +195,9 @@ class Adapter:
     required_secrets: ClassVar[tuple[str, ...]] = ()
     #: Settings (keys of the channel's `settings` table) a channel must give.
     required_settings: ClassVar[tuple[str, ...]] = ()
+    #: True for networks that fetch media from a public URL: the channel then needs
+    #: `settings.media_host` (see `socialsched.media_hosts`).
+    media_by_url: ClassVar[bool] = False
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         self.channel = channel
@@ -279,6 +285,13 @@ class Adapter:
         if not capabilities.media:
             return [f"{self.name} cannot publish media attachments"]
         problems = []
+        if self.media_by_url:
+            from .media_hosts import MediaHostError
+
+            try:
+                self.media_host()
+            except MediaHostError as error:
+                problems.append(f"channel {self.channel.name!r}: {error}")
         kinds = {media.kind for media in attachments}
         if len(kinds) > 1 and not capabilities.mixed_media:
             problems.append(f"{self.name} cannot mix images and a video in one post")
@@ -328,6 +341,14 @@ class Adapter:
                     f"{alt_limit}"
                 )
         return problems
+
+    def media_host(self) -> MediaHost:
+        """The host that makes this channel's media reachable by URL (`settings.media_host`),
+        for networks that fetch media rather than take the bytes; `MediaHostError` when
+        the channel configures none."""
+        from .media_hosts import media_host
+
+        return media_host(self.channel.settings.get("media_host"))
 
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         """Publish `message`; publishing the same key twice must not post twice.
