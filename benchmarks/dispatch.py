@@ -80,8 +80,7 @@ def run_workers(db: str, workers: int) -> tuple[int, float, int]:
     result: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     go = multiprocessing.Event()
     processes = [
-        multiprocessing.Process(target=_work, args=(db, ready, go, result))
-        for _ in range(workers)
+        multiprocessing.Process(target=_work, args=(db, ready, go, result)) for _ in range(workers)
     ]
     for process in processes:
         process.start()
