@@ -688,11 +688,12 @@ class LocalServer:
                     if reply.body is not None and not isinstance(reply.body, bytes):
                         self.send_header("Content-Type", "application/json")
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if self.command != "HEAD":  # a HEAD answer has headers only
+                        self.wfile.write(payload)
                 except OSError:  # the client gave up (timeout): nothing to answer
                     pass
 
-            do_POST = do_PUT = do_DELETE = do_GET = _handle
+            do_POST = do_PUT = do_DELETE = do_GET = do_HEAD = _handle
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep test output clean

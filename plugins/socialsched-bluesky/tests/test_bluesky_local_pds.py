@@ -16,14 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from atproto import Client, models
 from atproto.exceptions import BadRequestError
 from socialsched_bluesky import BlueskyAdapter
 
-from socialsched.adapters import Message, PermanentError
+from socialsched.adapters import CredentialsRejected, Message, PermanentError
 from socialsched.model import Channel
-from socialsched.testing import AdapterContract, key_in_text
+from socialsched.testing import AdapterContract, Arrived, key_in_text, sample_image
 
 PDS_DIR = Path(__file__).parent / "pds"
 NOW = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
@@ -72,7 +73,7 @@ def make_adapter(pds: dict[str, Any], password: str | None = None) -> BlueskyAda
     return BlueskyAdapter(channel, environ={"BSKY_APP_PASSWORD": password or pds["app_password"]})
 
 
-def make_message(text: str) -> Message:
+def make_message(text: str, **fields: Any) -> Message:
     return Message(
         delivery_id="d1",
         post="newyear",
@@ -82,6 +83,7 @@ def make_message(text: str) -> Message:
         text=text,
         utc=NOW,
         local=NOW,
+        **fields,
     )
 
 
@@ -143,6 +145,73 @@ def test_wrong_app_password_is_permanent(pds: dict[str, Any]) -> None:
     assert "wrong-pass-word-xxxx" not in str(caught.value)
 
 
+def blob_bytes(adapter: BlueskyAdapter, did: str, cid: Any) -> bytes:
+    """A blob as the PDS serves it back (`com.atproto.sync.getBlob`)."""
+    assert adapter._client is not None
+    return bytes(
+        adapter._client.com.atproto.sync.get_blob(
+            params=models.ComAtprotoSyncGetBlob.Params(did=did, cid=str(cid))
+        )
+    )
+
+
+def test_images_are_stored_as_blobs_with_alt_text_and_aspect_ratio(pds: dict[str, Any]) -> None:
+    adapter = make_adapter(pds)
+    first = sample_image(64, 48, alt="Affiche du salon, stand B12")
+    second = sample_image(30, 40, alt="Plan d'accès au stand")
+    message = attrs.evolve(make_message("Venez nous voir"), attachments=(first, second))
+    receipt = adapter.publish(message, "pds-media-1")
+
+    embed = stored_post(adapter, receipt.remote_id).value.embed
+    assert embed.py_type == "app.bsky.embed.images"
+    assert [image.alt for image in embed.images] == [first.alt, second.alt]
+    assert [(i.aspect_ratio.width, i.aspect_ratio.height) for i in embed.images] == [
+        (64, 48),
+        (30, 40),
+    ]
+    for image, media in zip(embed.images, (first, second), strict=True):
+        assert image.image.mime_type == "image/png"
+        assert image.image.size == media.size
+        assert blob_bytes(adapter, pds["did"], image.image.cid) == media.read()
+
+
+def test_thread_parts_reply_to_root_and_previous_part(pds: dict[str, Any]) -> None:
+    adapter = make_adapter(pds)
+    first = adapter.publish(make_message("Fil 1/3", parts=3), "pds-thread")
+    second = adapter.publish(
+        make_message("Fil 2/3", part=2, parts=3, reply_to=first, thread_root=first),
+        "pds-thread#2",
+    )
+    # A new adapter (as after a restart) continues from the recorded receipts.
+    third = make_adapter(pds).publish(
+        make_message("Fil 3/3", part=3, parts=3, reply_to=second, thread_root=first),
+        "pds-thread#3",
+    )
+    assert stored_post(adapter, first.remote_id).value.reply is None
+    for receipt, parent in ((second, first), (third, second)):
+        stored = stored_post(adapter, receipt.remote_id)
+        assert receipt.extra["cid"] == stored.cid
+        reply = stored.value.reply
+        assert (reply.root.uri, reply.root.cid) == (first.remote_id, first.extra["cid"])
+        assert (reply.parent.uri, reply.parent.cid) == (parent.remote_id, parent.extra["cid"])
+
+
+def test_find_reads_back_what_was_published_under_the_key(pds: dict[str, Any]) -> None:
+    adapter = make_adapter(pds)
+    message = make_message("trouvé ?")
+    assert adapter.find(message, "pds-find") is None
+    published = adapter.publish(message, "pds-find")
+    assert make_adapter(pds).find(message, "pds-find") == published
+    assert adapter.find(message, "pds-find-other") is None
+
+
+def test_verify_names_the_account_and_refuses_a_wrong_password(pds: dict[str, Any]) -> None:
+    assert make_adapter(pds).verify() == f"@{pds['handle']} ({pds['did']})"
+    with pytest.raises(CredentialsRejected) as caught:
+        make_adapter(pds, password="wrong-pass-word-xxxx").verify()
+    assert "wrong-pass-word-xxxx" not in str(caught.value)
+
+
 class LocalPds:
     """The conformance kit's view of the local PDS: the kit's posts in the account."""
 
@@ -161,6 +230,35 @@ class LocalPds:
 
     def published(self) -> list[str]:
         return [str(key_in_text(record.value.text)) for record in self._kit_records()]
+
+    def _record(self, key: str) -> Any:
+        return next(r for r in self._kit_records() if key_in_text(r.value.text) == key)
+
+    def attachments(self, key: str) -> list[Arrived]:
+        """The blobs the PDS serves back for the post, with the alt text it stored."""
+        embed = self._record(key).value.embed
+        if embed is None:
+            return []
+        items = embed.images if hasattr(embed, "images") else [embed]
+        arrived = []
+        for item in items:
+            blob = item.image if hasattr(item, "image") else item.video
+            data = self.client.com.atproto.sync.get_blob(
+                params=models.ComAtprotoSyncGetBlob.Params(did=self.did, cid=str(blob.cid))
+            )
+            arrived.append(Arrived.of(bytes(data), item.alt))
+        return arrived
+
+    def reply_chain(self, key: str) -> list[str]:
+        records = self._kit_records()
+        record = self._record(key)
+        chain = [key]
+        while child := next(
+            (r for r in records if r.value.reply and r.value.reply.parent.uri == record.uri), None
+        ):
+            record = child
+            chain.append(str(key_in_text(record.value.text)))
+        return chain
 
     def fail_next(self, kind: str) -> bool:
         return False  # a real PDS cannot be told to fail; the respx contract covers that
