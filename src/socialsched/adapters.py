@@ -413,20 +413,26 @@ def in_doubt_guarantee(adapter_class: type[Adapter]) -> str:
     return "cannot check"
 
 
+# What the built-in console and jsonl adapters take: they print or record media and
+# thread parts rather than upload them, so any of socialsched's types goes.
+_PRINTED = Capabilities(
+    audiences=("any",),
+    images=MediaLimits(max_count=10),
+    videos=MediaLimits(max_count=4),
+    mixed_media=True,
+    threads=True,
+)
+
+
 class ConsoleAdapter(Adapter):
-    """Prints each message to standard output, one more line per attachment (file name,
-    type, size, pixel size, digest, alt text): for trying a calendar end to end."""
+    """Prints each message to standard output: for trying a calendar end to end.
+
+    Each attachment gets a line under the text (file name, type, bytes, pixel size,
+    digest, alt text); a thread part is marked with its number and the part it
+    replies to."""
 
     name = "console"
-    # A terminal takes anything; the counts only keep a runaway list readable.
-    capabilities = Capabilities(
-        max_length=None,
-        audiences=("any",),
-        images=MediaLimits(max_count=20),
-        videos=MediaLimits(max_count=20),
-        mixed_media=True,
-        threads=True,
-    )
+    capabilities = _PRINTED
 
     def __init__(
         self,
@@ -486,11 +492,12 @@ class JsonlAdapter(Adapter):
 
     Publishing the same idempotency key twice writes it once, even across processes
     (an exclusive file lock guards the check and the append), so it serves tests
-    and audit trails.
+    and audit trails. Attachments are recorded by description (type, size, digest,
+    alt text), not their bytes; each thread part is one record.
     """
 
     name = "jsonl"
-    capabilities = Capabilities(audiences=("any",), delete=True, idempotent=True)
+    capabilities = attrs.evolve(_PRINTED, delete=True, idempotent=True)
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)

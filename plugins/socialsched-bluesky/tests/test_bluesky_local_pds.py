@@ -7,6 +7,7 @@ Node or those packages are missing.
 
 from __future__ import annotations
 
+import io
 import json
 import selectors
 import shutil
@@ -21,8 +22,10 @@ import pytest
 from atproto import Client, models
 from atproto.exceptions import BadRequestError
 from socialsched_bluesky import BlueskyAdapter
+from socialsched_bluesky.adapter import IMAGES
 
 from socialsched.adapters import CredentialsRejected, Message, PermanentError
+from socialsched.media import Media
 from socialsched.model import Channel
 from socialsched.testing import AdapterContract, Arrived, key_in_text, sample_image
 
@@ -210,6 +213,73 @@ def test_verify_names_the_account_and_refuses_a_wrong_password(pds: dict[str, An
     with pytest.raises(CredentialsRejected) as caught:
         make_adapter(pds, password="wrong-pass-word-xxxx").verify()
     assert "wrong-pass-word-xxxx" not in str(caught.value)
+
+
+RED = (220, 20, 20)
+GPS_IFD = 0x8825
+ORIENTATION = 0x0112
+
+
+def phone_photo() -> bytes:
+    """A 12-megapixel JPEG as a phone takes it: 4000x3000 pixels stored sideways with
+    EXIF orientation 6 (shown rotated a quarter turn clockwise, 3000x4000), a GPS
+    position in its EXIF, and noisy content so that it weighs several megabytes. The
+    stored top-left corner is red, so it must show at the top right."""
+    from PIL import Image
+
+    image = Image.merge("RGB", [Image.effect_noise((4000, 3000), 60)] * 3)
+    image.paste(RED, (0, 0, 1000, 1000))
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    gps = exif.get_ifd(GPS_IFD)
+    gps.update({1: "N", 2: (48.0, 51.0, 24.0), 3: "E", 4: (2.0, 21.0, 3.0)})
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=95, exif=exif)
+    return buffer.getvalue()
+
+
+def test_oversized_phone_photo_goes_out_fitted_upright_and_without_gps(
+    pds: dict[str, Any],
+) -> None:
+    """Issue 12's "done when": an oversized 12-megapixel JPEG with GPS EXIF reaches the
+    PDS under Bluesky's byte limit, oriented right, with no GPS data left."""
+    from PIL import Image
+
+    fitting = pytest.importorskip("socialsched.fitting")
+    original = phone_photo()
+    with Image.open(io.BytesIO(original)) as check:  # the photo is what it claims
+        assert check.size == (4000, 3000) and check.getexif()[ORIENTATION] == 6
+        assert check.getexif().get_ifd(GPS_IFD)[2] == (48.0, 51.0, 24.0)
+    assert len(original) > 2 * IMAGES.max_bytes
+    photo = Media.from_bytes(original, alt="Le stand au salon", filename="IMG_0001.jpg")
+    adapter = make_adapter(pds)
+    fitted = fitting.fit(photo, adapter.capabilities.images)
+    message = attrs.evolve(make_message("Photo du salon"), attachments=(fitted,))
+    receipt = adapter.publish(message, "pds-phone-photo")
+
+    image = stored_post(adapter, receipt.remote_id).value.embed.images[0]
+    assert image.alt == "Le stand au salon"
+    published = blob_bytes(adapter, pds["did"], image.image.cid)
+    assert len(published) <= 1_000_000
+    with Image.open(io.BytesIO(published)) as shown:
+        width, height = shown.size
+        exif = shown.getexif()
+        assert exif.get(ORIENTATION, 1) == 1  # the pixels are upright, nothing to rotate
+        assert not exif.get_ifd(GPS_IFD) and GPS_IFD not in exif
+        assert b"GPS" not in published
+        assert height > width and max(width, height) <= 2000
+        assert abs(width / height - 3 / 4) < 0.01
+        assert (image.aspect_ratio.width, image.aspect_ratio.height) == (width, height)
+        pixels = shown.convert("RGB")
+        top_right = pixels.getpixel((int(width * 0.85), int(height * 0.1)))
+        top_left = pixels.getpixel((int(width * 0.15), int(height * 0.1)))
+        bottom_right = pixels.getpixel((int(width * 0.85), int(height * 0.9)))
+    assert _near(top_right, RED)
+    assert not _near(top_left, RED) and not _near(bottom_right, RED)
+
+
+def _near(color: tuple[int, ...], wanted: tuple[int, int, int]) -> bool:
+    return all(abs(a - b) < 40 for a, b in zip(color, wanted, strict=True))
 
 
 class LocalPds:
