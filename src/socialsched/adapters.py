@@ -395,11 +395,25 @@ class Adapter:
         """Release connections or files; the adapter is not used afterwards."""
 
 
+# What the built-in console and jsonl adapters take: they print or record media and
+# thread parts rather than upload them, so any of socialsched's types goes.
+_PRINTED = Capabilities(
+    audiences=("any",),
+    images=MediaLimits(max_count=10),
+    videos=MediaLimits(max_count=4),
+    mixed_media=True,
+    threads=True,
+)
+
+
 class ConsoleAdapter(Adapter):
-    """Prints each message to standard output: for trying a calendar end to end."""
+    """Prints each message to standard output: for trying a calendar end to end.
+
+    Attachments are listed under the text (type, pixel size, bytes, file, alt text);
+    a thread part is marked with its number."""
 
     name = "console"
-    capabilities = Capabilities(max_length=None, audiences=("any",))
+    capabilities = _PRINTED
 
     def __init__(
         self,
@@ -420,13 +434,14 @@ class ConsoleAdapter(Adapter):
             return self._receipts[idempotency_key]
         stream = self.stream or sys.stdout
         audience = f" -> {message.audience}" if message.audience else ""
+        part = f" ({message.part}/{message.parts})" if message.parts > 1 else ""
+        lines = [
+            f"[{message.channel}/{message.segment}{audience}] {message.local.isoformat()}"
+            f"{part} {message.text}",
+            *(f"  + {_attachment_line(media)}" for media in message.attachments),
+        ]
         try:
-            print(
-                f"[{message.channel}/{message.segment}{audience}] {message.local.isoformat()} "
-                f"{message.text}",
-                file=stream,
-                flush=True,
-            )
+            print("\n".join(lines), file=stream, flush=True)
         except OSError as error:
             raise TransientError(f"cannot write to the console: {error.strerror}") from None
         except ValueError as error:  # writing to a closed stream
@@ -439,16 +454,26 @@ class ConsoleAdapter(Adapter):
         return "prints to standard output"
 
 
+def _attachment_line(media: Media) -> str:
+    size = f" {media.width}x{media.height}" if media.width and media.height else ""
+    alt = f" alt: {media.alt}" if media.alt else " (no alt text)"
+    return (
+        f"{media.kind} {media.mime_type}{size} {media.size} bytes "
+        f"{media.filename or media.digest[:12]}{alt}"
+    )
+
+
 class JsonlAdapter(Adapter):
     """Appends one JSON object per published message to the file `settings.path`.
 
     Publishing the same idempotency key twice writes it once, even across processes
     (an exclusive file lock guards the check and the append), so it serves tests
-    and audit trails.
+    and audit trails. Attachments are recorded by description (type, size, digest,
+    alt text), not their bytes; each thread part is one record.
     """
 
     name = "jsonl"
-    capabilities = Capabilities(audiences=("any",), delete=True, idempotent=True)
+    capabilities = attrs.evolve(_PRINTED, delete=True, idempotent=True)
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)
