@@ -134,6 +134,7 @@ class MastodonAdapter(Adapter):
     )
     required_secrets = ("token",)
     required_settings = ("instance",)
+    doubt_guarantee = "checked (recent statuses)"
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)
