@@ -5,8 +5,12 @@ interval job polls as a safety net (for deliveries added by another process); th
 never one APScheduler job per delivery. Each pass claims due deliveries in batches under
 a lease, publishes them through their channel's adapter with the delivery id as the
 idempotency key, and records the receipt. A worker that dies leaves leases that expire;
-another pass puts those deliveries back and publishes them under the same key, so an
-idempotent network receives each delivery once.
+another pass takes those deliveries over *in doubt* (they may have gone out) and asks
+the network (`Adapter.find`) before publishing again under the same key; where the
+network cannot tell, the channel's `on_doubt` says whether to send again or hold the
+delivery for an operator (`Store.resolve`). A network that rejects a channel's
+credentials gets the channel held (`Store.hold_channel`) rather than every delivery
+failed in turn.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .adapters import (
     Adapter,
     AdapterError,
+    CannotCheck,
     CredentialsRejected,
     Message,
     PermanentError,
@@ -173,16 +178,16 @@ class Runner:
             self._database_failures = 0
 
     def dispatch(self, ids: list[str] | None = None) -> int:
-        """One pass: re-queue expired leases, mark misfires missed, then claim and publish
-        what is due, channel by channel within its rate. Returns deliveries handled."""
+        """One pass: settle deliveries in doubt (expired leases), mark misfires missed,
+        then claim and publish what is due, channel by channel within its rate. Returns
+        deliveries handled."""
         if self._reload.is_set():
             self._reload_channels()
-        self.store.expire_leases(self.worker)
-        self.store.mark_missed(self.worker)
         self._channels = self.store.channels()
         self._blocked_until = None
         self._held.clear()
-        handled = 0
+        handled = self._settle_doubts()
+        self.store.mark_missed(self.worker)
         for calendar, channel_name in self.store.due_channels():
             if self.stopping:
                 break
@@ -268,19 +273,7 @@ class Runner:
         }
         try:
             adapter = self._adapter(record.calendar, channel)
-            message = Message(
-                delivery_id=record.id,
-                post=record.post,
-                segment=record.segment,
-                channel=record.channel,
-                locale=record.locale,
-                text=record.text or "",
-                utc=record.utc,
-                local=record.local,
-                audience=None if record.audience is None else Audience.parse(record.audience),
-                tags=record.tags,
-                quiet_hours=record.quiet_hours,
-            )
+            message = self._message(record)
             receipt = adapter.publish(message, idempotency_key=record.id)
         except CredentialsRejected as error:
             self._hold(record, channel, error)
@@ -300,6 +293,100 @@ class Runner:
                     extra=self._fields(record, event="published"),
                 )
                 _emit("delivery_published", receipt=receipt, **fields)
+
+    @staticmethod
+    def _message(record: Record) -> Message:
+        return Message(
+            delivery_id=record.id,
+            post=record.post,
+            segment=record.segment,
+            channel=record.channel,
+            locale=record.locale,
+            text=record.text or "",
+            utc=record.utc,
+            local=record.local,
+            audience=None if record.audience is None else Audience.parse(record.audience),
+            tags=record.tags,
+            quiet_hours=record.quiet_hours,
+        )
+
+    # ---- deliveries in doubt ----
+
+    def _settle_doubts(self) -> int:
+        """Take over deliveries whose worker died while publishing them and settle each:
+        found on the network (recorded, not sent again), certainly absent (sent again),
+        or, where the network cannot tell, the channel's `on_doubt` decides. Returns
+        how many were taken over."""
+        settled = 0
+        while True:
+            records = self.store.take_over_expired(self.worker, lease=self.lease, limit=self.batch)
+            for record in records:
+                self._settle(record)
+            settled += len(records)
+            if len(records) < self.batch or self.stopping:
+                return settled
+
+    def _settle(self, record: Record) -> None:
+        channel = self._channels.get((record.calendar, record.channel))
+        if channel is None:
+            self.store.record_doubt(
+                record, self.worker, "in doubt: its channel is no longer in the store"
+            )
+            return
+        adapter: Adapter | None = None
+        try:
+            adapter = self._adapter(record.calendar, channel)
+            receipt = adapter.find(self._message(record), record.id)
+        except CannotCheck as error:
+            why = str(error)
+        except AdapterError as error:
+            why = f"cannot check: {error}"
+        except Exception as error:  # an adapter bug: as good as no answer
+            why = f"cannot check: {type(error).__name__}: {error}"
+        else:
+            if receipt is None:
+                self._resend(record, channel, "not found on the network")
+            elif self.store.record_published(
+                record,
+                self.worker,
+                attrs.asdict(receipt),
+                reason="found on the network: it went out before its worker died",
+            ):
+                self.published += 1
+                _emit(
+                    "delivery_published",
+                    receipt=receipt,
+                    delivery=record.to_delivery(),
+                    channel=channel,
+                    attempt=record.attempts,
+                )
+            return
+        if on_doubt(channel, adapter) == "resend":
+            self._resend(record, channel, f"{why}; on_doubt = resend")
+            return
+        self.store.record_doubt(
+            record,
+            self.worker,
+            f"in doubt: {why}; held (on_doubt = hold) until `socialsched resolve "
+            f"{record.id} --sent` or `--resend`",
+        )
+
+    def _resend(self, record: Record, channel: Channel, why: str) -> None:
+        logger.info("delivery %s in doubt: %s; sending again", record.id, why)
+        if record.attempts > channel.max_attempts:
+            self._fail(
+                record,
+                PermanentError(why),
+                f"gave up after {record.attempts} attempts (its worker died while "
+                f"publishing it): {why}",
+                {"delivery": record.to_delivery(), "channel": channel, "attempt": record.attempts},
+            )
+        elif self.store.held(record):
+            self.store.record_paused(record, self.worker, f"in doubt, {why}; paused meanwhile")
+        else:
+            self._publish(record, channel)
+
+    # ---- credential holds ----
 
     def _hold(self, record: Record, channel: Channel, error: CredentialsRejected) -> None:
         """Hold the channel instead of failing each delivery in turn: the delivery goes
@@ -513,4 +600,13 @@ class Runner:
             self._pass_lock.release()
 
 
-__all__ = ["DATABASE_RETRY_MAX", "Runner", "worker_name"]
+def on_doubt(channel: Channel, adapter: Adapter | None) -> str:
+    """What to do with a delivery in doubt the network cannot check: the channel's
+    `on_doubt`, else "resend" where the adapter declares its publishing idempotent
+    (sending again under the same key cannot post twice), else "hold"."""
+    if channel.on_doubt is not None:
+        return channel.on_doubt
+    return "resend" if adapter is not None and adapter.capabilities.idempotent else "hold"
+
+
+__all__ = ["DATABASE_RETRY_MAX", "Runner", "on_doubt", "worker_name"]

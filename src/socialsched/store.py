@@ -43,9 +43,9 @@ from sqlalchemy.types import NullType
 
 from . import plugins
 from .errors import SocialschedError
-from .model import Calendar, Channel, Delivery
+from .model import Calendar, Channel, Delivery, RunnerSettings
 from .policy import Rate
-from .tables import STATES, activity, channels, deliveries, holds
+from .tables import STATES, activity, channels, deliveries, holds, runner_settings
 
 DEFAULT_DB = "socialsched.db"
 ENV_DB = "SOCIALSCHED_DB"
@@ -792,11 +792,22 @@ class Store:
                 "audiences": json.dumps(dict(channel.audiences), default=str),
                 "rate": channel.rate,
                 "max_attempts": channel.max_attempts,
+                "on_doubt": channel.on_doubt,
             }
             for channel in calendar.channels
         ]
         if rows:
             connection.execute(channels.insert(), rows)
+        connection.execute(
+            runner_settings.delete().where(runner_settings.c.calendar == calendar.name)
+        )
+        connection.execute(
+            runner_settings.insert().values(
+                calendar=calendar.name,
+                alert_channels=json.dumps(list(calendar.runner.alert_channels)),
+                alert_window_s=int(calendar.runner.alert_window.total_seconds()),
+            )
+        )
 
     def channels(self) -> dict[tuple[str, str], Channel]:
         """Every channel the store knows, by (calendar, channel name)."""
@@ -810,8 +821,20 @@ class Store:
                     settings=json.loads(row.settings),
                     rate=row.rate,
                     max_attempts=row.max_attempts,
+                    on_doubt=row.on_doubt,
                 )
                 for row in connection.execute(select(channels))
+            }
+
+    def runner_settings(self) -> dict[str, RunnerSettings]:
+        """Each scheduled calendar's `[runner]` settings, by calendar name."""
+        with self.engine.connect() as connection:
+            return {
+                row.calendar: RunnerSettings(
+                    alert_channels=json.loads(row.alert_channels),
+                    alert_window=timedelta(seconds=row.alert_window_s),
+                )
+                for row in connection.execute(select(runner_settings))
             }
 
     # ---- pause, resume, cancel, approve, publish now ----
@@ -1012,10 +1035,11 @@ class Store:
     def cancel(
         self, delivery_id: str, *, reason: str | None = None, actor: str = "operator"
     ) -> Record:
-        """Cancel a delivery that has not gone out (scheduled, paused, failed or missed)."""
+        """Cancel a delivery that has not gone out (scheduled, paused, failed or missed)
+        or is held in doubt."""
         return self._transition(
             delivery_id,
-            ("scheduled", "paused", "failed", "missed"),
+            ("scheduled", "paused", "failed", "missed", "doubt"),
             "cancelled",
             actor,
             reason or "cancelled by operator",
@@ -1198,6 +1222,91 @@ class Store:
             )
         return len(rows)
 
+    def take_over_expired(self, worker: str, *, lease: timedelta, limit: int) -> list[Record]:
+        """Claim for `worker` up to `limit` deliveries whose claim lease ran out: their
+        worker died while publishing them, so each is *in doubt* (it may have gone out).
+        The activity log says so ("lease expired ...: in doubt"); the attempt is
+        counted, so a delivery that kills its worker every time ends up failed. The
+        runner then asks the network before sending again."""
+        now = self.now()
+        chosen = (
+            select(deliveries.c.id, deliveries.c.claimed_by)
+            .where(deliveries.c.state == "claimed", deliveries.c.lease_until < now)
+            .order_by(deliveries.c.lease_until, deliveries.c.id)
+            .limit(limit)
+        )
+        if self.is_postgresql:
+            chosen = chosen.with_for_update(skip_locked=True)
+        with self.engine.begin() as connection:
+            previous = {row.id: row.claimed_by for row in connection.execute(chosen)}
+            if not previous:
+                return []
+            rows = connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id.in_(list(previous)),
+                    deliveries.c.state == "claimed",
+                    deliveries.c.lease_until < now,
+                )
+                .values(
+                    state_actor=worker,
+                    claimed_by=worker,
+                    lease_until=now + lease,
+                    attempts=deliveries.c.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(deliveries)
+            ).all()
+            self._log(
+                connection,
+                [
+                    {
+                        **row._mapping,
+                        "log_reason": f"lease expired (worker {previous[row.id]} gone): in "
+                        "doubt, it may have gone out; asking the network before sending again",
+                    }
+                    for row in rows
+                ],
+                "claimed",
+                worker,
+                now,
+                from_state="claimed",
+            )
+        records = [Record.from_row(r) for r in rows]
+        records.sort(key=lambda r: (r.due, r.id))
+        return records
+
+    def resolve(
+        self,
+        delivery_id: str,
+        *,
+        sent: bool,
+        reason: str | None = None,
+        actor: str = "operator",
+    ) -> Record:
+        """Settle a delivery held in doubt: `sent` records it published (an operator saw
+        the post; no receipt is known), otherwise it is scheduled to go out again now,
+        under the same idempotency key."""
+        if sent:
+            return self._transition(
+                delivery_id,
+                ("doubt",),
+                "published",
+                actor,
+                reason or "resolved: it went out",
+                last_error=None,
+            )
+        return self._transition(
+            delivery_id,
+            ("doubt",),
+            "scheduled",
+            actor,
+            reason or "resolved: send it again",
+            due=self.now(),
+            deadline=None,
+            last_error=None,
+        )
+
     def mark_missed(self, actor: str = "runner") -> list[str]:
         """Deliveries never attempted and later than their misfire grace become missed."""
         now = self.now()
@@ -1355,12 +1464,24 @@ class Store:
                 )
         return bool(done)
 
-    def record_published(self, record: Record, worker: str, receipt: Mapping[str, Any]) -> bool:
+    def record_published(
+        self,
+        record: Record,
+        worker: str,
+        receipt: Mapping[str, Any],
+        *,
+        reason: str = "published",
+    ) -> bool:
         """Mark a claimed delivery published with the network's receipt. False when the
         claim was lost (lease expired and taken over); the new owner records it."""
         return self._finish(
-            record, worker, "published", reason="published", receipt=receipt, last_error=None
+            record, worker, "published", reason=reason, receipt=receipt, last_error=None
         )
+
+    def record_doubt(self, record: Record, worker: str, why: str) -> bool:
+        """Hold a claimed delivery in doubt (state "doubt") until an operator says
+        whether it went out (`resolve`)."""
+        return self._finish(record, worker, "doubt", reason=why, last_error=why)
 
     def record_retry(self, record: Record, worker: str, due: datetime, error: str) -> bool:
         """Put a claimed delivery back for another attempt at `due` after a transient error."""
@@ -1390,16 +1511,19 @@ class Store:
             sent_at=None,
         )
 
+    def held(self, record: Record) -> bool:
+        """Whether a pause rule in force covers the delivery."""
+        view = {"segment": record.segment, "channel": record.channel, "post": record.post}
+        return any(hold.matches({**view, "tags": record.tags}) for hold in self.holds())
+
     def record_paused(self, record: Record, worker: str, why: str) -> bool:
         """Give a claimed delivery back unattempted because a pause now covers it (its
         channel was held meanwhile): paused, or scheduled when no pause rule covers it
         any longer."""
-        view = {"segment": record.segment, "channel": record.channel, "post": record.post}
-        held = any(hold.matches({**view, "tags": record.tags}) for hold in self.holds())
         return self._finish(
             record,
             worker,
-            "paused" if held else "scheduled",
+            "paused" if self.held(record) else "scheduled",
             reason=why,
             attempts=deliveries.c.attempts - 1,
             sent_at=None,
