@@ -20,7 +20,7 @@ import attrs
 
 from .adapters import Adapter, Message
 from .model import Channel, RunnerSettings
-from .redaction import REDACTOR
+from .redaction import redact
 
 logger = logging.getLogger("socialsched.alerts")
 
@@ -145,9 +145,7 @@ class Alerter:
                     targets.append((name, channel))
         return targets
 
-    def _text(
-        self, kind: str, calendar: str | None, channel: str | None, group: _Group
-    ) -> str:
+    def _text(self, kind: str, calendar: str | None, channel: str | None, group: _Group) -> str:
         count = group.pending
         since = f"{group.since:%Y-%m-%d %H:%M} UTC" if group.since else "now"
         where = f"channel {channel} of calendar {calendar}" if channel else "every calendar"
@@ -177,7 +175,7 @@ class Alerter:
                 f"runner {self._worker} cannot reach its database ({count} failed "
                 f"attempt(s) since {since}); it keeps retrying.{detail}"
             )
-        return REDACTOR.redact(f"socialsched alert: {text}")
+        return redact(f"socialsched alert: {text}")
 
     def _send(
         self,
@@ -207,7 +205,7 @@ class Alerter:
                 "cannot send a %s alert through channel %s: %s",
                 kind,
                 target.name,
-                REDACTOR.redact(f"{type(error).__name__}: {error}"),
+                redact(f"{type(error).__name__}: {error}"),
             )
             return 0
         return 1

@@ -43,6 +43,7 @@ from .adapters import (
     Receipt,
     TransientError,
 )
+from .alerts import Alert, Alerter
 from .audiences import Audience
 from .errors import SocialschedError
 from .model import Channel
@@ -110,6 +111,7 @@ class Runner:
         # Channels held during this pass (rejected credentials): the rest of their
         # claimed batch goes back unattempted.
         self._held: set[tuple[str, str]] = set()
+        self.alerts = Alerter(self._adapter, store.clock, self.worker)
         self.published = 0
 
     # ---- one pass ----
@@ -160,6 +162,9 @@ class Runner:
         self._database_failures += 1
         delay = min(DATABASE_RETRY_MAX, 2.0 ** (self._database_failures - 1))
         described = describe_database_error(error)
+        # Sent now: no pass ends while the database is away.
+        self.alerts.report(Alert("database", detail=described))
+        self.alerts.flush()
         logger.warning(
             "database unreachable (%s); retrying in %.0fs",
             described,
@@ -186,8 +191,12 @@ class Runner:
         self._channels = self.store.channels()
         self._blocked_until = None
         self._held.clear()
+        self.alerts.configure(self.store.runner_settings(), self._channels)
         handled = self._settle_doubts()
-        self.store.mark_missed(self.worker)
+        missed = self.store.mark_missed(self.worker)
+        if missed and self.alerts.configured:
+            for delivery_id, (calendar, channel_name) in self.store.locate(missed).items():
+                self.alerts.report(Alert("missed", calendar, channel_name, delivery=delivery_id))
         for calendar, channel_name in self.store.due_channels():
             if self.stopping:
                 break
@@ -216,6 +225,7 @@ class Runner:
                     break
                 self._publish(record, channel)
                 handled += 1
+        self.alerts.flush()
         return handled
 
     def _give_back(self, records: list[Record]) -> None:
@@ -329,20 +339,18 @@ class Runner:
     def _settle(self, record: Record) -> None:
         channel = self._channels.get((record.calendar, record.channel))
         if channel is None:
-            self.store.record_doubt(
-                record, self.worker, "in doubt: its channel is no longer in the store"
-            )
+            self._doubt(record, "in doubt: its channel is no longer in the store")
             return
         adapter: Adapter | None = None
         try:
             adapter = self._adapter(record.calendar, channel)
             receipt = adapter.find(self._message(record), record.id)
         except CannotCheck as error:
-            why = str(error)
+            why = redact(str(error))
         except AdapterError as error:
-            why = f"cannot check: {error}"
+            why = f"cannot check: {redact(str(error))}"
         except Exception as error:  # an adapter bug: as good as no answer
-            why = f"cannot check: {type(error).__name__}: {error}"
+            why = f"cannot check: {type(error).__name__}: {redact(str(error))}"
         else:
             if receipt is None:
                 self._resend(record, channel, "not found on the network")
@@ -364,15 +372,29 @@ class Runner:
         if on_doubt(channel, adapter) == "resend":
             self._resend(record, channel, f"{why}; on_doubt = resend")
             return
-        self.store.record_doubt(
+        self._doubt(
             record,
-            self.worker,
             f"in doubt: {why}; held (on_doubt = hold) until `socialsched resolve "
             f"{record.id} --sent` or `--resend`",
         )
 
+    def _doubt(self, record: Record, why: str) -> None:
+        logger.warning(
+            "delivery %s %s",
+            record.id,
+            why,
+            extra=self._fields(record, event="in_doubt", error=why),
+        )
+        if self.store.record_doubt(record, self.worker, why):
+            self.alerts.report(Alert("doubt", record.calendar, record.channel, why, record.id))
+
     def _resend(self, record: Record, channel: Channel, why: str) -> None:
-        logger.info("delivery %s in doubt: %s; sending again", record.id, why)
+        logger.info(
+            "delivery %s in doubt: %s; sending again",
+            record.id,
+            why,
+            extra=self._fields(record, event="resend"),
+        )
         if record.attempts > channel.max_attempts:
             self._fail(
                 record,
@@ -402,6 +424,7 @@ class Runner:
         self.store.hold_channel(channel.name, reason=reason)
         self.store.record_paused(record, self.worker, reason)
         self._held.add((record.calendar, channel.name))
+        self.alerts.report(Alert("held", record.calendar, channel.name, reason, record.id))
 
     def _retry(
         self,
@@ -438,6 +461,9 @@ class Runner:
             extra=self._fields(record, event="failed", error=description),
         )
         if self.store.record_failed(record, self.worker, description):
+            self.alerts.report(
+                Alert("failed", record.calendar, record.channel, description, record.id)
+            )
             _emit("delivery_failed", error=error, final=True, **fields)
 
     def publish_now(self, delivery_id: str) -> Record:
@@ -474,6 +500,8 @@ class Runner:
             return self._until_idle(max_wait)
         finally:
             self._started.clear()
+            # Exiting: what the alert window still held back goes out now.
+            self.alerts.flush(final=True)
 
     def _until_idle(self, max_wait: float) -> int:
         total = 0
@@ -542,6 +570,7 @@ class Runner:
         finally:
             self._started.clear()
             scheduler.shutdown(wait=True)
+            self.alerts.flush(final=True)
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         logger.info(

@@ -1336,6 +1336,16 @@ class Store:
             )
         return [r.id for r in rows]
 
+    def locate(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """The (calendar, channel) of each delivery id given (unknown ids left out)."""
+        found: dict[str, tuple[str, str]] = {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(list(ids)):
+                query = select(deliveries.c.id, deliveries.c.calendar, deliveries.c.channel)
+                for row in connection.execute(query.where(deliveries.c.id.in_(chunk))):
+                    found[row.id] = (row.calendar, row.channel)
+        return found
+
     def due_channels(self) -> list[tuple[str, str]]:
         """(calendar, channel) pairs with deliveries due now."""
         with self.engine.connect() as connection:
