@@ -436,13 +436,17 @@ def _receipt(channel_id: str, ts: Any, file_ids: list[str] | None = None) -> Rec
 
 
 def _share_ts(answer: Mapping[str, Any], channel_id: str) -> str | None:
-    """The ts of the message sharing the files, when Slack already reports it."""
-    for shared in answer.get("files") or []:
-        shares = shared.get("shares") or {}
-        for scope in ("public", "private"):
-            found = (shares.get(scope) or {}).get(channel_id) or []
-            if found and found[0].get("ts"):
-                return str(found[0]["ts"])
+    """The ts of the message sharing the files, when Slack already reports it (the
+    files are shared whatever this finds: it must not raise)."""
+    try:
+        for shared in answer.get("files") or []:
+            shares = shared.get("shares") or {}
+            for scope in ("public", "private"):
+                found = (shares.get(scope) or {}).get(channel_id) or []
+                if found and found[0].get("ts"):
+                    return str(found[0]["ts"])
+    except (AttributeError, TypeError, IndexError):
+        pass
     return None
 
 
