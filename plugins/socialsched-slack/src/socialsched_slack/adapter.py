@@ -394,8 +394,8 @@ class SlackAdapter(WebhookAudienceAdapter):
                 return None
 
     def delete(self, receipt: Receipt) -> None:
-        """Delete a post made as the bot: its files, then its message (gone already
-        counts as done). Webhook posts cannot be deleted."""
+        """Delete a post made as the bot: its files, then its message when its ts is
+        known (gone already counts as done). Webhook posts cannot be deleted."""
         if "webhook" in receipt.extra or not self.has_bot:
             raise PermanentError("slack cannot delete what an incoming webhook posted")
         for file_id in receipt.extra.get("file_ids") or ():
