@@ -617,6 +617,7 @@ def status_command(db: str | None, output_format: str) -> None:
                 "counts": dict(status.counts),
                 "per_channel": {k: dict(v) for k, v in status.per_channel.items()},
                 "next_due": next_due,
+                "holds": [entry.to_dict() for entry in status.holds],
             }
         )
         return
@@ -625,6 +626,12 @@ def status_command(db: str | None, output_format: str) -> None:
         shown = "  ".join(f"{state} {count}" for state, count in counts.items() if count)
         click.echo(f"  {channel}: {shown}")
     click.echo(f"next due: {next_due or 'nothing scheduled'}")
+    for entry in status.holds:
+        kind = "credentials hold" if entry.credentials else "paused"
+        click.echo(
+            f"{kind}: {entry.hold.describe()} since {entry.at:%Y-%m-%d %H:%M}Z by {entry.actor}"
+            + (f": {entry.reason}" if entry.reason else "")
+        )
 
 
 @main.command("log")
