@@ -205,6 +205,10 @@ class Adapter:
     #: True for networks that fetch media from a public URL: the channel then needs
     #: `settings.media_host` (see `socialsched.media_hosts`).
     media_by_url: ClassVar[bool] = False
+    #: What holds for a post whose worker died between sending it and recording it, in
+    #: a few words for docs/adapters.md (e.g. "checked (recent posts)"); when empty,
+    #: `in_doubt_guarantee()` derives it from `find` and `capabilities.idempotent`.
+    doubt_guarantee: ClassVar[str] = ""
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         self.channel = channel
@@ -395,11 +399,40 @@ class Adapter:
         """Release connections or files; the adapter is not used afterwards."""
 
 
+def in_doubt_guarantee(adapter_class: type[Adapter]) -> str:
+    """What holds for an in-doubt post of `adapter_class` (sent, then its worker died
+    before recording it): its own `doubt_guarantee`, else "checked (find)" when it
+    implements `find`, "idempotent key" when the network drops a repeated key, and
+    "cannot check" otherwise (the channel's `on_doubt` then decides)."""
+    if adapter_class.doubt_guarantee:
+        return adapter_class.doubt_guarantee
+    if adapter_class.find is not Adapter.find:
+        return "checked (find)"
+    if adapter_class.capabilities.idempotent:
+        return "idempotent key"
+    return "cannot check"
+
+
+# What the built-in console and jsonl adapters take: they print or record media and
+# thread parts rather than upload them, so any of socialsched's types goes.
+_PRINTED = Capabilities(
+    audiences=("any",),
+    images=MediaLimits(max_count=10),
+    videos=MediaLimits(max_count=4),
+    mixed_media=True,
+    threads=True,
+)
+
+
 class ConsoleAdapter(Adapter):
-    """Prints each message to standard output: for trying a calendar end to end."""
+    """Prints each message to standard output: for trying a calendar end to end.
+
+    Each attachment gets a line under the text (file name, type, bytes, pixel size,
+    digest, alt text); a thread part is marked with its number and the part it
+    replies to."""
 
     name = "console"
-    capabilities = Capabilities(max_length=None, audiences=("any",))
+    capabilities = _PRINTED
 
     def __init__(
         self,
@@ -420,13 +453,21 @@ class ConsoleAdapter(Adapter):
             return self._receipts[idempotency_key]
         stream = self.stream or sys.stdout
         audience = f" -> {message.audience}" if message.audience else ""
+        part = ""
+        if message.parts > 1:
+            reply = f", replying to {message.reply_to.remote_id}" if message.reply_to else ""
+            part = f" ({message.part}/{message.parts}{reply})"
+        lines = [
+            f"[{message.channel}/{message.segment}{audience}] {message.local.isoformat()}"
+            f"{part} {message.text}",
+            *(
+                f"  attachment {number}/{len(message.attachments)}: {_describe(media)}"
+                for number, media in enumerate(message.attachments, start=1)
+            ),
+        ]
         try:
-            print(
-                f"[{message.channel}/{message.segment}{audience}] {message.local.isoformat()} "
-                f"{message.text}",
-                file=stream,
-                flush=True,
-            )
+            # One write, so a failing console never shows half a post.
+            print("\n".join(lines), file=stream, flush=True)
         except OSError as error:
             raise TransientError(f"cannot write to the console: {error.strerror}") from None
         except ValueError as error:  # writing to a closed stream
@@ -439,16 +480,24 @@ class ConsoleAdapter(Adapter):
         return "prints to standard output"
 
 
+def _describe(media: Media) -> str:
+    size = f" {media.width}x{media.height}" if media.width and media.height else ""
+    name = media.filename or media.source or "(unnamed)"
+    alt = json.dumps(media.alt, ensure_ascii=False)
+    return f"{name} {media.mime_type} {media.size:,} bytes{size} sha256:{media.digest} alt: {alt}"
+
+
 class JsonlAdapter(Adapter):
     """Appends one JSON object per published message to the file `settings.path`.
 
     Publishing the same idempotency key twice writes it once, even across processes
     (an exclusive file lock guards the check and the append), so it serves tests
-    and audit trails.
+    and audit trails. Attachments are recorded by description (type, size, digest,
+    alt text), not their bytes; each thread part is one record.
     """
 
     name = "jsonl"
-    capabilities = Capabilities(audiences=("any",), delete=True, idempotent=True)
+    capabilities = attrs.evolve(_PRINTED, delete=True, idempotent=True)
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)

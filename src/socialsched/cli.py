@@ -195,12 +195,29 @@ def format_deliveries(deliveries: Sequence[Delivery], output_format: str) -> str
         "text",
     ]
     if output_format == "csv":
+        if any(d.media for d in deliveries):
+            # Only then: the columns of a plan without media stay as they always were.
+            columns.append("media")
+            for row, delivery in zip(rows, deliveries, strict=True):
+                row["media"] = "; ".join(media.source for media in delivery.media)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         return buffer.getvalue()
     return _table(deliveries)
+
+
+def _rich_marker(delivery: Delivery) -> str:
+    """ "[1 image] [3 parts] " for a delivery with media or thread parts, else ""."""
+    marks = []
+    for kind in ("image", "video"):
+        count = sum(1 for media in delivery.media if media.kind == kind)
+        if count:
+            marks.append(f"{count} {kind}{'s' if count > 1 else ''}")
+    if delivery.parts:
+        marks.append(f"{len(delivery.parts)} parts")
+    return "".join(f"[{mark}] " for mark in marks)
 
 
 def _table(deliveries: Sequence[Delivery]) -> str:
@@ -222,7 +239,7 @@ def _table(deliveries: Sequence[Delivery]) -> str:
                 d.channel,
                 d.post,
                 note,
-                (d.text or "").replace("\n", " "),
+                _rich_marker(d) + (d.text or "").replace("\n", " "),
             )
         )
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
@@ -600,6 +617,7 @@ def status_command(db: str | None, output_format: str) -> None:
                 "counts": dict(status.counts),
                 "per_channel": {k: dict(v) for k, v in status.per_channel.items()},
                 "next_due": next_due,
+                "holds": [entry.to_dict() for entry in status.holds],
             }
         )
         return
@@ -608,6 +626,12 @@ def status_command(db: str | None, output_format: str) -> None:
         shown = "  ".join(f"{state} {count}" for state, count in counts.items() if count)
         click.echo(f"  {channel}: {shown}")
     click.echo(f"next due: {next_due or 'nothing scheduled'}")
+    for entry in status.holds:
+        kind = "credentials hold" if entry.credentials else "paused"
+        click.echo(
+            f"{kind}: {entry.hold.describe()} since {entry.at:%Y-%m-%d %H:%M}Z by {entry.actor}"
+            + (f": {entry.reason}" if entry.reason else "")
+        )
 
 
 @main.command("log")

@@ -29,14 +29,22 @@ import attrs
 from apscheduler.jobstores.base import JobLookupError
 from sqlalchemy.exc import SQLAlchemyError
 
-from .adapters import Adapter, AdapterError, Message, PermanentError, Receipt, TransientError
+from .adapters import (
+    Adapter,
+    AdapterError,
+    CredentialsRejected,
+    Message,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
 from .audiences import Audience
 from .errors import SocialschedError
 from .model import Channel
 from .policy import Rate, retry_delay
 from .redaction import redact
 from .registry import adapter_class
-from .store import Record, Store, _emit, describe_database_error
+from .store import CREDENTIALS_REJECTED, Record, Store, _emit, describe_database_error
 
 logger = logging.getLogger("socialsched.runner")
 
@@ -94,6 +102,9 @@ class Runner:
         self._database_failures = 0
         self._pass_lock = threading.Lock()
         self._blocked_until: datetime | None = None
+        # Channels held during this pass (rejected credentials): the rest of their
+        # claimed batch goes back unattempted.
+        self._held: set[tuple[str, str]] = set()
         self.published = 0
 
     # ---- one pass ----
@@ -170,6 +181,7 @@ class Runner:
         self.store.mark_missed(self.worker)
         self._channels = self.store.channels()
         self._blocked_until = None
+        self._held.clear()
         handled = 0
         for calendar, channel_name in self.store.due_channels():
             if self.stopping:
@@ -191,6 +203,11 @@ class Runner:
             for index, record in enumerate(records):
                 if self.stopping:
                     self._give_back(records[index:])
+                    break
+                if (calendar, channel_name) in self._held:
+                    for rest in records[index:]:
+                        why = f"channel {channel_name} held: {CREDENTIALS_REJECTED}"
+                        self.store.record_paused(rest, self.worker, why)
                     break
                 self._publish(record, channel)
                 handled += 1
@@ -265,6 +282,8 @@ class Runner:
                 quiet_hours=record.quiet_hours,
             )
             receipt = adapter.publish(message, idempotency_key=record.id)
+        except CredentialsRejected as error:
+            self._hold(record, channel, error)
         except PermanentError as error:
             self._fail(record, error, redact(str(error)), fields)
         except TransientError as error:
@@ -281,6 +300,21 @@ class Runner:
                     extra=self._fields(record, event="published"),
                 )
                 _emit("delivery_published", receipt=receipt, **fields)
+
+    def _hold(self, record: Record, channel: Channel, error: CredentialsRejected) -> None:
+        """Hold the channel instead of failing each delivery in turn: the delivery goes
+        back (its attempt not counted) and waits, with the rest of the channel, for
+        `resume --channel`."""
+        reason = f"{CREDENTIALS_REJECTED}: {redact(str(error))}"
+        logger.warning(
+            "channel %s held: %s",
+            channel.name,
+            reason,
+            extra=self._fields(record, event="channel_held", error=reason),
+        )
+        self.store.hold_channel(channel.name, reason=reason)
+        self.store.record_paused(record, self.worker, reason)
+        self._held.add((record.calendar, channel.name))
 
     def _retry(
         self,

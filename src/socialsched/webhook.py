@@ -16,10 +16,16 @@ honour `Retry-After`); 401 and 403 are `CredentialsRejected` (the runner holds t
 channel); other 4xx and redirects are `PermanentError`. `verify` (the channel
 preflight) sends a signed HEAD request with an empty body: any answer but 401, 403,
 408, 429 or 5xx means the receiver is reachable.
+
+The body is `Message.to_dict()` plus `"type": "message"` and `idempotency_key`; its
+`attachments` list carries each image or video inline: `kind`, `mime_type`, `size`,
+`digest` (SHA-256 hex of the bytes), `width`, `height`, `alt`, `filename`, `source`
+and `data` (the bytes, base64), all covered by the signature.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -41,7 +47,7 @@ from .adapters import (
     Receipt,
     TransientError,
 )
-from .media import MediaLimits
+from .media import Media, MediaLimits
 from .model import Channel
 
 SIGNATURE_HEADER = "X-Socialsched-Signature"
@@ -89,6 +95,9 @@ class WebhookAdapter(Adapter):
         videos=MediaLimits(max_count=1, max_bytes=100_000_000),
         mixed_media=True,
     )
+    required_secrets = ("signing_key",)
+    #: The receiver drops a repeated `Idempotency-Key`; it cannot be asked what it got.
+    doubt_guarantee = "idempotent key (receiver)"
 
     def __init__(
         self,
@@ -133,9 +142,13 @@ class WebhookAdapter(Adapter):
             return self._receipts[idempotency_key]
         url = self._target()
         key = self.secret("signing_key")
-        body = json.dumps(
-            {"idempotency_key": idempotency_key, **message.to_dict()}, ensure_ascii=False
-        ).encode()
+        record = {
+            "type": "message",
+            "idempotency_key": idempotency_key,
+            **message.to_dict(),
+            "attachments": [self._inline(media) for media in message.attachments],
+        }
+        body = json.dumps(record, ensure_ascii=False).encode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "socialsched-webhook",
@@ -146,6 +159,7 @@ class WebhookAdapter(Adapter):
         status = response.status_code
         log.debug("%s: HTTP %s for %s", self._where(url), status, idempotency_key)
         if 200 <= status < 300:
+            # The post is out: nothing below may raise (the runner would count it failed).
             receipt = self._receipt(response, idempotency_key)
             self._receipts[idempotency_key] = receipt
             return receipt
@@ -159,6 +173,18 @@ class WebhookAdapter(Adapter):
         response = self._send("HEAD", url, b"", headers)
         self._raise_for(url, response)
         return f"{self._host(url)} answers (HTTP {response.status_code})"
+
+    def _inline(self, media: Media) -> dict[str, Any]:
+        try:
+            data = media.read()
+        except OSError as error:
+            raise TransientError(
+                f"webhook {self.channel.name!r}: cannot read {media.filename or media.digest[:12]}:"
+                f" {error.strerror or type(error).__name__}"
+            ) from None
+        except ValueError as error:
+            raise PermanentError(f"webhook {self.channel.name!r}: {error}") from None
+        return {**media.to_dict(), "data": base64.b64encode(data).decode("ascii")}
 
     def _where(self, url: str) -> str:
         return f"webhook {self.channel.name!r} ({self._host(url)})"

@@ -170,6 +170,7 @@ class BlueskyAdapter(Adapter):
     )
     required_secrets = ("app_password",)
     required_settings = ("handle",)
+    doubt_guarantee = "checked (record key)"
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)
