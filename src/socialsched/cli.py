@@ -23,6 +23,7 @@ from .errors import CalendarError, SocialschedError
 from .export import to_ics
 from .lint import lint
 from .loader import load
+from .media import MediaCache
 from .model import Calendar, Delivery
 from .planner import Planner
 from .preview import render_html
@@ -66,10 +67,19 @@ def _range(start: date | None, end: date | None, default_days: int) -> tuple[dat
     return start, end
 
 
-def _plan(calendar: Calendar, start: date, end: date, **options: Any) -> list[Delivery]:
-    """Plan with a progress bar on standard error when it is a terminal (quiet otherwise)."""
+def _plan(
+    calendar: Calendar,
+    start: date,
+    end: date,
+    media_cache: MediaCache | None = None,
+    **options: Any,
+) -> list[Delivery]:
+    """Plan with a progress bar on standard error when it is a terminal (quiet otherwise).
+
+    `media_cache` keeps media read and fitted (see `socialsched.media.MediaCache`)."""
+    planner = Planner(calendar, media_cache=media_cache)
     if not sys.stderr.isatty():
-        return Planner(calendar).plan(start, end, **options)
+        return planner.plan(start, end, **options)
     bars: list[Any] = []
 
     def progress(done: int, total: int) -> None:
@@ -78,7 +88,7 @@ def _plan(calendar: Calendar, start: date, end: date, **options: Any) -> list[De
         bars[0].update(1)
 
     try:
-        return Planner(calendar).plan(start, end, progress=progress, **options)
+        return planner.plan(start, end, progress=progress, **options)
     finally:
         if bars:
             bars[0].render_finish()

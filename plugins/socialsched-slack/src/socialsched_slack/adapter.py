@@ -110,6 +110,7 @@ class SlackAdapter(WebhookAudienceAdapter):
         max_alt_length=ALT_LIMIT,
         threads=False,
     )
+    doubt_guarantee = "checked (find) as a bot; webhooks: cannot check"
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)
