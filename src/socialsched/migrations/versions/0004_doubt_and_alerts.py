@@ -6,8 +6,8 @@ publishing it and whose network cannot be asked whether it went out; NULL is the
 default (resend where the adapter is idempotent, else hold). Deliveries in doubt and
 held use a new state value, "doubt", which needs no schema change.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-03
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
