@@ -192,6 +192,10 @@ class Adapter:
     required_secrets: ClassVar[tuple[str, ...]] = ()
     #: Settings (keys of the channel's `settings` table) a channel must give.
     required_settings: ClassVar[tuple[str, ...]] = ()
+    #: Settings that are file paths: the loader resolves a relative one against the
+    #: calendar file's folder (and expands `~`), so the adapter always gets an absolute
+    #: path and `schedule` and `run` from any working folder agree.
+    path_settings: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         self.channel = channel
@@ -390,6 +394,7 @@ class ConsoleAdapter(Adapter):
             return self._receipts[idempotency_key]
         stream = self.stream or sys.stdout
         audience = f" -> {message.audience}" if message.audience else ""
+        receipt = Receipt(remote_id=idempotency_key)  # before printing: nothing fails after
         try:
             print(
                 f"[{message.channel}/{message.segment}{audience}] {message.local.isoformat()} "
@@ -401,7 +406,6 @@ class ConsoleAdapter(Adapter):
             raise TransientError(f"cannot write to the console: {error.strerror}") from None
         except ValueError as error:  # writing to a closed stream
             raise PermanentError(f"cannot write to the console: {error}") from None
-        receipt = Receipt(remote_id=idempotency_key)
         self._receipts[idempotency_key] = receipt
         return receipt
 
@@ -416,6 +420,8 @@ class JsonlAdapter(Adapter):
 
     name = "jsonl"
     capabilities = Capabilities(audiences=("any",), delete=True, idempotent=True)
+    required_settings = ("path",)
+    path_settings = ("path",)
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)
@@ -463,8 +469,13 @@ class JsonlAdapter(Adapter):
 
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         record = {"idempotency_key": idempotency_key, **message.to_dict()}
+        # Everything that could fail is done before the write: once the line is in the
+        # file the message is published, and an error then would be counted as a
+        # failed attempt of a post that went out.
+        url = f"{self.path.absolute().as_uri()}#{idempotency_key}"
+        receipt = Receipt(remote_id=idempotency_key, url=url)
         self._append(record, idempotency_key)
-        return Receipt(remote_id=idempotency_key, url=f"{self.path.as_uri()}#{idempotency_key}")
+        return receipt
 
     def delete(self, receipt: Receipt) -> None:
         self._append({"deleted": receipt.remote_id}, None)

@@ -8,7 +8,7 @@ import json
 import re
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ class Group(click.Group):
     """Turns socialsched's own errors into a message and exit code 1, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        # A broken plugin is named once, when found, instead of crashing the command.
+        previous = plugins.set_failure_reporter(_warn_plugin_failure)
         try:
             return super().invoke(ctx)
         except CalendarError as error:
@@ -42,9 +44,11 @@ class Group(click.Group):
             click.echo(f"error: {error}", err=True)
             ctx.exit(1)
         finally:
-            # A broken plugin is named once, after the command, instead of crashing it.
-            for failure in plugins.failures_so_far():
-                click.echo(f"warning: {failure}", err=True)
+            plugins.set_failure_reporter(previous)
+
+
+def _warn_plugin_failure(failure: plugins.PluginFailure) -> None:
+    click.echo(f"warning: {failure}", err=True)
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -422,6 +426,13 @@ def schedule_command(
 )
 @click.option("--worker", metavar="NAME", help="Worker name in the activity log.")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="What this runner recorded, reported when it stops: text (stderr) or json (stdout).",
+)
 def run_command(
     db: str | None,
     until_idle: bool,
@@ -430,9 +441,13 @@ def run_command(
     poll: float,
     worker: str | None,
     quiet: bool,
+    output_format: str,
 ) -> None:
     """Publish due deliveries. Stops cleanly on SIGTERM (the delivery in flight is
-    finished first); several runners may share one PostgreSQL database."""
+    finished first); several runners may share one PostgreSQL database.
+
+    When it stops it reports what the store recorded of its work, per channel:
+    published, retried, failed, deferred, missed."""
     import logging
 
     from .runner import Runner
@@ -455,10 +470,22 @@ def run_command(
             import signal
 
             signal.signal(signal.SIGTERM, lambda signum, frame: runner.stop())
-            published = runner.run_until_idle()
+            runner.run_until_idle()
         else:
-            published = runner.run()
-    click.echo(f"published {published}", err=True)
+            runner.run()
+        outcomes = runner.outcomes()
+    report = outcomes.to_dict()
+    if output_format == "json":
+        _echo_json(report)
+        return
+    click.echo(_counts_text(outcomes.totals), err=True)
+    for channel, counts in report["per_channel"].items():
+        click.echo(f"  {channel}: {_counts_text(counts, skip_zero=True)}", err=True)
+
+
+def _counts_text(counts: Mapping[str, int], *, skip_zero: bool = False) -> str:
+    """ "published 3  retried 1": counts in the order given, as `status` prints them."""
+    return "  ".join(f"{name} {count}" for name, count in counts.items() if count or not skip_zero)
 
 
 @main.command("status")
@@ -478,10 +505,9 @@ def status_command(db: str | None, output_format: str) -> None:
             }
         )
         return
-    click.echo("  ".join(f"{state} {count}" for state, count in status.counts.items()))
+    click.echo(_counts_text(status.counts))
     for channel, counts in sorted(status.per_channel.items()):
-        shown = "  ".join(f"{state} {count}" for state, count in counts.items() if count)
-        click.echo(f"  {channel}: {shown}")
+        click.echo(f"  {channel}: {_counts_text(counts, skip_zero=True)}")
     click.echo(f"next due: {next_due or 'nothing scheduled'}")
 
 

@@ -70,6 +70,9 @@ class WebhookAdapter(Adapter):
     """POSTs each message as a signed JSON body to a URL (see the module docs)."""
 
     name = "webhook"
+    # Every request is signed; the URL is either `settings.url` or `secrets.url`,
+    # which the constructor checks (a declaration cannot say "one of").
+    required_secrets = ("signing_key",)
     # The receiver decides what it accepts; the body carries media inline, so keep a
     # post's media within what one request can sensibly carry.
     capabilities = Capabilities(
@@ -133,20 +136,28 @@ class WebhookAdapter(Adapter):
         }
         host = self._host(url)
         where = f"webhook {self.channel.name!r} ({host})"
+        client = self._http()
         try:
-            response = self._http().post(url, content=body, headers=headers)
+            # Streamed: the status decides whether the post went out; the body is read
+            # only after, so failing to read it cannot make a delivered post look failed.
+            response = client.send(
+                client.build_request("POST", url, content=body, headers=headers), stream=True
+            )
         except httpx.TimeoutException:
             raise TransientError(f"{where}: no response within {self.timeout:g}s") from None
         except httpx.TransportError as error:
             raise TransientError(f"{where}: {type(error).__name__}") from None
         except httpx.HTTPError as error:
             raise PermanentError(f"{where}: {type(error).__name__}") from None
-        status = response.status_code
-        log.debug("%s: HTTP %s for %s", where, status, idempotency_key)
-        if 200 <= status < 300:
-            receipt = self._receipt(response, idempotency_key)
-            self._receipts[idempotency_key] = receipt
-            return receipt
+        try:
+            status = response.status_code
+            log.debug("%s: HTTP %s for %s", where, status, idempotency_key)
+            if 200 <= status < 300:
+                receipt = self._receipt(response, idempotency_key)
+                self._receipts[idempotency_key] = receipt
+                return receipt
+        finally:
+            response.close()
         reason = f"{where}: HTTP {status} {response.reason_phrase}".rstrip()
         if status in (408, 429) or status >= 500:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -154,9 +165,12 @@ class WebhookAdapter(Adapter):
         raise PermanentError(reason)
 
     def _receipt(self, response: httpx.Response, idempotency_key: str) -> Receipt:
+        """The receipt of an accepted post; a body that cannot be read or parsed gives
+        one keyed by the idempotency key (the post went out all the same)."""
         try:
+            response.read()
             data: Any = response.json()
-        except ValueError:
+        except (httpx.HTTPError, ValueError):
             data = None
         if not isinstance(data, dict):
             data = {}
