@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 import attrs
 
@@ -24,6 +24,9 @@ from .errors import SocialschedError
 from .media import NO_MEDIA, Media, MediaLimits
 from .model import ENV_VAR_NAME, Channel, Delivery, QuietWindow, Segment, quiet_windows
 from .redaction import hide_secret
+
+if TYPE_CHECKING:
+    from .media_hosts import MediaHost
 
 _REQUIRED = object()
 
@@ -167,7 +170,14 @@ class PermanentError(AdapterError):
 
 
 class MissingSecretError(PermanentError):
-    """A channel's secret names an environment variable that is not set."""
+    """A channel's secret names an environment variable that is not set.
+
+    `variable` is the name of that environment variable (None when the channel does
+    not declare the secret at all); never its value."""
+
+    def __init__(self, message: str, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
 
 
 class CredentialsRejected(PermanentError):
@@ -196,6 +206,13 @@ class Adapter:
     #: calendar file's folder (and expands `~`), so the adapter always gets an absolute
     #: path and `schedule` and `run` from any working folder agree.
     path_settings: ClassVar[tuple[str, ...]] = ()
+    #: True for networks that fetch media from a public URL: the channel then needs
+    #: `settings.media_host` (see `socialsched.media_hosts`).
+    media_by_url: ClassVar[bool] = False
+    #: What holds for a post whose worker died between sending it and recording it, in
+    #: a few words for docs/adapters.md (e.g. "checked (recent posts)"); when empty,
+    #: `in_doubt_guarantee()` derives it from `find` and `capabilities.idempotent`.
+    doubt_guarantee: ClassVar[str] = ""
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         self.channel = channel
@@ -225,7 +242,8 @@ class Adapter:
         if not value:
             raise MissingSecretError(
                 f"channel {self.channel.name!r}: environment variable {env_name} "
-                f"(secret {key!r}) is not set"
+                f"(secret {key!r}) is not set",
+                variable=env_name,
             )
         hide_secret(value, f"secret {env_name}")
         return value
@@ -240,7 +258,8 @@ class Adapter:
         if not value:
             raise MissingSecretError(
                 f"channel {self.channel.name!r}: environment variable {env_name} "
-                f"({what}) is not set"
+                f"({what}) is not set",
+                variable=env_name,
             )
         hide_secret(value, f"secret {env_name}")
         return value
@@ -283,6 +302,13 @@ class Adapter:
         if not capabilities.media:
             return [f"{self.name} cannot publish media attachments"]
         problems = []
+        if self.media_by_url:
+            from .media_hosts import MediaHostError
+
+            try:
+                self.media_host()
+            except MediaHostError as error:
+                problems.append(f"channel {self.channel.name!r}: {error}")
         kinds = {media.kind for media in attachments}
         if len(kinds) > 1 and not capabilities.mixed_media:
             problems.append(f"{self.name} cannot mix images and a video in one post")
@@ -333,6 +359,14 @@ class Adapter:
                 )
         return problems
 
+    def media_host(self) -> MediaHost:
+        """The host that makes this channel's media reachable by URL (`settings.media_host`),
+        for networks that fetch media rather than take the bytes; `MediaHostError` when
+        the channel configures none."""
+        from .media_hosts import media_host
+
+        return media_host(self.channel.settings.get("media_host"))
+
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         """Publish `message`; publishing the same key twice must not post twice.
 
@@ -369,11 +403,40 @@ class Adapter:
         """Release connections or files; the adapter is not used afterwards."""
 
 
+def in_doubt_guarantee(adapter_class: type[Adapter]) -> str:
+    """What holds for an in-doubt post of `adapter_class` (sent, then its worker died
+    before recording it): its own `doubt_guarantee`, else "checked (find)" when it
+    implements `find`, "idempotent key" when the network drops a repeated key, and
+    "cannot check" otherwise (the channel's `on_doubt` then decides)."""
+    if adapter_class.doubt_guarantee:
+        return adapter_class.doubt_guarantee
+    if adapter_class.find is not Adapter.find:
+        return "checked (find)"
+    if adapter_class.capabilities.idempotent:
+        return "idempotent key"
+    return "cannot check"
+
+
+# What the built-in console and jsonl adapters take: they print or record media and
+# thread parts rather than upload them, so any of socialsched's types goes.
+_PRINTED = Capabilities(
+    audiences=("any",),
+    images=MediaLimits(max_count=10),
+    videos=MediaLimits(max_count=4),
+    mixed_media=True,
+    threads=True,
+)
+
+
 class ConsoleAdapter(Adapter):
-    """Prints each message to standard output: for trying a calendar end to end."""
+    """Prints each message to standard output: for trying a calendar end to end.
+
+    Each attachment gets a line under the text (file name, type, bytes, pixel size,
+    digest, alt text); a thread part is marked with its number and the part it
+    replies to."""
 
     name = "console"
-    capabilities = Capabilities(max_length=None, audiences=("any",))
+    capabilities = _PRINTED
 
     def __init__(
         self,
@@ -394,14 +457,22 @@ class ConsoleAdapter(Adapter):
             return self._receipts[idempotency_key]
         stream = self.stream or sys.stdout
         audience = f" -> {message.audience}" if message.audience else ""
+        part = ""
+        if message.parts > 1:
+            reply = f", replying to {message.reply_to.remote_id}" if message.reply_to else ""
+            part = f" ({message.part}/{message.parts}{reply})"
+        lines = [
+            f"[{message.channel}/{message.segment}{audience}] {message.local.isoformat()}"
+            f"{part} {message.text}",
+            *(
+                f"  attachment {number}/{len(message.attachments)}: {_describe(media)}"
+                for number, media in enumerate(message.attachments, start=1)
+            ),
+        ]
         receipt = Receipt(remote_id=idempotency_key)  # before printing: nothing fails after
         try:
-            print(
-                f"[{message.channel}/{message.segment}{audience}] {message.local.isoformat()} "
-                f"{message.text}",
-                file=stream,
-                flush=True,
-            )
+            # One write, so a failing console never shows half a post.
+            print("\n".join(lines), file=stream, flush=True)
         except OSError as error:
             raise TransientError(f"cannot write to the console: {error.strerror}") from None
         except ValueError as error:  # writing to a closed stream
@@ -409,17 +480,28 @@ class ConsoleAdapter(Adapter):
         self._receipts[idempotency_key] = receipt
         return receipt
 
+    def verify(self) -> str:
+        return "prints to standard output"
+
+
+def _describe(media: Media) -> str:
+    size = f" {media.width}x{media.height}" if media.width and media.height else ""
+    name = media.filename or media.source or "(unnamed)"
+    alt = json.dumps(media.alt, ensure_ascii=False)
+    return f"{name} {media.mime_type} {media.size:,} bytes{size} sha256:{media.digest} alt: {alt}"
+
 
 class JsonlAdapter(Adapter):
     """Appends one JSON object per published message to the file `settings.path`.
 
     Publishing the same idempotency key twice writes it once, even across processes
     (an exclusive file lock guards the check and the append), so it serves tests
-    and audit trails.
+    and audit trails. Attachments are recorded by description (type, size, digest,
+    alt text), not their bytes; each thread part is one record.
     """
 
     name = "jsonl"
-    capabilities = Capabilities(audiences=("any",), delete=True, idempotent=True)
+    capabilities = attrs.evolve(_PRINTED, delete=True, idempotent=True)
     required_settings = ("path",)
     path_settings = ("path",)
 
@@ -472,10 +554,43 @@ class JsonlAdapter(Adapter):
         # Everything that could fail is done before the write: once the line is in the
         # file the message is published, and an error then would be counted as a
         # failed attempt of a post that went out.
-        url = f"{self.path.absolute().as_uri()}#{idempotency_key}"
-        receipt = Receipt(remote_id=idempotency_key, url=url)
+        receipt = self._receipt(idempotency_key)
         self._append(record, idempotency_key)
         return receipt
+
+    def _receipt(self, idempotency_key: str) -> Receipt:
+        # absolute(): a channel built in Python may hold a relative path.
+        url = f"{self.path.absolute().as_uri()}#{idempotency_key}"
+        return Receipt(remote_id=idempotency_key, url=url)
+
+    def verify(self) -> str:
+        """Checks that the file (or the folder it will be made in) is writable."""
+        path = self.path.absolute()
+        # The file, or else the nearest folder that exists (the rest is made on demand).
+        existing = next(p for p in (path, *path.parents) if p.exists())
+        if existing == path and path.is_dir():
+            raise PermanentError(f"cannot write {self.path}: it is a folder")
+        if existing != path and not existing.is_dir():
+            raise PermanentError(f"cannot write {self.path}: {existing} is a file")
+        if not os.access(existing, os.W_OK):
+            raise PermanentError(f"cannot write {self.path}: permission denied")
+        return f"appends to {self.path}"
+
+    def find(self, message: Message, idempotency_key: str) -> Receipt | None:
+        """The file is the network: a complete line with the key means it went out."""
+        try:
+            with self.path.open("rb") as handle:
+                fcntl.flock(handle, fcntl.LOCK_SH)
+                for line in handle:
+                    if not line.endswith(b"\n"):
+                        break  # torn by a killed writer: never published
+                    if json.loads(line).get("idempotency_key") == idempotency_key:
+                        return self._receipt(idempotency_key)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise TransientError(f"cannot read {self.path}: {error.strerror}") from None
+        return None
 
     def delete(self, receipt: Receipt) -> None:
         self._append({"deleted": receipt.remote_id}, None)
@@ -520,6 +635,21 @@ class WebhookAudienceAdapter(Adapter):
         if problems:
             raise PermanentError(f"channel {self.channel.name!r}: {problems[0]}")
         return str(audience.id)
+
+    def webhook_names(self) -> list[str]:
+        """Every webhook the channel names, in order: its `webhook` secret (when it
+        declares one), then each distinct `webhook:NAME` audience; for `verify`."""
+        names = ["webhook"] if "webhook" in self.channel.secrets else []
+        for raw in self.channel.audiences.values():
+            try:
+                audience = Audience.parse(raw)
+            except ValueError:
+                continue  # reported by lint and validate, with its segment
+            if audience.kind == "webhook" and not self.webhook_audience_problems(audience):
+                name = str(audience.id)
+                if name not in names:
+                    names.append(name)
+        return names
 
     def webhook_url(self, name: str) -> str:
         """The webhook URL `name` stands for; a credential that only `name` may show."""

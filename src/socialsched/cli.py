@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import logging
 import re
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -110,10 +112,28 @@ def end_option(days: int) -> Any:
     )
 
 
+def _log_format_option(help_text: str) -> Any:
+    return click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default=None,
+        help=help_text,
+    )
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="socialsched")
-def main() -> None:
+@_log_format_option(
+    "How log lines on standard error look: text (default), or json, one object per "
+    "line (time, level, worker, delivery, channel, event, error) for log collectors."
+)
+@click.pass_context
+def main(ctx: click.Context, log_format: str | None) -> None:
     """Plan and publish social-media content calendars for many audience segments."""
+    from . import logs
+
+    ctx.obj = {"log_format": log_format or "text"}
+    logs.configure(log_format or "text", level=logging.WARNING)
 
 
 @main.command("plan")
@@ -179,12 +199,29 @@ def format_deliveries(deliveries: Sequence[Delivery], output_format: str) -> str
         "text",
     ]
     if output_format == "csv":
+        if any(d.media for d in deliveries):
+            # Only then: the columns of a plan without media stay as they always were.
+            columns.append("media")
+            for row, delivery in zip(rows, deliveries, strict=True):
+                row["media"] = "; ".join(media.source for media in delivery.media)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         return buffer.getvalue()
     return _table(deliveries)
+
+
+def _rich_marker(delivery: Delivery) -> str:
+    """ "[1 image] [3 parts] " for a delivery with media or thread parts, else ""."""
+    marks = []
+    for kind in ("image", "video"):
+        count = sum(1 for media in delivery.media if media.kind == kind)
+        if count:
+            marks.append(f"{count} {kind}{'s' if count > 1 else ''}")
+    if delivery.parts:
+        marks.append(f"{len(delivery.parts)} parts")
+    return "".join(f"[{mark}] " for mark in marks)
 
 
 def _table(deliveries: Sequence[Delivery]) -> str:
@@ -206,7 +243,7 @@ def _table(deliveries: Sequence[Delivery]) -> str:
                 d.channel,
                 d.post,
                 note,
-                (d.text or "").replace("\n", " "),
+                _rich_marker(d) + (d.text or "").replace("\n", " "),
             )
         )
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
@@ -340,6 +377,70 @@ def _capabilities_text(capabilities: Any) -> str:
     return "; ".join(parts)
 
 
+# ---- channels check: the preflight ----
+
+
+@main.group("channels")
+def channels_group() -> None:
+    """The channels of a calendar or of the store."""
+
+
+@channels_group.command("check")
+@click.argument(
+    "calendar_file",
+    metavar="[CAL]",
+    required=False,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--db",
+    metavar="URL|FILE",
+    help="Check the channels of what is scheduled in this store instead of CAL's "
+    "(default without CAL: $SOCIALSCHED_DB, else ./socialsched.db).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+def channels_check_command(calendar_file: Path | None, db: str | None, output_format: str) -> None:
+    """Ask each channel's network whether its credentials work, posting nothing:
+    ok, missing secret (which variable), rejected credentials, unreachable, not
+    checkable or broken. Exits 1 when any channel fails (not checkable is no failure)."""
+    from .preflight import OUTCOMES, check_channels
+
+    if calendar_file is not None and db is not None:
+        raise click.UsageError("give CAL or --db, not both")
+    if calendar_file is not None:
+        checks = check_channels(load(calendar_file))
+    else:
+        with _open_store(db) as store:
+            checks = check_channels(store.channels())
+    if output_format == "json":
+        _echo_json([check.to_dict() for check in checks])
+    else:
+        several = len({check.calendar for check in checks}) > 1
+        rows = [("CHANNEL", "ADAPTER", "RESULT", "DETAIL")] + [
+            (
+                f"{check.calendar}/{check.channel}" if several else check.channel,
+                check.adapter,
+                OUTCOMES[check.outcome],
+                check.detail,
+            )
+            for check in checks
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        for row in rows:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            click.echo("  ".join([*cells, row[3]]).rstrip())
+        failed = sum(check.failed for check in checks)
+        click.echo(f"\n{len(checks)} channel{'' if len(checks) == 1 else 's'}, {failed} failed")
+    if any(check.failed for check in checks):
+        sys.exit(1)
+
+
 # ---- store and runner: schedule, run, status, log, pause, ... ----
 
 
@@ -433,7 +534,17 @@ def schedule_command(
     default="text",
     help="What this runner recorded, reported when it stops: text (stderr) or json (stdout).",
 )
+@click.option(
+    "--metrics",
+    "metrics_address",
+    metavar="HOST:PORT",
+    help="Serve Prometheus metrics at http://HOST:PORT/metrics, and /healthz (alive) "
+    "and /readyz (database reachable, scheduler running; 503 when not).",
+)
+@_log_format_option("Log line format (default: the global --log-format, else text).")
+@click.pass_context
 def run_command(
+    ctx: click.Context,
     db: str | None,
     until_idle: bool,
     batch: int,
@@ -442,22 +553,33 @@ def run_command(
     worker: str | None,
     quiet: bool,
     output_format: str,
+    metrics_address: str | None,
+    log_format: str | None,
 ) -> None:
-    """Publish due deliveries. Stops cleanly on SIGTERM (the delivery in flight is
-    finished first); several runners may share one PostgreSQL database.
+    """Publish due deliveries. SIGTERM or SIGINT: the delivery in flight is finished,
+    the rest given back at once, then it exits; SIGHUP re-reads the channel table. A
+    lost database is retried with backoff. Several runners may share one PostgreSQL
+    database.
 
     When it stops it reports what the store recorded of its work, per channel:
     published, retried, failed, deferred, missed."""
-    import logging
+    from . import logs
+    from .runner import Runner, worker_name
 
-    from .runner import Runner
+    address = None
+    if metrics_address is not None:
+        from .metrics import parse_address
 
-    logging.basicConfig(
+        try:
+            address = parse_address(metrics_address)
+        except SocialschedError as error:
+            raise click.BadParameter(str(error), param_hint="--metrics") from None
+    worker = worker or worker_name()
+    logs.configure(
+        log_format or ctx.obj["log_format"],
         level=logging.WARNING if quiet else logging.INFO,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-        stream=sys.stderr,
+        worker=worker,
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     with _open_store(db) as store:
         runner = Runner(
             store,
@@ -466,13 +588,15 @@ def run_command(
             lease=timedelta(seconds=lease),
             poll=timedelta(seconds=poll),
         )
-        if until_idle:
-            import signal
+        with _serving_metrics(runner, address):
+            if until_idle:
+                import signal
 
-            signal.signal(signal.SIGTERM, lambda signum, frame: runner.stop())
-            runner.run_until_idle()
-        else:
-            runner.run()
+                for stop_signal in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(stop_signal, lambda signum, frame: runner.stop())
+                runner.run_until_idle()
+            else:
+                runner.run()
         outcomes = runner.outcomes()
     report = outcomes.to_dict()
     if output_format == "json":
@@ -486,6 +610,24 @@ def run_command(
 def _counts_text(counts: Mapping[str, int], *, skip_zero: bool = False) -> str:
     """ "published 3  retried 1": counts in the order given, as `status` prints them."""
     return "  ".join(f"{name} {count}" for name, count in counts.items() if count or not skip_zero)
+
+
+@contextlib.contextmanager
+def _serving_metrics(runner: Any, address: tuple[str, int] | None) -> Iterator[None]:
+    """Serve the metrics and health of `runner` at `address` while the block runs."""
+    if address is None:
+        yield
+        return
+    from .metrics import MetricsServer, RunnerMetrics, wsgi_app
+
+    metrics = RunnerMetrics(runner.store)
+    server = MetricsServer(wsgi_app(metrics, runner), address).start()
+    metrics.attach()
+    try:
+        yield
+    finally:
+        metrics.detach()
+        server.stop()
 
 
 @main.command("status")
@@ -502,6 +644,7 @@ def status_command(db: str | None, output_format: str) -> None:
                 "counts": dict(status.counts),
                 "per_channel": {k: dict(v) for k, v in status.per_channel.items()},
                 "next_due": next_due,
+                "holds": [entry.to_dict() for entry in status.holds],
             }
         )
         return
@@ -509,6 +652,12 @@ def status_command(db: str | None, output_format: str) -> None:
     for channel, counts in sorted(status.per_channel.items()):
         click.echo(f"  {channel}: {_counts_text(counts, skip_zero=True)}")
     click.echo(f"next due: {next_due or 'nothing scheduled'}")
+    for entry in status.holds:
+        kind = "credentials hold" if entry.credentials else "paused"
+        click.echo(
+            f"{kind}: {entry.hold.describe()} since {entry.at:%Y-%m-%d %H:%M}Z by {entry.actor}"
+            + (f": {entry.reason}" if entry.reason else "")
+        )
 
 
 @main.command("log")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -14,6 +15,8 @@ import attrs
 from .adapters import Adapter
 from .audiences import Audience
 from .errors import CalendarError, Problem
+from .media import MediaItem
+from .media_library import file_problem, resolve_path
 from .model import Calendar, Channel, Observance, Post, Segment
 from .registry import UnknownAdapterError, adapter_class
 from .render import template_root
@@ -37,6 +40,7 @@ class LineIndex:
     """
 
     def __init__(self, text: str) -> None:
+        self.text_lines = text.splitlines()
         self.blocks: dict[tuple[str, int], int] = {}
         self.keys: dict[tuple[str, int, str], int] = {}
         counts: dict[str, int] = {}
@@ -69,6 +73,15 @@ class LineIndex:
         if key is not None and (table, index, key) in self.keys:
             return self.keys[(table, index, key)]
         return self.blocks.get((table, index))
+
+    def find(self, needle: str, start: int | None) -> int | None:
+        """The first line from line `start` on that contains `needle`, else `start`."""
+        if start is None:
+            return None
+        for number in range(start, len(self.text_lines) + 1):
+            if needle in self.text_lines[number - 1]:
+                return number
+        return start
 
 
 _KEY_IN_MESSAGE = re.compile(
@@ -236,6 +249,11 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
                 for index, raw in enumerate(raw_items)
             ]
         items = [_build(kind, i, raw, path, lines, problems) for i, raw in enumerate(raw_items)]
+        if kind == "post":
+            items = [
+                _with_media_files(item, i, path, lines, problems) if item is not None else None
+                for i, item in enumerate(items)
+            ]
         built[kind] = [item for item in items if item is not None]
         in_order[kind] = [
             item if item is not None else _stand_in(raw)
@@ -286,6 +304,41 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
         raise CalendarError(problems)
     assert calendar is not None
     return calendar
+
+
+def _with_media_files(
+    post: Post, index: int, path: Path, lines: LineIndex, problems: list[Problem]
+) -> Post:
+    """`post` with its media paths made absolute (relative to the calendar file), each
+    file checked: missing, of an unknown type (by content) or unreadable is a problem
+    on the line that names it."""
+    if not post.media:
+        return post
+    media_line = lines.line("post", index, "media")
+
+    def resolve(items: tuple[MediaItem, ...]) -> tuple[MediaItem, ...]:
+        resolved = []
+        for item in items:
+            if item.path is None:
+                resolved.append(item)
+                continue
+            absolute = resolve_path(item.path, path.parent)
+            problem = file_problem(absolute)
+            if problem is not None:
+                problems.append(
+                    Problem(
+                        problem,
+                        file=path,
+                        line=lines.find(f"{item.path}", media_line),
+                        where=f"post {post.id!r}",
+                    )
+                )
+            resolved.append(attrs.evolve(item, path=str(absolute)))
+        return tuple(resolved)
+
+    if isinstance(post.media, Mapping):
+        return attrs.evolve(post, media={k: resolve(v) for k, v in post.media.items()})
+    return attrs.evolve(post, media=resolve(post.media))
 
 
 _HEADER_TYPES: dict[str, tuple[type, str]] = {

@@ -13,7 +13,7 @@ The type of a file is decided by its content (magic bytes), never by its name.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 import attrs
@@ -54,6 +54,11 @@ def digest_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _mime_types(values: Iterable[str]) -> tuple[str, ...]:
+    # A typed converter: mypy cannot infer the element type through `converter=tuple`.
+    return tuple(values)
+
+
 @attrs.frozen
 class MediaLimits:
     """What a network accepts of one kind of media (images or videos) in one post.
@@ -67,7 +72,7 @@ class MediaLimits:
     max_bytes: int | None = None
     max_pixels: int | None = None
     max_side: int | None = None
-    types: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    types: tuple[str, ...] = attrs.field(default=(), converter=_mime_types)
     animated: bool = True
 
     def accepts(self, mime_type: str) -> bool:
@@ -191,6 +196,14 @@ def _alt(value: Any) -> str | Mapping[str, str] | None:
     raise ValueError("alt must be a string or a table keyed by locale")
 
 
+def _optional_text(what: str) -> Callable[[Any, Any, Any], None]:
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"a media item's {what} must be a string, not {value!r}")
+
+    return check
+
+
 @attrs.frozen
 class MediaItem:
     """One image or video of a post, as a calendar names it.
@@ -200,8 +213,8 @@ class MediaItem:
     `alt` is the alt text: a string or a table keyed by locale, Jinja allowed as in text.
     """
 
-    path: str | None = None
-    url: str | None = None
+    path: str | None = attrs.field(default=None, validator=_optional_text("path"))
+    url: str | None = attrs.field(default=None, validator=_optional_text("url"))
     alt: str | Mapping[str, str] | None = attrs.field(default=None, converter=_alt)
 
     def __attrs_post_init__(self) -> None:
@@ -242,10 +255,15 @@ def media_spec(value: Any) -> MediaSpec:
     """A post's `media` from a list of items or a table of lists keyed by locale."""
     if value is None:
         return ()
-    if isinstance(value, Mapping) and not ({"path", "url"} & set(value)):
+    if isinstance(value, Mapping) and not ({"path", "url", "alt"} & set(value)):
         return {str(locale): media_spec(items) for locale, items in value.items()}  # type: ignore[misc]
     if isinstance(value, str | Mapping | MediaItem):
         value = [value]
+    if not isinstance(value, list | tuple):
+        raise ValueError(
+            f"media must be a list of items (a path or url, with alt) or a table of such "
+            f"lists keyed by locale, not {value!r}"
+        )
     return tuple(MediaItem.parse(item) for item in value)
 
 

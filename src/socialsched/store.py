@@ -232,11 +232,13 @@ class Activity:
 
 @attrs.frozen
 class Status:
-    """Counts per state (overall and per channel) and the next due time."""
+    """Counts per state (overall and per channel), the next due time and the pause
+    rules in force (credential holds among them)."""
 
     counts: Mapping[str, int]
     per_channel: Mapping[str, Mapping[str, int]]
     next_due: datetime | None
+    holds: tuple[HoldEntry, ...] = ()
 
 
 #: What a runner records for a delivery it handled, as `Store.outcomes` counts them.
@@ -296,6 +298,37 @@ class Hold:
         """Human-readable criteria, e.g. "segment=es-ES tag=promo" or "everything"."""
         parts = [f"{k}={v}" for k, v in attrs.asdict(self).items() if v is not None]
         return " ".join(parts) or "everything"
+
+
+CREDENTIALS_REJECTED = "credentials rejected"
+"""How the reason of a credentials hold starts (the runner puts it; actor "runner")."""
+RUNNER_ACTOR = "runner"
+
+
+@attrs.frozen
+class HoldEntry:
+    """A pause rule in force with who put it, when and why."""
+
+    hold: Hold
+    reason: str | None
+    actor: str
+    at: datetime
+
+    @property
+    def credentials(self) -> bool:
+        """Whether the runner put it because the network rejected the channel's
+        credentials (released with `resume --channel NAME` once they are fixed)."""
+        return self.actor == RUNNER_ACTOR and (self.reason or "").startswith(CREDENTIALS_REJECTED)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: the criteria, reason, actor, time and `credentials`."""
+        return {
+            **attrs.asdict(self.hold),
+            "reason": self.reason,
+            "actor": self.actor,
+            "at": self.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "credentials": self.credentials,
+        }
 
 
 @contextlib.contextmanager
@@ -831,6 +864,31 @@ class Store:
         with self.engine.connect() as connection:
             return self._holds(connection)
 
+    def hold_entries(self) -> list[HoldEntry]:
+        """The pause rules in force with their reason, actor and time, oldest first."""
+        with self.engine.connect() as connection:
+            return self._hold_entries(connection)
+
+    @staticmethod
+    def _hold_entries(connection: Connection) -> list[HoldEntry]:
+        return [
+            HoldEntry(
+                Hold(segment=r.segment, channel=r.channel, tag=r.tag, post=r.post),
+                r.reason,
+                r.actor,
+                r.at.replace(tzinfo=UTC),
+            )
+            for r in connection.execute(select(holds).order_by(holds.c.id))
+        ]
+
+    def hold_channel(self, channel: str, *, reason: str, actor: str = RUNNER_ACTOR) -> int:
+        """Pause every delivery of `channel` for `reason` (the runner does on rejected
+        credentials), unless a pause of exactly that channel is already in force.
+        Returns how many deliveries were paused; `resume(channel=...)` lifts it."""
+        if Hold(channel=channel) in self.holds():
+            return 0
+        return self.pause(Hold(channel=channel), reason=reason, actor=actor)
+
     @staticmethod
     def _matching(hold: Hold) -> Any:
         criteria = []
@@ -1101,7 +1159,7 @@ class Store:
         for channel, state, count in rows:
             counts[state] = counts.get(state, 0) + count
             per_channel.setdefault(channel, dict.fromkeys(STATES, 0))[state] = count
-        return Status(counts, per_channel, _aware(next_due))
+        return Status(counts, per_channel, _aware(next_due), tuple(self.hold_entries()))
 
     def log(
         self,
@@ -1400,6 +1458,22 @@ class Store:
             sent_at=None,
         )
 
+    def record_paused(self, record: Record, worker: str, why: str) -> bool:
+        """Give a claimed delivery back unattempted because a pause now covers it (its
+        channel was held meanwhile): paused, or scheduled when no pause rule covers it
+        any longer."""
+        view = {"segment": record.segment, "channel": record.channel, "post": record.post}
+        held = any(hold.matches({**view, "tags": record.tags}) for hold in self.holds())
+        return self._finish(
+            record,
+            worker,
+            "paused" if held else "scheduled",
+            reason=why,
+            attempts=deliveries.c.attempts - 1,
+            sent_at=None,
+            last_error=why,
+        )
+
     def next_due(self) -> datetime | None:
         """When the earliest scheduled delivery falls due (or the earliest lease ends)."""
         with self.engine.connect() as connection:
@@ -1424,6 +1498,31 @@ class Store:
             return connection.execute(
                 select(func.count()).where(deliveries.c.state == "claimed")
             ).scalar_one()
+
+    def due_now(self) -> int:
+        """How many deliveries are due now and not yet claimed (the runners' queue)."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(func.count()).where(self._claimable(self.now()))
+            ).scalar_one()
+
+    def unreachable(self) -> str | None:
+        """Why the database cannot be used right now (it does not answer, or the
+        outbox's tables are gone), or None when it can."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(select(deliveries.c.id).limit(1)).all()
+        except SQLAlchemyError as error:
+            return describe_database_error(error)
+        return None
+
+
+def describe_database_error(error: BaseException) -> str:
+    """A one-line description of a database error: its class and the driver's first
+    line, without SQLAlchemy's statement and parameters (they may hold message text)."""
+    original = getattr(error, "orig", None) or error
+    first = (str(original).strip().splitlines() or [""])[0][:300]
+    return f"{type(original).__name__}: {first}".rstrip(": ")
 
 
 _LOG_COLUMNS = (
@@ -1700,9 +1799,11 @@ def _later(is_postgresql: bool) -> Any:
 
 
 __all__ = [
+    "CREDENTIALS_REJECTED",
     "OUTCOMES",
     "Activity",
     "Hold",
+    "HoldEntry",
     "Outcomes",
     "ReconcileResult",
     "Record",

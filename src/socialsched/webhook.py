@@ -12,11 +12,20 @@ Channel configuration:
 Each request carries `Idempotency-Key` (the receiver should ignore a key it has seen)
 and `X-Socialsched-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Responses
 429, 408 and 5xx, timeouts and connection failures are `TransientError` (429/503
-honour `Retry-After`); other 4xx and redirects are `PermanentError`.
+honour `Retry-After`); 401 and 403 are `CredentialsRejected` (the runner holds the
+channel); other 4xx and redirects are `PermanentError`. `verify` (the channel
+preflight) sends a signed HEAD request with an empty body: any answer but 401, 403,
+408, 429 or 5xx means the receiver is reachable.
+
+The body is `Message.to_dict()` plus `"type": "message"` and `idempotency_key`; its
+`attachments` list carries each image or video inline: `kind`, `mime_type`, `size`,
+`digest` (SHA-256 hex of the bytes), `width`, `height`, `alt`, `filename`, `source`
+and `data` (the bytes, base64), all covered by the signature.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -29,8 +38,16 @@ from typing import Any
 import attrs
 import httpx
 
-from .adapters import Adapter, Capabilities, Message, PermanentError, Receipt, TransientError
-from .media import MediaLimits
+from .adapters import (
+    Adapter,
+    Capabilities,
+    CredentialsRejected,
+    Message,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
+from .media import Media, MediaLimits
 from .model import Channel
 
 SIGNATURE_HEADER = "X-Socialsched-Signature"
@@ -81,6 +98,9 @@ class WebhookAdapter(Adapter):
         videos=MediaLimits(max_count=1, max_bytes=100_000_000),
         mixed_media=True,
     )
+    required_secrets = ("signing_key",)
+    #: The receiver drops a repeated `Idempotency-Key`; it cannot be asked what it got.
+    doubt_guarantee = "idempotent key (receiver)"
 
     def __init__(
         self,
@@ -125,44 +145,92 @@ class WebhookAdapter(Adapter):
             return self._receipts[idempotency_key]
         url = self._target()
         key = self.secret("signing_key")
-        body = json.dumps(
-            {"idempotency_key": idempotency_key, **message.to_dict()}, ensure_ascii=False
-        ).encode()
+        record = {
+            "type": "message",
+            "idempotency_key": idempotency_key,
+            **message.to_dict(),
+            "attachments": [self._inline(media) for media in message.attachments],
+        }
+        body = json.dumps(record, ensure_ascii=False).encode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "socialsched-webhook",
             IDEMPOTENCY_HEADER: idempotency_key,
             SIGNATURE_HEADER: sign(body, key),
         }
-        host = self._host(url)
-        where = f"webhook {self.channel.name!r} ({host})"
+        # Streamed: the status decides whether the post went out; the body is read only
+        # after, so failing to read it cannot make a delivered post look failed.
+        response = self._send("POST", url, body, headers, stream=True)
+        try:
+            status = response.status_code
+            log.debug("%s: HTTP %s for %s", self._where(url), status, idempotency_key)
+            if 200 <= status < 300:
+                # The post is out: nothing below may raise (the runner would count it failed).
+                receipt = self._receipt(response, idempotency_key)
+                self._receipts[idempotency_key] = receipt
+                return receipt
+        finally:
+            response.close()
+        self._raise_for(url, response)
+        raise PermanentError(self._reason(url, response))
+
+    def verify(self) -> str:
+        url = self._target()
+        key = self.secret("signing_key")
+        headers = {"User-Agent": "socialsched-webhook", SIGNATURE_HEADER: sign(b"", key)}
+        response = self._send("HEAD", url, b"", headers)
+        self._raise_for(url, response)
+        return f"{self._host(url)} answers (HTTP {response.status_code})"
+
+    def _inline(self, media: Media) -> dict[str, Any]:
+        try:
+            data = media.read()
+        except OSError as error:
+            raise TransientError(
+                f"webhook {self.channel.name!r}: cannot read {media.filename or media.digest[:12]}:"
+                f" {error.strerror or type(error).__name__}"
+            ) from None
+        except ValueError as error:
+            raise PermanentError(f"webhook {self.channel.name!r}: {error}") from None
+        return {**media.to_dict(), "data": base64.b64encode(data).decode("ascii")}
+
+    def _where(self, url: str) -> str:
+        return f"webhook {self.channel.name!r} ({self._host(url)})"
+
+    def _reason(self, url: str, response: httpx.Response) -> str:
+        return f"{self._where(url)}: HTTP {response.status_code} {response.reason_phrase}".rstrip()
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        stream: bool = False,
+    ) -> httpx.Response:
+        """The answer to one request; with `stream`, before its body is read (the
+        caller reads and closes it)."""
+        where = self._where(url)
         client = self._http()
         try:
-            # Streamed: the status decides whether the post went out; the body is read
-            # only after, so failing to read it cannot make a delivered post look failed.
-            response = client.send(
-                client.build_request("POST", url, content=body, headers=headers), stream=True
-            )
+            request = client.build_request(method, url, content=body, headers=headers)
+            return client.send(request, stream=stream)
         except httpx.TimeoutException:
             raise TransientError(f"{where}: no response within {self.timeout:g}s") from None
         except httpx.TransportError as error:
             raise TransientError(f"{where}: {type(error).__name__}") from None
         except httpx.HTTPError as error:
             raise PermanentError(f"{where}: {type(error).__name__}") from None
-        try:
-            status = response.status_code
-            log.debug("%s: HTTP %s for %s", where, status, idempotency_key)
-            if 200 <= status < 300:
-                receipt = self._receipt(response, idempotency_key)
-                self._receipts[idempotency_key] = receipt
-                return receipt
-        finally:
-            response.close()
-        reason = f"{where}: HTTP {status} {response.reason_phrase}".rstrip()
+
+    def _raise_for(self, url: str, response: httpx.Response) -> None:
+        """Raise for an answer that says the credentials or the receiver are at fault."""
+        status = response.status_code
+        if status in (401, 403):
+            raise CredentialsRejected(self._reason(url, response))
         if status in (408, 429) or status >= 500:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise TransientError(reason, retry_after=retry_after)
-        raise PermanentError(reason)
+            raise TransientError(self._reason(url, response), retry_after=retry_after)
 
     def _receipt(self, response: httpx.Response, idempotency_key: str) -> Receipt:
         """The receipt of an accepted post; a body that cannot be read or parsed gives
