@@ -23,6 +23,7 @@ from .errors import CalendarError, SocialschedError
 from .export import to_ics
 from .lint import lint
 from .loader import load
+from .media import MediaCache
 from .model import Calendar, Delivery
 from .planner import Planner
 from .preview import render_html
@@ -70,10 +71,19 @@ def _range(start: date | None, end: date | None, default_days: int) -> tuple[dat
     return start, end
 
 
-def _plan(calendar: Calendar, start: date, end: date, **options: Any) -> list[Delivery]:
-    """Plan with a progress bar on standard error when it is a terminal (quiet otherwise)."""
+def _plan(
+    calendar: Calendar,
+    start: date,
+    end: date,
+    media_cache: MediaCache | None = None,
+    **options: Any,
+) -> list[Delivery]:
+    """Plan with a progress bar on standard error when it is a terminal (quiet otherwise).
+
+    `media_cache` keeps media read and fitted (see `socialsched.media.MediaCache`)."""
+    planner = Planner(calendar, media_cache=media_cache)
     if not sys.stderr.isatty():
-        return Planner(calendar).plan(start, end, **options)
+        return planner.plan(start, end, **options)
     bars: list[Any] = []
 
     def progress(done: int, total: int) -> None:
@@ -82,7 +92,7 @@ def _plan(calendar: Calendar, start: date, end: date, **options: Any) -> list[De
         bars[0].update(1)
 
     try:
-        return Planner(calendar).plan(start, end, progress=progress, **options)
+        return planner.plan(start, end, progress=progress, **options)
     finally:
         if bars:
             bars[0].render_finish()
@@ -491,24 +501,74 @@ def _echo_json(data: Any) -> None:
     "output_format",
     type=click.Choice(["text", "json"]),
     default="text",
-    help="text: one line of counts; json: the ids added, moved, updated and cancelled.",
+    help="text: one line of counts (with --dry-run: a line per change first); json: the "
+    "ids added, moved, updated and cancelled (with --dry-run: each change's details).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show what would change (each delivery added, moved, updated with a text diff, "
+    "cancelled), changing nothing.",
 )
 def schedule_command(
-    calendar_file: Path, start: date | None, end: date | None, db: str | None, output_format: str
+    calendar_file: Path,
+    start: date | None,
+    end: date | None,
+    db: str | None,
+    output_format: str,
+    dry_run: bool,
 ) -> None:
     """Plan CAL and reconcile the store with it: add new deliveries, move changed ones,
     cancel removed ones; published ones are never touched. Safe to run again."""
     start, end = _range(start, end, 30)
     calendar = load(calendar_file)
-    with _open_store(db) as store:
-        result = store.schedule(calendar, start, end, planned=_plan(calendar, start, end))
-    if output_format == "json":
-        _echo_json(attrs.asdict(result))
-        return
-    click.echo(
+    with _open_store(_dry_run_db(db) if dry_run else db) as store:
+        result = store.schedule(
+            calendar, start, end, planned=_plan(calendar, start, end), dry_run=dry_run
+        )
+    counts = (
         f"{len(result.added)} added, {len(result.moved)} moved, {len(result.updated)} "
         f"updated, {len(result.cancelled)} cancelled, {result.unchanged} unchanged"
     )
+    if output_format == "json":
+        shown = attrs.asdict(result, filter=lambda field, value: field.name != "changes")
+        if dry_run:
+            shown["changes"] = [change.to_dict() for change in result.changes]
+        else:
+            del shown["dry_run"]
+        _echo_json(shown)
+    elif dry_run:
+        for change in result.changes:
+            click.echo(_change_text(change))
+        click.echo(f"dry run: {counts}; nothing was changed")
+    else:
+        click.echo(counts)
+
+
+def _dry_run_db(db: str | None) -> str | None:
+    """The database a dry run reads: an SQLite file that does not exist yet is not
+    created (an empty in-memory database stands in for it)."""
+    from .store import database_url
+
+    url = database_url(db)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return "sqlite://"
+    return db
+
+
+_CHANGE_VERBS = {"added": "add", "moved": "move", "updated": "update", "cancelled": "cancel"}
+
+
+def _change_text(change: Any) -> str:
+    """One change of a dry run, as lines of text."""
+    where = f"{change.post}/{change.segment}/{change.channel}"
+    when = change.local if change.old_local is None else f"{change.old_local} -> {change.local}"
+    line = f"{_CHANGE_VERBS[change.kind]:<6}  {change.id}  {where}  {when}"
+    if change.kind == "updated" and change.diff is None:
+        line += f"  ({', '.join(change.fields)})"
+    if change.diff:
+        line += "\n" + "\n".join(f"    {diff_line}" for diff_line in change.diff.splitlines())
+    return line
 
 
 @main.command("run")

@@ -289,6 +289,10 @@ class Planner:
         With `problems` given, errors (render failures, limits) are appended to it and
         planning goes on; otherwise the first one raises. `progress(done, total)` is
         called as each (post, segment, channel) route is built, for progress bars.
+
+        When rendering, each delivery also gets its post's media for its segment's
+        locale, fitted to its channel with alt text rendered, and its thread parts
+        (`Delivery.media`, `Delivery.parts`).
         """
         start, end = _as_date(start), _as_date(end)
         if start > end:

@@ -120,13 +120,18 @@ def _redact(url: str) -> str:
 @attrs.frozen
 class ReconcileResult:
     """What `Store.schedule` changed: ids added, moved (new time), updated (new text or
-    settings), cancelled (no longer planned) and how many were already up to date."""
+    settings), cancelled (no longer planned) and how many were already up to date.
+
+    A dry run (`dry_run`, nothing written) also describes each change in `changes`
+    (`socialsched.dryrun.Change`: local times, changed fields, text diff)."""
 
     added: tuple[str, ...] = ()
     moved: tuple[str, ...] = ()
     updated: tuple[str, ...] = ()
     cancelled: tuple[str, ...] = ()
     unchanged: int = 0
+    dry_run: bool = False
+    changes: tuple[Any, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -507,13 +512,16 @@ class Store:
         *,
         planned: Sequence[Delivery] | None = None,
         actor: str = "schedule",
+        dry_run: bool = False,
     ) -> ReconcileResult:
         """Plan `calendar` for local days [start, end] and reconcile the store with it.
 
         New deliveries are added, moved ones get their new time, changed ones their new
         text, deliveries of this calendar in the range that are no longer planned are
         cancelled; published (and in-flight) ones are never touched. Running it twice
-        changes nothing. `planned` skips planning (the deliveries of that range)."""
+        changes nothing. `planned` skips planning (the deliveries of that range).
+        `dry_run`: reconcile in a transaction that is rolled back, so nothing changes,
+        and describe every change in the result's `changes`."""
         from .planner import Planner
 
         start, end = _as_date(start), _as_date(end)
@@ -523,7 +531,7 @@ class Store:
                 planned = Planner(calendar).plan(start, end)
             # Rows are built before the transaction: on SQLite it holds the write lock.
             wanted = self._planned_rows(calendar, planned, now, self.engine.dialect.name)
-            with self.engine.begin() as connection:
+            with self.engine.connect() as connection, connection.begin() as transaction:
                 self._save_channels(connection, calendar)
                 active_holds = self._holds(connection)
                 # The planned content as the driver hands it back, to compare with the
@@ -547,6 +555,9 @@ class Store:
                     query = select(*columns).where(deliveries.c.id.in_(chunk))
                     existing.update((row[0], row) for row in connection.execute(query).all())
                 result = self._reconcile(connection, wanted, existing, active_holds, now, actor)
+                if dry_run:
+                    transaction.rollback()
+                    return self._dry_run_result(result, wanted, existing)
         # Announced after the commit, so observers never hear of rows that rolled back.
         if result.added and (listeners or plugins.observed("delivery_scheduled")):
             by_id = {d.id: d for d in planned}
@@ -555,6 +566,16 @@ class Store:
                 channel = calendar.channel(delivery.channel)
                 _emit("delivery_scheduled", delivery=delivery, channel=channel)
         return result
+
+    @staticmethod
+    def _dry_run_result(
+        result: ReconcileResult, wanted: dict[str, Any], existing: dict[str, Any]
+    ) -> ReconcileResult:
+        from .dryrun import describe
+
+        ids = {kind: getattr(result, kind) for kind in ("added", "moved", "updated", "cancelled")}
+        changes = describe(ids, wanted, existing, _PLANNED_COLUMNS, _CONTENT_COLUMNS)
+        return attrs.evolve(result, dry_run=True, changes=changes)
 
     @staticmethod
     def _rows_outside(connection: Connection, calendar: str, start: date, end: date) -> bool:

@@ -258,7 +258,6 @@ def test_verify_unreachable_is_transient(respx_mock: respx.MockRouter) -> None:
 
 
 def test_verify_without_the_token_names_the_variable() -> None:
-
     with respx.mock(assert_all_mocked=True) as mock, pytest.raises(MissingSecretError) as caught:
         MastodonAdapter(make_channel(), environ={}).verify()
     assert "MASTO_TOKEN" in str(caught.value)
