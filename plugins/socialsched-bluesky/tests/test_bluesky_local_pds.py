@@ -8,6 +8,7 @@ Node or those packages are missing.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import selectors
 import shutil
@@ -213,6 +214,59 @@ def test_verify_names_the_account_and_refuses_a_wrong_password(pds: dict[str, An
     with pytest.raises(CredentialsRejected) as caught:
         make_adapter(pds, password="wrong-pass-word-xxxx").verify()
     assert "wrong-pass-word-xxxx" not in str(caught.value)
+
+
+def test_a_five_part_thread_resumed_after_a_crash_has_five_parts_once_each(
+    pds: dict[str, Any],
+) -> None:
+    """A worker sends part 3 and dies before recording it; the next worker asks `find`
+    for the part in doubt, records what it finds and goes on with part 4: five posts,
+    in order, each once."""
+    texts = [f"Fil en cinq, partie {n}/5" for n in range(1, 6)]
+
+    def part(number: int, receipts: list[Any]) -> Message:
+        return make_message(
+            texts[number - 1],
+            part=number,
+            parts=5,
+            reply_to=receipts[-1] if receipts else None,
+            thread_root=receipts[0] if receipts else None,
+        )
+
+    def key(number: int) -> str:
+        return "pds-crash" if number == 1 else f"pds-crash#{number}"
+
+    first_worker = make_adapter(pds)
+    recorded: list[Any] = []
+    for number in (1, 2):
+        recorded.append(first_worker.publish(part(number, recorded), key(number)))
+    lost = first_worker.publish(part(3, recorded), key(3))  # sent, never recorded
+
+    second_worker = make_adapter(pds)
+    found = second_worker.find(part(3, recorded), key(3))
+    assert found == lost
+    recorded.append(found)
+    for number in (4, 5):
+        recorded.append(second_worker.publish(part(number, recorded), key(number)))
+
+    assert second_worker._client is not None
+    listed = second_worker._client.com.atproto.repo.list_records(
+        params=models.ComAtprotoRepoListRecords.Params(
+            repo=pds["did"], collection="app.bsky.feed.post", limit=100
+        )
+    )
+    thread = [r for r in listed.records if r.value.text.startswith("Fil en cinq")]
+    assert sorted(r.value.text for r in thread) == texts  # each part once
+    by_uri = {r.uri: r for r in thread}
+    assert [r.remote_id for r in recorded] == [r.uri for r in sorted(thread, key=_part)]
+    for previous, receipt in itertools.pairwise(recorded):
+        reply = by_uri[receipt.remote_id].value.reply
+        assert reply.parent.uri == previous.remote_id
+        assert reply.root.uri == recorded[0].remote_id
+
+
+def _part(record: Any) -> int:
+    return int(record.value.text.rsplit(" ", 1)[1].split("/")[0])
 
 
 RED = (220, 20, 20)

@@ -505,6 +505,11 @@ class MastodonAdapter(Adapter):
         if response.status_code >= 400 and response.status_code != 404:
             raise self._refused(response, f"refused to delete status {receipt.remote_id}")
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
 
 def instance_media_limits(
     capabilities: Capabilities, statuses: Mapping[str, Any], media: Mapping[str, Any]

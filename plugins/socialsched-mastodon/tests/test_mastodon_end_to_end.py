@@ -1,11 +1,13 @@
-"""Calendar to Mastodon: a post with a banner per language and alt text per locale,
+"""Mastodon end to end, against the fake Mastodon of the contract tests, which keeps
+what it received: a calendar's post with a banner per language and alt text per locale,
 planned (fitted to Mastodon's pixel limit, split into a thread by Mastodon's own length
-rule), then published part by part as the runner does, against the fake Mastodon of
-the contract tests, which keeps what it received."""
+rule) and published part by part as the runner does; and a five-part thread resumed
+after a worker died with a part in doubt."""
 
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ from test_mastodon_contract import INSTANCE, TOKEN, FakeMastodon
 import socialsched
 from socialsched.adapters import Message
 from socialsched.media import digest_of
+from socialsched.model import Channel
+from socialsched.testing import TEXT_PREFIX
 
 CALENDAR = """
 [[segment]]
@@ -116,3 +120,54 @@ def test_a_calendar_with_per_locale_banners_goes_out_as_threads(tmp_path: Path) 
                 assert abs(image.width / image.height - 3900 / 2200) < 0.01
             for key in keys[1:]:
                 assert fake.attachments(key) == []
+
+
+def test_a_five_part_thread_resumed_after_a_crash_has_five_parts_once_each() -> None:
+    """A worker sends part 3 and dies before recording it; hours later (Mastodon has
+    forgotten the Idempotency-Key) the next worker asks `find` for the part in doubt,
+    records what it finds and goes on with part 4: five statuses, in order, each once."""
+    channel = Channel(
+        name="fedi",
+        adapter="mastodon",
+        secrets={"token": "MASTODON_E2E_TOKEN"},
+        settings={"instance": INSTANCE, "instance_limits": False},
+    )
+    due = datetime(2030, 1, 15, 9, 30, tzinfo=UTC)  # the fake posts at 09:31
+
+    def part(number: int, receipts: list[Any]) -> Message:
+        return Message(
+            delivery_id="d5",
+            post="five",
+            segment="paris",
+            channel="fedi",
+            locale="fr-FR",
+            text=f"{TEXT_PREFIX}{key(number)} partie {number}/5",
+            utc=due,
+            local=due,
+            part=number,
+            parts=5,
+            reply_to=receipts[-1] if receipts else None,
+            thread_root=receipts[0] if receipts else None,
+        )
+
+    def key(number: int) -> str:
+        return "d5" if number == 1 else f"d5#{number}"
+
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+        fake = FakeMastodon(router)
+        first_worker = MastodonAdapter(channel, environ={"MASTODON_E2E_TOKEN": TOKEN})
+        recorded: list[Any] = []
+        for number in (1, 2):
+            recorded.append(first_worker.publish(part(number, recorded), key(number)))
+        lost = first_worker.publish(part(3, recorded), key(3))  # sent, never recorded
+        fake.forget_keys()
+
+        second_worker = MastodonAdapter(channel, environ={"MASTODON_E2E_TOKEN": TOKEN})
+        found = second_worker.find(part(3, recorded), key(3))
+        assert found == lost
+        recorded.append(found)
+        for number in (4, 5):
+            recorded.append(second_worker.publish(part(number, recorded), key(number)))
+
+        assert sorted(fake.published()) == sorted(key(n) for n in range(1, 6))
+        assert fake.reply_chain("d5") == [key(n) for n in range(1, 6)]
