@@ -28,6 +28,7 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
+    case,
     create_engine,
     event,
     func,
@@ -119,13 +120,18 @@ def _redact(url: str) -> str:
 @attrs.frozen
 class ReconcileResult:
     """What `Store.schedule` changed: ids added, moved (new time), updated (new text or
-    settings), cancelled (no longer planned) and how many were already up to date."""
+    settings), cancelled (no longer planned) and how many were already up to date.
+
+    A dry run (`dry_run`, nothing written) also describes each change in `changes`
+    (`socialsched.dryrun.Change`: local times, changed fields, text diff)."""
 
     added: tuple[str, ...] = ()
     moved: tuple[str, ...] = ()
     updated: tuple[str, ...] = ()
     cancelled: tuple[str, ...] = ()
     unchanged: int = 0
+    dry_run: bool = False
+    changes: tuple[Any, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -238,6 +244,41 @@ class Status:
     per_channel: Mapping[str, Mapping[str, int]]
     next_due: datetime | None
     holds: tuple[HoldEntry, ...] = ()
+
+
+#: What a runner records for a delivery it handled, as `Store.outcomes` counts them.
+OUTCOMES = ("published", "retried", "failed", "deferred", "missed")
+# The activity log tells a retry from a deferral (both go back from claimed to
+# scheduled) by how the store words their reasons; `outcomes` matches these.
+_RETRY_REASON = "attempt {attempt} failed, retry at {due:%Y-%m-%d %H:%M:%S} UTC: {error}"
+_RETRY_LIKE = "attempt % failed%"
+_DEFERRED_PREFIX = "deferred: "
+
+
+@attrs.frozen
+class Outcomes:
+    """What one worker recorded, per channel: deliveries published, put back for a
+    retry, failed for good, given back unattempted (deferred), and marked missed."""
+
+    per_channel: Mapping[str, Mapping[str, int]]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """The counts summed over channels, every outcome present (zero when none)."""
+        return {
+            outcome: sum(counts.get(outcome, 0) for counts in self.per_channel.values())
+            for outcome in OUTCOMES
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: the totals, and `per_channel` with every outcome."""
+        return {
+            **self.totals,
+            "per_channel": {
+                channel: {outcome: counts.get(outcome, 0) for outcome in OUTCOMES}
+                for channel, counts in sorted(self.per_channel.items())
+            },
+        }
 
 
 @attrs.frozen
@@ -471,13 +512,16 @@ class Store:
         *,
         planned: Sequence[Delivery] | None = None,
         actor: str = "schedule",
+        dry_run: bool = False,
     ) -> ReconcileResult:
         """Plan `calendar` for local days [start, end] and reconcile the store with it.
 
         New deliveries are added, moved ones get their new time, changed ones their new
         text, deliveries of this calendar in the range that are no longer planned are
         cancelled; published (and in-flight) ones are never touched. Running it twice
-        changes nothing. `planned` skips planning (the deliveries of that range)."""
+        changes nothing. `planned` skips planning (the deliveries of that range).
+        `dry_run`: reconcile in a transaction that is rolled back, so nothing changes,
+        and describe every change in the result's `changes`."""
         from .planner import Planner
 
         start, end = _as_date(start), _as_date(end)
@@ -487,7 +531,7 @@ class Store:
                 planned = Planner(calendar).plan(start, end)
             # Rows are built before the transaction: on SQLite it holds the write lock.
             wanted = self._planned_rows(calendar, planned, now, self.engine.dialect.name)
-            with self.engine.begin() as connection:
+            with self.engine.connect() as connection, connection.begin() as transaction:
                 self._save_channels(connection, calendar)
                 active_holds = self._holds(connection)
                 # The planned content as the driver hands it back, to compare with the
@@ -511,6 +555,9 @@ class Store:
                     query = select(*columns).where(deliveries.c.id.in_(chunk))
                     existing.update((row[0], row) for row in connection.execute(query).all())
                 result = self._reconcile(connection, wanted, existing, active_holds, now, actor)
+                if dry_run:
+                    transaction.rollback()
+                    return self._dry_run_result(result, wanted, existing)
         # Announced after the commit, so observers never hear of rows that rolled back.
         if result.added and (listeners or plugins.observed("delivery_scheduled")):
             by_id = {d.id: d for d in planned}
@@ -519,6 +566,16 @@ class Store:
                 channel = calendar.channel(delivery.channel)
                 _emit("delivery_scheduled", delivery=delivery, channel=channel)
         return result
+
+    @staticmethod
+    def _dry_run_result(
+        result: ReconcileResult, wanted: dict[str, Any], existing: dict[str, Any]
+    ) -> ReconcileResult:
+        from .dryrun import describe
+
+        ids = {kind: getattr(result, kind) for kind in ("added", "moved", "updated", "cancelled")}
+        changes = describe(ids, wanted, existing, _PLANNED_COLUMNS, _CONTENT_COLUMNS)
+        return attrs.evolve(result, dry_run=True, changes=changes)
 
     @staticmethod
     def _rows_outside(connection: Connection, calendar: str, start: date, end: date) -> bool:
@@ -1168,6 +1225,39 @@ class Store:
                 for r in connection.execute(query)
             ]
 
+    def last_activity_id(self) -> int:
+        """The id of the newest activity log entry (0 when the log is empty): what
+        `outcomes` counts after."""
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(func.max(activity.c.id))).scalar() or 0)
+
+    def outcomes(self, actor: str, *, after: int = 0) -> Outcomes:
+        """What `actor` (a runner's worker name) recorded in the activity log after entry
+        `after`: per channel, how many deliveries it published, retried, failed,
+        deferred and marked missed (`OUTCOMES`)."""
+        back = and_(activity.c.from_state == "claimed", activity.c.to_state == "scheduled")
+        kind = case(
+            (activity.c.to_state.in_(("published", "failed", "missed")), activity.c.to_state),
+            (and_(back, activity.c.reason.like(_RETRY_LIKE)), literal("retried")),
+            (and_(back, activity.c.reason.like(_DEFERRED_PREFIX + "%")), literal("deferred")),
+            else_=None,
+        )
+        entries = (
+            select(activity.c.channel, kind.label("kind"))
+            .where(activity.c.actor == actor, activity.c.id > after)
+            .subquery()
+        )
+        query = (
+            select(entries.c.channel, entries.c.kind, func.count())
+            .where(entries.c.kind.is_not(None))
+            .group_by(entries.c.channel, entries.c.kind)
+        )
+        per_channel: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as connection:
+            for channel, outcome, count in connection.execute(query):
+                per_channel.setdefault(channel, {})[outcome] = count
+        return Outcomes(per_channel)
+
     # ---- dispatching (used by the runner) ----
 
     def _claimable(self, now: datetime) -> Any:
@@ -1368,8 +1458,7 @@ class Store:
             record,
             worker,
             "scheduled",
-            reason=f"attempt {record.attempts} failed, retry at {due:%Y-%m-%d %H:%M:%S} UTC: "
-            f"{error}",
+            reason=_RETRY_REASON.format(attempt=record.attempts, due=due, error=error),
             due=_naive(due),
             last_error=error,
         )
@@ -1384,7 +1473,7 @@ class Store:
             record,
             worker,
             "scheduled",
-            reason=why,
+            reason=_DEFERRED_PREFIX + why,
             due=_naive(due),
             attempts=deliveries.c.attempts - 1,
             sent_at=None,
@@ -1732,9 +1821,11 @@ def _later(is_postgresql: bool) -> Any:
 
 __all__ = [
     "CREDENTIALS_REJECTED",
+    "OUTCOMES",
     "Activity",
     "Hold",
     "HoldEntry",
+    "Outcomes",
     "ReconcileResult",
     "Record",
     "Status",
