@@ -411,11 +411,21 @@ class JsonlAdapter(Adapter):
 
     Publishing the same idempotency key twice writes it once, even across processes
     (an exclusive file lock guards the check and the append), so it serves tests
-    and audit trails.
+    and audit trails. Media are recorded by digest, type, size and alt text (not their
+    bytes); a thread's parts as one record each, with the part number and the part it
+    replies to.
     """
 
     name = "jsonl"
-    capabilities = Capabilities(audiences=("any",), delete=True, idempotent=True)
+    capabilities = Capabilities(
+        audiences=("any",),
+        delete=True,
+        idempotent=True,
+        images=MediaLimits(max_count=20),
+        videos=MediaLimits(max_count=20),
+        mixed_media=True,
+        threads=True,
+    )
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)

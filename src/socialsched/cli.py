@@ -513,9 +513,13 @@ def log_command(
     for e in entries:
         change = f"{e.from_state or '-'} -> {e.to_state}"
         receipt = f" receipt={e.receipt.get('remote_id')}" if e.receipt else ""
+        media = "".join(
+            f" media={m['filename'] or '-'}@{m['digest'][:12]} alt={json.dumps(m['alt'])}"
+            for m in e.media
+        )
         click.echo(
             f"{e.at:%Y-%m-%d %H:%M:%S}Z {e.delivery_id} {e.post}/{e.segment}/{e.channel} "
-            f"{change} #{e.attempt} by {e.actor}: {e.reason or ''}{receipt}"
+            f"{change} #{e.attempt} by {e.actor}: {e.reason or ''}{receipt}{media}"
         )
 
 
