@@ -31,13 +31,16 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+LINTED = ("src", "tests", "benchmarks", "docs", "plugins", "noxfile.py")
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Ruff and mypy."""
-    session.install("-e", ".[test]", "ruff", "mypy")
-    session.run("ruff", "check", "src", "tests", "benchmarks")
-    session.run("ruff", "format", "--check", "src", "tests", "benchmarks")
-    session.run("mypy", "src")
+    """Ruff and mypy, on the core and every plugin alike."""
+    session.install("-e", ".[test]", *(arg for p in PLUGINS for arg in ("-e", p)), "ruff", "mypy")
+    session.run("ruff", "check", *LINTED)
+    session.run("ruff", "format", "--check", *LINTED)
+    session.run("mypy", "src", *(f"{p}/src" for p in PLUGINS), "plugins/socialsched-example/src")
 
 
 @nox.session

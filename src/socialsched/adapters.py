@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 import attrs
 
@@ -24,6 +24,9 @@ from .errors import SocialschedError
 from .media import NO_MEDIA, Media, MediaLimits
 from .model import ENV_VAR_NAME, Channel, Delivery, QuietWindow, Segment, quiet_windows
 from .redaction import hide_secret
+
+if TYPE_CHECKING:
+    from .media_hosts import MediaHost
 
 _REQUIRED = object()
 
@@ -167,7 +170,14 @@ class PermanentError(AdapterError):
 
 
 class MissingSecretError(PermanentError):
-    """A channel's secret names an environment variable that is not set."""
+    """A channel's secret names an environment variable that is not set.
+
+    `variable` is the name of that environment variable (None when the channel does
+    not declare the secret at all); never its value."""
+
+    def __init__(self, message: str, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
 
 
 class CredentialsRejected(PermanentError):
@@ -192,6 +202,9 @@ class Adapter:
     required_secrets: ClassVar[tuple[str, ...]] = ()
     #: Settings (keys of the channel's `settings` table) a channel must give.
     required_settings: ClassVar[tuple[str, ...]] = ()
+    #: True for networks that fetch media from a public URL: the channel then needs
+    #: `settings.media_host` (see `socialsched.media_hosts`).
+    media_by_url: ClassVar[bool] = False
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         self.channel = channel
@@ -221,7 +234,8 @@ class Adapter:
         if not value:
             raise MissingSecretError(
                 f"channel {self.channel.name!r}: environment variable {env_name} "
-                f"(secret {key!r}) is not set"
+                f"(secret {key!r}) is not set",
+                variable=env_name,
             )
         hide_secret(value, f"secret {env_name}")
         return value
@@ -236,7 +250,8 @@ class Adapter:
         if not value:
             raise MissingSecretError(
                 f"channel {self.channel.name!r}: environment variable {env_name} "
-                f"({what}) is not set"
+                f"({what}) is not set",
+                variable=env_name,
             )
         hide_secret(value, f"secret {env_name}")
         return value
@@ -279,6 +294,13 @@ class Adapter:
         if not capabilities.media:
             return [f"{self.name} cannot publish media attachments"]
         problems = []
+        if self.media_by_url:
+            from .media_hosts import MediaHostError
+
+            try:
+                self.media_host()
+            except MediaHostError as error:
+                problems.append(f"channel {self.channel.name!r}: {error}")
         kinds = {media.kind for media in attachments}
         if len(kinds) > 1 and not capabilities.mixed_media:
             problems.append(f"{self.name} cannot mix images and a video in one post")
@@ -328,6 +350,14 @@ class Adapter:
                     f"{alt_limit}"
                 )
         return problems
+
+    def media_host(self) -> MediaHost:
+        """The host that makes this channel's media reachable by URL (`settings.media_host`),
+        for networks that fetch media rather than take the bytes; `MediaHostError` when
+        the channel configures none."""
+        from .media_hosts import media_host
+
+        return media_host(self.channel.settings.get("media_host"))
 
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         """Publish `message`; publishing the same key twice must not post twice.
@@ -405,6 +435,9 @@ class ConsoleAdapter(Adapter):
         self._receipts[idempotency_key] = receipt
         return receipt
 
+    def verify(self) -> str:
+        return "prints to standard output"
+
 
 class JsonlAdapter(Adapter):
     """Appends one JSON object per published message to the file `settings.path`.
@@ -474,7 +507,39 @@ class JsonlAdapter(Adapter):
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         record = {"idempotency_key": idempotency_key, **message.to_dict()}
         self._append(record, idempotency_key)
+        return self._receipt(idempotency_key)
+
+    def _receipt(self, idempotency_key: str) -> Receipt:
         return Receipt(remote_id=idempotency_key, url=f"{self.path.as_uri()}#{idempotency_key}")
+
+    def verify(self) -> str:
+        """Checks that the file (or the folder it will be made in) is writable."""
+        path = self.path.absolute()
+        # The file, or else the nearest folder that exists (the rest is made on demand).
+        existing = next(p for p in (path, *path.parents) if p.exists())
+        if existing == path and path.is_dir():
+            raise PermanentError(f"cannot write {self.path}: it is a folder")
+        if existing != path and not existing.is_dir():
+            raise PermanentError(f"cannot write {self.path}: {existing} is a file")
+        if not os.access(existing, os.W_OK):
+            raise PermanentError(f"cannot write {self.path}: permission denied")
+        return f"appends to {self.path}"
+
+    def find(self, message: Message, idempotency_key: str) -> Receipt | None:
+        """The file is the network: a complete line with the key means it went out."""
+        try:
+            with self.path.open("rb") as handle:
+                fcntl.flock(handle, fcntl.LOCK_SH)
+                for line in handle:
+                    if not line.endswith(b"\n"):
+                        break  # torn by a killed writer: never published
+                    if json.loads(line).get("idempotency_key") == idempotency_key:
+                        return self._receipt(idempotency_key)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise TransientError(f"cannot read {self.path}: {error.strerror}") from None
+        return None
 
     def delete(self, receipt: Receipt) -> None:
         self._append({"deleted": receipt.remote_id}, None)
@@ -519,6 +584,21 @@ class WebhookAudienceAdapter(Adapter):
         if problems:
             raise PermanentError(f"channel {self.channel.name!r}: {problems[0]}")
         return str(audience.id)
+
+    def webhook_names(self) -> list[str]:
+        """Every webhook the channel names, in order: its `webhook` secret (when it
+        declares one), then each distinct `webhook:NAME` audience; for `verify`."""
+        names = ["webhook"] if "webhook" in self.channel.secrets else []
+        for raw in self.channel.audiences.values():
+            try:
+                audience = Audience.parse(raw)
+            except ValueError:
+                continue  # reported by lint and validate, with its segment
+            if audience.kind == "webhook" and not self.webhook_audience_problems(audience):
+                name = str(audience.id)
+                if name not in names:
+                    names.append(name)
+        return names
 
     def webhook_url(self, name: str) -> str:
         """The webhook URL `name` stands for; a credential that only `name` may show."""

@@ -336,6 +336,70 @@ def _capabilities_text(capabilities: Any) -> str:
     return "; ".join(parts)
 
 
+# ---- channels check: the preflight ----
+
+
+@main.group("channels")
+def channels_group() -> None:
+    """The channels of a calendar or of the store."""
+
+
+@channels_group.command("check")
+@click.argument(
+    "calendar_file",
+    metavar="[CAL]",
+    required=False,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--db",
+    metavar="URL|FILE",
+    help="Check the channels of what is scheduled in this store instead of CAL's "
+    "(default without CAL: $SOCIALSCHED_DB, else ./socialsched.db).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+def channels_check_command(calendar_file: Path | None, db: str | None, output_format: str) -> None:
+    """Ask each channel's network whether its credentials work, posting nothing:
+    ok, missing secret (which variable), rejected credentials, unreachable, not
+    checkable or broken. Exits 1 when any channel fails (not checkable is no failure)."""
+    from .preflight import OUTCOMES, check_channels
+
+    if calendar_file is not None and db is not None:
+        raise click.UsageError("give CAL or --db, not both")
+    if calendar_file is not None:
+        checks = check_channels(load(calendar_file))
+    else:
+        with _open_store(db) as store:
+            checks = check_channels(store.channels())
+    if output_format == "json":
+        _echo_json([check.to_dict() for check in checks])
+    else:
+        several = len({check.calendar for check in checks}) > 1
+        rows = [("CHANNEL", "ADAPTER", "RESULT", "DETAIL")] + [
+            (
+                f"{check.calendar}/{check.channel}" if several else check.channel,
+                check.adapter,
+                OUTCOMES[check.outcome],
+                check.detail,
+            )
+            for check in checks
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        for row in rows:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            click.echo("  ".join([*cells, row[3]]).rstrip())
+        failed = sum(check.failed for check in checks)
+        click.echo(f"\n{len(checks)} channel{'' if len(checks) == 1 else 's'}, {failed} failed")
+    if any(check.failed for check in checks):
+        sys.exit(1)
+
+
 # ---- store and runner: schedule, run, status, log, pause, ... ----
 
 

@@ -41,6 +41,20 @@ def register_adapters(register: Callable[[type[Any]], None]) -> None:
 
 
 @hookspec
+def register_media_hosts(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register media hosts by calling `register(kind, factory)` for each.
+
+    Networks that fetch media from a public URL (Instagram, Threads) publish through a
+    host that makes a stored image or video reachable while it is published. A channel
+    picks one with `settings.media_host = { kind = "KIND", ... }`; `factory(options)`
+    receives that table without `kind` and returns an object with `put(media) -> url`
+    and `remove(url)` (see `socialsched.media_hosts.MediaHost`). The built-in kind
+    "folder" writes into a folder the user's web server serves; a plugin can offer
+    object storage instead.
+    """
+
+
+@hookspec
 def template_filters() -> Mapping[str, Callable[..., Any]] | None:
     """Jinja filters to add to every template, as a mapping of name to function.
 

@@ -71,6 +71,12 @@ class _Builtins:
         for cls in (ConsoleAdapter, JsonlAdapter, WebhookAdapter):
             register(cls)
 
+    @hookspecs.hookimpl
+    def register_media_hosts(self, register: Callable[[str, Callable[..., Any]], None]) -> None:
+        from .media_hosts import FolderMediaHost
+
+        register("folder", FolderMediaHost.from_settings)
+
 
 class _State:
     def __init__(self) -> None:
@@ -272,6 +278,25 @@ def adapter_class(name: str) -> type[Adapter]:
     return found[name].adapter_class
 
 
+def media_hosts() -> dict[str, Callable[..., Any]]:
+    """Every media host factory by kind; the first plugin to claim a kind keeps it."""
+    state = _get()
+    found: dict[str, Callable[..., Any]] = {}
+    for plugin_name, function in _impls("register_media_hosts"):
+        claimed: dict[str, Callable[..., Any]] = {}
+        try:
+            function(register=claimed.setdefault)
+        except Exception as error:
+            package = state.packages.get(plugin_name, plugin_name)
+            _record(
+                PluginFailure(plugin_name, package, f"register_media_hosts: {_describe(error)}")
+            )
+            continue
+        for kind, factory in claimed.items():
+            found.setdefault(str(kind), factory)
+    return found
+
+
 def _collect_mapping(hook_name: str) -> dict[str, Any]:
     state = _get()
     merged: dict[str, Any] = {}
@@ -374,6 +399,7 @@ __all__ = [
     "failures_so_far",
     "hook",
     "manager",
+    "media_hosts",
     "notify",
     "register",
     "reset",

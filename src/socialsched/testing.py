@@ -29,17 +29,25 @@ Every `test_*` method below then runs against the adapter. Messages the kit
 publishes have the text `"contract message <idempotency key>"`, so a remote that
 only sees text can still tell which key a post belongs to (see `key_in_text`).
 
+Cases for what an adapter declares only run when it declares it, and skip otherwise:
+media (`Capabilities.images`, `videos`), threads (`Capabilities.threads`), the
+credentials check (`Adapter.verify`) and the in-doubt lookup (`Adapter.find`). Two
+optional methods of the remote let the kit check what arrived (see `Remote`):
+`attachments(key)` and `reply_chain(key)`.
+
 `LocalServer` is a real HTTP server on 127.0.0.1 (a thread, any free port) with
 scripted responses, for adapters that talk HTTP.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Protocol
@@ -50,14 +58,17 @@ import pytest
 from .adapters import (
     Adapter,
     AdapterError,
+    CannotCheck,
     Capabilities,
+    CredentialsRejected,
     Message,
+    MissingSecretError,
     PermanentError,
     Receipt,
     TransientError,
 )
 from .audiences import AUDIENCE_KINDS, Audience
-from .media import Media
+from .media import IMAGE_TYPES, Media, MediaLimits, digest_of
 from .model import Channel
 
 TEXT_PREFIX = "contract message "
@@ -82,6 +93,32 @@ class Remote(Protocol):
         """Make the next publish fail the way `kind` says: "transient" (rate limit,
         outage, timeout) or "permanent" (rejected, unauthorised). Return False when
         this remote cannot simulate that; the check is then skipped."""
+
+    # Two optional methods (the kit skips what they check when a remote lacks them):
+    #
+    # def attachments(self, key: str) -> Sequence[bytes | Arrived]:
+    #     """The media that arrived with the post published under `key`, in order:
+    #     their bytes, or an `Arrived` (digest, and the alt text where the network
+    #     takes one)."""
+    #
+    # def reply_chain(self, key: str) -> list[str]:
+    #     """The keys of the posts of the thread that starts with the post published
+    #     under `key`: that key first, then the key of the post replying to it, then
+    #     of the post replying to that one, and so on."""
+
+
+@attrs.frozen
+class Arrived:
+    """One media item as a remote received it: the SHA-256 (hex) of its bytes, and its
+    alt text (None where the network has no alt text or the remote cannot see it)."""
+
+    digest: str
+    alt: str | None = None
+
+    @classmethod
+    def of(cls, data: bytes, alt: str | None = None) -> Arrived:
+        """What arrived, from the received bytes."""
+        return cls(digest_of(data), alt)
 
 
 class AdapterContract:
@@ -307,16 +344,260 @@ class AdapterContract:
         for value in secret_values:
             assert not any(value in text for text in said), "a secret value was logged or shown"
 
+    # ---- media (run when the adapter declares images or videos) ----
 
-def sample_image(width: int = 64, height: int = 48, *, alt: str = "A test card") -> Media:
-    """A small PNG made with Pillow, for media cases."""
-    import io
+    def test_publishes_a_fitting_image_with_its_alt_text(
+        self, adapter: Adapter, remote: Remote
+    ) -> None:
+        limits = _declared(adapter, "image")
+        image = sample_image(format=_image_format(limits), alt="A red test card")
+        message = attrs.evolve(self.make_message(adapter, "key-image"), attachments=(image,))
+        assert adapter.validate(message) == []
+        receipt = adapter.publish(message, "key-image")
+        assert isinstance(receipt, Receipt) and receipt.remote_id
+        assert remote.published() == ["key-image"]
+        _check_arrived(remote, "key-image", [image])
 
+    def test_publishes_as_many_images_as_it_declares(
+        self, adapter: Adapter, remote: Remote
+    ) -> None:
+        limits = _declared(adapter, "image")
+        count = min(limits.max_count, 4)
+        images = tuple(
+            sample_image(format=_image_format(limits), alt=f"Card {n}", color=n)
+            for n in range(1, count + 1)
+        )
+        message = attrs.evolve(self.make_message(adapter, "key-images"), attachments=images)
+        assert adapter.validate(message) == []
+        adapter.publish(message, "key-images")
+        assert remote.published() == ["key-images"]
+        _check_arrived(remote, "key-images", list(images))
+
+    def test_validate_rejects_more_images_than_max_count(self, adapter: Adapter) -> None:
+        limits = _declared(adapter, "image")
+        images = tuple(
+            sample_image(format=_image_format(limits), color=n) for n in range(limits.max_count + 1)
+        )
+        message = attrs.evolve(self.make_message(adapter, "k"), attachments=images)
+        _assert_problems(adapter.validate(message))
+
+    def test_validate_rejects_an_image_type_it_does_not_take(self, adapter: Adapter) -> None:
+        limits = _declared(adapter, "image")
+        refused = [kind for kind in IMAGE_TYPES if not limits.accepts(kind)]
+        if not refused:
+            pytest.skip("the adapter takes every image type socialsched reads")
+        image = sample_image(format=_FORMATS[refused[0]])
+        message = attrs.evolve(self.make_message(adapter, "k"), attachments=(image,))
+        _assert_problems(adapter.validate(message))
+
+    def test_validate_rejects_an_image_over_max_bytes(self, adapter: Adapter) -> None:
+        limits = _declared(adapter, "image")
+        if limits.max_bytes is None:
+            pytest.skip("the adapter declares no byte limit for images")
+        image = sample_image(format=_image_format(limits))
+        # Validation reads the declared size, so a large file need not be made.
+        too_big = attrs.evolve(image, size=limits.max_bytes + 1)
+        message = attrs.evolve(self.make_message(adapter, "k"), attachments=(too_big,))
+        _assert_problems(adapter.validate(message))
+
+    def test_validate_rejects_alt_text_over_max_alt_length(self, adapter: Adapter) -> None:
+        limits = _declared(adapter, "image")
+        limit = adapter.capabilities.max_alt_length
+        if limit is None:
+            pytest.skip("the adapter declares no alt-text limit")
+        image = sample_image(format=_image_format(limits), alt="a" * (limit + 1))
+        message = attrs.evolve(self.make_message(adapter, "k"), attachments=(image,))
+        _assert_problems(adapter.validate(message))
+
+    def test_publishes_a_fitting_video(self, adapter: Adapter, remote: Remote) -> None:
+        _declared(adapter, "video")
+        video = sample_video(alt="A short test clip")
+        message = attrs.evolve(self.make_message(adapter, "key-video"), attachments=(video,))
+        assert adapter.validate(message) == []
+        receipt = adapter.publish(message, "key-video")
+        assert isinstance(receipt, Receipt) and receipt.remote_id
+        assert remote.published() == ["key-video"]
+        _check_arrived(remote, "key-video", [video])
+
+    def test_validate_rejects_more_videos_than_max_count(self, adapter: Adapter) -> None:
+        limits = _declared(adapter, "video")
+        videos = tuple(sample_video(seed=n) for n in range(limits.max_count + 1))
+        message = attrs.evolve(self.make_message(adapter, "k"), attachments=videos)
+        _assert_problems(adapter.validate(message))
+
+    def test_validate_rejects_images_with_a_video_unless_mixed_media(
+        self, adapter: Adapter
+    ) -> None:
+        limits = _declared(adapter, "image")
+        _declared(adapter, "video")
+        if adapter.capabilities.mixed_media:
+            pytest.skip("the adapter takes images and a video in one post")
+        media = (sample_image(format=_image_format(limits)), sample_video())
+        message = attrs.evolve(self.make_message(adapter, "k"), attachments=media)
+        _assert_problems(adapter.validate(message))
+
+    # ---- threads (run when the adapter declares them) ----
+
+    def test_publishes_a_thread_as_a_reply_chain(self, adapter: Adapter, remote: Remote) -> None:
+        if not adapter.capabilities.threads:
+            pytest.skip("the adapter does not declare threads")
+        keys = ["key-thread", "key-thread#2", "key-thread#3"]
+        receipts: list[Receipt] = []
+        for number, key in enumerate(keys, start=1):
+            message = attrs.evolve(
+                self.make_message(adapter, key),
+                delivery_id="delivery-key-thread",
+                part=number,
+                parts=len(keys),
+                reply_to=receipts[-1] if receipts else None,
+                thread_root=receipts[0] if receipts else None,
+            )
+            assert adapter.validate(message) == [], f"part {number}"
+            receipt = adapter.publish(message, key)
+            assert isinstance(receipt, Receipt) and receipt.remote_id, f"part {number}"
+            receipts.append(receipt)
+        assert len({receipt.remote_id for receipt in receipts}) == len(keys)
+        assert sorted(remote.published()) == sorted(keys)
+        reply_chain = getattr(remote, "reply_chain", None)
+        if reply_chain is None:
+            pytest.skip("the remote cannot show reply chains (no reply_chain method)")
+        assert reply_chain(keys[0]) == keys
+
+    # ---- the credentials check (Adapter.verify) ----
+
+    def test_declares_required_secrets_and_settings(
+        self, adapter: Adapter, channel: Channel
+    ) -> None:
+        for declared, given in (
+            (adapter.required_secrets, channel.secrets),
+            (adapter.required_settings, channel.settings),
+        ):
+            assert isinstance(declared, tuple) and all(isinstance(k, str) for k in declared)
+            # The kit's channel is a working one, so it gives all that is required.
+            missing = [key for key in declared if key not in given]
+            assert not missing, f"the working channel lacks required {missing}"
+
+    def test_verify_returns_a_description_or_cannot_check(self, adapter: Adapter) -> None:
+        try:
+            answer = adapter.verify()
+        except (CannotCheck, CredentialsRejected, MissingSecretError):
+            return
+        assert isinstance(answer, str) and answer.strip(), "verify() must describe who answered"
+
+    def test_verify_with_a_missing_secret_raises_missing_secret_error(
+        self, channel: Channel, remote: Remote
+    ) -> None:
+        if not channel.secrets:
+            pytest.skip("the channel declares no secrets")
+        try:
+            adapter = self.make_adapter(channel, {}, remote)
+        except MissingSecretError:
+            return
+        except PermanentError:
+            pytest.skip("the adapter refuses to start without its secrets")
+        try:
+            try:
+                adapter.verify()
+            except CannotCheck:
+                if type(adapter).verify is Adapter.verify:
+                    pytest.skip("the adapter offers no credentials check")
+                raise
+        except MissingSecretError:
+            return
+        finally:
+            adapter.close()
+        pytest.fail("verify() without the channel's secrets must raise MissingSecretError")
+
+    # ---- the in-doubt lookup (Adapter.find) ----
+
+    def test_find_after_publish_returns_its_receipt(
+        self, adapter: Adapter, remote: Remote, channel: Channel, environ: Mapping[str, str]
+    ) -> None:
+        message = self.make_message(adapter, "key-find")
+        receipt = adapter.publish(message, "key-find")
+        # Another worker (a new instance, nothing remembered) asks after a crash.
+        other = self.make_adapter(channel, environ, remote)
+        try:
+            found = other.find(message, "key-find")
+        except CannotCheck:
+            pytest.skip("the adapter cannot look up earlier posts")
+        finally:
+            other.close()
+        assert isinstance(found, Receipt), "find() after a publish must return its receipt"
+        assert found.remote_id == receipt.remote_id
+
+    def test_find_of_an_unknown_key_returns_none(self, adapter: Adapter) -> None:
+        adapter.publish(self.make_message(adapter, "key-there"), "key-there")
+        try:
+            found = adapter.find(self.make_message(adapter, "key-never"), "key-never")
+        except CannotCheck:
+            pytest.skip("the adapter cannot look up earlier posts")
+        assert found is None, "find() must return None for a key never published"
+
+
+_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/gif": "GIF"}
+
+
+def sample_image(
+    width: int = 64,
+    height: int = 48,
+    *,
+    alt: str = "A test card",
+    format: str = "PNG",
+    color: int = 0,
+) -> Media:
+    """A small image made with Pillow, for media cases: a PNG by default, or `format`
+    ("JPEG", "WEBP", "GIF"); a different `color` number gives different bytes."""
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 40, 40)).save(buffer, "PNG")
-    return Media.from_bytes(buffer.getvalue(), alt=alt, filename="card.png")
+    fill = (200, (40 + 37 * color) % 256, (40 + 91 * color) % 256)
+    Image.new("RGB", (width, height), fill).save(buffer, format)
+    extension = "jpg" if format.upper() == "JPEG" else format.lower()
+    return Media.from_bytes(buffer.getvalue(), alt=alt, filename=f"card.{extension}")
+
+
+def sample_video(*, alt: str = "A test clip", seed: int = 0) -> Media:
+    """A small MP4 file for media cases: a valid ISO media file header (`ftyp`) and an
+    opaque payload, enough for adapters and fake networks, not for a video player. A
+    different `seed` gives different bytes."""
+    ftyp = _box(b"ftyp", b"isom" + (512).to_bytes(4, "big") + b"isomiso2avc1mp41")
+    payload = hashlib.sha256(f"socialsched test clip {seed}".encode()).digest() * 32
+    return Media.from_bytes(ftyp + _box(b"mdat", payload), alt=alt, filename="clip.mp4")
+
+
+def _box(kind: bytes, content: bytes) -> bytes:
+    return (8 + len(content)).to_bytes(4, "big") + kind + content
+
+
+def _declared(adapter: Adapter, kind: str) -> MediaLimits:
+    limits = adapter.capabilities.limits(kind)
+    if limits.max_count == 0:
+        pytest.skip(f"the adapter declares no {kind}s")
+    return limits
+
+
+def _image_format(limits: MediaLimits) -> str:
+    """The Pillow format of an image type the limits accept (PNG when any is)."""
+    return next(_FORMATS[kind] for kind in ("image/png", *IMAGE_TYPES) if limits.accepts(kind))
+
+
+def _assert_problems(problems: list[str]) -> None:
+    assert problems, "validate() found no problem"
+    assert all(isinstance(problem, str) and problem for problem in problems)
+
+
+def _check_arrived(remote: Any, key: str, sent: Sequence[Media]) -> None:
+    attachments = getattr(remote, "attachments", None)
+    if attachments is None:
+        return  # the remote cannot show media; the publish itself was checked
+    arrived = [Arrived.of(item) if isinstance(item, bytes) else item for item in attachments(key)]
+    assert [item.digest for item in arrived] == [media.digest for media in sent], (
+        "the media that arrived are not the bytes sent, in order"
+    )
+    for item, media in zip(arrived, sent, strict=True):
+        if item.alt is not None:
+            assert item.alt == media.alt, "the alt text that arrived is not the one sent"
 
 
 def _supported_audience(adapter: Adapter) -> Audience | None:
@@ -407,11 +688,12 @@ class LocalServer:
                     if reply.body is not None and not isinstance(reply.body, bytes):
                         self.send_header("Content-Type", "application/json")
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if self.command != "HEAD":  # a HEAD answer has headers only
+                        self.wfile.write(payload)
                 except OSError:  # the client gave up (timeout): nothing to answer
                     pass
 
-            do_POST = do_PUT = do_DELETE = do_GET = _handle
+            do_POST = do_PUT = do_DELETE = do_GET = do_HEAD = _handle
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep test output clean
@@ -443,9 +725,12 @@ class LocalServer:
 __all__ = [
     "TEXT_PREFIX",
     "AdapterContract",
+    "Arrived",
     "LocalServer",
     "Remote",
     "Reply",
     "Request",
     "key_in_text",
+    "sample_image",
+    "sample_video",
 ]

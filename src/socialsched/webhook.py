@@ -12,7 +12,10 @@ Channel configuration:
 Each request carries `Idempotency-Key` (the receiver should ignore a key it has seen)
 and `X-Socialsched-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Responses
 429, 408 and 5xx, timeouts and connection failures are `TransientError` (429/503
-honour `Retry-After`); other 4xx and redirects are `PermanentError`.
+honour `Retry-After`); 401 and 403 are `CredentialsRejected` (the runner holds the
+channel); other 4xx and redirects are `PermanentError`. `verify` (the channel
+preflight) sends a signed HEAD request with an empty body: any answer but 401, 403,
+408, 429 or 5xx means the receiver is reachable.
 """
 
 from __future__ import annotations
@@ -29,7 +32,15 @@ from typing import Any
 import attrs
 import httpx
 
-from .adapters import Adapter, Capabilities, Message, PermanentError, Receipt, TransientError
+from .adapters import (
+    Adapter,
+    Capabilities,
+    CredentialsRejected,
+    Message,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
 from .media import MediaLimits
 from .model import Channel
 
@@ -131,27 +142,51 @@ class WebhookAdapter(Adapter):
             IDEMPOTENCY_HEADER: idempotency_key,
             SIGNATURE_HEADER: sign(body, key),
         }
-        host = self._host(url)
-        where = f"webhook {self.channel.name!r} ({host})"
+        response = self._send("POST", url, body, headers)
+        status = response.status_code
+        log.debug("%s: HTTP %s for %s", self._where(url), status, idempotency_key)
+        if 200 <= status < 300:
+            receipt = self._receipt(response, idempotency_key)
+            self._receipts[idempotency_key] = receipt
+            return receipt
+        self._raise_for(url, response)
+        raise PermanentError(self._reason(url, response))
+
+    def verify(self) -> str:
+        url = self._target()
+        key = self.secret("signing_key")
+        headers = {"User-Agent": "socialsched-webhook", SIGNATURE_HEADER: sign(b"", key)}
+        response = self._send("HEAD", url, b"", headers)
+        self._raise_for(url, response)
+        return f"{self._host(url)} answers (HTTP {response.status_code})"
+
+    def _where(self, url: str) -> str:
+        return f"webhook {self.channel.name!r} ({self._host(url)})"
+
+    def _reason(self, url: str, response: httpx.Response) -> str:
+        return f"{self._where(url)}: HTTP {response.status_code} {response.reason_phrase}".rstrip()
+
+    def _send(
+        self, method: str, url: str, body: bytes, headers: Mapping[str, str]
+    ) -> httpx.Response:
+        where = self._where(url)
         try:
-            response = self._http().post(url, content=body, headers=headers)
+            return self._http().request(method, url, content=body, headers=headers)
         except httpx.TimeoutException:
             raise TransientError(f"{where}: no response within {self.timeout:g}s") from None
         except httpx.TransportError as error:
             raise TransientError(f"{where}: {type(error).__name__}") from None
         except httpx.HTTPError as error:
             raise PermanentError(f"{where}: {type(error).__name__}") from None
+
+    def _raise_for(self, url: str, response: httpx.Response) -> None:
+        """Raise for an answer that says the credentials or the receiver are at fault."""
         status = response.status_code
-        log.debug("%s: HTTP %s for %s", where, status, idempotency_key)
-        if 200 <= status < 300:
-            receipt = self._receipt(response, idempotency_key)
-            self._receipts[idempotency_key] = receipt
-            return receipt
-        reason = f"{where}: HTTP {status} {response.reason_phrase}".rstrip()
+        if status in (401, 403):
+            raise CredentialsRejected(self._reason(url, response))
         if status in (408, 429) or status >= 500:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise TransientError(reason, retry_after=retry_after)
-        raise PermanentError(reason)
+            raise TransientError(self._reason(url, response), retry_after=retry_after)
 
     def _receipt(self, response: httpx.Response, idempotency_key: str) -> Receipt:
         try:

@@ -5,16 +5,29 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
+from email.parser import BytesParser
+from email.policy import default
 
+import attrs
 import httpx
 import pytest
 import respx
 from socialsched_discord import DiscordAdapter
 
-from socialsched.adapters import Message, PermanentError, Receipt, TransientError
+from socialsched.adapters import (
+    CannotCheck,
+    CredentialsRejected,
+    Message,
+    MissingSecretError,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
 from socialsched.audiences import Audience
+from socialsched.media import Media
 from socialsched.model import Channel
 from socialsched.registry import available_adapters
+from socialsched.testing import sample_image
 
 FR_URL = "https://discord.com/api/webhooks/111/frtokenpart"
 ENV = {"DISCORD_FR": FR_URL, "DISCORD_DEFAULT": "https://discord.com/api/webhooks/222/deftok"}
@@ -34,7 +47,9 @@ def channel(**settings: object) -> Channel:
 FR = Audience("webhook", "DISCORD_FR")
 
 
-def message(text: str = "Salut @everyone", audience: object = FR) -> Message:
+def message(
+    text: str = "Salut @everyone", audience: object = FR, attachments: tuple[Media, ...] = ()
+) -> Message:
     moment = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
     return Message(
         delivery_id="d1",
@@ -46,6 +61,7 @@ def message(text: str = "Salut @everyone", audience: object = FR) -> Message:
         utc=moment,
         local=moment,
         audience=audience,
+        attachments=attachments,
     )
 
 
@@ -229,3 +245,144 @@ def test_webhook_token_never_reaches_the_logs(caplog):
     assert "HTTP Request: DELETE" in caplog.text
     assert "frtokenpart" not in caplog.text
     assert "[webhook DISCORD_FR]/messages/9001" in caplog.text
+
+
+# ---- media, verify, find, credentials ----
+
+DEFAULT_URL = ENV["DISCORD_DEFAULT"]
+
+
+def form(request: httpx.Request) -> dict[str, tuple[str | None, str | None, bytes]]:
+    """The multipart parts of `request`: name -> (filename, content type, bytes)."""
+    head = b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n"
+    parsed = BytesParser(policy=default).parsebytes(head + request.content)
+    return {
+        str(part.get_param("name", header="content-disposition")): (
+            part.get_filename(),
+            part.get_content_type() if part.get_filename() else None,
+            part.get_payload(decode=True),
+        )
+        for part in parsed.iter_parts()
+    }
+
+
+@respx.mock
+def test_media_go_as_multipart_files_with_descriptions_as_alt_text():
+    route = respx.post(FR_URL, params={"wait": "true"}).mock(
+        return_value=httpx.Response(200, json=POSTED)
+    )
+    first = sample_image(alt="Croissants on a tray")
+    second = sample_image(32, 32, alt="")
+    clip = Media.from_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, alt="A short clip")
+    receipt = DiscordAdapter(channel(), environ=ENV).publish(
+        message("Nouveautés", attachments=(first, second, clip)), "k1"
+    )
+    request = route.calls.last.request
+    assert request.headers["content-type"].startswith("multipart/form-data; boundary=")
+    parts = form(request)
+    assert set(parts) == {"payload_json", "files[0]", "files[1]", "files[2]"}
+    assert json.loads(parts["payload_json"][2]) == {
+        "content": "Nouveautés",
+        "allowed_mentions": {"parse": []},
+        "attachments": [
+            {"id": 0, "filename": "card.png", "description": "Croissants on a tray"},
+            {"id": 1, "filename": "1-card.png"},
+            {"id": 2, "filename": "media2.mp4", "description": "A short clip"},
+        ],
+    }
+    assert parts["files[0]"] == ("card.png", "image/png", first.read())
+    assert parts["files[1]"] == ("1-card.png", "image/png", second.read())
+    assert parts["files[2]"] == ("media2.mp4", "video/mp4", clip.read())
+    assert receipt.remote_id == "9001"
+
+
+def test_media_limits_count_bytes_total_and_alt_text():
+    adapter = DiscordAdapter(channel(), environ=ENV)
+    image = sample_image()
+    assert adapter.validate(message("", attachments=(image,))) == []  # media alone is fine
+    assert adapter.validate(message("x", attachments=(image,) * 11)) == [
+        "11 images; discord takes at most 10 per post",
+        "11 attachments; discord takes at most 10",
+    ]
+    big = attrs.evolve(image, size=9 * 1024 * 1024)
+    assert adapter.validate(message("x", attachments=(big,) * 3)) == [
+        f"attachments are {27 * 1024 * 1024} bytes together; discord takes at most "
+        f"{25 * 1024 * 1024} bytes per message"
+    ]
+    too_big = attrs.evolve(image, size=10 * 1024 * 1024 + 1)
+    assert adapter.validate(message("x", attachments=(too_big,))) == [
+        "card.png: 10485761 bytes; discord takes at most 10485760 bytes per image"
+    ]
+    boosted = DiscordAdapter(channel(upload_limit_mb=50), environ=ENV)
+    assert boosted.validate(message("x", attachments=(too_big,))) == []
+    long_alt = attrs.evolve(image, alt="a" * 1025)
+    assert adapter.validate(message("x", attachments=(long_alt,))) == [
+        "card.png: alt text is 1025 characters; discord allows 1024"
+    ]
+
+
+@respx.mock
+def test_a_reply_without_a_message_id_is_still_a_receipt():
+    respx.post(FR_URL).mock(return_value=httpx.Response(200, text="not json"))
+    adapter = DiscordAdapter(channel(), environ=ENV)
+    receipt = adapter.publish(message(), "k1")
+    assert receipt == Receipt(remote_id="?", extra={"webhook": "DISCORD_FR", "channel_id": None})
+    with pytest.raises(PermanentError, match="by hand"):
+        adapter.delete(receipt)
+
+
+@respx.mock
+def test_verify_fetches_every_webhook_the_channel_names():
+    fr = respx.get(FR_URL).mock(
+        return_value=httpx.Response(200, json={"id": "111", "name": "News FR", "channel_id": "5"})
+    )
+    default_hook = respx.get(DEFAULT_URL).mock(
+        return_value=httpx.Response(200, json={"id": "222", "name": "News", "channel_id": "6"})
+    )
+    described = DiscordAdapter(channel(), environ=ENV).verify()
+    assert described == (
+        "discord webhooks webhook -> News (channel 6), DISCORD_FR -> News FR (channel 5)"
+    )
+    assert fr.call_count == 1 and default_hook.call_count == 1
+    assert "frtokenpart" not in described
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (401, {"message": "Invalid Webhook Token", "code": 50027}),
+        (404, {"message": "Unknown Webhook", "code": 10015}),
+    ],
+    ids=["bad-token", "deleted"],
+)
+@respx.mock
+def test_a_rejected_webhook_is_credentials_rejected(status, body):
+    respx.get(DEFAULT_URL).mock(return_value=httpx.Response(200, json={"name": "ok"}))
+    respx.get(FR_URL).mock(return_value=httpx.Response(status, json=body))
+    respx.post(FR_URL).mock(return_value=httpx.Response(status, json=body))
+    with pytest.raises(CredentialsRejected, match=str(body["code"])) as caught:
+        DiscordAdapter(channel(), environ=ENV).verify()
+    assert "frtokenpart" not in str(caught.value)
+    with pytest.raises(CredentialsRejected):
+        DiscordAdapter(channel(), environ=ENV).publish(message(), "k")
+
+
+@respx.mock
+def test_verify_unreachable_or_missing_webhook():
+    respx.get(DEFAULT_URL).mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(TransientError):
+        DiscordAdapter(channel(), environ=ENV).verify()
+    with pytest.raises(MissingSecretError, match="DISCORD_DEFAULT"):
+        DiscordAdapter(channel(), environ={}).verify()
+    with pytest.raises(PermanentError, match="names no discord webhook"):
+        DiscordAdapter(Channel(name="c", adapter="discord"), environ={}).verify()
+
+
+@respx.mock
+def test_find_cannot_list_webhook_messages():
+    respx.post(FR_URL).mock(return_value=httpx.Response(200, json=POSTED))
+    adapter = DiscordAdapter(channel(), environ=ENV)
+    with pytest.raises(CannotCheck, match="cannot list"):
+        adapter.find(message(), "k1")
+    receipt = adapter.publish(message(), "k1")
+    assert adapter.find(message(), "k1") == receipt

@@ -5,17 +5,30 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
+from email.parser import BytesParser
+from email.policy import default
 from zoneinfo import ZoneInfo
 
+import attrs
 import httpx
 import pytest
 import respx
 from socialsched_telegram import TelegramAdapter
 
-from socialsched.adapters import Message, PermanentError, Receipt, TransientError
+from socialsched.adapters import (
+    CannotCheck,
+    CredentialsRejected,
+    Message,
+    MissingSecretError,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
 from socialsched.audiences import Audience
+from socialsched.media import Media
 from socialsched.model import Channel
 from socialsched.registry import adapter_class
+from socialsched.testing import sample_image
 
 TOKEN = "123456789:AAH-s3cr3t_TokenValue"
 ENV = {"TG_TOKEN": TOKEN}
@@ -196,13 +209,13 @@ def test_bad_request_is_permanent_and_names_migrated_chat(respx_mock: respx.Mock
 
 
 @respx.mock
-def test_unauthorized_is_permanent(respx_mock: respx.MockRouter) -> None:
+def test_unauthorized_is_credentials_rejected(respx_mock: respx.MockRouter) -> None:
     respx_mock.post(f"{API}/sendMessage").mock(
         return_value=httpx.Response(
             401, json={"ok": False, "error_code": 401, "description": "Unauthorized"}
         )
     )
-    with pytest.raises(PermanentError, match="401 Unauthorized"):
+    with pytest.raises(CredentialsRejected, match="401 Unauthorized"):
         make_adapter().publish(make_message(), "k")
 
 
@@ -247,3 +260,218 @@ def test_token_never_logged(respx_mock: respx.MockRouter, caplog: pytest.LogCapt
     assert "sendMessage" in caplog.text  # httpx did log the request ...
     assert TOKEN not in caplog.text  # ... without the token
     assert TOKEN not in repr(make_adapter())
+
+
+# ---- media, verify, find, credentials ----
+
+
+def form(request: httpx.Request) -> dict[str, tuple[str | None, str | None, bytes]]:
+    """The multipart parts of `request`: name -> (filename, content type, bytes)."""
+    parsed = BytesParser(policy=default).parsebytes(
+        b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n" + request.content
+    )
+    parts = {}
+    for part in parsed.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        content_type = part.get_content_type() if part.get_filename() else None
+        parts[str(name)] = (part.get_filename(), content_type, part.get_payload(decode=True))
+    return parts
+
+
+def text_of(parts: dict[str, tuple[str | None, str | None, bytes]]) -> dict[str, str]:
+    return {name: data.decode() for name, (filename, _, data) in parts.items() if not filename}
+
+
+def video(name: str = "clip.mp4") -> Media:
+    return Media.from_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, filename=name)
+
+
+@respx.mock
+def test_one_photo_goes_with_send_photo_and_the_text_as_caption(
+    respx_mock: respx.MockRouter,
+) -> None:
+    route = respx_mock.post(f"{API}/sendPhoto").mock(return_value=ok(51))
+    image = sample_image(alt="A red card")
+    adapter = make_adapter(parse_mode="HTML", silent=True)
+    receipt = adapter.publish(make_message("<b>Soldes</b>", attachments=(image,)), "k")
+    parts = form(route.calls.last.request)
+    assert text_of(parts) == {
+        "chat_id": "@brand_fr",
+        "disable_notification": "true",
+        "caption": "<b>Soldes</b>",
+        "parse_mode": "HTML",
+    }
+    assert parts["photo"] == ("card.png", "image/png", image.read())
+    assert receipt.remote_id == "@brand_fr/51"
+
+
+@respx.mock
+def test_one_video_goes_with_send_video(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.post(f"{API}/sendVideo").mock(return_value=ok(52))
+    clip = video()
+    make_adapter().publish(
+        make_message("Regardez", audience="group:-100123/5", attachments=(clip,)), "k"
+    )
+    parts = form(route.calls.last.request)
+    assert text_of(parts) == {
+        "chat_id": "-100123",
+        "message_thread_id": "5",
+        "caption": "Regardez",
+        "supports_streaming": "true",
+    }
+    assert parts["video"] == ("clip.mp4", "video/mp4", clip.read())
+
+
+@respx.mock
+def test_album_puts_the_caption_on_the_first_item_only(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.post(f"{API}/sendMediaGroup").mock(
+        return_value=httpx.Response(
+            200, json={"ok": True, "result": [{"message_id": 60}, {"message_id": 61}]}
+        )
+    )
+    first, second = sample_image(alt="one"), sample_image(32, 32, alt="two")
+    clip = video()
+    adapter = make_adapter(parse_mode="MarkdownV2")
+    receipt = adapter.publish(make_message("*Album*", attachments=(first, second, clip)), "k")
+    parts = form(route.calls.last.request)
+    fields = text_of(parts)
+    assert fields["chat_id"] == "@brand_fr"
+    assert json.loads(fields["media"]) == [
+        {
+            "type": "photo",
+            "media": "attach://media0",
+            "caption": "*Album*",
+            "parse_mode": "MarkdownV2",
+        },
+        {"type": "photo", "media": "attach://media1"},
+        {"type": "video", "media": "attach://media2", "supports_streaming": True},
+    ]
+    assert parts["media0"] == ("card.png", "image/png", first.read())
+    assert parts["media1"] == ("card.png", "image/png", second.read())
+    assert parts["media2"] == ("clip.mp4", "video/mp4", clip.read())
+    assert set(parts) == {"chat_id", "media", "media0", "media1", "media2"}
+    assert receipt == Receipt(
+        remote_id="@brand_fr/60",
+        url="https://t.me/brand_fr/60",
+        extra={"chat_id": "@brand_fr", "message_id": 60, "message_ids": [60, 61]},
+    )
+
+
+@respx.mock
+def test_deleting_an_album_deletes_every_message(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.post(f"{API}/deleteMessages").mock(
+        return_value=httpx.Response(200, json={"ok": True, "result": True})
+    )
+    make_adapter().delete(
+        Receipt(remote_id="-100123/60", extra={"chat_id": -100123, "message_ids": [60, 61]})
+    )
+    assert json.loads(route.calls.last.request.content) == {
+        "chat_id": -100123,
+        "message_ids": [60, 61],
+    }
+
+
+def test_media_limits_caption_length_and_photo_shape_are_checked() -> None:
+    adapter = make_adapter()
+    image = sample_image()
+    assert adapter.validate(make_message("x" * 1024, attachments=(image,))) == []
+    assert adapter.validate(make_message("", attachments=(image,))) == []
+    problems = adapter.validate(make_message("x" * 1025, attachments=(image,)))
+    assert problems == [
+        "text is 1025 characters; telegram takes at most 1024 as the caption of photos or videos"
+    ]
+    assert adapter.validate(make_message("x" * 4096)) == []
+    assert adapter.validate(make_message("ok", attachments=(image,) * 11)) == [
+        "11 images; telegram takes at most 10 per post"
+    ]
+    thin = sample_image(210, 10)
+    problems = adapter.validate(make_message("ok", attachments=(thin,)))
+    assert len(problems) == 1 and "210x10" in problems[0] and "20 times" in problems[0]
+    big = attrs.evolve(image, size=10 * 1024 * 1024 + 1)
+    problems = adapter.validate(make_message("ok", attachments=(big,)))
+    assert problems == ["card.png: 10485761 bytes; telegram takes at most 10485760 bytes per image"]
+    assert TelegramAdapter.capabilities.videos.max_bytes == 50 * 1024 * 1024
+    assert TelegramAdapter.capabilities.mixed_media is True
+    assert TelegramAdapter.capabilities.threads is False
+
+
+@respx.mock
+def test_an_unreadable_answer_after_sending_is_still_a_receipt(
+    respx_mock: respx.MockRouter,
+) -> None:
+    respx_mock.post(f"{API}/sendMessage").mock(return_value=httpx.Response(200, text="<html>"))
+    adapter = make_adapter()
+    receipt = adapter.publish(make_message(), "k")
+    assert receipt.remote_id == "@brand_fr/?"
+    assert adapter.publish(make_message(), "k") is receipt
+    with pytest.raises(PermanentError, match="never known"):
+        adapter.delete(receipt)
+
+
+@respx.mock
+def test_verify_asks_get_me(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.post(f"{API}/getMe").mock(
+        return_value=httpx.Response(
+            200, json={"ok": True, "result": {"id": 123456789, "username": "brand_bot"}}
+        )
+    )
+    assert make_adapter().verify() == "telegram bot @brand_bot (id 123456789)"
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "description"), [(401, "Unauthorized"), (404, "Not Found")], ids=["401", "404"]
+)
+@respx.mock
+def test_rejected_token_is_credentials_rejected(
+    respx_mock: respx.MockRouter, status: int, description: str
+) -> None:
+    answer = httpx.Response(
+        status, json={"ok": False, "error_code": status, "description": description}
+    )
+    respx_mock.post(f"{API}/getMe").mock(return_value=answer)
+    respx_mock.post(f"{API}/sendPhoto").mock(return_value=answer)
+    with pytest.raises(CredentialsRejected, match=f"{status} {description}") as caught:
+        make_adapter().verify()
+    assert TOKEN not in str(caught.value)
+    with pytest.raises(CredentialsRejected):
+        make_adapter().publish(make_message(attachments=(sample_image(),)), "k")
+
+
+@respx.mock
+def test_verify_unreachable_and_missing_token(respx_mock: respx.MockRouter) -> None:
+    respx_mock.post(f"{API}/getMe").mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(TransientError, match="unreachable"):
+        make_adapter().verify()
+    channel = Channel(name="tg", adapter="telegram", secrets={"token": "TG_TOKEN"})
+    with pytest.raises(MissingSecretError, match="TG_TOKEN"):
+        TelegramAdapter(channel, environ={}).verify()
+    assert TelegramAdapter.required_secrets == ("token",)
+
+
+def test_a_forbidden_chat_is_not_a_credentials_problem() -> None:
+    # 403 means the bot was removed from one chat: the token still works elsewhere.
+    with respx.mock() as router:
+        router.post(f"{API}/sendMessage").mock(
+            return_value=httpx.Response(
+                403,
+                json={
+                    "ok": False,
+                    "error_code": 403,
+                    "description": "Forbidden: bot is not a member of the channel chat",
+                },
+            )
+        )
+        with pytest.raises(PermanentError) as caught:
+            make_adapter().publish(make_message(), "k")
+    assert not isinstance(caught.value, CredentialsRejected)
+
+
+@respx.mock
+def test_find_cannot_check_a_chat(respx_mock: respx.MockRouter) -> None:
+    respx_mock.post(f"{API}/sendMessage").mock(return_value=ok(9))
+    adapter = make_adapter()
+    with pytest.raises(CannotCheck, match="history"):
+        adapter.find(make_message(), "k")
+    sent = adapter.publish(make_message(), "k")
+    assert adapter.find(make_message(), "k") == sent  # this process sent it

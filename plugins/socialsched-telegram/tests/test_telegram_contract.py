@@ -1,8 +1,9 @@
 """The Telegram adapter passes socialsched's conformance kit against a fake Bot API.
 
-The fake (respx) answers `sendMessage` and `deleteMessage` as the Bot API does: it
-checks the token in the URL path, numbers messages per chat, and fails on request with
-a 429 carrying `parameters.retry_after`, or a 400 "Bad Request".
+The fake (respx) answers `sendMessage`, `sendPhoto`, `sendVideo`, `sendMediaGroup`,
+`deleteMessage`, `deleteMessages` and `getMe` as the Bot API does: it checks the token
+in the URL path, numbers messages per chat, keeps the uploaded files of each post, and
+fails on request with a 429 carrying `parameters.retry_after`, or a 400 "Bad Request".
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import httpx
 import pytest
 import respx
 from socialsched_telegram import TelegramAdapter
+from test_telegram_adapter import form
 
 from socialsched.adapters import Adapter
 from socialsched.audiences import Audience
@@ -31,15 +33,21 @@ class FakeBotApi:
 
     def __init__(self, router: respx.MockRouter) -> None:
         self.messages: dict[tuple[Any, int], str] = {}
+        self.files: dict[str, list[bytes]] = {}  # key -> the bytes uploaded with it
         self._ids = itertools.count(100)
         self._failure: str | None = None
-        router.post(url__regex=rf"^{API_URL}/bot[^/]+/sendMessage$").mock(side_effect=self._send)
-        router.post(url__regex=rf"^{API_URL}/bot[^/]+/deleteMessage$").mock(
-            side_effect=self._delete
-        )
+        for method in ("sendMessage", "sendPhoto", "sendVideo", "sendMediaGroup"):
+            router.post(url__regex=rf"^{API_URL}/bot[^/]+/{method}$").mock(side_effect=self._send)
+        for method in ("deleteMessage", "deleteMessages"):
+            router.post(url__regex=rf"^{API_URL}/bot[^/]+/{method}$").mock(side_effect=self._delete)
+        router.post(url__regex=rf"^{API_URL}/bot[^/]+/getMe$").mock(side_effect=self._get_me)
 
     def published(self) -> list[str]:
-        return list(self.messages.values())
+        # An album is several messages but one post: count its first message only.
+        return [key for key in self.messages.values() if not key.startswith("+")]
+
+    def attachments(self, key: str) -> list[bytes]:
+        return self.files.get(key, [])
 
     def fail_next(self, kind: str) -> bool:
         self._failure = kind
@@ -65,18 +73,48 @@ class FakeBotApi:
         refused = self._check(request)
         if refused is not None:
             return refused
-        body = json.loads(request.content)
-        message_id = next(self._ids)
-        self.messages[(body["chat_id"], message_id)] = key_in_text(body["text"]) or ""
-        return httpx.Response(200, json={"ok": True, "result": {"message_id": message_id}})
+        if request.headers["content-type"].startswith("multipart/"):
+            parts = form(request)
+            fields = {name: data.decode() for name, (file, _, data) in parts.items() if not file}
+            uploads = [data for name, (file, _, data) in parts.items() if file]
+            chat_id: Any = json.loads(fields["chat_id"])
+            album = "media" in fields
+            if album:  # an album: the caption rides on the first item
+                items = json.loads(fields["media"])
+                text = items[0].get("caption", "")
+            else:
+                items = [{}]
+                text = fields.get("caption", "")
+        else:
+            body = json.loads(request.content)
+            chat_id, text, items, uploads = body["chat_id"], body["text"], [{}], []
+            album = False
+        key = key_in_text(text) or ""
+        self.files[key] = uploads
+        results = []
+        for number, _ in enumerate(items):
+            message_id = next(self._ids)
+            self.messages[(chat_id, message_id)] = key if number == 0 else f"+{key}"
+            results.append({"message_id": message_id})
+        result: Any = results if album else results[0]
+        return httpx.Response(200, json={"ok": True, "result": result})
+
+    def _get_me(self, request: httpx.Request) -> httpx.Response:
+        refused = self._check(request)
+        if refused is not None:
+            return refused
+        bot = {"id": 424242, "is_bot": True, "username": "contract_bot"}
+        return httpx.Response(200, json={"ok": True, "result": bot})
 
     def _delete(self, request: httpx.Request) -> httpx.Response:
         refused = self._check(request)
         if refused is not None:
             return refused
         body = json.loads(request.content)
-        if self.messages.pop((body["chat_id"], body["message_id"]), None) is None:
-            return self._error(400, "Bad Request: message to delete not found")
+        ids = body.get("message_ids") or [body["message_id"]]
+        for message_id in ids:
+            if self.messages.pop((body["chat_id"], message_id), None) is None:
+                return self._error(400, "Bad Request: message to delete not found")
         return httpx.Response(200, json={"ok": True, "result": True})
 
 

@@ -1,7 +1,9 @@
-"""The `discord` adapter: one webhook per segment (community), plain content or an embed."""
+"""The `discord` adapter: one webhook per segment (community), plain content or an embed,
+with images and videos as attachments."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,13 +11,16 @@ import attrs
 import httpx
 
 from socialsched.adapters import (
+    CannotCheck,
     Capabilities,
+    CredentialsRejected,
     Message,
     PermanentError,
     Receipt,
     TransientError,
     WebhookAudienceAdapter,
 )
+from socialsched.media import IMAGE_TYPES, Media, MediaLimits
 from socialsched.model import Channel
 
 CONTENT_LIMIT = 2_000
@@ -27,6 +32,20 @@ FORMATS = ("content", "embed")
 DEFAULT_TIMEOUT = 10.0
 UNKNOWN_MESSAGE = 10008
 """Discord's JSON error code for a message that does not exist (already deleted)."""
+REJECTED_WEBHOOK = (10015, 50027)
+"""Discord's JSON error codes for a deleted webhook (Unknown Webhook) and a wrong token."""
+MIB = 1024 * 1024
+MAX_FILES = 10
+"""Most attachments one message may carry."""
+FILE_LIMIT = 10 * MIB
+"""Default most bytes per file (servers without boosts); `settings.upload_limit_mb`
+raises it for boosted servers."""
+REQUEST_LIMIT = 25 * MIB
+"""Most bytes of all a message's files together (the request size limit)."""
+DESCRIPTION_LIMIT = 1024
+"""Most characters of an attachment's description (its alt text)."""
+UNKNOWN_ID = "?"
+"""The remote id of a posted message whose reply could not be read."""
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -69,6 +88,11 @@ class DiscordAdapter(WebhookAudienceAdapter):
         native_scheduling=False,
         delete=True,
         idempotent=False,
+        images=MediaLimits(max_count=MAX_FILES, max_bytes=FILE_LIMIT, types=IMAGE_TYPES),
+        videos=MediaLimits(max_count=MAX_FILES, max_bytes=FILE_LIMIT, types=("video/mp4",)),
+        mixed_media=True,
+        max_alt_length=DESCRIPTION_LIMIT,
+        threads=False,
     )
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
@@ -82,6 +106,15 @@ class DiscordAdapter(WebhookAudienceAdapter):
             )
         if self.format == "embed":
             self.capabilities = attrs.evolve(self.capabilities, max_length=EMBED_DESCRIPTION_LIMIT)
+        upload_mb = settings.get("upload_limit_mb")
+        if upload_mb is not None:
+            file_limit = int(float(upload_mb) * MIB)
+            self.capabilities = attrs.evolve(
+                self.capabilities,
+                images=attrs.evolve(self.capabilities.images, max_bytes=file_limit),
+                videos=attrs.evolve(self.capabilities.videos, max_bytes=file_limit),
+            )
+        self.request_limit = max(REQUEST_LIMIT, int(float(upload_mb or 0) * MIB))
         title = settings.get("embed_title")
         self.embed_title = None if title is None else str(title)
         if self.embed_title is not None and len(self.embed_title) > EMBED_TITLE_LIMIT:
@@ -101,7 +134,17 @@ class DiscordAdapter(WebhookAudienceAdapter):
 
     def validate(self, message: Message) -> list[str]:
         problems = super().validate(message)
-        if not message.text.strip():
+        total = sum(media.size for media in message.attachments)
+        if len(message.attachments) > MAX_FILES:
+            problems.append(
+                f"{len(message.attachments)} attachments; discord takes at most {MAX_FILES}"
+            )
+        if total > self.request_limit:
+            problems.append(
+                f"attachments are {total} bytes together; discord takes at most "
+                f"{self.request_limit} bytes per message"
+            )
+        if not message.text.strip() and not message.attachments:
             problems.append("text is empty; discord refuses empty messages")
         return problems
 
@@ -142,7 +185,10 @@ class DiscordAdapter(WebhookAudienceAdapter):
         code = _json(response).get("code")
         if method == "DELETE" and code == UNKNOWN_MESSAGE:
             return response
-        raise PermanentError(
+        error = PermanentError
+        if response.status_code == 401 or code in REJECTED_WEBHOOK:
+            error = CredentialsRejected
+        raise error(
             f"{where}: rejected with {response.status_code}"
             + (f" (code {code})" if code is not None else "")
             + f" {detail}"
@@ -154,28 +200,82 @@ class DiscordAdapter(WebhookAudienceAdapter):
         name = self.webhook_name(message.audience)
         url = self.webhook_url(name).rstrip("/")
         where = f"discord webhook {name}"
-        response = self._send(
-            where, "POST", url, params={"wait": "true"}, json=self.payload(message)
-        )
+        payload = self.payload(message)
+        if message.attachments:
+            files = _files(message.attachments)
+            described = []
+            for number, (media, (_, (filename, _, _))) in enumerate(
+                zip(message.attachments, files, strict=True)
+            ):
+                entry: dict[str, Any] = {"id": number, "filename": filename}
+                if media.alt:
+                    entry["description"] = media.alt  # Discord's alt text
+                described.append(entry)
+            payload["attachments"] = described
+            content: dict[str, Any] = {
+                "data": {"payload_json": json.dumps(payload, ensure_ascii=False)},
+                "files": files,
+            }
+        else:
+            content = {"json": payload}
+        response = self._send(where, "POST", url, params={"wait": "true"}, **content)
+        # The message is posted: from here on, a receipt whatever the reply holds.
         posted = _json(response)
-        if "id" not in posted:
-            raise PermanentError(f"{where}: the reply carries no message id")
         guild, channel_id = posted.get("guild_id"), posted.get("channel_id")
+        message_id = posted.get("id")
         link = (
-            f"https://discord.com/channels/{guild}/{channel_id}/{posted['id']}"
-            if guild and channel_id
+            f"https://discord.com/channels/{guild}/{channel_id}/{message_id}"
+            if guild and channel_id and message_id
             else None
         )
         receipt = Receipt(
-            remote_id=str(posted["id"]),
+            remote_id=str(message_id or UNKNOWN_ID),
             url=link,
             extra={"webhook": name, "channel_id": channel_id},
         )
         self._published[idempotency_key] = receipt
         return receipt
 
+    def verify(self) -> str:
+        """Fetch each webhook the channel names (`GET` on its URL answers the webhook's
+        name and channel without posting)."""
+        names = self.webhook_names()
+        if not names:
+            raise PermanentError(
+                f"channel {self.channel.name!r} names no discord webhook (a `webhook` "
+                "secret or webhook:NAME audiences)"
+            )
+        seen = []
+        for name in names:
+            url = self.webhook_url(name).rstrip("/")
+            info = _json(self._send(f"discord webhook {name}", "GET", url))
+            seen.append(f"{name} -> {info.get('name', '?')!s} (channel {info.get('channel_id')})")
+        return "discord webhooks " + ", ".join(seen)
+
+    def find(self, message: Message, idempotency_key: str) -> Receipt | None:
+        """A webhook cannot list the messages of its channel (only fetch one by the id
+        the reply gave), so a post whose reply was lost cannot be looked up."""
+        if idempotency_key in self._published:
+            return self._published[idempotency_key]
+        raise CannotCheck("discord webhooks cannot list their channel's messages")
+
     def delete(self, receipt: Receipt) -> None:
         """Delete a message this webhook posted (already deleted counts as done)."""
+        if receipt.remote_id == UNKNOWN_ID:
+            raise PermanentError("discord never told the id of this message: delete it by hand")
         name = str(receipt.extra.get("webhook", "webhook"))
         url = self.webhook_url(name).rstrip("/")
         self._send(f"discord webhook {name}", "DELETE", f"{url}/messages/{receipt.remote_id}")
+
+
+def _files(attachments: tuple[Media, ...]) -> list[tuple[str, tuple[str, bytes, str]]]:
+    """The `files[n]` multipart parts, each with a distinct file name."""
+    parts = []
+    used: set[str] = set()
+    for number, media in enumerate(attachments):
+        filename = media.filename or f"media{number}.{media.mime_type.partition('/')[2]}"
+        if filename in used:
+            filename = f"{number}-{filename}"
+        used.add(filename)
+        parts.append((f"files[{number}]", (filename, media.read(), media.mime_type)))
+    return parts

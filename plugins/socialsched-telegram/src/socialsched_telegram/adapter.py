@@ -1,4 +1,8 @@
-"""Telegram adapter: messages through the Telegram Bot API (`sendMessage`, `deleteMessage`).
+"""Telegram adapter: messages through the Telegram Bot API.
+
+Text goes out with `sendMessage`; one image with `sendPhoto`, one video with
+`sendVideo`, two to ten with `sendMediaGroup` (the text as the caption of the first
+item); `deleteMessage`/`deleteMessages` retract, `getMe` checks the token.
 
 Channel settings:
   parse_mode          "HTML", "MarkdownV2" or "Markdown" (default: plain text)
@@ -11,6 +15,10 @@ Channel settings:
                       server works too)
   timeout             seconds per HTTP request (default 20)
 Secrets: token (the bot token from @BotFather).
+Media: JPEG, PNG, WebP or static GIF photos (10 MB, width + height at most 10000, sides
+at most 20:1) and MP4 videos (50 MB, the upload limit of the Bot API); up to ten in
+one album, photos and videos mixed; the caption is at most 1024 characters (text alone
+4096). Telegram has no alt text: the alt text of media is not sent.
 Audiences (per segment, see `socialsched.audiences`):
   "group:-1001234567890"   a group, supergroup or channel by chat id ...
   "group:@brand_fr"        ... or a public channel/group by its @username
@@ -21,6 +29,7 @@ Audiences (per segment, see `socialsched.audiences`):
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -31,16 +40,37 @@ import httpx
 
 from socialsched.adapters import (
     Adapter,
+    CannotCheck,
     Capabilities,
+    CredentialsRejected,
     Message,
     PermanentError,
     Receipt,
     TransientError,
 )
 from socialsched.audiences import Audience
+from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel, QuietWindow
 
 MAX_LENGTH = 4096
+MAX_CAPTION = 1024
+"""Most characters of a photo's, video's or album's caption (text alone: 4096)."""
+MB = 1024 * 1024
+PHOTOS = MediaLimits(
+    max_count=10,
+    max_bytes=10 * MB,
+    # The Bot API wants width + height <= 10000; 5000 a side always keeps to that.
+    max_side=5000,
+    types=("image/jpeg", "image/png", "image/webp", "image/gif"),
+    animated=False,  # an animated GIF sent as a photo would lose its animation
+)
+VIDEOS = MediaLimits(max_count=10, max_bytes=50 * MB, types=("video/mp4",))
+MAX_RATIO = 20
+"""Longest side over shortest side of a photo Telegram takes."""
+UNPARSED = "?"
+"""The message id of a receipt whose answer could not be read (the message was sent)."""
+UNREADABLE: Any = object()
+"""What `_call` returns for a 2xx answer it cannot read."""
 PARSE_MODES = ("HTML", "MarkdownV2", "Markdown")
 DEFAULT_API_URL = "https://api.telegram.org"
 _TAG = re.compile(r"<[^>]+>")
@@ -65,7 +95,12 @@ class TelegramAdapter(Adapter):
         native_scheduling=False,
         delete=True,
         idempotent=False,
+        images=PHOTOS,
+        videos=VIDEOS,
+        mixed_media=True,
+        threads=False,
     )
+    required_secrets = ("token",)
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)
@@ -130,7 +165,23 @@ class TelegramAdapter(Adapter):
 
     def validate(self, message: Message) -> list[str]:
         problems = super().validate(message)
-        if not message.text.strip():
+        if message.attachments:
+            length = self.text_length(message.text)
+            if length > MAX_CAPTION:
+                problems.append(
+                    f"text is {length} characters; telegram takes at most {MAX_CAPTION} "
+                    "as the caption of photos or videos"
+                )
+            for media in message.attachments:
+                if media.kind == "image" and media.width and media.height:
+                    ratio = max(media.width, media.height) / min(media.width, media.height)
+                    if ratio > MAX_RATIO:
+                        problems.append(
+                            f"{media.source or media.filename}: {media.width}x{media.height} "
+                            f"pixels; telegram takes photos at most {MAX_RATIO} times longer "
+                            "than wide"
+                        )
+        elif not message.text.strip():
             problems.append("telegram cannot send an empty message")
         audience = message.audience
         # An unsupported kind was named by the base check; say nothing twice.
@@ -164,9 +215,24 @@ class TelegramAdapter(Adapter):
             )
         return self._client
 
-    def _call(self, method: str, body: dict[str, Any]) -> Any:
+    def _call(
+        self,
+        method: str,
+        body: dict[str, Any],
+        files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
+    ) -> Any:
+        """The `result` of Bot API `method`; `UNREADABLE` when it answered 2xx with a
+        body that cannot be read (for a send method, the message went out)."""
         try:
-            response = self._http().post(f"/{method}", json=body)
+            if files:
+                # Multipart fields are text: numbers as digits, objects as JSON.
+                form = {
+                    key: value if isinstance(value, str) else json.dumps(value)
+                    for key, value in body.items()
+                }
+                response = self._http().post(f"/{method}", data=form, files=files)
+            else:
+                response = self._http().post(f"/{method}", json=body)
         except httpx.TimeoutException:
             raise TransientError(f"telegram {method} timed out") from None
         except httpx.TransportError as error:
@@ -174,12 +240,20 @@ class TelegramAdapter(Adapter):
         try:
             answer = response.json()
         except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            if response.is_success:
+                return UNREADABLE
             answer = {}
-        if response.status_code < 400 and answer.get("ok"):
-            return answer.get("result")
+        if response.is_success and answer.get("ok"):
+            return answer.get("result", UNREADABLE)
         description = str(answer.get("description") or response.reason_phrase)
         parameters = answer.get("parameters") or {}
         code = int(answer.get("error_code") or response.status_code)
+        if code in (401, 404):
+            # 401: a revoked or wrong token; 404: the token is not a bot's at all (every
+            # method exists, so only the /bot<token>/ part of the path can be unknown).
+            raise CredentialsRejected(f"telegram {method} failed: {code} {description}")
         if code == 429 or code >= 500:
             retry_after = parameters.get("retry_after")
             raise TransientError(
@@ -198,37 +272,121 @@ class TelegramAdapter(Adapter):
         if problems:
             raise PermanentError("; ".join(problems))
         target = self.target(message)
-        body: dict[str, Any] = {"chat_id": target.chat_id, "text": message.text}
+        body: dict[str, Any] = {"chat_id": target.chat_id}
         if target.thread_id is not None:
             body["message_thread_id"] = target.thread_id
-        if self.parse_mode:
-            body["parse_mode"] = self.parse_mode
         if self.silent(message):
             body["disable_notification"] = True
-        if self.channel.settings.get("disable_link_preview"):
-            body["link_preview_options"] = {"is_disabled": True}
-        result = self._call("sendMessage", body)
-        try:
-            message_id = int(result["message_id"])
-        except (TypeError, KeyError, ValueError):
-            raise PermanentError("telegram sendMessage answered without a message_id") from None
-        url = None
-        if isinstance(target.chat_id, str):
-            url = f"https://t.me/{target.chat_id.removeprefix('@')}/{message_id}"
-        receipt = Receipt(
-            remote_id=f"{target.chat_id}/{message_id}",
-            url=url,
-            extra={"chat_id": target.chat_id, "message_id": message_id},
-        )
+        media = message.attachments
+        if not media:
+            method = "sendMessage"
+            body["text"] = message.text
+            if self.parse_mode:
+                body["parse_mode"] = self.parse_mode
+            if self.channel.settings.get("disable_link_preview"):
+                body["link_preview_options"] = {"is_disabled": True}
+            result = self._call(method, body)
+        elif len(media) == 1:
+            method = "sendPhoto" if media[0].kind == "image" else "sendVideo"
+            field = "photo" if media[0].kind == "image" else "video"
+            body.update(self._caption(message.text))
+            body.update(_video_fields(media[0]))
+            result = self._call(method, body, [_file_part(field, media[0])])
+        else:
+            method = "sendMediaGroup"
+            items = []
+            for number, item in enumerate(media):
+                entry = {
+                    "type": "photo" if item.kind == "image" else "video",
+                    "media": f"attach://media{number}",
+                    **_video_fields(item),
+                }
+                if number == 0:
+                    # The album shows the caption of its first item.
+                    entry.update(self._caption(message.text))
+                items.append(entry)
+            body["media"] = items
+            parts = [_file_part(f"media{n}", item) for n, item in enumerate(media)]
+            result = self._call(method, body, parts)
+        # The message went out: whatever the answer holds, return a receipt.
+        receipt = _receipt(target, result)
         self._sent[idempotency_key] = receipt
         return receipt
 
+    def _caption(self, text: str) -> dict[str, Any]:
+        if not text.strip():
+            return {}
+        caption: dict[str, Any] = {"caption": text}
+        if self.parse_mode:
+            caption["parse_mode"] = self.parse_mode
+        return caption
+
+    def verify(self) -> str:
+        """Check the token with `getMe`: the bot's @username and id."""
+        me = self._call("getMe", {})
+        if not isinstance(me, dict) or "id" not in me:
+            raise TransientError("telegram getMe answered without the bot's id")
+        return f"telegram bot @{me.get('username', '?')} (id {me['id']})"
+
+    def find(self, message: Message, idempotency_key: str) -> Receipt | None:
+        """Bots cannot read back what they sent to a chat (the Bot API has no history
+        method), so an earlier post cannot be looked up."""
+        if idempotency_key in self._sent:
+            return self._sent[idempotency_key]
+        raise CannotCheck("telegram bots cannot read their chats' history")
+
     def delete(self, receipt: Receipt) -> None:
         chat_id, _, message_id = receipt.remote_id.rpartition("/")
+        if message_id == UNPARSED:
+            raise PermanentError(
+                f"telegram receipt {receipt.remote_id!r}: the message id was never known"
+            )
         if not chat_id or not message_id.isdigit():
             raise PermanentError(f"telegram receipt {receipt.remote_id!r} is not 'chat/message'")
         chat: int | str = chat_id if chat_id.startswith("@") else int(chat_id)
-        self._call("deleteMessage", {"chat_id": chat, "message_id": int(message_id)})
+        album = receipt.extra.get("message_ids")
+        if album and len(album) > 1:
+            self._call("deleteMessages", {"chat_id": chat, "message_ids": list(album)})
+        else:
+            self._call("deleteMessage", {"chat_id": chat, "message_id": int(message_id)})
+
+
+def _file_part(name: str, media: Media) -> tuple[str, tuple[str, bytes, str]]:
+    suffix = media.mime_type.partition("/")[2]
+    return name, (media.filename or f"{name}.{suffix}", media.read(), media.mime_type)
+
+
+def _video_fields(media: Media) -> dict[str, Any]:
+    if media.kind != "video":
+        return {}
+    fields: dict[str, Any] = {"supports_streaming": True}
+    if media.width and media.height:
+        fields.update(width=media.width, height=media.height)
+    return fields
+
+
+def _receipt(target: Target, result: Any) -> Receipt:
+    """The receipt of a sent message (or album, whose first message names it)."""
+    sent = result if isinstance(result, list) else [result]
+    ids = []
+    for entry in sent:
+        try:
+            ids.append(int(entry["message_id"]))
+        except (TypeError, KeyError, ValueError):
+            ids = []
+            break
+    if not ids:
+        return Receipt(
+            remote_id=f"{target.chat_id}/{UNPARSED}",
+            extra={"chat_id": target.chat_id, "unread_answer": True},
+        )
+    url = None
+    if isinstance(target.chat_id, str):
+        url = f"https://t.me/{target.chat_id.removeprefix('@')}/{ids[0]}"
+    extra: dict[str, Any] = {"chat_id": target.chat_id, "message_id": ids[0]}
+    if len(ids) > 1:
+        extra["message_ids"] = ids
+    return Receipt(remote_id=f"{target.chat_id}/{ids[0]}", url=url, extra=extra)
 
 
 def _quiet_hours(value: Any) -> dict[str, tuple[QuietWindow, ...]]:
