@@ -2,13 +2,19 @@
 
 1. Deliveries published per second through the `jsonl` adapter by one and by two
    worker processes, on SQLite and on PostgreSQL (skipped, and said so, when no
-   server answers at --pg).
-2. The runner's peak memory (RSS) while N deliveries are pending in the future and a
+   server answers at PG_URL).
+2. Scale-out: deliveries published per second through the `webhook` adapter to a local
+   HTTP receiver (a real server on 127.0.0.1, in this process) by 1, 2 and 4 runner
+   processes sharing one PostgreSQL database. The receiver must get every delivery
+   exactly once (checked by its Idempotency-Key headers).
+3. The runner's peak memory (RSS) while N deliveries are pending in the future and a
    fixed number are due, for N = 10,000 and N = 1,000,000: claiming in batches with
    LIMIT keeps it flat. Pending rows are bulk-copied in SQL to set up quickly.
 
-The jsonl adapter fsyncs every line; the output file goes to /dev/shm when it exists so
-the disk's fsync latency does not hide the runner's own cost (printed).
+Timing starts when every worker process has opened the store (a start signal), so
+process start-up and imports are not counted. The jsonl adapter fsyncs every line;
+the output file goes to /dev/shm when it exists so the disk's fsync latency does not
+hide the runner's own cost (printed).
 
     python benchmarks/dispatch.py                       # 3,000 deliveries; 10k vs 1M pending
     python benchmarks/dispatch.py --size 200 --pending 1000 5000   # quick check
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import resource
 import shutil
 import sys
@@ -26,16 +33,21 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sqlalchemy
 from _synthetic import calendar, deliveries
 
+from socialsched.model import Channel
 from socialsched.runner import Runner
 from socialsched.store import Store
+from socialsched.testing import LocalServer
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# The webhook channel's signing key: read from the environment, as in production.
+SIGNING_ENV = "SOCIALSCHED_BENCH_SIGNING_KEY"
 
 
 def scratch() -> Path:
@@ -45,30 +57,49 @@ def scratch() -> Path:
     return folder
 
 
-def _work(db: str, result: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _work(
+    db: str,
+    ready: multiprocessing.Queue,  # type: ignore[type-arg]
+    go: Any,
+    result: multiprocessing.Queue,  # type: ignore[type-arg]
+) -> None:
     store = Store(db)
     runner = Runner(store, batch=100, lease=timedelta(minutes=5))
+    ready.put(True)
+    go.wait()
     published = runner.run_until_idle()
+    finished = time.perf_counter()
     store.close()
-    result.put((published, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    result.put((published, finished, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
 
 
 def run_workers(db: str, workers: int) -> tuple[int, float, int]:
-    """(deliveries published, seconds, peak RSS KiB of the largest worker)."""
-    queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-    processes = [multiprocessing.Process(target=_work, args=(db, queue)) for _ in range(workers)]
-    started = time.perf_counter()
+    """(deliveries published, seconds from the start signal until the last worker was
+    idle, peak RSS KiB of the largest worker)."""
+    ready: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    result: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    go = multiprocessing.Event()
+    processes = [
+        multiprocessing.Process(target=_work, args=(db, ready, go, result)) for _ in range(workers)
+    ]
     for process in processes:
         process.start()
-    results = [queue.get() for _ in processes]
-    elapsed = time.perf_counter() - started
+    for _ in processes:
+        ready.get()
+    started = time.perf_counter()
+    go.set()
+    results = [result.get() for _ in processes]
+    # perf_counter is system-wide (CLOCK_MONOTONIC) on Linux: comparable across processes.
+    elapsed = max(r[1] for r in results) - started
     for process in processes:
         process.join()
-    return sum(r[0] for r in results), elapsed, max(r[1] for r in results)
+    return sum(r[0] for r in results), elapsed, max(r[2] for r in results)
 
 
-def prepare(db: str, folder: Path, due: int, pending: int = 0) -> None:
-    cal = calendar(50, 20, str(folder / f"out-{uuid.uuid4().hex[:6]}.jsonl"))
+def prepare(
+    db: str, folder: Path, due: int, pending: int = 0, channel: Channel | None = None
+) -> None:
+    cal = calendar(50, 20, str(folder / f"out-{uuid.uuid4().hex[:6]}.jsonl"), channel=channel)
     now = datetime.now(UTC)
     planned = deliveries(cal, due, now - timedelta(minutes=30), timedelta(0))
     store = Store(db)
@@ -120,10 +151,53 @@ def drop_schema(schema: str) -> None:
     engine.dispose()
 
 
+def scale_out(size: int, runners: list[int], no_postgresql: bool, folder: Path) -> dict[str, float]:
+    """Webhook throughput by 1, 2, 4... runners on PostgreSQL, against a local receiver."""
+    results: dict[str, float] = {}
+    if no_postgresql:
+        print("scale-out (webhook, PostgreSQL): skipped (--no-postgresql)")
+        return results
+    os.environ[SIGNING_ENV] = uuid.uuid4().hex
+    for workers in runners:
+        found = postgres_database()
+        if found is None:
+            break
+        db, schema = found
+        with LocalServer() as receiver:
+            channel = Channel(
+                name="feed",
+                adapter="webhook",
+                settings={"url": f"{receiver.url}/hook"},
+                secrets={"signing_key": SIGNING_ENV},
+            )
+            try:
+                prepare(db, folder, size, channel=channel)
+                published, seconds, _ = run_workers(db, workers)
+            finally:
+                drop_schema(schema)
+            keys = [request.header("Idempotency-Key") for request in receiver.requests]
+        assert published == size, (published, size)
+        assert len(keys) == len(set(keys)) == size, (len(keys), len(set(keys)), size)
+        rate = published / seconds
+        results[f"webhook-postgresql-{workers}"] = rate
+        print(
+            f"webhook    {workers} runner(s) on PostgreSQL: {published} in {seconds:.2f} s "
+            f"= {rate:,.0f}/s ({len(keys)} requests received, each key once)"
+        )
+    return results
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=3000, help="deliveries due per run")
     parser.add_argument("--pending", type=int, nargs=2, default=[10_000, 1_000_000])
+    parser.add_argument(
+        "--runners",
+        type=int,
+        nargs="+",
+        default=[1, 2, 4],
+        help="runner processes to measure the webhook scale-out with",
+    )
     parser.add_argument("--no-postgresql", action="store_true")
     args = parser.parse_args(argv)
     folder = scratch()
@@ -151,6 +225,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                     f"{backend:10} {workers} worker(s): {published} in {seconds:.2f} s "
                     f"= {rate:,.0f}/s"
                 )
+        results.update(scale_out(args.size, args.runners, args.no_postgresql, folder))
         rss = []
         for pending in args.pending:
             db = str(folder / f"pending{pending}.db")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import logging
 import re
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -106,10 +108,28 @@ def end_option(days: int) -> Any:
     )
 
 
+def _log_format_option(help_text: str) -> Any:
+    return click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default=None,
+        help=help_text,
+    )
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="socialsched")
-def main() -> None:
+@_log_format_option(
+    "How log lines on standard error look: text (default), or json, one object per "
+    "line (time, level, worker, delivery, channel, event, error) for log collectors."
+)
+@click.pass_context
+def main(ctx: click.Context, log_format: str | None) -> None:
     """Plan and publish social-media content calendars for many audience segments."""
+    from . import logs
+
+    ctx.obj = {"log_format": log_format or "text"}
+    logs.configure(log_format or "text", level=logging.WARNING)
 
 
 @main.command("plan")
@@ -486,7 +506,17 @@ def schedule_command(
 )
 @click.option("--worker", metavar="NAME", help="Worker name in the activity log.")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+@click.option(
+    "--metrics",
+    "metrics_address",
+    metavar="HOST:PORT",
+    help="Serve Prometheus metrics at http://HOST:PORT/metrics, and /healthz (alive) "
+    "and /readyz (database reachable, scheduler running; 503 when not).",
+)
+@_log_format_option("Log line format (default: the global --log-format, else text).")
+@click.pass_context
 def run_command(
+    ctx: click.Context,
     db: str | None,
     until_idle: bool,
     batch: int,
@@ -494,19 +524,30 @@ def run_command(
     poll: float,
     worker: str | None,
     quiet: bool,
+    metrics_address: str | None,
+    log_format: str | None,
 ) -> None:
-    """Publish due deliveries. Stops cleanly on SIGTERM (the delivery in flight is
-    finished first); several runners may share one PostgreSQL database."""
-    import logging
+    """Publish due deliveries. SIGTERM or SIGINT: the delivery in flight is finished,
+    the rest given back at once, then it exits; SIGHUP re-reads the channel table. A
+    lost database is retried with backoff. Several runners may share one PostgreSQL
+    database."""
+    from . import logs
+    from .runner import Runner, worker_name
 
-    from .runner import Runner
+    address = None
+    if metrics_address is not None:
+        from .metrics import parse_address
 
-    logging.basicConfig(
+        try:
+            address = parse_address(metrics_address)
+        except SocialschedError as error:
+            raise click.BadParameter(str(error), param_hint="--metrics") from None
+    worker = worker or worker_name()
+    logs.configure(
+        log_format or ctx.obj["log_format"],
         level=logging.WARNING if quiet else logging.INFO,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-        stream=sys.stderr,
+        worker=worker,
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     with _open_store(db) as store:
         runner = Runner(
             store,
@@ -515,14 +556,34 @@ def run_command(
             lease=timedelta(seconds=lease),
             poll=timedelta(seconds=poll),
         )
-        if until_idle:
-            import signal
+        with _serving_metrics(runner, address):
+            if until_idle:
+                import signal
 
-            signal.signal(signal.SIGTERM, lambda signum, frame: runner.stop())
-            published = runner.run_until_idle()
-        else:
-            published = runner.run()
+                for stop_signal in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(stop_signal, lambda signum, frame: runner.stop())
+                published = runner.run_until_idle()
+            else:
+                published = runner.run()
     click.echo(f"published {published}", err=True)
+
+
+@contextlib.contextmanager
+def _serving_metrics(runner: Any, address: tuple[str, int] | None) -> Iterator[None]:
+    """Serve the metrics and health of `runner` at `address` while the block runs."""
+    if address is None:
+        yield
+        return
+    from .metrics import MetricsServer, RunnerMetrics, wsgi_app
+
+    metrics = RunnerMetrics(runner.store)
+    server = MetricsServer(wsgi_app(metrics, runner), address).start()
+    metrics.attach()
+    try:
+        yield
+    finally:
+        metrics.detach()
+        server.stop()
 
 
 @main.command("status")

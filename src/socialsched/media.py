@@ -13,7 +13,7 @@ The type of a file is decided by its content (magic bytes), never by its name.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 import attrs
@@ -54,6 +54,11 @@ def digest_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _mime_types(values: Iterable[str]) -> tuple[str, ...]:
+    # A typed converter: mypy cannot infer the element type through `converter=tuple`.
+    return tuple(values)
+
+
 @attrs.frozen
 class MediaLimits:
     """What a network accepts of one kind of media (images or videos) in one post.
@@ -67,7 +72,7 @@ class MediaLimits:
     max_bytes: int | None = None
     max_pixels: int | None = None
     max_side: int | None = None
-    types: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    types: tuple[str, ...] = attrs.field(default=(), converter=_mime_types)
     animated: bool = True
 
     def accepts(self, mime_type: str) -> bool:

@@ -47,6 +47,12 @@ for _name in HTTP_LOGGERS:
     logging.getLogger(_name).addFilter(REDACTOR)
 
 
+def redact(text: str) -> str:
+    """`text` with every secret an adapter read replaced by a label naming its source
+    (for error messages kept in the store or logged)."""
+    return REDACTOR.redact(text)
+
+
 def hide_secret(secret: str, label: str) -> None:
     """Never let `secret` appear in HTTP client logs; `label` stands in for it."""
     REDACTOR.register(secret, label)

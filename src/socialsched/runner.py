@@ -27,16 +27,21 @@ from typing import Any
 
 import attrs
 from apscheduler.jobstores.base import JobLookupError
+from sqlalchemy.exc import SQLAlchemyError
 
 from .adapters import Adapter, AdapterError, Message, PermanentError, Receipt, TransientError
 from .audiences import Audience
 from .errors import SocialschedError
 from .model import Channel
 from .policy import Rate, retry_delay
+from .redaction import redact
 from .registry import adapter_class
-from .store import Record, Store, _emit
+from .store import Record, Store, _emit, describe_database_error
 
 logger = logging.getLogger("socialsched.runner")
+
+# Waits between attempts to reach a lost database: 1 s, 2 s, 4 s, ... at most this.
+DATABASE_RETRY_MAX = 60.0
 
 AdapterFactory = Callable[[Channel], Adapter]
 
@@ -93,6 +98,9 @@ class Runner:
         self._adapters: dict[tuple[str, str], Adapter | PermanentError] = {}
         self._channels: dict[tuple[str, str], Channel] = {}
         self._stopping = threading.Event()
+        self._reload = threading.Event()
+        self._started = threading.Event()
+        self._database_failures = 0
         self._pass_lock = threading.Lock()
         self._blocked_until: datetime | None = None
         self.published = 0
@@ -108,9 +116,65 @@ class Runner:
         """Whether `stop` was called."""
         return self._stopping.is_set()
 
+    @property
+    def running(self) -> bool:
+        """Whether the runner's loop is running (started and not stopping)."""
+        return self._started.is_set() and not self.stopping
+
+    def reload(self) -> None:
+        """Re-read the channel table and set up the adapters again, at the start of the
+        next pass (SIGHUP): after `schedule` changed a channel's settings."""
+        self._reload.set()
+
+    def _fields(self, record: Record | None = None, **fields: Any) -> dict[str, Any]:
+        """The structured fields of a log line (see `socialsched.logs`)."""
+        if record is not None:
+            fields.setdefault("delivery", record.id)
+            fields.setdefault("channel", record.channel)
+        return {"worker": self.worker, **fields}
+
+    def _reload_channels(self) -> None:
+        self._reload.clear()
+        for adapter in self._adapters.values():
+            if isinstance(adapter, Adapter):
+                with contextlib.suppress(Exception):
+                    adapter.close()
+        self._adapters.clear()
+        self._channels = self.store.channels()
+        logger.info(
+            "channel table re-read: %d channel(s); adapters set up again",
+            len(self._channels),
+            extra=self._fields(event="channels_reloaded"),
+        )
+
+    def _database_lost(self, error: SQLAlchemyError) -> float:
+        """Say that the database cannot be reached; the seconds to wait before trying
+        again (doubling from 1 s up to DATABASE_RETRY_MAX)."""
+        self._database_failures += 1
+        delay = min(DATABASE_RETRY_MAX, 2.0 ** (self._database_failures - 1))
+        described = describe_database_error(error)
+        logger.warning(
+            "database unreachable (%s); retrying in %.0fs",
+            described,
+            delay,
+            extra=self._fields(event="database_unreachable", error=described),
+        )
+        return delay
+
+    def _database_back(self) -> None:
+        if self._database_failures:
+            logger.warning(
+                "database reachable again after %d failed attempt(s)",
+                self._database_failures,
+                extra=self._fields(event="database_reachable"),
+            )
+            self._database_failures = 0
+
     def dispatch(self, ids: list[str] | None = None) -> int:
         """One pass: re-queue expired leases, mark misfires missed, then claim and publish
         what is due, channel by channel within its rate. Returns deliveries handled."""
+        if self._reload.is_set():
+            self._reload_channels()
         self.store.expire_leases(self.worker)
         self.store.mark_missed(self.worker)
         self._channels = self.store.channels()
@@ -135,12 +199,23 @@ class Runner:
             )
             for index, record in enumerate(records):
                 if self.stopping:
-                    for rest in records[index:]:
-                        self.store.record_deferred(rest, self.worker, rest.due, "runner stopping")
+                    self._give_back(records[index:])
                     break
                 self._publish(record, channel)
                 handled += 1
         return handled
+
+    def _give_back(self, records: list[Record]) -> None:
+        """Release claims not yet attempted at once, rather than at lease expiry."""
+        given = sum(
+            self.store.record_deferred(record, self.worker, record.due, "runner stopping")
+            for record in records
+        )
+        logger.info(
+            "stopping: gave back %d claimed deliveries unattempted",
+            given,
+            extra=self._fields(event="claims_released", channel=records[0].channel),
+        )
 
     def _budget(self, channel: Channel) -> int:
         if not channel.rate:
@@ -154,7 +229,12 @@ class Runner:
             free_at = oldest + rate.period
             if self._blocked_until is None or free_at < self._blocked_until:
                 self._blocked_until = free_at
-            logger.info("channel %s: rate %s reached; waiting", channel.name, channel.rate)
+            logger.info(
+                "channel %s: rate %s reached; waiting",
+                channel.name,
+                channel.rate,
+                extra=self._fields(event="rate_limited", channel=channel.name),
+            )
         return min(self.batch, left)
 
     def _adapter(self, calendar: str, channel: Channel) -> Adapter:
@@ -204,15 +284,20 @@ class Runner:
                     message = attrs.evolve(message, text=record.parts[0])
                 receipt = adapter.publish(message, idempotency_key=record.id)
         except PermanentError as error:
-            self._fail(record, error, str(error), fields)
+            self._fail(record, error, redact(str(error)), fields)
         except TransientError as error:
-            self._retry(record, channel, error, str(error), error.retry_after, fields)
+            self._retry(record, channel, error, redact(str(error)), error.retry_after, fields)
         except Exception as error:  # an adapter bug: retry, bounded by max_attempts
-            described = f"{type(error).__name__}: {error}"
+            described = redact(f"{type(error).__name__}: {error}")
             self._retry(record, channel, TransientError(described), described, None, fields)
         else:
             if self.store.record_published(record, self.worker, attrs.asdict(receipt)):
                 self.published += 1
+                logger.info(
+                    "delivery %s published",
+                    record.id,
+                    extra=self._fields(record, event="published"),
+                )
                 _emit("delivery_published", receipt=receipt, **fields)
 
     def _publish_thread(self, record: Record, adapter: Adapter, first: Message) -> Receipt | None:
@@ -269,14 +354,25 @@ class Runner:
             return
         delay = retry_delay(record.attempts, retry_after, rng=self._rng)
         due = self.store.clock() + timedelta(seconds=delay)
-        logger.info("delivery %s: %s; retry in %.0fs", record.id, description, delay)
+        logger.info(
+            "delivery %s: %s; retry in %.0fs",
+            record.id,
+            description,
+            delay,
+            extra=self._fields(record, event="retry", error=description),
+        )
         self.store.record_retry(record, self.worker, due, description)
         _emit("delivery_failed", error=error, final=False, **fields)
 
     def _fail(
         self, record: Record, error: AdapterError, description: str, fields: dict[str, Any]
     ) -> None:
-        logger.warning("delivery %s failed: %s", record.id, description)
+        logger.warning(
+            "delivery %s failed: %s",
+            record.id,
+            description,
+            extra=self._fields(record, event="failed", error=description),
+        )
         if self.store.record_failed(record, self.worker, description):
             _emit("delivery_failed", error=error, final=True, **fields)
 
@@ -308,32 +404,50 @@ class Runner:
     def run_until_idle(self, max_wait: float = 1.0) -> int:
         """Publish until nothing is due and nothing is in flight (for cron and tests);
         waits for other workers' claims to finish or their leases to expire."""
+        self._started.set()
+        try:
+            return self._until_idle(max_wait)
+        finally:
+            self._started.clear()
+
+    def _until_idle(self, max_wait: float) -> int:
         total = 0
         while not self.stopping:
-            handled = self.dispatch()
-            total += handled
-            if handled:
+            try:
+                handled = self.dispatch()
+                self._database_back()
+                total += handled
+                if handled:
+                    continue
+                now = self.store.clock()
+                waits = []
+                # Check again soon while other workers hold claims; a rate window is
+                # waited out in one go (at most one poll interval).
+                cap = self.poll.total_seconds()
+                if self._blocked_until is not None:
+                    waits.append(self._blocked_until)
+                if self.store.in_flight():
+                    next_due = self.store.next_due()
+                    waits.append(next_due if next_due is not None else now)
+                    cap = max_wait
+            except SQLAlchemyError as error:
+                self._sleep_unless_stopped(self._database_lost(error))
                 continue
-            now = self.store.clock()
-            waits = []
-            # Check again soon while other workers hold claims; a rate window is
-            # waited out in one go (at most one poll interval).
-            cap = self.poll.total_seconds()
-            if self._blocked_until is not None:
-                waits.append(self._blocked_until)
-            if self.store.in_flight():
-                next_due = self.store.next_due()
-                waits.append(next_due if next_due is not None else now)
-                cap = max_wait
             if not waits:
                 break
             self._sleep(min(cap, max(0.05, (min(waits) - now).total_seconds())))
         return total
 
+    def _sleep_unless_stopped(self, seconds: float) -> None:
+        if self._sleep is time.sleep:
+            self._stopping.wait(seconds)
+        else:
+            self._sleep(seconds)
+
     def run(self, *, handle_signals: bool = True) -> int:
         """Run until stopped (SIGTERM or SIGINT with `handle_signals`), woken by one
-        APScheduler job at the next due time plus a safety poll. Returns how many
-        deliveries this process published."""
+        APScheduler job at the next due time plus a safety poll; SIGHUP re-reads the
+        channel table (`reload`). Returns how many deliveries this process published."""
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -348,23 +462,53 @@ class Runner:
         if handle_signals:
             for stop_signal in (signal.SIGTERM, signal.SIGINT):
                 previous[stop_signal] = signal.signal(stop_signal, self._on_signal)
+            if hasattr(signal, "SIGHUP"):
+                previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._on_hangup)
         scheduler.add_job(self._wake, "interval", seconds=self.poll.total_seconds(), id="poll")
         self._wake_job = scheduler.add_job(self._wake, "date", run_date=datetime.now(UTC))
         scheduler.start()
-        logger.info("runner %s started", self.worker)
+        self._started.set()
+        logger.info("runner %s started", self.worker, extra=self._fields(event="started"))
         try:
             while not self._stopping.wait(0.5):
-                pass
+                if self._reload.is_set():
+                    # Not from the signal handler: it may interrupt the scheduler's locks.
+                    self._wake_soon(0.0)
         finally:
+            self._started.clear()
             scheduler.shutdown(wait=True)
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-        logger.info("runner %s stopped after publishing %d", self.worker, self.published)
+        logger.info(
+            "runner %s stopped after publishing %d",
+            self.worker,
+            self.published,
+            extra=self._fields(event="stopped"),
+        )
         return self.published
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        logger.info("signal %d: finishing the delivery in flight, then stopping", signum)
+        logger.info(
+            "signal %d: finishing the delivery in flight, then stopping",
+            signum,
+            extra=self._fields(event="stopping"),
+        )
         self.stop()
+
+    def _on_hangup(self, signum: int, frame: FrameType | None) -> None:
+        logger.info(
+            "SIGHUP: re-reading the channel table", extra=self._fields(event="reload_requested")
+        )
+        self.reload()
+
+    def _wake_soon(self, delay: float) -> None:
+        """Replace the pending wake-up by one `delay` seconds from now (real time)."""
+        if self._wake_job is not None:
+            with contextlib.suppress(JobLookupError):
+                self._wake_job.remove()
+        self._wake_job = self._scheduler.add_job(
+            self._wake, "date", run_date=datetime.now(UTC) + timedelta(seconds=delay + 0.01)
+        )
 
     def _wake(self) -> None:
         if not self._pass_lock.acquire(blocking=False):
@@ -375,19 +519,15 @@ class Runner:
             if self.stopping:
                 return
             wake_at = self.store.next_due()
+            self._database_back()
             if self._blocked_until is not None:
                 wake_at = min(wake_at or self._blocked_until, self._blocked_until)
             if wake_at is not None:
                 # The store's clock may be injected; APScheduler runs on real time.
-                delay = max(0.0, (wake_at - self.store.clock()).total_seconds())
-                if self._wake_job is not None:
-                    with contextlib.suppress(JobLookupError):
-                        self._wake_job.remove()
-                self._wake_job = self._scheduler.add_job(
-                    self._wake,
-                    "date",
-                    run_date=datetime.now(UTC) + timedelta(seconds=delay + 0.01),
-                )
+                self._wake_soon(max(0.0, (wake_at - self.store.clock()).total_seconds()))
+        except SQLAlchemyError as error:
+            # Lost the database: try again with backoff, not only at the next poll.
+            self._wake_soon(self._database_lost(error))
         except Exception:
             # A database hiccup must not kill the loop; the safety poll tries again.
             logger.exception("dispatch pass failed; retrying at the next poll")
@@ -395,4 +535,4 @@ class Runner:
             self._pass_lock.release()
 
 
-__all__ = ["Runner", "worker_name"]
+__all__ = ["DATABASE_RETRY_MAX", "Runner", "worker_name"]

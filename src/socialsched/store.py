@@ -1473,6 +1473,31 @@ class Store:
             ).rowcount
         return bool(held)
 
+    def due_now(self) -> int:
+        """How many deliveries are due now and not yet claimed (the runners' queue)."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(func.count()).where(self._claimable(self.now()))
+            ).scalar_one()
+
+    def unreachable(self) -> str | None:
+        """Why the database cannot be used right now (it does not answer, or the
+        outbox's tables are gone), or None when it can."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(select(deliveries.c.id).limit(1)).all()
+        except SQLAlchemyError as error:
+            return describe_database_error(error)
+        return None
+
+
+def describe_database_error(error: BaseException) -> str:
+    """A one-line description of a database error: its class and the driver's first
+    line, without SQLAlchemy's statement and parameters (they may hold message text)."""
+    original = getattr(error, "orig", None) or error
+    first = (str(original).strip().splitlines() or [""])[0][:300]
+    return f"{type(original).__name__}: {first}".rstrip(": ")
+
 
 _LOG_COLUMNS = (
     deliveries.c.id,

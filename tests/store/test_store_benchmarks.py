@@ -32,3 +32,16 @@ def test_dispatch_benchmark_runs_and_prints_rss(capsys):
     out = capsys.readouterr().out
     assert set(results) == {"sqlite-1", "sqlite-2", "rss_ratio"}
     assert "runner peak RSS" in out and out.count("20 in") == 2
+
+
+def test_dispatch_benchmark_measures_webhook_scale_out_on_postgresql(capsys):
+    from conftest import require_postgres
+
+    require_postgres()
+    results = load("dispatch").main(
+        ["--size", "20", "--pending", "50", "100", "--runners", "1", "2"]
+    )
+    out = capsys.readouterr().out
+    assert {"webhook-postgresql-1", "webhook-postgresql-2"} <= set(results)
+    # The receiver got each delivery once, whatever the number of runners.
+    assert out.count("20 requests received, each key once") == 2

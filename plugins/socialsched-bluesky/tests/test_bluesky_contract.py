@@ -2,15 +2,20 @@
 
 The fake (respx) stores `app.bsky.feed.post` records by (repo, record key) the way a
 PDS does: `createRecord` refuses a key that exists, `getRecord` answers RecordNotFound
-for a missing one, `deleteRecord` removes it; a create can be made to fail with 502
-(transient) or 400 InvalidRequest (permanent). `test_bluesky_local_pds.py` runs the
+for a missing one, `deleteRecord` removes it; `uploadBlob` keeps blobs by CID, so the
+kit sees the bytes and alt text that arrived (`attachments`) and reply chains
+(`reply_chain`); a create can be made to fail with 502 (transient) or 400
+InvalidRequest (permanent). `test_bluesky_local_pds.py` runs the
 same kit against a real local PDS.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import httpx
 import pytest
@@ -19,22 +24,62 @@ from socialsched_bluesky import BlueskyAdapter
 from test_bluesky_adapter import APP_PASSWORD, DID, SERVICE, XRPC, fake_jwt
 
 from socialsched.model import Channel
-from socialsched.testing import AdapterContract, key_in_text
+from socialsched.testing import AdapterContract, Arrived, key_in_text
+
+
+def blob_cid(data: bytes) -> str:
+    """The CID a PDS gives a blob: CIDv1, raw codec, SHA-256, base32."""
+    raw = bytes([0x01, 0x55, 0x12, 0x20]) + hashlib.sha256(data).digest()
+    return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
 
 
 class FakePds:
-    """Post records by (repo, rkey) -> the kit key their text carries."""
+    """Post records by (repo, rkey), with the kit key their text carries; blobs by CID."""
 
     def __init__(self, router: respx.MockRouter) -> None:
-        self.records: dict[tuple[str, str], str] = {}
+        self.records: dict[tuple[str, str], dict[str, Any]] = {}
+        self.blobs: dict[str, bytes] = {}
         self._failure: str | None = None
         router.post(f"{XRPC}/com.atproto.server.createSession").mock(side_effect=self._login)
         router.get(f"{XRPC}/com.atproto.repo.getRecord").mock(side_effect=self._get)
         router.post(f"{XRPC}/com.atproto.repo.createRecord").mock(side_effect=self._create)
         router.post(f"{XRPC}/com.atproto.repo.deleteRecord").mock(side_effect=self._delete)
+        router.post(f"{XRPC}/com.atproto.repo.uploadBlob").mock(side_effect=self._upload)
 
     def published(self) -> list[str]:
-        return list(self.records.values())
+        return [key_in_text(record["text"]) or "" for record in self.records.values()]
+
+    def _record(self, key: str) -> tuple[str, dict[str, Any]]:
+        return next(
+            (f"at://{repo}/app.bsky.feed.post/{rkey}", record)
+            for (repo, rkey), record in self.records.items()
+            if key_in_text(record["text"]) == key
+        )
+
+    def attachments(self, key: str) -> list[Arrived]:
+        embed = self._record(key)[1].get("embed") or {}
+        items = embed.get("images") or ([embed] if "video" in embed else [])
+        return [
+            Arrived.of(
+                self.blobs[(item.get("image") or item["video"])["ref"]["$link"]], item["alt"]
+            )
+            for item in items
+        ]
+
+    def reply_chain(self, key: str) -> list[str]:
+        uri, record = self._record(key)
+        chain = [key]
+        while child := next(
+            (
+                (f"at://{repo}/app.bsky.feed.post/{rkey}", r)
+                for (repo, rkey), r in self.records.items()
+                if (r.get("reply") or {}).get("parent", {}).get("uri") == uri
+            ),
+            None,
+        ):
+            uri, record = child
+            chain.append(key_in_text(record["text"]) or "")
+        return chain
 
     def fail_next(self, kind: str) -> bool:
         self._failure = kind
@@ -49,6 +94,17 @@ class FakePds:
         return httpx.Response(
             200, json={"accessJwt": jwt, "refreshJwt": jwt, "handle": "brand.example", "did": DID}
         )
+
+    def _upload(self, request: httpx.Request) -> httpx.Response:
+        cid = blob_cid(request.content)
+        self.blobs[cid] = request.content
+        blob = {
+            "$type": "blob",
+            "ref": {"$link": cid},
+            "mimeType": request.headers["Content-Type"],
+            "size": len(request.content),
+        }
+        return httpx.Response(200, json={"blob": blob})
 
     def _get(self, request: httpx.Request) -> httpx.Response:
         params = request.url.params
@@ -69,7 +125,7 @@ class FakePds:
         where = (body["repo"], body["rkey"])
         if where in self.records:
             return httpx.Response(400, json={"error": "InvalidRequest", "message": "exists"})
-        self.records[where] = key_in_text(body["record"]["text"]) or ""
+        self.records[where] = body["record"]
         uri = f"at://{body['repo']}/app.bsky.feed.post/{body['rkey']}"
         return httpx.Response(200, json={"uri": uri, "cid": "bafynew"})
 

@@ -7,6 +7,7 @@ Node or those packages are missing.
 
 from __future__ import annotations
 
+import io
 import json
 import selectors
 import shutil
@@ -16,14 +17,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from atproto import Client, models
 from atproto.exceptions import BadRequestError
 from socialsched_bluesky import BlueskyAdapter
+from socialsched_bluesky.adapter import IMAGES
 
-from socialsched.adapters import Message, PermanentError
+from socialsched.adapters import CredentialsRejected, Message, PermanentError
+from socialsched.media import Media
 from socialsched.model import Channel
-from socialsched.testing import AdapterContract, key_in_text
+from socialsched.testing import AdapterContract, Arrived, key_in_text, sample_image
 
 PDS_DIR = Path(__file__).parent / "pds"
 NOW = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
@@ -72,7 +76,7 @@ def make_adapter(pds: dict[str, Any], password: str | None = None) -> BlueskyAda
     return BlueskyAdapter(channel, environ={"BSKY_APP_PASSWORD": password or pds["app_password"]})
 
 
-def make_message(text: str) -> Message:
+def make_message(text: str, **fields: Any) -> Message:
     return Message(
         delivery_id="d1",
         post="newyear",
@@ -82,6 +86,7 @@ def make_message(text: str) -> Message:
         text=text,
         utc=NOW,
         local=NOW,
+        **fields,
     )
 
 
@@ -143,6 +148,140 @@ def test_wrong_app_password_is_permanent(pds: dict[str, Any]) -> None:
     assert "wrong-pass-word-xxxx" not in str(caught.value)
 
 
+def blob_bytes(adapter: BlueskyAdapter, did: str, cid: Any) -> bytes:
+    """A blob as the PDS serves it back (`com.atproto.sync.getBlob`)."""
+    assert adapter._client is not None
+    return bytes(
+        adapter._client.com.atproto.sync.get_blob(
+            params=models.ComAtprotoSyncGetBlob.Params(did=did, cid=str(cid))
+        )
+    )
+
+
+def test_images_are_stored_as_blobs_with_alt_text_and_aspect_ratio(pds: dict[str, Any]) -> None:
+    adapter = make_adapter(pds)
+    first = sample_image(64, 48, alt="Affiche du salon, stand B12")
+    second = sample_image(30, 40, alt="Plan d'accès au stand")
+    message = attrs.evolve(make_message("Venez nous voir"), attachments=(first, second))
+    receipt = adapter.publish(message, "pds-media-1")
+
+    embed = stored_post(adapter, receipt.remote_id).value.embed
+    assert embed.py_type == "app.bsky.embed.images"
+    assert [image.alt for image in embed.images] == [first.alt, second.alt]
+    assert [(i.aspect_ratio.width, i.aspect_ratio.height) for i in embed.images] == [
+        (64, 48),
+        (30, 40),
+    ]
+    for image, media in zip(embed.images, (first, second), strict=True):
+        assert image.image.mime_type == "image/png"
+        assert image.image.size == media.size
+        assert blob_bytes(adapter, pds["did"], image.image.cid) == media.read()
+
+
+def test_thread_parts_reply_to_root_and_previous_part(pds: dict[str, Any]) -> None:
+    adapter = make_adapter(pds)
+    first = adapter.publish(make_message("Fil 1/3", parts=3), "pds-thread")
+    second = adapter.publish(
+        make_message("Fil 2/3", part=2, parts=3, reply_to=first, thread_root=first),
+        "pds-thread#2",
+    )
+    # A new adapter (as after a restart) continues from the recorded receipts.
+    third = make_adapter(pds).publish(
+        make_message("Fil 3/3", part=3, parts=3, reply_to=second, thread_root=first),
+        "pds-thread#3",
+    )
+    assert stored_post(adapter, first.remote_id).value.reply is None
+    for receipt, parent in ((second, first), (third, second)):
+        stored = stored_post(adapter, receipt.remote_id)
+        assert receipt.extra["cid"] == stored.cid
+        reply = stored.value.reply
+        assert (reply.root.uri, reply.root.cid) == (first.remote_id, first.extra["cid"])
+        assert (reply.parent.uri, reply.parent.cid) == (parent.remote_id, parent.extra["cid"])
+
+
+def test_find_reads_back_what_was_published_under_the_key(pds: dict[str, Any]) -> None:
+    adapter = make_adapter(pds)
+    message = make_message("trouvé ?")
+    assert adapter.find(message, "pds-find") is None
+    published = adapter.publish(message, "pds-find")
+    assert make_adapter(pds).find(message, "pds-find") == published
+    assert adapter.find(message, "pds-find-other") is None
+
+
+def test_verify_names_the_account_and_refuses_a_wrong_password(pds: dict[str, Any]) -> None:
+    assert make_adapter(pds).verify() == f"@{pds['handle']} ({pds['did']})"
+    with pytest.raises(CredentialsRejected) as caught:
+        make_adapter(pds, password="wrong-pass-word-xxxx").verify()
+    assert "wrong-pass-word-xxxx" not in str(caught.value)
+
+
+RED = (220, 20, 20)
+GPS_IFD = 0x8825
+ORIENTATION = 0x0112
+
+
+def phone_photo() -> bytes:
+    """A 12-megapixel JPEG as a phone takes it: 4000x3000 pixels stored sideways with
+    EXIF orientation 6 (shown rotated a quarter turn clockwise, 3000x4000), a GPS
+    position in its EXIF, and noisy content so that it weighs several megabytes. The
+    stored top-left corner is red, so it must show at the top right."""
+    from PIL import Image
+
+    image = Image.merge("RGB", [Image.effect_noise((4000, 3000), 60)] * 3)
+    image.paste(RED, (0, 0, 1000, 1000))
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    gps = exif.get_ifd(GPS_IFD)
+    gps.update({1: "N", 2: (48.0, 51.0, 24.0), 3: "E", 4: (2.0, 21.0, 3.0)})
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=95, exif=exif)
+    return buffer.getvalue()
+
+
+def test_oversized_phone_photo_goes_out_fitted_upright_and_without_gps(
+    pds: dict[str, Any],
+) -> None:
+    """Issue 12's "done when": an oversized 12-megapixel JPEG with GPS EXIF reaches the
+    PDS under Bluesky's byte limit, oriented right, with no GPS data left."""
+    from PIL import Image
+
+    fitting = pytest.importorskip("socialsched.fitting")
+    original = phone_photo()
+    with Image.open(io.BytesIO(original)) as check:  # the photo is what it claims
+        assert check.size == (4000, 3000) and check.getexif()[ORIENTATION] == 6
+        assert check.getexif().get_ifd(GPS_IFD)[2] == (48.0, 51.0, 24.0)
+    assert len(original) > 2 * IMAGES.max_bytes
+    photo = Media.from_bytes(original, alt="Le stand au salon", filename="IMG_0001.jpg")
+    adapter = make_adapter(pds)
+    fitted = fitting.fit(photo, adapter.capabilities.images)
+    message = attrs.evolve(make_message("Photo du salon"), attachments=(fitted,))
+    receipt = adapter.publish(message, "pds-phone-photo")
+
+    image = stored_post(adapter, receipt.remote_id).value.embed.images[0]
+    assert image.alt == "Le stand au salon"
+    published = blob_bytes(adapter, pds["did"], image.image.cid)
+    assert len(published) <= 1_000_000
+    with Image.open(io.BytesIO(published)) as shown:
+        width, height = shown.size
+        exif = shown.getexif()
+        assert exif.get(ORIENTATION, 1) == 1  # the pixels are upright, nothing to rotate
+        assert not exif.get_ifd(GPS_IFD) and GPS_IFD not in exif
+        assert b"GPS" not in published
+        assert height > width and max(width, height) <= 2000
+        assert abs(width / height - 3 / 4) < 0.01
+        assert (image.aspect_ratio.width, image.aspect_ratio.height) == (width, height)
+        pixels = shown.convert("RGB")
+        top_right = pixels.getpixel((int(width * 0.85), int(height * 0.1)))
+        top_left = pixels.getpixel((int(width * 0.15), int(height * 0.1)))
+        bottom_right = pixels.getpixel((int(width * 0.85), int(height * 0.9)))
+    assert _near(top_right, RED)
+    assert not _near(top_left, RED) and not _near(bottom_right, RED)
+
+
+def _near(color: tuple[int, ...], wanted: tuple[int, int, int]) -> bool:
+    return all(abs(a - b) < 40 for a, b in zip(color, wanted, strict=True))
+
+
 class LocalPds:
     """The conformance kit's view of the local PDS: the kit's posts in the account."""
 
@@ -161,6 +300,35 @@ class LocalPds:
 
     def published(self) -> list[str]:
         return [str(key_in_text(record.value.text)) for record in self._kit_records()]
+
+    def _record(self, key: str) -> Any:
+        return next(r for r in self._kit_records() if key_in_text(r.value.text) == key)
+
+    def attachments(self, key: str) -> list[Arrived]:
+        """The blobs the PDS serves back for the post, with the alt text it stored."""
+        embed = self._record(key).value.embed
+        if embed is None:
+            return []
+        items = embed.images if hasattr(embed, "images") else [embed]
+        arrived = []
+        for item in items:
+            blob = item.image if hasattr(item, "image") else item.video
+            data = self.client.com.atproto.sync.get_blob(
+                params=models.ComAtprotoSyncGetBlob.Params(did=self.did, cid=str(blob.cid))
+            )
+            arrived.append(Arrived.of(bytes(data), item.alt))
+        return arrived
+
+    def reply_chain(self, key: str) -> list[str]:
+        records = self._kit_records()
+        record = self._record(key)
+        chain = [key]
+        while child := next(
+            (r for r in records if r.value.reply and r.value.reply.parent.uri == record.uri), None
+        ):
+            record = child
+            chain.append(str(key_in_text(record.value.text)))
+        return chain
 
     def fail_next(self, kind: str) -> bool:
         return False  # a real PDS cannot be told to fail; the respx contract covers that

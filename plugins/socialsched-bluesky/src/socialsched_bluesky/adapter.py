@@ -7,6 +7,10 @@ Channel settings:
   langs     table: segment -> language tags (at most 3), overriding the tags taken
             from the segment locale, e.g. { dz = ["fr", "ar"] }
 Secrets: app_password (an app password, never the account's main password).
+Media: up to 4 images (app.bsky.embed.images, each with its alt text and aspect ratio)
+or one MP4 video (app.bsky.embed.video), uploaded as blobs to the account's PDS.
+Threads: each part after the first replies to the previous one (reply refs root and
+parent, each an at:// URI and CID, which every receipt carries).
 Audiences: none. Every Bluesky post is public, so the adapter declares no audience
 kinds and plan-time validation reports a channel that names one for a segment.
 """
@@ -34,12 +38,15 @@ from atproto.exceptions import (
 
 from socialsched.adapters import (
     Adapter,
+    AdapterError,
     Capabilities,
+    CredentialsRejected,
     Message,
     PermanentError,
     Receipt,
     TransientError,
 )
+from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
 
 MAX_GRAPHEMES = 300
@@ -47,6 +54,23 @@ MAX_LANGS = 3
 POST_COLLECTION = "app.bsky.feed.post"
 DEFAULT_SERVICE = "https://bsky.social"
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+# The image embed lexicon caps each image blob at 1,000,000 bytes (newer lexicons allow
+# 2 MB, but PDSes and app views on the older one refuse more); a longer side of 2000
+# pixels is what the Bluesky app itself uploads. Animated GIFs show as still images.
+IMAGES = MediaLimits(
+    max_count=4,
+    max_bytes=1_000_000,
+    max_side=2000,
+    types=("image/jpeg", "image/png", "image/webp", "image/gif"),
+    animated=False,
+)
+# One MP4 per post; 100 MB is what Bluesky's video service takes (the lexicon allows
+# more, but a video the service refuses never plays).
+VIDEOS = MediaLimits(max_count=1, max_bytes=100_000_000, types=("video/mp4",))
+MAX_ALT_GRAPHEMES = 2000  # what the Bluesky app allows for an image
+MAX_VIDEO_ALT_GRAPHEMES = 1000  # app.bsky.embed.video: alt maxGraphemes
+# Errors a PDS answers with 400 that mean the session or account is refused.
+_REFUSED = ("AuthenticationRequired", "ExpiredToken", "InvalidToken", "AccountTakedown")
 
 _URL = regex.compile(r"https?://[^\s<>\"]+")
 _MENTION = regex.compile(
@@ -138,7 +162,14 @@ class BlueskyAdapter(Adapter):
         native_scheduling=False,
         delete=True,
         idempotent=True,
+        images=IMAGES,
+        videos=VIDEOS,
+        mixed_media=False,
+        max_alt_length=MAX_ALT_GRAPHEMES,
+        threads=True,
     )
+    required_secrets = ("app_password",)
+    required_settings = ("handle",)
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)
@@ -180,6 +211,12 @@ class BlueskyAdapter(Adapter):
             problems.append("text is over 3000 bytes, which Bluesky rejects")
         if len(self.langs(message)) > MAX_LANGS:
             problems.append(f"bluesky allows at most {MAX_LANGS} language tags")
+        for media in message.attachments:
+            if media.kind == "video" and graphemes(media.alt) > MAX_VIDEO_ALT_GRAPHEMES:
+                problems.append(
+                    f"{media.source or media.filename}: a video's alt text is "
+                    f"{graphemes(media.alt)} graphemes; bluesky allows {MAX_VIDEO_ALT_GRAPHEMES}"
+                )
         return problems
 
     # -- SDK calls ----------------------------------------------------------------------
@@ -212,10 +249,14 @@ class BlueskyAdapter(Adapter):
         except NetworkError as error:
             raise TransientError(f"bluesky {what}: {_describe(error)}") from None
         except UnauthorizedError as error:
-            raise PermanentError(
+            raise CredentialsRejected(
                 f"bluesky {what} for {self.handle!r} refused: {_describe(error)}"
             ) from None
         except BadRequestError as error:
+            if _error_name(error) in _REFUSED:
+                raise CredentialsRejected(
+                    f"bluesky {what} for {self.handle!r} refused: {_describe(error)}"
+                ) from None
             raise PermanentError(f"bluesky {what} rejected: {_describe(error)}") from None
         except RequestErrorBase as error:
             status = error.response.status_code if error.response is not None else 0
@@ -250,18 +291,23 @@ class BlueskyAdapter(Adapter):
             )
         return facets
 
-    def _existing(self, client: Client, rkey: str) -> Any:
-        """The post already stored under `rkey`, or None."""
-        try:
-            return client.com.atproto.repo.get_record(
-                params=models.ComAtprotoRepoGetRecord.Params(
-                    repo=self._did or self.handle, collection=POST_COLLECTION, rkey=rkey
-                )
-            )
-        except BadRequestError:
-            return None  # RecordNotFound
-        except AtProtocolError:
-            return None
+    def _stored(self, client: Client, rkey: str) -> Receipt | None:
+        """The receipt of the post stored under `rkey`, or None when the PDS says there
+        is none. Any other failure raises: "cannot tell" is not "none"."""
+        params = models.ComAtprotoRepoGetRecord.Params(
+            repo=self._did or self.handle, collection=POST_COLLECTION, rkey=rkey
+        )
+
+        def get() -> Any:
+            try:
+                return client.com.atproto.repo.get_record(params=params)
+            except BadRequestError as error:
+                if _error_name(error) == "RecordNotFound":
+                    return None
+                raise
+
+        found = self._call("getRecord", get)
+        return None if found is None else self._receipt(found.uri, found.cid or "", rkey)
 
     def _receipt(self, uri: str, cid: str, rkey: str) -> Receipt:
         return Receipt(
@@ -270,20 +316,76 @@ class BlueskyAdapter(Adapter):
             extra={"cid": cid},
         )
 
+    def _strong_ref(self, client: Client, receipt: Receipt) -> models.ComAtprotoRepoStrongRef.Main:
+        """The (URI, CID) reference to a published part; the CID read back from the PDS
+        when the receipt lacks it."""
+        cid = receipt.extra.get("cid")
+        if not cid:
+            parts = receipt.remote_id.removeprefix("at://").split("/")
+            if len(parts) != 3:
+                raise PermanentError(f"bluesky receipt {receipt.remote_id!r} is not an at:// URI")
+            params = models.ComAtprotoRepoGetRecord.Params(
+                repo=parts[0], collection=parts[1], rkey=parts[2]
+            )
+            found = self._call("getRecord", lambda: client.com.atproto.repo.get_record(params))
+            cid = found.cid
+        return models.ComAtprotoRepoStrongRef.Main(uri=receipt.remote_id, cid=str(cid))
+
+    def reply_ref(self, client: Client, message: Message) -> Any:
+        """The reply refs of a thread part after the first: its parent is the previous
+        part, its root the first."""
+        if message.reply_to is None:
+            return None
+        parent = self._strong_ref(client, message.reply_to)
+        root = (
+            self._strong_ref(client, message.thread_root)
+            if message.thread_root is not None
+            else parent
+        )
+        return models.AppBskyFeedPost.ReplyRef(root=root, parent=parent)
+
+    def upload(self, client: Client, media: Media) -> Any:
+        """Upload one attachment's bytes as a blob; the blob reference."""
+        data = media.read()
+        name = media.source or media.filename or media.digest[:12]
+        headers = {"Content-Type": media.mime_type}
+        upload = functools.partial(client.com.atproto.repo.upload_blob, data, headers=headers)
+        return self._call(f"uploadBlob of {name}", upload).blob
+
+    def embed(self, client: Client, attachments: tuple[Media, ...]) -> Any:
+        """The images or video embed for `attachments` (None without any)."""
+        if not attachments:
+            return None
+        blobs = [self.upload(client, media) for media in attachments]
+        if attachments[0].kind == "video":
+            return models.AppBskyEmbedVideo.Main(
+                video=blobs[0], alt=attachments[0].alt or None, aspect_ratio=_aspect(attachments[0])
+            )
+        return models.AppBskyEmbedImages.Main(
+            images=[
+                models.AppBskyEmbedImages.Image(
+                    image=blob, alt=media.alt, aspect_ratio=_aspect(media)
+                )
+                for media, blob in zip(attachments, blobs, strict=True)
+            ]
+        )
+
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         problems = self.validate(message)
         if problems:
             raise PermanentError("; ".join(problems))
         client = self._login()
         rkey = record_key(message.utc, idempotency_key)
-        existing = self._existing(client, rkey)
-        if existing is not None:
-            return self._receipt(existing.uri, existing.cid or "", rkey)
+        stored = self._stored(client, rkey)
+        if stored is not None:
+            return stored
         record = models.AppBskyFeedPost.Record(
             text=message.text,
             created_at=self.clock().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
             langs=self.langs(message),
             facets=self.facets(client, message.text) or None,
+            reply=self.reply_ref(client, message),
+            embed=self.embed(client, message.attachments),
         )
         data = models.ComAtprotoRepoCreateRecord.Data(
             repo=self._did or self.handle, collection=POST_COLLECTION, rkey=rkey, record=record
@@ -292,13 +394,31 @@ class BlueskyAdapter(Adapter):
             created = self._call(
                 "createRecord", lambda: client.com.atproto.repo.create_record(data)
             )
-        except (TransientError, PermanentError):
-            # A retry after a lost response: the record may exist now.
-            existing = self._existing(client, rkey)
-            if existing is not None:
-                return self._receipt(existing.uri, existing.cid or "", rkey)
+            return self._receipt(created.uri, created.cid, rkey)
+        except CredentialsRejected:
+            raise  # refused before anything was stored
+        except AdapterError as error:
+            # The record may exist all the same (a lost or unreadable answer, or a
+            # create racing another worker): the key says where to look.
+            try:
+                stored = self._stored(client, rkey)
+            except AdapterError:
+                raise TransientError(
+                    f"{error}; whether the post was stored cannot be checked now"
+                ) from None
+            if stored is not None:
+                return stored
             raise
-        return self._receipt(created.uri, created.cid, rkey)
+
+    def verify(self) -> str:
+        """Log in afresh (`createSession`): the account's handle and DID."""
+        self._client = None
+        self._login()
+        return f"@{self.handle} ({self._did})"
+
+    def find(self, message: Message, idempotency_key: str) -> Receipt | None:
+        """The post stored under the record key derived from `idempotency_key`, or None."""
+        return self._stored(self._login(), record_key(message.utc, idempotency_key))
 
     def delete(self, receipt: Receipt) -> None:
         client = self._login()
@@ -313,3 +433,15 @@ class BlueskyAdapter(Adapter):
 
 def _describe(error: RequestErrorBase) -> str:
     return str(error) if error.response is not None else type(error).__name__
+
+
+def _error_name(error: RequestErrorBase) -> str:
+    """The XRPC error name of a failed request ("RecordNotFound", "ExpiredToken"...)."""
+    content = getattr(error.response, "content", None)
+    return str(getattr(content, "error", "") or "")
+
+
+def _aspect(media: Media) -> Any:
+    if not media.width or not media.height:
+        return None
+    return models.AppBskyEmbedDefs.AspectRatio(width=media.width, height=media.height)

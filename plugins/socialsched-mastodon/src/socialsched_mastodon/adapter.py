@@ -1,15 +1,19 @@
-"""Mastodon adapter: statuses through the Mastodon REST API (v1 statuses, v2 instance).
+"""Mastodon adapter: statuses through the Mastodon REST API (v1 statuses, v2 media,
+v2 instance).
 
 Channel settings:
   instance          base URL of the server, e.g. "https://mastodon.social" (required)
   max_length        character limit; when absent, read from the instance configuration
                     (`GET /api/v2/instance`), falling back to Mastodon's default of 500
-  instance_limits   false to never ask the instance for its limits (default true)
+  instance_limits   false to never ask the instance for its character and media limits
+                    (default true; giving max_length also means not asking)
+  media_wait        seconds to wait for the server to process an upload (default 120)
   visibility        default visibility when a segment has no audience (default "public")
   content_warning   content warning (spoiler text) for every post on this channel
   content_warnings  table: post tag -> content warning, for posts carrying that tag
   timeout           seconds per HTTP request (default 20)
-Secrets: token (an access token with the write:statuses scope).
+Secrets: token (an access token with the read:accounts, read:statuses, write:media and
+write:statuses scopes).
 Audiences (per segment, see `socialsched.audiences`):
   "visibility:public" | "visibility:unlisted" | "visibility:private" (followers only)
   "recipient:@alice@example.social"   a direct message to one account (visibility
@@ -18,8 +22,10 @@ Audiences (per segment, see `socialsched.audiences`):
 
 from __future__ import annotations
 
+import html.parser
+import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -30,18 +36,39 @@ import regex
 
 from socialsched.adapters import (
     Adapter,
+    CannotCheck,
     Capabilities,
+    CredentialsRejected,
     Message,
     PermanentError,
     Receipt,
     TransientError,
 )
 from socialsched.audiences import Audience
+from socialsched.media import IMAGE_TYPES, VIDEO_TYPES, Media, MediaLimits
 from socialsched.model import Channel
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 DEFAULT_MAX_LENGTH = 500
 DEFAULT_URL_LENGTH = 23
+MEGABYTE = 1024 * 1024
+# Mastodon's own defaults since 4.2 (MediaAttachment: 16 MB and 3840x2160 pixels per
+# image, 99 MB per video; four attachments, of which at most one video, never mixed);
+# an instance may announce other limits in its configuration, which then win.
+DEFAULT_IMAGES = MediaLimits(
+    max_count=4, max_bytes=16 * MEGABYTE, max_pixels=8_294_400, types=IMAGE_TYPES
+)
+DEFAULT_VIDEOS = MediaLimits(
+    max_count=1, max_bytes=99 * MEGABYTE, max_pixels=8_294_400, types=VIDEO_TYPES
+)
+DEFAULT_ALT_LENGTH = 1500
+# How far before a delivery's due time `find` looks for its status: a runner never
+# publishes early, so this only covers clocks that disagree.
+FIND_MARGIN = timedelta(hours=1)
+FIND_PAGE = 40  # the most Mastodon returns per page of an account's statuses
+FIND_PAGES = 5
+# The receipt of a status that went out but whose id the server's answer lacked.
+UNCONFIRMED = "unconfirmed:"
 
 # Mastodon counts every link as a fixed number of characters and a mention by its
 # local part only (StatusLengthValidator), then counts grapheme clusters.
@@ -73,7 +100,14 @@ class MastodonAdapter(Adapter):
         native_scheduling=False,
         delete=True,
         idempotent=True,
+        images=DEFAULT_IMAGES,
+        videos=DEFAULT_VIDEOS,
+        mixed_media=False,
+        max_alt_length=DEFAULT_ALT_LENGTH,
+        threads=True,
     )
+    required_secrets = ("token",)
+    required_settings = ("instance",)
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)
@@ -87,34 +121,49 @@ class MastodonAdapter(Adapter):
         self.instance = str(instance).rstrip("/")
         self.timeout = float(settings.get("timeout", 20))
         self.url_length = DEFAULT_URL_LENGTH
+        # A channel that states its limit is planned without asking the instance.
         self._limits_known = "max_length" in settings or not settings.get("instance_limits", True)
         if "max_length" in settings:
             self.capabilities = attrs.evolve(
                 self.capabilities, max_length=int(settings["max_length"])
             )
+        self.media_wait = float(settings.get("media_wait", 120))
         self._client: httpx.Client | None = None
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.sleep: Callable[[float], None] = time.sleep
         self._blocked_until: datetime | None = None
+        self._account: dict[str, Any] | None = None
 
     # -- limits -------------------------------------------------------------------------
 
     def _ensure_limits(self) -> None:
-        """Read the character limit from the instance once; keep the default on failure."""
+        """Read the character and media limits from the instance once; keep the
+        defaults for what it does not say or when it cannot be asked."""
         if self._limits_known:
             return
         self._limits_known = True
         try:
             # Public endpoint: no token needed, so `plan` works without secrets; a short
-            # timeout because planning offline should fall back to 500 quickly.
+            # timeout because planning offline should fall back to the defaults quickly.
             response = httpx.get(f"{self.instance}/api/v2/instance", timeout=min(self.timeout, 5))
             response.raise_for_status()
-            config = response.json().get("configuration", {})
+            config = response.json()["configuration"]
             statuses = config.get("statuses", {})
-            max_length = int(statuses["max_characters"])
-            self.url_length = int(statuses.get("characters_reserved_per_url", self.url_length))
+            media = config.get("media_attachments", {})
         except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
             return
-        self.capabilities = attrs.evolve(self.capabilities, max_length=max_length)
+        try:
+            capabilities = instance_media_limits(self.capabilities, statuses, media)
+            if (
+                statuses.get("max_characters") is not None
+                and "max_length" not in self.channel.settings
+            ):
+                max_length = int(statuses["max_characters"])
+                capabilities = attrs.evolve(capabilities, max_length=max_length)
+            url_length = int(statuses.get("characters_reserved_per_url", self.url_length))
+        except (ValueError, TypeError, AttributeError):
+            return  # a malformed configuration: Mastodon's defaults stay
+        self.capabilities, self.url_length = capabilities, url_length
 
     def text_length(self, text: str) -> int:
         """Length as Mastodon counts it: links as 23, mentions by local part, graphemes."""
@@ -253,20 +302,85 @@ class MastodonAdapter(Adapter):
             )
         return response
 
-    def publish(self, message: Message, idempotency_key: str) -> Receipt:
-        problems = self.validate(message)
-        if problems:
-            raise PermanentError("; ".join(problems))
+    def _refused(self, response: httpx.Response, what: str) -> PermanentError:
+        """The error for a 4xx answer: a refused token is `CredentialsRejected`."""
+        text = f"mastodon {self.instance} {what}: {response.status_code}{_server_error(response)}"
+        if response.status_code in (401, 403):
+            return CredentialsRejected(text)
+        return PermanentError(text)
+
+    # -- media --------------------------------------------------------------------------
+
+    def upload(self, media: Media) -> str:
+        """Upload one attachment with its alt text (the description); its media id once
+        the server has processed it."""
+        response = self._request(
+            "POST",
+            "/api/v2/media",
+            files={
+                "file": (
+                    media.filename or f"upload.{media.mime_type.split('/')[1]}",
+                    media.read(),
+                    media.mime_type,
+                )
+            },
+            data={"description": media.alt} if media.alt else {},
+        )
+        name = media.source or media.filename or media.digest[:12]
+        if response.status_code >= 400:
+            raise self._refused(response, f"refused {name}")
+        attachment = _json(response)
+        media_id = str(attachment.get("id") or "")
+        if not media_id:
+            raise TransientError(
+                f"mastodon {self.instance} answered the upload of {name} without a media id"
+            )
+        # 202: accepted, processed in the background; `url` stays null until it is done.
+        waited = 0.0
+        delay = 1.0
+        while response.status_code == 202 or not attachment.get("url"):
+            if waited >= self.media_wait:
+                raise TransientError(
+                    f"mastodon {self.instance} still processing {name} after {waited:.0f} s"
+                )
+            self.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 10.0)
+            response = self._request("GET", f"/api/v1/media/{media_id}")
+            if response.status_code >= 400:
+                raise self._refused(response, f"failed to process {name}")
+            # 206 Partial Content: still processing.
+            attachment = _json(response) if response.status_code == 200 else {}
+        return media_id
+
+    # -- publishing ---------------------------------------------------------------------
+
+    def status_body(self, message: Message, media_ids: list[str]) -> dict[str, Any]:
+        """The JSON body of `POST /api/v1/statuses` for `message`."""
         visibility = self.visibility(message)
         body: dict[str, Any] = {
             "status": self.status_text(message, visibility),
             "visibility": visibility.visibility,
             "language": mastodon_language(message.locale),
         }
+        if media_ids:
+            body["media_ids"] = media_ids
+        if message.reply_to is not None:
+            body["in_reply_to_id"] = message.reply_to.remote_id
         warning = self.content_warning(message)
         if warning:
             body["spoiler_text"] = warning
             body["sensitive"] = True
+        return body
+
+    def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        problems = self.validate(message)
+        if problems:
+            raise PermanentError("; ".join(problems))
+        # A retry uploads the media again: Mastodon deletes unattached uploads itself,
+        # and the Idempotency-Key below keeps the status from being posted twice.
+        media_ids = [self.upload(media) for media in message.attachments]
+        body = self.status_body(message, media_ids)
         response = self._request(
             "POST",
             "/api/v1/statuses",
@@ -274,26 +388,173 @@ class MastodonAdapter(Adapter):
             headers={"Idempotency-Key": idempotency_key},
         )
         if response.status_code >= 400:
-            raise PermanentError(
-                f"mastodon {self.instance} rejected the status: {response.status_code}"
-                f"{_server_error(response)}"
-            )
+            raise self._refused(response, "rejected the status")
+        # From here on the status exists: whatever goes wrong, return a receipt.
         try:
             status = response.json()
             return Receipt(remote_id=str(status["id"]), url=status.get("url"))
         except (ValueError, KeyError, TypeError):
-            raise PermanentError(
-                f"mastodon {self.instance} answered {response.status_code} without a status id"
-            ) from None
+            pass
+        try:
+            found = self.find(message, idempotency_key)
+        except (TransientError, PermanentError, CannotCheck):
+            found = None
+        if found is not None:
+            return found
+        return Receipt(
+            remote_id=f"{UNCONFIRMED}{idempotency_key}",
+            extra={"unconfirmed": f"mastodon answered {response.status_code} without a status id"},
+        )
+
+    # -- checks -------------------------------------------------------------------------
+
+    def account(self) -> dict[str, Any]:
+        """The account the token belongs to (`verify_credentials`), asked once."""
+        if self._account is None:
+            response = self._request("GET", "/api/v1/accounts/verify_credentials")
+            if response.status_code >= 400:
+                raise self._refused(response, "refused the token")
+            account = _json(response)
+            if not account.get("id"):
+                raise TransientError(
+                    f"mastodon {self.instance} answered verify_credentials without an account"
+                )
+            self._account = account
+        return self._account
+
+    def verify(self) -> str:
+        """The account's handle, once the instance has accepted the token."""
+        self.secret("token")
+        self._account = None
+        account = self.account()
+        host = httpx.URL(self.instance).host
+        return f"@{account.get('acct') or account.get('username')}@{host}"
+
+    def find(self, message: Message, idempotency_key: str) -> Receipt | None:
+        """The account's status for `message`, looked up among its statuses since the
+        delivery was due: same text, content warning and reply target (Mastodon keeps
+        an Idempotency-Key for an hour only, so a later retry cannot rely on it)."""
+        account_id = self.account()["id"]
+        since = message.utc - FIND_MARGIN
+        expected = _comparable(self.status_text(message, self.visibility(message)))
+        warning = self.content_warning(message) or ""
+        reply_to = message.reply_to.remote_id if message.reply_to is not None else None
+        params: dict[str, Any] = {"limit": FIND_PAGE, "exclude_reblogs": "true"}
+        for _ in range(FIND_PAGES):
+            response = self._request(
+                "GET", f"/api/v1/accounts/{account_id}/statuses", params=params
+            )
+            if response.status_code >= 400:
+                raise self._refused(response, "refused to list the account's statuses")
+            statuses = response.json() if response.status_code == 200 else None
+            if not isinstance(statuses, list):
+                raise TransientError(f"mastodon {self.instance} listed statuses unreadably")
+            if not statuses:
+                return None
+            for status in statuses:
+                if _created_at(status) < since:
+                    return None
+                if (
+                    _comparable(_plain_text(status.get("content") or "")) == expected
+                    and (status.get("spoiler_text") or "") == warning
+                    and status.get("in_reply_to_id") == reply_to
+                ):
+                    return Receipt(remote_id=str(status["id"]), url=status.get("url"))
+            params["max_id"] = statuses[-1]["id"]
+        raise CannotCheck(
+            f"mastodon {self.instance}: more than {FIND_PAGE * FIND_PAGES} statuses since "
+            f"{since:%Y-%m-%d %H:%M} UTC; cannot tell whether {idempotency_key} went out"
+        )
 
     def delete(self, receipt: Receipt) -> None:
+        if receipt.remote_id.startswith(UNCONFIRMED):
+            raise PermanentError(
+                f"mastodon {self.instance}: the status published under "
+                f"{receipt.remote_id.removeprefix(UNCONFIRMED)} has no known id; delete it "
+                "by hand"
+            )
         response = self._request("DELETE", f"/api/v1/statuses/{receipt.remote_id}")
         # 404: already gone, which is what deleting wanted.
         if response.status_code >= 400 and response.status_code != 404:
-            raise PermanentError(
-                f"mastodon {self.instance} refused to delete status {receipt.remote_id}: "
-                f"{response.status_code}{_server_error(response)}"
-            )
+            raise self._refused(response, f"refused to delete status {receipt.remote_id}")
+
+
+def instance_media_limits(
+    capabilities: Capabilities, statuses: Mapping[str, Any], media: Mapping[str, Any]
+) -> Capabilities:
+    """`capabilities` with the media limits an instance announces in its configuration
+    (`statuses.max_media_attachments`, `media_attachments.*`); what it leaves out keeps
+    Mastodon's default."""
+
+    def limits(current: MediaLimits, kind_types: tuple[str, ...], prefix: str) -> MediaLimits:
+        changes: dict[str, Any] = {}
+        if prefix == "image" and statuses.get("max_media_attachments") is not None:
+            changes["max_count"] = int(statuses["max_media_attachments"])
+        if media.get(f"{prefix}_size_limit") is not None:
+            changes["max_bytes"] = int(media[f"{prefix}_size_limit"])
+        if media.get(f"{prefix}_matrix_limit") is not None:
+            changes["max_pixels"] = int(media[f"{prefix}_matrix_limit"])
+        supported = media.get("supported_mime_types")
+        if isinstance(supported, list):
+            types = tuple(mime for mime in kind_types if mime in supported)
+            # No accepted type at all: the kind is refused (empty types would mean any).
+            changes["types"] = types or current.types
+            if not types:
+                changes["max_count"] = 0
+        return attrs.evolve(current, **changes)
+
+    alt_length = media.get("description_limit")
+    return attrs.evolve(
+        capabilities,
+        images=limits(capabilities.images, IMAGE_TYPES, "image"),
+        videos=limits(capabilities.videos, VIDEO_TYPES, "video"),
+        max_alt_length=int(alt_length) if alt_length is not None else capabilities.max_alt_length,
+    )
+
+
+class _TextOf(html.parser.HTMLParser):
+    """The text of a status's HTML `content`, a space where a line or paragraph breaks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("br", "p"):
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def _plain_text(content: str) -> str:
+    parser = _TextOf()
+    parser.feed(content)
+    parser.close()
+    return "".join(parser.parts)
+
+
+def _comparable(text: str) -> str:
+    """Text as Mastodon shows it back, for comparing: a mention `@user@host` of another
+    server shown as `@user`, whitespace runs as one space."""
+    text = _MENTION.sub(lambda match: "@" + match[1], text)
+    return " ".join(text.split())
+
+
+def _created_at(status: Mapping[str, Any]) -> datetime:
+    try:
+        created = datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return datetime.max.replace(tzinfo=UTC)  # unknown: keep looking
+    return created if created.tzinfo else created.replace(tzinfo=UTC)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        value = response.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _reset_time(response: httpx.Response) -> datetime | None:
