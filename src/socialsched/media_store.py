@@ -181,27 +181,29 @@ class StoreMediaCache:
         key = (digest, limits_key)
         if key not in self._variants:
             query = (
-                select(*_DESCRIPTION)
+                select(*_DESCRIPTION, media_variants.c.filename)
                 .join(media_variants, media.c.digest == media_variants.c.variant)
                 .where(media_variants.c.digest == digest, media_variants.c.limits_key == limits_key)
             )
             with self._engine.connect() as connection:
                 row = connection.execute(query).first()
-            self._variants[key] = None if row is None else _described(row, self._reader)
+            self._variants[key] = (
+                None if row is None else _described(row, self._reader, filename=row.filename)
+            )
         return self._variants[key]
 
     def remember_variant(self, digest: str, limits_key: str, variant: Media) -> Media:
         """Keep `variant` as the fit of `digest` to `limits_key`."""
         with self._engine.begin() as connection:
             store_media(connection, [variant], self._clock())
+            values = {"variant": variant.digest, "filename": variant.filename}
             connection.execute(
                 dialect_insert(connection, media_variants)
-                .values(digest=digest, limits_key=limits_key, variant=variant.digest)
-                .on_conflict_do_update(
-                    index_elements=["digest", "limits_key"], set_={"variant": variant.digest}
-                )
+                .values(digest=digest, limits_key=limits_key, **values)
+                .on_conflict_do_update(index_elements=["digest", "limits_key"], set_=values)
             )
-        kept = _described(variant, self._reader, filename=variant.filename, source=variant.source)
+        # What `known_variant` will answer later: no source (the caller sets it).
+        kept = _described(variant, self._reader, filename=variant.filename)
         self._variants[digest, limits_key] = kept
         return kept
 

@@ -160,6 +160,7 @@ media_variants = Table(
     Column("digest", String(64), primary_key=True),
     Column("limits_key", String(200), primary_key=True),
     Column("variant", String(64), nullable=False),
+    Column("filename", Text(), nullable=False, server_default=""),
 )
 """The fitted variant (its digest in `media`) of media `digest` for `MediaLimits.key()`."""
 

@@ -141,7 +141,10 @@ def test_the_media_cache_remembers_files_and_variants_across_stores(make_store):
     )
     assert kept.read() == original
     assert cache.known_variant(kept.digest, "1000:::") is None
-    cache.remember_variant(kept.digest, "1000:::", Media.from_bytes(fitted))
+    made = cache.remember_variant(
+        kept.digest, "1000:::", Media.from_bytes(fitted, filename="banner-fitted.png")
+    )
+    assert made.read() == fitted
     first.close()
 
     other = make_store().media_cache()  # a later schedule: a new cache, same database
@@ -159,7 +162,8 @@ def test_the_media_cache_remembers_files_and_variants_across_stores(make_store):
     assert other.known_source("/cal/banner.png", len(original) + 1, 111) is None
     variant = other.known_variant(seen.digest, "1000:::")
     assert variant is not None and variant.read() == fitted
-    assert (variant.width, variant.height) == (40, 30)
+    assert (variant.width, variant.height, variant.filename) == (40, 30, "banner-fitted.png")
+    assert variant == made  # the same answer as when it was made: deliveries stay unchanged
     assert other.known_variant(seen.digest, "2000:::") is None
 
 

@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("digest", sa.String(64), primary_key=True),
         sa.Column("limits_key", sa.String(200), primary_key=True),
         sa.Column("variant", sa.String(64), nullable=False),
+        sa.Column("filename", sa.Text(), nullable=False, server_default=""),
     )
     op.create_table(
         "thread_parts",
