@@ -3,13 +3,13 @@
 1. Deliveries published per second through the `jsonl` adapter by one and by two
    worker processes, on SQLite and on PostgreSQL (skipped, and said so, when no
    server answers at PG_URL).
-2. Scale-out: deliveries published per second through the `webhook` adapter to a local
+2. The runner's peak memory (RSS) while N deliveries are pending in the future and a
+   fixed number are due, for N = 10,000 and N = 1,000,000: claiming in batches with
+   LIMIT keeps it flat. Pending rows are bulk-copied in SQL to set up quickly.
+3. Scale-out: deliveries published per second through the `webhook` adapter to a local
    HTTP receiver (a real server on 127.0.0.1, in this process) by 1, 2 and 4 runner
    processes sharing one PostgreSQL database. The receiver must get every delivery
    exactly once (checked by its Idempotency-Key headers).
-3. The runner's peak memory (RSS) while N deliveries are pending in the future and a
-   fixed number are due, for N = 10,000 and N = 1,000,000: claiming in batches with
-   LIMIT keeps it flat. Pending rows are bulk-copied in SQL to set up quickly.
 
 Timing starts when every worker process has opened the store (a start signal), so
 process start-up and imports are not counted. The jsonl adapter fsyncs every line;
@@ -43,7 +43,6 @@ from _synthetic import calendar, deliveries
 from socialsched.model import Channel
 from socialsched.runner import Runner
 from socialsched.store import Store
-from socialsched.testing import LocalServer
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # The webhook channel's signing key: read from the environment, as in production.
@@ -153,6 +152,9 @@ def drop_schema(schema: str) -> None:
 
 def scale_out(size: int, runners: list[int], no_postgresql: bool, folder: Path) -> dict[str, float]:
     """Webhook throughput by 1, 2, 4... runners on PostgreSQL, against a local receiver."""
+    # Imported here: the memory section's forked workers would start with its modules.
+    from socialsched.testing import LocalServer
+
     results: dict[str, float] = {}
     if no_postgresql:
         print("scale-out (webhook, PostgreSQL): skipped (--no-postgresql)")
@@ -225,7 +227,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                     f"{backend:10} {workers} worker(s): {published} in {seconds:.2f} s "
                     f"= {rate:,.0f}/s"
                 )
-        results.update(scale_out(args.size, args.runners, args.no_postgresql, folder))
         rss = []
         for pending in args.pending:
             db = str(folder / f"pending{pending}.db")
@@ -241,6 +242,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             f"RSS ratio {args.pending[1]:,} vs {args.pending[0]:,} pending: "
             f"{results['rss_ratio']:.2f}"
         )
+        # Last: forked workers start with the parent's memory, and the receiver's grows it.
+        results.update(scale_out(args.size, args.runners, args.no_postgresql, folder))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return results

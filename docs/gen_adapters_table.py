@@ -15,7 +15,8 @@ import sys
 from importlib.metadata import distributions, packages_distributions
 from pathlib import Path
 
-from socialsched.adapters import Adapter
+from socialsched.adapters import Adapter, in_doubt_guarantee
+from socialsched.media import MediaLimits
 from socialsched.registry import ENTRY_POINT_GROUP, available_adapters
 
 DOC = Path(__file__).with_name("adapters.md")
@@ -23,11 +24,14 @@ COLUMNS = (
     "Adapter",
     "Package",
     "Max length",
-    "Media",
+    "Images",
+    "Video",
+    "Threads",
     "Audiences",
     "Native scheduling",
     "Delete",
     "Idempotent",
+    "In doubt",
 )
 HEADER = """# Adapters and their capabilities
 
@@ -38,17 +42,29 @@ HEADER = """# Adapters and their capabilities
 What each installed network adapter declares. *Max length* is counted the way the
 network counts (`Adapter.text_length`); "none" means no limit. *Audiences* lists the
 audience kinds the adapter accepts: the `kind` of a channel's `audiences` entries
-(`"kind:id"` strings or tables; "any" takes every kind). *Idempotent* means the network
-itself drops a repeated idempotency key; for the others, each README says what the adapter does
-locally to avoid a repeated post. Some adapters adjust a limit from channel settings
-(e.g. Discord's embed format); the table shows the defaults. Each plugin's README in
-`plugins/` has the details.
+(`"kind:id"` strings or tables; "any" takes every kind). *Images* and *Video* give the
+most a post may carry ("no": none); *Threads* whether long text goes out as a reply
+chain. *Idempotent* means the network itself drops a repeated idempotency key; for the
+others, each README says what the adapter does locally to avoid a repeated post.
+
+*In doubt* says what holds for a post whose runner died between sending it and
+recording it: "checked (...)" means the adapter asks the network whether the post
+exists (`Adapter.find`) and records it instead of sending it again; "idempotent key"
+means the network drops the repeated send; "cannot check" means the channel's
+`on_doubt` setting decides between sending again and holding the delivery for an
+operator. Some adapters adjust a limit from channel settings (e.g. Discord's embed
+format); the table shows the defaults. Each plugin's README in `plugins/` has the
+details.
 
 """
 
 
 def _flag(value: bool) -> str:
     return "yes" if value else "no"
+
+
+def _count(limits: MediaLimits) -> str:
+    return str(limits.max_count) if limits.max_count else "no"
 
 
 def _plugin_distributions() -> dict[str, str]:
@@ -79,11 +95,14 @@ def row(cls: type[Adapter]) -> str:
         f"`{cls.name}`",
         package_of(cls),
         "none" if caps.max_length is None else f"{caps.max_length:,}",
-        _flag(caps.media),
+        _count(caps.images),
+        _count(caps.videos),
+        _flag(caps.threads),
         ", ".join(caps.audiences) or "—",
         _flag(caps.native_scheduling),
         _flag(caps.delete),
         _flag(caps.idempotent),
+        in_doubt_guarantee(cls),
     )
     return "| " + " | ".join(cells) + " |"
 

@@ -69,7 +69,29 @@ class Sample(Adapter):
 
 
 def test_row_shows_each_declared_capability():
-    assert gen.row(Sample) == ("| `sample` | sample_plugin | 12,345 | yes | a, b | yes | no | no |")
+    assert gen.row(Sample) == (
+        "| `sample` | sample_plugin | 12,345 | 4 | no | no | a, b | yes | no | no | cannot check |"
+    )
+
+
+def test_row_shows_video_threads_and_the_in_doubt_guarantee():
+    class Finding(Sample):
+        capabilities = Capabilities(videos=MediaLimits(max_count=1), threads=True, idempotent=True)
+
+        def find(self, message, idempotency_key):
+            return None
+
+    class Keyed(Sample):
+        capabilities = Capabilities(idempotent=True)
+
+    class Stated(Keyed):
+        doubt_guarantee = "checked (recent posts)"
+
+    cells = lambda cls: [c.strip() for c in gen.row(cls).split("|")[1:-1]]  # noqa: E731
+    assert cells(Finding)[3:6] == ["no", "1", "yes"]
+    assert cells(Finding)[-1] == "checked (find)"
+    assert cells(Keyed)[-1] == "idempotent key"
+    assert cells(Stated)[-1] == "checked (recent posts)"
 
 
 def test_render_sorts_adapters_by_name_under_one_header():

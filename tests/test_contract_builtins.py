@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -30,11 +32,41 @@ class FlakyStream(io.StringIO):
         return super().write(text)
 
     def published(self) -> list[str]:
-        return [k for k in map(key_in_text, self.getvalue().splitlines()) if k]
+        return [k for k in map(key_in_text, self.posts()) if k]
+
+    def posts(self) -> list[str]:
+        return [line for line in self.getvalue().splitlines() if not line.startswith(" ")]
 
     def fail_next(self, kind: str) -> bool:
         self.failure = kind
         return True
+
+    def attachments(self, key: str) -> list[Arrived]:
+        """The attachment lines printed under the post of `key`."""
+        lines = self.getvalue().splitlines()
+        [start] = [n for n, line in enumerate(lines) if key_in_text(line) == key]
+        arrived = []
+        for line in lines[start + 1 :]:
+            match = ATTACHMENT_LINE.match(line)
+            if match is None:
+                break
+            arrived.append(Arrived(match["digest"], json.loads(match["alt"])))
+        return arrived
+
+    def reply_chain(self, key: str) -> list[str]:
+        """Keys of the parts printed as replying to `key`, to that reply, and so on
+        (the console's receipts are the keys)."""
+        chain = [key]
+        while replies := [post for post in self.posts() if f", replying to {chain[-1]})" in post]:
+            [reply] = replies
+            chain.append(key_in_text(reply) or "")
+        return chain
+
+
+ATTACHMENT_LINE = re.compile(
+    r"^  attachment \d+/\d+: \S+ \S+ [\d,]+ bytes( \d+x\d+)? sha256:(?P<digest>[0-9a-f]{64})"
+    r" alt: (?P<alt>.*)$"
+)
 
 
 class TestConsoleContract(AdapterContract):
@@ -107,7 +139,19 @@ class TestJsonlContract(AdapterContract):
 
 class WebhookServer(LocalServer):
     def published(self) -> list[str]:
-        return [r.header(IDEMPOTENCY_HEADER) or "" for r in self.requests if 200 <= r.status < 300]
+        return [
+            r.header(IDEMPOTENCY_HEADER) or ""
+            for r in self.requests
+            if 200 <= r.status < 300 and r.json()["type"] == "message"
+        ]
+
+    def attachments(self, key: str) -> list[Arrived]:
+        [body] = [
+            r.json()
+            for r in self.requests
+            if r.header(IDEMPOTENCY_HEADER) == key and 200 <= r.status < 300
+        ]
+        return [Arrived.of(base64.b64decode(a["data"]), a["alt"]) for a in body["attachments"]]
 
     def fail_next(self, kind: str) -> bool:
         self.reply(Reply(503, headers={"Retry-After": "2"}) if kind == "transient" else Reply(401))

@@ -6,8 +6,10 @@ and from the recipe files read as plain TOML, never from socialsched itself.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
+import shutil
 import tomllib
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -33,6 +35,8 @@ TESTED = {
     "weekly-cadence",
     "crediting-sources",
     "crisis-pause",
+    "banner-per-language",
+    "threads",
 }
 
 
@@ -262,6 +266,102 @@ def test_a_shared_post_without_its_source_fails_lint():
     problems = lint(calendar, date(2027, 4, 1), date(2027, 4, 30))
     errors = [p for p in problems if p.severity == "error"]
     assert errors and all("source_url" in p.message for p in errors)
+
+
+# ---- a banner per language ----
+
+
+def _by_locale(table: dict, locale: str):
+    """The entry for `locale`: the full tag, then its language, then "default"."""
+    for key in (locale, locale.split("-")[0], "default"):
+        if key in table:
+            return table[key]
+    raise KeyError(locale)
+
+
+def test_each_market_gets_the_banner_in_its_language_with_its_alt_text():
+    folder = RECIPES / "banner-per-language"
+    raw = _raw("banner-per-language")
+    (post,) = raw["post"]
+    locales = {s["name"]: s["locale"] for s in raw["segment"]}
+    discount = str(raw["calendar"]["vars"]["discount"])
+    deliveries = socialsched.plan(_load("banner-per-language"), "2027-03-16", "2027-03-16")
+    assert sorted(d.segment for d in deliveries) == sorted(locales)
+    used = set()
+    for delivery in deliveries:
+        locale = locales[delivery.segment]
+        (item,) = _by_locale(post["media"], locale)
+        alt = item["alt"] if isinstance(item["alt"], str) else _by_locale(item["alt"], locale)
+        data = (folder / item["path"]).read_bytes()
+        (media,) = delivery.media
+        assert media.digest == hashlib.sha256(data).hexdigest() and media.read() == data
+        assert media.alt == alt.replace("{{ vars.discount }}", discount)
+        assert "{{" not in media.alt and discount in media.alt
+        used.add(item["path"])
+    assert len(used) == 3  # English, Spanish and French banners
+    alts = {d.segment: d.media[0].alt for d in deliveries}
+    assert alts["mexico"] != alts["madrid"] and alts["algiers"] == alts["paris"]
+
+
+def test_the_banners_are_tiny_pngs_by_content():
+    for image in (RECIPES / "banner-per-language" / "img").iterdir():
+        data = image.read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) < 5_000, image.name
+
+
+def test_banner_page_shows_what_plan_prints_and_lint_says_of_a_missing_banner(
+    tmp_path, monkeypatch
+):
+    page = (RECIPES / "banner-per-language" / "index.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```console\n\$ (.*?)\n(.*?)```", page, re.S)
+    command, shown = block
+    monkeypatch.chdir(RECIPES.parents[1])
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(main, command.split()[1:])
+    assert result.exit_code == 0 and result.output == shown
+
+    copy = tmp_path / "docs" / "recipes" / "banner-per-language"
+    shutil.copytree(RECIPES / "banner-per-language", copy)
+    (copy / "img" / "banner.fr.png").unlink()
+    monkeypatch.chdir(tmp_path)
+    (problem,) = lint(
+        Path("docs/recipes/banner-per-language/calendar.toml"), date(2027, 3, 1), date(2027, 3, 31)
+    )
+    (documented,) = re.findall(r"```text\n(.*?)\n```", page, re.S)
+    assert str(problem) == documented.replace("/...", str(copy.resolve()))
+
+
+# ---- threads ----
+
+
+def test_threads_split_only_where_the_channel_needs_it_each_part_fitting():
+    raw = _raw("threads")
+    limits = {c["name"]: c["settings"]["max_length"] for c in raw["channel"]}
+    posts = {p["id"]: p for p in raw["post"]}
+    deliveries = socialsched.plan(_load("threads"), "2027-04-01", "2027-04-10")
+    assert len(deliveries) == len(posts) * len(limits)
+    threads = 0
+    for delivery in deliveries:
+        post = posts[delivery.post]
+        text, limit = post["text"].strip(), limits[delivery.channel]
+        assert delivery.text == text
+        if len(text) <= limit:
+            assert delivery.parts == ()
+            continue
+        threads += 1
+        parts = delivery.parts
+        assert len(parts) >= 2 and all(len(part) <= limit for part in parts)
+        if post.get("number_parts", True):
+            for number, part in enumerate(parts, 1):
+                assert part.endswith(f" {number}/{len(parts)}")
+            parts = tuple(part.rsplit(" ", 1)[0] for part in parts)
+        # No word lost, added or reordered, and every part ends a sentence.
+        assert " ".join(parts).split() == text.split()
+        assert all(part.endswith((".", "!", "?")) for part in parts)
+    assert threads == 2  # both posts on the 200-character channel, neither on the forum
+    release = next(d for d in deliveries if d.post == "release-3-0" and d.parts)
+    assert release.media[0].alt == posts["release-3-0"]["media"][0]["alt"]
+    shown = (RECIPES / "threads" / "release-parts.txt").read_text(encoding="utf-8")
+    assert shown.strip().split("\n\n") == list(release.parts)
 
 
 # ---- crisis pause (planning part; pausing is the runner's job) ----

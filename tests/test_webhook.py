@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+import attrs
+import httpx
 import pytest
 
-from socialsched.adapters import Message, PermanentError, TransientError
+from socialsched.adapters import (
+    CredentialsRejected,
+    Message,
+    MissingSecretError,
+    PermanentError,
+    TransientError,
+)
 from socialsched.audiences import Audience
+from socialsched.media import Media
 from socialsched.model import Channel
 from socialsched.testing import LocalServer, Reply
 from socialsched.webhook import WebhookAdapter, parse_retry_after, verify_signature
@@ -197,3 +207,109 @@ def test_max_length_setting_is_enforced_at_validation(server):
 def test_body_is_utf8_json(server):
     make_adapter(server).publish(message("Crème brûlée 🍮"), "key-j")
     assert json.loads(server.requests[0].body.decode("utf-8"))["text"] == "Crème brûlée 🍮"
+
+
+class BodyCutShort(httpx.SyncByteStream):
+    """A response body whose connection drops before the end."""
+
+    def __iter__(self):
+        yield b'{"id": "po'
+        raise httpx.ReadError("connection reset by peer")
+
+
+def test_an_accepted_post_whose_body_cannot_be_read_is_still_published():
+    """The 2xx says the post went out: losing the body must not turn it into an error
+    (the runner would record a failed attempt and send it again)."""
+    sent = []
+
+    def handler(request):
+        sent.append(request)
+        return httpx.Response(201, stream=BodyCutShort())
+
+    channel = Channel(
+        name="hook",
+        adapter="webhook",
+        settings={"url": "https://hooks.example/in"},
+        secrets={"signing_key": "HOOK_KEY"},
+    )
+    adapter = WebhookAdapter(channel, environ=ENV, transport=httpx.MockTransport(handler))
+    receipt = adapter.publish(message(), "key-cut")
+    assert (receipt.remote_id, receipt.url, receipt.extra) == ("key-cut", None, {"status": 201})
+    assert adapter.publish(message(), "key-cut") == receipt
+    assert len(sent) == 1
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 120, 200)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_media_go_inline_in_the_signed_body_and_decode_to_their_digest(server):
+    image_bytes = png_bytes(40, 30)
+    video_bytes = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x07" * 300
+    image = Media.from_bytes(image_bytes, alt="Cartel de la campaña", filename="cartel.png")
+    video = Media.from_bytes(video_bytes, alt="Anuncio", filename="anuncio.mp4")
+    with_media = attrs.evolve(message(), attachments=(image, video))
+    make_adapter(server).publish(with_media, "key-media")
+    [request] = server.requests
+    assert verify_signature(request.body, request.header("X-Socialsched-Signature"), KEY)
+    body = request.json()
+    assert body["type"] == "message"
+    [sent_image, sent_video] = body["attachments"]
+    for sent, data, mime_type, alt in (
+        (sent_image, image_bytes, "image/png", "Cartel de la campaña"),
+        (sent_video, video_bytes, "video/mp4", "Anuncio"),
+    ):
+        decoded = base64.b64decode(sent["data"], validate=True)
+        assert decoded == data
+        assert sent["digest"] == hashlib.sha256(data).hexdigest()
+        assert (sent["mime_type"], sent["size"], sent["alt"]) == (mime_type, len(data), alt)
+    assert (sent_image["width"], sent_image["height"]) == (40, 30)
+
+
+def test_media_that_cannot_be_read_fail_before_anything_is_sent(server):
+    unreadable = attrs.evolve(Media.from_bytes(png_bytes(4, 4)), reader=None)
+    with pytest.raises(PermanentError, match="no content"):
+        make_adapter(server).publish(attrs.evolve(message(), attachments=(unreadable,)), "key-u")
+    assert server.requests == []
+
+
+def test_a_post_whose_response_is_not_json_is_still_published_once(server):
+    # The ordering rule: once the receiver took the post, nothing may fail it.
+    server.reply(Reply(200, b"\xff not json"))
+    adapter = make_adapter(server)
+    receipt = adapter.publish(message(), "key-nj")
+    assert receipt.remote_id == "key-nj"
+    assert adapter.publish(message(), "key-nj") == receipt
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_signature_is_credentials_rejected(server, status):
+    server.reply(Reply(status), Reply(status))
+    adapter = make_adapter(server)
+    with pytest.raises(CredentialsRejected, match=str(status)):
+        adapter.verify()
+    with pytest.raises(CredentialsRejected, match=str(status)):
+        adapter.publish(message(), "key-cr")
+
+
+def test_verify_of_an_unreachable_receiver_is_transient_and_a_missing_key_is_named():
+    with LocalServer() as stopped:
+        url = stopped.url
+    channel = Channel(
+        name="hook", adapter="webhook", settings={"url": url}, secrets={"signing_key": "HOOK_KEY"}
+    )
+    with pytest.raises(TransientError):
+        WebhookAdapter(channel, environ=ENV).verify()
+    with pytest.raises(MissingSecretError, match="HOOK_KEY"):
+        WebhookAdapter(channel, environ={}).verify()
+
+
+def test_the_signing_key_is_a_required_secret():
+    assert WebhookAdapter.required_secrets == ("signing_key",)

@@ -202,9 +202,17 @@ class Adapter:
     required_secrets: ClassVar[tuple[str, ...]] = ()
     #: Settings (keys of the channel's `settings` table) a channel must give.
     required_settings: ClassVar[tuple[str, ...]] = ()
+    #: Settings that are file paths: the loader resolves a relative one against the
+    #: calendar file's folder (and expands `~`), so the adapter always gets an absolute
+    #: path and `schedule` and `run` from any working folder agree.
+    path_settings: ClassVar[tuple[str, ...]] = ()
     #: True for networks that fetch media from a public URL: the channel then needs
     #: `settings.media_host` (see `socialsched.media_hosts`).
     media_by_url: ClassVar[bool] = False
+    #: What holds for a post whose worker died between sending it and recording it, in
+    #: a few words for docs/adapters.md (e.g. "checked (recent posts)"); when empty,
+    #: `in_doubt_guarantee()` derives it from `find` and `capabilities.idempotent`.
+    doubt_guarantee: ClassVar[str] = ""
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         self.channel = channel
@@ -395,11 +403,40 @@ class Adapter:
         """Release connections or files; the adapter is not used afterwards."""
 
 
+def in_doubt_guarantee(adapter_class: type[Adapter]) -> str:
+    """What holds for an in-doubt post of `adapter_class` (sent, then its worker died
+    before recording it): its own `doubt_guarantee`, else "checked (find)" when it
+    implements `find`, "idempotent key" when the network drops a repeated key, and
+    "cannot check" otherwise (the channel's `on_doubt` then decides)."""
+    if adapter_class.doubt_guarantee:
+        return adapter_class.doubt_guarantee
+    if adapter_class.find is not Adapter.find:
+        return "checked (find)"
+    if adapter_class.capabilities.idempotent:
+        return "idempotent key"
+    return "cannot check"
+
+
+# What the built-in console and jsonl adapters take: they print or record media and
+# thread parts rather than upload them, so any of socialsched's types goes.
+_PRINTED = Capabilities(
+    audiences=("any",),
+    images=MediaLimits(max_count=10),
+    videos=MediaLimits(max_count=4),
+    mixed_media=True,
+    threads=True,
+)
+
+
 class ConsoleAdapter(Adapter):
-    """Prints each message to standard output: for trying a calendar end to end."""
+    """Prints each message to standard output: for trying a calendar end to end.
+
+    Each attachment gets a line under the text (file name, type, bytes, pixel size,
+    digest, alt text); a thread part is marked with its number and the part it
+    replies to."""
 
     name = "console"
-    capabilities = Capabilities(max_length=None, audiences=("any",))
+    capabilities = _PRINTED
 
     def __init__(
         self,
@@ -420,18 +457,26 @@ class ConsoleAdapter(Adapter):
             return self._receipts[idempotency_key]
         stream = self.stream or sys.stdout
         audience = f" -> {message.audience}" if message.audience else ""
+        part = ""
+        if message.parts > 1:
+            reply = f", replying to {message.reply_to.remote_id}" if message.reply_to else ""
+            part = f" ({message.part}/{message.parts}{reply})"
+        lines = [
+            f"[{message.channel}/{message.segment}{audience}] {message.local.isoformat()}"
+            f"{part} {message.text}",
+            *(
+                f"  attachment {number}/{len(message.attachments)}: {_describe(media)}"
+                for number, media in enumerate(message.attachments, start=1)
+            ),
+        ]
+        receipt = Receipt(remote_id=idempotency_key)  # before printing: nothing fails after
         try:
-            print(
-                f"[{message.channel}/{message.segment}{audience}] {message.local.isoformat()} "
-                f"{message.text}",
-                file=stream,
-                flush=True,
-            )
+            # One write, so a failing console never shows half a post.
+            print("\n".join(lines), file=stream, flush=True)
         except OSError as error:
             raise TransientError(f"cannot write to the console: {error.strerror}") from None
         except ValueError as error:  # writing to a closed stream
             raise PermanentError(f"cannot write to the console: {error}") from None
-        receipt = Receipt(remote_id=idempotency_key)
         self._receipts[idempotency_key] = receipt
         return receipt
 
@@ -439,26 +484,26 @@ class ConsoleAdapter(Adapter):
         return "prints to standard output"
 
 
+def _describe(media: Media) -> str:
+    size = f" {media.width}x{media.height}" if media.width and media.height else ""
+    name = media.filename or media.source or "(unnamed)"
+    alt = json.dumps(media.alt, ensure_ascii=False)
+    return f"{name} {media.mime_type} {media.size:,} bytes{size} sha256:{media.digest} alt: {alt}"
+
+
 class JsonlAdapter(Adapter):
     """Appends one JSON object per published message to the file `settings.path`.
 
     Publishing the same idempotency key twice writes it once, even across processes
     (an exclusive file lock guards the check and the append), so it serves tests
-    and audit trails. Media are recorded by digest, type, size and alt text (not their
-    bytes); a thread's parts as one record each, with the part number and the part it
-    replies to.
+    and audit trails. Attachments are recorded by description (type, size, digest,
+    alt text), not their bytes; each thread part is one record.
     """
 
     name = "jsonl"
-    capabilities = Capabilities(
-        audiences=("any",),
-        delete=True,
-        idempotent=True,
-        images=MediaLimits(max_count=20),
-        videos=MediaLimits(max_count=20),
-        mixed_media=True,
-        threads=True,
-    )
+    capabilities = attrs.evolve(_PRINTED, delete=True, idempotent=True)
+    required_settings = ("path",)
+    path_settings = ("path",)
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)
@@ -506,11 +551,17 @@ class JsonlAdapter(Adapter):
 
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         record = {"idempotency_key": idempotency_key, **message.to_dict()}
+        # Everything that could fail is done before the write: once the line is in the
+        # file the message is published, and an error then would be counted as a
+        # failed attempt of a post that went out.
+        receipt = self._receipt(idempotency_key)
         self._append(record, idempotency_key)
-        return self._receipt(idempotency_key)
+        return receipt
 
     def _receipt(self, idempotency_key: str) -> Receipt:
-        return Receipt(remote_id=idempotency_key, url=f"{self.path.as_uri()}#{idempotency_key}")
+        # absolute(): a channel built in Python may hold a relative path.
+        url = f"{self.path.absolute().as_uri()}#{idempotency_key}"
+        return Receipt(remote_id=idempotency_key, url=url)
 
     def verify(self) -> str:
         """Checks that the file (or the folder it will be made in) is writable."""

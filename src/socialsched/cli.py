@@ -10,7 +10,7 @@ import logging
 import re
 import shutil
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from .errors import CalendarError, SocialschedError
 from .export import to_ics
 from .lint import lint
 from .loader import load
+from .media import MediaCache
 from .model import Calendar, Delivery
 from .planner import Planner
 from .preview import render_html
@@ -34,6 +35,8 @@ class Group(click.Group):
     """Turns socialsched's own errors into a message and exit code 1, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        # A broken plugin is named once, when found, instead of crashing the command.
+        previous = plugins.set_failure_reporter(_warn_plugin_failure)
         try:
             return super().invoke(ctx)
         except CalendarError as error:
@@ -44,9 +47,11 @@ class Group(click.Group):
             click.echo(f"error: {error}", err=True)
             ctx.exit(1)
         finally:
-            # A broken plugin is named once, after the command, instead of crashing it.
-            for failure in plugins.failures_so_far():
-                click.echo(f"warning: {failure}", err=True)
+            plugins.set_failure_reporter(previous)
+
+
+def _warn_plugin_failure(failure: plugins.PluginFailure) -> None:
+    click.echo(f"warning: {failure}", err=True)
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -66,10 +71,19 @@ def _range(start: date | None, end: date | None, default_days: int) -> tuple[dat
     return start, end
 
 
-def _plan(calendar: Calendar, start: date, end: date, **options: Any) -> list[Delivery]:
-    """Plan with a progress bar on standard error when it is a terminal (quiet otherwise)."""
+def _plan(
+    calendar: Calendar,
+    start: date,
+    end: date,
+    media_cache: MediaCache | None = None,
+    **options: Any,
+) -> list[Delivery]:
+    """Plan with a progress bar on standard error when it is a terminal (quiet otherwise).
+
+    `media_cache` keeps media read and fitted (see `socialsched.media.MediaCache`)."""
+    planner = Planner(calendar, media_cache=media_cache)
     if not sys.stderr.isatty():
-        return Planner(calendar).plan(start, end, **options)
+        return planner.plan(start, end, **options)
     bars: list[Any] = []
 
     def progress(done: int, total: int) -> None:
@@ -78,7 +92,7 @@ def _plan(calendar: Calendar, start: date, end: date, **options: Any) -> list[De
         bars[0].update(1)
 
     try:
-        return Planner(calendar).plan(start, end, progress=progress, **options)
+        return planner.plan(start, end, progress=progress, **options)
     finally:
         if bars:
             bars[0].render_finish()
@@ -195,12 +209,29 @@ def format_deliveries(deliveries: Sequence[Delivery], output_format: str) -> str
         "text",
     ]
     if output_format == "csv":
+        if any(d.media for d in deliveries):
+            # Only then: the columns of a plan without media stay as they always were.
+            columns.append("media")
+            for row, delivery in zip(rows, deliveries, strict=True):
+                row["media"] = "; ".join(media.source for media in delivery.media)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         return buffer.getvalue()
     return _table(deliveries)
+
+
+def _rich_marker(delivery: Delivery) -> str:
+    """ "[1 image] [3 parts] " for a delivery with media or thread parts, else ""."""
+    marks = []
+    for kind in ("image", "video"):
+        count = sum(1 for media in delivery.media if media.kind == kind)
+        if count:
+            marks.append(f"{count} {kind}{'s' if count > 1 else ''}")
+    if delivery.parts:
+        marks.append(f"{len(delivery.parts)} parts")
+    return "".join(f"[{mark}] " for mark in marks)
 
 
 def _table(deliveries: Sequence[Delivery]) -> str:
@@ -222,7 +253,7 @@ def _table(deliveries: Sequence[Delivery]) -> str:
                 d.channel,
                 d.post,
                 note,
-                (d.text or "").replace("\n", " "),
+                _rich_marker(d) + (d.text or "").replace("\n", " "),
             )
         )
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
@@ -470,24 +501,78 @@ def _echo_json(data: Any) -> None:
     "output_format",
     type=click.Choice(["text", "json"]),
     default="text",
-    help="text: one line of counts; json: the ids added, moved, updated and cancelled.",
+    help="text: one line of counts (with --dry-run: a line per change first); json: the "
+    "ids added, moved, updated and cancelled (with --dry-run: each change's details).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show what would change (each delivery added, moved, updated with a text diff, "
+    "cancelled), changing nothing.",
 )
 def schedule_command(
-    calendar_file: Path, start: date | None, end: date | None, db: str | None, output_format: str
+    calendar_file: Path,
+    start: date | None,
+    end: date | None,
+    db: str | None,
+    output_format: str,
+    dry_run: bool,
 ) -> None:
     """Plan CAL and reconcile the store with it: add new deliveries, move changed ones,
     cancel removed ones; published ones are never touched. Safe to run again."""
     start, end = _range(start, end, 30)
     calendar = load(calendar_file)
-    with _open_store(db) as store:
-        result = store.schedule(calendar, start, end, planned=_plan(calendar, start, end))
-    if output_format == "json":
-        _echo_json(attrs.asdict(result))
-        return
-    click.echo(
+    with _open_store(_dry_run_db(db) if dry_run else db) as store:
+        result = store.schedule(
+            calendar,
+            start,
+            end,
+            planned=_plan(calendar, start, end, store.media_cache(read_only=dry_run)),
+            dry_run=dry_run,
+        )
+    counts = (
         f"{len(result.added)} added, {len(result.moved)} moved, {len(result.updated)} "
         f"updated, {len(result.cancelled)} cancelled, {result.unchanged} unchanged"
     )
+    if output_format == "json":
+        shown = attrs.asdict(result, filter=lambda field, value: field.name != "changes")
+        if dry_run:
+            shown["changes"] = [change.to_dict() for change in result.changes]
+        else:
+            del shown["dry_run"]
+        _echo_json(shown)
+    elif dry_run:
+        for change in result.changes:
+            click.echo(_change_text(change))
+        click.echo(f"dry run: {counts}; nothing was changed")
+    else:
+        click.echo(counts)
+
+
+def _dry_run_db(db: str | None) -> str | None:
+    """The database a dry run reads: an SQLite file that does not exist yet is not
+    created (an empty in-memory database stands in for it)."""
+    from .store import database_url
+
+    url = database_url(db)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return "sqlite://"
+    return db
+
+
+_CHANGE_VERBS = {"added": "add", "moved": "move", "updated": "update", "cancelled": "cancel"}
+
+
+def _change_text(change: Any) -> str:
+    """One change of a dry run, as lines of text."""
+    where = f"{change.post}/{change.segment}/{change.channel}"
+    when = change.local if change.old_local is None else f"{change.old_local} -> {change.local}"
+    line = f"{_CHANGE_VERBS[change.kind]:<6}  {change.id}  {where}  {when}"
+    if change.kind == "updated" and change.diff is None:
+        line += f"  ({', '.join(change.fields)})"
+    if change.diff:
+        line += "\n" + "\n".join(f"    {diff_line}" for diff_line in change.diff.splitlines())
+    return line
 
 
 @main.command("run")
@@ -507,6 +592,13 @@ def schedule_command(
 @click.option("--worker", metavar="NAME", help="Worker name in the activity log.")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
 @click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="What this runner recorded, reported when it stops: text (stderr) or json (stdout).",
+)
+@click.option(
     "--metrics",
     "metrics_address",
     metavar="HOST:PORT",
@@ -524,13 +616,17 @@ def run_command(
     poll: float,
     worker: str | None,
     quiet: bool,
+    output_format: str,
     metrics_address: str | None,
     log_format: str | None,
 ) -> None:
     """Publish due deliveries. SIGTERM or SIGINT: the delivery in flight is finished,
     the rest given back at once, then it exits; SIGHUP re-reads the channel table. A
     lost database is retried with backoff. Several runners may share one PostgreSQL
-    database."""
+    database.
+
+    When it stops it reports what the store recorded of its work, per channel:
+    published, retried, failed, deferred, missed."""
     from . import logs
     from .runner import Runner, worker_name
 
@@ -562,10 +658,22 @@ def run_command(
 
                 for stop_signal in (signal.SIGTERM, signal.SIGINT):
                     signal.signal(stop_signal, lambda signum, frame: runner.stop())
-                published = runner.run_until_idle()
+                runner.run_until_idle()
             else:
-                published = runner.run()
-    click.echo(f"published {published}", err=True)
+                runner.run()
+        outcomes = runner.outcomes()
+    report = outcomes.to_dict()
+    if output_format == "json":
+        _echo_json(report)
+        return
+    click.echo(_counts_text(outcomes.totals), err=True)
+    for channel, counts in report["per_channel"].items():
+        click.echo(f"  {channel}: {_counts_text(counts, skip_zero=True)}", err=True)
+
+
+def _counts_text(counts: Mapping[str, int], *, skip_zero: bool = False) -> str:
+    """ "published 3  retried 1": counts in the order given, as `status` prints them."""
+    return "  ".join(f"{name} {count}" for name, count in counts.items() if count or not skip_zero)
 
 
 @contextlib.contextmanager
@@ -600,14 +708,20 @@ def status_command(db: str | None, output_format: str) -> None:
                 "counts": dict(status.counts),
                 "per_channel": {k: dict(v) for k, v in status.per_channel.items()},
                 "next_due": next_due,
+                "holds": [entry.to_dict() for entry in status.holds],
             }
         )
         return
-    click.echo("  ".join(f"{state} {count}" for state, count in status.counts.items()))
+    click.echo(_counts_text(status.counts))
     for channel, counts in sorted(status.per_channel.items()):
-        shown = "  ".join(f"{state} {count}" for state, count in counts.items() if count)
-        click.echo(f"  {channel}: {shown}")
+        click.echo(f"  {channel}: {_counts_text(counts, skip_zero=True)}")
     click.echo(f"next due: {next_due or 'nothing scheduled'}")
+    for entry in status.holds:
+        kind = "credentials hold" if entry.credentials else "paused"
+        click.echo(
+            f"{kind}: {entry.hold.describe()} since {entry.at:%Y-%m-%d %H:%M}Z by {entry.actor}"
+            + (f": {entry.reason}" if entry.reason else "")
+        )
 
 
 @main.command("log")

@@ -52,3 +52,8 @@ class RenderError(SocialschedError):
 
 class PlanError(SocialschedError):
     """Planning failed, for example a message too long for its network."""
+
+
+class MediaError(SocialschedError):
+    """A post's media cannot be used: a missing or unreadable file, a type socialsched
+    or the network does not take, a video over the network's limits, a failed fetch."""

@@ -30,6 +30,11 @@ def to_ics(deliveries: Iterable[Delivery], name: str, stamp: datetime | None = N
             description += (
                 f"\n\nMoved from {delivery.shifted_from:%Y-%m-%d %H:%M} ({delivery.reason})"
             )
+        if delivery.media:
+            names = ", ".join(media.filename or media.digest[:12] for media in delivery.media)
+            description += f"\n\nMedia: {names}"
+        if delivery.parts:
+            description += f"\n\nThread of {len(delivery.parts)} parts"
         event.add("description", description)
         event.add("categories", [delivery.segment, delivery.channel, *delivery.tags])
         document.add_component(event)

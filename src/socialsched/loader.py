@@ -5,14 +5,18 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
 import attrs
 
+from .adapters import Adapter
 from .audiences import Audience
 from .errors import CalendarError, Problem
+from .media import MediaItem
+from .media_library import file_problem, resolve_path
 from .model import Calendar, Channel, Observance, Post, Segment
 from .registry import UnknownAdapterError, adapter_class
 from .render import template_root
@@ -36,6 +40,7 @@ class LineIndex:
     """
 
     def __init__(self, text: str) -> None:
+        self.text_lines = text.splitlines()
         self.blocks: dict[tuple[str, int], int] = {}
         self.keys: dict[tuple[str, int, str], int] = {}
         counts: dict[str, int] = {}
@@ -68,6 +73,15 @@ class LineIndex:
         if key is not None and (table, index, key) in self.keys:
             return self.keys[(table, index, key)]
         return self.blocks.get((table, index))
+
+    def find(self, needle: str, start: int | None) -> int | None:
+        """The first line from line `start` on that contains `needle`, else `start`."""
+        if start is None:
+            return None
+        for number in range(start, len(self.text_lines) + 1):
+            if needle in self.text_lines[number - 1]:
+                return number
+        return start
 
 
 _KEY_IN_MESSAGE = re.compile(
@@ -229,7 +243,17 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
         if not isinstance(raw_items, list):
             problems.append(Problem(f"{kind} must be written [[{kind}]]", file=path))
             raw_items = []
+        if kind == "channel":
+            raw_items = [
+                _resolve_path_settings(raw, index, path, lines, problems)
+                for index, raw in enumerate(raw_items)
+            ]
         items = [_build(kind, i, raw, path, lines, problems) for i, raw in enumerate(raw_items)]
+        if kind == "post":
+            items = [
+                _with_media_files(item, i, path, lines, problems) if item is not None else None
+                for i, item in enumerate(items)
+            ]
         built[kind] = [item for item in items if item is not None]
         in_order[kind] = [
             item if item is not None else _stand_in(raw)
@@ -280,6 +304,41 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
         raise CalendarError(problems)
     assert calendar is not None
     return calendar
+
+
+def _with_media_files(
+    post: Post, index: int, path: Path, lines: LineIndex, problems: list[Problem]
+) -> Post:
+    """`post` with its media paths made absolute (relative to the calendar file), each
+    file checked: missing, of an unknown type (by content) or unreadable is a problem
+    on the line that names it."""
+    if not post.media:
+        return post
+    media_line = lines.line("post", index, "media")
+
+    def resolve(items: tuple[MediaItem, ...]) -> tuple[MediaItem, ...]:
+        resolved = []
+        for item in items:
+            if item.path is None:
+                resolved.append(item)
+                continue
+            absolute = resolve_path(item.path, path.parent)
+            problem = file_problem(absolute)
+            if problem is not None:
+                problems.append(
+                    Problem(
+                        problem,
+                        file=path,
+                        line=lines.find(f"{item.path}", media_line),
+                        where=f"post {post.id!r}",
+                    )
+                )
+            resolved.append(attrs.evolve(item, path=str(absolute)))
+        return tuple(resolved)
+
+    if isinstance(post.media, Mapping):
+        return attrs.evolve(post, media={k: resolve(v) for k, v in post.media.items()})
+    return attrs.evolve(post, media=resolve(post.media))
 
 
 _HEADER_TYPES: dict[str, tuple[type, str]] = {
@@ -348,7 +407,7 @@ def _check_adapters(
                     )
         if isinstance(raw, dict) and isinstance(raw.get("adapter"), str):
             try:
-                adapter_class(raw["adapter"])
+                cls = adapter_class(raw["adapter"])
             except UnknownAdapterError as error:
                 problems.append(
                     Problem(
@@ -358,6 +417,76 @@ def _check_adapters(
                         where=f"channel {raw.get('name')!r}",
                     )
                 )
+                continue
+            problems.extend(_missing_declared(raw, index, cls, path, lines))
+
+
+def _missing_declared(
+    raw: dict[str, Any], index: int, cls: type[Adapter], path: Path, lines: LineIndex
+) -> list[Problem]:
+    """The settings and secrets the channel's adapter requires that the channel lacks:
+    without them every publication would fail, long after `schedule` accepted it."""
+    problems = []
+    for table, required in (("settings", cls.required_settings), ("secrets", cls.required_secrets)):
+        given = raw.get(table)
+        given = given if isinstance(given, dict) else {}
+        for key in required:
+            if given.get(key) not in (None, ""):
+                continue
+            if table == "secrets":
+                example = f"{raw.get('name', cls.name)}_{key}".upper().replace("-", "_")
+                hint = f'name the environment variable holding it: {key} = "{example}"'
+            else:
+                hint = f"add {key} = ... to the channel's settings"
+            problems.append(
+                Problem(
+                    f"the {cls.name} adapter requires {table}.{key} ({hint})",
+                    file=path,
+                    line=lines.line("channel", index, table),
+                    where=f"channel {raw.get('name')!r}",
+                )
+            )
+    return problems
+
+
+def _resolve_path_settings(
+    raw: Any, index: int, path: Path, lines: LineIndex, problems: list[Problem]
+) -> Any:
+    """The channel table with the settings its adapter declares as file paths
+    (`Adapter.path_settings`) made absolute against the calendar file's folder, so
+    what `schedule` stores works from any working folder."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("adapter"), str):
+        return raw
+    settings = raw.get("settings")
+    if not isinstance(settings, dict):
+        return raw
+    try:
+        cls = adapter_class(raw["adapter"])
+    except UnknownAdapterError:
+        return raw  # reported with the channel's other problems
+    resolved = dict(settings)
+    for key in cls.path_settings:
+        value = settings.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            problems.append(
+                Problem(
+                    f"settings.{key} = {value!r}: must be a file path (a string)",
+                    file=path,
+                    line=lines.line("channel", index, "settings"),
+                    where=f"channel {raw.get('name')!r}",
+                )
+            )
+            continue
+        resolved[key] = str(resolve_relative(value, path))
+    return {**raw, "settings": resolved}
+
+
+def resolve_relative(value: str, calendar_file: Path) -> Path:
+    """A path written in a calendar, absolute: `~` expanded, a relative path taken
+    from the calendar file's folder (not the working folder)."""
+    return (calendar_file.parent / Path(value).expanduser()).resolve()
 
 
 def _check_templates(

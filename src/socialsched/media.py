@@ -196,6 +196,14 @@ def _alt(value: Any) -> str | Mapping[str, str] | None:
     raise ValueError("alt must be a string or a table keyed by locale")
 
 
+def _optional_text(what: str) -> Callable[[Any, Any, Any], None]:
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"a media item's {what} must be a string, not {value!r}")
+
+    return check
+
+
 @attrs.frozen
 class MediaItem:
     """One image or video of a post, as a calendar names it.
@@ -205,8 +213,8 @@ class MediaItem:
     `alt` is the alt text: a string or a table keyed by locale, Jinja allowed as in text.
     """
 
-    path: str | None = None
-    url: str | None = None
+    path: str | None = attrs.field(default=None, validator=_optional_text("path"))
+    url: str | None = attrs.field(default=None, validator=_optional_text("url"))
     alt: str | Mapping[str, str] | None = attrs.field(default=None, converter=_alt)
 
     def __attrs_post_init__(self) -> None:
@@ -247,10 +255,15 @@ def media_spec(value: Any) -> MediaSpec:
     """A post's `media` from a list of items or a table of lists keyed by locale."""
     if value is None:
         return ()
-    if isinstance(value, Mapping) and not ({"path", "url"} & set(value)):
+    if isinstance(value, Mapping) and not ({"path", "url", "alt"} & set(value)):
         return {str(locale): media_spec(items) for locale, items in value.items()}  # type: ignore[misc]
     if isinstance(value, str | Mapping | MediaItem):
         value = [value]
+    if not isinstance(value, list | tuple):
+        raise ValueError(
+            f"media must be a list of items (a path or url, with alt) or a table of such "
+            f"lists keyed by locale, not {value!r}"
+        )
     return tuple(MediaItem.parse(item) for item in value)
 
 

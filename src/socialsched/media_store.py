@@ -65,6 +65,12 @@ def _described(row: Any, reader: Callable[[str], bytes], **fields: Any) -> Media
     )
 
 
+def _in_memory(item: Media, **fields: Any) -> Media:
+    """`item` described as the store would keep it, its bytes held in memory."""
+    data = item.read()
+    return _described(item, lambda digest: data, **fields)
+
+
 def dialect_insert(connection: Connection, table: Any) -> Any:
     """An INSERT that can take ON CONFLICT clauses, for this database."""
     if connection.dialect.name == "postgresql":
@@ -126,11 +132,15 @@ class StoreMediaCache:
     fitted variants remembered in the database with their bytes.
 
     Answers are memoized for the life of the object (one `Store.schedule`), so asking
-    again about the same file costs no query."""
+    again about the same file costs no query. A `read_only` cache writes nothing: what
+    it is asked to remember it keeps in memory (for dry runs)."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, engine: Engine, clock: Callable[[], datetime], *, read_only: bool = False
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        self._read_only = read_only
         self._reader = functools.partial(read_media, engine)
         self._sources: dict[tuple[str, int, int], Media | None] = {}
         self._variants: dict[tuple[str, str], Media | None] = {}
@@ -159,6 +169,10 @@ class StoreMediaCache:
 
     def remember_source(self, source: str, size: int, mtime_ns: int, media: Media) -> Media:
         """Keep `media` (read from `source`) and return a copy reading from the store."""
+        if self._read_only:
+            kept = _in_memory(media, filename=media.filename, source=source)
+            self._sources[source, size, mtime_ns] = kept
+            return kept
         with self._engine.begin() as connection:
             store_media(connection, [media], self._clock())
             values = {
@@ -194,6 +208,10 @@ class StoreMediaCache:
 
     def remember_variant(self, digest: str, limits_key: str, variant: Media) -> Media:
         """Keep `variant` as the fit of `digest` to `limits_key`."""
+        if self._read_only:
+            kept = _in_memory(variant, filename=variant.filename)
+            self._variants[digest, limits_key] = kept
+            return kept
         with self._engine.begin() as connection:
             store_media(connection, [variant], self._clock())
             values = {"variant": variant.digest, "filename": variant.filename}

@@ -19,11 +19,14 @@ import attrs
 from . import plugins
 from .adapters import Adapter, Message
 from .audiences import Audience, resolve_audience
-from .errors import PlanError, Problem, RenderError, SocialschedError
+from .errors import MediaError, PlanError, Problem, RenderError, SocialschedError
 from .holidays_table import DayTable, display_language
+from .media import Media, MediaCache
+from .media_library import MediaLibrary, alt_source, items_for, keep_metadata
 from .model import Calendar, Channel, Delivery, Post, Segment, build_delivery
 from .registry import adapter_class
 from .render import Renderer
+from .threads import split_thread
 
 # A delivery moved by next_business_day can come from up to this many days before
 # the planned range; candidates are generated from there and kept by their final day.
@@ -237,9 +240,13 @@ class Planner:
         calendar: Calendar,
         renderer: Renderer | None = None,
         adapters: Callable[[Channel], Adapter] | None = None,
+        media_cache: MediaCache | None = None,
     ) -> None:
         self.calendar = calendar
         self.renderer = renderer or Renderer(calendar)
+        #: Reads, fetches and fits posts' media; `media_cache` keeps what it read and
+        #: fitted (the store passes a persistent one).
+        self.media = MediaLibrary(calendar, media_cache, renderer=self.renderer)
         self._make_adapter = adapters or (lambda channel: adapter_class(channel.adapter)(channel))
         self._adapters: dict[str, Adapter] = {}
         self._tables: dict[tuple, DayTable] = {}
@@ -282,6 +289,10 @@ class Planner:
         With `problems` given, errors (render failures, limits) are appended to it and
         planning goes on; otherwise the first one raises. `progress(done, total)` is
         called as each (post, segment, channel) route is built, for progress bars.
+
+        When rendering, each delivery also gets its post's media for its segment's
+        locale, fitted to its channel with alt text rendered, and its thread parts
+        (`Delivery.media`, `Delivery.parts`).
         """
         start, end = _as_date(start), _as_date(end)
         if start > end:
@@ -347,8 +358,13 @@ class Planner:
             problems.append(Problem(str(error), where=f"channel {channel.name!r}"))
             return []
         texts: Iterable[str | None] = repeat(None)
+        media: Iterable[tuple[Media, ...]] = repeat(())
+        parts: Iterable[tuple[str, ...]] = repeat(())
         if render:
-            texts, kept = self._render(route, audience, problems)
+            if post.media or post.thread:
+                texts, kept, media, parts = self._render_rich(route, audience, problems)
+            else:
+                texts, kept = self._render(route, audience, problems)
             if len(kept) != len(timing.slots):
                 timing = _GroupTiming.of(kept)
         # Built column by column: this is the part of planning that runs once per
@@ -372,8 +388,8 @@ class Planner:
                 reasons,
                 repeat(audience),
                 repeat(post.tags),
-                repeat(()),
-                repeat(()),
+                media,
+                parts,
             )
         )
         return timing.order
@@ -386,14 +402,8 @@ class Planner:
         post, segment, channel, timing = route
         texts: list[str] = []
         kept: list[Slot] = []
-        try:
-            adapter = self.adapter(channel)
-        except SocialschedError as error:  # e.g. a channel missing a required setting
-            if problems is None:
-                raise
-            problem = Problem(str(error), where=f"channel {channel.name!r}")
-            if problem not in problems:
-                problems.append(problem)
+        adapter = self._route_adapter(channel, problems)
+        if adapter is None:
             return texts, kept
         for slot in timing.slots:
             try:
@@ -410,6 +420,66 @@ class Planner:
             kept.append(slot)
         return texts, kept
 
+    def _route_adapter(self, channel: Channel, problems: list[Problem] | None) -> Adapter | None:
+        """The channel's adapter; None (the problem recorded) when it cannot be made."""
+        try:
+            return self.adapter(channel)
+        except SocialschedError as error:  # e.g. a channel missing a required setting
+            if problems is None:
+                raise
+            problem = Problem(str(error), where=f"channel {channel.name!r}")
+            if problem not in problems:
+                problems.append(problem)
+            return None
+
+    def _render_rich(
+        self, route: _Route, audience: Audience | None, problems: list[Problem] | None
+    ) -> tuple[list[str], list[Slot], list[tuple[Media, ...]], list[tuple[str, ...]]]:
+        """`_render` for posts with media or threads: also each kept slot's media
+        (read, fitted and checked once per route; alt text rendered once per route, or
+        per slot when it reads the date or time) and thread parts."""
+        post, segment, channel, timing = route
+        texts: list[str] = []
+        kept: list[Slot] = []
+        media_column: list[tuple[Media, ...]] = []
+        parts_column: list[tuple[str, ...]] = []
+        adapter = self._route_adapter(channel, problems)
+        if adapter is None or not timing.slots:
+            return texts, kept, media_column, parts_column
+        try:
+            attach = _RouteMedia.of(self, route, adapter)
+            if post.thread is True and not adapter.capabilities.threads:
+                raise PlanError(f"{adapter.name} cannot publish threads (thread = true)")
+        except SocialschedError as error:
+            if problems is None:
+                raise _route_error(route, error) from None
+            problems.append(Problem(str(_route_error(route, error)), where=f"post {post.id!r}"))
+            return texts, kept, media_column, parts_column
+        split: dict[str, tuple[tuple[str, ...], list[str]]] = {}
+        for slot in timing.slots:
+            try:
+                text = self.renderer.render(post, segment, channel, slot.local, slot.holiday)
+                media = attach.for_slot(slot)
+                if text not in split:
+                    split[text] = _thread_parts(adapter, post, text)
+                parts, thread_issues = split[text]
+                self._check_limits(
+                    adapter, post, segment, channel, slot, text, audience, media, parts,
+                    thread_issues,
+                )  # fmt: skip
+            except SocialschedError as error:
+                if problems is None:
+                    raise
+                problems.append(Problem(str(error), where=f"post {post.id!r}"))
+                if isinstance(error, RenderError):
+                    break  # the same template fails the same way for every slot
+                continue
+            texts.append(text)
+            kept.append(slot)
+            media_column.append(media)
+            parts_column.append(parts)
+        return texts, kept, media_column, parts_column
+
     @staticmethod
     def _check_limits(
         adapter: Adapter,
@@ -419,8 +489,13 @@ class Planner:
         slot: Slot,
         text: str,
         audience: object,
+        media: tuple[Media, ...] = (),
+        parts: tuple[str, ...] = (),
+        thread_issues: Sequence[str] = (),
     ) -> None:
-        """Adapter limits and plugin content checks; `PlanError` listing every issue."""
+        """Adapter limits and plugin content checks; `PlanError` listing every issue.
+
+        A thread's length is checked part by part (media go with part 1)."""
         message = Message(
             delivery_id="",
             post=post.id,
@@ -432,13 +507,127 @@ class Planner:
             local=slot.local,
             audience=audience,
             tags=post.tags,
+            attachments=media,
         )
-        issues = [*adapter.validate(message), *plugins.check_message(message, segment, channel)]
+        if parts:
+            issues = [*thread_issues]
+            for number, part in enumerate(parts, 1):
+                part_message = attrs.evolve(
+                    message,
+                    text=part,
+                    attachments=media if number == 1 else (),
+                    part=number,
+                    parts=len(parts),
+                )
+                issues.extend(
+                    f"part {number}/{len(parts)}: {issue}"
+                    for issue in adapter.validate(part_message)
+                )
+        else:
+            issues = [*thread_issues, *adapter.validate(message)]
+        issues.extend(plugins.check_message(message, segment, channel))
         if issues:
             raise PlanError(
                 f"post {post.id!r} for segment {segment.name!r} on channel {channel.name!r} "
                 f"({channel.adapter}) at {slot.local:%Y-%m-%d %H:%M}: {'; '.join(issues)}"
             )
+
+
+def _route_error(route: _Route, error: SocialschedError) -> PlanError:
+    """`error` as a `PlanError` naming the route's post, segment and channel."""
+    post, segment, channel, _ = route
+    return PlanError(
+        f"post {post.id!r} for segment {segment.name!r} on channel {channel.name!r} "
+        f"({channel.adapter}): {str(error).removeprefix(f'post {post.id!r}: ')}"
+    )
+
+
+def _thread_parts(adapter: Adapter, post: Post, text: str) -> tuple[tuple[str, ...], list[str]]:
+    """(the thread parts of `text`, empty for a single post; problems with threading it)."""
+    if not post.thread:
+        return (), []
+    capabilities = adapter.capabilities
+    limit = capabilities.max_length
+    if limit is None or adapter.text_length(text) <= limit:
+        return (), []
+    if not capabilities.threads:
+        return (), [f"{adapter.name} cannot publish threads, so the text must fit in one post"]
+    try:
+        parts = split_thread(text, limit, adapter.text_length, post.number_parts)
+    except ValueError as error:
+        return (), [str(error)]
+    return tuple(parts), []
+
+
+class _RouteMedia:
+    """A route's media, fitted to its channel once; alt text rendered once, or per
+    slot (memoised by local time and holiday) when an alt template reads the date."""
+
+    def __init__(
+        self,
+        planner: Planner,
+        route: _Route,
+        fitted: tuple[Media, ...],
+        alts: list[tuple[str, str]],
+    ) -> None:
+        self.planner = planner
+        self.route = route
+        self.fitted = fitted
+        self.alts = alts
+        renderer = planner.renderer
+        self.timed = any(renderer.uses_time(source, label) for source, label in alts)
+        self._rendered: dict[tuple[datetime, str | None], tuple[Media, ...]] = {}
+
+    @classmethod
+    def of(cls, planner: Planner, route: _Route, adapter: Adapter) -> _RouteMedia:
+        """Read and fit the route's media; raises `MediaError` or `PlanError` for a file
+        that cannot be used or media the channel's network refuses."""
+        post, segment, channel, timing = route
+        items = items_for(post.media, segment.locale)
+        if not items:
+            return cls(planner, route, (), [])
+        library = planner.media
+        capabilities = adapter.capabilities
+        keep = keep_metadata(channel)
+        fitted = []
+        errors = []
+        for item in items:
+            source = library.source(item, post)
+            try:
+                fitted.append(library.fitted(source, capabilities.limits(source.kind), keep))
+            except MediaError as error:
+                errors.append(f"{error}")
+        alts = [alt_source(item, post, segment.locale) for item in items]
+        route_media = cls(planner, route, tuple(fitted), alts)
+        if errors:
+            raise MediaError("; ".join(errors))
+        if not route_media.timed:
+            # Alt text is the same for every slot: check the media once for the route.
+            media = route_media.for_slot(timing.slots[0])
+            issues = adapter.media_problems(media)
+            if issues:
+                files = ", ".join(item.source for item in media)
+                raise PlanError(f"{'; '.join(issues)} (media: {files})")
+        return route_media
+
+    def for_slot(self, slot: Slot) -> tuple[Media, ...]:
+        """The media with alt text rendered for `slot`."""
+        if not self.fitted:
+            return ()
+        key = (slot.local, slot.holiday) if self.timed else (_EPOCH, None)
+        media = self._rendered.get(key)
+        if media is None:
+            post, segment, channel, _ = self.route
+            render = self.planner.renderer.render_alt
+            media = tuple(
+                attrs.evolve(
+                    variant,
+                    alt=render(post, source, label, segment, channel, slot.local, slot.holiday),
+                )
+                for variant, (source, label) in zip(self.fitted, self.alts, strict=True)
+            )
+            self._rendered[key] = media
+        return media
 
 
 def plan(

@@ -1,19 +1,25 @@
 """A plan as a self-contained HTML calendar grid, for eyeballing before scheduling.
 
 One row per segment, one column per local day. Each delivery is a chip with its local
-time, channel and post; the rendered text is its tooltip. Weekends and holidays are
+time, channel and post; the rendered text is its tooltip; its images are small inline
+thumbnails with their alt text. Weekends and holidays are
 shaded with each segment's own country rules, and moved deliveries say why they moved.
 The page needs no network: CSS and JavaScript are inline.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 from collections.abc import Sequence
 from datetime import date, timedelta
 
 from .holidays_table import DayTable, display_language
+from .media import Media
 from .model import Calendar, Delivery, Segment
+
+THUMBNAIL_SIDE = 96  # pixels; shown at half that, sharp on high-density screens
 
 _REASONS = {
     "holiday": "moved off a holiday",
@@ -46,6 +52,11 @@ td .day-note.observance{color:#6b3fa0}
 .chip.moved{background:#ffe1dc;border-color:#e58f80}
 .chip .reason{display:block;font-size:11px;color:#8d2b1b;white-space:normal}
 .chip.hl{outline:2px solid #2457c5}
+.chip .media{display:block;margin-top:2px}
+.chip .media img{max-width:48px;max-height:48px;margin-right:2px;vertical-align:top;
+ border:1px solid #9bb8f0;background:#fff}
+.chip .media .video{font-size:11px;color:#334}
+.chip .parts{display:block;font-size:11px;color:#334}
 """
 
 # Hovering a chip outlines every chip of the same post, to see one post across markets.
@@ -80,7 +91,44 @@ def _day_table(calendar: Calendar, segment: Segment, years: Sequence[int]) -> Da
     )
 
 
-def _chip(delivery: Delivery) -> str:
+def thumbnail_uri(media: Media, side: int = THUMBNAIL_SIDE) -> str:
+    """A small thumbnail of an image as a `data:` URI (JPEG, or PNG when it has
+    transparency), so the page needs no other file."""
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(media.read())) as image:
+        thumb = ImageOps.exif_transpose(image) or image
+        thumb.thumbnail((side, side))
+        alpha = thumb.mode in ("RGBA", "LA", "PA") or "transparency" in thumb.info
+        thumb = thumb.convert("RGBA" if alpha else "RGB")
+        buffer = io.BytesIO()
+        thumb.save(buffer, "PNG" if alpha else "JPEG", quality=70)
+    mime_type = "image/png" if alpha else "image/jpeg"
+    return f"data:{mime_type};base64,{base64.b64encode(buffer.getvalue()).decode()}"
+
+
+def _media_html(delivery: Delivery, thumbnails: dict[str, str]) -> str:
+    """The thumbnails (images) and labels (videos) of a delivery, with alt text."""
+    if not delivery.media:
+        return ""
+    shown = []
+    for media in delivery.media:
+        alt = html.escape(media.alt)
+        name = html.escape(media.filename or media.digest[:12])
+        title = f"{name}: {alt}" if media.alt else f"{name} (no alt text)"
+        if media.kind == "image":
+            if media.digest not in thumbnails:
+                thumbnails[media.digest] = thumbnail_uri(media)
+            shown.append(
+                f'<img src="{thumbnails[media.digest]}" alt="{alt}" title="{title}" '
+                f'data-digest="{media.digest}">'
+            )
+        else:
+            shown.append(f'<span class="video" title="{title}">video: {name}</span>')
+    return f'<span class="media">{"".join(shown)}</span>'
+
+
+def _chip(delivery: Delivery, thumbnails: dict[str, str]) -> str:
     classes = "chip moved" if delivery.reason else "chip"
     tooltip = delivery.text or ""
     reason = ""
@@ -99,9 +147,11 @@ def _chip(delivery: Delivery) -> str:
         "title": tooltip,
     }
     rendered = " ".join(f'{key}="{html.escape(value)}"' for key, value in attributes.items())
+    parts = f'<span class="parts">thread of {len(delivery.parts)}</span>' if delivery.parts else ""
     return (
         f"<div {rendered}><b>{delivery.local:%H:%M}</b> {html.escape(delivery.channel)} "
-        f'<span class="post">{html.escape(delivery.post)}</span>{reason}</div>'
+        f'<span class="post">{html.escape(delivery.post)}</span>{reason}{parts}'
+        f"{_media_html(delivery, thumbnails)}</div>"
     )
 
 
@@ -119,6 +169,7 @@ def render_html(calendar: Calendar, deliveries: Sequence[Delivery], start: date,
         for day in days
     )
     rows = []
+    thumbnails: dict[str, str] = {}  # digest -> data URI, each image encoded once
     for segment in calendar.segments:
         table = _day_table(calendar, segment, years)
         cells = []
@@ -139,7 +190,7 @@ def render_html(calendar: Calendar, deliveries: Sequence[Delivery], start: date,
                 note += (
                     f'<span class="day-note observance" data-observance="{names}">{names}</span>'
                 )
-            chips = "".join(_chip(d) for d in by_cell.get((segment.name, day), []))
+            chips = "".join(_chip(d, thumbnails) for d in by_cell.get((segment.name, day), []))
             class_attribute = f' class="{" ".join(classes)}"' if classes else ""
             title = f' title="{html.escape(holiday)}"' if holiday else ""
             cells.append(

@@ -11,18 +11,21 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import babel
 import babel.dates
 import babel.numbers
 import jinja2
+import jinja2.meta
 from jinja2 import StrictUndefined, pass_context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from . import plugins
 from .errors import RenderError
 from .model import Calendar, Channel, Post, Segment
+
+T = TypeVar("T")
 
 
 @functools.cache
@@ -35,6 +38,15 @@ def locale_chain(tag: str) -> list[str]:
     """Fallback chain for a locale tag: 'fr-DZ' -> ['fr-DZ', 'fr']."""
     parts = tag.split("-")
     return ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]
+
+
+def by_locale(table: Mapping[str, T], locale: str) -> tuple[str, T] | None:
+    """The entry of a table keyed by locale that `locale` falls back to ('fr-DZ', then
+    'fr', then 'default'), with its key; None when there is none."""
+    for tag in [*locale_chain(locale), "default"]:
+        if tag in table:
+            return tag, table[tag]
+    return None
 
 
 def _locale_of(context: Any) -> babel.Locale:
@@ -120,6 +132,8 @@ class Renderer:
         self.environment.globals.update(plugins.template_globals())
         self.environment.globals.update(globals or {})
         self._templates: dict[tuple[str, str], tuple[jinja2.Template, str]] = {}
+        self._inline: dict[str, jinja2.Template] = {}
+        self._inline_variables: dict[jinja2.Template, frozenset[str]] = {}
 
     def template_names(self, name: str, locale: str) -> list[str]:
         """File names tried, in order, for template `name` in `locale`."""
@@ -160,9 +174,10 @@ class Renderer:
         if isinstance(text, str):
             return text, f"post {post.id!r} text"
         assert text is not None
-        for tag in [*locale_chain(locale), "default"]:
-            if tag in text:
-                return text[tag], f"post {post.id!r} text[{tag!r}]"
+        found = by_locale(text, locale)
+        if found is not None:
+            tag, source = found
+            return source, f"post {post.id!r} text[{tag!r}]"
         raise RenderError(
             f"post {post.id!r} has no text for locale {locale!r} "
             f"(has: {', '.join(text)}; add one of them or 'default')"
@@ -182,6 +197,55 @@ class Renderer:
     ) -> str:
         """Render a post for one segment and channel at local time `when`."""
         template, label = self._compile(post, segment.locale)
+        return self._run(template, label, post, segment, channel, when, holiday)
+
+    def render_alt(
+        self,
+        post: Post,
+        source: str,
+        label: str,
+        segment: Segment,
+        channel: Channel,
+        when: datetime,
+        holiday: str | None = None,
+    ) -> str:
+        """Render the alt text template `source` of one of `post`'s media, with the
+        same context as the post's text; `label` names it in errors."""
+        template = self._compile_inline(source, label)
+        return self._run(template, label, post, segment, channel, when, holiday)
+
+    def uses_time(self, source: str, label: str) -> bool:
+        """Whether inline template `source` reads the date or time (`when`, `holiday`),
+        so that its rendering may differ from one delivery of a route to the next."""
+        template = self._compile_inline(source, label)
+        return bool(self._inline_variables[template] & {"when", "holiday"})
+
+    def _compile_inline(self, source: str, label: str) -> jinja2.Template:
+        template = self._inline.get(source)
+        if template is None:
+            try:
+                parsed = self.environment.parse(source)
+                template = self.environment.from_string(parsed)
+            except jinja2.TemplateSyntaxError as error:
+                raise RenderError(
+                    f"{label}:{error.lineno}: template syntax error: {error.message}"
+                ) from None
+            self._inline[source] = template
+            self._inline_variables[template] = frozenset(
+                jinja2.meta.find_undeclared_variables(parsed)
+            )
+        return template
+
+    def _run(
+        self,
+        template: jinja2.Template,
+        label: str,
+        post: Post,
+        segment: Segment,
+        channel: Channel,
+        when: datetime,
+        holiday: str | None,
+    ) -> str:
         context = {
             "segment": segment,
             "post": post,

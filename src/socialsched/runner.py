@@ -29,14 +29,29 @@ import attrs
 from apscheduler.jobstores.base import JobLookupError
 from sqlalchemy.exc import SQLAlchemyError
 
-from .adapters import Adapter, AdapterError, Message, PermanentError, Receipt, TransientError
+from .adapters import (
+    Adapter,
+    AdapterError,
+    CredentialsRejected,
+    Message,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
 from .audiences import Audience
 from .errors import SocialschedError
 from .model import Channel
 from .policy import Rate, retry_delay
 from .redaction import redact
 from .registry import adapter_class
-from .store import Record, Store, _emit, describe_database_error
+from .store import (
+    CREDENTIALS_REJECTED,
+    Outcomes,
+    Record,
+    Store,
+    _emit,
+    describe_database_error,
+)
 
 logger = logging.getLogger("socialsched.runner")
 
@@ -48,6 +63,22 @@ AdapterFactory = Callable[[Channel], Adapter]
 
 def _default_adapter(channel: Channel) -> Adapter:
     return adapter_class(channel.adapter)(channel)
+
+
+#: Tries to record a publication before leaving it to lease expiry (database hiccups).
+RECORD_TRIES = 3
+RECORD_RETRY_WAIT = 0.5
+
+
+def receipt_data(receipt: Any, idempotency_key: str) -> dict[str, Any]:
+    """What the store keeps of an adapter's receipt. An adapter that returned something
+    other than a `Receipt` still published: keep the key as the remote id."""
+    if isinstance(receipt, Receipt):
+        return attrs.asdict(receipt)
+    logger.warning(
+        "the adapter returned %s, not a Receipt, for %s", type(receipt).__name__, idempotency_key
+    )
+    return {"remote_id": idempotency_key, "url": None, "extra": {}}
 
 
 def worker_name() -> str:
@@ -103,7 +134,18 @@ class Runner:
         self._database_failures = 0
         self._pass_lock = threading.Lock()
         self._blocked_until: datetime | None = None
+        # Channels held during this pass (rejected credentials): the rest of their
+        # claimed batch goes back unattempted.
+        self._held: set[tuple[str, str]] = set()
         self.published = 0
+        # What `outcomes` counts: the log entries this runner writes from now on.
+        self._log_start = store.last_activity_id()
+
+    def outcomes(self) -> Outcomes:
+        """What the store recorded of this runner's work since it was created, per
+        channel: published, retried, failed, deferred, missed (read from the activity
+        log, so it is what `socialsched log` shows, whatever happened in between)."""
+        return self.store.outcomes(self.worker, after=self._log_start)
 
     # ---- one pass ----
 
@@ -179,6 +221,7 @@ class Runner:
         self.store.mark_missed(self.worker)
         self._channels = self.store.channels()
         self._blocked_until = None
+        self._held.clear()
         handled = 0
         for calendar, channel_name in self.store.due_channels():
             if self.stopping:
@@ -200,6 +243,11 @@ class Runner:
             for index, record in enumerate(records):
                 if self.stopping:
                     self._give_back(records[index:])
+                    break
+                if (calendar, channel_name) in self._held:
+                    for rest in records[index:]:
+                        why = f"channel {channel_name} held: {CREDENTIALS_REJECTED}"
+                        self.store.record_paused(rest, self.worker, why)
                     break
                 self._publish(record, channel)
                 handled += 1
@@ -283,6 +331,8 @@ class Runner:
                 if record.parts:
                     message = attrs.evolve(message, text=record.parts[0])
                 receipt = adapter.publish(message, idempotency_key=record.id)
+        except CredentialsRejected as error:
+            self._hold(record, channel, error)
         except PermanentError as error:
             self._fail(record, error, redact(str(error)), fields)
         except TransientError as error:
@@ -291,14 +341,52 @@ class Runner:
             described = redact(f"{type(error).__name__}: {error}")
             self._retry(record, channel, TransientError(described), described, None, fields)
         else:
-            if self.store.record_published(record, self.worker, attrs.asdict(receipt)):
-                self.published += 1
-                logger.info(
-                    "delivery %s published",
-                    record.id,
-                    extra=self._fields(record, event="published"),
-                )
-                _emit("delivery_published", receipt=receipt, **fields)
+            self._record_published(record, receipt, fields)
+
+    def _record_published(self, record: Record, receipt: Any, fields: dict[str, Any]) -> None:
+        """Record a publication. The post is out: nothing that fails from here on may
+        count as a failed attempt, or the delivery would be sent again."""
+        data = receipt_data(receipt, record.id)
+        for attempt in range(1, RECORD_TRIES + 1):
+            try:
+                recorded = self.store.record_published(record, self.worker, data)
+                break
+            except Exception:
+                if attempt == RECORD_TRIES:
+                    # The claim stays; when its lease expires the delivery is taken up
+                    # again under the same idempotency key.
+                    logger.exception(
+                        "delivery %s was published (receipt %s) but recording it failed",
+                        record.id,
+                        data.get("remote_id"),
+                    )
+                    return
+                self._sleep(RECORD_RETRY_WAIT * attempt)
+        if not recorded:
+            return
+        self.published += 1
+        logger.info(
+            "delivery %s published", record.id, extra=self._fields(record, event="published")
+        )
+        try:
+            _emit("delivery_published", receipt=receipt, **fields)
+        except Exception:  # an observer's bug must not touch a recorded publication
+            logger.exception("a delivery_published listener failed for %s", record.id)
+
+    def _hold(self, record: Record, channel: Channel, error: CredentialsRejected) -> None:
+        """Hold the channel instead of failing each delivery in turn: the delivery goes
+        back (its attempt not counted) and waits, with the rest of the channel, for
+        `resume --channel`."""
+        reason = f"{CREDENTIALS_REJECTED}: {redact(str(error))}"
+        logger.warning(
+            "channel %s held: %s",
+            channel.name,
+            reason,
+            extra=self._fields(record, event="channel_held", error=reason),
+        )
+        self.store.hold_channel(channel.name, reason=reason)
+        self.store.record_paused(record, self.worker, reason)
+        self._held.add((record.calendar, channel.name))
 
     def _publish_thread(self, record: Record, adapter: Adapter, first: Message) -> Receipt | None:
         """Publish the parts of a thread not yet out, each a reply to the one before,
@@ -318,11 +406,9 @@ class Runner:
                 attachments=first.attachments if number == 1 else (),
             )
             key = record.id if number == 1 else f"{record.id}#{number}"
-            receipt = adapter.publish(message, idempotency_key=key)
-            done.append(receipt)
-            held = self.store.record_thread_part(
-                record, self.worker, number, attrs.asdict(receipt), self.lease
-            )
+            data = receipt_data(adapter.publish(message, idempotency_key=key), key)
+            done.append(_receipt(data))
+            held = self.store.record_thread_part(record, self.worker, number, data, self.lease)
             if not held and number < total:
                 logger.warning(
                     "delivery %s: claim lost after part %d of %d; leaving the rest to its "

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
+    case,
     create_engine,
     event,
     func,
@@ -129,13 +130,18 @@ def _redact(url: str) -> str:
 @attrs.frozen
 class ReconcileResult:
     """What `Store.schedule` changed: ids added, moved (new time), updated (new text or
-    settings), cancelled (no longer planned) and how many were already up to date."""
+    settings), cancelled (no longer planned) and how many were already up to date.
+
+    A dry run (`dry_run`, nothing written) also describes each change in `changes`
+    (`socialsched.dryrun.Change`: local times, changed fields, text diff)."""
 
     added: tuple[str, ...] = ()
     moved: tuple[str, ...] = ()
     updated: tuple[str, ...] = ()
     cancelled: tuple[str, ...] = ()
     unchanged: int = 0
+    dry_run: bool = False
+    changes: tuple[Any, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -251,11 +257,48 @@ class Activity:
 
 @attrs.frozen
 class Status:
-    """Counts per state (overall and per channel) and the next due time."""
+    """Counts per state (overall and per channel), the next due time and the pause
+    rules in force (credential holds among them)."""
 
     counts: Mapping[str, int]
     per_channel: Mapping[str, Mapping[str, int]]
     next_due: datetime | None
+    holds: tuple[HoldEntry, ...] = ()
+
+
+#: What a runner records for a delivery it handled, as `Store.outcomes` counts them.
+OUTCOMES = ("published", "retried", "failed", "deferred", "missed")
+# The activity log tells a retry from a deferral (both go back from claimed to
+# scheduled) by how the store words their reasons; `outcomes` matches these.
+_RETRY_REASON = "attempt {attempt} failed, retry at {due:%Y-%m-%d %H:%M:%S} UTC: {error}"
+_RETRY_LIKE = "attempt % failed%"
+_DEFERRED_PREFIX = "deferred: "
+
+
+@attrs.frozen
+class Outcomes:
+    """What one worker recorded, per channel: deliveries published, put back for a
+    retry, failed for good, given back unattempted (deferred), and marked missed."""
+
+    per_channel: Mapping[str, Mapping[str, int]]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """The counts summed over channels, every outcome present (zero when none)."""
+        return {
+            outcome: sum(counts.get(outcome, 0) for counts in self.per_channel.values())
+            for outcome in OUTCOMES
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: the totals, and `per_channel` with every outcome."""
+        return {
+            **self.totals,
+            "per_channel": {
+                channel: {outcome: counts.get(outcome, 0) for outcome in OUTCOMES}
+                for channel, counts in sorted(self.per_channel.items())
+            },
+        }
 
 
 @attrs.frozen
@@ -280,6 +323,37 @@ class Hold:
         """Human-readable criteria, e.g. "segment=es-ES tag=promo" or "everything"."""
         parts = [f"{k}={v}" for k, v in attrs.asdict(self).items() if v is not None]
         return " ".join(parts) or "everything"
+
+
+CREDENTIALS_REJECTED = "credentials rejected"
+"""How the reason of a credentials hold starts (the runner puts it; actor "runner")."""
+RUNNER_ACTOR = "runner"
+
+
+@attrs.frozen
+class HoldEntry:
+    """A pause rule in force with who put it, when and why."""
+
+    hold: Hold
+    reason: str | None
+    actor: str
+    at: datetime
+
+    @property
+    def credentials(self) -> bool:
+        """Whether the runner put it because the network rejected the channel's
+        credentials (released with `resume --channel NAME` once they are fixed)."""
+        return self.actor == RUNNER_ACTOR and (self.reason or "").startswith(CREDENTIALS_REJECTED)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: the criteria, reason, actor, time and `credentials`."""
+        return {
+            **attrs.asdict(self.hold),
+            "reason": self.reason,
+            "actor": self.actor,
+            "at": self.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "credentials": self.credentials,
+        }
 
 
 @contextlib.contextmanager
@@ -458,26 +532,30 @@ class Store:
         *,
         planned: Sequence[Delivery] | None = None,
         actor: str = "schedule",
+        dry_run: bool = False,
     ) -> ReconcileResult:
         """Plan `calendar` for local days [start, end] and reconcile the store with it.
 
         New deliveries are added, moved ones get their new time, changed ones their new
         text, deliveries of this calendar in the range that are no longer planned are
         cancelled; published (and in-flight) ones are never touched. Running it twice
-        changes nothing. `planned` skips planning (the deliveries of that range)."""
+        changes nothing. `planned` skips planning (the deliveries of that range).
+        `dry_run`: reconcile in a transaction that is rolled back, so nothing changes,
+        and describe every change in the result's `changes`."""
         from .planner import Planner
 
         start, end = _as_date(start), _as_date(end)
         now = self.now()
         with _collector_paused():
             if planned is None:
-                planned = Planner(calendar).plan(start, end)
+                cache = self.media_cache(read_only=dry_run)
+                planned = Planner(calendar, media_cache=cache).plan(start, end)
             # Rows are built before the transaction: on SQLite it holds the write lock.
             used_media: dict[str, Media] = {}
             wanted = self._planned_rows(
                 calendar, planned, now, self.engine.dialect.name, used_media
             )
-            with self.engine.begin() as connection:
+            with self.engine.connect() as connection, connection.begin() as transaction:
                 # Media the planner did not keep through `media_cache()` (e.g. `planned`
                 # built by hand): their bytes, so runners elsewhere can read them.
                 store_media(connection, used_media.values(), now)
@@ -504,6 +582,9 @@ class Store:
                     query = select(*columns).where(deliveries.c.id.in_(chunk))
                     existing.update((row[0], row) for row in connection.execute(query).all())
                 result = self._reconcile(connection, wanted, existing, active_holds, now, actor)
+                if dry_run:
+                    transaction.rollback()
+                    return self._dry_run_result(result, wanted, existing)
         # Announced after the commit, so observers never hear of rows that rolled back.
         if result.added and (listeners or plugins.observed("delivery_scheduled")):
             by_id = {d.id: d for d in planned}
@@ -512,6 +593,16 @@ class Store:
                 channel = calendar.channel(delivery.channel)
                 _emit("delivery_scheduled", delivery=delivery, channel=channel)
         return result
+
+    @staticmethod
+    def _dry_run_result(
+        result: ReconcileResult, wanted: dict[str, Any], existing: dict[str, Any]
+    ) -> ReconcileResult:
+        from .dryrun import describe
+
+        ids = {kind: getattr(result, kind) for kind in ("added", "moved", "updated", "cancelled")}
+        changes = describe(ids, wanted, existing, _PLANNED_COLUMNS, _CONTENT_COLUMNS)
+        return attrs.evolve(result, dry_run=True, changes=changes)
 
     @staticmethod
     def _rows_outside(connection: Connection, calendar: str, start: date, end: date) -> bool:
@@ -851,6 +942,31 @@ class Store:
         with self.engine.connect() as connection:
             return self._holds(connection)
 
+    def hold_entries(self) -> list[HoldEntry]:
+        """The pause rules in force with their reason, actor and time, oldest first."""
+        with self.engine.connect() as connection:
+            return self._hold_entries(connection)
+
+    @staticmethod
+    def _hold_entries(connection: Connection) -> list[HoldEntry]:
+        return [
+            HoldEntry(
+                Hold(segment=r.segment, channel=r.channel, tag=r.tag, post=r.post),
+                r.reason,
+                r.actor,
+                r.at.replace(tzinfo=UTC),
+            )
+            for r in connection.execute(select(holds).order_by(holds.c.id))
+        ]
+
+    def hold_channel(self, channel: str, *, reason: str, actor: str = RUNNER_ACTOR) -> int:
+        """Pause every delivery of `channel` for `reason` (the runner does on rejected
+        credentials), unless a pause of exactly that channel is already in force.
+        Returns how many deliveries were paused; `resume(channel=...)` lifts it."""
+        if Hold(channel=channel) in self.holds():
+            return 0
+        return self.pause(Hold(channel=channel), reason=reason, actor=actor)
+
     @staticmethod
     def _matching(hold: Hold) -> Any:
         criteria = []
@@ -1121,7 +1237,7 @@ class Store:
         for channel, state, count in rows:
             counts[state] = counts.get(state, 0) + count
             per_channel.setdefault(channel, dict.fromkeys(STATES, 0))[state] = count
-        return Status(counts, per_channel, _aware(next_due))
+        return Status(counts, per_channel, _aware(next_due), tuple(self.hold_entries()))
 
     def log(
         self,
@@ -1166,6 +1282,39 @@ class Store:
                 )
                 for r in connection.execute(query)
             ]
+
+    def last_activity_id(self) -> int:
+        """The id of the newest activity log entry (0 when the log is empty): what
+        `outcomes` counts after."""
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(func.max(activity.c.id))).scalar() or 0)
+
+    def outcomes(self, actor: str, *, after: int = 0) -> Outcomes:
+        """What `actor` (a runner's worker name) recorded in the activity log after entry
+        `after`: per channel, how many deliveries it published, retried, failed,
+        deferred and marked missed (`OUTCOMES`)."""
+        back = and_(activity.c.from_state == "claimed", activity.c.to_state == "scheduled")
+        kind = case(
+            (activity.c.to_state.in_(("published", "failed", "missed")), activity.c.to_state),
+            (and_(back, activity.c.reason.like(_RETRY_LIKE)), literal("retried")),
+            (and_(back, activity.c.reason.like(_DEFERRED_PREFIX + "%")), literal("deferred")),
+            else_=None,
+        )
+        entries = (
+            select(activity.c.channel, kind.label("kind"))
+            .where(activity.c.actor == actor, activity.c.id > after)
+            .subquery()
+        )
+        query = (
+            select(entries.c.channel, entries.c.kind, func.count())
+            .where(entries.c.kind.is_not(None))
+            .group_by(entries.c.channel, entries.c.kind)
+        )
+        per_channel: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as connection:
+            for channel, outcome, count in connection.execute(query):
+                per_channel.setdefault(channel, {})[outcome] = count
+        return Outcomes(per_channel)
 
     # ---- dispatching (used by the runner) ----
 
@@ -1370,8 +1519,7 @@ class Store:
             record,
             worker,
             "scheduled",
-            reason=f"attempt {record.attempts} failed, retry at {due:%Y-%m-%d %H:%M:%S} UTC: "
-            f"{error}",
+            reason=_RETRY_REASON.format(attempt=record.attempts, due=due, error=error),
             due=_naive(due),
             last_error=error,
         )
@@ -1386,10 +1534,26 @@ class Store:
             record,
             worker,
             "scheduled",
-            reason=why,
+            reason=_DEFERRED_PREFIX + why,
             due=_naive(due),
             attempts=deliveries.c.attempts - 1,
             sent_at=None,
+        )
+
+    def record_paused(self, record: Record, worker: str, why: str) -> bool:
+        """Give a claimed delivery back unattempted because a pause now covers it (its
+        channel was held meanwhile): paused, or scheduled when no pause rule covers it
+        any longer."""
+        view = {"segment": record.segment, "channel": record.channel, "post": record.post}
+        held = any(hold.matches({**view, "tags": record.tags}) for hold in self.holds())
+        return self._finish(
+            record,
+            worker,
+            "paused" if held else "scheduled",
+            reason=why,
+            attempts=deliveries.c.attempts - 1,
+            sent_at=None,
+            last_error=why,
         )
 
     def next_due(self) -> datetime | None:
@@ -1424,10 +1588,11 @@ class Store:
         the digest). Raises `MediaMissing` when the store does not hold them."""
         return read_media(self.engine, digest)
 
-    def media_cache(self) -> StoreMediaCache:
+    def media_cache(self, *, read_only: bool = False) -> StoreMediaCache:
         """A `MediaCache` keeping media in this store, for `Planner(media_cache=...)`:
-        files seen before at the same size and modification time are not read again."""
-        return StoreMediaCache(self.engine, self.now)
+        files seen before at the same size and modification time are not read again.
+        `read_only`: what it learns is kept in memory only (dry runs change nothing)."""
+        return StoreMediaCache(self.engine, self.now, read_only=read_only)
 
     def thread_receipts(self, delivery_id: str) -> list[Mapping[str, Any]]:
         """The receipts of the parts of a thread already out, part 1 first."""
@@ -1789,8 +1954,12 @@ def _later(is_postgresql: bool) -> Any:
 
 
 __all__ = [
+    "CREDENTIALS_REJECTED",
+    "OUTCOMES",
     "Activity",
     "Hold",
+    "HoldEntry",
+    "Outcomes",
     "ReconcileResult",
     "Record",
     "Status",

@@ -661,16 +661,15 @@ class LocalServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                request = Request(self.command, self.path, dict(self.headers.items()), body, 0)
                 with server._lock:
                     number = len(server.requests) + 1
                     reply = server._replies.pop(0) if server._replies else None
                     if reply is None:
+                        reply = server.respond(request, number)
+                    if reply is None:
                         reply = Reply(200, {"id": str(number), "url": f"{server.url}/p/{number}"})
-                    server.requests.append(
-                        Request(
-                            self.command, self.path, dict(self.headers.items()), body, reply.status
-                        )
-                    )
+                    server.requests.append(attrs.evolve(request, status=reply.status))
                 if reply.delay and server._stopping.wait(reply.delay):
                     return
                 payload = b""
@@ -705,6 +704,13 @@ class LocalServer:
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
+
+    def respond(self, request: Request, number: int) -> Reply | None:
+        """The reply to request `number` (from 1) when none is queued; None for the
+        default. Override to answer from what earlier requests did (e.g. a listing of
+        the posts made so far); it runs under the server's lock, with `self.requests`
+        holding the requests before this one."""
+        return None
 
     def reply(self, *replies: Reply) -> None:
         """Queue replies for the next requests, in order."""

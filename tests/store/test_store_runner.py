@@ -392,7 +392,9 @@ def test_run_keeps_one_wake_job_for_the_next_due_time_plus_a_poll(tmp_path, reco
         deadline = time.monotonic() + 30
         while True:
             jobs = worker._scheduler.get_jobs() if hasattr(worker, "_scheduler") else []
-            wake = [j for j in jobs if j.next_run_time and j.next_run_time.year == 2099]
+            # Jobs added before the scheduler starts have no next_run_time yet.
+            times = [getattr(j, "next_run_time", None) for j in jobs]
+            wake = [j for j, at in zip(jobs, times, strict=True) if at and at.year == 2099]
             if wake or time.monotonic() > deadline:
                 break
             time.sleep(0.05)

@@ -8,6 +8,7 @@ Node or those packages are missing.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import selectors
 import shutil
@@ -215,6 +216,59 @@ def test_verify_names_the_account_and_refuses_a_wrong_password(pds: dict[str, An
     assert "wrong-pass-word-xxxx" not in str(caught.value)
 
 
+def test_a_five_part_thread_resumed_after_a_crash_has_five_parts_once_each(
+    pds: dict[str, Any],
+) -> None:
+    """A worker sends part 3 and dies before recording it; the next worker asks `find`
+    for the part in doubt, records what it finds and goes on with part 4: five posts,
+    in order, each once."""
+    texts = [f"Fil en cinq, partie {n}/5" for n in range(1, 6)]
+
+    def part(number: int, receipts: list[Any]) -> Message:
+        return make_message(
+            texts[number - 1],
+            part=number,
+            parts=5,
+            reply_to=receipts[-1] if receipts else None,
+            thread_root=receipts[0] if receipts else None,
+        )
+
+    def key(number: int) -> str:
+        return "pds-crash" if number == 1 else f"pds-crash#{number}"
+
+    first_worker = make_adapter(pds)
+    recorded: list[Any] = []
+    for number in (1, 2):
+        recorded.append(first_worker.publish(part(number, recorded), key(number)))
+    lost = first_worker.publish(part(3, recorded), key(3))  # sent, never recorded
+
+    second_worker = make_adapter(pds)
+    found = second_worker.find(part(3, recorded), key(3))
+    assert found == lost
+    recorded.append(found)
+    for number in (4, 5):
+        recorded.append(second_worker.publish(part(number, recorded), key(number)))
+
+    assert second_worker._client is not None
+    listed = second_worker._client.com.atproto.repo.list_records(
+        params=models.ComAtprotoRepoListRecords.Params(
+            repo=pds["did"], collection="app.bsky.feed.post", limit=100
+        )
+    )
+    thread = [r for r in listed.records if r.value.text.startswith("Fil en cinq")]
+    assert sorted(r.value.text for r in thread) == texts  # each part once
+    by_uri = {r.uri: r for r in thread}
+    assert [r.remote_id for r in recorded] == [r.uri for r in sorted(thread, key=_part)]
+    for previous, receipt in itertools.pairwise(recorded):
+        reply = by_uri[receipt.remote_id].value.reply
+        assert reply.parent.uri == previous.remote_id
+        assert reply.root.uri == recorded[0].remote_id
+
+
+def _part(record: Any) -> int:
+    return int(record.value.text.rsplit(" ", 1)[1].split("/")[0])
+
+
 RED = (220, 20, 20)
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112
@@ -280,6 +334,122 @@ def test_oversized_phone_photo_goes_out_fitted_upright_and_without_gps(
 
 def _near(color: tuple[int, ...], wanted: tuple[int, int, int]) -> bool:
     return all(abs(a - b) < 40 for a, b in zip(color, wanted, strict=True))
+
+
+CALENDAR = """
+[[segment]]
+name = "paris"
+locale = "fr-FR"
+timezone = "Europe/Paris"
+country = "FR"
+
+[[segment]]
+name = "madrid"
+locale = "es-ES"
+timezone = "Europe/Madrid"
+country = "ES"
+
+[[channel]]
+name = "bsky"
+adapter = "bluesky"
+secrets = {{ app_password = "BSKY_E2E_PASSWORD" }}
+settings = {{ handle = "{handle}", service = "{url}" }}
+
+[[post]]
+id = "salon"
+dates = ["2027-03-02"]
+at = "10:00"
+thread = "auto"
+text = {{ default = "{fr}", es = "{es}" }}
+
+[post.media]
+default = [{{ path = "img/banniere.png", alt = "Bannière du salon, {{{{ segment.name }}}}" }}]
+es = [{{ path = "img/cartel.png", alt = "Cartel de la feria, {{{{ segment.name }}}}" }}]
+"""
+FRENCH = (
+    "Le salon ouvre ses portes mardi à dix heures, hall 4, stand B12, avec nos nouveautés "
+    "de printemps et une démonstration toutes les heures. "
+) * 3
+SPANISH = (
+    "La feria abre sus puertas el martes a las diez, pabellón 4, stand B12, con nuestras "
+    "novedades de primavera y una demostración cada hora. "
+) * 3
+
+
+def banner(colour: tuple[int, int, int]) -> bytes:
+    """A 3000x1500 noisy PNG: over Bluesky's 2000-pixel side and its byte limit."""
+    from PIL import Image
+
+    noise = Image.effect_noise((3000, 1500), 40)
+    image = Image.merge("RGB", [noise.point(lambda v, c=c: (v + c) % 256) for c in colour])
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_a_calendar_with_per_locale_banners_goes_out_as_threads_with_their_alt_text(
+    pds: dict[str, Any], tmp_path: Path
+) -> None:
+    """Calendar to network: per-locale images and alt text, planned (fitted, split into
+    parts by Bluesky's own length rule), then published part by part as the runner does,
+    and read back from the PDS."""
+    import socialsched
+
+    files = {"img/banniere.png": banner((0, 60, 160)), "img/cartel.png": banner((160, 40, 0))}
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    path = tmp_path / "calendar.toml"
+    path.write_text(
+        CALENDAR.format(
+            handle=pds["handle"], url=pds["url"], fr=FRENCH.strip(), es=SPANISH.strip()
+        ),
+        encoding="utf-8",
+    )
+    calendar = socialsched.load(path)
+    deliveries = socialsched.plan(calendar, "2027-03-01", "2027-03-03")
+    assert sorted(d.segment for d in deliveries) == ["madrid", "paris"]
+    segments = {segment.name: segment for segment in calendar.segments}
+    (channel,) = calendar.channels
+    adapter = BlueskyAdapter(channel, environ={"BSKY_E2E_PASSWORD": pds["app_password"]})
+    expected_alt = {
+        "paris": "Bannière du salon, paris",
+        "madrid": "Cartel de la feria, madrid",
+    }
+    for delivery in deliveries:
+        assert len(delivery.parts) >= 2  # over 300 graphemes: a thread
+        assert all(adapter.text_length(part) <= 300 for part in delivery.parts)
+        (fitted,) = delivery.media
+        base = Message.for_delivery(delivery, segments[delivery.segment], channel)
+        receipts: list[Any] = []
+        for number, text in enumerate(delivery.parts, start=1):
+            message = attrs.evolve(
+                base,
+                text=text,
+                attachments=delivery.media if number == 1 else (),
+                part=number,
+                parts=len(delivery.parts),
+                reply_to=receipts[-1] if receipts else None,
+                thread_root=receipts[0] if receipts else None,
+            )
+            key = delivery.id if number == 1 else f"{delivery.id}#{number}"
+            receipts.append(adapter.publish(message, key))
+
+        first = stored_post(adapter, receipts[0].remote_id).value
+        assert first.text == delivery.parts[0] and first.reply is None
+        (image,) = first.embed.images
+        assert image.alt == expected_alt[delivery.segment]
+        published = blob_bytes(adapter, pds["did"], image.image.cid)
+        assert published == fitted.read() and len(published) <= 1_000_000
+        assert published != files["img/banniere.png"] and published != files["img/cartel.png"]
+        assert max(image.aspect_ratio.width, image.aspect_ratio.height) <= 2000
+        for receipt, parent, text in zip(
+            receipts[1:], receipts[:-1], delivery.parts[1:], strict=True
+        ):
+            record = stored_post(adapter, receipt.remote_id).value
+            assert record.text == text and record.embed is None
+            assert record.reply.parent.uri == parent.remote_id
+            assert record.reply.root.uri == receipts[0].remote_id
 
 
 class LocalPds:

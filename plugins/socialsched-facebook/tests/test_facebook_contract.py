@@ -4,6 +4,8 @@ server standing in for the Graph API (page feed posts, deletes, Graph error bodi
 from __future__ import annotations
 
 import calendar
+import email
+import email.policy
 import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -15,9 +17,30 @@ from socialsched_facebook import FacebookPageAdapter
 
 from socialsched.adapters import Adapter
 from socialsched.model import Channel
-from socialsched.testing import AdapterContract, LocalServer, Reply, key_in_text
+from socialsched.testing import AdapterContract, Arrived, LocalServer, Reply, Request, key_in_text
 
 PAGE = "4242"
+
+
+def fields_of(request: Request) -> dict[str, str]:
+    """The form fields of a request, url-encoded or multipart (files left out)."""
+    if (request.header("Content-Type") or "").startswith("multipart/"):
+        return {
+            name: value.decode() for name, value in parts_of(request).items() if name != "source"
+        }
+    return {key: values[0] for key, values in parse_qs(request.body.decode()).items()}
+
+
+def parts_of(request: Request) -> dict[str, bytes]:
+    """The parts of a multipart/form-data body, by name."""
+    head = f"Content-Type: {request.header('Content-Type')}\r\n\r\n".encode()
+    message = email.message_from_bytes(head + request.body, policy=email.policy.default)
+    return {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+        for part in message.iter_parts()
+    }
+
+
 # The kit's messages are due 2030-01-15 09:30 UTC; a day earlier they are natively
 # scheduled, the adapter's default mode.
 DAY_BEFORE = datetime(2030, 1, 14, 9, 30, tzinfo=UTC)
@@ -25,19 +48,69 @@ DAY_BEFORE = datetime(2030, 1, 14, 9, 30, tzinfo=UTC)
 
 class GraphPage(LocalServer):
     """A local Graph API: POST /v23.0/PAGE/feed creates post number n (LocalServer's
-    default reply `{"id": n}`, n counting requests); DELETE /v23.0/n removes it."""
+    default reply `{"id": n}`, n counting requests), attaching the unpublished photos
+    POSTed to /PAGE/photos before it; POST /PAGE/videos makes a video post; DELETE
+    /v23.0/n removes one; GET /PAGE/posts, /PAGE/scheduled_posts and /PAGE/videos list
+    them; GET /me answers as the page."""
 
-    def published(self) -> list[str]:
-        posts: dict[str, str] = {}
+    def posts(self) -> dict[str, tuple[dict[str, str], Request]]:
+        """Post id -> (its form fields, its request), for the posts that exist now."""
+        posts: dict[str, tuple[dict[str, str], Request]] = {}
         for number, request in enumerate(self.requests, start=1):
             if request.status >= 400:
                 continue
-            if request.method == "POST" and request.path == f"/v23.0/{PAGE}/feed":
-                fields = parse_qs(request.body.decode())
-                posts[str(number)] = key_in_text(fields["message"][0]) or ""
+            if request.method == "POST" and request.path in (
+                f"/v23.0/{PAGE}/feed",
+                f"/v23.0/{PAGE}/videos",
+            ):
+                posts[str(number)] = (fields_of(request), request)
             elif request.method == "DELETE":
                 posts.pop(request.path.rsplit("/", 1)[1], None)
-        return list(posts.values())
+        return posts
+
+    def published(self) -> list[str]:
+        return [
+            key_in_text(fields.get("message") or fields["description"]) or ""
+            for fields, _request in self.posts().values()
+        ]
+
+    def attachments(self, key: str) -> list[Arrived]:
+        [(fields, request)] = [
+            (fields, request)
+            for fields, request in self.posts().values()
+            if key_in_text(fields.get("message") or fields["description"]) == key
+        ]
+        if request.path.endswith("/videos"):
+            return [Arrived.of(parts_of(request)["source"])]
+        arrived = []
+        for number in range(len(self.requests)):
+            attached = fields.get(f"attached_media[{number}]")
+            if attached is None:
+                break
+            photo = self.requests[int(json.loads(attached)["media_fbid"]) - 1]
+            assert photo.path == f"/v23.0/{PAGE}/photos"
+            parts = parts_of(photo)
+            assert parts["published"] == b"false"
+            arrived.append(Arrived.of(parts["source"], parts["alt_text_custom"].decode()))
+        return arrived
+
+    def respond(self, request: Request, number: int) -> Reply | None:
+        path = request.path.partition("?")[0]
+        if request.method != "GET":
+            return None
+        if path == "/v23.0/me":
+            return Reply(200, {"id": PAGE, "name": "Contract Bakery"})
+        edge = path.rsplit("/", 1)[1]
+        listed = []
+        for post_id, (fields, _request) in self.posts().items():
+            scheduled = fields.get("published") == "false"
+            if (edge == "scheduled_posts") != scheduled:
+                continue
+            item = {"id": post_id, "message": fields.get("message")}
+            if scheduled:
+                item["scheduled_publish_time"] = int(fields["scheduled_publish_time"])
+            listed.append(item)
+        return Reply(200, {"data": listed})
 
     def fail_next(self, kind: str) -> bool:
         if kind == "transient":

@@ -73,6 +73,11 @@ class FakeMastodon:
             chain.append(reply)
         return [status["key"] for status in chain]
 
+    def forget_keys(self) -> None:
+        """What Mastodon does an hour after a status: its Idempotency-Key no longer
+        finds it, so a repeated send would post again."""
+        self._by_key.clear()
+
     def fail_next(self, kind: str) -> bool:
         self._failure = kind
         return True

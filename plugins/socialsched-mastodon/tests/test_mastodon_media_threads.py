@@ -12,8 +12,17 @@ import attrs
 import httpx
 import pytest
 import respx
+from socialsched_mastodon import MastodonAdapter
 from socialsched_mastodon.adapter import FIND_PAGE, FIND_PAGES
-from test_mastodon_adapter import INSTANCE, NOW, TOKEN, make_adapter, make_message, status_response
+from test_mastodon_adapter import (
+    INSTANCE,
+    NOW,
+    TOKEN,
+    make_adapter,
+    make_channel,
+    make_message,
+    status_response,
+)
 
 from socialsched.adapters import (
     CannotCheck,
@@ -151,7 +160,7 @@ def test_media_limits_are_mastodons() -> None:
 
 @respx.mock
 def test_media_limits_read_from_instance_configuration(respx_mock: respx.MockRouter) -> None:
-    respx_mock.get(f"{INSTANCE}/api/v2/instance").mock(
+    route = respx_mock.get(f"{INSTANCE}/api/v2/instance").mock(
         return_value=httpx.Response(
             200,
             json={
@@ -169,7 +178,8 @@ def test_media_limits_read_from_instance_configuration(respx_mock: respx.MockRou
         )
     )
     adapter = make_adapter(instance_limits=True)
-    adapter.validate(make_message())
+    assert route.call_count == 0  # not asked until the limits are wanted
+    # The planner reads the limits (to fit media, to split threads) before validating.
     capabilities = adapter.capabilities
     assert capabilities.max_length == 5000
     assert capabilities.images.max_count == 6
@@ -179,6 +189,11 @@ def test_media_limits_read_from_instance_configuration(respx_mock: respx.MockRou
     assert capabilities.videos.max_bytes == 41_943_040
     assert capabilities.videos.max_count == 1
     assert capabilities.max_alt_length == 3000
+    assert adapter.validate(make_message("x" * 5000)) == []
+    assert route.call_count == 1
+    # The class keeps Mastodon's defaults, for listings and generated docs.
+    assert MastodonAdapter.capabilities.max_length == 500
+    assert MastodonAdapter.capabilities.images.max_bytes == 16 * 1024 * 1024
 
 
 # -- threads ---------------------------------------------------------------------------
@@ -243,9 +258,6 @@ def test_verify_unreachable_is_transient(respx_mock: respx.MockRouter) -> None:
 
 
 def test_verify_without_the_token_names_the_variable() -> None:
-    from socialsched_mastodon import MastodonAdapter
-    from test_mastodon_adapter import make_channel
-
     with respx.mock(assert_all_mocked=True) as mock, pytest.raises(MissingSecretError) as caught:
         MastodonAdapter(make_channel(), environ={}).verify()
     assert "MASTO_TOKEN" in str(caught.value)

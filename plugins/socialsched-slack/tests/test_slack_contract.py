@@ -1,10 +1,13 @@
-"""The slack adapter passes socialsched's conformance kit against a real local HTTP server."""
+"""The slack adapter passes socialsched's conformance kit: its webhook side against a real
+local HTTP server, its bot side against a fake Slack Web API."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+import respx
+from fake_slack import FakeSlackApi
 from socialsched_slack import SlackAdapter
 
 from socialsched.adapters import Adapter
@@ -68,3 +71,36 @@ def test_contract_requests_went_to_the_webhook_path():
         adapter.publish(contract.make_message(adapter, "k1"), "k1")
     assert [(r.method, r.path) for r in server.requests] == [("POST", WEBHOOK_PATH)]
     assert server.published() == ["k1"]
+
+
+BOT_TOKEN = "xoxb-contract-s3cr3t-token"
+API_URL = "https://slack.contract.example/api"
+
+
+class TestSlackBotContract(AdapterContract):
+    """The bot-token side: chat.postMessage, the external file upload flow, auth.test,
+    conversations.history lookups and deletes, against a fake Slack Web API."""
+
+    adapter_class = SlackAdapter
+
+    def make_audience(self, adapter: Adapter) -> Audience:
+        return Audience("group", "C0CONTRACT")
+
+    @pytest.fixture
+    def remote(self) -> Iterator[FakeSlackApi]:
+        with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+            yield FakeSlackApi(router, API_URL, BOT_TOKEN)
+
+    @pytest.fixture
+    def channel(self, remote: FakeSlackApi) -> Channel:
+        return Channel(
+            name="team-slack",
+            adapter="slack",
+            audiences={"team": "group:C0CONTRACT"},
+            secrets={"bot_token": "SLACK_BOT_TOKEN"},
+            settings={"format": "text", "api_url": API_URL},
+        )
+
+    @pytest.fixture
+    def environ(self) -> dict[str, str]:
+        return {"SLACK_BOT_TOKEN": BOT_TOKEN}

@@ -170,6 +170,7 @@ class BlueskyAdapter(Adapter):
     )
     required_secrets = ("app_password",)
     required_settings = ("handle",)
+    doubt_guarantee = "checked (record key)"
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)
@@ -412,7 +413,7 @@ class BlueskyAdapter(Adapter):
 
     def verify(self) -> str:
         """Log in afresh (`createSession`): the account's handle and DID."""
-        self._client = None
+        self.close()
         self._login()
         return f"@{self.handle} ({self._did})"
 
@@ -429,6 +430,11 @@ class BlueskyAdapter(Adapter):
             repo=parts[0], collection=POST_COLLECTION, rkey=parts[2]
         )
         self._call("deleteRecord", lambda: client.com.atproto.repo.delete_record(data))
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.request.close()
+            self._client = None
 
 
 def _describe(error: RequestErrorBase) -> str:

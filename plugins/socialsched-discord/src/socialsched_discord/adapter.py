@@ -94,6 +94,8 @@ class DiscordAdapter(WebhookAudienceAdapter):
         max_alt_length=DESCRIPTION_LIMIT,
         threads=False,
     )
+    # A webhook cannot list messages; `find` only knows this process's own sends.
+    doubt_guarantee = "cannot check"
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)

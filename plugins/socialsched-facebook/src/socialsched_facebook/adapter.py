@@ -4,6 +4,7 @@ and native scheduling."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -13,12 +14,15 @@ import httpx
 
 from socialsched.adapters import (
     Adapter,
+    CannotCheck,
     Capabilities,
+    CredentialsRejected,
     Message,
     PermanentError,
     Receipt,
     TransientError,
 )
+from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
 
 from .targeting import (
@@ -32,6 +36,8 @@ from .targeting import (
 
 API_VERSION = "v23.0"
 GRAPH_URL = "https://graph.facebook.com"
+GRAPH_VIDEO_URL = "https://graph-video.facebook.com"
+"""Where Facebook takes video uploads (`POST /{page-id}/videos`)."""
 TEXT_LIMIT = 63_206
 """Most characters Facebook accepts in a page post's message."""
 FACEBOOK_EARLIEST = timedelta(minutes=10)
@@ -44,6 +50,21 @@ DEFAULT_TIMEOUT = 20.0
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 368, 613, 80001})
 NONEXISTENT_OBJECT = (100, 33)
 """(code, subcode) Facebook answers when the object to delete no longer exists."""
+REJECTED_TOKEN_CODES = frozenset({102, 190})
+"""OAuthException codes for an expired, revoked or invalid access token."""
+IMAGES = MediaLimits(
+    max_count=10,
+    max_bytes=10_000_000 - 1,  # Facebook takes photos under 10 MB
+    types=("image/jpeg", "image/png", "image/gif"),
+    animated=False,  # a GIF uploaded as a photo shows its first frame only
+)
+VIDEOS = MediaLimits(max_count=1, max_bytes=1_000_000_000, types=("video/mp4",))
+"""One video per post, as a page video; 1 GB is the most a single-request upload takes."""
+FIND_SLACK = timedelta(hours=1)
+"""How long before its planned time an in-doubt post may have been created."""
+FIND_LIMIT = 100
+
+log = logging.getLogger(__name__)
 _DURATION = re.compile(r"\s*(\d+)\s*(s|min|h|d)\s*")
 _UNITS = {"s": "seconds", "min": "minutes", "h": "hours", "d": "days"}
 
@@ -100,8 +121,13 @@ class FacebookPageAdapter(Adapter):
     out at Facebook even if the runner is down; or "immediate"), `schedule_min` /
     `schedule_max` (the native scheduling window, default 10 minutes and 180 days;
     Facebook refuses anything outside 10 minutes..6 months), `api_version` (default
-    v23.0), `graph_url`, `timeout` (seconds, default 20). Secret `page_token`: a Page
-    access token with pages_manage_posts.
+    v23.0), `graph_url`, `graph_video_url` (where videos are uploaded; default
+    graph-video.facebook.com, or `graph_url` when that is set), `timeout` (seconds,
+    default 20). Secret `page_token`: a Page access token with pages_manage_posts.
+
+    Images go up first as unpublished photos (with their alt text), then the feed post
+    attaches them (`attached_media`); a video is posted as a page video with the text
+    as its description. Both follow the same native scheduling.
 
     `clock` (a callable returning an aware UTC `datetime`) is the adapter's "now", for
     the window checks; it defaults to the system clock.
@@ -114,7 +140,12 @@ class FacebookPageAdapter(Adapter):
         native_scheduling=True,
         delete=True,
         idempotent=False,
+        images=IMAGES,
+        videos=VIDEOS,
     )
+    required_secrets = ("page_token",)
+    required_settings = ("page_id",)
+    doubt_guarantee = "checked (recent and scheduled posts, by text and time)"
 
     def __init__(
         self,
@@ -159,11 +190,15 @@ class FacebookPageAdapter(Adapter):
             raise PermanentError(f"{where}: {error}") from None
         self.api_version = str(settings.get("api_version", API_VERSION))
         self.graph_url = str(settings.get("graph_url", GRAPH_URL)).rstrip("/")
+        video_default = GRAPH_VIDEO_URL if "graph_url" not in settings else self.graph_url
+        self.graph_video_url = str(settings.get("graph_video_url", video_default)).rstrip("/")
         self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
         self.clock = clock or (lambda: datetime.now(UTC))
         # The Graph API takes no idempotency key for page posts; keys published by
-        # this instance are remembered and not posted again.
+        # this instance are remembered and not posted again, and so are the photos
+        # uploaded for a key (a retry attaches them instead of uploading again).
         self._published: dict[str, Receipt] = {}
+        self._photos: dict[tuple[str, str], str] = {}
 
     def validate(self, message: Message) -> list[str]:
         problems = super().validate(message)
@@ -179,8 +214,8 @@ class FacebookPageAdapter(Adapter):
                 )
         return problems
 
-    def _url(self, path: str) -> str:
-        return f"{self.graph_url}/{self.api_version}/{path}"
+    def _url(self, path: str, base: str | None = None) -> str:
+        return f"{base or self.graph_url}/{self.api_version}/{path}"
 
     def post_fields(self, message: Message, now: datetime) -> dict[str, str]:
         """The form fields of the page post for `message`, as of `now`."""
@@ -199,13 +234,15 @@ class FacebookPageAdapter(Adapter):
             fields["scheduled_publish_time"] = str(int(message.utc.timestamp()))
         return fields
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def _request(
+        self, method: str, path: str, base: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         token = self.secret("page_token")
         where = f"facebook page {self.page_id}"
         try:
             response = httpx.request(
                 method,
-                self._url(path),
+                self._url(path, base),
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=self.timeout,
                 **kwargs,
@@ -233,6 +270,8 @@ class FacebookPageAdapter(Adapter):
         transient = graph_error.get("is_transient") or code in TRANSIENT_CODES
         if response.status_code >= 500 or transient:
             raise TransientError(detail, retry_after=_usage_retry_after(response))
+        if code in REJECTED_TOKEN_CODES:
+            raise CredentialsRejected(detail)
         raise PermanentError(detail)
 
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
@@ -261,22 +300,144 @@ class FacebookPageAdapter(Adapter):
                 retry_after=lead.total_seconds(),
             )
         fields = self.post_fields(message, now)
-        body = self._request("POST", f"{self.page_id}/feed", data=fields)
+        url: str | None
+        videos = [media for media in message.attachments if media.kind == "video"]
+        if videos:
+            body = self._post_video(videos[0], fields)
+            url = f"https://www.facebook.com/{self.page_id}/videos/{body.get('id')}"
+        else:
+            images = [media for media in message.attachments if media.kind == "image"]
+            scheduled = fields.get("published") == "false"
+            for number, image in enumerate(images):
+                photo = self._upload_photo(image, idempotency_key, temporary=scheduled)
+                fields[f"attached_media[{number}]"] = json.dumps({"media_fbid": photo})
+            body = self._request("POST", f"{self.page_id}/feed", data=fields)
+            url = f"https://www.facebook.com/{body.get('id')}"
+        # The post exists now: whatever the reply lacks, nothing below may raise (the
+        # runner would record a post that went out as a failed attempt).
         post_id = body.get("id")
         if not post_id:
-            raise PermanentError(f"facebook page {self.page_id}: the reply carries no post id")
-        scheduled = fields.get("published") == "false"
+            log.warning("facebook page %s: the reply carries no post id", self.page_id)
+            post_id, url = f"unknown:{idempotency_key}", None
         receipt = Receipt(
             remote_id=str(post_id),
-            url=f"https://www.facebook.com/{post_id}",
+            url=url,
             extra={
-                "scheduled": scheduled,
+                "scheduled": fields.get("published") == "false",
                 "scheduled_publish_time": fields.get("scheduled_publish_time"),
             },
         )
         self._published[idempotency_key] = receipt
         return receipt
 
+    def _upload_photo(self, image: Media, idempotency_key: str, *, temporary: bool) -> str:
+        """Upload `image` as an unpublished photo (with its alt text); its photo id."""
+        known = self._photos.get((idempotency_key, image.digest))
+        if known is not None:
+            return known
+        data = {"published": "false"}
+        if temporary:
+            data["temporary"] = "true"  # kept until the scheduled post that attaches it
+        if image.alt:
+            data["alt_text_custom"] = image.alt
+        body = self._request(
+            "POST",
+            f"{self.page_id}/photos",
+            data=data,
+            files={"source": (image.filename or "photo", _read(image), image.mime_type)},
+        )
+        photo = body.get("id")
+        if not photo:
+            raise PermanentError(f"facebook page {self.page_id}: the photo upload carries no id")
+        self._photos[(idempotency_key, image.digest)] = str(photo)
+        return str(photo)
+
+    def _post_video(self, video: Media, fields: dict[str, str]) -> dict[str, Any]:
+        """Post `video` as a page video, the text as its description (same targeting
+        and native scheduling as a feed post)."""
+        data = {
+            ("description" if key == "message" else key): value for key, value in fields.items()
+        }
+        return self._request(
+            "POST",
+            f"{self.page_id}/videos",
+            base=self.graph_video_url,
+            data=data,
+            files={"source": (video.filename or "video.mp4", _read(video), video.mime_type)},
+        )
+
+    def verify(self) -> str:
+        """The page token works and belongs to this page (`GET /me`)."""
+        body = self._request("GET", "me", params={"fields": "id,name"})
+        if str(body.get("id")) != self.page_id:
+            raise CredentialsRejected(
+                f"facebook page {self.page_id}: the page_token is not this page's token "
+                f"(it is {body.get('id')!r}'s); use a Page access token for page {self.page_id}"
+            )
+        return f"page {body.get('name') or self.page_id} ({self.page_id})"
+
+    def find(self, message: Message, idempotency_key: str) -> Receipt | None:
+        """The page's post with this message's text, natively scheduled for its time or
+        published from an hour before it on; None when there is none. Two posts that
+        could be it (the same text to two audiences at the same time) cannot be told
+        apart: `CannotCheck`."""
+        if idempotency_key in self._published:
+            return self._published[idempotency_key]
+        due = int(message.utc.timestamp())
+        if any(media.kind == "video" for media in message.attachments):
+            edges = [("videos", "id,description,created_time,scheduled_publish_time")]
+            text_field = "description"
+        else:
+            edges = [
+                ("scheduled_posts", "id,message,scheduled_publish_time"),
+                ("posts", "id,message,created_time"),
+            ]
+            text_field = "message"
+        since = message.utc - FIND_SLACK
+        matches: list[str] = []
+        for edge, fields in edges:
+            params = {"fields": fields, "limit": str(FIND_LIMIT)}
+            body = self._request("GET", f"{self.page_id}/{edge}", params=params)
+            for item in body.get("data") or []:
+                if item.get(text_field) != message.text:
+                    continue
+                scheduled = item.get("scheduled_publish_time")
+                created = _graph_time(item.get("created_time"))
+                if (scheduled is not None and int(scheduled) == due) or (
+                    created is not None and created >= since
+                ):
+                    matches.append(str(item["id"]))
+        if len(set(matches)) > 1:
+            raise CannotCheck(
+                f"facebook page {self.page_id}: {len(set(matches))} posts have this text "
+                "around this time; cannot tell which is this delivery's"
+            )
+        if not matches:
+            return None
+        url = f"https://www.facebook.com/{matches[0]}"
+        return Receipt(remote_id=matches[0], url=url, extra={"found": True})
+
     def delete(self, receipt: Receipt) -> None:
         """Delete (retract) a published or natively scheduled post by its Facebook id."""
         self._request("DELETE", receipt.remote_id)
+
+
+def _read(media: Media) -> bytes:
+    try:
+        return media.read()
+    except OSError as error:
+        raise TransientError(
+            f"cannot read {media.filename or media.digest[:12]}: {error.strerror}"
+        ) from None
+    except ValueError as error:
+        raise PermanentError(str(error)) from None
+
+
+def _graph_time(value: Any) -> datetime | None:
+    """A Graph API time ("2027-03-01T12:00:00+0000"), or None."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return None

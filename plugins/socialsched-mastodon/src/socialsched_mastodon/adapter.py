@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, overload
 
 import attrs
 import babel
@@ -90,24 +90,51 @@ class Visibility:
     mention: str | None = None
 
 
+class InstanceCapabilities:
+    """`MastodonAdapter.capabilities`: on the class, Mastodon's defaults; on an adapter,
+    what its instance announces, asked once on first use, since the planner reads the
+    limits (to fit media and split threads) before it validates anything."""
+
+    def __init__(self, defaults: Capabilities) -> None:
+        self.defaults = defaults
+
+    @overload
+    def __get__(self, adapter: None, owner: type) -> Capabilities: ...
+
+    @overload
+    def __get__(self, adapter: MastodonAdapter, owner: type) -> Capabilities: ...
+
+    def __get__(self, adapter: MastodonAdapter | None, owner: type) -> Capabilities:
+        if adapter is None:
+            return self.defaults
+        adapter._ensure_limits()
+        return adapter.__dict__.get("_capabilities", self.defaults)
+
+    def __set__(self, adapter: MastodonAdapter, value: Capabilities) -> None:
+        adapter.__dict__["_capabilities"] = value
+
+
 class MastodonAdapter(Adapter):
     """Posts statuses to one Mastodon account."""
 
     name = "mastodon"
-    capabilities = Capabilities(
-        max_length=DEFAULT_MAX_LENGTH,
-        audiences=("visibility", "recipient"),
-        native_scheduling=False,
-        delete=True,
-        idempotent=True,
-        images=DEFAULT_IMAGES,
-        videos=DEFAULT_VIDEOS,
-        mixed_media=False,
-        max_alt_length=DEFAULT_ALT_LENGTH,
-        threads=True,
+    capabilities = InstanceCapabilities(
+        Capabilities(
+            max_length=DEFAULT_MAX_LENGTH,
+            audiences=("visibility", "recipient"),
+            native_scheduling=False,
+            delete=True,
+            idempotent=True,
+            images=DEFAULT_IMAGES,
+            videos=DEFAULT_VIDEOS,
+            mixed_media=False,
+            max_alt_length=DEFAULT_ALT_LENGTH,
+            threads=True,
+        )
     )
     required_secrets = ("token",)
     required_settings = ("instance",)
+    doubt_guarantee = "checked (recent statuses)"
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)
@@ -122,7 +149,9 @@ class MastodonAdapter(Adapter):
         self.timeout = float(settings.get("timeout", 20))
         self.url_length = DEFAULT_URL_LENGTH
         # A channel that states its limit is planned without asking the instance.
-        self._limits_known = "max_length" in settings or not settings.get("instance_limits", True)
+        self._limits_known: bool = "max_length" in settings or not settings.get(
+            "instance_limits", True
+        )
         if "max_length" in settings:
             self.capabilities = attrs.evolve(
                 self.capabilities, max_length=int(settings["max_length"])
@@ -139,8 +168,8 @@ class MastodonAdapter(Adapter):
     def _ensure_limits(self) -> None:
         """Read the character and media limits from the instance once; keep the
         defaults for what it does not say or when it cannot be asked."""
-        if self._limits_known:
-            return
+        if getattr(self, "_limits_known", True):
+            return  # known, or asked before __init__ has said where to ask
         self._limits_known = True
         try:
             # Public endpoint: no token needed, so `plan` works without secrets; a short
@@ -217,8 +246,6 @@ class MastodonAdapter(Adapter):
         return message.text
 
     def validate(self, message: Message) -> list[str]:
-        # The limit may come from the instance: learn it before the base checks it.
-        self._ensure_limits()
         problems = super().validate(message)
         audience = message.audience
         if audience is not None and audience.kind not in self.capabilities.audiences:
@@ -477,6 +504,11 @@ class MastodonAdapter(Adapter):
         # 404: already gone, which is what deleting wanted.
         if response.status_code >= 400 and response.status_code != 404:
             raise self._refused(response, f"refused to delete status {receipt.remote_id}")
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
 
 def instance_media_limits(

@@ -101,6 +101,8 @@ class TelegramAdapter(Adapter):
         threads=False,
     )
     required_secrets = ("token",)
+    # Bots cannot read their chats back; `find` only knows this process's own sends.
+    doubt_guarantee = "cannot check"
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)
