@@ -403,6 +403,21 @@ class Adapter:
         """Release connections or files; the adapter is not used afterwards."""
 
 
+def read_media(media: Media) -> bytes:
+    """The bytes of `media` for an upload: an unreadable file (gone, or the store out
+    of reach) is a `TransientError`, media without content a `PermanentError`. Read
+    every attachment before sending anything, so a failure never half-sends a post."""
+    name = media.filename or media.source or media.digest[:12]
+    try:
+        return media.read()
+    except OSError as error:
+        raise TransientError(
+            f"cannot read {name}: {error.strerror or type(error).__name__}"
+        ) from None
+    except ValueError as error:
+        raise PermanentError(f"cannot read {name}: {error}") from None
+
+
 def in_doubt_guarantee(adapter_class: type[Adapter]) -> str:
     """What holds for an in-doubt post of `adapter_class` (sent, then its worker died
     before recording it): its own `doubt_guarantee`, else "checked (find)" when it

@@ -46,6 +46,7 @@ from .adapters import (
     PermanentError,
     Receipt,
     TransientError,
+    read_media,
 )
 from .media import Media, MediaLimits
 from .model import Channel
@@ -183,15 +184,7 @@ class WebhookAdapter(Adapter):
         return f"{self._host(url)} answers (HTTP {response.status_code})"
 
     def _inline(self, media: Media) -> dict[str, Any]:
-        try:
-            data = media.read()
-        except OSError as error:
-            raise TransientError(
-                f"webhook {self.channel.name!r}: cannot read {media.filename or media.digest[:12]}:"
-                f" {error.strerror or type(error).__name__}"
-            ) from None
-        except ValueError as error:
-            raise PermanentError(f"webhook {self.channel.name!r}: {error}") from None
+        data = read_media(media)
         return {**media.to_dict(), "data": base64.b64encode(data).decode("ascii")}
 
     def _where(self, url: str) -> str:
