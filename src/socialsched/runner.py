@@ -24,7 +24,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -50,7 +50,14 @@ from .model import Channel
 from .policy import Rate, retry_delay
 from .redaction import redact
 from .registry import adapter_class
-from .store import CREDENTIALS_REJECTED, Record, Store, _emit, describe_database_error
+from .store import (
+    CREDENTIALS_REJECTED,
+    Outcomes,
+    Record,
+    Store,
+    _emit,
+    describe_database_error,
+)
 
 logger = logging.getLogger("socialsched.runner")
 
@@ -64,9 +71,52 @@ def _default_adapter(channel: Channel) -> Adapter:
     return adapter_class(channel.adapter)(channel)
 
 
+#: The activity log's reason for a delivery in doubt found on its network.
+FOUND = "found on the network: it went out before its worker died"
+
+#: Tries to record a publication before leaving it to lease expiry (database hiccups).
+RECORD_TRIES = 3
+RECORD_RETRY_WAIT = 0.5
+
+
+def receipt_data(receipt: Any, idempotency_key: str) -> dict[str, Any]:
+    """What the store keeps of an adapter's receipt. An adapter that returned something
+    other than a `Receipt` still published: keep the key as the remote id."""
+    if isinstance(receipt, Receipt):
+        return attrs.asdict(receipt)
+    logger.warning(
+        "the adapter returned %s, not a Receipt, for %s", type(receipt).__name__, idempotency_key
+    )
+    return {"remote_id": idempotency_key, "url": None, "extra": {}}
+
+
+def _thread_part(record: Record, first: Message, done: list[Receipt]) -> tuple[Message, str]:
+    """The message and idempotency key of the thread part after the `done` ones."""
+    number = len(done) + 1
+    message = attrs.evolve(
+        first,
+        text=record.parts[number - 1],
+        part=number,
+        parts=len(record.parts),
+        reply_to=done[-1] if done else None,
+        thread_root=done[0] if done else None,
+        attachments=first.attachments if number == 1 else (),
+    )
+    return message, record.id if number == 1 else f"{record.id}#{number}"
+
+
 def worker_name() -> str:
     """A name for this worker, unique across hosts and restarts."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _receipt(stored: Mapping[str, Any]) -> Receipt:
+    """A `Receipt` from the dict the store keeps of it."""
+    return Receipt(
+        remote_id=str(stored.get("remote_id")),
+        url=stored.get("url"),
+        extra=stored.get("extra") or {},
+    )
 
 
 class Runner:
@@ -113,6 +163,14 @@ class Runner:
         self._held: set[tuple[str, str]] = set()
         self.alerts = Alerter(self._adapter, store.clock, self.worker)
         self.published = 0
+        # What `outcomes` counts: the log entries this runner writes from now on.
+        self._log_start = store.last_activity_id()
+
+    def outcomes(self) -> Outcomes:
+        """What the store recorded of this runner's work since it was created, per
+        channel: published, retried, failed, deferred, missed (read from the activity
+        log, so it is what `socialsched log` shows, whatever happened in between)."""
+        return self.store.outcomes(self.worker, after=self._log_start)
 
     # ---- one pass ----
 
@@ -284,7 +342,15 @@ class Runner:
         try:
             adapter = self._adapter(record.calendar, channel)
             message = self._message(record)
-            receipt = adapter.publish(message, idempotency_key=record.id)
+            if len(record.parts) > 1:
+                threaded = self._publish_thread(record, adapter, message)
+                if threaded is None:
+                    return  # the claim was lost: its new owner finishes the thread
+                receipt = threaded
+            else:
+                if record.parts:
+                    message = attrs.evolve(message, text=record.parts[0])
+                receipt = adapter.publish(message, idempotency_key=record.id)
         except CredentialsRejected as error:
             self._hold(record, channel, error)
         except PermanentError as error:
@@ -295,14 +361,39 @@ class Runner:
             described = redact(f"{type(error).__name__}: {error}")
             self._retry(record, channel, TransientError(described), described, None, fields)
         else:
-            if self.store.record_published(record, self.worker, attrs.asdict(receipt)):
-                self.published += 1
-                logger.info(
-                    "delivery %s published",
-                    record.id,
-                    extra=self._fields(record, event="published"),
-                )
-                _emit("delivery_published", receipt=receipt, **fields)
+            self._record_published(record, receipt, fields)
+
+    def _record_published(
+        self, record: Record, receipt: Any, fields: dict[str, Any], reason: str = "published"
+    ) -> None:
+        """Record a publication. The post is out: nothing that fails from here on may
+        count as a failed attempt, or the delivery would be sent again."""
+        data = receipt_data(receipt, record.id)
+        for attempt in range(1, RECORD_TRIES + 1):
+            try:
+                recorded = self.store.record_published(record, self.worker, data, reason=reason)
+                break
+            except Exception:
+                if attempt == RECORD_TRIES:
+                    # The claim stays; when its lease expires the delivery is taken up
+                    # again under the same idempotency key.
+                    logger.exception(
+                        "delivery %s was published (receipt %s) but recording it failed",
+                        record.id,
+                        data.get("remote_id"),
+                    )
+                    return
+                self._sleep(RECORD_RETRY_WAIT * attempt)
+        if not recorded:
+            return
+        self.published += 1
+        logger.info(
+            "delivery %s published", record.id, extra=self._fields(record, event="published")
+        )
+        try:
+            _emit("delivery_published", receipt=receipt, **fields)
+        except Exception:  # an observer's bug must not touch a recorded publication
+            logger.exception("a delivery_published listener failed for %s", record.id)
 
     @staticmethod
     def _message(record: Record) -> Message:
@@ -318,6 +409,7 @@ class Runner:
             audience=None if record.audience is None else Audience.parse(record.audience),
             tags=record.tags,
             quiet_hours=record.quiet_hours,
+            attachments=record.media,
         )
 
     # ---- deliveries in doubt ----
@@ -341,10 +433,20 @@ class Runner:
         if channel is None:
             self._doubt(record, "in doubt: its channel is no longer in the store")
             return
+        message, key = self._message(record), record.id
+        if len(record.parts) > 1:
+            # A thread: the parts recorded are out; the next one is in doubt.
+            done = [_receipt(part) for part in self.store.thread_receipts(record.id)]
+            if len(done) == len(record.parts):
+                self._publish(record, channel)  # every part is out: record it
+                return
+            message, key = _thread_part(record, message, done)
+        elif record.parts:
+            message = attrs.evolve(message, text=record.parts[0])
         adapter: Adapter | None = None
         try:
             adapter = self._adapter(record.calendar, channel)
-            receipt = adapter.find(self._message(record), record.id)
+            receipt = adapter.find(message, key)
         except CannotCheck as error:
             why = redact(str(error))
         except AdapterError as error:
@@ -354,20 +456,18 @@ class Runner:
         else:
             if receipt is None:
                 self._resend(record, channel, "not found on the network")
-            elif self.store.record_published(
-                record,
-                self.worker,
-                attrs.asdict(receipt),
-                reason="found on the network: it went out before its worker died",
-            ):
-                self.published += 1
-                _emit(
-                    "delivery_published",
-                    receipt=receipt,
-                    delivery=record.to_delivery(),
-                    channel=channel,
-                    attempt=record.attempts,
-                )
+            elif len(record.parts) > 1:
+                # That part is out: record it and go on with the rest of the thread.
+                data = receipt_data(receipt, key)
+                self.store.record_thread_part(record, self.worker, message.part, data, self.lease)
+                self._publish(record, channel)
+            else:
+                fields = {
+                    "delivery": record.to_delivery(),
+                    "channel": channel,
+                    "attempt": record.attempts,
+                }
+                self._record_published(record, receipt, fields, FOUND)
             return
         if on_doubt(channel, adapter) == "resend":
             self._resend(record, channel, f"{why}; on_doubt = resend")
@@ -426,6 +526,34 @@ class Runner:
         self._held.add((record.calendar, channel.name))
         self.alerts.report(Alert("held", record.calendar, channel.name, reason, record.id))
 
+    def _publish_thread(self, record: Record, adapter: Adapter, first: Message) -> Receipt | None:
+        """Publish the parts of a thread not yet out, each a reply to the one before,
+        recording each receipt as it comes back: a runner taking over after a crash goes
+        on with the next part. Returns part 1's receipt with every part's receipt in
+        `extra["parts"]`, or None when another worker took the claim over meanwhile."""
+        done = [_receipt(part) for part in self.store.thread_receipts(record.id)]
+        total = len(record.parts)
+        for number in range(len(done) + 1, total + 1):
+            message, key = _thread_part(record, first, done)
+            data = receipt_data(adapter.publish(message, idempotency_key=key), key)
+            done.append(_receipt(data))
+            held = self.store.record_thread_part(record, self.worker, number, data, self.lease)
+            if not held and number < total:
+                logger.warning(
+                    "delivery %s: claim lost after part %d of %d; leaving the rest to its "
+                    "new owner",
+                    record.id,
+                    number,
+                    total,
+                )
+                return None
+        root = done[0]
+        return Receipt(
+            remote_id=root.remote_id,
+            url=root.url,
+            extra={**root.extra, "parts": [attrs.asdict(part) for part in done]},
+        )
+
     def _retry(
         self,
         record: Record,
@@ -482,12 +610,11 @@ class Runner:
         channel = self.store.channels().get((record.calendar, record.channel))
         if channel is None:
             raise SocialschedError(f"channel {record.channel!r} is no longer in the store")
-        receipt = Receipt(
-            remote_id=str(record.receipt.get("remote_id")),
-            url=record.receipt.get("url"),
-            extra=record.receipt.get("extra") or {},
-        )
-        self._adapter(record.calendar, channel).delete(receipt)
+        adapter = self._adapter(record.calendar, channel)
+        # A thread: every part, the last first, so no part is left replying to nothing.
+        parts = (record.receipt.get("extra") or {}).get("parts") or [record.receipt]
+        for part in reversed(parts):
+            adapter.delete(_receipt(part))
         return self.store.mark_retracted(delivery_id)
 
     # ---- loops ----

@@ -37,7 +37,7 @@ def downgrade() -> None:
     op.drop_table("runner_settings")
     with op.batch_alter_table("channels") as batch:
         batch.drop_column("on_doubt")
-    # Revision 0002 knows no "doubt" state: such deliveries wait for an operator, and
+    # Revision 0003 knows no "doubt" state: such deliveries wait for an operator, and
     # "failed" is the state that does too (publish-now sends them again).
     op.execute(
         "UPDATE deliveries SET state = 'failed', last_error = 'in doubt (downgraded)' "
