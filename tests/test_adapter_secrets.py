@@ -31,3 +31,29 @@ def test_secret_goes_through_the_channels_secrets_table():
     assert adapter.secret("token") == "tok-123"
     with pytest.raises(MissingSecretError, match="declares no secret 'other'"):
         adapter.secret("other")
+
+
+@pytest.mark.parametrize(
+    ("declared", "environ"),
+    [
+        ({}, {"TEAM_APP_KEY": "set but not declared"}),  # the channel names no such secret
+        ({"app_key": "TEAM_APP_KEY"}, {}),  # declared, variable unset
+        ({"app_key": "TEAM_APP_KEY"}, {"TEAM_APP_KEY": ""}),  # declared, variable empty
+    ],
+)
+def test_an_optional_secret_gives_its_default_when_absent(declared, environ):
+    channel = Channel(name="team", adapter="x", secrets={"token": "TEAM_TOKEN", **declared})
+    adapter = Adapter(channel, environ={"TEAM_TOKEN": "tok-123", **environ})
+    assert adapter.secret("app_key", None) is None
+    assert adapter.secret("app_key", "fallback") == "fallback"
+    with pytest.raises(MissingSecretError):
+        adapter.secret("app_key")
+
+
+def test_an_optional_secret_that_is_set_is_read_and_hidden_from_logs():
+    from socialsched.redaction import REDACTOR
+
+    channel = Channel(name="team", adapter="x", secrets={"app_key": "TEAM_APP_KEY"})
+    adapter = Adapter(channel, environ={"TEAM_APP_KEY": "ak-998877"})
+    assert adapter.secret("app_key", None) == "ak-998877"
+    assert REDACTOR.redact("sending with ak-998877") == "sending with [secret TEAM_APP_KEY]"

@@ -51,3 +51,14 @@ def test_a_file_replaced_meanwhile_is_read_again(tmp_path):
     adapter.publish(message("new"), "k1")  # only in the old file: written to the new one
     keys = [json.loads(line)["idempotency_key"] for line in path.read_text().splitlines()]
     assert keys == ["k9", "k1"]
+
+
+def test_a_relative_path_gives_a_receipt_and_the_record_is_written_once(tmp_path, monkeypatch):
+    """Calendars resolve their paths; a channel built in Python may still hold a
+    relative one, which must not fail after the record is written."""
+    monkeypatch.chdir(tmp_path)
+    channel = Channel(name="audit", adapter="jsonl", settings={"path": "out.jsonl"})
+    receipt = JsonlAdapter(channel).publish(message("hello"), "k1")
+    assert receipt.url == f"{(tmp_path / 'out.jsonl').as_uri()}#k1"
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert [json.loads(line)["idempotency_key"] for line in lines] == ["k1"]

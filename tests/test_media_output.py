@@ -1,5 +1,5 @@
 """Media fetched from URLs, and media as the outputs show them: the HTML preview's
-thumbnails with alt text, the iCalendar description, the console and jsonl adapters."""
+thumbnails with alt text, the iCalendar description, the jsonl adapter's records."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 import socialsched
-from socialsched.adapters import ConsoleAdapter, JsonlAdapter, Message
+from socialsched.adapters import JsonlAdapter, Message
 from socialsched.errors import PlanError
 from socialsched.export import to_ics
 from socialsched.media import Media, MediaItem
@@ -148,18 +148,6 @@ def message_with(media: tuple[Media, ...]) -> Message:
         local=moment,
         attachments=media,
     )
-
-
-def test_console_prints_each_attachment_with_its_alt_text():
-    data = png((1, 2, 3))
-    media = Media.from_bytes(data, alt="Une bannière", filename="banner.png")
-    stream = io.StringIO()
-    adapter = ConsoleAdapter(Channel(name="console", adapter="console"), stream=stream)
-    assert adapter.validate(message_with((media,))) == []
-    adapter.publish(message_with((media,)), "k1")
-    lines = stream.getvalue().splitlines()
-    assert lines[0].endswith(" Hello")
-    assert lines[1] == f"  + image image/png 300x200 {len(data)} bytes banner.png alt: Une bannière"
 
 
 def test_jsonl_records_attachments_by_description(tmp_path):

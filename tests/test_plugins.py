@@ -4,6 +4,9 @@ checks, lifecycle events, and broken plugins reported by name."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from datetime import date
 from typing import ClassVar
@@ -322,6 +325,72 @@ def test_broken_entry_point_is_named_and_the_cli_keeps_working(tmp_path, monkeyp
         in result.stderr
     )
     assert "Traceback" not in result.output
+
+
+def socialsched_with(site, *args):
+    """The command line in a process of its own, with the fake distributions of `site`
+    installed: what a user sees on a terminal, logging included."""
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
+    return subprocess.run(
+        [sys.executable, "-m", "socialsched", *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_broken_plugin_is_reported_once_with_the_warning_prefix(tmp_path, monkeypatch):
+    install_fake_distribution(
+        tmp_path,
+        monkeypatch,
+        "socialsched-broken",
+        "broken = sched_broken_plugin",
+        "import does_not_exist_anywhere\n",
+    )
+    result = socialsched_with(tmp_path / "site", "adapters", "list")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "warning: plugin 'broken' (package socialsched-broken 1.2.3): ModuleNotFoundError: "
+        "No module named 'does_not_exist_anywhere'"
+    ]
+
+
+def test_an_adapter_class_without_a_name_is_reported_once_by_the_cli(tmp_path, monkeypatch):
+    install_fake_distribution(
+        tmp_path,
+        monkeypatch,
+        "socialsched-nameless",
+        "nameless = sched_nameless_plugin",
+        GOOD_MODULE.replace('name = "fax"', 'name = ""'),
+    )
+    calendar = tmp_path / "cal.toml"
+    calendar.write_text(
+        '[[segment]]\nname = "uk"\nlocale = "en-GB"\ntimezone = "Europe/London"\n'
+        'country = "GB"\n[[channel]]\nname = "c"\nadapter = "console"\n[[post]]\n'
+        'id = "p"\ntext = "hi"\ndates = ["2027-03-01"]\nat = "10:00"\n'
+    )
+    result = socialsched_with(
+        tmp_path / "site", "lint", str(calendar), "--start", "2027-03-01", "--end", "2027-03-01"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "warning: plugin 'nameless' (package socialsched-nameless 1.2.3): "
+        "adapter class FaxAdapter has no name"
+    ]
+
+
+def test_without_the_cli_a_broken_plugin_is_a_logged_warning(tmp_path, monkeypatch, caplog):
+    install_fake_distribution(
+        tmp_path,
+        monkeypatch,
+        "socialsched-broken",
+        "broken = sched_broken_plugin",
+        "import does_not_exist_anywhere\n",
+    )
+    assert "console" in plugins.available_adapters()
+    [record] = [r for r in caplog.records if r.name == "socialsched.plugins"]
+    assert record.levelname == "WARNING" and "plugin 'broken'" in record.getMessage()
 
 
 def test_adapters_list_table_shows_name_package_and_capabilities():

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import attrs
+import httpx
 import pytest
 
 from socialsched.adapters import (
@@ -206,6 +207,36 @@ def test_max_length_setting_is_enforced_at_validation(server):
 def test_body_is_utf8_json(server):
     make_adapter(server).publish(message("Crème brûlée 🍮"), "key-j")
     assert json.loads(server.requests[0].body.decode("utf-8"))["text"] == "Crème brûlée 🍮"
+
+
+class BodyCutShort(httpx.SyncByteStream):
+    """A response body whose connection drops before the end."""
+
+    def __iter__(self):
+        yield b'{"id": "po'
+        raise httpx.ReadError("connection reset by peer")
+
+
+def test_an_accepted_post_whose_body_cannot_be_read_is_still_published():
+    """The 2xx says the post went out: losing the body must not turn it into an error
+    (the runner would record a failed attempt and send it again)."""
+    sent = []
+
+    def handler(request):
+        sent.append(request)
+        return httpx.Response(201, stream=BodyCutShort())
+
+    channel = Channel(
+        name="hook",
+        adapter="webhook",
+        settings={"url": "https://hooks.example/in"},
+        secrets={"signing_key": "HOOK_KEY"},
+    )
+    adapter = WebhookAdapter(channel, environ=ENV, transport=httpx.MockTransport(handler))
+    receipt = adapter.publish(message(), "key-cut")
+    assert (receipt.remote_id, receipt.url, receipt.extra) == ("key-cut", None, {"status": 201})
+    assert adapter.publish(message(), "key-cut") == receipt
+    assert len(sent) == 1
 
 
 def png_bytes(width: int, height: int) -> bytes:

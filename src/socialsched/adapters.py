@@ -202,6 +202,10 @@ class Adapter:
     required_secrets: ClassVar[tuple[str, ...]] = ()
     #: Settings (keys of the channel's `settings` table) a channel must give.
     required_settings: ClassVar[tuple[str, ...]] = ()
+    #: Settings that are file paths: the loader resolves a relative one against the
+    #: calendar file's folder (and expands `~`), so the adapter always gets an absolute
+    #: path and `schedule` and `run` from any working folder agree.
+    path_settings: ClassVar[tuple[str, ...]] = ()
     #: True for networks that fetch media from a public URL: the channel then needs
     #: `settings.media_host` (see `socialsched.media_hosts`).
     media_by_url: ClassVar[bool] = False
@@ -399,6 +403,21 @@ class Adapter:
         """Release connections or files; the adapter is not used afterwards."""
 
 
+def read_media(media: Media) -> bytes:
+    """The bytes of `media` for an upload: an unreadable file (gone, or the store out
+    of reach) is a `TransientError`, media without content a `PermanentError`. Read
+    every attachment before sending anything, so a failure never half-sends a post."""
+    name = media.filename or media.source or media.digest[:12]
+    try:
+        return media.read()
+    except OSError as error:
+        raise TransientError(
+            f"cannot read {name}: {error.strerror or type(error).__name__}"
+        ) from None
+    except ValueError as error:
+        raise PermanentError(f"cannot read {name}: {error}") from None
+
+
 def in_doubt_guarantee(adapter_class: type[Adapter]) -> str:
     """What holds for an in-doubt post of `adapter_class` (sent, then its worker died
     before recording it): its own `doubt_guarantee`, else "checked (find)" when it
@@ -465,6 +484,7 @@ class ConsoleAdapter(Adapter):
                 for number, media in enumerate(message.attachments, start=1)
             ),
         ]
+        receipt = Receipt(remote_id=idempotency_key)  # before printing: nothing fails after
         try:
             # One write, so a failing console never shows half a post.
             print("\n".join(lines), file=stream, flush=True)
@@ -472,7 +492,6 @@ class ConsoleAdapter(Adapter):
             raise TransientError(f"cannot write to the console: {error.strerror}") from None
         except ValueError as error:  # writing to a closed stream
             raise PermanentError(f"cannot write to the console: {error}") from None
-        receipt = Receipt(remote_id=idempotency_key)
         self._receipts[idempotency_key] = receipt
         return receipt
 
@@ -498,6 +517,8 @@ class JsonlAdapter(Adapter):
 
     name = "jsonl"
     capabilities = attrs.evolve(_PRINTED, delete=True, idempotent=True)
+    required_settings = ("path",)
+    path_settings = ("path",)
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)
@@ -545,11 +566,17 @@ class JsonlAdapter(Adapter):
 
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         record = {"idempotency_key": idempotency_key, **message.to_dict()}
+        # Everything that could fail is done before the write: once the line is in the
+        # file the message is published, and an error then would be counted as a
+        # failed attempt of a post that went out.
+        receipt = self._receipt(idempotency_key)
         self._append(record, idempotency_key)
-        return self._receipt(idempotency_key)
+        return receipt
 
     def _receipt(self, idempotency_key: str) -> Receipt:
-        return Receipt(remote_id=idempotency_key, url=f"{self.path.as_uri()}#{idempotency_key}")
+        # absolute(): a channel built in Python may hold a relative path.
+        url = f"{self.path.absolute().as_uri()}#{idempotency_key}"
+        return Receipt(remote_id=idempotency_key, url=url)
 
     def verify(self) -> str:
         """Checks that the file (or the folder it will be made in) is writable."""

@@ -10,7 +10,7 @@ import logging
 import re
 import shutil
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ class Group(click.Group):
     """Turns socialsched's own errors into a message and exit code 1, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        # A broken plugin is named once, when found, instead of crashing the command.
+        previous = plugins.set_failure_reporter(_warn_plugin_failure)
         try:
             return super().invoke(ctx)
         except CalendarError as error:
@@ -45,9 +47,11 @@ class Group(click.Group):
             click.echo(f"error: {error}", err=True)
             ctx.exit(1)
         finally:
-            # A broken plugin is named once, after the command, instead of crashing it.
-            for failure in plugins.failures_so_far():
-                click.echo(f"warning: {failure}", err=True)
+            plugins.set_failure_reporter(previous)
+
+
+def _warn_plugin_failure(failure: plugins.PluginFailure) -> None:
+    click.echo(f"warning: {failure}", err=True)
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -584,6 +588,13 @@ def _change_text(change: Any) -> str:
 @click.option("--worker", metavar="NAME", help="Worker name in the activity log.")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
 @click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="What this runner recorded, reported when it stops: text (stderr) or json (stdout).",
+)
+@click.option(
     "--metrics",
     "metrics_address",
     metavar="HOST:PORT",
@@ -601,13 +612,17 @@ def run_command(
     poll: float,
     worker: str | None,
     quiet: bool,
+    output_format: str,
     metrics_address: str | None,
     log_format: str | None,
 ) -> None:
     """Publish due deliveries. SIGTERM or SIGINT: the delivery in flight is finished,
     the rest given back at once, then it exits; SIGHUP re-reads the channel table. A
     lost database is retried with backoff. Several runners may share one PostgreSQL
-    database."""
+    database.
+
+    When it stops it reports what the store recorded of its work, per channel:
+    published, retried, failed, deferred, missed."""
     from . import logs
     from .runner import Runner, worker_name
 
@@ -639,10 +654,22 @@ def run_command(
 
                 for stop_signal in (signal.SIGTERM, signal.SIGINT):
                     signal.signal(stop_signal, lambda signum, frame: runner.stop())
-                published = runner.run_until_idle()
+                runner.run_until_idle()
             else:
-                published = runner.run()
-    click.echo(f"published {published}", err=True)
+                runner.run()
+        outcomes = runner.outcomes()
+    report = outcomes.to_dict()
+    if output_format == "json":
+        _echo_json(report)
+        return
+    click.echo(_counts_text(outcomes.totals), err=True)
+    for channel, counts in report["per_channel"].items():
+        click.echo(f"  {channel}: {_counts_text(counts, skip_zero=True)}", err=True)
+
+
+def _counts_text(counts: Mapping[str, int], *, skip_zero: bool = False) -> str:
+    """ "published 3  retried 1": counts in the order given, as `status` prints them."""
+    return "  ".join(f"{name} {count}" for name, count in counts.items() if count or not skip_zero)
 
 
 @contextlib.contextmanager
@@ -681,10 +708,9 @@ def status_command(db: str | None, output_format: str) -> None:
             }
         )
         return
-    click.echo("  ".join(f"{state} {count}" for state, count in status.counts.items()))
+    click.echo(_counts_text(status.counts))
     for channel, counts in sorted(status.per_channel.items()):
-        shown = "  ".join(f"{state} {count}" for state, count in counts.items() if count)
-        click.echo(f"  {channel}: {shown}")
+        click.echo(f"  {channel}: {_counts_text(counts, skip_zero=True)}")
     click.echo(f"next due: {next_due or 'nothing scheduled'}")
     for entry in status.holds:
         kind = "credentials hold" if entry.credentials else "paused"

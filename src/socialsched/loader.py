@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import attrs
 
+from .adapters import Adapter
 from .audiences import Audience
 from .errors import CalendarError, Problem
 from .media import MediaItem
@@ -242,6 +243,11 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
         if not isinstance(raw_items, list):
             problems.append(Problem(f"{kind} must be written [[{kind}]]", file=path))
             raw_items = []
+        if kind == "channel":
+            raw_items = [
+                _resolve_path_settings(raw, index, path, lines, problems)
+                for index, raw in enumerate(raw_items)
+            ]
         items = [_build(kind, i, raw, path, lines, problems) for i, raw in enumerate(raw_items)]
         if kind == "post":
             items = [
@@ -401,7 +407,7 @@ def _check_adapters(
                     )
         if isinstance(raw, dict) and isinstance(raw.get("adapter"), str):
             try:
-                adapter_class(raw["adapter"])
+                cls = adapter_class(raw["adapter"])
             except UnknownAdapterError as error:
                 problems.append(
                     Problem(
@@ -411,6 +417,76 @@ def _check_adapters(
                         where=f"channel {raw.get('name')!r}",
                     )
                 )
+                continue
+            problems.extend(_missing_declared(raw, index, cls, path, lines))
+
+
+def _missing_declared(
+    raw: dict[str, Any], index: int, cls: type[Adapter], path: Path, lines: LineIndex
+) -> list[Problem]:
+    """The settings and secrets the channel's adapter requires that the channel lacks:
+    without them every publication would fail, long after `schedule` accepted it."""
+    problems = []
+    for table, required in (("settings", cls.required_settings), ("secrets", cls.required_secrets)):
+        given = raw.get(table)
+        given = given if isinstance(given, dict) else {}
+        for key in required:
+            if given.get(key) not in (None, ""):
+                continue
+            if table == "secrets":
+                example = f"{raw.get('name', cls.name)}_{key}".upper().replace("-", "_")
+                hint = f'name the environment variable holding it: {key} = "{example}"'
+            else:
+                hint = f"add {key} = ... to the channel's settings"
+            problems.append(
+                Problem(
+                    f"the {cls.name} adapter requires {table}.{key} ({hint})",
+                    file=path,
+                    line=lines.line("channel", index, table),
+                    where=f"channel {raw.get('name')!r}",
+                )
+            )
+    return problems
+
+
+def _resolve_path_settings(
+    raw: Any, index: int, path: Path, lines: LineIndex, problems: list[Problem]
+) -> Any:
+    """The channel table with the settings its adapter declares as file paths
+    (`Adapter.path_settings`) made absolute against the calendar file's folder, so
+    what `schedule` stores works from any working folder."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("adapter"), str):
+        return raw
+    settings = raw.get("settings")
+    if not isinstance(settings, dict):
+        return raw
+    try:
+        cls = adapter_class(raw["adapter"])
+    except UnknownAdapterError:
+        return raw  # reported with the channel's other problems
+    resolved = dict(settings)
+    for key in cls.path_settings:
+        value = settings.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            problems.append(
+                Problem(
+                    f"settings.{key} = {value!r}: must be a file path (a string)",
+                    file=path,
+                    line=lines.line("channel", index, "settings"),
+                    where=f"channel {raw.get('name')!r}",
+                )
+            )
+            continue
+        resolved[key] = str(resolve_relative(value, path))
+    return {**raw, "settings": resolved}
+
+
+def resolve_relative(value: str, calendar_file: Path) -> Path:
+    """A path written in a calendar, absolute: `~` expanded, a relative path taken
+    from the calendar file's folder (not the working folder)."""
+    return (calendar_file.parent / Path(value).expanduser()).resolve()
 
 
 def _check_templates(

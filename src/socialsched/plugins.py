@@ -104,7 +104,7 @@ class _State:
                 except Exception as error:
                     failure = PluginFailure(entry_point.name, package, _describe(error))
                     self.failures.append(failure)
-                    log.warning("%s", failure)
+                    _report(failure)
                     continue
                 self.packages[entry_point.name] = package
 
@@ -225,6 +225,27 @@ def _record(failure: PluginFailure) -> None:
     state = _get()
     if failure not in state.failures:
         state.failures.append(failure)
+        _report(failure)
+
+
+FailureReporter = Callable[[PluginFailure], None]
+_reporter: FailureReporter | None = None
+
+
+def set_failure_reporter(reporter: FailureReporter | None) -> FailureReporter | None:
+    """Have `reporter` told of each plugin failure once, when it is found, instead of
+    the default warning on the `socialsched.plugins` logger (the CLI prints
+    "warning: ..." this way). Returns the reporter it replaces; None restores logging.
+    """
+    global _reporter
+    previous, _reporter = _reporter, reporter
+    return previous
+
+
+def _report(failure: PluginFailure) -> None:
+    if _reporter is not None:
+        _reporter(failure)
+    else:
         log.warning("%s", failure)
 
 
@@ -403,6 +424,7 @@ __all__ = [
     "notify",
     "register",
     "reset",
+    "set_failure_reporter",
     "template_filters",
     "template_globals",
     "unregister",

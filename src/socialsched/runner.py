@@ -44,7 +44,14 @@ from .model import Channel
 from .policy import Rate, retry_delay
 from .redaction import redact
 from .registry import adapter_class
-from .store import CREDENTIALS_REJECTED, Record, Store, _emit, describe_database_error
+from .store import (
+    CREDENTIALS_REJECTED,
+    Outcomes,
+    Record,
+    Store,
+    _emit,
+    describe_database_error,
+)
 
 logger = logging.getLogger("socialsched.runner")
 
@@ -56,6 +63,22 @@ AdapterFactory = Callable[[Channel], Adapter]
 
 def _default_adapter(channel: Channel) -> Adapter:
     return adapter_class(channel.adapter)(channel)
+
+
+#: Tries to record a publication before leaving it to lease expiry (database hiccups).
+RECORD_TRIES = 3
+RECORD_RETRY_WAIT = 0.5
+
+
+def receipt_data(receipt: Any, idempotency_key: str) -> dict[str, Any]:
+    """What the store keeps of an adapter's receipt. An adapter that returned something
+    other than a `Receipt` still published: keep the key as the remote id."""
+    if isinstance(receipt, Receipt):
+        return attrs.asdict(receipt)
+    logger.warning(
+        "the adapter returned %s, not a Receipt, for %s", type(receipt).__name__, idempotency_key
+    )
+    return {"remote_id": idempotency_key, "url": None, "extra": {}}
 
 
 def worker_name() -> str:
@@ -106,6 +129,14 @@ class Runner:
         # claimed batch goes back unattempted.
         self._held: set[tuple[str, str]] = set()
         self.published = 0
+        # What `outcomes` counts: the log entries this runner writes from now on.
+        self._log_start = store.last_activity_id()
+
+    def outcomes(self) -> Outcomes:
+        """What the store recorded of this runner's work since it was created, per
+        channel: published, retried, failed, deferred, missed (read from the activity
+        log, so it is what `socialsched log` shows, whatever happened in between)."""
+        return self.store.outcomes(self.worker, after=self._log_start)
 
     # ---- one pass ----
 
@@ -292,14 +323,37 @@ class Runner:
             described = redact(f"{type(error).__name__}: {error}")
             self._retry(record, channel, TransientError(described), described, None, fields)
         else:
-            if self.store.record_published(record, self.worker, attrs.asdict(receipt)):
-                self.published += 1
-                logger.info(
-                    "delivery %s published",
-                    record.id,
-                    extra=self._fields(record, event="published"),
-                )
-                _emit("delivery_published", receipt=receipt, **fields)
+            self._record_published(record, receipt, fields)
+
+    def _record_published(self, record: Record, receipt: Any, fields: dict[str, Any]) -> None:
+        """Record a publication. The post is out: nothing that fails from here on may
+        count as a failed attempt, or the delivery would be sent again."""
+        data = receipt_data(receipt, record.id)
+        for attempt in range(1, RECORD_TRIES + 1):
+            try:
+                recorded = self.store.record_published(record, self.worker, data)
+                break
+            except Exception:
+                if attempt == RECORD_TRIES:
+                    # The claim stays; when its lease expires the delivery is taken up
+                    # again under the same idempotency key.
+                    logger.exception(
+                        "delivery %s was published (receipt %s) but recording it failed",
+                        record.id,
+                        data.get("remote_id"),
+                    )
+                    return
+                self._sleep(RECORD_RETRY_WAIT * attempt)
+        if not recorded:
+            return
+        self.published += 1
+        logger.info(
+            "delivery %s published", record.id, extra=self._fields(record, event="published")
+        )
+        try:
+            _emit("delivery_published", receipt=receipt, **fields)
+        except Exception:  # an observer's bug must not touch a recorded publication
+            logger.exception("a delivery_published listener failed for %s", record.id)
 
     def _hold(self, record: Record, channel: Channel, error: CredentialsRejected) -> None:
         """Hold the channel instead of failing each delivery in turn: the delivery goes

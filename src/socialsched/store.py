@@ -28,6 +28,7 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
+    case,
     create_engine,
     event,
     func,
@@ -243,6 +244,41 @@ class Status:
     per_channel: Mapping[str, Mapping[str, int]]
     next_due: datetime | None
     holds: tuple[HoldEntry, ...] = ()
+
+
+#: What a runner records for a delivery it handled, as `Store.outcomes` counts them.
+OUTCOMES = ("published", "retried", "failed", "deferred", "missed")
+# The activity log tells a retry from a deferral (both go back from claimed to
+# scheduled) by how the store words their reasons; `outcomes` matches these.
+_RETRY_REASON = "attempt {attempt} failed, retry at {due:%Y-%m-%d %H:%M:%S} UTC: {error}"
+_RETRY_LIKE = "attempt % failed%"
+_DEFERRED_PREFIX = "deferred: "
+
+
+@attrs.frozen
+class Outcomes:
+    """What one worker recorded, per channel: deliveries published, put back for a
+    retry, failed for good, given back unattempted (deferred), and marked missed."""
+
+    per_channel: Mapping[str, Mapping[str, int]]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """The counts summed over channels, every outcome present (zero when none)."""
+        return {
+            outcome: sum(counts.get(outcome, 0) for counts in self.per_channel.values())
+            for outcome in OUTCOMES
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: the totals, and `per_channel` with every outcome."""
+        return {
+            **self.totals,
+            "per_channel": {
+                channel: {outcome: counts.get(outcome, 0) for outcome in OUTCOMES}
+                for channel, counts in sorted(self.per_channel.items())
+            },
+        }
 
 
 @attrs.frozen
@@ -1189,6 +1225,39 @@ class Store:
                 for r in connection.execute(query)
             ]
 
+    def last_activity_id(self) -> int:
+        """The id of the newest activity log entry (0 when the log is empty): what
+        `outcomes` counts after."""
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(func.max(activity.c.id))).scalar() or 0)
+
+    def outcomes(self, actor: str, *, after: int = 0) -> Outcomes:
+        """What `actor` (a runner's worker name) recorded in the activity log after entry
+        `after`: per channel, how many deliveries it published, retried, failed,
+        deferred and marked missed (`OUTCOMES`)."""
+        back = and_(activity.c.from_state == "claimed", activity.c.to_state == "scheduled")
+        kind = case(
+            (activity.c.to_state.in_(("published", "failed", "missed")), activity.c.to_state),
+            (and_(back, activity.c.reason.like(_RETRY_LIKE)), literal("retried")),
+            (and_(back, activity.c.reason.like(_DEFERRED_PREFIX + "%")), literal("deferred")),
+            else_=None,
+        )
+        entries = (
+            select(activity.c.channel, kind.label("kind"))
+            .where(activity.c.actor == actor, activity.c.id > after)
+            .subquery()
+        )
+        query = (
+            select(entries.c.channel, entries.c.kind, func.count())
+            .where(entries.c.kind.is_not(None))
+            .group_by(entries.c.channel, entries.c.kind)
+        )
+        per_channel: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as connection:
+            for channel, outcome, count in connection.execute(query):
+                per_channel.setdefault(channel, {})[outcome] = count
+        return Outcomes(per_channel)
+
     # ---- dispatching (used by the runner) ----
 
     def _claimable(self, now: datetime) -> Any:
@@ -1389,8 +1458,7 @@ class Store:
             record,
             worker,
             "scheduled",
-            reason=f"attempt {record.attempts} failed, retry at {due:%Y-%m-%d %H:%M:%S} UTC: "
-            f"{error}",
+            reason=_RETRY_REASON.format(attempt=record.attempts, due=due, error=error),
             due=_naive(due),
             last_error=error,
         )
@@ -1405,7 +1473,7 @@ class Store:
             record,
             worker,
             "scheduled",
-            reason=why,
+            reason=_DEFERRED_PREFIX + why,
             due=_naive(due),
             attempts=deliveries.c.attempts - 1,
             sent_at=None,
@@ -1753,9 +1821,11 @@ def _later(is_postgresql: bool) -> Any:
 
 __all__ = [
     "CREDENTIALS_REJECTED",
+    "OUTCOMES",
     "Activity",
     "Hold",
     "HoldEntry",
+    "Outcomes",
     "ReconcileResult",
     "Record",
     "Status",

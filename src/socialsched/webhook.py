@@ -46,6 +46,7 @@ from .adapters import (
     PermanentError,
     Receipt,
     TransientError,
+    read_media,
 )
 from .media import Media, MediaLimits
 from .model import Channel
@@ -87,6 +88,9 @@ class WebhookAdapter(Adapter):
     """POSTs each message as a signed JSON body to a URL (see the module docs)."""
 
     name = "webhook"
+    # Every request is signed; the URL is either `settings.url` or `secrets.url`,
+    # which the constructor checks (a declaration cannot say "one of").
+    required_secrets = ("signing_key",)
     # The receiver decides what it accepts; the body carries media inline, so keep a
     # post's media within what one request can sensibly carry.
     capabilities = Capabilities(
@@ -155,14 +159,19 @@ class WebhookAdapter(Adapter):
             IDEMPOTENCY_HEADER: idempotency_key,
             SIGNATURE_HEADER: sign(body, key),
         }
-        response = self._send("POST", url, body, headers)
-        status = response.status_code
-        log.debug("%s: HTTP %s for %s", self._where(url), status, idempotency_key)
-        if 200 <= status < 300:
-            # The post is out: nothing below may raise (the runner would count it failed).
-            receipt = self._receipt(response, idempotency_key)
-            self._receipts[idempotency_key] = receipt
-            return receipt
+        # Streamed: the status decides whether the post went out; the body is read only
+        # after, so failing to read it cannot make a delivered post look failed.
+        response = self._send("POST", url, body, headers, stream=True)
+        try:
+            status = response.status_code
+            log.debug("%s: HTTP %s for %s", self._where(url), status, idempotency_key)
+            if 200 <= status < 300:
+                # The post is out: nothing below may raise (the runner would count it failed).
+                receipt = self._receipt(response, idempotency_key)
+                self._receipts[idempotency_key] = receipt
+                return receipt
+        finally:
+            response.close()
         self._raise_for(url, response)
         raise PermanentError(self._reason(url, response))
 
@@ -175,15 +184,7 @@ class WebhookAdapter(Adapter):
         return f"{self._host(url)} answers (HTTP {response.status_code})"
 
     def _inline(self, media: Media) -> dict[str, Any]:
-        try:
-            data = media.read()
-        except OSError as error:
-            raise TransientError(
-                f"webhook {self.channel.name!r}: cannot read {media.filename or media.digest[:12]}:"
-                f" {error.strerror or type(error).__name__}"
-            ) from None
-        except ValueError as error:
-            raise PermanentError(f"webhook {self.channel.name!r}: {error}") from None
+        data = read_media(media)
         return {**media.to_dict(), "data": base64.b64encode(data).decode("ascii")}
 
     def _where(self, url: str) -> str:
@@ -193,11 +194,21 @@ class WebhookAdapter(Adapter):
         return f"{self._where(url)}: HTTP {response.status_code} {response.reason_phrase}".rstrip()
 
     def _send(
-        self, method: str, url: str, body: bytes, headers: Mapping[str, str]
+        self,
+        method: str,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        stream: bool = False,
     ) -> httpx.Response:
+        """The answer to one request; with `stream`, before its body is read (the
+        caller reads and closes it)."""
         where = self._where(url)
+        client = self._http()
         try:
-            return self._http().request(method, url, content=body, headers=headers)
+            request = client.build_request(method, url, content=body, headers=headers)
+            return client.send(request, stream=stream)
         except httpx.TimeoutException:
             raise TransientError(f"{where}: no response within {self.timeout:g}s") from None
         except httpx.TransportError as error:
@@ -215,9 +226,12 @@ class WebhookAdapter(Adapter):
             raise TransientError(self._reason(url, response), retry_after=retry_after)
 
     def _receipt(self, response: httpx.Response, idempotency_key: str) -> Receipt:
+        """The receipt of an accepted post; a body that cannot be read or parsed gives
+        one keyed by the idempotency key (the post went out all the same)."""
         try:
+            response.read()
             data: Any = response.json()
-        except ValueError:
+        except (httpx.HTTPError, ValueError):
             data = None
         if not isinstance(data, dict):
             data = {}

@@ -27,7 +27,7 @@ from socialsched.audiences import Audience
 from socialsched.media import Media
 from socialsched.model import Channel
 from socialsched.registry import available_adapters
-from socialsched.testing import sample_image
+from socialsched.testing import sample_image, sample_video
 
 FR_URL = "https://discord.com/api/webhooks/111/frtokenpart"
 ENV = {"DISCORD_FR": FR_URL, "DISCORD_DEFAULT": "https://discord.com/api/webhooks/222/deftok"}
@@ -273,7 +273,7 @@ def test_media_go_as_multipart_files_with_descriptions_as_alt_text():
     )
     first = sample_image(alt="Croissants on a tray")
     second = sample_image(32, 32, alt="")
-    clip = Media.from_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, alt="A short clip")
+    clip = attrs.evolve(sample_video(alt="A short clip"), filename="")
     receipt = DiscordAdapter(channel(), environ=ENV).publish(
         message("Nouveautés", attachments=(first, second, clip)), "k1"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import socket
 import ssl
 from collections.abc import Iterator
@@ -18,8 +19,15 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from socialsched_email import EmailAdapter
 
-from socialsched.adapters import Message, PermanentError, TransientError
+from socialsched.adapters import (
+    CannotCheck,
+    CredentialsRejected,
+    Message,
+    PermanentError,
+    TransientError,
+)
 from socialsched.audiences import Audience
+from socialsched.media import Media
 from socialsched.model import Channel
 from socialsched.registry import available_adapters
 
@@ -371,3 +379,159 @@ def test_linkify_escapes_urls_and_leaves_trailing_punctuation_outside():
         'Voir <a href="https://x.example/?a=1&amp;b=">https://x.example/?a=1&amp;b=</a>'
         "&lt;2&gt;. Merci &lt;3"
     )
+
+
+def png(width: int, height: int, color: tuple[int, int, int]) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+CLIP = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x03" * 500
+
+
+def test_images_go_inline_in_the_html_part_and_a_video_is_attached(plain_server):
+    banner, menu = png(60, 20, (200, 30, 30)), png(10, 10, (30, 30, 200))
+    images = (
+        Media.from_bytes(banner, alt='Bannière "soldes"', filename="banniere.png"),
+        Media.from_bytes(menu, alt="Menu", filename="menu.png"),
+    )
+    clip = Media.from_bytes(CLIP, alt="Visite", filename="visite.mp4")
+    EmailAdapter(channel(plain_server.port)).publish(
+        attrs.evolve(message(), attachments=(*images, clip)), "k"
+    )
+    mail = received(plain_server)
+
+    # mixed [ alternative [ plain, related [ html, png, png ] ], mp4 ]
+    assert mail.get_content_type() == "multipart/mixed"
+    alternative, video = mail.get_payload()
+    assert alternative.get_content_type() == "multipart/alternative"
+    plain, related = alternative.get_payload()
+    assert plain.get_content_type() == "text/plain"
+    assert related.get_content_type() == "multipart/related"
+    html_part, *image_parts = related.get_payload()
+    assert html_part.get_content_type() == "text/html"
+    html = html_part.get_content()
+    for part, data, name, alt in zip(
+        image_parts,
+        (banner, menu),
+        ("banniere.png", "menu.png"),
+        ("Bannière &#34;soldes&#34;", "Menu"),
+        strict=True,
+    ):
+        assert part.get_content_type() == "image/png"
+        assert part.get_content_disposition() == "inline"
+        assert part.get_filename() == name
+        assert hashlib.sha256(part.get_content()).hexdigest() == hashlib.sha256(data).hexdigest()
+        cid = part["Content-ID"].strip("<>")
+        assert f'<img src="cid:{cid}" alt="{alt}"' in html
+    assert 'width="60" height="20"' in html
+    assert video.get_content_type() == "video/mp4"
+    assert video.get_content_disposition() == "attachment"
+    assert video.get_filename() == "visite.mp4"
+    assert video.get_content() == CLIP
+    assert plain.get_content().replace("\r\n", "\n").rstrip("\n") == message().text
+
+
+def test_images_only_keep_the_message_multipart_alternative(plain_server):
+    image = Media.from_bytes(png(4, 4, (1, 1, 1)), alt="x", filename="x.png")
+    EmailAdapter(channel(plain_server.port)).publish(
+        attrs.evolve(message(), attachments=(image,)), "k"
+    )
+    mail = received(plain_server)
+    assert mail.get_content_type() == "multipart/alternative"
+    assert mail["Content-Language"] == "fr-FR"
+    assert [p.get_content_type() for p in mail.get_payload()] == [
+        "text/plain",
+        "multipart/related",
+    ]
+
+
+def test_a_resend_with_images_uses_the_same_content_ids(plain_server):
+    image = Media.from_bytes(png(4, 4, (9, 9, 9)), alt="x", filename="x.png")
+    with_image = attrs.evolve(message(), attachments=(image,))
+    EmailAdapter(channel(plain_server.port)).publish(with_image, "k")
+    EmailAdapter(channel(plain_server.port)).publish(with_image, "k")
+    cids = [
+        email.message_from_bytes(e.content, policy=email.policy.default)
+        .get_body(preferencelist=("related",))
+        .get_payload()[1]["Content-ID"]
+        for e in plain_server.handler.envelopes
+    ]
+    assert cids[0] == cids[1] == f"<image1.{image.digest[:16]}@bakery.example.com>"
+
+
+def test_unreadable_media_fail_before_connecting(plain_server):
+    unreadable = attrs.evolve(Media.from_bytes(png(4, 4, (1, 2, 3))), reader=None)
+    with pytest.raises(PermanentError, match="no content"):
+        EmailAdapter(channel(plain_server.port)).publish(
+            attrs.evolve(message(), attachments=(unreadable,)), "k"
+        )
+    assert plain_server.handler.envelopes == []
+
+
+def test_webp_and_oversized_images_are_refused_at_plan_time(plain_server):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, "WEBP")
+    webp = Media.from_bytes(buffer.getvalue(), filename="a.webp")
+    big = attrs.evolve(Media.from_bytes(png(4, 4, (0, 0, 0)), filename="big.png"), size=1_000_001)
+    problems = EmailAdapter(channel(plain_server.port)).validate(
+        attrs.evolve(message(), attachments=(webp, big))
+    )
+    assert problems == [
+        "a.webp: email does not take image/webp (takes image/jpeg, image/png, image/gif)",
+        "big.png: 1000001 bytes; email takes at most 1000000 bytes per image",
+    ]
+
+
+def test_verify_logs_in_and_quits_without_sending(starttls_server, ca_file):
+    adapter = EmailAdapter(
+        channel(
+            starttls_server.port,
+            "starttls",
+            secrets={"username": "SMTP_USER", "password": "SMTP_PASSWORD"},
+            ca_file=str(ca_file),
+        ),
+        environ=ENV,
+    )
+    assert adapter.verify() == f"smtp {HOST}:{starttls_server.port}: login accepted"
+    assert starttls_server.handler.envelopes == []
+
+
+def test_verify_with_a_wrong_password_is_credentials_rejected(starttls_server, ca_file):
+    adapter = EmailAdapter(
+        channel(
+            starttls_server.port,
+            "starttls",
+            secrets={"username": "SMTP_USER", "password": "SMTP_PASSWORD"},
+            ca_file=str(ca_file),
+        ),
+        environ={"SMTP_USER": USER, "SMTP_PASSWORD": "not-it-0000"},
+    )
+    with pytest.raises(CredentialsRejected, match="login refused") as caught:
+        adapter.verify()
+    assert "not-it-0000" not in str(caught.value)
+
+
+def test_verify_without_credentials_connects_and_says_so(plain_server):
+    assert EmailAdapter(channel(plain_server.port)).verify() == (
+        f"smtp {HOST}:{plain_server.port}: connected (no login configured)"
+    )
+
+
+def test_verify_of_a_server_that_is_down_is_transient():
+    with pytest.raises(TransientError):
+        EmailAdapter(channel(free_port(), timeout=5)).verify()
+
+
+def test_find_cannot_check_an_smtp_server():
+    with pytest.raises(CannotCheck):
+        EmailAdapter(channel(25)).find(message(), "k")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import socket
 import ssl
 from collections.abc import Iterator
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from socialsched_email import EmailAdapter
 from socialsched.adapters import Adapter
 from socialsched.audiences import Audience
 from socialsched.model import Channel
-from socialsched.testing import AdapterContract, key_in_text
+from socialsched.testing import AdapterContract, Arrived, key_in_text
 
 HOST = "127.0.0.1"
 USER, PASSWORD = "contract-mailer", "contract-pass-7f3e9a"
@@ -54,6 +56,28 @@ class Mailbox:
             text = message.get_body(preferencelist=("plain",)).get_content()
             keys.append(key_in_text(text) or "")
         return keys
+
+    def attachments(self, key: str) -> list[Arrived]:
+        """The images shown in the HTML part (alt text from their <img> tag), then the
+        attached files (no alt text in mail)."""
+        [mail] = [
+            m
+            for m in self.messages
+            if key_in_text(m.get_body(preferencelist=("plain",)).get_content()) == key
+        ]
+        html = mail.get_body(preferencelist=("html",)).get_content()
+        arrived = []
+        for part in mail.walk():
+            if part.get_content_disposition() == "inline" and part.get_content_maintype() in (
+                "image",
+                "video",
+            ):
+                cid = part["Content-ID"].strip("<>")
+                alt = re.search(rf'<img src="cid:{re.escape(cid)}" alt="([^"]*)"', html)
+                assert alt is not None, f"the HTML part does not show {cid}"
+                arrived.append(Arrived.of(part.get_content(), unescape(alt[1])))
+        arrived += [Arrived.of(part.get_content()) for part in mail.iter_attachments()]
+        return arrived
 
     def fail_next(self, kind: str) -> bool:
         self.refuse_next = (

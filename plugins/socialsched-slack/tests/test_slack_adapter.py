@@ -502,3 +502,23 @@ def test_an_unreadable_answer_after_posting_is_still_a_receipt():
     receipt = adapter.publish(message(audience=GENERAL), "k")
     assert receipt.remote_id == "C0GENERAL/?"
     assert adapter.publish(message(audience=GENERAL), "k") is receipt
+
+
+@respx.mock
+def test_the_share_ts_is_kept_when_slack_reports_it_and_odd_answers_do_not_raise():
+    respx.post(f"{API}/files.getUploadURLExternal").mock(
+        return_value=httpx.Response(
+            200, json={"ok": True, "upload_url": "https://files.example/u/F1", "file_id": "F1"}
+        )
+    )
+    respx.post("https://files.example/u/F1").mock(return_value=httpx.Response(200, text="OK"))
+    shares = {"public": {"C0GENERAL": [{"ts": "9.1"}]}}
+    shared = {"ok": True, "files": [{"id": "F1", "shares": shares}]}
+    odd = {"ok": True, "files": ["odd"]}
+    respx.post(f"{API}/files.completeUploadExternal").mock(
+        side_effect=[httpx.Response(200, json=shared), httpx.Response(200, json=odd)]
+    )
+    first = bot().publish(with_media("a", sample_image()), "k1")
+    assert first.extra == {"channel": "C0GENERAL", "ts": "9.1", "file_ids": ["F1"]}
+    second = bot().publish(with_media("b", sample_image()), "k2")  # shared all the same
+    assert second.remote_id == "C0GENERAL/F1"

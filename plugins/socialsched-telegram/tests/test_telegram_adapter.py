@@ -25,10 +25,9 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.audiences import Audience
-from socialsched.media import Media
 from socialsched.model import Channel
 from socialsched.registry import adapter_class
-from socialsched.testing import sample_image
+from socialsched.testing import sample_image, sample_video
 
 TOKEN = "123456789:AAH-s3cr3t_TokenValue"
 ENV = {"TG_TOKEN": TOKEN}
@@ -282,10 +281,6 @@ def text_of(parts: dict[str, tuple[str | None, str | None, bytes]]) -> dict[str,
     return {name: data.decode() for name, (filename, _, data) in parts.items() if not filename}
 
 
-def video(name: str = "clip.mp4") -> Media:
-    return Media.from_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, filename=name)
-
-
 @respx.mock
 def test_one_photo_goes_with_send_photo_and_the_text_as_caption(
     respx_mock: respx.MockRouter,
@@ -308,7 +303,7 @@ def test_one_photo_goes_with_send_photo_and_the_text_as_caption(
 @respx.mock
 def test_one_video_goes_with_send_video(respx_mock: respx.MockRouter) -> None:
     route = respx_mock.post(f"{API}/sendVideo").mock(return_value=ok(52))
-    clip = video()
+    clip = sample_video()
     make_adapter().publish(
         make_message("Regardez", audience="group:-100123/5", attachments=(clip,)), "k"
     )
@@ -330,7 +325,7 @@ def test_album_puts_the_caption_on_the_first_item_only(respx_mock: respx.MockRou
         )
     )
     first, second = sample_image(alt="one"), sample_image(32, 32, alt="two")
-    clip = video()
+    clip = sample_video()
     adapter = make_adapter(parse_mode="MarkdownV2")
     receipt = adapter.publish(make_message("*Album*", attachments=(first, second, clip)), "k")
     parts = form(route.calls.last.request)

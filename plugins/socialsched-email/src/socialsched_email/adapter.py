@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from email.utils import parseaddr
 from typing import Any
 
@@ -13,15 +14,19 @@ import jinja2
 from socialsched.adapters import (
     Adapter,
     Capabilities,
+    CredentialsRejected,
     Message,
     PermanentError,
     Receipt,
     TransientError,
+    read_media,
 )
+from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
 
 from .compose import (
     compose,
+    content_id,
     domain_of,
     html_environment,
     message_id,
@@ -38,6 +43,15 @@ NO_ADDRESS = (
 )
 SECURITY_MODES = {"starttls": 587, "ssl": 465, "none": 25}
 DEFAULT_TIMEOUT = 30.0
+# Most mail providers refuse messages over 25 MB once base64-encoded (a third larger):
+# at most 10 MB of images and 8 MB of video keep a message under it.
+IMAGES = MediaLimits(
+    max_count=10,
+    max_bytes=1_000_000,
+    # WebP does not show in several mail clients (Outlook among them).
+    types=("image/jpeg", "image/png", "image/gif"),
+)
+VIDEOS = MediaLimits(max_count=1, max_bytes=8_000_000, types=("video/mp4",))
 
 
 def _smtp_error(where: str, code: int, text: bytes | str) -> TransientError | PermanentError:
@@ -60,6 +74,9 @@ class EmailAdapter(Adapter):
     relay with a private certificate), `message_id_domain` (default: the From domain),
     `timeout` (seconds, default 30). Secrets `username` and `password`, when declared,
     log in (only over TLS).
+
+    Images are shown inline in the HTML part (`cid:` links with their alt text); a
+    video is attached.
     """
 
     name = "email"
@@ -69,7 +86,12 @@ class EmailAdapter(Adapter):
         native_scheduling=False,
         delete=False,
         idempotent=False,
+        images=IMAGES,
+        videos=VIDEOS,
+        mixed_media=True,
     )
+    required_settings = ("host", "from")
+    doubt_guarantee = "cannot check (a resend has the same Message-ID)"
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)
@@ -131,15 +153,28 @@ class EmailAdapter(Adapter):
         return problems
 
     def render_html(self, message: Message) -> str:
-        """The HTML part for `message`, from the (autoescaping) HTML template."""
+        """The HTML part for `message`, from the (autoescaping) HTML template; `images`
+        lists the inline images (`cid`, `alt`, `width`, `height`) it shows."""
         template = self._html_env.get_template(self._html_name)
+        images = [
+            {"cid": cid, "alt": media.alt, "width": media.width, "height": media.height}
+            for cid, media in self._inline_images(message)
+        ]
         return template.render(
             text=message.text,
             paragraphs=paragraphs(message.text),
             subject=subject_for(message, self.subject),
             lang=message.locale,
             message=message,
+            images=images,
         )
+
+    def _inline_images(self, message: Message) -> list[tuple[str, Media]]:
+        images = [media for media in message.attachments if media.kind == "image"]
+        return [
+            (content_id(media, number, self.msgid_domain), media)
+            for number, media in enumerate(images, start=1)
+        ]
 
     def _connect(self) -> smtplib.SMTP:
         context = ssl.create_default_context(cafile=self.ca_file)
@@ -158,9 +193,10 @@ class EmailAdapter(Adapter):
             smtp.ehlo()
         return smtp
 
-    def _login(self, smtp: smtplib.SMTP) -> None:
+    def _login(self, smtp: smtplib.SMTP) -> bool:
+        """Log in when the channel declares credentials; whether it did."""
         if "username" not in self.channel.secrets and "password" not in self.channel.secrets:
-            return
+            return False
         if self.security == "none":
             raise PermanentError(
                 f"channel {self.channel.name!r}: refusing to send SMTP credentials "
@@ -176,39 +212,25 @@ class EmailAdapter(Adapter):
             smtp.auth("PLAIN", smtp.auth_plain)
         else:
             smtp.login(username, password)
+        return True
 
-    def publish(self, message: Message, idempotency_key: str) -> Receipt:
-        if idempotency_key in self._published:
-            return self._published[idempotency_key]
-        recipients = self._recipients(message.audience)
-        bad = [address for address in recipients if not valid_address(address)]
-        if not recipients or bad:
-            problem = NO_ADDRESS if not recipients else f"{bad[0]!r} is not an email address"
-            raise PermanentError(
-                f"channel {self.channel.name!r}, segment {message.segment!r}: {problem}"
-            )
-        msgid = message_id(message.delivery_id or idempotency_key, self.msgid_domain)
-        email = compose(
-            message,
-            sender=self.sender,
-            recipients=recipients,
-            subject=subject_for(message, self.subject),
-            html=self.render_html(message),
-            msgid=msgid,
-        )
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[smtplib.SMTP]:
+        """A connected, logged-in SMTP session, closed with QUIT afterwards; SMTP and
+        network failures mapped to socialsched's errors."""
         where = f"smtp {self.host}:{self.port}"
         try:
             smtp = self._connect()
             try:
                 self._login(smtp)
-                refused = smtp.send_message(email)
+                yield smtp
             finally:
                 try:
                     smtp.quit()
                 except (smtplib.SMTPException, OSError):
                     smtp.close()
         except smtplib.SMTPAuthenticationError as error:
-            raise PermanentError(f"{where}: login refused ({error.smtp_code})") from None
+            raise CredentialsRejected(f"{where}: login refused ({error.smtp_code})") from None
         except smtplib.SMTPRecipientsRefused as error:
             codes = [code for code, _ in error.recipients.values()]
             first = next(iter(error.recipients.values()))
@@ -227,6 +249,45 @@ class EmailAdapter(Adapter):
             ) from None
         except (TimeoutError, smtplib.SMTPException, ssl.SSLError, OSError) as error:
             raise TransientError(f"{where}: {type(error).__name__}: {error}") from None
+
+    def verify(self) -> str:
+        """Connect (EHLO, STARTTLS), log in when credentials are declared, then QUIT:
+        no mail is sent."""
+        with self._session():
+            pass
+        declared = "username" in self.channel.secrets or "password" in self.channel.secrets
+        what = "login accepted" if declared else "connected (no login configured)"
+        return f"smtp {self.host}:{self.port}: {what}"
+
+    def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        if idempotency_key in self._published:
+            return self._published[idempotency_key]
+        recipients = self._recipients(message.audience)
+        bad = [address for address in recipients if not valid_address(address)]
+        if not recipients or bad:
+            problem = NO_ADDRESS if not recipients else f"{bad[0]!r} is not an email address"
+            raise PermanentError(
+                f"channel {self.channel.name!r}, segment {message.segment!r}: {problem}"
+            )
+        msgid = message_id(message.delivery_id or idempotency_key, self.msgid_domain)
+        # Read every file before connecting: nothing is half sent when one is missing.
+        inline = [(cid, media, read_media(media)) for cid, media in self._inline_images(message)]
+        attached = [
+            (media, read_media(media)) for media in message.attachments if media.kind != "image"
+        ]
+        email = compose(
+            message,
+            sender=self.sender,
+            recipients=recipients,
+            subject=subject_for(message, self.subject),
+            html=self.render_html(message),
+            msgid=msgid,
+            inline=inline,
+            attached=attached,
+        )
+        with self._session() as smtp:
+            refused = smtp.send_message(email)
+        # Sent: from here on nothing may raise (the runner would count it as failed).
         receipt = Receipt(
             remote_id=msgid,
             extra={"to": recipients, "refused": sorted(refused)},

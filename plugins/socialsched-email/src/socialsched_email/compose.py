@@ -9,6 +9,7 @@ network-agnostic and nothing in the rendered text can inject markup into the HTM
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -18,6 +19,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from socialsched.adapters import Message
+from socialsched.media import Media
 
 _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]")
@@ -85,6 +87,12 @@ def domain_of(sender: str) -> str:
     return parseaddr(sender)[1].rpartition("@")[2]
 
 
+def content_id(media: Media, number: int, domain: str) -> str:
+    """The Content-ID (without angle brackets) of the `number`th inline image: stable
+    for the same image, so a resend is the same message."""
+    return f"image{number}.{media.digest[:16]}@{domain}"
+
+
 def compose(
     message: Message,
     *,
@@ -93,8 +101,13 @@ def compose(
     subject: str,
     html: str,
     msgid: str,
+    inline: Sequence[tuple[str, Media, bytes]] = (),
+    attached: Sequence[tuple[Media, bytes]] = (),
 ) -> EmailMessage:
-    """The multipart/alternative email (text first, HTML preferred) for `message`."""
+    """The email for `message`: multipart/alternative (text first, HTML preferred);
+    the HTML part becomes multipart/related with the `inline` images (Content-ID,
+    media, bytes) it shows through `cid:` links; with `attached` files (videos) the
+    whole is multipart/mixed, the files after it."""
     email = EmailMessage()
     email["From"] = sender
     email["To"] = ", ".join(recipients)
@@ -104,6 +117,22 @@ def compose(
     email["X-Socialsched-Delivery"] = message.delivery_id or "-"
     email.set_content(message.text)
     email.add_alternative(html, subtype="html")
+    if inline:
+        html_part = email.get_body(preferencelist=("html",))
+        assert html_part is not None  # added just above
+        for cid, media, data in inline:
+            maintype, subtype = media.mime_type.split("/")
+            html_part.add_related(
+                data,
+                maintype,
+                subtype,
+                cid=f"<{cid}>",
+                disposition="inline",
+                filename=media.filename or None,
+            )
+    for media, data in attached:
+        maintype, subtype = media.mime_type.split("/")
+        email.add_attachment(data, maintype, subtype, filename=media.filename or "attachment")
     # After the parts exist: making the message multipart moves Content-* headers
     # into its first part.
     email["Content-Language"] = message.locale

@@ -21,6 +21,7 @@ from socialsched.adapters import (
     PermanentError,
     Receipt,
     TransientError,
+    read_media,
 )
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
@@ -344,7 +345,7 @@ class FacebookPageAdapter(Adapter):
             "POST",
             f"{self.page_id}/photos",
             data=data,
-            files={"source": (image.filename or "photo", _read(image), image.mime_type)},
+            files={"source": (image.filename or "photo", read_media(image), image.mime_type)},
         )
         photo = body.get("id")
         if not photo:
@@ -363,7 +364,7 @@ class FacebookPageAdapter(Adapter):
             f"{self.page_id}/videos",
             base=self.graph_video_url,
             data=data,
-            files={"source": (video.filename or "video.mp4", _read(video), video.mime_type)},
+            files={"source": (video.filename or "video.mp4", read_media(video), video.mime_type)},
         )
 
     def verify(self) -> str:
@@ -420,17 +421,6 @@ class FacebookPageAdapter(Adapter):
     def delete(self, receipt: Receipt) -> None:
         """Delete (retract) a published or natively scheduled post by its Facebook id."""
         self._request("DELETE", receipt.remote_id)
-
-
-def _read(media: Media) -> bytes:
-    try:
-        return media.read()
-    except OSError as error:
-        raise TransientError(
-            f"cannot read {media.filename or media.digest[:12]}: {error.strerror}"
-        ) from None
-    except ValueError as error:
-        raise PermanentError(str(error)) from None
 
 
 def _graph_time(value: Any) -> datetime | None:

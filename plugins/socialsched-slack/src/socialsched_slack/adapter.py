@@ -394,8 +394,8 @@ class SlackAdapter(WebhookAudienceAdapter):
                 return None
 
     def delete(self, receipt: Receipt) -> None:
-        """Delete a post made as the bot: its files, then its message (gone already
-        counts as done). Webhook posts cannot be deleted."""
+        """Delete a post made as the bot: its files, then its message when its ts is
+        known (gone already counts as done). Webhook posts cannot be deleted."""
         if "webhook" in receipt.extra or not self.has_bot:
             raise PermanentError("slack cannot delete what an incoming webhook posted")
         for file_id in receipt.extra.get("file_ids") or ():
@@ -436,13 +436,17 @@ def _receipt(channel_id: str, ts: Any, file_ids: list[str] | None = None) -> Rec
 
 
 def _share_ts(answer: Mapping[str, Any], channel_id: str) -> str | None:
-    """The ts of the message sharing the files, when Slack already reports it."""
-    for shared in answer.get("files") or []:
-        shares = shared.get("shares") or {}
-        for scope in ("public", "private"):
-            found = (shares.get(scope) or {}).get(channel_id) or []
-            if found and found[0].get("ts"):
-                return str(found[0]["ts"])
+    """The ts of the message sharing the files, when Slack already reports it (the
+    files are shared whatever this finds: it must not raise)."""
+    try:
+        for shared in answer.get("files") or []:
+            shares = shared.get("shares") or {}
+            for scope in ("public", "private"):
+                found = (shares.get(scope) or {}).get(channel_id) or []
+                if found and found[0].get("ts"):
+                    return str(found[0]["ts"])
+    except (AttributeError, TypeError, IndexError):
+        pass
     return None
 
 
