@@ -1,5 +1,5 @@
 """Media fetched from URLs, and media as the outputs show them: the HTML preview's
-thumbnails with alt text, the iCalendar description, the console and jsonl adapters."""
+thumbnails with alt text, the iCalendar description, the jsonl adapter's records."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import base64
 import hashlib
 import io
 import json
+import os
 import re
 from datetime import UTC, datetime
 
@@ -15,7 +16,7 @@ import pytest
 from PIL import Image
 
 import socialsched
-from socialsched.adapters import ConsoleAdapter, JsonlAdapter, Message
+from socialsched.adapters import JsonlAdapter, Message
 from socialsched.errors import PlanError
 from socialsched.export import to_ics
 from socialsched.media import Media, MediaItem
@@ -150,18 +151,6 @@ def message_with(media: tuple[Media, ...]) -> Message:
     )
 
 
-def test_console_prints_each_attachment_with_its_alt_text():
-    data = png((1, 2, 3))
-    media = Media.from_bytes(data, alt="Une bannière", filename="banner.png")
-    stream = io.StringIO()
-    adapter = ConsoleAdapter(Channel(name="console", adapter="console"), stream=stream)
-    assert adapter.validate(message_with((media,))) == []
-    adapter.publish(message_with((media,)), "k1")
-    lines = stream.getvalue().splitlines()
-    assert lines[0].endswith(" Hello")
-    assert lines[1] == f"  + image image/png 300x200 {len(data)} bytes banner.png alt: Une bannière"
-
-
 def test_jsonl_records_attachments_by_description(tmp_path):
     data = png((1, 2, 3))
     media = Media.from_bytes(
@@ -183,3 +172,22 @@ def test_jsonl_records_attachments_by_description(tmp_path):
             "source": "/x/banner.png",
         }
     ]
+
+
+def test_preview_command_from_another_folder_embeds_each_banner_once(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from socialsched.cli import main
+
+    recipe = Path(__file__).resolve().parents[1] / "docs" / "recipes" / "banner-per-language"
+    monkeypatch.chdir(tmp_path)
+    relative = os.path.relpath(recipe / "calendar.toml", tmp_path)
+    days = ["--start", "2027-03-16", "--end", "2027-03-16"]
+    result = CliRunner().invoke(main, ["preview", relative, *days, "--html", "p.html"])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "p.html").read_text(encoding="utf-8")
+    uris = re.findall(r'<img src="(data:image/[a-z]+;base64,[^"]+)"', page)
+    assert len(uris) == 5 and len(set(uris)) == 3  # five markets, three banners
+    assert 'alt="Anuncio verde: REBAJAS DE PRIMAVERA -20 %"' in page

@@ -361,10 +361,9 @@ class Planner:
         media: Iterable[tuple[Media, ...]] = repeat(())
         parts: Iterable[tuple[str, ...]] = repeat(())
         if render:
-            if post.media or post.thread:
-                texts, kept, media, parts = self._render_rich(route, audience, problems)
-            else:
-                texts, kept = self._render(route, audience, problems)
+            texts, kept, extras = self._render(route, audience, problems)
+            if extras is not None:
+                media, parts = extras
             if len(kept) != len(timing.slots):
                 timing = _GroupTiming.of(kept)
         # Built column by column: this is the part of planning that runs once per
@@ -396,73 +395,29 @@ class Planner:
 
     def _render(
         self, route: _Route, audience: Audience | None, problems: list[Problem] | None
-    ) -> tuple[list[str], list[Slot]]:
+    ) -> tuple[list[str], list[Slot], tuple[list[tuple[Media, ...]], list[tuple[str, ...]]] | None]:
         """The text of each slot of a route that renders and fits the channel's limits,
-        and those slots."""
+        and those slots; for posts with media or threads also each kept slot's media
+        and thread parts (else None)."""
         post, segment, channel, timing = route
         texts: list[str] = []
         kept: list[Slot] = []
         adapter = self._route_adapter(channel, problems)
         if adapter is None:
-            return texts, kept
+            return texts, kept, None
+        extras = None
+        if post.media or post.thread:
+            extras = self._route_extras(route, adapter, problems)
+            if extras is None:
+                return texts, kept, None
+        media: tuple[Media, ...] = ()
+        parts: tuple[str, ...] = ()
+        thread_issues: list[str] = []
         for slot in timing.slots:
             try:
                 text = self.renderer.render(post, segment, channel, slot.local, slot.holiday)
-                self._check_limits(adapter, post, segment, channel, slot, text, audience)
-            except SocialschedError as error:
-                if problems is None:
-                    raise
-                problems.append(Problem(str(error), where=f"post {post.id!r}"))
-                if isinstance(error, RenderError):
-                    break  # the same template fails the same way for every slot
-                continue
-            texts.append(text)
-            kept.append(slot)
-        return texts, kept
-
-    def _route_adapter(self, channel: Channel, problems: list[Problem] | None) -> Adapter | None:
-        """The channel's adapter; None (the problem recorded) when it cannot be made."""
-        try:
-            return self.adapter(channel)
-        except SocialschedError as error:  # e.g. a channel missing a required setting
-            if problems is None:
-                raise
-            problem = Problem(str(error), where=f"channel {channel.name!r}")
-            if problem not in problems:
-                problems.append(problem)
-            return None
-
-    def _render_rich(
-        self, route: _Route, audience: Audience | None, problems: list[Problem] | None
-    ) -> tuple[list[str], list[Slot], list[tuple[Media, ...]], list[tuple[str, ...]]]:
-        """`_render` for posts with media or threads: also each kept slot's media
-        (read, fitted and checked once per route; alt text rendered once per route, or
-        per slot when it reads the date or time) and thread parts."""
-        post, segment, channel, timing = route
-        texts: list[str] = []
-        kept: list[Slot] = []
-        media_column: list[tuple[Media, ...]] = []
-        parts_column: list[tuple[str, ...]] = []
-        adapter = self._route_adapter(channel, problems)
-        if adapter is None or not timing.slots:
-            return texts, kept, media_column, parts_column
-        try:
-            attach = _RouteMedia.of(self, route, adapter)
-            if post.thread is True and not adapter.capabilities.threads:
-                raise PlanError(f"{adapter.name} cannot publish threads (thread = true)")
-        except SocialschedError as error:
-            if problems is None:
-                raise _route_error(route, error) from None
-            problems.append(Problem(str(_route_error(route, error)), where=f"post {post.id!r}"))
-            return texts, kept, media_column, parts_column
-        split: dict[str, tuple[tuple[str, ...], list[str]]] = {}
-        for slot in timing.slots:
-            try:
-                text = self.renderer.render(post, segment, channel, slot.local, slot.holiday)
-                media = attach.for_slot(slot)
-                if text not in split:
-                    split[text] = _thread_parts(adapter, post, text)
-                parts, thread_issues = split[text]
+                if extras is not None:
+                    media, parts, thread_issues = extras.for_slot(slot, text)
                 self._check_limits(
                     adapter, post, segment, channel, slot, text, audience, media, parts,
                     thread_issues,
@@ -476,9 +431,40 @@ class Planner:
                 continue
             texts.append(text)
             kept.append(slot)
-            media_column.append(media)
-            parts_column.append(parts)
-        return texts, kept, media_column, parts_column
+            if extras is not None:
+                extras.media_column.append(media)
+                extras.parts_column.append(parts)
+        if extras is None:
+            return texts, kept, None
+        return texts, kept, (extras.media_column, extras.parts_column)
+
+    def _route_extras(
+        self, route: _Route, adapter: Adapter, problems: list[Problem] | None
+    ) -> _RouteExtras | None:
+        """The route's media and thread settings, checked once for the route; None
+        (the problem recorded) when they cannot go to the channel."""
+        post = route.post
+        try:
+            if post.thread is True and not adapter.capabilities.threads:
+                raise PlanError(f"{adapter.name} cannot publish threads (thread = true)")
+            return _RouteExtras.of(self, route, adapter)
+        except SocialschedError as error:
+            if problems is None:
+                raise _route_error(route, error) from None
+            problems.append(Problem(str(_route_error(route, error)), where=f"post {post.id!r}"))
+            return None
+
+    def _route_adapter(self, channel: Channel, problems: list[Problem] | None) -> Adapter | None:
+        """The channel's adapter; None (the problem recorded) when it cannot be made."""
+        try:
+            return self.adapter(channel)
+        except SocialschedError as error:  # e.g. a channel missing a required setting
+            if problems is None:
+                raise
+            problem = Problem(str(error), where=f"channel {channel.name!r}")
+            if problem not in problems:
+                problems.append(problem)
+            return None
 
     @staticmethod
     def _check_limits(
@@ -559,33 +545,40 @@ def _thread_parts(adapter: Adapter, post: Post, text: str) -> tuple[tuple[str, .
     return tuple(parts), []
 
 
-class _RouteMedia:
-    """A route's media, fitted to its channel once; alt text rendered once, or per
-    slot (memoised by local time and holiday) when an alt template reads the date."""
+class _RouteExtras:
+    """A route's media, fitted to its channel once, and thread parts. Alt text is
+    rendered once, or per slot (memoised by local time and holiday) when an alt
+    template reads the date; a text is split into parts once."""
 
     def __init__(
         self,
         planner: Planner,
         route: _Route,
+        adapter: Adapter,
         fitted: tuple[Media, ...],
         alts: list[tuple[str, str]],
     ) -> None:
         self.planner = planner
         self.route = route
+        self.adapter = adapter
         self.fitted = fitted
         self.alts = alts
         renderer = planner.renderer
         self.timed = any(renderer.uses_time(source, label) for source, label in alts)
         self._rendered: dict[tuple[datetime, str | None], tuple[Media, ...]] = {}
+        self._split: dict[str, tuple[tuple[str, ...], list[str]]] = {}
+        #: What the kept slots carry, filled in by `Planner._render`.
+        self.media_column: list[tuple[Media, ...]] = []
+        self.parts_column: list[tuple[str, ...]] = []
 
     @classmethod
-    def of(cls, planner: Planner, route: _Route, adapter: Adapter) -> _RouteMedia:
+    def of(cls, planner: Planner, route: _Route, adapter: Adapter) -> _RouteExtras:
         """Read and fit the route's media; raises `MediaError` or `PlanError` for a file
         that cannot be used or media the channel's network refuses."""
         post, segment, channel, timing = route
         items = items_for(post.media, segment.locale)
-        if not items:
-            return cls(planner, route, (), [])
+        if not items or not timing.slots:
+            return cls(planner, route, adapter, (), [])
         library = planner.media
         capabilities = adapter.capabilities
         keep = keep_metadata(channel)
@@ -598,19 +591,28 @@ class _RouteMedia:
             except MediaError as error:
                 errors.append(f"{error}")
         alts = [alt_source(item, post, segment.locale) for item in items]
-        route_media = cls(planner, route, tuple(fitted), alts)
+        route_media = cls(planner, route, adapter, tuple(fitted), alts)
         if errors:
             raise MediaError("; ".join(errors))
         if not route_media.timed:
             # Alt text is the same for every slot: check the media once for the route.
-            media = route_media.for_slot(timing.slots[0])
+            media = route_media.media_for(timing.slots[0])
             issues = adapter.media_problems(media)
             if issues:
                 files = ", ".join(item.source for item in media)
                 raise PlanError(f"{'; '.join(issues)} (media: {files})")
         return route_media
 
-    def for_slot(self, slot: Slot) -> tuple[Media, ...]:
+    def for_slot(
+        self, slot: Slot, text: str
+    ) -> tuple[tuple[Media, ...], tuple[str, ...], list[str]]:
+        """(media, thread parts, problems threading `text`) for `slot`."""
+        split = self._split.get(text)
+        if split is None:
+            split = self._split[text] = _thread_parts(self.adapter, self.route.post, text)
+        return self.media_for(slot), *split
+
+    def media_for(self, slot: Slot) -> tuple[Media, ...]:
         """The media with alt text rendered for `slot`."""
         if not self.fitted:
             return ()

@@ -67,39 +67,46 @@ def _pieces(text: str, boundary: re.Pattern[str]) -> list[str]:
     return [piece for piece in pieces if piece.strip()]
 
 
-def _pack(text: str, room: int, length: Callable[[str], int]) -> list[str]:
-    """Greedy packing: as many whole sentences per part as fit in `room`, long
-    sentences by words, long words by characters."""
+# Finer and finer boundaries: sentences, then words; past the last, characters.
+_BOUNDARIES = (_SENTENCE_END, _WORD_GAP)
+
+
+def _pack(text: str, room: int, length: Callable[[str], int], level: int = 0) -> list[str]:
+    """Greedy packing: as many whole sentences per part as fit in `room`, a sentence
+    too long for a part by words, a word too long by characters."""
     parts: list[str] = []
     current = ""
-    for sentence in _pieces(text, _SENTENCE_END):
-        candidate = current + sentence
+    for piece in _pieces(text, _BOUNDARIES[level]):
+        candidate = current + piece
         if current and length(candidate.strip()) <= room:
             current = candidate
             continue
         if current:
             parts.append(current.strip())
-            current = ""
-        sentence = sentence.strip()
-        if length(sentence) <= room:
-            current = sentence
+        piece = piece.strip()
+        if length(piece) <= room:
+            current = piece
             continue
-        for word in _pieces(sentence, _WORD_GAP):
-            candidate = current + word
-            if current and length(candidate.strip()) <= room:
-                current = candidate
-                continue
-            if current:
-                parts.append(current.strip())
-            word = word.strip()
-            while length(word) > room:
-                cut = _longest_prefix(word, room, length)
-                parts.append(word[:cut])
-                word = word[cut:]
-            current = word
+        if level + 1 < len(_BOUNDARIES):
+            finer = _pack(piece, room, length, level + 1)
+        else:
+            finer = _cut(piece, room, length)
+        # The last bit of a long piece may share its part with what follows.
+        parts.extend(finer[:-1])
+        current = finer[-1]
     if current.strip():
         parts.append(current.strip())
     return parts
+
+
+def _cut(word: str, room: int, length: Callable[[str], int]) -> list[str]:
+    """`word` cut into pieces that fit in `room`, the last one possibly shorter."""
+    pieces = []
+    while length(word) > room:
+        cut = _longest_prefix(word, room, length)
+        pieces.append(word[:cut])
+        word = word[cut:]
+    return [*pieces, word]
 
 
 def _longest_prefix(word: str, room: int, length: Callable[[str], int]) -> int:

@@ -346,13 +346,21 @@ def test_find_a_thread_part_needs_the_same_reply_target(respx_mock: respx.MockRo
                 status_json("3005", "<p>Suite</p>", minutes=3, in_reply_to_id="2999"),
                 status_json("3004", "<p>Suite</p>", minutes=2, in_reply_to_id="3002"),
                 status_json("3002", "<p>Début</p>", minutes=1),
+                status_json("2999", "<p>Suite</p>", minutes=-3 * 60),  # before it was due
             ],
         )
     )
     first = Receipt(remote_id="3002")
     part = make_message("Suite", reply_to=first, thread_root=first, part=2, parts=2)
-    found = make_adapter().find(part, "d1#2")
+    adapter = make_adapter()
+    found = adapter.find(part, "d1#2")
     assert found is not None and found.remote_id == "3004"
+    # Without the previous part's receipt, the newest status with the part's text.
+    unknown_parent = make_message("Suite", part=2, parts=2)
+    found = adapter.find(unknown_parent, "d1#2")
+    assert found is not None and found.remote_id == "3005"
+    # A first part never matches a reply.
+    assert adapter.find(make_message("Suite"), "d1") is None
 
 
 @respx.mock
@@ -385,6 +393,16 @@ def test_find_pages_back_with_max_id_then_gives_up(respx_mock: respx.MockRouter)
         make_adapter().find(make_message("Bonne année !"), "d1")
     max_ids = [call.request.url.params.get("max_id") for call in listing.calls]
     assert max_ids == [None] + [page[-1]["id"] for page in pages[:-1]]
+
+
+@respx.mock
+def test_find_with_an_unreadable_listing_is_transient(respx_mock: respx.MockRouter) -> None:
+    mock_account(respx_mock)
+    respx_mock.get(f"{INSTANCE}/api/v1/accounts/77/statuses").mock(
+        return_value=httpx.Response(200, content=b"<html>maintenance</html>")
+    )
+    with pytest.raises(TransientError, match="unreadably"):
+        make_adapter().find(make_message(), "d1")
 
 
 @respx.mock

@@ -465,6 +465,9 @@ class MastodonAdapter(Adapter):
         since = message.utc - FIND_MARGIN
         expected = _comparable(self.status_text(message, self.visibility(message)))
         warning = self.content_warning(message) or ""
+        # A later part names the part it replies to; one asked about without it (its
+        # receipt not at hand) is matched on its text alone.
+        any_reply = message.part > 1 and message.reply_to is None
         reply_to = message.reply_to.remote_id if message.reply_to is not None else None
         params: dict[str, Any] = {"limit": FIND_PAGE, "exclude_reblogs": "true"}
         for _ in range(FIND_PAGES):
@@ -473,7 +476,10 @@ class MastodonAdapter(Adapter):
             )
             if response.status_code >= 400:
                 raise self._refused(response, "refused to list the account's statuses")
-            statuses = response.json() if response.status_code == 200 else None
+            try:
+                statuses = response.json() if response.status_code == 200 else None
+            except ValueError:
+                statuses = None
             if not isinstance(statuses, list):
                 raise TransientError(f"mastodon {self.instance} listed statuses unreadably")
             if not statuses:
@@ -484,7 +490,7 @@ class MastodonAdapter(Adapter):
                 if (
                     _comparable(_plain_text(status.get("content") or "")) == expected
                     and (status.get("spoiler_text") or "") == warning
-                    and status.get("in_reply_to_id") == reply_to
+                    and (any_reply or status.get("in_reply_to_id") == reply_to)
                 ):
                     return Receipt(remote_id=str(status["id"]), url=status.get("url"))
             params["max_id"] = statuses[-1]["id"]
