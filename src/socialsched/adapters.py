@@ -96,7 +96,8 @@ class Message:
 
     @classmethod
     def for_delivery(cls, delivery: Delivery, segment: Segment, channel: Channel) -> Message:
-        """The message for a planned delivery, with its audience resolved."""
+        """The message for a planned delivery, with its audience resolved and its media
+        attached (a thread's parts are for the caller to send, media with part 1)."""
         if delivery.text is None:
             raise ValueError(f"delivery {delivery.id} was planned without rendering its text")
         return cls(
@@ -110,6 +111,7 @@ class Message:
             local=delivery.local,
             audience=resolve_audience(channel, segment),
             tags=delivery.tags,
+            attachments=delivery.media,
             quiet_hours=segment.quiet_hours,
         )
 

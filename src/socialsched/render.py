@@ -215,6 +215,11 @@ class Renderer:
         template = self._compile_inline(source, label)
         return self._run(template, label, post, segment, channel, when, holiday)
 
+    def check_inline(self, source: str, label: str) -> None:
+        """Compile inline template `source` (e.g. alt text), raising `RenderError`
+        naming `label` and the line when its syntax is broken."""
+        self._compile_inline(source, label)
+
     def uses_time(self, source: str, label: str) -> bool:
         """Whether inline template `source` reads the date or time (`when`, `holiday`),
         so that its rendering may differ from one delivery of a route to the next."""
