@@ -41,12 +41,15 @@ scripted responses, for adapters that talk HTTP.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import hashlib
 import io
 import json
 import logging
 import re
 import threading
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -640,6 +643,24 @@ class Request:
     def json(self) -> Any:
         """The body parsed as JSON."""
         return json.loads(self.body)
+
+    def form(self) -> dict[str, bytes]:
+        """The fields of a form body (multipart/form-data or url-encoded) by name, as
+        bytes: the file's content for a file field, the UTF-8 text of the others."""
+        content_type = self.header("Content-Type") or ""
+        if content_type.startswith("multipart/"):
+            head = f"Content-Type: {content_type}\r\n\r\n".encode()
+            parsed = email.message_from_bytes(head + self.body, policy=email.policy.default)
+            fields = {}
+            for part in parsed.iter_parts():
+                name = str(part.get_param("name", header="content-disposition"))
+                payload = part.get_payload(decode=True)
+                fields[name] = payload if isinstance(payload, bytes) else b""
+            return fields
+        return {
+            key: values[0].encode()
+            for key, values in urllib.parse.parse_qs(self.body.decode()).items()
+        }
 
 
 class LocalServer:
