@@ -99,6 +99,24 @@ class JsonlFile:
             if "idempotency_key" in r and r["idempotency_key"] not in deleted
         ]
 
+    def _records(self) -> list[dict]:
+        return [json.loads(line) for line in self.path.read_text().splitlines()]
+
+    def attachments(self, key: str) -> list[Arrived]:
+        """What the file recorded of the media (it keeps no bytes): digest and alt."""
+        (record,) = [r for r in self._records() if r.get("idempotency_key") == key]
+        return [Arrived(item["digest"], item["alt"]) for item in record["attachments"]]
+
+    def reply_chain(self, key: str) -> list[str]:
+        # The jsonl adapter's remote id is the idempotency key.
+        replies = {
+            r["reply_to"]: r["idempotency_key"] for r in self._records() if r.get("reply_to")
+        }
+        chain = [key]
+        while chain[-1] in replies:
+            chain.append(replies[chain[-1]])
+        return chain
+
     def fail_next(self, kind: str) -> bool:
         if kind != "transient":
             return False  # a local file has no way to refuse a message for good
@@ -126,6 +144,10 @@ class WebhookServer(LocalServer):
             for r in self.requests
             if 200 <= r.status < 300 and r.json()["type"] == "message"
         ]
+
+    def garble_next_reply(self) -> bool:
+        self.reply(Reply(200, b"\xff accepted, but not JSON"))
+        return True
 
     def attachments(self, key: str) -> list[Arrived]:
         [body] = [

@@ -193,3 +193,18 @@ def test_python_api_takes_the_same_items():
     }
     with pytest.raises(ValueError, match="thread"):
         Post(id="p", text="t", schedule="0 10 * * *", thread="sometimes")
+
+
+def test_broken_alt_text_template_is_reported_at_load_on_its_line(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        [[post.media]]
+        path = "a.png"
+        alt = { default = "fine", es = "Cartel {{ segment.name " }
+        """,
+        {"a.png": png_bytes()},
+    )
+    (problem,) = problems_of(path)
+    assert problem.line == line_of(path, "Cartel")
+    assert "template syntax error" in problem.message and "alt" in problem.message

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import io
 import json
+import os
 import re
 from datetime import UTC, datetime
 
@@ -171,3 +172,22 @@ def test_jsonl_records_attachments_by_description(tmp_path):
             "source": "/x/banner.png",
         }
     ]
+
+
+def test_preview_command_from_another_folder_embeds_each_banner_once(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from socialsched.cli import main
+
+    recipe = Path(__file__).resolve().parents[1] / "docs" / "recipes" / "banner-per-language"
+    monkeypatch.chdir(tmp_path)
+    relative = os.path.relpath(recipe / "calendar.toml", tmp_path)
+    days = ["--start", "2027-03-16", "--end", "2027-03-16"]
+    result = CliRunner().invoke(main, ["preview", relative, *days, "--html", "p.html"])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "p.html").read_text(encoding="utf-8")
+    uris = re.findall(r'<img src="(data:image/[a-z]+;base64,[^"]+)"', page)
+    assert len(uris) == 5 and len(set(uris)) == 3  # five markets, three banners
+    assert 'alt="Anuncio verde: REBAJAS DE PRIMAVERA -20 %"' in page

@@ -472,3 +472,32 @@ def test_csv_of_a_plan_without_media_has_no_media_column(tmp_path):
     )
     header = result.stdout.splitlines()[0]
     assert header == "id,post,segment,channel,utc,local,holiday,shifted_from,reason,text"
+
+
+def test_the_media_library_gives_a_posts_media_for_a_segment_with_alt_rendered(campaign):
+    from datetime import datetime
+
+    from socialsched.media_library import MediaLibrary
+
+    path, files = campaign
+    calendar = socialsched.load(path)
+    (post,) = calendar.posts
+    library = MediaLibrary(calendar, MemoryMediaCache())
+    when = datetime(2027, 3, 2, 10)
+    (media,) = library.media_for(post, calendar.segment("mexico"), calendar.channels[0], when)
+    assert media.read() == files["img/banner.es.png"]
+    assert media.alt == "Nuestra app en mexico"
+    (source,) = library.sources(post, "fr-CA")  # no fr list: the default one
+    assert source.read() == files["img/banner.en.png"] and source.alt == ""
+
+
+def test_a_message_for_a_delivery_carries_its_media(campaign):
+    from socialsched.adapters import Message
+
+    path, _ = campaign
+    calendar = socialsched.load(path)
+    delivery = socialsched.plan(calendar, "2027-03-02", "2027-03-02")[0]
+    message = Message.for_delivery(
+        delivery, calendar.segment(delivery.segment), calendar.channel(delivery.channel)
+    )
+    assert message.attachments == delivery.media and len(message.attachments) == 1

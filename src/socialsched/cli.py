@@ -524,7 +524,11 @@ def schedule_command(
     calendar = load(calendar_file)
     with _open_store(_dry_run_db(db) if dry_run else db) as store:
         result = store.schedule(
-            calendar, start, end, planned=_plan(calendar, start, end), dry_run=dry_run
+            calendar,
+            start,
+            end,
+            planned=_plan(calendar, start, end, store.media_cache(read_only=dry_run)),
+            dry_run=dry_run,
         )
     counts = (
         f"{len(result.added)} added, {len(result.moved)} moved, {len(result.updated)} "
@@ -748,9 +752,14 @@ def log_command(
     for e in entries:
         change = f"{e.from_state or '-'} -> {e.to_state}"
         receipt = f" receipt={e.receipt.get('remote_id')}" if e.receipt else ""
+        media = "".join(
+            f" media={m['filename'] or '-'}@{m['digest'][:12]} "
+            f"alt={json.dumps(m['alt'], ensure_ascii=False)}"
+            for m in e.media
+        )
         click.echo(
             f"{e.at:%Y-%m-%d %H:%M:%S}Z {e.delivery_id} {e.post}/{e.segment}/{e.channel} "
-            f"{change} #{e.attempt} by {e.actor}: {e.reason or ''}{receipt}"
+            f"{change} #{e.attempt} by {e.actor}: {e.reason or ''}{receipt}{media}"
         )
 
 

@@ -504,3 +504,13 @@ def _check_templates(
                 key = "template" if post.template else "text"
                 problems.append(Problem(str(error), file=path, line=lines.line("post", index, key)))
                 break
+        items = post.media.values() if isinstance(post.media, Mapping) else [post.media]
+        for item in (item for listed in items for item in listed):
+            alts = [item.alt] if isinstance(item.alt, str) else list((item.alt or {}).values())
+            for alt in alts:
+                try:
+                    renderer.check_inline(alt, f"post {post.id!r} media {item.source!r} alt")
+                except RenderError as error:
+                    first_line = (alt.splitlines() or [""])[0]
+                    line = lines.find(first_line, lines.line("post", index, "media"))
+                    problems.append(Problem(str(error), file=path, line=line))

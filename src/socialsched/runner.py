@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -84,6 +84,15 @@ def receipt_data(receipt: Any, idempotency_key: str) -> dict[str, Any]:
 def worker_name() -> str:
     """A name for this worker, unique across hosts and restarts."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _receipt(stored: Mapping[str, Any]) -> Receipt:
+    """A `Receipt` from the dict the store keeps of it."""
+    return Receipt(
+        remote_id=str(stored.get("remote_id")),
+        url=stored.get("url"),
+        extra=stored.get("extra") or {},
+    )
 
 
 class Runner:
@@ -311,8 +320,17 @@ class Runner:
                 audience=None if record.audience is None else Audience.parse(record.audience),
                 tags=record.tags,
                 quiet_hours=record.quiet_hours,
+                attachments=record.media,
             )
-            receipt = adapter.publish(message, idempotency_key=record.id)
+            if len(record.parts) > 1:
+                threaded = self._publish_thread(record, adapter, message)
+                if threaded is None:
+                    return  # the claim was lost: its new owner finishes the thread
+                receipt = threaded
+            else:
+                if record.parts:
+                    message = attrs.evolve(message, text=record.parts[0])
+                receipt = adapter.publish(message, idempotency_key=record.id)
         except CredentialsRejected as error:
             self._hold(record, channel, error)
         except PermanentError as error:
@@ -370,6 +388,43 @@ class Runner:
         self.store.record_paused(record, self.worker, reason)
         self._held.add((record.calendar, channel.name))
 
+    def _publish_thread(self, record: Record, adapter: Adapter, first: Message) -> Receipt | None:
+        """Publish the parts of a thread not yet out, each a reply to the one before,
+        recording each receipt as it comes back: a runner taking over after a crash goes
+        on with the next part. Returns part 1's receipt with every part's receipt in
+        `extra["parts"]`, or None when another worker took the claim over meanwhile."""
+        done = [_receipt(part) for part in self.store.thread_receipts(record.id)]
+        total = len(record.parts)
+        for number in range(len(done) + 1, total + 1):
+            message = attrs.evolve(
+                first,
+                text=record.parts[number - 1],
+                part=number,
+                parts=total,
+                reply_to=done[-1] if done else None,
+                thread_root=done[0] if done else None,
+                attachments=first.attachments if number == 1 else (),
+            )
+            key = record.id if number == 1 else f"{record.id}#{number}"
+            data = receipt_data(adapter.publish(message, idempotency_key=key), key)
+            done.append(_receipt(data))
+            held = self.store.record_thread_part(record, self.worker, number, data, self.lease)
+            if not held and number < total:
+                logger.warning(
+                    "delivery %s: claim lost after part %d of %d; leaving the rest to its "
+                    "new owner",
+                    record.id,
+                    number,
+                    total,
+                )
+                return None
+        root = done[0]
+        return Receipt(
+            remote_id=root.remote_id,
+            url=root.url,
+            extra={**root.extra, "parts": [attrs.asdict(part) for part in done]},
+        )
+
     def _retry(
         self,
         record: Record,
@@ -423,12 +478,11 @@ class Runner:
         channel = self.store.channels().get((record.calendar, record.channel))
         if channel is None:
             raise SocialschedError(f"channel {record.channel!r} is no longer in the store")
-        receipt = Receipt(
-            remote_id=str(record.receipt.get("remote_id")),
-            url=record.receipt.get("url"),
-            extra=record.receipt.get("extra") or {},
-        )
-        self._adapter(record.calendar, channel).delete(receipt)
+        adapter = self._adapter(record.calendar, channel)
+        # A thread: every part, the last first, so no part is left replying to nothing.
+        parts = (record.receipt.get("extra") or {}).get("parts") or [record.receipt]
+        for part in reversed(parts):
+            adapter.delete(_receipt(part))
         return self.store.mark_retracted(delivery_id)
 
     # ---- loops ----

@@ -44,9 +44,19 @@ from sqlalchemy.types import NullType
 
 from . import plugins
 from .errors import SocialschedError
+from .media import Media
+from .media_store import (
+    StoreMediaCache,
+    dialect_insert,
+    media_from_json,
+    media_json,
+    read_media,
+    sent_media_json,
+    store_media,
+)
 from .model import Calendar, Channel, Delivery
 from .policy import Rate
-from .tables import STATES, activity, channels, deliveries, holds
+from .tables import STATES, activity, channels, deliveries, holds, thread_parts
 
 DEFAULT_DB = "socialsched.db"
 ENV_DB = "SOCIALSCHED_DB"
@@ -165,10 +175,13 @@ class Record:
     last_error: str | None
     claimed_by: str | None
     lease_until: datetime | None
+    media: tuple[Media, ...] = ()
+    parts: tuple[str, ...] = ()
 
     @classmethod
-    def from_row(cls, row: Any) -> Record:
-        """Build from a `deliveries` row."""
+    def from_row(cls, row: Any, reader: Callable[[str], bytes] | None = None) -> Record:
+        """Build from a `deliveries` row; the media's bytes are read by `reader(digest)`
+        when an adapter asks for them (None: descriptions only)."""
         m = row._mapping
         return cls(
             id=m["id"],
@@ -193,6 +206,8 @@ class Record:
             last_error=m["last_error"],
             claimed_by=m["claimed_by"],
             lease_until=_aware(m["lease_until"]),
+            media=media_from_json(m["media"], reader),
+            parts=tuple(json.loads(m["parts"])) if m["parts"] else (),
         )
 
     def to_delivery(self) -> Delivery:
@@ -208,6 +223,8 @@ class Record:
             text=self.text,
             audience=self.audience,
             tags=self.tags,
+            media=self.media,
+            parts=self.parts,
         )
 
 
@@ -227,11 +244,14 @@ class Activity:
     reason: str | None
     attempt: int
     receipt: Mapping[str, Any] | None
+    media: tuple[Mapping[str, Any], ...] = ()
+    """On a "published" entry: the media that went out (digest, filename, alt)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         data = attrs.asdict(self)
         data["at"] = self.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        data["media"] = [dict(item) for item in self.media]
         return data
 
 
@@ -528,10 +548,17 @@ class Store:
         now = self.now()
         with _collector_paused():
             if planned is None:
-                planned = Planner(calendar).plan(start, end)
+                cache = self.media_cache(read_only=dry_run)
+                planned = Planner(calendar, media_cache=cache).plan(start, end)
             # Rows are built before the transaction: on SQLite it holds the write lock.
-            wanted = self._planned_rows(calendar, planned, now, self.engine.dialect.name)
+            used_media: dict[str, Media] = {}
+            wanted = self._planned_rows(
+                calendar, planned, now, self.engine.dialect.name, used_media
+            )
             with self.engine.connect() as connection, connection.begin() as transaction:
+                # Media the planner did not keep through `media_cache()` (e.g. `planned`
+                # built by hand): their bytes, so runners elsewhere can read them.
+                store_media(connection, used_media.values(), now)
                 self._save_channels(connection, calendar)
                 active_holds = self._holds(connection)
                 # The planned content as the driver hands it back, to compare with the
@@ -634,7 +661,7 @@ class Store:
             reason = (
                 f"moved from {_minutes(was)} UTC to {_minutes(new)} UTC"
                 if was != new
-                else "calendar changed"
+                else _what_changed(old[3:], row[_CONTENT])
             )
             log += self._log_rows(
                 [{**_hold_view(row), "id": key, "from_state": old_state, "log_reason": reason}],
@@ -727,10 +754,15 @@ class Store:
 
     @staticmethod
     def _planned_rows(
-        calendar: Calendar, planned: Iterable[Delivery], now: datetime, dialect: str
+        calendar: Calendar,
+        planned: Iterable[Delivery],
+        now: datetime,
+        dialect: str,
+        used_media: dict[str, Media],
     ) -> dict[str, tuple[Any, ...]]:
         """The `deliveries` row of each planned delivery, by id: values in
-        `_PLANNED_COLUMNS` order, as the database driver takes them.
+        `_PLANNED_COLUMNS` order, as the database driver takes them. Every media the
+        deliveries attach is added to `used_media`, by digest.
 
         Values many deliveries share (a segment's locale, a post's grace, an instant's
         text form, the JSON of tags and audiences) are computed once per distinct value:
@@ -750,6 +782,9 @@ class Store:
         deadlines: dict[tuple[datetime, int], Any] = {}
         # Segments in one time zone share local times: isoformat() once per time.
         local_texts: dict[tuple[datetime, Any, int], str] = {}
+        # By identity too, the JSON of media and thread parts: the planner hands one
+        # tuple to all deliveries of a route.
+        shared: dict[int, tuple[Any, str | None]] = {}
         rows: dict[str, tuple[Any, ...]] = {}
         name = calendar.name
         db_now = db_time(now)
@@ -799,6 +834,26 @@ class Store:
             except KeyError:
                 local = local_texts[local_key] = wall.isoformat()
             tags = _tags_json(delivery.tags)
+            items = delivery.media
+            if not items:
+                media = None
+            else:
+                try:
+                    media = shared[id(items)][1]
+                except KeyError:
+                    media = media_json(items)
+                    shared[id(items)] = (items, media)
+                    for item in items:
+                        used_media.setdefault(item.digest, item)
+            thread = delivery.parts
+            if not thread:
+                parts = None
+            else:
+                try:
+                    parts = shared[id(thread)][1]
+                except KeyError:
+                    parts = json.dumps(list(thread), ensure_ascii=False)
+                    shared[id(thread)] = (thread, parts)
             shifted = delivery.shifted_from
             shifted_from = None if shifted is None else shifted.isoformat()
             rows[delivery.id] = (
@@ -823,6 +878,8 @@ class Store:
                 quiet_hours,
                 grace,
                 approval_flag,
+                media,
+                parts,
                 # Then what dispatching changes:
                 utc,  # due
                 deadline,
@@ -1064,7 +1121,7 @@ class Store:
                 receipt=current.receipt if to_state == "cancelled" else None,
             )
             row = connection.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
-        return Record.from_row(row)
+        return Record.from_row(row, self.read_media)
 
     def cancel(
         self, delivery_id: str, *, reason: str | None = None, actor: str = "operator"
@@ -1154,7 +1211,7 @@ class Store:
             ).first()
         if row is None:
             raise StoreError(f"no delivery with id {delivery_id!r}")
-        return Record.from_row(row)
+        return Record.from_row(row, self.read_media)
 
     def records(self, state: str | None = None) -> list[Record]:
         """Every delivery (in one state), by due time."""
@@ -1162,7 +1219,7 @@ class Store:
         if state is not None:
             query = query.where(deliveries.c.state == state)
         with self.engine.connect() as connection:
-            return [Record.from_row(row) for row in connection.execute(query)]
+            return [Record.from_row(row, self.read_media) for row in connection.execute(query)]
 
     def status(self) -> Status:
         """Counts per state, overall and per channel, and the next due time."""
@@ -1221,6 +1278,7 @@ class Store:
                     reason=r.reason,
                     attempt=r.attempt,
                     receipt=json.loads(r.receipt) if r.receipt else None,
+                    media=tuple(json.loads(r.media)) if r.media else (),
                 )
                 for r in connection.execute(query)
             ]
@@ -1389,7 +1447,7 @@ class Store:
                 from_state="scheduled",
                 reason="due",
             )
-        records = [Record.from_row(r) for r in rows]
+        records = [Record.from_row(r, self.read_media) for r in rows]
         records.sort(key=lambda r: (r.due, r.id))
         return records
 
@@ -1440,6 +1498,9 @@ class Store:
                             "reason": reason,
                             "attempt": record.attempts,
                             "receipt": receipt_json,
+                            "media": sent_media_json(record.media)
+                            if to_state == "published"
+                            else None,
                         }
                     ],
                 )
@@ -1520,6 +1581,63 @@ class Store:
                 select(func.count()).where(deliveries.c.state == "claimed")
             ).scalar_one()
 
+    # ---- media and threads ----
+
+    def read_media(self, digest: str) -> bytes:
+        """The bytes of the media with this digest, from the database (checked against
+        the digest). Raises `MediaMissing` when the store does not hold them."""
+        return read_media(self.engine, digest)
+
+    def media_cache(self, *, read_only: bool = False) -> StoreMediaCache:
+        """A `MediaCache` keeping media in this store, for `Planner(media_cache=...)`:
+        files seen before at the same size and modification time are not read again.
+        `read_only`: what it learns is kept in memory only (dry runs change nothing)."""
+        return StoreMediaCache(self.engine, self.now, read_only=read_only)
+
+    def thread_receipts(self, delivery_id: str) -> list[Mapping[str, Any]]:
+        """The receipts of the parts of a thread already out, part 1 first."""
+        query = (
+            select(thread_parts.c.part, thread_parts.c.receipt)
+            .where(thread_parts.c.delivery_id == delivery_id)
+            .order_by(thread_parts.c.part)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        # Parts are recorded in order, so they run 1..n; a gap would mean a bug.
+        assert [row.part for row in rows] == list(range(1, len(rows) + 1)), rows
+        return [json.loads(row.receipt) for row in rows]
+
+    def record_thread_part(
+        self,
+        record: Record,
+        worker: str,
+        part: int,
+        receipt: Mapping[str, Any],
+        lease: timedelta,
+    ) -> bool:
+        """Record that `part` of a claimed thread went out with `receipt`, and extend the
+        claim by `lease` for the next part. The receipt is kept even when the claim was
+        lost (the post exists); returns whether `worker` still holds the claim."""
+        now = self.now()
+        with self.engine.begin() as connection:
+            insert = dialect_insert(connection, thread_parts).values(
+                delivery_id=record.id,
+                part=part,
+                receipt=json.dumps(dict(receipt), default=str),
+                at=now,
+            )
+            connection.execute(insert.on_conflict_do_nothing())
+            held = connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == record.id,
+                    deliveries.c.state == "claimed",
+                    deliveries.c.claimed_by == worker,
+                )
+                .values(lease_until=now + lease)
+            ).rowcount
+        return bool(held)
+
     def due_now(self) -> int:
         """How many deliveries are due now and not yet claimed (the runners' queue)."""
         with self.engine.connect() as connection:
@@ -1555,6 +1673,20 @@ _LOG_COLUMNS = (
 )
 
 
+_DESCRIBED_CHANGES = {"text": "text", "media": "media", "parts": "thread parts"}
+
+
+def _what_changed(old: Sequence[Any], new: Sequence[Any]) -> str:
+    """The log reason for a delivery whose planned content went from `old` to `new`
+    (values in `_CONTENT_COLUMNS` order), e.g. "media changed"."""
+    changed = [
+        described
+        for name, described in _DESCRIBED_CHANGES.items()
+        if old[_CONTENT_COLUMNS.index(name)] != new[_CONTENT_COLUMNS.index(name)]
+    ]
+    return f"{' and '.join(changed)} changed" if changed else "calendar changed"
+
+
 def _quiet_hours_json(windows: Sequence[Any]) -> str | None:
     """A segment's quiet hours as the `quiet_hours` column keeps them (NULL: none)."""
     return json.dumps([str(window) for window in windows]) if windows else None
@@ -1583,6 +1715,8 @@ _CONTENT_COLUMNS = (
     "quiet_hours",
     "grace_s",
     "requires_approval",
+    "media",
+    "parts",
 )
 """The `deliveries` columns that say what a plan wants of a delivery: a delivery whose
 stored values equal the new plan's is unchanged."""

@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -47,6 +48,11 @@ deliveries = Table(
     Column("reason", String(200)),
     # The segment's quiet hours, a JSON list of "HH:MM-HH:MM" (NULL: none).
     Column("quiet_hours", Text()),
+    # The media to attach, a JSON list of {digest, alt, mime_type, size, ...} (NULL: none;
+    # the bytes are in `media`), and a thread's parts, a JSON list of texts (NULL: a
+    # single post).
+    Column("media", Text()),
+    Column("parts", Text()),
     Column("state", String(12), nullable=False),
     Column("state_actor", String(100)),
     Column("due", DateTime(), nullable=False),
@@ -88,6 +94,9 @@ activity = Table(
     Column("reason", Text()),
     Column("attempt", Integer(), nullable=False, server_default="0"),
     Column("receipt", Text()),
+    # On "published" entries: the media that went out, a JSON list of
+    # {digest, filename, alt} (NULL otherwise).
+    Column("media", Text()),
     Index("ix_activity_delivery", "delivery_id"),
     Index("ix_activity_at", "at"),
 )
@@ -117,3 +126,51 @@ channels = Table(
     Column("rate", String(40)),
     Column("max_attempts", Integer(), nullable=False),
 )
+
+media = Table(
+    "media",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("kind", String(10), nullable=False),
+    Column("mime_type", String(100), nullable=False),
+    Column("size", BigInteger(), nullable=False),
+    Column("width", Integer()),
+    Column("height", Integer()),
+    Column("animated", Boolean(), nullable=False, server_default="0"),
+    Column("data", LargeBinary(), nullable=False),
+    Column("stored_at", DateTime(), nullable=False),
+)
+"""Media bytes, content-addressed by their SHA-256 digest (hex): each once."""
+
+media_sources = Table(
+    "media_sources",
+    metadata,
+    Column("source", Text(), primary_key=True),
+    Column("size", BigInteger(), nullable=False),
+    Column("mtime_ns", BigInteger(), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("filename", Text(), nullable=False, server_default=""),
+)
+"""The digest last read from each file (or URL) at that size and modification time: a
+file seen before is neither read nor hashed again."""
+
+media_variants = Table(
+    "media_variants",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("limits_key", String(200), primary_key=True),
+    Column("variant", String(64), nullable=False),
+    Column("filename", Text(), nullable=False, server_default=""),
+)
+"""The fitted variant (its digest in `media`) of media `digest` for `MediaLimits.key()`."""
+
+thread_parts = Table(
+    "thread_parts",
+    metadata,
+    Column("delivery_id", String(40), primary_key=True),
+    Column("part", Integer(), primary_key=True, autoincrement=False),
+    Column("receipt", Text(), nullable=False),
+    Column("at", DateTime(), nullable=False),
+)
+"""The receipt of each part of a thread already out, recorded as soon as the network
+returns it: a runner that takes over a half-posted thread goes on with the next part."""

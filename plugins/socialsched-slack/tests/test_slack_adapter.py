@@ -522,3 +522,21 @@ def test_the_share_ts_is_kept_when_slack_reports_it_and_odd_answers_do_not_raise
     assert first.extra == {"channel": "C0GENERAL", "ts": "9.1", "file_ids": ["F1"]}
     second = bot().publish(with_media("b", sample_image()), "k2")  # shared all the same
     assert second.remote_id == "C0GENERAL/F1"
+
+
+def test_webhook_names_lists_each_webhook_once_and_skips_malformed_audiences():
+    channel_ = Channel(
+        name="team-slack",
+        adapter="slack",
+        audiences={
+            "fr": "webhook:SLACK_WEBHOOK_FR",
+            "be": "webhook:SLACK_WEBHOOK_FR",  # the same webhook for two segments
+            "de": "webhook:de_hook",
+            "us": "webhook:https://hooks.slack.com/services/T/B/pasted",  # refused by lint
+            "it": "group:C0ITALIA",
+            "es": "not an audience",
+        },
+        secrets={"de_hook": "SLACK_DE", "webhook": "SLACK_DEFAULT"},
+    )
+    names = SlackAdapter(channel_, environ={}).webhook_names()
+    assert names == ["webhook", "SLACK_WEBHOOK_FR", "de_hook"]
