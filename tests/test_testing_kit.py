@@ -106,8 +106,8 @@ CONTRACT = """
 """
 
 
-def run_contract(pytester: pytest.Pytester, adapter_source: str, cls: str):
-    source = textwrap.dedent(REMOTE) + textwrap.dedent(adapter_source)
+def run_contract(pytester: pytest.Pytester, adapter_source: str, cls: str, remote: str = REMOTE):
+    source = textwrap.dedent(remote) + textwrap.dedent(adapter_source)
     source += textwrap.dedent(CONTRACT.format(cls=cls))
     pytester.makepyfile(test_contract=source)
     recorder = pytester.inline_run("-p", "no:cacheprovider")
@@ -266,13 +266,7 @@ def run_rich(pytester: pytest.Pytester, *changes: tuple[str, str]):
     for old, new in changes:
         assert old in adapter, old
         adapter = adapter.replace(old, new)
-    source = textwrap.dedent(RICH_REMOTE) + textwrap.dedent(adapter)
-    source += textwrap.dedent(CONTRACT.format(cls="RichAdapter"))
-    pytester.makepyfile(test_contract=source)
-    recorder = pytester.inline_run("-p", "no:cacheprovider")
-    passed, skipped, failed = recorder.listoutcomes()
-    name = lambda report: report.nodeid.rsplit("::", 1)[1]  # noqa: E731
-    return {name(r) for r in passed}, {name(r) for r in skipped}, {name(r) for r in failed}
+    return run_contract(pytester, adapter, "RichAdapter", remote=RICH_REMOTE)
 
 
 def test_the_media_thread_verify_and_find_cases_skip_for_an_adapter_declaring_none(pytester):

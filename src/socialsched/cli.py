@@ -753,7 +753,8 @@ def log_command(
         change = f"{e.from_state or '-'} -> {e.to_state}"
         receipt = f" receipt={e.receipt.get('remote_id')}" if e.receipt else ""
         media = "".join(
-            f" media={m['filename'] or '-'}@{m['digest'][:12]} alt={json.dumps(m['alt'])}"
+            f" media={m['filename'] or '-'}@{m['digest'][:12]} "
+            f"alt={json.dumps(m['alt'], ensure_ascii=False)}"
             for m in e.media
         )
         click.echo(
