@@ -166,7 +166,7 @@ RICH_REMOTE = """
     import pytest
 
     from socialsched.adapters import (
-        Adapter, CannotCheck, Capabilities, CredentialsRejected, Receipt,
+        Adapter, CannotCheck, Capabilities, CredentialsRejected, PermanentError, Receipt,
     )
     from socialsched.media import MediaLimits
     from socialsched.model import Channel
@@ -185,6 +185,10 @@ RICH_REMOTE = """
 
         def fail_next(self, kind):
             return False
+
+        def garble_next_reply(self):
+            self.failure = "garbled"
+            return True
 
         def attachments(self, key):
             [media] = [media for k, media, _reply in self.posts.values() if k == key]
@@ -227,6 +231,9 @@ RICH = """
             reply = message.reply_to.remote_id if message.reply_to else None
             remote_id = f"r{len(self.network.posts) + 1}"
             self.network.posts[remote_id] = (key_in_text(message.text), media, reply)
+            garbled, self.network.failure = self.network.failure == "garbled", None
+            if garbled:
+                return Receipt(f"unread-{idempotency_key}")
             return Receipt(remote_id)
 
         def verify(self):
@@ -243,6 +250,7 @@ RICH = """
 """
 
 RICH_CASES = {
+    "test_a_post_accepted_with_an_unreadable_reply_still_returns_a_receipt",
     "test_publishes_a_fitting_image_with_its_alt_text",
     "test_publishes_as_many_images_as_it_declares",
     "test_validate_rejects_more_images_than_max_count",
@@ -369,3 +377,14 @@ def test_find_that_misses_a_published_post_or_finds_a_missing_one_fails(pytester
         pytester, ("            return None\n", "            return Receipt('r1')\n")
     )
     assert failed == {"test_find_of_an_unknown_key_returns_none"}
+
+
+def test_an_error_raised_after_the_post_went_out_fails(pytester):
+    _passed, _skipped, failed = run_rich(
+        pytester,
+        (
+            'return Receipt(f"unread-{idempotency_key}")',
+            'raise PermanentError("the reply is not JSON")',
+        ),
+    )
+    assert failed == {"test_a_post_accepted_with_an_unreadable_reply_still_returns_a_receipt"}
