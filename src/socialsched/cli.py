@@ -626,7 +626,7 @@ def run_command(
     database.
 
     When it stops it reports what the store recorded of its work, per channel:
-    published, retried, failed, deferred, missed."""
+    published, retried, failed, deferred, missed, held (credentials rejected)."""
     from . import logs
     from .runner import Runner, worker_name
 
@@ -753,7 +753,8 @@ def log_command(
         change = f"{e.from_state or '-'} -> {e.to_state}"
         receipt = f" receipt={e.receipt.get('remote_id')}" if e.receipt else ""
         media = "".join(
-            f" media={m['filename'] or '-'}@{m['digest'][:12]} alt={json.dumps(m['alt'])}"
+            f" media={m['filename'] or '-'}@{m['digest'][:12]} "
+            f"alt={json.dumps(m['alt'], ensure_ascii=False)}"
             for m in e.media
         )
         click.echo(

@@ -341,9 +341,10 @@ class Post:
     `at` (one-offs), or `on_holidays` + `at` (+ `offset_days`).
 
     `media` is a list of `MediaItem`s, or lists keyed by locale with the same fallback
-    as text (fr-DZ, fr, default). `thread = true` sends the text as a reply chain of
-    parts that each fit the network; `"auto"` does so only where it is too long for one
-    post; `number_parts` appends "1/3" to each part.
+    as text (fr-DZ, fr, default). `thread = true` sends a text too long for one post as
+    a reply chain of parts that each fit the network, and needs a network with threads;
+    `"auto"` does the same and needs threads only where the text is too long;
+    `number_parts` appends " 1/3" to each part.
     """
 
     id: str

@@ -121,6 +121,8 @@ def test_an_uncheckable_delivery_is_held_until_resolved(store, clock, on_doubt):
     assert blind.published == []
     assert {store.get(first.id).state, store.get(second.id).state} == {"doubt"}
     assert store.status().counts["doubt"] == 2
+    # What the runner reports is what the store recorded.
+    assert runner.outcomes().totals["doubt"] == 2
     entry = store.log(delivery=first.id)[-1]
     assert (entry.from_state, entry.to_state) == ("claimed", "doubt")
     assert "on_doubt = hold" in entry.reason and f"resolve {first.id}" in entry.reason
