@@ -626,7 +626,7 @@ def run_command(
     database.
 
     When it stops it reports what the store recorded of its work, per channel:
-    published, retried, failed, deferred, missed."""
+    published, retried, failed, deferred, missed, held (credentials rejected)."""
     from . import logs
     from .runner import Runner, worker_name
 

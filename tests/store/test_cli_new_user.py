@@ -134,7 +134,7 @@ settings = { path = "out.jsonl" }
     )
     assert run.returncode == 0, run.stderr
     # The news post went out once; the stale one is missed (an hour's grace, years ago).
-    assert "published 1  retried 0  failed 0  deferred 0  missed 1\n" in run.stderr
+    assert "published 1  retried 0  failed 0  deferred 0  missed 1  held 0\n" in run.stderr
     assert "  feed: published 1  missed 1\n" in run.stderr
     assert logged("state.db", ops, "w1") == {"feed": Counter(published=1, missed=1)}
 
@@ -170,7 +170,7 @@ secrets = {{ signing_key = "HOOK_KEY" }}
             cwd=elsewhere, HOOK_KEY="k3y",
         )  # fmt: skip
         assert first.returncode == 0, first.stderr
-        assert "published 0  retried 1  failed 0  deferred 0  missed 1\n" in first.stderr
+        assert "published 0  retried 1  failed 0  deferred 0  missed 1  held 0\n" in first.stderr
         assert "  hooks: retried 1  missed 1\n" in first.stderr
         assert logged("state.db", ops, "first") == {"hooks": Counter(retried=1, missed=1)}
 
@@ -183,7 +183,7 @@ secrets = {{ signing_key = "HOOK_KEY" }}
             "--format", "json", cwd=elsewhere, HOOK_KEY="k3y",
         )  # fmt: skip
         assert second.returncode == 0, second.stderr
-        nothing = {"published": 0, "retried": 0, "failed": 0, "deferred": 0, "missed": 0}
+        nothing = {"published": 0, "retried": 0, "failed": 0, "deferred": 0, "missed": 0, "held": 0}
         assert json.loads(second.stdout) == {
             **nothing,
             "published": 1,
