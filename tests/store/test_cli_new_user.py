@@ -191,3 +191,18 @@ secrets = {{ signing_key = "HOOK_KEY" }}
     status = json.loads(in_process("status", "--db", "../ops/state.db", "--format", "json"))
     assert status["per_channel"]["hooks"]["published"] == 1
     assert status["per_channel"]["hooks"]["missed"] == 1
+
+
+def test_a_database_lost_before_the_report_is_an_error_not_a_traceback(folders, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def lost(self, actor, *, after=0):
+        raise OperationalError("SELECT ...", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(Store, "outcomes", lost)
+    result = CliRunner().invoke(main, ["run", "--until-idle", "--db", "state.db", "--quiet"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "error: published what was due, but cannot read back what was recorded: "
+        "Exception: server closed the connection"
+    )
