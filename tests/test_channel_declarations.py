@@ -4,12 +4,12 @@ line), and settings that are file paths (taken from the calendar's folder)."""
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_loader import line_of
 
 from socialsched import CalendarError, hookimpl, load, plugins
 from socialsched.adapters import Adapter, Capabilities, ConsoleAdapter, JsonlAdapter, Receipt
@@ -38,24 +38,6 @@ def write(folder: Path, channels: str) -> Path:
     return path
 
 
-def line_of(path: Path, needle: str, occurrence: int = 1) -> int:
-    found = [
-        number
-        for number, line in enumerate(path.read_text().splitlines(), start=1)
-        if needle in line
-    ]
-    return found[occurrence - 1]
-
-
-def invoke(*args: str, cwd: Path):
-    before = Path.cwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(main, list(args))
-    finally:
-        os.chdir(before)
-
-
 def test_the_built_ins_declare_what_a_channel_must_give():
     assert (ConsoleAdapter.required_settings, ConsoleAdapter.required_secrets) == ((), ())
     assert (JsonlAdapter.required_settings, JsonlAdapter.path_settings) == (("path",), ("path",))
@@ -76,12 +58,14 @@ adapter = "jsonl"
 """
 
 
-def test_lint_names_the_missing_secret_and_the_channels_line(tmp_path):
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_lint_names_the_missing_secret_and_the_channels_line(tmp_path, monkeypatch):
     calendar = write(tmp_path / "project", WEBHOOK_WITHOUT_KEY + JSONL_WITHOUT_PATH)
-    result = invoke(
-        "lint", "project/calendar.toml", "--start", "2027-03-01", "--end", "2027-03-01",
-        cwd=tmp_path,
-    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    result = invoke("lint", "project/calendar.toml", "--start", "2027-03-01", "--end", "2027-03-01")
     assert result.exit_code == 1
     shown = "project/calendar.toml"
     # No secrets table: the channel's [[channel]] line.
@@ -99,11 +83,12 @@ def test_lint_names_the_missing_secret_and_the_channels_line(tmp_path):
     assert "2 error(s)" in result.stderr
 
 
-def test_schedule_refuses_the_channel_and_stores_nothing(tmp_path):
+def test_schedule_refuses_the_channel_and_stores_nothing(tmp_path, monkeypatch):
     write(tmp_path / "project", WEBHOOK_WITHOUT_KEY)
+    monkeypatch.chdir(tmp_path)
     result = invoke(
         "schedule", "project/calendar.toml", "--db", "state.db", "--start", "2027-03-01",
-        "--end", "2027-03-01", cwd=tmp_path,
+        "--end", "2027-03-01",
     )  # fmt: skip
     assert result.exit_code == 1
     assert "requires secrets.signing_key" in result.stderr
