@@ -445,6 +445,16 @@ _PRINTED = Capabilities(
 )
 
 
+def _with_max_length(capabilities: Capabilities, channel: Channel) -> Capabilities:
+    """`capabilities` limited to the channel's `max_length` setting, when it has one:
+    the console and jsonl adapters then split long text into threads as a network
+    would."""
+    max_length = channel.settings.get("max_length")
+    if max_length is None:
+        return capabilities
+    return attrs.evolve(capabilities, max_length=int(max_length))
+
+
 class ConsoleAdapter(Adapter):
     """Prints each message to standard output: for trying a calendar end to end.
 
@@ -464,9 +474,7 @@ class ConsoleAdapter(Adapter):
         super().__init__(channel, environ)
         self.stream = stream
         self._receipts: dict[str, Receipt] = {}
-        max_length = channel.settings.get("max_length")
-        if max_length is not None:
-            self.capabilities = attrs.evolve(self.capabilities, max_length=int(max_length))
+        self.capabilities = _with_max_length(self.capabilities, channel)
 
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         # Idempotent within one process only: a terminal keeps no record to check.
@@ -514,7 +522,8 @@ class JsonlAdapter(Adapter):
     Publishing the same idempotency key twice writes it once, even across processes
     (an exclusive file lock guards the check and the append), so it serves tests
     and audit trails. Attachments are recorded by description (type, size, digest,
-    alt text), not their bytes; each thread part is one record.
+    alt text), not their bytes; each thread part is one record. `settings.max_length`
+    limits the text as a network would (threads are then split to fit).
     """
 
     name = "jsonl"
@@ -528,6 +537,7 @@ class JsonlAdapter(Adapter):
         if not path:
             raise PermanentError(f"channel {channel.name!r}: the jsonl adapter needs settings.path")
         self.path = Path(str(path))
+        self.capabilities = _with_max_length(self.capabilities, channel)
         self._keys: set[str] = set()
         self._offset = 0
 

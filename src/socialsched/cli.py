@@ -626,7 +626,7 @@ def run_command(
     database.
 
     When it stops it reports what the store recorded of its work, per channel:
-    published, retried, failed, deferred, missed."""
+    published, retried, failed, deferred, missed, held (credentials rejected)."""
     from . import logs
     from .runner import Runner, worker_name
 
@@ -661,7 +661,17 @@ def run_command(
                 runner.run_until_idle()
             else:
                 runner.run()
-        outcomes = runner.outcomes()
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            outcomes = runner.outcomes()
+        except SQLAlchemyError as error:
+            from .store import describe_database_error
+
+            raise SocialschedError(
+                "published what was due, but cannot read back what was recorded: "
+                f"{describe_database_error(error)}"
+            ) from None
     report = outcomes.to_dict()
     if output_format == "json":
         _echo_json(report)
@@ -753,7 +763,8 @@ def log_command(
         change = f"{e.from_state or '-'} -> {e.to_state}"
         receipt = f" receipt={e.receipt.get('remote_id')}" if e.receipt else ""
         media = "".join(
-            f" media={m['filename'] or '-'}@{m['digest'][:12]} alt={json.dumps(m['alt'])}"
+            f" media={m['filename'] or '-'}@{m['digest'][:12]} "
+            f"alt={json.dumps(m['alt'], ensure_ascii=False)}"
             for m in e.media
         )
         click.echo(

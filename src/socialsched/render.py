@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -19,11 +18,12 @@ import babel.numbers
 import jinja2
 import jinja2.meta
 from jinja2 import StrictUndefined, pass_context
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
 from . import plugins
 from .errors import RenderError
 from .model import Calendar, Channel, Post, Segment
+from .template_limits import LimitedSandbox, TemplateTooLarge
 
 T = TypeVar("T")
 
@@ -123,7 +123,7 @@ class Renderer:
     ) -> None:
         self.calendar = calendar
         loader = jinja2.FileSystemLoader(str(calendar.templates)) if calendar.templates else None
-        self.environment = SandboxedEnvironment(
+        self.environment = LimitedSandbox(
             undefined=StrictUndefined, loader=loader, autoescape=False, keep_trailing_newline=False
         )
         self.environment.filters.update(BUILTIN_FILTERS)
@@ -261,7 +261,11 @@ class Renderer:
             "vars": {**self.calendar.vars, **segment.vars, **post.vars},
         }
         try:
-            return template.render(context).strip()
+            return self._capped_render(template, context).strip()
+        except TemplateTooLarge as error:
+            raise RenderError(
+                f"{label}: {error}, rendering post {post.id!r} for segment {segment.name!r}"
+            ) from None
         except SecurityError as error:
             raise RenderError(
                 f"{label}: blocked by the sandbox ({error}) rendering post {post.id!r} "
@@ -280,7 +284,16 @@ class Renderer:
                 f"for segment {segment.name!r}"
             ) from None
 
-
-def template_root(calendar_file: Path, folder: str | None) -> Path:
-    """The templates folder of a calendar file (relative to the file)."""
-    return (calendar_file.parent / (folder or "templates")).resolve()
+    def _capped_render(self, template: jinja2.Template, context: dict[str, Any]) -> str:
+        """The rendered text, stopped as soon as it passes the cap (a loop can emit
+        far more than any one expression builds)."""
+        limit = self.environment.max_text
+        pieces, length = [], 0
+        for piece in template.generate(context):
+            length += len(piece)
+            if length > limit:
+                raise TemplateTooLarge(
+                    f"the rendered text passed {limit} characters (the most a template may render)"
+                )
+            pieces.append(piece)
+        return "".join(pieces)
