@@ -145,6 +145,10 @@ class WebhookServer(LocalServer):
             if 200 <= r.status < 300 and r.json()["type"] == "message"
         ]
 
+    def garble_next_reply(self) -> bool:
+        self.reply(Reply(200, b"\xff accepted, but not JSON"))
+        return True
+
     def attachments(self, key: str) -> list[Arrived]:
         [body] = [
             r.json()

@@ -13,36 +13,10 @@ from pathlib import Path
 import click
 import pytest
 import yaml
-
-from socialsched.cli import main
+from cli_commands import resolve
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 UNITS = ("socialsched.service", "socialsched-schedule.service")
-
-
-def _unparsed(ctx: click.Context) -> list[str]:
-    """What a group's context left for its subcommand: its name, then its arguments
-    (Click 8.2 keeps the name in `_protected_args`; 8.1 in `protected_args`)."""
-    name = ctx._protected_args if hasattr(ctx, "_protected_args") else ctx.protected_args
-    return [*name, *ctx.args]
-
-
-def resolve(args: list[str]) -> list[str]:
-    """Parse `socialsched ARGS` as the CLI would, without running it; returns the
-    command path (e.g. ["run"]). Raises click's usage errors."""
-    path: list[str] = []
-    command: click.Command = main
-    ctx = main.make_context("socialsched", list(args))
-    while isinstance(command, click.Group):
-        rest = _unparsed(ctx)
-        assert rest, f"no subcommand in {args}"
-        name, sub, rest = command.resolve_command(ctx, rest)
-        assert sub is not None and name is not None
-        path.append(name)
-        ctx = sub.make_context(name, rest, parent=ctx)
-        command = sub
-    assert not ctx.args, f"unexpected arguments {ctx.args} in {args}"
-    return path
 
 
 def unit(name: str) -> configparser.ConfigParser:

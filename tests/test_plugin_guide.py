@@ -31,6 +31,7 @@ def test_the_guides_adapter_passes_the_guides_contract_test_and_its_examples_run
         "test_validate_rejects_images_with_a_video_unless_mixed_media",
     }
     assert {
+        "test_a_post_accepted_with_an_unreadable_reply_still_returns_a_receipt",
         "test_publishes_a_fitting_image_with_its_alt_text",
         "test_publishes_a_thread_as_a_reply_chain",
         "test_verify_with_a_missing_secret_raises_missing_secret_error",

@@ -37,6 +37,7 @@ TESTED = {
     "crisis-pause",
     "banner-per-language",
     "threads",
+    "calendar-as-code",
 }
 
 
@@ -531,3 +532,90 @@ def test_crisis_pause_page_sessions_are_what_the_commands_print(tmp_path, monkey
     # The pause and resume shown are the ones the runner test exercises.
     assert '--segment es-MX --tag promo --reason "nationwide outage in Mexico"' in blocks[1]
     assert "resume --segment es-MX --tag promo" in blocks[2]
+
+
+# ---- calendar as code: lint and dry run on a pull request, schedule on merge ----
+
+CODE = RECIPES / "calendar-as-code"
+
+
+def test_calendar_as_code_pull_request_version_lints_clean():
+    assert lint(CODE / "pull-request.toml", date(2027, 1, 1), date(2027, 12, 31)) == []
+    assert (
+        _raw("calendar-as-code")["calendar"]
+        == _raw("calendar-as-code", "pull-request.toml")["calendar"]
+    )
+
+
+def test_calendar_as_code_workflow_runs_lint_and_dry_run_on_pull_requests_and_schedules_on_merge():
+    import yaml
+    from cli_commands import resolve, socialsched_commands
+
+    workflow = yaml.safe_load((CODE / "calendar-workflow.yml").read_text(encoding="utf-8"))
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert set(triggers) == {"pull_request", "push", "schedule"}
+    assert triggers["push"]["branches"] == ["main"]
+    by_job = {}
+    for name, job in workflow["jobs"].items():
+        script = "\n".join(step.get("run", "") for step in job["steps"])
+        by_job[name] = socialsched_commands(script)
+        for args in by_job[name]:
+            resolve(args)  # valid options and arguments for this version
+        assert job["env"]["SOCIALSCHED_DB"] == "${{ secrets.SOCIALSCHED_DB }}"
+    assert workflow["jobs"]["review"]["if"] == "github.event_name == 'pull_request'"
+    assert workflow["jobs"]["schedule"]["if"] == "github.event_name != 'pull_request'"
+    review = [args for args in by_job["review"]]
+    assert [args[0] for args in review] == ["lint", "schedule"]
+    assert "--dry-run" in review[1]
+    assert [args[0] for args in by_job["schedule"]] == ["lint", "schedule"]
+    assert "--dry-run" not in by_job["schedule"][1]
+
+
+def _console_sessions(page: str) -> list[tuple[str, str]]:
+    sessions = []
+    for block in re.findall(r"```console\n(.*?)```", page, re.S):
+        for session in re.split(r"^\$ ", block, flags=re.M)[1:]:
+            command, shown = session.split("\n", 1)
+            sessions.append((command, shown))
+    return sessions
+
+
+def _local(day: str, clock: str, zone: str) -> str:
+    moment = datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=ZoneInfo(zone))
+    return f"{moment:%Y-%m-%d %H:%M %z}"
+
+
+def test_calendar_as_code_page_sessions_are_what_the_commands_print(tmp_path, monkeypatch):
+    import shlex
+
+    page = (CODE / "index.md").read_text(encoding="utf-8")
+    sessions = _console_sessions(page)
+    assert len(sessions) == 3
+    monkeypatch.chdir(RECIPES.parents[1])
+    runner = CliRunner(env={"SOCIALSCHED_DB": str(tmp_path / "s.db")})
+    for command, shown in sessions:
+        result = runner.invoke(main, shlex.split(command)[1:])
+        assert result.exit_code == 0, (command, result.output)
+        assert result.output == shown, command
+    # What the dry run lists, worked out from the two TOML files and zoneinfo: the
+    # weekly tip's Tuesdays in the range move from 09:00 to 10:00 local time.
+    zones = {s["name"]: s["timezone"] for s in _raw("calendar-as-code")["segment"]}
+    dry_run = sessions[1][1]
+    tuesdays = [
+        d.isoformat() for d in _days(date(2027, 3, 15), date(2027, 3, 31)) if d.weekday() == 1
+    ]
+    for day in tuesdays:
+        for name, zone in zones.items():
+            assert (
+                f"weekly-tip/{name}/social  {_local(day, '09:00', zone)} -> "
+                f"{_local(day, '10:00', zone)}"
+            ) in dry_run
+    new = {p["id"]: p for p in _raw("calendar-as-code", "pull-request.toml")["post"]}
+    old = {p["id"]: p for p in _raw("calendar-as-code")["post"]}
+    assert f"+{new['spring-sale']['text']['es']}" in dry_run
+    assert f"-{old['spring-sale']['text']['default']}" in dry_run
+    assert dry_run.count("cancel  ") == 2 and "harvest-video/" in dry_run
+    assert set(old) - set(new) == {"harvest-video"} and set(new) - set(old) == {"harvest-festival"}
+    counts = f"2 added, {2 * len(tuesdays)} moved, 2 updated, 2 cancelled, 0 unchanged"
+    assert dry_run.endswith(f"dry run: {counts}; nothing was changed\n")
+    assert sessions[2][1] == counts + "\n"

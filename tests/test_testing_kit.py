@@ -106,8 +106,8 @@ CONTRACT = """
 """
 
 
-def run_contract(pytester: pytest.Pytester, adapter_source: str, cls: str):
-    source = textwrap.dedent(REMOTE) + textwrap.dedent(adapter_source)
+def run_contract(pytester: pytest.Pytester, adapter_source: str, cls: str, remote: str = REMOTE):
+    source = textwrap.dedent(remote) + textwrap.dedent(adapter_source)
     source += textwrap.dedent(CONTRACT.format(cls=cls))
     pytester.makepyfile(test_contract=source)
     recorder = pytester.inline_run("-p", "no:cacheprovider")
@@ -166,7 +166,7 @@ RICH_REMOTE = """
     import pytest
 
     from socialsched.adapters import (
-        Adapter, CannotCheck, Capabilities, CredentialsRejected, Receipt,
+        Adapter, CannotCheck, Capabilities, CredentialsRejected, PermanentError, Receipt,
     )
     from socialsched.media import MediaLimits
     from socialsched.model import Channel
@@ -185,6 +185,10 @@ RICH_REMOTE = """
 
         def fail_next(self, kind):
             return False
+
+        def garble_next_reply(self):
+            self.failure = "garbled"
+            return True
 
         def attachments(self, key):
             [media] = [media for k, media, _reply in self.posts.values() if k == key]
@@ -227,6 +231,9 @@ RICH = """
             reply = message.reply_to.remote_id if message.reply_to else None
             remote_id = f"r{len(self.network.posts) + 1}"
             self.network.posts[remote_id] = (key_in_text(message.text), media, reply)
+            garbled, self.network.failure = self.network.failure == "garbled", None
+            if garbled:
+                return Receipt(f"unread-{idempotency_key}")
             return Receipt(remote_id)
 
         def verify(self):
@@ -243,6 +250,7 @@ RICH = """
 """
 
 RICH_CASES = {
+    "test_a_post_accepted_with_an_unreadable_reply_still_returns_a_receipt",
     "test_publishes_a_fitting_image_with_its_alt_text",
     "test_publishes_as_many_images_as_it_declares",
     "test_validate_rejects_more_images_than_max_count",
@@ -266,13 +274,7 @@ def run_rich(pytester: pytest.Pytester, *changes: tuple[str, str]):
     for old, new in changes:
         assert old in adapter, old
         adapter = adapter.replace(old, new)
-    source = textwrap.dedent(RICH_REMOTE) + textwrap.dedent(adapter)
-    source += textwrap.dedent(CONTRACT.format(cls="RichAdapter"))
-    pytester.makepyfile(test_contract=source)
-    recorder = pytester.inline_run("-p", "no:cacheprovider")
-    passed, skipped, failed = recorder.listoutcomes()
-    name = lambda report: report.nodeid.rsplit("::", 1)[1]  # noqa: E731
-    return {name(r) for r in passed}, {name(r) for r in skipped}, {name(r) for r in failed}
+    return run_contract(pytester, adapter, "RichAdapter", remote=RICH_REMOTE)
 
 
 def test_the_media_thread_verify_and_find_cases_skip_for_an_adapter_declaring_none(pytester):
@@ -375,3 +377,14 @@ def test_find_that_misses_a_published_post_or_finds_a_missing_one_fails(pytester
         pytester, ("            return None\n", "            return Receipt('r1')\n")
     )
     assert failed == {"test_find_of_an_unknown_key_returns_none"}
+
+
+def test_an_error_raised_after_the_post_went_out_fails(pytester):
+    _passed, _skipped, failed = run_rich(
+        pytester,
+        (
+            'return Receipt(f"unread-{idempotency_key}")',
+            'raise PermanentError("the reply is not JSON")',
+        ),
+    )
+    assert failed == {"test_a_post_accepted_with_an_unreadable_reply_still_returns_a_receipt"}

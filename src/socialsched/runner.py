@@ -143,7 +143,7 @@ class Runner:
 
     def outcomes(self) -> Outcomes:
         """What the store recorded of this runner's work since it was created, per
-        channel: published, retried, failed, deferred, missed (read from the activity
+        channel: published, retried, failed, deferred, missed, held (read from the activity
         log, so it is what `socialsched log` shows, whatever happened in between)."""
         return self.store.outcomes(self.worker, after=self._log_start)
 

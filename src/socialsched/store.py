@@ -267,7 +267,7 @@ class Status:
 
 
 #: What a runner records for a delivery it handled, as `Store.outcomes` counts them.
-OUTCOMES = ("published", "retried", "failed", "deferred", "missed")
+OUTCOMES = ("published", "retried", "failed", "deferred", "missed", "held")
 # The activity log tells a retry from a deferral (both go back from claimed to
 # scheduled) by how the store words their reasons; `outcomes` matches these.
 _RETRY_REASON = "attempt {attempt} failed, retry at {due:%Y-%m-%d %H:%M:%S} UTC: {error}"
@@ -1302,10 +1302,20 @@ class Store:
     def outcomes(self, actor: str, *, after: int = 0) -> Outcomes:
         """What `actor` (a runner's worker name) recorded in the activity log after entry
         `after`: per channel, how many deliveries it published, retried, failed,
-        deferred and marked missed (`OUTCOMES`)."""
-        back = and_(activity.c.from_state == "claimed", activity.c.to_state == "scheduled")
+        deferred, marked missed and gave back because their channel was held for
+        rejected credentials (`OUTCOMES`)."""
+        claimed = activity.c.from_state == "claimed"
+        back = and_(claimed, activity.c.to_state == "scheduled")
+        held = and_(
+            claimed,
+            or_(
+                activity.c.to_state == "paused",
+                activity.c.reason.like(f"%{CREDENTIALS_REJECTED}%"),
+            ),
+        )
         kind = case(
             (activity.c.to_state.in_(("published", "failed", "missed")), activity.c.to_state),
+            (held, literal("held")),
             (and_(back, activity.c.reason.like(_RETRY_LIKE)), literal("retried")),
             (and_(back, activity.c.reason.like(_DEFERRED_PREFIX + "%")), literal("deferred")),
             else_=None,

@@ -97,7 +97,11 @@ class Remote(Protocol):
         outage, timeout) or "permanent" (rejected, unauthorised). Return False when
         this remote cannot simulate that; the check is then skipped."""
 
-    # Two optional methods (the kit skips what they check when a remote lacks them):
+    # Optional methods (the kit skips what they check when a remote lacks them):
+    #
+    # def garble_next_reply(self) -> bool:
+    #     """Accept the next post, but answer with a reply the adapter cannot read (not
+    #     JSON, fields missing). False when this remote cannot."""
     #
     # def attachments(self, key: str) -> Sequence[bytes | Arrived]:
     #     """The media that arrived with the post published under `key`, in order:
@@ -346,6 +350,18 @@ class AdapterContract:
         said.extend([caplog.text, captured.out, captured.err])
         for value in secret_values:
             assert not any(value in text for text in said), "a secret value was logged or shown"
+
+    def test_a_post_accepted_with_an_unreadable_reply_still_returns_a_receipt(
+        self, adapter: Adapter, remote: Remote
+    ) -> None:
+        # The post went out: raising now would have the runner record a published post
+        # as a failed attempt, and send it again.
+        garble = getattr(remote, "garble_next_reply", None)
+        if garble is None or not garble():
+            pytest.skip("the remote cannot garble a reply (no garble_next_reply method)")
+        receipt = adapter.publish(self.make_message(adapter, "key-g"), "key-g")
+        assert isinstance(receipt, Receipt) and receipt.remote_id
+        assert remote.published() == ["key-g"]
 
     # ---- media (run when the adapter declares images or videos) ----
 

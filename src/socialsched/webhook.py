@@ -99,7 +99,6 @@ class WebhookAdapter(Adapter):
         videos=MediaLimits(max_count=1, max_bytes=100_000_000),
         mixed_media=True,
     )
-    required_secrets = ("signing_key",)
     #: The receiver drops a repeated `Idempotency-Key`; it cannot be asked what it got.
     doubt_guarantee = "idempotent key (receiver)"
 

@@ -9,7 +9,7 @@ from collections import Counter
 from conftest import Recorder, calendar, post
 
 from socialsched import store as store_module
-from socialsched.adapters import PermanentError, TransientError
+from socialsched.adapters import CredentialsRejected, PermanentError, TransientError
 from socialsched.model import Channel
 from socialsched.runner import Runner
 
@@ -66,6 +66,7 @@ def test_outcomes_count_what_the_log_holds_per_channel(store, clock):
         "failed": 1,
         "deferred": 0,
         "missed": 2,
+        "held": 0,
     }
     # The same numbers, counted from the activity log by hand.
     entries = log_counts(store, "w1")
@@ -168,3 +169,18 @@ def test_a_failing_listener_after_recording_leaves_the_publication_alone(
     worker.run_until_idle()
     assert [r.state for r in store.records()] == ["published", "published"]
     assert worker.outcomes().totals["published"] == 2
+
+
+def test_deliveries_given_back_for_rejected_credentials_count_as_held(store, clock):
+    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+
+    class Refused(Recorder):
+        def publish(self, message, idempotency_key):
+            raise CredentialsRejected("token expired")
+
+    worker = runner(store, Refused(Channel(name="feed", adapter="jsonl")), clock, worker="w1")
+    worker.run_until_idle()
+    # The first attempt is refused; the channel is held and both deliveries wait.
+    assert worker.outcomes().per_channel == {"feed": {"held": 2}}
+    given_back = [e for e in store.log() if e.actor == "w1" and e.from_state == "claimed"]
+    assert len(given_back) == 2 and {e.to_state for e in given_back} == {"paused"}

@@ -1,19 +1,13 @@
 """The Bluesky adapter against a real local PDS (with a PLC directory) from @atproto/dev-env,
-including socialsched's conformance kit (`TestBlueskyContractOnLocalPds`).
-
-Needs `npm ci --prefix plugins/socialsched-bluesky/tests/pds`; skipped, saying so, when
-Node or those packages are missing.
+including socialsched's conformance kit (`TestBlueskyContractOnLocalPds`). The PDS is the
+`pds` fixture of conftest.py.
 """
 
 from __future__ import annotations
 
 import io
 import itertools
-import json
-import selectors
-import shutil
-import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,41 +24,7 @@ from socialsched.media import Media
 from socialsched.model import Channel
 from socialsched.testing import AdapterContract, Arrived, key_in_text, sample_image
 
-PDS_DIR = Path(__file__).parent / "pds"
 NOW = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def pds() -> Iterator[dict[str, Any]]:
-    node = shutil.which("node")
-    if node is None or not (PDS_DIR / "node_modules" / "@atproto" / "dev-env").is_dir():
-        pytest.skip(f"local PDS not installed: run `npm ci --prefix {PDS_DIR}`")
-    process = subprocess.Popen(
-        [node, "start_pds.js"],
-        cwd=PDS_DIR,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None and process.stdin is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    ready = selector.select(timeout=120)
-    line = process.stdout.readline() if ready else ""
-    if not line:
-        process.kill()
-        _, errors = process.communicate()
-        pytest.fail(f"local PDS did not start: {errors[-2000:]}")
-    try:
-        yield json.loads(line)
-    finally:
-        process.stdin.close()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def make_adapter(pds: dict[str, Any], password: str | None = None) -> BlueskyAdapter:

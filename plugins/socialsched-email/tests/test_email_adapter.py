@@ -150,6 +150,14 @@ def channel(port: int, security: str = "none", secrets=None, **settings: object)
     )
 
 
+def login_adapter(server: Controller, ca_file: Path, environ=ENV) -> EmailAdapter:
+    """An adapter logging in over STARTTLS to `server` with the credentials in `environ`."""
+    secrets = {"username": "SMTP_USER", "password": "SMTP_PASSWORD"}
+    return EmailAdapter(
+        channel(server.port, "starttls", secrets=secrets, ca_file=str(ca_file)), environ=environ
+    )
+
+
 def message(
     text: str = "Nouveautés de janvier\n\nGalette <b>& café</b>\nhttps://bakery.example.com/jan",
 ) -> Message:
@@ -237,28 +245,14 @@ def test_subject_setting_and_custom_html_template(plain_server, tmp_path):
 
 
 def test_starttls_with_login(starttls_server, ca_file):
-    adapter = EmailAdapter(
-        channel(
-            starttls_server.port,
-            "starttls",
-            secrets={"username": "SMTP_USER", "password": "SMTP_PASSWORD"},
-            ca_file=str(ca_file),
-        ),
-        environ=ENV,
-    )
+    adapter = login_adapter(starttls_server, ca_file)
     adapter.publish(message(), "k")
     assert received(starttls_server)["Message-ID"] == "<4f2a9c0d1e.socialsched@bakery.example.com>"
 
 
 def test_wrong_password_is_permanent_and_not_shown(starttls_server, ca_file):
-    adapter = EmailAdapter(
-        channel(
-            starttls_server.port,
-            "starttls",
-            secrets={"username": "SMTP_USER", "password": "SMTP_PASSWORD"},
-            ca_file=str(ca_file),
-        ),
-        environ={"SMTP_USER": USER, "SMTP_PASSWORD": "wrong-guess-123"},
+    adapter = login_adapter(
+        starttls_server, ca_file, {"SMTP_USER": USER, "SMTP_PASSWORD": "wrong-guess-123"}
     )
     with pytest.raises(PermanentError, match="login refused") as caught:
         adapter.publish(message(), "k")
@@ -493,28 +487,14 @@ def test_webp_and_oversized_images_are_refused_at_plan_time(plain_server):
 
 
 def test_verify_logs_in_and_quits_without_sending(starttls_server, ca_file):
-    adapter = EmailAdapter(
-        channel(
-            starttls_server.port,
-            "starttls",
-            secrets={"username": "SMTP_USER", "password": "SMTP_PASSWORD"},
-            ca_file=str(ca_file),
-        ),
-        environ=ENV,
-    )
+    adapter = login_adapter(starttls_server, ca_file)
     assert adapter.verify() == f"smtp {HOST}:{starttls_server.port}: login accepted"
     assert starttls_server.handler.envelopes == []
 
 
 def test_verify_with_a_wrong_password_is_credentials_rejected(starttls_server, ca_file):
-    adapter = EmailAdapter(
-        channel(
-            starttls_server.port,
-            "starttls",
-            secrets={"username": "SMTP_USER", "password": "SMTP_PASSWORD"},
-            ca_file=str(ca_file),
-        ),
-        environ={"SMTP_USER": USER, "SMTP_PASSWORD": "not-it-0000"},
+    adapter = login_adapter(
+        starttls_server, ca_file, {"SMTP_USER": USER, "SMTP_PASSWORD": "not-it-0000"}
     )
     with pytest.raises(CredentialsRejected, match="login refused") as caught:
         adapter.verify()

@@ -29,6 +29,10 @@ class FakeChat(LocalServer):
         self.reply(Reply(429, headers={"Retry-After": "5"}) if kind == "transient" else Reply(403))
         return True
 
+    def garble_next_reply(self) -> bool:
+        self.reply(Reply(200, b"<html>sent</html>"))
+        return True
+
 
 class TestExampleChat(AdapterContract):
     adapter_class = ExampleChatAdapter
@@ -71,3 +75,20 @@ def test_direct_messages_go_to_the_recipient():
         assert request.path == "/direct"
         assert request.json() == {"to": "@ana", "text": message.text}
         assert request.header("Authorization") == "Bearer tok"
+
+
+def test_a_refused_token_is_credentials_rejected():
+    from socialsched.adapters import CredentialsRejected
+
+    with FakeChat() as server:
+        channel = Channel(
+            name="chat",
+            adapter="example-chat",
+            settings={"base_url": server.url},
+            secrets={"token": "T"},
+        )
+        adapter = ExampleChatAdapter(channel, environ={"T": "expired"})
+        server.reply(Reply(401))
+        message = TestExampleChat().make_message(adapter, "k1")
+        with pytest.raises(CredentialsRejected, match="401"):
+            adapter.publish(message, "k1")

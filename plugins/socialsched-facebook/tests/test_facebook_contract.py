@@ -78,6 +78,10 @@ class GraphPage(LocalServer):
             arrived.append(Arrived.of(parts["source"], parts["alt_text_custom"].decode()))
         return arrived
 
+    def garble_next_reply(self) -> bool:
+        self.reply(Reply(200, b"<html>accepted</html>"))
+        return True
+
     def respond(self, request: Request, number: int) -> Reply | None:
         path = request.path.partition("?")[0]
         if request.method != "GET":

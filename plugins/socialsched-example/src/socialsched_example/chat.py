@@ -10,6 +10,7 @@ import httpx
 from socialsched.adapters import (
     Adapter,
     Capabilities,
+    CredentialsRejected,
     Message,
     PermanentError,
     Receipt,
@@ -26,6 +27,8 @@ class ExampleChatAdapter(Adapter):
 
     name = "example-chat"
     capabilities = Capabilities(max_length=500, audiences=("group", "recipient"), delete=True)
+    required_secrets = ("token",)  # `socialsched lint` reports a channel without them
+    required_settings = ("base_url",)
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)
@@ -56,7 +59,14 @@ class ExampleChatAdapter(Adapter):
             chat = audience.id if audience is not None else "general"
             url, body = f"{self.base_url}/chats/{chat}/messages", {"text": message.text}
         response = self._send("POST", url, headers, body)
-        data = response.json() if response.content else {}
+        # The message is out: nothing below may raise, or the runner would record it
+        # as a failed attempt and send it again.
+        try:
+            data = response.json() if response.content else {}
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
         receipt = Receipt(remote_id=str(data.get("id", idempotency_key)), url=data.get("url"))
         self._sent[idempotency_key] = receipt
         log.info("example-chat %s: posted %s", self.channel.name, receipt.remote_id)
@@ -80,6 +90,8 @@ class ExampleChatAdapter(Adapter):
                 f"example-chat: HTTP {response.status_code}",
                 retry_after=float(retry) if retry and retry.isdigit() else None,
             )
+        if response.status_code in (401, 403):  # the runner holds the channel
+            raise CredentialsRejected(f"example-chat: HTTP {response.status_code}")
         if response.status_code >= 400:
             raise PermanentError(f"example-chat: HTTP {response.status_code}")
         return response
