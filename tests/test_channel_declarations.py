@@ -4,12 +4,12 @@ line), and settings that are file paths (taken from the calendar's folder)."""
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_loader import line_of
 
 from socialsched import CalendarError, hookimpl, load, plugins
 from socialsched.adapters import Adapter, Capabilities, ConsoleAdapter, JsonlAdapter, Receipt
@@ -38,24 +38,6 @@ def write(folder: Path, channels: str) -> Path:
     return path
 
 
-def line_of(path: Path, needle: str, occurrence: int = 1) -> int:
-    found = [
-        number
-        for number, line in enumerate(path.read_text().splitlines(), start=1)
-        if needle in line
-    ]
-    return found[occurrence - 1]
-
-
-def invoke(*args: str, cwd: Path):
-    before = Path.cwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(main, list(args))
-    finally:
-        os.chdir(before)
-
-
 def test_the_built_ins_declare_what_a_channel_must_give():
     assert (ConsoleAdapter.required_settings, ConsoleAdapter.required_secrets) == ((), ())
     assert (JsonlAdapter.required_settings, JsonlAdapter.path_settings) == (("path",), ("path",))
@@ -76,12 +58,14 @@ adapter = "jsonl"
 """
 
 
-def test_lint_names_the_missing_secret_and_the_channels_line(tmp_path):
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_lint_names_the_missing_secret_and_the_channels_line(tmp_path, monkeypatch):
     calendar = write(tmp_path / "project", WEBHOOK_WITHOUT_KEY + JSONL_WITHOUT_PATH)
-    result = invoke(
-        "lint", "project/calendar.toml", "--start", "2027-03-01", "--end", "2027-03-01",
-        cwd=tmp_path,
-    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    result = invoke("lint", "project/calendar.toml", "--start", "2027-03-01", "--end", "2027-03-01")
     assert result.exit_code == 1
     shown = "project/calendar.toml"
     # No secrets table: the channel's [[channel]] line.
@@ -99,11 +83,12 @@ def test_lint_names_the_missing_secret_and_the_channels_line(tmp_path):
     assert "2 error(s)" in result.stderr
 
 
-def test_schedule_refuses_the_channel_and_stores_nothing(tmp_path):
+def test_schedule_refuses_the_channel_and_stores_nothing(tmp_path, monkeypatch):
     write(tmp_path / "project", WEBHOOK_WITHOUT_KEY)
+    monkeypatch.chdir(tmp_path)
     result = invoke(
         "schedule", "project/calendar.toml", "--db", "state.db", "--start", "2027-03-01",
-        "--end", "2027-03-01", cwd=tmp_path,
+        "--end", "2027-03-01",
     )  # fmt: skip
     assert result.exit_code == 1
     assert "requires secrets.signing_key" in result.stderr
@@ -216,3 +201,27 @@ settings = { path = 7 }
     assert str(problem).endswith(
         "error: channel 'audit': settings.path = 7: must be a file path (a string)"
     )
+
+
+@pytest.mark.parametrize("folder", [None, "words", "~/shared/words"])
+def test_the_templates_folder_is_taken_from_the_calendars_folder(tmp_path, monkeypatch, folder):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    project = tmp_path / "project"
+    expected = {
+        None: project / "templates",
+        "words": project / "words",
+        "~/shared/words": tmp_path / "home" / "shared" / "words",
+    }[folder]
+    expected.mkdir(parents=True)
+    (expected / "hello.j2").write_text("Hello from {{ segment.name }}", encoding="utf-8")
+    header = f'[calendar]\ntemplates = "{folder}"\n' if folder else ""
+    calendar_text = (HEAD + JSONL_WITHOUT_PATH + 'settings = { path = "out.jsonl" }\n').replace(
+        'text = "Hello"', 'template = "hello"'
+    )
+    project.mkdir(exist_ok=True)
+    (project / "calendar.toml").write_text(header + calendar_text, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    calendar = load("../project/calendar.toml")
+    assert calendar.templates == expected

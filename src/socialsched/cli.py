@@ -661,7 +661,17 @@ def run_command(
                 runner.run_until_idle()
             else:
                 runner.run()
-        outcomes = runner.outcomes()
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            outcomes = runner.outcomes()
+        except SQLAlchemyError as error:
+            from .store import describe_database_error
+
+            raise SocialschedError(
+                "published what was due, but cannot read back what was recorded: "
+                f"{describe_database_error(error)}"
+            ) from None
     report = outcomes.to_dict()
     if output_format == "json":
         _echo_json(report)

@@ -78,33 +78,26 @@ def describe(
     def old(row: Sequence[Any], name: str) -> Any:
         return row[3 + content_columns.index(name)]
 
+    def change(kind: str, key: str, row: Sequence[Any], value: Any) -> Change:
+        return Change(
+            kind,
+            key,
+            value(row, "post"),
+            value(row, "segment"),
+            value(row, "channel"),
+            local_time(value(row, "local")),
+            text=value(row, "text"),
+        )
+
     changes: list[Change] = []
     for kind in KINDS:
         for key in ids[kind]:
             if kind == "cancelled":
-                row = existing[key]
-                changes.append(
-                    Change(
-                        kind,
-                        key,
-                        old(row, "post"),
-                        old(row, "segment"),
-                        old(row, "channel"),
-                        local_time(old(row, "local")),
-                        text=old(row, "text"),
-                    )
-                )
+                # What it was: a cancelled delivery is no longer planned.
+                changes.append(change(kind, key, existing[key], old))
                 continue
             row = wanted[key]
-            change = Change(
-                kind,
-                key,
-                new(row, "post"),
-                new(row, "segment"),
-                new(row, "channel"),
-                local_time(new(row, "local")),
-                text=new(row, "text"),
-            )
+            described = change(kind, key, row, new)
             if kind in ("moved", "updated"):
                 before = existing[key]
                 differ = tuple(
@@ -113,13 +106,13 @@ def describe(
                     if name != "local_day" and old(before, name) != new(row, name)
                 )
                 text_changed = old(before, "text") != new(row, "text")
-                change = attrs.evolve(
-                    change,
+                described = attrs.evolve(
+                    described,
                     old_local=local_time(old(before, "local")) if kind == "moved" else None,
                     fields=differ,
                     diff=text_diff(old(before, "text"), new(row, "text")) if text_changed else None,
                 )
-            changes.append(change)
+            changes.append(described)
     return tuple(changes)
 
 

@@ -19,7 +19,6 @@ from .media import MediaItem
 from .media_library import file_problem, resolve_path
 from .model import Calendar, Channel, Observance, Post, RunnerSettings, Segment
 from .registry import UnknownAdapterError, adapter_class
-from .render import template_root
 
 _TABLES: dict[str, type] = {
     "segment": Segment,
@@ -264,7 +263,7 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
         if kind == "channel":
             _check_adapters(raw_items, path, lines, problems)
 
-    templates = template_root(path, header.get("templates"))
+    templates = resolve_relative(header.get("templates") or "templates", path)
     if any(p.template for p in built["post"]) and not templates.is_dir():
         problems.append(
             Problem(

@@ -4,7 +4,8 @@ Two kinds of figures:
 
 - what the store holds, read at scrape time by a custom collector, so every runner
   sharing a database reports the same truth as `socialsched status`: deliveries by
-  state and channel, the queue of deliveries due now, the next due time, pause holds;
+  state and channel, the queue of deliveries due now, the next due time, holds (pauses
+  and channels held for rejected credentials);
 - what this process did, counted as it happens (from the store's lifecycle events):
   publish attempts by channel and outcome, and the lag from a delivery's planned time
   to its publication, as a histogram.
@@ -49,7 +50,7 @@ class Readiness(Protocol):
 
 class StoreCollector(Collector):
     """Reads the store at every scrape: deliveries by state and channel, due queue,
-    next due time, pause holds."""
+    next due time, holds by kind."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -82,11 +83,17 @@ class StoreCollector(Collector):
         if status.next_due is not None:
             next_due.add_metric([], status.next_due.timestamp())
         yield next_due
-        yield GaugeMetricFamily(
+        holds = GaugeMetricFamily(
             "socialsched_holds",
-            "Pause rules in force (`socialsched pause`).",
-            value=len(self.store.holds()),
+            "Holds in force: kind=pause (`socialsched pause`), kind=credentials (a channel "
+            "held after the network rejected its credentials).",
+            labels=["kind"],
         )
+        entries = self.store.hold_entries()
+        credentials = sum(entry.credentials for entry in entries)
+        holds.add_metric(["pause"], len(entries) - credentials)
+        holds.add_metric(["credentials"], credentials)
+        yield holds
 
 
 class RunnerMetrics:

@@ -645,6 +645,12 @@ class Store:
         # planned: one list, no per-row decisions.
         fresh = wanted.values() if not existing and not active_holds else ()
         inserts += fresh
+
+        @functools.cache
+        def started_threads() -> set[str]:
+            # Asked only when a stored unsent delivery differs from the plan.
+            return set(connection.execute(select(thread_parts.c.delivery_id).distinct()).scalars())
+
         for key, row in () if fresh else wanted.items():
             old = existing.get(key)
             if old is not None:
@@ -655,6 +661,10 @@ class Store:
                     old[3:] == row[_CONTENT] or old_state not in ("scheduled", "paused")
                 ):
                     # Unchanged; or published, in flight, failed, missed: history, not plan.
+                    unchanged += 1
+                    continue
+                if key in started_threads():
+                    # Parts of its thread are out: the rest follow the plan they began.
                     unchanged += 1
                     continue
             held = bool(active_holds) and any(

@@ -34,11 +34,13 @@ def socialsched(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProces
 
 
 @pytest.fixture
-def folders(tmp_path):
-    """project/ holds the calendar; ops/ and elsewhere/ are working folders."""
+def folders(tmp_path, monkeypatch):
+    """project/ holds the calendar; ops/ and elsewhere/ are working folders (this
+    process works in elsewhere/)."""
     made = {name: tmp_path / name for name in ("project", "ops", "elsewhere")}
     for folder in made.values():
         folder.mkdir()
+    monkeypatch.chdir(made["elsewhere"])
     return made
 
 
@@ -83,21 +85,16 @@ def schedule(folders: dict[str, Path]) -> None:
     assert scheduled.stdout.startswith("2 added")
 
 
-def in_process(*args: str, cwd: Path) -> str:
-    """Run a read-only command in this process (quicker), in `cwd`; its stdout."""
-    before = Path.cwd()
-    os.chdir(cwd)
-    try:
-        result = CliRunner().invoke(main, list(args))
-    finally:
-        os.chdir(before)
+def in_process(*args: str) -> str:
+    """Run a read-only command in this process (quicker); its stdout."""
+    result = CliRunner().invoke(main, list(args))
     assert result.exit_code == 0, result.output
     return result.stdout
 
 
-def logged(db: str, cwd: Path, worker: str) -> dict[str, Counter[str]]:
+def logged(db: str, worker: str) -> dict[str, Counter[str]]:
     """Per channel, `socialsched log` entries written by `worker`, by what they record."""
-    entries = json.loads(in_process("log", "--db", db, "--format", "json", cwd=cwd))
+    entries = json.loads(in_process("log", "--db", db, "--format", "json"))
     names = {
         ("claimed", "published"): "published",
         ("claimed", "failed"): "failed",
@@ -136,7 +133,7 @@ settings = { path = "out.jsonl" }
     # The news post went out once; the stale one is missed (an hour's grace, years ago).
     assert "published 1  retried 0  failed 0  deferred 0  missed 1  held 0  doubt 0\n" in run.stderr
     assert "  feed: published 1  missed 1\n" in run.stderr
-    assert logged("state.db", ops, "w1") == {"feed": Counter(published=1, missed=1)}
+    assert logged("../ops/state.db", "w1") == {"feed": Counter(published=1, missed=1)}
 
     assert not (ops / "out.jsonl").exists() and not (elsewhere / "out.jsonl").exists()
     records = [json.loads(line) for line in (project / "out.jsonl").read_text().splitlines()]
@@ -175,7 +172,7 @@ secrets = {{ signing_key = "HOOK_KEY" }}
             in first.stderr
         )
         assert "  hooks: retried 1  missed 1\n" in first.stderr
-        assert logged("state.db", ops, "first") == {"hooks": Counter(retried=1, missed=1)}
+        assert logged("../ops/state.db", "first") == {"hooks": Counter(retried=1, missed=1)}
 
         # The retry falls due (made due now instead of waiting out its backoff).
         with Store(str(ops / "state.db")) as store:
@@ -200,8 +197,23 @@ secrets = {{ signing_key = "HOOK_KEY" }}
             "published": 1,
             "per_channel": {"hooks": {**nothing, "published": 1}},
         }
-        assert logged("state.db", ops, "second") == {"hooks": Counter(published=1)}
+        assert logged("../ops/state.db", "second") == {"hooks": Counter(published=1)}
         assert [request.status for request in server.requests] == [503, 200]
-    status = json.loads(in_process("status", "--db", "state.db", "--format", "json", cwd=ops))
+    status = json.loads(in_process("status", "--db", "../ops/state.db", "--format", "json"))
     assert status["per_channel"]["hooks"]["published"] == 1
     assert status["per_channel"]["hooks"]["missed"] == 1
+
+
+def test_a_database_lost_before_the_report_is_an_error_not_a_traceback(folders, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def lost(self, actor, *, after=0):
+        raise OperationalError("SELECT ...", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(Store, "outcomes", lost)
+    result = CliRunner().invoke(main, ["run", "--until-idle", "--db", "state.db", "--quiet"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "error: published what was due, but cannot read back what was recorded: "
+        "Exception: server closed the connection"
+    )

@@ -147,7 +147,10 @@ def test_metrics_of_a_live_runner_show_what_status_shows(tmp_path):
             }
             assert attempts == {"published": 1.0, "failed": 1.0}
             assert samples["socialsched_queue_depth"][()] == 0
-            assert samples["socialsched_holds"][()] == 1
+            assert samples["socialsched_holds"] == {
+                (("kind", "pause"),): 1.0,
+                (("kind", "credentials"),): 0.0,
+            }
             assert samples["socialsched_in_flight"][()] == 0
             next_due = datetime.strptime(shown["next_due"], "%Y-%m-%dT%H:%M:%SZ")
             future = datetime.combine(
@@ -241,3 +244,27 @@ def test_a_metrics_port_in_use_is_an_error_naming_it(tmp_path):
     assert result.returncode == 1
     assert f"cannot serve metrics on 127.0.0.1:{address.port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_holds_are_counted_by_kind_at_scrape_time(tmp_path):
+    from prometheus_client import generate_latest
+
+    from socialsched.store import CREDENTIALS_REJECTED
+
+    with Store(tmp_path / "outbox.db") as store:
+        metrics = RunnerMetrics(store)
+
+        def holds() -> dict[str, float]:
+            text = generate_latest(metrics.registry).decode()
+            (family,) = [
+                f for f in text_string_to_metric_families(text) if f.name == "socialsched_holds"
+            ]
+            return {s.labels["kind"]: s.value for s in family.samples}
+
+        assert holds() == {"pause": 0.0, "credentials": 0.0}
+        store.pause(segment="uk", reason="crisis")
+        store.pause(tag="promo", reason="quiet week")
+        store.hold_channel("hook", reason=f"{CREDENTIALS_REJECTED}: HTTP 401")
+        assert holds() == {"pause": 2.0, "credentials": 1.0}
+        store.resume(channel="hook")
+        assert holds() == {"pause": 2.0, "credentials": 0.0}

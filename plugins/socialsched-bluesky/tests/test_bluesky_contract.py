@@ -5,8 +5,8 @@ PDS does: `createRecord` refuses a key that exists, `getRecord` answers RecordNo
 for a missing one, `deleteRecord` removes it; `uploadBlob` keeps blobs by CID, so the
 kit sees the bytes and alt text that arrived (`attachments`) and reply chains
 (`reply_chain`); a create can be made to fail with 502 (transient) or 400
-InvalidRequest (permanent). `test_bluesky_local_pds.py` runs the
-same kit against a real local PDS.
+InvalidRequest (permanent), or store a record and answer with an unreadable reply.
+`test_bluesky_local_pds.py` runs the same kit against a real local PDS.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class FakePds:
         self.records: dict[tuple[str, str], dict[str, Any]] = {}
         self.blobs: dict[str, bytes] = {}
         self._failure: str | None = None
+        self._garble = False
         router.post(f"{XRPC}/com.atproto.server.createSession").mock(side_effect=self._login)
         router.get(f"{XRPC}/com.atproto.repo.getRecord").mock(side_effect=self._get)
         router.post(f"{XRPC}/com.atproto.repo.createRecord").mock(side_effect=self._create)
@@ -80,6 +81,11 @@ class FakePds:
             uri, record = child
             chain.append(key_in_text(record["text"]) or "")
         return chain
+
+    def garble_next_reply(self) -> bool:
+        """The next record is stored, but the answer is not an XRPC one."""
+        self._garble = True
+        return True
 
     def fail_next(self, kind: str) -> bool:
         self._failure = kind
@@ -126,6 +132,9 @@ class FakePds:
         if where in self.records:
             return httpx.Response(400, json={"error": "InvalidRequest", "message": "exists"})
         self.records[where] = body["record"]
+        if self._garble:
+            self._garble = False
+            return httpx.Response(200, json={"unexpected": "shape"})
         uri = f"at://{body['repo']}/app.bsky.feed.post/{body['rkey']}"
         return httpx.Response(200, json={"uri": uri, "cid": "bafynew"})
 

@@ -5,7 +5,8 @@ token, answers a repeated `Idempotency-Key` with the status it created first, ta
 media uploads with their description (shown to the kit by `attachments`), refuses a
 status naming unknown media, lists the account's statuses newest first (HTML content,
 `max_id` paging) and their reply chains (`reply_chain`), answers `verify_credentials`,
-deletes statuses, and fails on request the way Mastodon does (503 with Retry-After, 422).
+deletes statuses, and fails on request the way Mastodon does (503 with Retry-After, 422,
+or a status stored behind a proxy's error page).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class FakeMastodon:
         self._by_key: dict[str, str] = {}
         self._ids = itertools.count(1001)
         self._failure: str | None = None
+        self._garble = False
         router.post(f"{INSTANCE}/api/v1/statuses").mock(side_effect=self._create)
         router.delete(url__regex=rf"{INSTANCE}/api/v1/statuses/\d+$").mock(side_effect=self._delete)
         router.post(f"{INSTANCE}/api/v2/media").mock(side_effect=self._upload)
@@ -77,6 +79,11 @@ class FakeMastodon:
         """What Mastodon does an hour after a status: its Idempotency-Key no longer
         finds it, so a repeated send would post again."""
         self._by_key.clear()
+
+    def garble_next_reply(self) -> bool:
+        """The next status is stored, but the answer is a proxy's error page."""
+        self._garble = True
+        return True
 
     def fail_next(self, kind: str) -> bool:
         self._failure = kind
@@ -114,6 +121,9 @@ class FakeMastodon:
                 "media_attachments": [self.media[i] for i in body.get("media_ids", [])],
             }
         status = self.statuses[self._by_key[key]]
+        if self._garble:
+            self._garble = False
+            return httpx.Response(200, content=b"<html>502 Bad Gateway</html>")
         return httpx.Response(200, json={k: v for k, v in status.items() if k != "key"})
 
     def _upload(self, request: httpx.Request) -> httpx.Response:
