@@ -1452,9 +1452,7 @@ class Store:
                 now,
                 from_state="claimed",
             )
-        records = [Record.from_row(r) for r in rows]
-        records.sort(key=lambda r: (r.due, r.id))
-        return records
+        return self._claimed_records(rows)
 
     def resolve(
         self,
@@ -1598,6 +1596,10 @@ class Store:
                 from_state="scheduled",
                 reason="due",
             )
+        return self._claimed_records(rows)
+
+    def _claimed_records(self, rows: Sequence[Any]) -> list[Record]:
+        """Claimed rows as records (media read on demand), in due order."""
         records = [Record.from_row(r, self.read_media) for r in rows]
         records.sort(key=lambda r: (r.due, r.id))
         return records
