@@ -50,7 +50,7 @@ def docs(session: nox.Session) -> None:
     session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
-BENCHMARKS = ("plan", "store", "dispatch")
+BENCHMARKS = ("plan", "store", "dispatch", "media")
 
 
 @nox.session

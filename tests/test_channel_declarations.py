@@ -201,3 +201,27 @@ settings = { path = 7 }
     assert str(problem).endswith(
         "error: channel 'audit': settings.path = 7: must be a file path (a string)"
     )
+
+
+@pytest.mark.parametrize("folder", [None, "words", "~/shared/words"])
+def test_the_templates_folder_is_taken_from_the_calendars_folder(tmp_path, monkeypatch, folder):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    project = tmp_path / "project"
+    expected = {
+        None: project / "templates",
+        "words": project / "words",
+        "~/shared/words": tmp_path / "home" / "shared" / "words",
+    }[folder]
+    expected.mkdir(parents=True)
+    (expected / "hello.j2").write_text("Hello from {{ segment.name }}", encoding="utf-8")
+    header = f'[calendar]\ntemplates = "{folder}"\n' if folder else ""
+    calendar_text = (HEAD + JSONL_WITHOUT_PATH + 'settings = { path = "out.jsonl" }\n').replace(
+        'text = "Hello"', 'template = "hello"'
+    )
+    project.mkdir(exist_ok=True)
+    (project / "calendar.toml").write_text(header + calendar_text, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    calendar = load("../project/calendar.toml")
+    assert calendar.templates == expected

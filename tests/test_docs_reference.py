@@ -11,7 +11,7 @@ import attrs
 import pytest
 
 from socialsched import loader
-from socialsched.model import Channel, Observance, Post, Segment
+from socialsched.model import Channel, Observance, Post, RunnerSettings, Segment
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "reference" / "calendar.md"
 TABLES = {"segment": Segment, "channel": Channel, "observance": Observance, "post": Post}
@@ -42,7 +42,14 @@ def _fields(cls: type) -> set[str]:
 
 
 def test_page_has_a_section_per_table():
-    assert set(_sections()) == {"calendar", *TABLES}
+    assert set(_sections()) == {"calendar", "runner", *TABLES}
+
+
+def test_runner_section_lists_every_runner_key_and_its_example_is_valid():
+    section = _sections()["runner"]
+    assert sorted(_documented_keys(section)) == sorted(_fields(RunnerSettings))
+    (example,) = _examples(section)
+    RunnerSettings(**example["runner"])
 
 
 def test_calendar_section_lists_every_calendar_key():

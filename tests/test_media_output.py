@@ -191,3 +191,18 @@ def test_preview_command_from_another_folder_embeds_each_banner_once(tmp_path, m
     uris = re.findall(r'<img src="(data:image/[a-z]+;base64,[^"]+)"', page)
     assert len(uris) == 5 and len(set(uris)) == 3  # five markets, three banners
     assert 'alt="Anuncio verde: REBAJAS DE PRIMAVERA -20 %"' in page
+
+
+def test_preview_and_ics_say_a_delivery_is_a_thread():
+    text = "First sentence of the story. Second sentence of the story. Third one ends it."
+    calendar = Calendar(
+        segments=[Segment(name="paris", locale="fr-FR", timezone="Europe/Paris", country="FR")],
+        channels=[Channel(name="short", adapter="console", settings={"max_length": 40})],
+        posts=[Post(id="story", text=text, dates=["2027-03-02"], at="10:00", thread="auto")],
+    )
+    (delivery,) = socialsched.plan(calendar, "2027-03-02", "2027-03-02")
+    assert len(delivery.parts) == 3
+    page = render_html(calendar, [delivery], delivery.local.date(), delivery.local.date())
+    assert '<span class="parts">thread of 3</span>' in page
+    (event,) = icalendar.Calendar.from_ical(to_ics([delivery], "cal")).walk("VEVENT")
+    assert str(event["description"]) == f"{text}\n\nThread of 3 parts"

@@ -501,3 +501,33 @@ def test_a_message_for_a_delivery_carries_its_media(campaign):
         delivery, calendar.segment(delivery.segment), calendar.channel(delivery.channel)
     )
     assert message.attachments == delivery.media and len(message.attachments) == 1
+
+
+def test_lint_warns_about_media_without_alt_text_on_their_line(tmp_path):
+    path = write_calendar(
+        tmp_path,
+        """
+        [[channel]]
+        name = "console"
+        adapter = "console"
+
+        [[post]]
+        id = "gallery"
+        dates = ["2027-03-02"]
+        at = "10:00"
+        text = "Pictures"
+        media = [
+          { path = "described.png", alt = "A described picture" },
+          { path = "bare.png" },
+        ]
+        """,
+        {"described.png": png((1, 1, 1)), "bare.png": png((2, 2, 2))},
+    )
+    (warning,) = lint(path, date(2027, 3, 1), date(2027, 3, 5))
+    assert warning.severity == "warning" and warning.file == path
+    assert warning.line == next(
+        n for n, line in enumerate(path.read_text().splitlines(), 1) if "bare.png" in line
+    )
+    assert f"post 'gallery': {tmp_path / 'bare.png'} has no alt text" in warning.message
+    result = CliRunner().invoke(main, ["lint", str(path), "--start", "2027-03-01"])
+    assert result.exit_code == 0 and "has no alt text" in result.output

@@ -661,7 +661,17 @@ def run_command(
                 runner.run_until_idle()
             else:
                 runner.run()
-        outcomes = runner.outcomes()
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            outcomes = runner.outcomes()
+        except SQLAlchemyError as error:
+            from .store import describe_database_error
+
+            raise SocialschedError(
+                "published what was due, but cannot read back what was recorded: "
+                f"{describe_database_error(error)}"
+            ) from None
     report = outcomes.to_dict()
     if output_format == "json":
         _echo_json(report)
@@ -840,6 +850,26 @@ def cancel_command(delivery_id: str, reason: str | None, db: str | None) -> None
     with _open_store(db) as store:
         record = store.cancel(delivery_id, reason=reason)
     click.echo(f"{record.id} {record.state}")
+
+
+@main.command("resolve")
+@click.argument("delivery_ids", metavar="ID...", nargs=-1, required=True)
+@click.option("--sent", "sent", flag_value=True, default=None, help="It went out: record it.")
+@click.option("--resend", "sent", flag_value=False, help="It did not: send it again now.")
+@click.option("--reason", metavar="TEXT", help="Why (goes to the activity log).")
+@_db_option
+def resolve_command(
+    delivery_ids: Sequence[str], sent: bool | None, reason: str | None, db: str | None
+) -> None:
+    """Settle deliveries held in doubt (their runner died while publishing them and
+    the network cannot say whether they went out): --sent records them published,
+    --resend sends them again under the same idempotency key."""
+    if sent is None:
+        raise click.UsageError("give --sent (it went out) or --resend (send it again)")
+    with _open_store(db) as store:
+        for delivery_id in delivery_ids:
+            record = store.resolve(delivery_id, sent=sent, reason=reason)
+            click.echo(f"{record.id} {record.state}")
 
 
 @main.command("publish-now")

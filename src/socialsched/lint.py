@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -76,6 +76,32 @@ def holiday_reference_problems(
     return problems
 
 
+def alt_text_warnings(calendar: Calendar) -> list[Problem]:
+    """Media with no alt text: screen-reader users on Mastodon, Bluesky and elsewhere
+    get nothing from them."""
+    lines = _line_index(calendar)
+    warnings = []
+    for index, post in enumerate(calendar.posts):
+        lists = post.media.values() if isinstance(post.media, Mapping) else [post.media]
+        for item in (item for items in lists for item in items):
+            if item.alt:
+                continue
+            line = None
+            if lines is not None:
+                raw = item.url or Path(item.source).name
+                line = lines.find(raw, lines.line("post", index, "media"))
+            warnings.append(
+                Problem(
+                    f'post {post.id!r}: {item.source} has no alt text (add alt = "...": '
+                    "screen-reader users get nothing from media without it)",
+                    severity="warning",
+                    file=calendar.source,
+                    line=line,
+                )
+            )
+    return warnings
+
+
 def _line_index(calendar: Calendar) -> LineIndex | None:
     if calendar.source is None:
         return None
@@ -113,4 +139,5 @@ def lint(source: str | Path | Calendar, start: date, end: date) -> list[Problem]
     years = tuple(range(start.year - 1, end.year + 2))
     problems.extend(holiday_reference_problems(calendar, planner, years))
     problems.extend(gap_warnings(calendar, deliveries, start, end))
+    problems.extend(alt_text_warnings(calendar))
     return sorted(problems, key=lambda p: p.severity != "error")

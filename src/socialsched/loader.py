@@ -17,9 +17,8 @@ from .audiences import Audience
 from .errors import CalendarError, Problem
 from .media import MediaItem
 from .media_library import file_problem, resolve_path
-from .model import Calendar, Channel, Observance, Post, Segment
+from .model import Calendar, Channel, Observance, Post, RunnerSettings, Segment
 from .registry import UnknownAdapterError, adapter_class
-from .render import template_root
 
 _TABLES: dict[str, type] = {
     "segment": Segment,
@@ -28,6 +27,7 @@ _TABLES: dict[str, type] = {
     "post": Post,
 }
 _CALENDAR_KEYS = {"name", "templates", "max_gap_days", "vars"}
+_RUNNER_KEYS = {field.name for field in attrs.fields(RunnerSettings)}
 _HEADER = re.compile(r"^\s*\[\[\s*([A-Za-z_][\w.]*)\s*\]\]|^\s*\[\s*([A-Za-z_][\w.]*)\s*\]")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"']+)\s*[=.]")
 
@@ -184,7 +184,7 @@ def _value_problem(
     return Problem(message, file=path, line=lines.line(kind, index, key), where=where)
 
 
-_WHERE = re.compile(r"^(segment|channel|post|observance)\[(\d+)\](?:\.(\w+))?$")
+_WHERE = re.compile(r"^(segment|channel|post|observance|runner)\[(\d+)\](?:\.(\w+))?$")
 
 
 def _locate(problem: Problem, path: Path, lines: LineIndex) -> Problem:
@@ -227,10 +227,11 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
                 f"unknown key {key!r} in [calendar]", file=path, line=lines.line("calendar", 0, key)
             )
         )
+    runner = _runner_settings(data.pop("runner", {}), path, lines, problems)
     for key in sorted(set(data) - set(_TABLES)):
         problems.append(
             Problem(
-                f"unknown table {key!r} (expected [calendar], "
+                f"unknown table {key!r} (expected [calendar], [runner], "
                 f"{', '.join(f'[[{t}]]' for t in _TABLES)})",
                 file=path,
                 line=lines.line(key, 0),
@@ -262,7 +263,7 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
         if kind == "channel":
             _check_adapters(raw_items, path, lines, problems)
 
-    templates = template_root(path, header.get("templates"))
+    templates = resolve_relative(header.get("templates") or "templates", path)
     if any(p.template for p in built["post"]) and not templates.is_dir():
         problems.append(
             Problem(
@@ -275,7 +276,10 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
     if problems:
         # Report broken references too, so one bad value does not hide them from lint.
         partial = SimpleNamespace(
-            segments=in_order["segment"], channels=in_order["channel"], posts=in_order["post"]
+            segments=in_order["segment"],
+            channels=in_order["channel"],
+            posts=in_order["post"],
+            runner=runner,
         )
         references = Calendar.reference_problems(cast(Calendar, partial))
         problems.extend(_locate(p, path, lines) for p in references)
@@ -291,6 +295,7 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
                 max_gap_days=header.get("max_gap_days"),
                 vars=header.get("vars", {}),
                 source=path,
+                runner=runner or RunnerSettings(),
             )
         except CalendarError as error:
             problems.extend(_locate(p, path, lines) for p in error.problems)
@@ -339,6 +344,47 @@ def _with_media_files(
     if isinstance(post.media, Mapping):
         return attrs.evolve(post, media={k: resolve(v) for k, v in post.media.items()})
     return attrs.evolve(post, media=resolve(post.media))
+
+
+def _runner_settings(
+    raw: Any, path: Path, lines: LineIndex, problems: list[Problem]
+) -> RunnerSettings | None:
+    """The `[runner]` table, or None (with problems added) when it is wrong."""
+    if not isinstance(raw, dict):
+        problems.append(Problem("runner must be a table: [runner]", file=path))
+        return None
+    unknown = sorted(set(raw) - _RUNNER_KEYS)
+    for key in unknown:
+        problems.append(
+            Problem(
+                f"unknown key {key!r} in [runner]; allowed: {', '.join(sorted(_RUNNER_KEYS))}",
+                file=path,
+                line=lines.line("runner", 0, key),
+            )
+        )
+    channels = raw.get("alert_channels", [])
+    if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+        problems.append(
+            Problem(
+                f"[runner] alert_channels = {channels!r}: must be a list of channel names",
+                file=path,
+                line=lines.line("runner", 0, "alert_channels"),
+            )
+        )
+        return None
+    if unknown:
+        return None
+    try:
+        return RunnerSettings(**raw)
+    except (TypeError, ValueError) as error:
+        problems.append(
+            Problem(
+                f"[runner] {error}",
+                file=path,
+                line=lines.line("runner", 0, _guess_key(str(error), raw)),
+            )
+        )
+        return None
 
 
 _HEADER_TYPES: dict[str, tuple[type, str]] = {

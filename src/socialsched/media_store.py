@@ -131,9 +131,9 @@ class StoreMediaCache:
     """The store's `MediaCache` (see `socialsched.media.MediaCache`): files, URLs and
     fitted variants remembered in the database with their bytes.
 
-    Answers are memoized for the life of the object (one `Store.schedule`), so asking
-    again about the same file costs no query. A `read_only` cache writes nothing: what
-    it is asked to remember it keeps in memory (for dry runs)."""
+    What the store knows is read once, at the first question, for the life of the
+    object (one `Store.schedule`): asking about a file costs no query. A `read_only`
+    cache writes nothing: what it is asked to remember it keeps in memory (dry runs)."""
 
     def __init__(
         self, engine: Engine, clock: Callable[[], datetime], *, read_only: bool = False
@@ -142,30 +142,53 @@ class StoreMediaCache:
         self._clock = clock
         self._read_only = read_only
         self._reader = functools.partial(read_media, engine)
-        self._sources: dict[tuple[str, int, int], Media | None] = {}
-        self._variants: dict[tuple[str, str], Media | None] = {}
+        self._sources: dict[tuple[str, int, int], Media] = {}
+        self._variants: dict[tuple[str, str], Media] = {}
+        self._loaded = False
+
+    def _load(self) -> None:
+        """Read what the store knows of files and variants (descriptions, not bytes)
+        at the first question: two queries, however many files a calendar names."""
+        if self._loaded:
+            return
+        self._loaded = True
+        sources = (
+            select(
+                *_DESCRIPTION,
+                media_sources.c.source,
+                media_sources.c.size.label("source_size"),
+                media_sources.c.mtime_ns,
+                media_sources.c.filename,
+            )
+            .select_from(media_sources)
+            .join(media, media.c.digest == media_sources.c.digest)
+        )
+        variants = (
+            select(
+                *_DESCRIPTION,
+                media_variants.c.digest.label("original"),
+                media_variants.c.limits_key,
+                media_variants.c.filename,
+            )
+            .select_from(media_variants)
+            .join(media, media.c.digest == media_variants.c.variant)
+        )
+        with self._engine.connect() as connection:
+            for row in connection.execute(sources):
+                key = (row.source, row.source_size, row.mtime_ns)
+                self._sources.setdefault(
+                    key, _described(row, self._reader, filename=row.filename, source=row.source)
+                )
+            for fitted in connection.execute(variants):
+                self._variants.setdefault(
+                    (fitted.original, fitted.limits_key),
+                    _described(fitted, self._reader, filename=fitted.filename),
+                )
 
     def known_source(self, source: str, size: int, mtime_ns: int) -> Media | None:
         """The media last stored from `source` at this size and modification time."""
-        key = (source, size, mtime_ns)
-        if key not in self._sources:
-            query = (
-                select(*_DESCRIPTION, media_sources.c.filename)
-                .join(media, media.c.digest == media_sources.c.digest)
-                .where(
-                    media_sources.c.source == source,
-                    media_sources.c.size == size,
-                    media_sources.c.mtime_ns == mtime_ns,
-                )
-            )
-            with self._engine.connect() as connection:
-                row = connection.execute(query).first()
-            self._sources[key] = (
-                None
-                if row is None
-                else _described(row, self._reader, filename=row.filename, source=source)
-            )
-        return self._sources[key]
+        self._load()
+        return self._sources.get((source, size, mtime_ns))
 
     def remember_source(self, source: str, size: int, mtime_ns: int, media: Media) -> Media:
         """Keep `media` (read from `source`) and return a copy reading from the store."""
@@ -192,19 +215,8 @@ class StoreMediaCache:
 
     def known_variant(self, digest: str, limits_key: str) -> Media | None:
         """The variant of media `digest` fitted to `limits_key`, if kept."""
-        key = (digest, limits_key)
-        if key not in self._variants:
-            query = (
-                select(*_DESCRIPTION, media_variants.c.filename)
-                .join(media_variants, media.c.digest == media_variants.c.variant)
-                .where(media_variants.c.digest == digest, media_variants.c.limits_key == limits_key)
-            )
-            with self._engine.connect() as connection:
-                row = connection.execute(query).first()
-            self._variants[key] = (
-                None if row is None else _described(row, self._reader, filename=row.filename)
-            )
-        return self._variants[key]
+        self._load()
+        return self._variants.get((digest, limits_key))
 
     def remember_variant(self, digest: str, limits_key: str, variant: Media) -> Media:
         """Keep `variant` as the fit of `digest` to `limits_key`."""

@@ -28,6 +28,7 @@ from .timezones import to_zoneinfo
 ON_HOLIDAY_POLICIES = ("post", "skip", "next_business_day")
 THREAD_MODES: tuple[bool | str, ...] = (False, True, "auto")
 LATE_POLICIES = ("skip", "publish")
+ON_DOUBT_POLICIES = ("resend", "hold")
 # An environment variable name: what secrets and webhook audiences must be.
 ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -200,6 +201,11 @@ class Channel:
 
     `secrets` maps a secret's role to the *name* of the environment variable holding it;
     secret values are read only when publishing and never stored or shown.
+
+    `on_doubt` says what the runner does with a delivery whose worker died while
+    publishing it when the network cannot be asked whether it went out: "resend" it
+    (under the same idempotency key) or "hold" it until `socialsched resolve`. None
+    (the default) means "resend" for adapters that declare `idempotent`, else "hold".
     """
 
     name: str
@@ -211,6 +217,9 @@ class Channel:
     settings: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     rate: str | None = None
     max_attempts: int = 5
+    on_doubt: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.in_(ON_DOUBT_POLICIES))
+    )
 
 
 def _weekday_index(value: str | int | None) -> int | None:
@@ -503,6 +512,28 @@ if _DeliveryFields.__init__.__code__.co_varnames[1:16] != tuple(
 build_delivery = cast(Callable[..., Delivery], _DeliveryFields)
 
 
+def _alert_window(value: Any) -> timedelta:
+    window = _timedelta(value)
+    if window is None or window <= timedelta(0):
+        raise ValueError(f"alert_window {value!r} must be a positive duration, e.g. '15min'")
+    return window
+
+
+@attrs.frozen
+class RunnerSettings:
+    """The calendar's `[runner]` table: how the runner reports trouble.
+
+    `alert_channels` name channels of the calendar (any adapter) that receive alerts:
+    failed and missed deliveries, credential holds, deliveries held in doubt and a
+    database the runner cannot reach. Alerts are grouped per kind and channel and sent
+    at most once per `alert_window` each. An alert channel gets no posts unless a post
+    names it in its `channels`.
+    """
+
+    alert_channels: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
+    alert_window: timedelta = attrs.field(default=timedelta(minutes=15), converter=_alert_window)
+
+
 def _check_unique(kind: str, names: list[str], problems: list[Problem], key: str) -> None:
     seen: set[str] = set()
     for index, name in enumerate(names):
@@ -525,6 +556,7 @@ class Calendar:
     max_gap_days: int | None = None
     vars: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, repr=False)
     source: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
+    runner: RunnerSettings = attrs.field(factory=RunnerSettings)
 
     def __attrs_post_init__(self) -> None:
         problems = self.reference_problems()
@@ -550,6 +582,16 @@ class Calendar:
                             where=f"channel[{index}].audiences",
                         )
                     )
+        runner = getattr(self, "runner", None)
+        for name in runner.alert_channels if runner is not None else ():
+            if name not in channel_names:
+                problems.append(
+                    Problem(
+                        f"[runner] alert_channels names unknown channel {name!r}"
+                        f"{_known(channel_names)}",
+                        where="runner[0].alert_channels",
+                    )
+                )
         for index, post in enumerate(self.posts):
             for selector in post.segments:
                 if selector == "*":
@@ -614,9 +656,11 @@ class Calendar:
         return chosen
 
     def channels_for(self, post: Post, segment: Segment) -> list[Channel]:
-        """Channels a post goes to for a segment: the post's channels (all when it names
-        none) that reach the segment (an audience for it, or no audiences at all)."""
-        names = post.channels or tuple(c.name for c in self.channels)
+        """Channels a post goes to for a segment: the post's channels (all but the alert
+        channels when it names none) that reach the segment (an audience for it, or no
+        audiences at all)."""
+        alerts = self.runner.alert_channels
+        names = post.channels or tuple(c.name for c in self.channels if c.name not in alerts)
         return [
             channel
             for channel in self.channels

@@ -25,7 +25,7 @@ from .adapters import (
     TransientError,
 )
 from .model import Calendar, Channel
-from .redaction import REDACTOR
+from .redaction import redact
 from .registry import adapter_class
 
 OK = "ok"
@@ -143,7 +143,7 @@ def check_channels(
 
 def _safe(error: object) -> str:
     """An error message with every secret value adapters registered replaced."""
-    return REDACTOR.redact(str(error))
+    return redact(str(error))
 
 
 __all__ = ["OUTCOMES", "ChannelCheck", "check_channel", "check_channels"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -298,8 +297,3 @@ class Renderer:
                 )
             pieces.append(piece)
         return "".join(pieces)
-
-
-def template_root(calendar_file: Path, folder: str | None) -> Path:
-    """The templates folder of a calendar file (relative to the file)."""
-    return (calendar_file.parent / (folder or "templates")).resolve()

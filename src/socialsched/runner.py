@@ -5,8 +5,12 @@ interval job polls as a safety net (for deliveries added by another process); th
 never one APScheduler job per delivery. Each pass claims due deliveries in batches under
 a lease, publishes them through their channel's adapter with the delivery id as the
 idempotency key, and records the receipt. A worker that dies leaves leases that expire;
-another pass puts those deliveries back and publishes them under the same key, so an
-idempotent network receives each delivery once.
+another pass takes those deliveries over *in doubt* (they may have gone out) and asks
+the network (`Adapter.find`) before publishing again under the same key; where the
+network cannot tell, the channel's `on_doubt` says whether to send again or hold the
+delivery for an operator (`Store.resolve`). A network that rejects a channel's
+credentials gets the channel held (`Store.hold_channel`) rather than every delivery
+failed in turn.
 """
 
 from __future__ import annotations
@@ -32,12 +36,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from .adapters import (
     Adapter,
     AdapterError,
+    CannotCheck,
     CredentialsRejected,
     Message,
     PermanentError,
     Receipt,
     TransientError,
 )
+from .alerts import Alert, Alerter
 from .audiences import Audience
 from .errors import SocialschedError
 from .model import Channel
@@ -65,6 +71,9 @@ def _default_adapter(channel: Channel) -> Adapter:
     return adapter_class(channel.adapter)(channel)
 
 
+#: The activity log's reason for a delivery in doubt found on its network.
+FOUND = "found on the network: it went out before its worker died"
+
 #: Tries to record a publication before leaving it to lease expiry (database hiccups).
 RECORD_TRIES = 3
 RECORD_RETRY_WAIT = 0.5
@@ -79,6 +88,21 @@ def receipt_data(receipt: Any, idempotency_key: str) -> dict[str, Any]:
         "the adapter returned %s, not a Receipt, for %s", type(receipt).__name__, idempotency_key
     )
     return {"remote_id": idempotency_key, "url": None, "extra": {}}
+
+
+def _thread_part(record: Record, first: Message, done: list[Receipt]) -> tuple[Message, str]:
+    """The message and idempotency key of the thread part after the `done` ones."""
+    number = len(done) + 1
+    message = attrs.evolve(
+        first,
+        text=record.parts[number - 1],
+        part=number,
+        parts=len(record.parts),
+        reply_to=done[-1] if done else None,
+        thread_root=done[0] if done else None,
+        attachments=first.attachments if number == 1 else (),
+    )
+    return message, record.id if number == 1 else f"{record.id}#{number}"
 
 
 def worker_name() -> str:
@@ -137,6 +161,7 @@ class Runner:
         # Channels held during this pass (rejected credentials): the rest of their
         # claimed batch goes back unattempted.
         self._held: set[tuple[str, str]] = set()
+        self.alerts = Alerter(self._adapter, store.clock, self.worker)
         self.published = 0
         # What `outcomes` counts: the log entries this runner writes from now on.
         self._log_start = store.last_activity_id()
@@ -195,6 +220,9 @@ class Runner:
         self._database_failures += 1
         delay = min(DATABASE_RETRY_MAX, 2.0 ** (self._database_failures - 1))
         described = describe_database_error(error)
+        # Sent now: no pass ends while the database is away.
+        self.alerts.report(Alert("database", detail=described))
+        self.alerts.flush()
         logger.warning(
             "database unreachable (%s); retrying in %.0fs",
             described,
@@ -213,16 +241,20 @@ class Runner:
             self._database_failures = 0
 
     def dispatch(self, ids: list[str] | None = None) -> int:
-        """One pass: re-queue expired leases, mark misfires missed, then claim and publish
-        what is due, channel by channel within its rate. Returns deliveries handled."""
+        """One pass: settle deliveries in doubt (expired leases), mark misfires missed,
+        then claim and publish what is due, channel by channel within its rate. Returns
+        deliveries handled."""
         if self._reload.is_set():
             self._reload_channels()
-        self.store.expire_leases(self.worker)
-        self.store.mark_missed(self.worker)
         self._channels = self.store.channels()
         self._blocked_until = None
         self._held.clear()
-        handled = 0
+        self.alerts.configure(self.store.runner_settings(), self._channels)
+        handled = self._settle_doubts()
+        missed = self.store.mark_missed(self.worker)
+        if missed and self.alerts.configured:
+            for delivery_id, (calendar, channel_name) in self.store.locate(missed).items():
+                self.alerts.report(Alert("missed", calendar, channel_name, delivery=delivery_id))
         for calendar, channel_name in self.store.due_channels():
             if self.stopping:
                 break
@@ -251,6 +283,7 @@ class Runner:
                     break
                 self._publish(record, channel)
                 handled += 1
+        self.alerts.flush()
         return handled
 
     def _give_back(self, records: list[Record]) -> None:
@@ -308,20 +341,7 @@ class Runner:
         }
         try:
             adapter = self._adapter(record.calendar, channel)
-            message = Message(
-                delivery_id=record.id,
-                post=record.post,
-                segment=record.segment,
-                channel=record.channel,
-                locale=record.locale,
-                text=record.text or "",
-                utc=record.utc,
-                local=record.local,
-                audience=None if record.audience is None else Audience.parse(record.audience),
-                tags=record.tags,
-                quiet_hours=record.quiet_hours,
-                attachments=record.media,
-            )
+            message = self._message(record)
             if len(record.parts) > 1:
                 threaded = self._publish_thread(record, adapter, message)
                 if threaded is None:
@@ -343,13 +363,15 @@ class Runner:
         else:
             self._record_published(record, receipt, fields)
 
-    def _record_published(self, record: Record, receipt: Any, fields: dict[str, Any]) -> None:
+    def _record_published(
+        self, record: Record, receipt: Any, fields: dict[str, Any], reason: str = "published"
+    ) -> None:
         """Record a publication. The post is out: nothing that fails from here on may
         count as a failed attempt, or the delivery would be sent again."""
         data = receipt_data(receipt, record.id)
         for attempt in range(1, RECORD_TRIES + 1):
             try:
-                recorded = self.store.record_published(record, self.worker, data)
+                recorded = self.store.record_published(record, self.worker, data, reason=reason)
                 break
             except Exception:
                 if attempt == RECORD_TRIES:
@@ -373,6 +395,121 @@ class Runner:
         except Exception:  # an observer's bug must not touch a recorded publication
             logger.exception("a delivery_published listener failed for %s", record.id)
 
+    @staticmethod
+    def _message(record: Record) -> Message:
+        return Message(
+            delivery_id=record.id,
+            post=record.post,
+            segment=record.segment,
+            channel=record.channel,
+            locale=record.locale,
+            text=record.text or "",
+            utc=record.utc,
+            local=record.local,
+            audience=None if record.audience is None else Audience.parse(record.audience),
+            tags=record.tags,
+            quiet_hours=record.quiet_hours,
+            attachments=record.media,
+        )
+
+    # ---- deliveries in doubt ----
+
+    def _settle_doubts(self) -> int:
+        """Take over deliveries whose worker died while publishing them and settle each:
+        found on the network (recorded, not sent again), certainly absent (sent again),
+        or, where the network cannot tell, the channel's `on_doubt` decides. Returns
+        how many were taken over."""
+        settled = 0
+        while True:
+            records = self.store.take_over_expired(self.worker, lease=self.lease, limit=self.batch)
+            for record in records:
+                self._settle(record)
+            settled += len(records)
+            if len(records) < self.batch or self.stopping:
+                return settled
+
+    def _settle(self, record: Record) -> None:
+        channel = self._channels.get((record.calendar, record.channel))
+        if channel is None:
+            self._doubt(record, "in doubt: its channel is no longer in the store")
+            return
+        message, key = self._message(record), record.id
+        if len(record.parts) > 1:
+            # A thread: the parts recorded are out; the next one is in doubt.
+            done = [_receipt(part) for part in self.store.thread_receipts(record.id)]
+            if len(done) == len(record.parts):
+                self._publish(record, channel)  # every part is out: record it
+                return
+            message, key = _thread_part(record, message, done)
+        elif record.parts:
+            message = attrs.evolve(message, text=record.parts[0])
+        adapter: Adapter | None = None
+        try:
+            adapter = self._adapter(record.calendar, channel)
+            receipt = adapter.find(message, key)
+        except CannotCheck as error:
+            why = redact(str(error))
+        except AdapterError as error:
+            why = f"cannot check: {redact(str(error))}"
+        except Exception as error:  # an adapter bug: as good as no answer
+            why = f"cannot check: {type(error).__name__}: {redact(str(error))}"
+        else:
+            if receipt is None:
+                self._resend(record, channel, "not found on the network")
+            elif len(record.parts) > 1:
+                # That part is out: record it and go on with the rest of the thread.
+                data = receipt_data(receipt, key)
+                self.store.record_thread_part(record, self.worker, message.part, data, self.lease)
+                self._publish(record, channel)
+            else:
+                fields = {
+                    "delivery": record.to_delivery(),
+                    "channel": channel,
+                    "attempt": record.attempts,
+                }
+                self._record_published(record, receipt, fields, FOUND)
+            return
+        if on_doubt(channel, adapter) == "resend":
+            self._resend(record, channel, f"{why}; on_doubt = resend")
+            return
+        self._doubt(
+            record,
+            f"in doubt: {why}; held (on_doubt = hold) until `socialsched resolve "
+            f"{record.id} --sent` or `--resend`",
+        )
+
+    def _doubt(self, record: Record, why: str) -> None:
+        logger.warning(
+            "delivery %s %s",
+            record.id,
+            why,
+            extra=self._fields(record, event="in_doubt", error=why),
+        )
+        if self.store.record_doubt(record, self.worker, why):
+            self.alerts.report(Alert("doubt", record.calendar, record.channel, why, record.id))
+
+    def _resend(self, record: Record, channel: Channel, why: str) -> None:
+        logger.info(
+            "delivery %s in doubt: %s; sending again",
+            record.id,
+            why,
+            extra=self._fields(record, event="resend"),
+        )
+        if record.attempts > channel.max_attempts:
+            self._fail(
+                record,
+                PermanentError(why),
+                f"gave up after {record.attempts} attempts (its worker died while "
+                f"publishing it): {why}",
+                {"delivery": record.to_delivery(), "channel": channel, "attempt": record.attempts},
+            )
+        elif self.store.held(record):
+            self.store.record_paused(record, self.worker, f"in doubt, {why}; paused meanwhile")
+        else:
+            self._publish(record, channel)
+
+    # ---- credential holds ----
+
     def _hold(self, record: Record, channel: Channel, error: CredentialsRejected) -> None:
         """Hold the channel instead of failing each delivery in turn: the delivery goes
         back (its attempt not counted) and waits, with the rest of the channel, for
@@ -387,6 +524,7 @@ class Runner:
         self.store.hold_channel(channel.name, reason=reason)
         self.store.record_paused(record, self.worker, reason)
         self._held.add((record.calendar, channel.name))
+        self.alerts.report(Alert("held", record.calendar, channel.name, reason, record.id))
 
     def _publish_thread(self, record: Record, adapter: Adapter, first: Message) -> Receipt | None:
         """Publish the parts of a thread not yet out, each a reply to the one before,
@@ -396,16 +534,7 @@ class Runner:
         done = [_receipt(part) for part in self.store.thread_receipts(record.id)]
         total = len(record.parts)
         for number in range(len(done) + 1, total + 1):
-            message = attrs.evolve(
-                first,
-                text=record.parts[number - 1],
-                part=number,
-                parts=total,
-                reply_to=done[-1] if done else None,
-                thread_root=done[0] if done else None,
-                attachments=first.attachments if number == 1 else (),
-            )
-            key = record.id if number == 1 else f"{record.id}#{number}"
+            message, key = _thread_part(record, first, done)
             data = receipt_data(adapter.publish(message, idempotency_key=key), key)
             done.append(_receipt(data))
             held = self.store.record_thread_part(record, self.worker, number, data, self.lease)
@@ -460,6 +589,9 @@ class Runner:
             extra=self._fields(record, event="failed", error=description),
         )
         if self.store.record_failed(record, self.worker, description):
+            self.alerts.report(
+                Alert("failed", record.calendar, record.channel, description, record.id)
+            )
             _emit("delivery_failed", error=error, final=True, **fields)
 
     def publish_now(self, delivery_id: str) -> Record:
@@ -495,6 +627,8 @@ class Runner:
             return self._until_idle(max_wait)
         finally:
             self._started.clear()
+            # Exiting: what the alert window still held back goes out now.
+            self.alerts.flush(final=True)
 
     def _until_idle(self, max_wait: float) -> int:
         total = 0
@@ -563,6 +697,7 @@ class Runner:
         finally:
             self._started.clear()
             scheduler.shutdown(wait=True)
+            self.alerts.flush(final=True)
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         logger.info(
@@ -621,4 +756,13 @@ class Runner:
             self._pass_lock.release()
 
 
-__all__ = ["DATABASE_RETRY_MAX", "Runner", "worker_name"]
+def on_doubt(channel: Channel, adapter: Adapter | None) -> str:
+    """What to do with a delivery in doubt the network cannot check: the channel's
+    `on_doubt`, else "resend" where the adapter declares its publishing idempotent
+    (sending again under the same key cannot post twice), else "hold"."""
+    if channel.on_doubt is not None:
+        return channel.on_doubt
+    return "resend" if adapter is not None and adapter.capabilities.idempotent else "hold"
+
+
+__all__ = ["DATABASE_RETRY_MAX", "Runner", "on_doubt", "worker_name"]

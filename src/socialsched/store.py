@@ -54,9 +54,17 @@ from .media_store import (
     sent_media_json,
     store_media,
 )
-from .model import Calendar, Channel, Delivery
+from .model import Calendar, Channel, Delivery, RunnerSettings
 from .policy import Rate
-from .tables import STATES, activity, channels, deliveries, holds, thread_parts
+from .tables import (
+    STATES,
+    activity,
+    channels,
+    deliveries,
+    holds,
+    runner_settings,
+    thread_parts,
+)
 
 DEFAULT_DB = "socialsched.db"
 ENV_DB = "SOCIALSCHED_DB"
@@ -267,7 +275,7 @@ class Status:
 
 
 #: What a runner records for a delivery it handled, as `Store.outcomes` counts them.
-OUTCOMES = ("published", "retried", "failed", "deferred", "missed", "held")
+OUTCOMES = ("published", "retried", "failed", "deferred", "missed", "held", "doubt")
 # The activity log tells a retry from a deferral (both go back from claimed to
 # scheduled) by how the store words their reasons; `outcomes` matches these.
 _RETRY_REASON = "attempt {attempt} failed, retry at {due:%Y-%m-%d %H:%M:%S} UTC: {error}"
@@ -278,7 +286,8 @@ _DEFERRED_PREFIX = "deferred: "
 @attrs.frozen
 class Outcomes:
     """What one worker recorded, per channel: deliveries published, put back for a
-    retry, failed for good, given back unattempted (deferred), and marked missed."""
+    retry, failed for good, given back unattempted (deferred), marked missed, given back
+    because their channel was held, and held in doubt."""
 
     per_channel: Mapping[str, Mapping[str, int]]
 
@@ -636,6 +645,12 @@ class Store:
         # planned: one list, no per-row decisions.
         fresh = wanted.values() if not existing and not active_holds else ()
         inserts += fresh
+
+        @functools.cache
+        def started_threads() -> set[str]:
+            # Asked only when a stored unsent delivery differs from the plan.
+            return set(connection.execute(select(thread_parts.c.delivery_id).distinct()).scalars())
+
         for key, row in () if fresh else wanted.items():
             old = existing.get(key)
             if old is not None:
@@ -646,6 +661,10 @@ class Store:
                     old[3:] == row[_CONTENT] or old_state not in ("scheduled", "paused")
                 ):
                     # Unchanged; or published, in flight, failed, missed: history, not plan.
+                    unchanged += 1
+                    continue
+                if key in started_threads():
+                    # Parts of its thread are out: the rest follow the plan they began.
                     unchanged += 1
                     continue
             held = bool(active_holds) and any(
@@ -906,11 +925,22 @@ class Store:
                 "audiences": json.dumps(dict(channel.audiences), default=str),
                 "rate": channel.rate,
                 "max_attempts": channel.max_attempts,
+                "on_doubt": channel.on_doubt,
             }
             for channel in calendar.channels
         ]
         if rows:
             connection.execute(channels.insert(), rows)
+        connection.execute(
+            runner_settings.delete().where(runner_settings.c.calendar == calendar.name)
+        )
+        connection.execute(
+            runner_settings.insert().values(
+                calendar=calendar.name,
+                alert_channels=json.dumps(list(calendar.runner.alert_channels)),
+                alert_window_s=int(calendar.runner.alert_window.total_seconds()),
+            )
+        )
 
     def channels(self) -> dict[tuple[str, str], Channel]:
         """Every channel the store knows, by (calendar, channel name)."""
@@ -924,8 +954,20 @@ class Store:
                     settings=json.loads(row.settings),
                     rate=row.rate,
                     max_attempts=row.max_attempts,
+                    on_doubt=row.on_doubt,
                 )
                 for row in connection.execute(select(channels))
+            }
+
+    def runner_settings(self) -> dict[str, RunnerSettings]:
+        """Each scheduled calendar's `[runner]` settings, by calendar name."""
+        with self.engine.connect() as connection:
+            return {
+                row.calendar: RunnerSettings(
+                    alert_channels=json.loads(row.alert_channels),
+                    alert_window=timedelta(seconds=row.alert_window_s),
+                )
+                for row in connection.execute(select(runner_settings))
             }
 
     # ---- pause, resume, cancel, approve, publish now ----
@@ -1126,10 +1168,11 @@ class Store:
     def cancel(
         self, delivery_id: str, *, reason: str | None = None, actor: str = "operator"
     ) -> Record:
-        """Cancel a delivery that has not gone out (scheduled, paused, failed or missed)."""
+        """Cancel a delivery that has not gone out (scheduled, paused, failed or missed)
+        or is held in doubt."""
         return self._transition(
             delivery_id,
-            ("scheduled", "paused", "failed", "missed"),
+            ("scheduled", "paused", "failed", "missed", "doubt"),
             "cancelled",
             actor,
             reason or "cancelled by operator",
@@ -1292,8 +1335,8 @@ class Store:
     def outcomes(self, actor: str, *, after: int = 0) -> Outcomes:
         """What `actor` (a runner's worker name) recorded in the activity log after entry
         `after`: per channel, how many deliveries it published, retried, failed,
-        deferred, marked missed and gave back because their channel was held for
-        rejected credentials (`OUTCOMES`)."""
+        deferred, marked missed, gave back because their channel was held for rejected
+        credentials, and held in doubt (`OUTCOMES`)."""
         claimed = activity.c.from_state == "claimed"
         back = and_(claimed, activity.c.to_state == "scheduled")
         held = and_(
@@ -1304,7 +1347,10 @@ class Store:
             ),
         )
         kind = case(
-            (activity.c.to_state.in_(("published", "failed", "missed")), activity.c.to_state),
+            (
+                activity.c.to_state.in_(("published", "failed", "missed", "doubt")),
+                activity.c.to_state,
+            ),
             (held, literal("held")),
             (and_(back, activity.c.reason.like(_RETRY_LIKE)), literal("retried")),
             (and_(back, activity.c.reason.like(_DEFERRED_PREFIX + "%")), literal("deferred")),
@@ -1356,6 +1402,91 @@ class Store:
             )
         return len(rows)
 
+    def take_over_expired(self, worker: str, *, lease: timedelta, limit: int) -> list[Record]:
+        """Claim for `worker` up to `limit` deliveries whose claim lease ran out: their
+        worker died while publishing them, so each is *in doubt* (it may have gone out).
+        The activity log says so ("lease expired ...: in doubt"); the attempt is
+        counted, so a delivery that kills its worker every time ends up failed. The
+        runner then asks the network before sending again."""
+        now = self.now()
+        chosen = (
+            select(deliveries.c.id, deliveries.c.claimed_by)
+            .where(deliveries.c.state == "claimed", deliveries.c.lease_until < now)
+            .order_by(deliveries.c.lease_until, deliveries.c.id)
+            .limit(limit)
+        )
+        if self.is_postgresql:
+            chosen = chosen.with_for_update(skip_locked=True)
+        with self.engine.begin() as connection:
+            previous = {row.id: row.claimed_by for row in connection.execute(chosen)}
+            if not previous:
+                return []
+            rows = connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id.in_(list(previous)),
+                    deliveries.c.state == "claimed",
+                    deliveries.c.lease_until < now,
+                )
+                .values(
+                    state_actor=worker,
+                    claimed_by=worker,
+                    lease_until=now + lease,
+                    attempts=deliveries.c.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(deliveries)
+            ).all()
+            self._log(
+                connection,
+                [
+                    {
+                        **row._mapping,
+                        "log_reason": f"lease expired (worker {previous[row.id]} gone): in "
+                        "doubt, it may have gone out; asking the network before sending again",
+                    }
+                    for row in rows
+                ],
+                "claimed",
+                worker,
+                now,
+                from_state="claimed",
+            )
+        records = [Record.from_row(r) for r in rows]
+        records.sort(key=lambda r: (r.due, r.id))
+        return records
+
+    def resolve(
+        self,
+        delivery_id: str,
+        *,
+        sent: bool,
+        reason: str | None = None,
+        actor: str = "operator",
+    ) -> Record:
+        """Settle a delivery held in doubt: `sent` records it published (an operator saw
+        the post; no receipt is known), otherwise it is scheduled to go out again now,
+        under the same idempotency key."""
+        if sent:
+            return self._transition(
+                delivery_id,
+                ("doubt",),
+                "published",
+                actor,
+                reason or "resolved: it went out",
+                last_error=None,
+            )
+        return self._transition(
+            delivery_id,
+            ("doubt",),
+            "scheduled",
+            actor,
+            reason or "resolved: send it again",
+            due=self.now(),
+            deadline=None,
+            last_error=None,
+        )
+
     def mark_missed(self, actor: str = "runner") -> list[str]:
         """Deliveries never attempted and later than their misfire grace become missed."""
         now = self.now()
@@ -1384,6 +1515,16 @@ class Store:
                 reason="later than its misfire grace",
             )
         return [r.id for r in rows]
+
+    def locate(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """The (calendar, channel) of each delivery id given (unknown ids left out)."""
+        found: dict[str, tuple[str, str]] = {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(list(ids)):
+                query = select(deliveries.c.id, deliveries.c.calendar, deliveries.c.channel)
+                for row in connection.execute(query.where(deliveries.c.id.in_(chunk))):
+                    found[row.id] = (row.calendar, row.channel)
+        return found
 
     def due_channels(self) -> list[tuple[str, str]]:
         """(calendar, channel) pairs with deliveries due now."""
@@ -1516,12 +1657,24 @@ class Store:
                 )
         return bool(done)
 
-    def record_published(self, record: Record, worker: str, receipt: Mapping[str, Any]) -> bool:
+    def record_published(
+        self,
+        record: Record,
+        worker: str,
+        receipt: Mapping[str, Any],
+        *,
+        reason: str = "published",
+    ) -> bool:
         """Mark a claimed delivery published with the network's receipt. False when the
         claim was lost (lease expired and taken over); the new owner records it."""
         return self._finish(
-            record, worker, "published", reason="published", receipt=receipt, last_error=None
+            record, worker, "published", reason=reason, receipt=receipt, last_error=None
         )
+
+    def record_doubt(self, record: Record, worker: str, why: str) -> bool:
+        """Hold a claimed delivery in doubt (state "doubt") until an operator says
+        whether it went out (`resolve`)."""
+        return self._finish(record, worker, "doubt", reason=why, last_error=why)
 
     def record_retry(self, record: Record, worker: str, due: datetime, error: str) -> bool:
         """Put a claimed delivery back for another attempt at `due` after a transient error."""
@@ -1550,16 +1703,19 @@ class Store:
             sent_at=None,
         )
 
+    def held(self, record: Record) -> bool:
+        """Whether a pause rule in force covers the delivery."""
+        view = {"segment": record.segment, "channel": record.channel, "post": record.post}
+        return any(hold.matches({**view, "tags": record.tags}) for hold in self.holds())
+
     def record_paused(self, record: Record, worker: str, why: str) -> bool:
         """Give a claimed delivery back unattempted because a pause now covers it (its
         channel was held meanwhile): paused, or scheduled when no pause rule covers it
         any longer."""
-        view = {"segment": record.segment, "channel": record.channel, "post": record.post}
-        held = any(hold.matches({**view, "tags": record.tags}) for hold in self.holds())
         return self._finish(
             record,
             worker,
-            "paused" if held else "scheduled",
+            "paused" if self.held(record) else "scheduled",
             reason=why,
             attempts=deliveries.c.attempts - 1,
             sent_at=None,

@@ -17,8 +17,18 @@ from sqlalchemy import (
     text,
 )
 
-STATES = ("scheduled", "paused", "claimed", "published", "failed", "cancelled", "missed")
-"""Every state a delivery can be in."""
+STATES = (
+    "scheduled",
+    "paused",
+    "claimed",
+    "published",
+    "failed",
+    "cancelled",
+    "missed",
+    "doubt",
+)
+"""Every state a delivery can be in ("doubt": its worker died while publishing it, the
+network could not say whether it went out, and an operator must `resolve` it)."""
 
 metadata = MetaData()
 
@@ -125,6 +135,16 @@ channels = Table(
     Column("audiences", Text(), nullable=False),
     Column("rate", String(40)),
     Column("max_attempts", Integer(), nullable=False),
+    Column("on_doubt", String(10)),
+)
+
+runner_settings = Table(
+    "runner_settings",
+    metadata,
+    Column("calendar", String(200), primary_key=True),
+    # JSON list of channel names.
+    Column("alert_channels", Text(), nullable=False),
+    Column("alert_window_s", Integer(), nullable=False),
 )
 
 media = Table(

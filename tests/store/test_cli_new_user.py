@@ -131,7 +131,7 @@ settings = { path = "out.jsonl" }
     )
     assert run.returncode == 0, run.stderr
     # The news post went out once; the stale one is missed (an hour's grace, years ago).
-    assert "published 1  retried 0  failed 0  deferred 0  missed 1  held 0\n" in run.stderr
+    assert "published 1  retried 0  failed 0  deferred 0  missed 1  held 0  doubt 0\n" in run.stderr
     assert "  feed: published 1  missed 1\n" in run.stderr
     assert logged("../ops/state.db", "w1") == {"feed": Counter(published=1, missed=1)}
 
@@ -167,7 +167,10 @@ secrets = {{ signing_key = "HOOK_KEY" }}
             cwd=elsewhere, HOOK_KEY="k3y",
         )  # fmt: skip
         assert first.returncode == 0, first.stderr
-        assert "published 0  retried 1  failed 0  deferred 0  missed 1  held 0\n" in first.stderr
+        assert (
+            "published 0  retried 1  failed 0  deferred 0  missed 1  held 0  doubt 0\n"
+            in first.stderr
+        )
         assert "  hooks: retried 1  missed 1\n" in first.stderr
         assert logged("../ops/state.db", "first") == {"hooks": Counter(retried=1, missed=1)}
 
@@ -180,7 +183,15 @@ secrets = {{ signing_key = "HOOK_KEY" }}
             "--format", "json", cwd=elsewhere, HOOK_KEY="k3y",
         )  # fmt: skip
         assert second.returncode == 0, second.stderr
-        nothing = {"published": 0, "retried": 0, "failed": 0, "deferred": 0, "missed": 0, "held": 0}
+        nothing = {
+            "published": 0,
+            "retried": 0,
+            "failed": 0,
+            "deferred": 0,
+            "missed": 0,
+            "held": 0,
+            "doubt": 0,
+        }
         assert json.loads(second.stdout) == {
             **nothing,
             "published": 1,
@@ -191,3 +202,18 @@ secrets = {{ signing_key = "HOOK_KEY" }}
     status = json.loads(in_process("status", "--db", "../ops/state.db", "--format", "json"))
     assert status["per_channel"]["hooks"]["published"] == 1
     assert status["per_channel"]["hooks"]["missed"] == 1
+
+
+def test_a_database_lost_before_the_report_is_an_error_not_a_traceback(folders, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def lost(self, actor, *, after=0):
+        raise OperationalError("SELECT ...", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(Store, "outcomes", lost)
+    result = CliRunner().invoke(main, ["run", "--until-idle", "--db", "state.db", "--quiet"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "error: published what was due, but cannot read back what was recorded: "
+        "Exception: server closed the connection"
+    )

@@ -67,6 +67,7 @@ def test_outcomes_count_what_the_log_holds_per_channel(store, clock):
         "deferred": 0,
         "missed": 2,
         "held": 0,
+        "doubt": 0,
     }
     # The same numbers, counted from the activity log by hand.
     entries = log_counts(store, "w1")

@@ -45,3 +45,11 @@ def test_dispatch_benchmark_measures_webhook_scale_out_on_postgresql(capsys):
     assert {"webhook-postgresql-1", "webhook-postgresql-2"} <= set(results)
     # The receiver got each delivery once, whatever the number of runners.
     assert out.count("20 requests received, each key once") == 2
+
+
+def test_media_benchmark_reads_no_file_again_and_prints_the_ratio(capsys):
+    ratio = load("media").main(["--segments", "3", "--days", "2", "--repeat", "1"])
+    out = capsys.readouterr().out
+    assert ratio > 0
+    assert "deliveries: 120 per timed run" in out
+    assert "0 files read, 0 digests computed (checked)" in out and "with / without media" in out

@@ -312,3 +312,21 @@ def test_changed_thread_parts_update_the_deliveries(store):
     assert len(result.updated) == 2
     assert {r.parts for r in store.records()} == {PARTS[:3]}
     assert {store.log(delivery=k)[-1].reason for k in result.updated} == {"thread parts changed"}
+
+
+def test_a_thread_partly_out_keeps_its_planned_parts_when_the_calendar_changes(
+    store, clock, threads
+):
+    cal = calendar([post("a", "05:30")])
+    store.schedule(cal, DAY, DAY, planned=planned_with(cal, (), PARTS)[:1])
+    (record,) = store.records()
+    threads.fail_parts = {3}
+    worker = runner(store, threads, clock)
+    worker.run_until_idle()  # parts 1 and 2 out, part 3 to be retried
+    edited = ("Other one. 1/3", "Other two. 2/3", "Other three. 3/3")
+    result = store.schedule(cal, DAY, DAY, planned=planned_with(cal, (), edited)[:1])
+    assert not result.changed and result.unchanged == 1
+    assert store.get(record.id).parts == PARTS
+    clock.advance(hours=1)
+    worker.run_until_idle()
+    assert [m.text for m, _ in threads.published] == list(PARTS)

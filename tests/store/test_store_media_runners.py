@@ -145,11 +145,18 @@ def test_scheduling_again_reads_no_media_file_and_a_replaced_file_updates_delive
     original = banner.read_bytes()
     calendar = load(calendar_file)
     with Store(tmp_path / "outbox.db") as store:
+
+        def stored(table: str) -> list[str]:
+            with store.engine.connect() as connection:
+                query = sqlalchemy.text(f"SELECT digest FROM {table}")
+                return connection.execute(query).scalars().all()
+
+        tried = store.schedule(calendar, "2031-03-03", "2031-03-03", dry_run=True)
+        assert len(tried.added) == 1
+        assert stored("media") == stored("media_sources") == []  # a dry run keeps nothing
         first = store.schedule(calendar, "2031-03-03", "2031-03-03")
         (key,) = first.added
-        with store.engine.connect() as connection:
-            blobs = connection.execute(sqlalchemy.text("SELECT digest FROM media")).scalars().all()
-        assert blobs == [sha256(original)]
+        assert stored("media") == stored("media_sources") == [sha256(original)]
         # Other bytes of the same size, the modification time put back: a planner that
         # read the file again would see other media.
         stat = banner.stat()

@@ -136,6 +136,7 @@ def test_metrics_of_a_live_runner_show_what_status_shows(tmp_path):
                 "paused": 2,
                 "claimed": 0,
                 "cancelled": 0,
+                "doubt": 0,
             }
             assert {k: v for k, v in shown["per_channel"]["hook"].items()} == expected
             assert deliveries_gauge(samples) == shown["per_channel"]

@@ -104,3 +104,32 @@ def test_rate_limit_index_holds_only_sent_deliveries(store):
                 " AND schemaname = current_schema()"
             ).scalar()
     assert definition.replace("(", "").replace(")", "").endswith("WHERE sent_at IS NOT NULL")
+
+
+def test_downgrading_below_media_drops_them_and_the_next_schedule_puts_them_back(make_store):
+    import attrs
+
+    from socialsched.planner import Planner
+    from socialsched.testing import sample_image
+
+    cal = calendar([post("a")])
+    image = sample_image()
+    planned = [
+        attrs.evolve(d, media=(image,), parts=("One. 1/2", "Two. 2/2"))
+        for d in Planner(cal).plan("2027-01-04", "2027-01-04")
+    ]
+    store = make_store()
+    store.schedule(cal, "2027-01-04", "2027-01-04", planned=planned)
+    with store.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0002")
+    assert current_revision(store) == "0002"
+    store.close()
+
+    upgraded = make_store()
+    assert current_revision(upgraded) == head_revision()
+    assert [(r.media, r.parts) for r in upgraded.records()] == [((), ())] * 2
+    again = upgraded.schedule(cal, "2027-01-04", "2027-01-04", planned=planned)
+    assert len(again.updated) == 2
+    for record in upgraded.records():
+        assert [m.read() for m in record.media] == [image.read()]
+        assert record.parts == ("One. 1/2", "Two. 2/2")

@@ -11,6 +11,7 @@ import signal
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy
@@ -212,11 +213,11 @@ class _FlakyStore:
     def __getattr__(self, name: str):
         return getattr(self._store, name)
 
-    def expire_leases(self, actor: str) -> int:
+    def take_over_expired(self, *args: Any, **kwargs: Any) -> list[Any]:
         if self.failures:
             self.failures -= 1
             raise OperationalError("SELECT", {}, ConnectionRefusedError("connection refused"))
-        return self._store.expire_leases(actor)
+        return self._store.take_over_expired(*args, **kwargs)
 
 
 def test_until_idle_backs_off_doubling_up_to_the_limit(tmp_path, caplog):

@@ -145,6 +145,18 @@ def test_media_limits_are_blueskys() -> None:
     assert adapter.capabilities.threads is True
 
 
+def test_alt_text_is_measured_in_graphemes() -> None:
+    adapter = make_adapter()
+    # Beh with shadda and fatha: one grapheme of three code points (combining marks).
+    arabic = "\u0628\u0651\u064e"
+    assert len(arabic * 2000) == 6000
+    fits = sample_image(alt=arabic * 2000)
+    assert adapter.validate(with_media(make_message(), fits)) == []
+    too_long = sample_image(alt=arabic * 2000 + "x")
+    problems = adapter.validate(with_media(make_message(), too_long))
+    assert len(problems) == 1 and "alt text is 2001" in problems[0]
+
+
 @respx.mock
 def test_thread_part_carries_root_and_parent_reply_refs(respx_mock: respx.MockRouter) -> None:
     mock_login(respx_mock)

@@ -25,7 +25,9 @@ from PIL import Image
 from socialsched.media import digest_of
 from socialsched.store import Store
 
-STOP_RUNNER = Path(__file__).with_name("bluesky_stop_runner.py")
+# socialsched's own runner that stops at one part of a thread, told to stop this
+# plugin's adapter.
+STOP_RUNNER = Path(__file__).parents[3] / "tests" / "store" / "thread_stop_runner.py"
 SENTENCES = [
     f"Partie {word} de l'annonce du salon : le stand B12 du hall 4 vous attend avec nos "
     f"nouveautés de printemps, une démonstration toutes les heures et un café offert à "
@@ -115,7 +117,7 @@ def test_a_runner_killed_mid_thread_leaves_five_posts_once_each_in_order(
          "--poll", "0.3"],
         cwd=ops,
         env={**os.environ, **env, "STOP_PART": "3", "STOP_WHEN": stop_when,
-             "STOP_MARK": str(mark)},
+             "STOP_MARK": str(mark), "STOP_ADAPTER": "socialsched_bluesky:BlueskyAdapter"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -220,6 +220,15 @@ class BlueskyAdapter(Adapter):
                 )
         return problems
 
+    def media_problems(self, attachments: tuple[Media, ...]) -> list[str]:
+        # The base measures alt text in code points; Bluesky in graphemes, which an
+        # alt text with combining marks (Arabic harakat, accents) has fewer of. Only
+        # the base's length check reads the alt text: show it one "x" per grapheme.
+        counted = tuple(
+            attrs.evolve(media, alt="x" * graphemes(media.alt)) for media in attachments
+        )
+        return super().media_problems(counted)
+
     # -- SDK calls ----------------------------------------------------------------------
 
     def _session_changed(self, event: Any, session: Any) -> None:

@@ -187,10 +187,10 @@ class DiscordAdapter(WebhookAudienceAdapter):
         code = _json(response).get("code")
         if method == "DELETE" and code == UNKNOWN_MESSAGE:
             return response
-        error = PermanentError
+        refusal: type[PermanentError] = PermanentError
         if response.status_code == 401 or code in REJECTED_WEBHOOK:
-            error = CredentialsRejected
-        raise error(
+            refusal = CredentialsRejected
+        raise refusal(
             f"{where}: rejected with {response.status_code}"
             + (f" (code {code})" if code is not None else "")
             + f" {detail}"

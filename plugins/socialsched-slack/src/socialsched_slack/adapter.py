@@ -278,12 +278,12 @@ class SlackAdapter(WebhookAudienceAdapter):
             raise TransientError(f"slack {method}: unreadable answer ({response.status_code})")
         if answer.get("ok"):
             return answer
-        error = str(answer.get("error") or response.status_code)
-        if response.status_code == 401 or error in CREDENTIAL_ERRORS:
-            raise CredentialsRejected(f"slack {method}: {error}")
-        if error in TRANSIENT_ERRORS:
-            raise TransientError(f"slack {method}: {error}", retry_after=_retry_after(response))
-        raise PermanentError(f"slack {method}: {error}")
+        reason = str(answer.get("error") or response.status_code)
+        if response.status_code == 401 or reason in CREDENTIAL_ERRORS:
+            raise CredentialsRejected(f"slack {method}: {reason}")
+        if reason in TRANSIENT_ERRORS:
+            raise TransientError(f"slack {method}: {reason}", retry_after=_retry_after(response))
+        raise PermanentError(f"slack {method}: {reason}")
 
     def _publish_as_bot(self, message: Message, idempotency_key: str) -> Receipt:
         problems = self.validate(message)
@@ -338,8 +338,8 @@ class SlackAdapter(WebhookAudienceAdapter):
         except httpx.HTTPError as error:
             raise TransientError(f"slack file upload: {type(error).__name__}") from None
         if response.status_code >= 400:
-            error = TransientError if response.status_code >= 500 else PermanentError
-            raise error(f"slack file upload: refused with {response.status_code}")
+            refusal = TransientError if response.status_code >= 500 else PermanentError
+            raise refusal(f"slack file upload: refused with {response.status_code}")
         return file_id
 
     def verify(self) -> str:
