@@ -98,6 +98,19 @@ def run_workers(db: str, workers: int) -> tuple[int, float, int]:
 def prepare(
     db: str, folder: Path, due: int, pending: int = 0, channel: Channel | None = None
 ) -> None:
+    """Schedule `due` deliveries due now and `pending` far-future ones, in a child
+    process: the workers, forked from this process later, would otherwise start with
+    the memory (and SQLite page cache) this setup used, and their peak RSS with it."""
+    child = multiprocessing.Process(target=_prepare, args=(db, folder, due, pending, channel))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"preparing {db} failed (exit status {child.exitcode})")
+
+
+def _prepare(
+    db: str, folder: Path, due: int, pending: int = 0, channel: Channel | None = None
+) -> None:
     cal = calendar(50, 20, str(folder / f"out-{uuid.uuid4().hex[:6]}.jsonl"), channel=channel)
     now = datetime.now(UTC)
     planned = deliveries(cal, due, now - timedelta(minutes=30), timedelta(0))

@@ -60,6 +60,23 @@ class TextFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+class _StandardError(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time of each record (as logging's
+    last-resort handler does), so a replaced standard error (tests, redirections) is
+    followed instead of a stale one being written to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 class _Defaults(logging.Filter):
     """Gives every record the process's worker name unless it names one itself."""
 
@@ -88,7 +105,7 @@ def configure(
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = _StandardError() if stream is None else logging.StreamHandler(stream)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(_Defaults(worker))
