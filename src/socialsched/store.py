@@ -1382,7 +1382,9 @@ class Store:
         )
 
     def expire_leases(self, actor: str = "runner") -> int:
-        """Put deliveries whose claim lease ran out (a crashed worker) back to scheduled."""
+        """Put deliveries whose claim lease ran out (a crashed worker) back to scheduled,
+        to be sent again blindly. The runner no longer does: it takes them over in doubt
+        (`take_over_expired`) and asks the network first."""
         now = self.now()
         with self.engine.begin() as connection:
             rows = connection.execute(
