@@ -6,6 +6,10 @@ import importlib.util
 import sys
 from pathlib import Path
 
+# At module level: imported at collection, while this folder's conftest is the one named
+# `conftest` (a plugin's tests, collected later, bring their own).
+from conftest import require_postgres
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
@@ -35,8 +39,6 @@ def test_dispatch_benchmark_runs_and_prints_rss(capsys):
 
 
 def test_dispatch_benchmark_measures_webhook_scale_out_on_postgresql(capsys):
-    from conftest import require_postgres
-
     require_postgres()
     results = load("dispatch").main(
         ["--size", "20", "--pending", "50", "100", "--runners", "1", "2"]

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
-from conftest import Recorder, calendar, post
+from conftest import Recorder, calendar, post, segment
 from sqlalchemy import event
 
 from socialsched import store as store_module
@@ -53,8 +53,6 @@ def test_due_deliveries_are_published_once_with_their_id_as_idempotency_key(stor
 
 def test_messages_carry_the_segments_quiet_hours(store, clock, recorder):
     """Adapters that deliver quietly (Telegram) get each segment's own quiet hours."""
-    from conftest import segment
-
     from socialsched.model import QuietWindow
 
     uk = attrs.evolve(segment("uk"), quiet_hours=["22:00-23:30", "12:30-13:30"])
@@ -72,8 +70,6 @@ def test_messages_carry_the_segments_quiet_hours(store, clock, recorder):
 
 
 def test_changed_quiet_hours_update_unsent_deliveries(store):
-    from conftest import segment
-
     cal = calendar([post("a")])
     store.schedule(cal, "2027-01-04", "2027-01-04")
     quiet_uk = attrs.evolve(segment("uk"), quiet_hours="21:00-06:00")
