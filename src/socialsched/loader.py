@@ -381,7 +381,7 @@ def _runner_settings(
             Problem(
                 f"[runner] {error}",
                 file=path,
-                line=lines.line("runner", 0, _guess_key(str(error), raw)),
+                line=lines.line("runner", 0, _guess_key(str(error), raw, RunnerSettings)),
             )
         )
         return None

@@ -1382,7 +1382,9 @@ class Store:
         )
 
     def expire_leases(self, actor: str = "runner") -> int:
-        """Put deliveries whose claim lease ran out (a crashed worker) back to scheduled."""
+        """Put deliveries whose claim lease ran out (a crashed worker) back to scheduled,
+        to be sent again blindly. The runner no longer does: it takes them over in doubt
+        (`take_over_expired`) and asks the network first."""
         now = self.now()
         with self.engine.begin() as connection:
             rows = connection.execute(
@@ -1452,9 +1454,7 @@ class Store:
                 now,
                 from_state="claimed",
             )
-        records = [Record.from_row(r) for r in rows]
-        records.sort(key=lambda r: (r.due, r.id))
-        return records
+        return self._claimed_records(rows)
 
     def resolve(
         self,
@@ -1598,6 +1598,10 @@ class Store:
                 from_state="scheduled",
                 reason="due",
             )
+        return self._claimed_records(rows)
+
+    def _claimed_records(self, rows: Sequence[Any]) -> list[Record]:
+        """Claimed rows as records (media read on demand), in due order."""
         records = [Record.from_row(r, self.read_media) for r in rows]
         records.sort(key=lambda r: (r.due, r.id))
         return records

@@ -2,7 +2,7 @@
 first rejection, alerts once through another channel, and publishes everything after
 `resume --channel`. The network is a real local HTTP server (the webhook adapter)
 answering 401 once, then 200; the alert channel is a jsonl file. Commands run as users
-run them, from another folder than the calendar's."""
+run them, from another folder than the calendar's, with relative paths."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ secrets = {{ signing_key = "HOLDS_HOOK_KEY" }}
 [[channel]]
 name = "ops"
 adapter = "jsonl"
-settings = {{ path = "{folder / "ops.jsonl"}" }}
+settings = {{ path = "ops.jsonl" }}
 
 [[post]]
 id = "hello"

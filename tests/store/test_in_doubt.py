@@ -7,13 +7,18 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import attrs
 import pytest
 from conftest import Recorder, calendar, post
 
 from socialsched.adapters import Capabilities, Message, Receipt, TransientError
 from socialsched.model import Channel
+from socialsched.planner import Planner
 from socialsched.runner import Runner
 from socialsched.store import StoreError
+from socialsched.testing import sample_image
+
+DAY = "2027-01-04"
 
 
 class Network(Recorder):
@@ -198,3 +203,52 @@ def test_a_paused_channel_keeps_a_delivery_in_doubt_from_going_out(store, clock)
     make_runner(store, clock, network).run_until_idle()
     assert network.published == []
     assert {(r.state, r.attempts) for r in store.records()} == {("paused", 1)}
+
+
+def test_a_media_post_sent_again_carries_its_attachments(store, clock):
+    channel = Channel(name="feed", adapter="jsonl", settings=SETTINGS)
+    cal = calendar([post("a", "05:30")], channels=[channel])
+    image = sample_image()
+    planned = [attrs.evolve(d, media=(image,)) for d in Planner(cal).plan(DAY, DAY)]
+    store.schedule(cal, DAY, DAY, planned=planned)
+    network = Network(channel)
+    crash_while_publishing(store, clock, False, network)
+    make_runner(store, clock, network).run_until_idle()
+    assert len(network.published) == 2
+    for message, _ in network.published:
+        (attachment,) = message.attachments
+        assert attachment.read() == image.read() and attachment.alt == image.alt
+
+
+PARTS = ("One. 1/4", "Two. 2/4", "Three. 3/4", "Four. 4/4")
+
+
+def test_a_thread_in_doubt_goes_on_after_the_part_found_on_the_network(store, clock):
+    channel = Channel(name="feed", adapter="jsonl", settings=SETTINGS)
+    cal = calendar([post("a", "05:30")], channels=[channel])
+    planned = [attrs.evolve(d, parts=PARTS) for d in Planner(cal).plan(DAY, DAY)][:1]
+    store.schedule(cal, DAY, DAY, planned=planned)
+    network = Network(channel)
+    [record] = store.claim("dead-worker", limit=10, lease=timedelta(minutes=2))
+    keys = [record.id, f"{record.id}#2", f"{record.id}#3", f"{record.id}#4"]
+    # The dead worker sent parts 1 to 3 and recorded 1 and 2 before it died.
+    for number, key in enumerate(keys[:3], start=1):
+        network.publish(Runner._message(record), key)
+        if number < 3:
+            receipt = {"remote_id": f"r-{key}", "url": None, "extra": {}}
+            store.record_thread_part(record, "dead-worker", number, receipt, timedelta(minutes=2))
+    network.published.clear()
+    clock.advance(minutes=3)
+
+    make_runner(store, clock, network).run_until_idle()
+
+    # Part 3 was found, not sent again; part 4 went out as its reply.
+    assert network.lookups == [keys[2]]
+    assert [key for _, key in network.published] == [keys[3]]
+    [(last, _)] = network.published
+    assert (last.part, last.text) == (4, PARTS[3])
+    assert last.reply_to.remote_id == f"r-{keys[2]}"
+    assert last.thread_root.remote_id == f"r-{keys[0]}"
+    done = store.get(record.id)
+    assert done.state == "published"
+    assert [p["remote_id"] for p in done.receipt["extra"]["parts"]] == [f"r-{k}" for k in keys]
