@@ -156,6 +156,7 @@ class Runner:
         self._reload = threading.Event()
         self._started = threading.Event()
         self._database_failures = 0
+        self._database_retry_at = 0.0  # time.monotonic() of the next try after a loss
         self._pass_lock = threading.Lock()
         self._blocked_until: datetime | None = None
         # Channels held during this pass (rejected credentials): the rest of their
@@ -219,6 +220,7 @@ class Runner:
         again (doubling from 1 s up to DATABASE_RETRY_MAX)."""
         self._database_failures += 1
         delay = min(DATABASE_RETRY_MAX, 2.0 ** (self._database_failures - 1))
+        self._database_retry_at = time.monotonic() + delay
         described = describe_database_error(error)
         # Sent now: no pass ends while the database is away.
         self.alerts.report(Alert("database", detail=described))
@@ -735,6 +737,8 @@ class Runner:
         if not self._pass_lock.acquire(blocking=False):
             return
         try:
+            if self._database_failures and time.monotonic() < self._database_retry_at:
+                return  # backing off: the wake-up set for the retry time tries again
             while not self.stopping and self.dispatch():
                 pass
             if self.stopping:

@@ -181,7 +181,12 @@ def test_a_runner_that_loses_its_database_retries_and_resumes(tmp_path, pg_schem
             assert runner.process.poll() is None  # still running
             waits = [float(e["message"].rsplit("retrying in ", 1)[1].rstrip("s")) for e in lost()]
             assert waits[:3] == [1.0, 2.0, 4.0]
-            assert all(e["level"] == "warning" and "UndefinedTable" in e["error"] for e in lost())
+            assert all(e["level"] == "warning" and e["error"] for e in lost())
+            assert "UndefinedTable" in lost()[0]["error"]
+            # The safety poll (0.3 s) does not cut the backoff short: three failures
+            # take at least 1 + 2 s between them.
+            first, third = (datetime.fromisoformat(lost()[i]["time"]) for i in (0, 2))
+            assert third - first >= timedelta(seconds=2.9)
             assert get(f"{base}/healthz").status_code == 200
             ready = get(f"{base}/readyz")
             assert ready.status_code == 503 and "database unreachable" in ready.text
