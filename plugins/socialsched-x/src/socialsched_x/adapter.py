@@ -1,0 +1,165 @@
+"""The `x` adapter: posts and reply-chain threads through X API v2."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from socialsched.adapters import (
+    Adapter,
+    Capabilities,
+    CredentialsRejected,
+    Message,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
+from socialsched.model import Channel
+
+from .length import MAX_LENGTH, weighted_length
+
+API_URL = "https://api.x.com"
+DEFAULT_TIMEOUT = 20.0
+FIND_LIMIT = 100
+
+log = logging.getLogger(__name__)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    # X sends the end of the rate-limit window as epoch seconds.
+    reset = response.headers.get("x-rate-limit-reset")
+    try:
+        return max(0.0, float(reset) - time.time()) if reset else None
+    except ValueError:
+        return None
+
+
+class DuplicateContent(PermanentError):
+    """X refused the post because the account already posted the same text."""
+
+
+class XAdapter(Adapter):
+    """Posts to X through API v2 with an OAuth 2.0 user-context access token.
+
+    Secret `access_token` (scopes tweet.read, tweet.write, users.read). Settings:
+    `api_url` (default https://api.x.com), `timeout` (seconds, default 20). A thread
+    goes out as a reply chain, one `POST /2/tweets` per part, each replying to the
+    previous part. Text length is X's weighted count (URLs 23, CJK and emoji 2).
+    """
+
+    name = "x"
+    capabilities = Capabilities(max_length=MAX_LENGTH, delete=True, threads=True)
+    required_secrets = ("access_token",)
+    doubt_guarantee = "checked (the account's recent posts, by exact text)"
+
+    def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__(channel, environ)
+        settings = channel.settings
+        self.api_url = str(settings.get("api_url", API_URL)).rstrip("/")
+        self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+        self._user_id: str | None = None
+        self._published: dict[str, Receipt] = {}
+
+    def text_length(self, text: str) -> int:
+        return weighted_length(text)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        token = self.secret("access_token")
+        where = f"x channel {self.channel.name!r}"
+        try:
+            response = httpx.request(
+                method,
+                f"{self.api_url}{path}",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=self.timeout,
+                **kwargs,
+            )
+        except httpx.TimeoutException:
+            raise TransientError(f"{where}: timed out after {self.timeout:g}s") from None
+        except httpx.HTTPError as error:
+            raise TransientError(f"{where}: {type(error).__name__}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        if response.status_code < 400:
+            return body
+        text = str(body.get("detail") or body.get("title") or response.reason_phrase)
+        detail = f"{where}: {response.status_code} {text.replace(token, '***')}"
+        if response.status_code == 429:
+            raise TransientError(detail, retry_after=_retry_after(response))
+        if response.status_code >= 500:
+            raise TransientError(detail)
+        if response.status_code == 401:
+            raise CredentialsRejected(detail)
+        if response.status_code == 403 and "duplicate" in text.lower():
+            raise DuplicateContent(detail)
+        raise PermanentError(detail)
+
+    def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        if idempotency_key in self._published:
+            return self._published[idempotency_key]
+        payload: dict[str, Any] = {"text": message.text}
+        if message.reply_to is not None:
+            payload["reply"] = {"in_reply_to_tweet_id": message.reply_to.remote_id}
+        try:
+            body = self._request("POST", "/2/tweets", json=payload)
+        except DuplicateContent:
+            # X refuses the same text twice: a retry after a lost reply lands here,
+            # and the post it made is this delivery's.
+            found = self.find(message, idempotency_key)
+            if found is None:
+                raise
+            self._published[idempotency_key] = found
+            return found
+        # The post exists now: nothing below may raise.
+        data = body.get("data") or {}
+        post_id = data.get("id")
+        if not post_id:
+            log.warning("x channel %r: the reply carries no post id", self.channel.name)
+            receipt = Receipt(remote_id=f"unknown:{idempotency_key}")
+        else:
+            receipt = Receipt(remote_id=str(post_id), url=f"https://x.com/i/web/status/{post_id}")
+        self._published[idempotency_key] = receipt
+        return receipt
+
+    def user_id(self) -> str:
+        """The id of the account the token belongs to (`GET /2/users/me`)."""
+        if self._user_id is None:
+            data = self._request("GET", "/2/users/me").get("data") or {}
+            if not data.get("id"):
+                raise TransientError(f"x channel {self.channel.name!r}: /2/users/me has no id")
+            self._user_id = str(data["id"])
+        return self._user_id
+
+    def verify(self) -> str:
+        """The access token works: the account it posts as."""
+        data = self._request("GET", "/2/users/me").get("data") or {}
+        self._user_id = str(data.get("id"))
+        return f"@{data.get('username')} ({data.get('id')})"
+
+    def find(self, message: Message, idempotency_key: str) -> Receipt | None:
+        """The account's recent post with exactly this message's text (X refuses the
+        same text twice, so there is at most one); None when there is none."""
+        if idempotency_key in self._published:
+            return self._published[idempotency_key]
+        params = {"max_results": str(FIND_LIMIT), "tweet.fields": "text"}
+        body = self._request("GET", f"/2/users/{self.user_id()}/tweets", params=params)
+        for item in body.get("data") or []:
+            if item.get("text") == message.text:
+                post_id = str(item["id"])
+                return Receipt(
+                    remote_id=post_id,
+                    url=f"https://x.com/i/web/status/{post_id}",
+                    extra={"found": True},
+                )
+        return None
+
+    def delete(self, receipt: Receipt) -> None:
+        """Delete (retract) a post by its id."""
+        self._request("DELETE", f"/2/tweets/{receipt.remote_id}")

@@ -1,0 +1,118 @@
+"""The x adapter passes socialsched's conformance kit against a real local HTTP server
+standing in for X API v2 (posts, reply chains, duplicate refusals, deletes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from socialsched_x import XAdapter
+
+from socialsched.model import Channel
+from socialsched.testing import AdapterContract, LocalServer, Reply, Request, key_in_text
+
+USER = "77"
+
+
+class XApi(LocalServer):
+    """A local X API v2: POST /2/tweets creates post number n (refusing a text the
+    account already posted, as X does), DELETE /2/tweets/n removes it, GET /2/users/me
+    answers as user 77 and GET /2/users/77/tweets lists the posts, newest first."""
+
+    def posts(self) -> dict[str, dict[str, Any]]:
+        """Post id -> its JSON payload, for the posts that exist now."""
+        posts: dict[str, dict[str, Any]] = {}
+        for number, request in enumerate(self.requests, start=1):
+            if request.status >= 400:
+                continue
+            if request.method == "POST" and request.path == "/2/tweets":
+                posts[str(number)] = request.json()
+            elif request.method == "DELETE":
+                posts.pop(request.path.rsplit("/", 1)[1], None)
+        return posts
+
+    def published(self) -> list[str]:
+        return [key_in_text(post["text"]) or "" for post in self.posts().values()]
+
+    def reply_chain(self, key: str) -> list[str]:
+        posts = self.posts()
+        [current] = [pid for pid, post in posts.items() if key_in_text(post["text"]) == key]
+        chain = [key]
+        while True:
+            replies = [
+                pid
+                for pid, post in posts.items()
+                if (post.get("reply") or {}).get("in_reply_to_tweet_id") == current
+            ]
+            if not replies:
+                return chain
+            current = replies[0]
+            chain.append(key_in_text(posts[current]["text"]) or "")
+
+    def garble_next_reply(self) -> bool:
+        self.reply(Reply(201, b"<html>created</html>"))
+        return True
+
+    def fail_next(self, kind: str) -> bool:
+        if kind == "transient":
+            self.reply(
+                Reply(429, {"title": "Too Many Requests"}, headers={"x-rate-limit-reset": "0"})
+            )
+        else:
+            self.reply(Reply(401, {"title": "Unauthorized"}))
+        return True
+
+    def respond(self, request: Request, number: int) -> Reply | None:
+        path = request.path.partition("?")[0]
+        if request.method == "POST" and path == "/2/tweets":
+            text = request.json()["text"]
+            if any(post["text"] == text for post in self.posts().values()):
+                return Reply(
+                    403, {"detail": "You are not allowed to create a Tweet with duplicate content."}
+                )
+            return Reply(201, {"data": {"id": str(number), "text": text}})
+        if request.method == "DELETE":
+            return Reply(200, {"data": {"deleted": True}})
+        if path == "/2/users/me":
+            return Reply(200, {"data": {"id": USER, "username": "contract"}})
+        if path == f"/2/users/{USER}/tweets":
+            listed = [{"id": pid, "text": post["text"]} for pid, post in self.posts().items()]
+            return Reply(200, {"data": listed[::-1]})
+        return Reply(404, {"title": "Not Found"})
+
+
+class TestXContract(AdapterContract):
+    adapter_class = XAdapter
+
+    @pytest.fixture
+    def remote(self) -> Iterator[XApi]:
+        with XApi() as server:
+            yield server
+
+    @pytest.fixture
+    def channel(self, remote: XApi) -> Channel:
+        return Channel(
+            name="x-main",
+            adapter="x",
+            secrets={"access_token": "X_TOKEN"},
+            settings={"api_url": remote.url},
+        )
+
+    @pytest.fixture
+    def environ(self) -> dict[str, str]:
+        return {"X_TOKEN": "x-contract-token-987654321"}
+
+
+def test_a_retry_after_a_lost_reply_does_not_post_twice():
+    with XApi() as server:
+        contract = TestXContract()
+        channel = Channel(
+            name="x", adapter="x", secrets={"access_token": "T"}, settings={"api_url": server.url}
+        )
+        message = contract.make_message(XAdapter(channel, {"T": "t"}), "k1")
+        first = XAdapter(channel, {"T": "t"}).publish(message, "k1")
+        # Another process (the reply was lost, the runner retries) posts it again.
+        again = XAdapter(channel, {"T": "t"}).publish(message, "k1")
+    assert again.remote_id == first.remote_id
+    assert server.published() == ["k1"]
