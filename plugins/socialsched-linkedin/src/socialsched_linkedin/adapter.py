@@ -1,0 +1,169 @@
+"""The `linkedin` adapter: text posts through LinkedIn's versioned Posts API."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from socialsched.adapters import (
+    Adapter,
+    Capabilities,
+    CredentialsRejected,
+    Message,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
+from socialsched.model import Channel
+
+API_URL = "https://api.linkedin.com"
+LINKEDIN_VERSION = "202506"
+"""The `LinkedIn-Version` every request pins (YYYYMM)."""
+TEXT_LIMIT = 3000
+DEFAULT_TIMEOUT = 20.0
+FIND_COUNT = 50
+AUTHOR = re.compile(r"urn:li:(organization|person):\S+")
+_RESERVED = re.compile(r"([\\|{}@\[\]()<>#*_~])")
+"""Characters LinkedIn's "little text" commentary format reserves."""
+
+log = logging.getLogger(__name__)
+
+
+def escape_commentary(text: str) -> str:
+    """`text` with the little-text reserved characters backslash-escaped, so LinkedIn
+    shows them as typed instead of reading mentions, hashtags or markup."""
+    return _RESERVED.sub(r"\\\1", text)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+class LinkedInAdapter(Adapter):
+    """Posts text to a LinkedIn organization page or member feed (`POST /rest/posts`).
+
+    Settings: `author` (required: `urn:li:organization:ID` or `urn:li:person:ID`),
+    `api_url`, `timeout` (seconds, default 20). Secret `access_token`: an OAuth 2.0
+    token with `w_organization_social` (organization) or `w_member_social` (member),
+    plus `r_organization_social` for `find`. The commentary's reserved characters are
+    escaped, so the text shows as written.
+    """
+
+    name = "linkedin"
+    capabilities = Capabilities(max_length=TEXT_LIMIT, delete=True)
+    required_secrets = ("access_token",)
+    required_settings = ("author",)
+    doubt_guarantee = "checked (the author's recent posts, by exact text)"
+
+    def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__(channel, environ)
+        settings = channel.settings
+        author = str(settings.get("author") or "")
+        if not AUTHOR.fullmatch(author):
+            raise PermanentError(
+                f"channel {channel.name!r}: settings.author must be urn:li:organization:ID "
+                f"or urn:li:person:ID, not {author!r}"
+            )
+        self.author = author
+        self.api_url = str(settings.get("api_url", API_URL)).rstrip("/")
+        self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+        self._published: dict[str, Receipt] = {}
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        token = self.secret("access_token")
+        where = f"linkedin {self.author}"
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "LinkedIn-Version": LINKEDIN_VERSION,
+            "X-Restli-Protocol-Version": "2.0.0",
+            **kwargs.pop("headers", {}),
+        }
+        try:
+            response = httpx.request(
+                method, f"{self.api_url}{path}", headers=headers, timeout=self.timeout, **kwargs
+            )
+        except httpx.TimeoutException:
+            raise TransientError(f"{where}: timed out after {self.timeout:g}s") from None
+        except httpx.HTTPError as error:
+            raise TransientError(f"{where}: {type(error).__name__}") from None
+        if response.status_code < 400:
+            return response
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        text = str(
+            (body if isinstance(body, dict) else {}).get("message") or response.reason_phrase
+        )
+        detail = f"{where}: {response.status_code} {text.replace(token, '***')}"
+        if response.status_code == 429:
+            raise TransientError(detail, retry_after=_retry_after(response))
+        if response.status_code >= 500:
+            raise TransientError(detail)
+        if response.status_code == 401:
+            raise CredentialsRejected(detail)
+        raise PermanentError(detail)
+
+    def post_body(self, message: Message) -> dict[str, Any]:
+        """The JSON body of the post for `message`."""
+        return {
+            "author": self.author,
+            "commentary": escape_commentary(message.text),
+            "visibility": "PUBLIC",
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": False,
+        }
+
+    def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        if idempotency_key in self._published:
+            return self._published[idempotency_key]
+        response = self._request("POST", "/rest/posts", json=self.post_body(message))
+        # The post exists now: nothing below may raise.
+        urn = response.headers.get("x-restli-id")
+        if not urn:
+            log.warning("linkedin %s: the reply carries no post urn", self.author)
+            receipt = Receipt(remote_id=f"unknown:{idempotency_key}")
+        else:
+            receipt = Receipt(remote_id=urn, url=f"https://www.linkedin.com/feed/update/{urn}/")
+        self._published[idempotency_key] = receipt
+        return receipt
+
+    def verify(self) -> str:
+        """The token works (`GET /v2/userinfo`): the member it belongs to."""
+        body = self._request("GET", "/v2/userinfo").json()
+        return f"{body.get('name') or body.get('sub')} posting as {self.author}"
+
+    def find(self, message: Message, idempotency_key: str) -> Receipt | None:
+        """The author's recent post with exactly this commentary; None when there is none."""
+        if idempotency_key in self._published:
+            return self._published[idempotency_key]
+        commentary = escape_commentary(message.text)
+        response = self._request(
+            "GET",
+            f"/rest/posts?author={quote(self.author, safe='')}&q=author&count={FIND_COUNT}",
+            headers={"X-RestLi-Method": "FINDER"},
+        )
+        for item in response.json().get("elements") or []:
+            if item.get("commentary") == commentary:
+                urn = str(item["id"])
+                url = f"https://www.linkedin.com/feed/update/{urn}/"
+                return Receipt(remote_id=urn, url=url, extra={"found": True})
+        return None
+
+    def delete(self, receipt: Receipt) -> None:
+        """Delete (retract) a post by its urn."""
+        self._request("DELETE", f"/rest/posts/{quote(receipt.remote_id, safe='')}")

@@ -1,0 +1,83 @@
+"""The linkedin adapter passes socialsched's conformance kit against a real local HTTP
+server standing in for the Posts API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from socialsched_linkedin import LinkedInAdapter
+
+from socialsched.model import Channel
+from socialsched.testing import AdapterContract, LocalServer, Reply, Request, key_in_text
+
+ORG = "urn:li:organization:42"
+
+
+class PostsApi(LocalServer):
+    """A local Posts API: POST /rest/posts creates urn:li:share:n (in x-restli-id),
+    DELETE /rest/posts/{urn} removes it, GET /rest/posts lists the author's posts and
+    GET /v2/userinfo answers as a member."""
+
+    def posts(self) -> dict[str, dict[str, Any]]:
+        """Post urn -> its JSON body, for the posts that exist now."""
+        posts: dict[str, dict[str, Any]] = {}
+        for number, request in enumerate(self.requests, start=1):
+            if request.status >= 400:
+                continue
+            if request.method == "POST" and request.path == "/rest/posts":
+                posts[f"urn:li:share:{number}"] = request.json()
+            elif request.method == "DELETE":
+                posts.pop(unquote(request.path.rsplit("/", 1)[1]), None)
+        return posts
+
+    def published(self) -> list[str]:
+        return [key_in_text(post["commentary"]) or "" for post in self.posts().values()]
+
+    def garble_next_reply(self) -> bool:
+        self.reply(Reply(201, b"<html>created</html>"))
+        return True
+
+    def fail_next(self, kind: str) -> bool:
+        if kind == "transient":
+            self.reply(Reply(429, {"message": "Too many"}, headers={"Retry-After": "1"}))
+        else:
+            self.reply(Reply(401, {"message": "Invalid access token"}))
+        return True
+
+    def respond(self, request: Request, number: int) -> Reply | None:
+        path = request.path.partition("?")[0]
+        if request.method == "POST" and path == "/rest/posts":
+            return Reply(201, headers={"x-restli-id": f"urn:li:share:{number}"})
+        if request.method == "DELETE":
+            return Reply(204)
+        if path == "/v2/userinfo":
+            return Reply(200, {"sub": "abc", "name": "Contract Member"})
+        if path == "/rest/posts":
+            elements = [{"id": urn, **post} for urn, post in self.posts().items()]
+            return Reply(200, {"elements": elements[::-1]})
+        return Reply(404, {"message": "Not Found"})
+
+
+class TestLinkedInContract(AdapterContract):
+    adapter_class = LinkedInAdapter
+
+    @pytest.fixture
+    def remote(self) -> Iterator[PostsApi]:
+        with PostsApi() as server:
+            yield server
+
+    @pytest.fixture
+    def channel(self, remote: PostsApi) -> Channel:
+        return Channel(
+            name="li",
+            adapter="linkedin",
+            secrets={"access_token": "LI_TOKEN"},
+            settings={"author": ORG, "api_url": remote.url},
+        )
+
+    @pytest.fixture
+    def environ(self) -> dict[str, str]:
+        return {"LI_TOKEN": "li-contract-token-987654321"}
