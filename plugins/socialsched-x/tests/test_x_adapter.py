@@ -153,3 +153,62 @@ def test_verify_names_the_account_and_delete_removes_the_post():
     assert adapter.verify() == "@bakery (77)"
     adapter.delete(Receipt(remote_id="1001"))
     assert deleted.call_count == 1
+
+
+@respx.mock
+def test_a_refused_token_is_refreshed_once_and_the_new_pair_stored_privately(tmp_path):
+    store = tmp_path / "x-tokens.json"
+    channel = Channel(
+        name="x-main",
+        adapter="x",
+        secrets={"access_token": "X_TOKEN", "refresh_token": "X_REFRESH"},
+        settings={"client_id": "client-1", "token_store": str(store)},
+    )
+    adapter = XAdapter(channel, environ={"X_TOKEN": TOKEN, "X_REFRESH": "refresh-old"})
+    posts = respx.post(f"{API}/2/tweets").mock(
+        side_effect=[
+            httpx.Response(401, json={"title": "Unauthorized"}),
+            httpx.Response(201, json={"data": {"id": "1001"}}),
+        ]
+    )
+    refresh = respx.post(f"{API}/2/oauth2/token").mock(
+        return_value=httpx.Response(
+            200, json={"access_token": "access-new", "refresh_token": "refresh-new"}
+        )
+    )
+    assert adapter.publish(message(), "d1").remote_id == "1001"
+    form = dict(pair.split("=") for pair in refresh.calls.last.request.content.decode().split("&"))
+    assert form == {
+        "grant_type": "refresh_token",
+        "refresh_token": "refresh-old",
+        "client_id": "client-1",
+    }
+    assert posts.calls[1].request.headers["Authorization"] == "Bearer access-new"
+    assert json.loads(store.read_text()) == {
+        "access_token": "access-new",
+        "refresh_token": "refresh-new",
+    }
+    assert store.stat().st_mode & 0o777 == 0o600
+    # A new instance (the next run) starts from the stored pair.
+    respx.get(f"{API}/2/users/me").mock(
+        return_value=httpx.Response(200, json={"data": {"id": "77", "username": "bakery"}})
+    )
+    XAdapter(channel, environ={"X_TOKEN": TOKEN, "X_REFRESH": "refresh-old"}).verify()
+    assert respx.calls.last.request.headers["Authorization"] == "Bearer access-new"
+
+
+@respx.mock
+def test_a_refused_refresh_token_is_credentials_rejected(tmp_path):
+    channel = Channel(
+        name="x-main",
+        adapter="x",
+        secrets={"access_token": "X_TOKEN", "refresh_token": "X_REFRESH"},
+        settings={"client_id": "client-1"},
+    )
+    adapter = XAdapter(channel, environ={"X_TOKEN": TOKEN, "X_REFRESH": "refresh-old"})
+    respx.post(f"{API}/2/tweets").mock(return_value=httpx.Response(401, json={}))
+    respx.post(f"{API}/2/oauth2/token").mock(
+        return_value=httpx.Response(400, json={"error": "invalid_request"})
+    )
+    with pytest.raises(CredentialsRejected, match="refresh token was refused"):
+        adapter.publish(message(), "d1")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +22,7 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.model import Channel
+from socialsched.redaction import hide_secret
 
 from .length import MAX_LENGTH, weighted_length
 
@@ -45,8 +49,12 @@ class DuplicateContent(PermanentError):
 class XAdapter(Adapter):
     """Posts to X through API v2 with an OAuth 2.0 user-context access token.
 
-    Secret `access_token` (scopes tweet.read, tweet.write, users.read). Settings:
-    `api_url` (default https://api.x.com), `timeout` (seconds, default 20). A thread
+    Secret `access_token` (scopes tweet.read, tweet.write, users.read). With secret
+    `refresh_token` (scope offline.access) and setting `client_id` (secret
+    `client_secret` too for a confidential client), a refused access token is refreshed
+    once and the new pair written to the file `token_store` (mode 0600), which is read
+    first from then on. Settings: `api_url` (default https://api.x.com), `timeout`
+    (seconds, default 20). A thread
     goes out as a reply chain, one `POST /2/tweets` per part, each replying to the
     previous part. Text length is X's weighted count (URLs 23, CJK and emoji 2).
     """
@@ -54,6 +62,7 @@ class XAdapter(Adapter):
     name = "x"
     capabilities = Capabilities(max_length=MAX_LENGTH, delete=True, threads=True)
     required_secrets = ("access_token",)
+    path_settings = ("token_store",)
     doubt_guarantee = "checked (the account's recent posts, by exact text)"
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
@@ -61,14 +70,94 @@ class XAdapter(Adapter):
         settings = channel.settings
         self.api_url = str(settings.get("api_url", API_URL)).rstrip("/")
         self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+        store = settings.get("token_store")
+        self.token_store = Path(str(store)) if store else None
+        self.client_id = str(settings["client_id"]) if settings.get("client_id") else None
+        self._tokens: dict[str, str] | None = None
         self._user_id: str | None = None
         self._published: dict[str, Receipt] = {}
 
     def text_length(self, text: str) -> int:
         return weighted_length(text)
 
+    def _current_tokens(self) -> dict[str, str]:
+        """The access and refresh tokens: the stored pair when refreshed before, else
+        the channel's secrets."""
+        if self._tokens is None:
+            tokens: dict[str, str] = {}
+            if self.token_store is not None and self.token_store.exists():
+                try:
+                    tokens = json.loads(self.token_store.read_text())
+                except (OSError, ValueError):
+                    tokens = {}
+            if not tokens.get("access_token"):
+                tokens = {"access_token": self.secret("access_token")}
+                refresh = self.secret("refresh_token", None)
+                if refresh:
+                    tokens["refresh_token"] = refresh
+            for label, value in tokens.items():
+                hide_secret(value, f"<x {label}>")
+            self._tokens = tokens
+        return self._tokens
+
+    def _refresh(self) -> bool:
+        """Trade the refresh token for a new pair (`POST /2/oauth2/token`) and store
+        it; False when this channel cannot refresh."""
+        tokens = self._current_tokens()
+        refresh = tokens.get("refresh_token")
+        if not refresh or not self.client_id:
+            return False
+        where = f"x channel {self.channel.name!r}"
+        client_secret = self.secret("client_secret", None)
+        auth = (self.client_id, client_secret) if client_secret else None
+        data = {"grant_type": "refresh_token", "refresh_token": refresh}
+        if auth is None:
+            data["client_id"] = self.client_id
+        try:
+            response = httpx.post(
+                f"{self.api_url}/2/oauth2/token", data=data, auth=auth, timeout=self.timeout
+            )
+        except httpx.HTTPError as error:
+            raise TransientError(f"{where}: token refresh: {type(error).__name__}") from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise TransientError(f"{where}: token refresh: {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code >= 400 or not body.get("access_token"):
+            raise CredentialsRejected(
+                f"{where}: the refresh token was refused ({response.status_code}); "
+                "authorise the app again"
+            )
+        new = {"access_token": str(body["access_token"])}
+        new["refresh_token"] = str(body.get("refresh_token") or refresh)
+        for label, value in new.items():
+            hide_secret(value, f"<x {label}>")
+        self._tokens = new
+        if self.token_store is not None:
+            self._store(new)
+        return True
+
+    def _store(self, tokens: dict[str, str]) -> None:
+        # Written whole to a private temporary file, then moved over the old one.
+        assert self.token_store is not None
+        temporary = self.token_store.with_name(self.token_store.name + ".tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(tokens, file)
+        os.replace(temporary, self.token_store)
+
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        token = self.secret("access_token")
+        try:
+            return self._send(method, path, **kwargs)
+        except CredentialsRejected:
+            if not self._refresh():
+                raise
+        return self._send(method, path, **kwargs)
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        token = self._current_tokens()["access_token"]
         where = f"x channel {self.channel.name!r}"
         try:
             response = httpx.request(
