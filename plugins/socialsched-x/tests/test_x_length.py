@@ -27,3 +27,17 @@ def test_280_latin_characters_fit_and_140_cjk_fill_the_post():
     assert weighted_length("a" * 280) == 280
     assert weighted_length("你" * 140) == 280
     assert weighted_length("你" * 141) == 282
+
+
+def test_an_emoji_sequence_counts_two_once():
+    assert weighted_length("\U0001f44d\U0001f3fd") == 2  # thumbs up, medium skin tone
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # man ZWJ woman ZWJ girl
+    assert weighted_length(family) == 2
+    assert weighted_length("\U0001f1eb\U0001f1f7") == 2  # flag: regional indicators F R
+    assert weighted_length("\u2764\ufe0f") == 2  # heart with emoji presentation
+    assert weighted_length("1\ufe0f\u20e3") == 2  # keycap one
+
+
+def test_text_is_normalised_before_counting():
+    # "e" + combining acute composes to one "é" (NFC), counted once.
+    assert weighted_length("e\u0301") == 1
