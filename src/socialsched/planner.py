@@ -26,6 +26,7 @@ from .media_library import MediaLibrary, alt_source, items_for, keep_metadata
 from .model import Calendar, Channel, Delivery, Post, Segment, build_delivery
 from .registry import adapter_class
 from .render import Renderer
+from .text_variance import RouteTexts
 from .threads import split_thread
 
 # A delivery moved by next_business_day can come from up to this many days before
@@ -413,9 +414,10 @@ class Planner:
         media: tuple[Media, ...] = ()
         parts: tuple[str, ...] = ()
         thread_issues: list[str] = []
+        route_texts = RouteTexts(self.renderer, post, segment, channel)
         for slot in timing.slots:
             try:
-                text = self.renderer.render(post, segment, channel, slot.local, slot.holiday)
+                text = route_texts.render(slot.local, slot.holiday)
                 if extras is not None:
                     media, parts, thread_issues = extras.for_slot(slot, text)
                 self._check_limits(

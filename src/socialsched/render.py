@@ -24,6 +24,7 @@ from . import plugins
 from .errors import RenderError
 from .model import Calendar, Channel, Post, Segment
 from .template_limits import LimitedSandbox, TemplateTooLarge
+from .text_variance import Variance, variance
 
 T = TypeVar("T")
 
@@ -134,6 +135,7 @@ class Renderer:
         self._templates: dict[tuple[str, str], tuple[jinja2.Template, str]] = {}
         self._inline: dict[str, jinja2.Template] = {}
         self._inline_variables: dict[jinja2.Template, frozenset[str]] = {}
+        self._variances: dict[tuple[str, str], Variance] = {}
 
     def template_names(self, name: str, locale: str) -> list[str]:
         """File names tried, in order, for template `name` in `locale`."""
@@ -182,6 +184,21 @@ class Renderer:
             f"post {post.id!r} has no text for locale {locale!r} "
             f"(has: {', '.join(text)}; add one of them or 'default')"
         )
+
+    def variance(self, post: Post, locale: str) -> Variance:
+        """How often the text of `post` in `locale` may change along one route, from
+        what its template reads (see `socialsched.text_variance`)."""
+        key = (post.id, locale)
+        found = self._variances.get(key)
+        if found is None:
+            template, _ = self._compile(post, locale)
+            if post.template is not None:
+                assert self.environment.loader is not None and template.name is not None
+                source = self.environment.loader.get_source(self.environment, template.name)[0]
+            else:
+                source = self._inline_source(post, locale)[0]
+            found = self._variances[key] = variance(self.environment, source, BUILTIN_FILTERS)
+        return found
 
     def check(self, post: Post, locale: str) -> None:
         """Compile the template a post uses for `locale`, raising `RenderError` if broken."""

@@ -1,0 +1,204 @@
+"""How often a template's text can change along one route, read from Jinja's own AST.
+
+Along one (post, segment, channel) route only the delivery's time (`when`) and its
+holiday change; `segment`, `post`, `channel`, `locale` and `vars` stay the same. So a
+template that reads neither renders the same text for the whole route, one that reads
+only the date (`when|date`, `when.year`, `when.weekday()`, `holiday`) the same text for a
+whole local day, and any other use of `when` needs one rendering per slot. `RouteTexts`
+renders once per distinct value of what the template reads and reuses the text.
+
+Anything the analysis cannot vouch for makes the template render for every slot, as if
+there were no cache: includes, imports and extends (the other template is not inspected),
+context references, filters, tests or globals a plugin marks non-deterministic (an
+attribute `socialsched_nondeterministic = True` on the function), and filters or globals
+other than the built-ins that take the whole context (`jinja2.pass_context`), since they
+may read `when` without the template naming it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import jinja2.meta
+import jinja2.utils
+from jinja2 import nodes
+
+if TYPE_CHECKING:
+    from .model import Channel, Post, Segment
+    from .render import Renderer
+
+#: The attribute a plugin sets to True on a filter, test or global whose result may
+#: differ between two calls with the same arguments (random text, the current time).
+NONDETERMINISTIC = "socialsched_nondeterministic"
+
+#: Jinja's own globals whose result changes from call to call.
+_JINJA_NONDETERMINISTIC: frozenset[Any] = frozenset({jinja2.utils.generate_lorem_ipsum})
+
+#: Variables whose value changes from one delivery of a route to the next.
+_SLOT_VARIABLES = frozenset({"when", "holiday"})
+
+#: Attributes of `when` that read only its local date.
+_DATE_ATTRIBUTES = frozenset({"year", "month", "day"})
+#: Methods of `when` that, called without arguments, read only its local date.
+_DATE_METHODS = frozenset({"date", "weekday", "isoweekday", "isocalendar", "toordinal"})
+
+#: Constructs that bring in text or names the analysis cannot see.
+_OPAQUE = (
+    nodes.Extends,
+    nodes.Include,
+    nodes.Import,
+    nodes.FromImport,
+    nodes.ContextReference,
+    nodes.DerivedContextReference,
+    nodes.ExtensionAttribute,
+    nodes.ImportedName,
+    nodes.InternalName,
+)
+
+
+class Variance(enum.Enum):
+    """How often a template's text may change along one route."""
+
+    #: The same text for every delivery of the route.
+    ROUTE = "route"
+    #: The same text for every delivery of a local day.
+    DAY = "day"
+    #: One text per distinct local time (and holiday).
+    SLOT = "slot"
+    #: Not cacheable: render for every delivery.
+    ALWAYS = "always"
+
+
+def _walk(
+    node: nodes.Node, parents: tuple[nodes.Node, ...] = ()
+) -> Iterator[tuple[nodes.Node, tuple[nodes.Node, ...]]]:
+    """Every node under `node` with its ancestors, nearest last."""
+    yield node, parents
+    for child in node.iter_child_nodes():
+        yield from _walk(child, (*parents, node))
+
+
+def _reads_whole_context(function: Any) -> bool:
+    return jinja2.utils._PassArg.from_obj(function) is jinja2.utils._PassArg.context
+
+
+def _date_only(name: nodes.Name, parents: tuple[nodes.Node, ...], date_filter: bool) -> bool:
+    """Whether this read of `when` uses only its local date."""
+    if not parents:
+        return False
+    parent = parents[-1]
+    if isinstance(parent, nodes.Filter) and parent.node is name:
+        return date_filter and parent.name == "date"
+    if isinstance(parent, nodes.Getattr) and parent.node is name:
+        if parent.attr in _DATE_ATTRIBUTES:
+            return True
+        if parent.attr in _DATE_METHODS and len(parents) >= 2:
+            call = parents[-2]
+            return (
+                isinstance(call, nodes.Call)
+                and call.node is parent
+                and not (call.args or call.kwargs or call.dyn_args or call.dyn_kwargs)
+            )
+    return False
+
+
+def variance(
+    environment: jinja2.Environment,
+    source: str,
+    builtin_filters: Mapping[str, Callable[..., Any]],
+) -> Variance:
+    """How often the text of template `source` may change along one route, in
+    `environment` (whose filters, tests and globals it looks up)."""
+    tree = environment.parse(source)
+    undeclared = jinja2.meta.find_undeclared_variables(tree)
+    date_filter = environment.filters.get("date") is builtin_filters.get("date")
+    result = Variance.ROUTE
+    for node, parents in _walk(tree):
+        if isinstance(node, _OPAQUE):
+            return Variance.ALWAYS
+        used: list[Any] = []
+        if isinstance(node, nodes.Filter):  # also the filter of a `{% filter %}` block
+            used.append(environment.filters.get(node.name))
+        elif isinstance(node, nodes.Test):
+            used.append(environment.tests.get(node.name))
+        elif isinstance(node, nodes.Const) and isinstance(node.value, str):
+            # `map('name')`, `select('name')` and the like call filters and tests by name.
+            used.extend((environment.filters.get(node.value), environment.tests.get(node.value)))
+        elif isinstance(node, nodes.Name) and node.name in undeclared:
+            used.append(environment.globals.get(node.name))
+            if node.name == "holiday":
+                result = max(result, Variance.DAY, key=_ORDER.index)
+            elif node.name == "when":
+                granularity = (
+                    Variance.DAY if _date_only(node, parents, date_filter) else Variance.SLOT
+                )
+                result = max(result, granularity, key=_ORDER.index)
+        for function in used:
+            if function is None:
+                continue
+            if getattr(function, NONDETERMINISTIC, False) or _is_jinja_random(function):
+                return Variance.ALWAYS
+            if _reads_whole_context(function) and function not in builtin_filters.values():
+                result = max(result, Variance.SLOT, key=_ORDER.index)
+    return result
+
+
+def _is_jinja_random(function: Any) -> bool:
+    try:
+        return function in _JINJA_NONDETERMINISTIC
+    except TypeError:  # unhashable global value
+        return False
+
+
+_ORDER = [Variance.ROUTE, Variance.DAY, Variance.SLOT, Variance.ALWAYS]
+
+
+def _slot_key(when: datetime, holiday: str | None) -> Hashable:
+    # Two local times equal on the wall clock but on either side of a DST change compare
+    # equal; the offset tells them apart.
+    return when.replace(tzinfo=None), when.utcoffset(), holiday
+
+
+_KEYS: dict[Variance, Callable[[datetime, str | None], Hashable]] = {
+    Variance.ROUTE: lambda when, holiday: None,
+    Variance.DAY: lambda when, holiday: (when.date(), holiday),
+    Variance.SLOT: _slot_key,
+}
+
+
+class RouteTexts:
+    """The rendered text of one post for one segment and channel, rendered once per
+    distinct value of what its template reads (see `Variance`)."""
+
+    def __init__(self, renderer: Renderer, post: Post, segment: Segment, channel: Channel) -> None:
+        self.renderer = renderer
+        self.post = post
+        self.segment = segment
+        self.channel = channel
+        self._key: Callable[[datetime, str | None], Hashable] | None = None
+        self._analysed = False
+        self._texts: dict[Hashable, str] = {}
+
+    def render(self, when: datetime, holiday: str | None) -> str:
+        """The text for the delivery at local time `when` (holiday `holiday`); raises
+        `RenderError` as `Renderer.render` does."""
+        if not self._analysed:
+            # Analysed on first use so that a missing template raises from here, as an
+            # uncached rendering would.
+            self._key = _KEYS.get(self.renderer.variance(self.post, self.segment.locale))
+            self._analysed = True
+        if self._key is None:
+            return self.renderer.render(self.post, self.segment, self.channel, when, holiday)
+        key = self._key(when, holiday)
+        text = self._texts.get(key)
+        if text is None:
+            text = self.renderer.render(self.post, self.segment, self.channel, when, holiday)
+            self._texts[key] = text
+        return text
+
+
+__all__ = ["NONDETERMINISTIC", "RouteTexts", "Variance", "variance"]
