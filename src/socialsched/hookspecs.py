@@ -59,7 +59,10 @@ def template_filters() -> Mapping[str, Callable[..., Any]] | None:
     """Jinja filters to add to every template, as a mapping of name to function.
 
     Filters run inside Jinja's sandbox; a filter wanting the segment's locale can be
-    decorated with `jinja2.pass_context` and read `context["segment"]`.
+    decorated with `jinja2.pass_context` and read `context["segment"]`. The planner
+    renders a template once per distinct value of what it reads; set the attribute
+    `socialsched_nondeterministic = True` on a filter whose result may change between
+    calls with the same arguments (random text, the current time) to render it every time.
     """
 
 
