@@ -282,10 +282,17 @@ def install_fake_distribution(tmp_path, monkeypatch, name, entry_point, module_s
 GOOD_MODULE = """
     from socialsched import hookimpl
     from socialsched.adapters import Adapter, Capabilities, Receipt
+    from socialsched.media import MediaLimits
 
     class FaxAdapter(Adapter):
         name = "fax"
-        capabilities = Capabilities(max_length=1000, audiences=("recipient",))
+        capabilities = Capabilities(
+            max_length=1000,
+            audiences=("recipient",),
+            images=MediaLimits(max_count=3),
+            max_alt_length=120,
+            threads=True,
+        )
 
         def publish(self, message, idempotency_key):
             return Receipt(remote_id=idempotency_key)
@@ -306,7 +313,14 @@ def test_entry_point_plugin_is_listed_with_its_package(tmp_path, monkeypatch):
     assert rows["fax"]["package"] == "socialsched-fax 1.2.3"
     assert rows["fax"]["capabilities"]["max_length"] == 1000
     assert rows["fax"]["capabilities"]["audiences"] == ["recipient"]
+    assert {
+        key: rows["fax"]["capabilities"][key]
+        for key in ("media", "images", "videos", "max_alt_length", "threads")
+    } == {"media": True, "images": 3, "videos": 0, "max_alt_length": 120, "threads": True}
     assert rows["webhook"]["package"].startswith("socialsched ")
+    text = CliRunner().invoke(main, ["adapters", "list"]).output
+    (fax,) = [line for line in text.splitlines() if line.startswith("fax ")]
+    assert fax.endswith("max 1000 chars; audiences: recipient; images: up to 3; threads")
 
 
 def test_broken_entry_point_is_named_and_the_cli_keeps_working(tmp_path, monkeypatch):

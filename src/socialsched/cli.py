@@ -381,7 +381,10 @@ def _capabilities_text(capabilities: Any) -> str:
     parts = [f"max {limit} chars" if limit is not None else "no length limit"]
     audiences = ", ".join(capabilities.audiences) or "none"
     parts.append(f"audiences: {audiences}")
-    for flag in ("media", "native_scheduling", "delete", "idempotent"):
+    for kind, limits in (("image", capabilities.images), ("video", capabilities.videos)):
+        if limits.max_count:
+            parts.append(f"{kind}s: up to {limits.max_count}")
+    for flag in ("threads", "native_scheduling", "delete", "idempotent"):
         if getattr(capabilities, flag):
             parts.append(flag.replace("_", " "))
     return "; ".join(parts)

@@ -398,6 +398,10 @@ def describe_capabilities(capabilities: Capabilities) -> Mapping[str, Any]:
     return {
         "max_length": capabilities.max_length,
         "media": capabilities.media,
+        "images": capabilities.images.max_count,
+        "videos": capabilities.videos.max_count,
+        "max_alt_length": capabilities.max_alt_length,
+        "threads": capabilities.threads,
         "audiences": list(capabilities.audiences),
         "native_scheduling": capabilities.native_scheduling,
         "delete": capabilities.delete,
