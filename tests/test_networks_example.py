@@ -1,4 +1,4 @@
-"""The multi-network example: one post, four networks, per-network text and limits."""
+"""The multi-network example: one post, six networks, per-network text and limits."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from socialsched.cli import main
 from socialsched.registry import available_adapters
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "networks" / "calendar.toml"
-NETWORKS = {"slack", "discord", "email", "facebook"}
+NETWORKS = {"slack", "discord", "email", "facebook", "x", "linkedin"}
 
 pytestmark = pytest.mark.skipif(
     not set(available_adapters()) >= NETWORKS,
-    reason="needs pip install -e plugins/socialsched-{slack,discord,email,facebook}",
+    reason="needs pip install -e plugins/socialsched-{slack,discord,email,facebook,x,linkedin}",
 )
 
 
@@ -35,10 +35,12 @@ def test_each_network_gets_its_own_text_at_each_markets_monday_10():
 
     by_adapter = {d.adapter: d.text for d in deliveries if d.segment == "fr-FR"}
     assert set(by_adapter) == NETWORKS
-    assert len(set(by_adapter.values())) == 4
+    assert len(set(by_adapter.values())) == len(NETWORKS)
     assert by_adapter["slack"].startswith("*This week at Olivar*")
     assert "#kitchen" in by_adapter["discord"]
     assert "subscribed to the Olivar list" in by_adapter["email"]
+    assert by_adapter["x"].endswith("#oliveoil")
+    assert by_adapter["linkedin"].startswith("This week at Olivar: the new harvest")
     monday = next(
         start + timedelta(days=i) for i in range(7) if (start + timedelta(days=i)).weekday() == 0
     )
@@ -48,7 +50,7 @@ def test_each_network_gets_its_own_text_at_each_markets_monday_10():
     assert {d.utc for d in deliveries if d.segment == "fr-FR"} == {
         paris_10.astimezone(zoneinfo.ZoneInfo("UTC"))
     }
-    assert len(deliveries) == 3 * 4
+    assert len(deliveries) == 3 * len(NETWORKS)
 
 
 def test_plan_checks_facebooks_scheduling_window():
