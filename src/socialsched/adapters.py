@@ -167,6 +167,12 @@ class TransientError(AdapterError):
         self.retry_after = retry_after
 
 
+class QuotaReached(TransientError):
+    """The network's own publishing quota for the account is used up (e.g. Instagram's
+    posts per day). Not a failed attempt: the runner gives the delivery back, due again
+    `retry_after` seconds from now, without counting an attempt."""
+
+
 class PermanentError(AdapterError):
     """A failure that retrying will not fix (bad credentials, rejected content)."""
 

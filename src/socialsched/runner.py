@@ -40,6 +40,7 @@ from .adapters import (
     CredentialsRejected,
     Message,
     PermanentError,
+    QuotaReached,
     Receipt,
     TransientError,
 )
@@ -63,6 +64,8 @@ logger = logging.getLogger("socialsched.runner")
 
 # Waits between attempts to reach a lost database: 1 s, 2 s, 4 s, ... at most this.
 DATABASE_RETRY_MAX = 60.0
+QUOTA_RECHECK = 3600.0
+"""Seconds before a delivery deferred by a network quota that named no time is tried again."""
 
 AdapterFactory = Callable[[Channel], Adapter]
 
@@ -355,6 +358,8 @@ class Runner:
                 receipt = adapter.publish(message, idempotency_key=record.id)
         except CredentialsRejected as error:
             self._hold(record, channel, error)
+        except QuotaReached as error:
+            self._defer(record, redact(str(error)), error.retry_after)
         except PermanentError as error:
             self._fail(record, error, redact(str(error)), fields)
         except TransientError as error:
@@ -580,6 +585,18 @@ class Runner:
         )
         self.store.record_retry(record, self.worker, due, description)
         _emit("delivery_failed", error=error, final=False, **fields)
+
+    def _defer(self, record: Record, description: str, retry_after: float | None) -> None:
+        delay = retry_after if retry_after is not None and retry_after > 0 else QUOTA_RECHECK
+        due = self.store.clock() + timedelta(seconds=delay)
+        logger.info(
+            "delivery %s: %s; deferred %.0fs",
+            record.id,
+            description,
+            delay,
+            extra=self._fields(record, event="quota_reached", error=description),
+        )
+        self.store.record_deferred(record, self.worker, due, description)
 
     def _fail(
         self, record: Record, error: AdapterError, description: str, fields: dict[str, Any]

@@ -15,7 +15,7 @@ from conftest import Recorder, calendar, post, segment
 from sqlalchemy import event
 
 from socialsched import store as store_module
-from socialsched.adapters import PermanentError, TransientError
+from socialsched.adapters import PermanentError, QuotaReached, TransientError
 from socialsched.model import Channel
 from socialsched.policy import Rate, RateError, retry_delay
 from socialsched.registry import adapter_class
@@ -115,6 +115,26 @@ def test_retry_after_is_honoured(store, clock, recorder):
     runner(store, recorder, clock).dispatch()
     for record in store.records():
         assert record.due >= clock.now + timedelta(seconds=900)
+
+
+def test_a_used_up_network_quota_defers_without_counting_attempts(store, clock, recorder):
+    channel = Channel(name="feed", adapter="jsonl", settings={"path": "/x"}, max_attempts=2)
+    store.schedule(calendar([post("a", "05:30")], channels=[channel]), "2027-01-04", "2027-01-04")
+    # More quota refusals than max_attempts: none of them may fail the delivery.
+    recorder.failures = [QuotaReached("25 of 25 posts used", retry_after=1728)] * 6
+    worker = runner(store, recorder, clock)
+    for _ in range(3):
+        worker.dispatch()
+        records = store.records()
+        assert {r.state for r in records} == {"scheduled"}
+        assert {r.attempts for r in records} == {0}
+        assert {r.due for r in records} == {clock.now + timedelta(seconds=1728)}
+        clock.now += timedelta(seconds=1728)
+    worker.dispatch()
+    assert {r.state for r in store.records()} == {"published"}
+    assert {r.attempts for r in store.records()} == {1}
+    reasons = [e.reason for e in store.log() if e.to_state == "scheduled" and e.from_state]
+    assert sum("25 of 25 posts used" in (reason or "") for reason in reasons) == 6
 
 
 def test_permanent_error_fails_at_once(store, clock, recorder):
