@@ -3,12 +3,9 @@ host kind contributed by a plugin."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +17,7 @@ from socialsched.adapters import Adapter, Capabilities, Message
 from socialsched.media import Media, MediaLimits
 from socialsched.media_hosts import FolderMediaHost, MediaHostError, hosted, media_host
 from socialsched.model import Channel
-from socialsched.testing import sample_image
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+from socialsched.testing import sample_image, serve_folder
 
 
 @pytest.fixture
@@ -33,15 +25,8 @@ def web_folder(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """A folder and the base URL a real HTTP server on 127.0.0.1 serves it at."""
     folder = tmp_path / "www" / "media"
     folder.mkdir(parents=True)
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield folder, f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_folder(folder) as base_url:
+        yield folder, base_url + "/"
 
 
 def test_folder_host_serves_the_bytes_at_a_public_url_then_removes_them(web_folder):

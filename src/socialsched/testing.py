@@ -36,13 +36,16 @@ optional methods of the remote let the kit check what arrived (see `Remote`):
 `attachments(key)` and `reply_chain(key)`.
 
 `LocalServer` is a real HTTP server on 127.0.0.1 (a thread, any free port) with
-scripted responses, for adapters that talk HTTP.
+scripted responses, for adapters that talk HTTP; `serve_folder` publishes a folder
+the way a channel's media host is served, for networks that fetch media by URL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
+import functools
 import hashlib
 import io
 import json
@@ -52,7 +55,8 @@ import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import attrs
@@ -765,6 +769,31 @@ class LocalServer:
         self._thread.join()
 
 
+class _QuietFolderHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output clean
+
+
+@contextlib.contextmanager
+def serve_folder(folder: str | Path) -> Iterator[str]:
+    """A real web server on 127.0.0.1 publishing `folder` while the block runs; yields
+    its base URL. For adapters of networks that fetch media by URL: point the
+    channel's `media_host` at the folder and this URL, and have the fake network fetch
+    what the adapter names, as the real one would."""
+    handler = functools.partial(_QuietFolderHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 __all__ = [
     "TEXT_PREFIX",
     "AdapterContract",
@@ -776,4 +805,5 @@ __all__ = [
     "key_in_text",
     "sample_image",
     "sample_video",
+    "serve_folder",
 ]

@@ -1,6 +1,4 @@
-"""A local stand-in for the Instagram Graph API and a real web server for the media
-folder, for the instagram adapter's tests.
-
+"""A local stand-in for the Instagram Graph API, for the instagram adapter's tests.
 The fake fetches every `image_url` and `video_url` from the media server when the
 container is created, as Instagram does, so a test sees the bytes that were really
 reachable at the URL the adapter sent.
@@ -8,13 +6,7 @@ reachable at the URL the adapter sent.
 
 from __future__ import annotations
 
-import functools
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,26 +17,6 @@ USER = "17841400000000042"
 PUBLISHED_AT = datetime(2030, 1, 15, 9, 31, tzinfo=UTC)
 """When the fake says its posts went out: the kit's messages are due a minute before."""
 PREFIX = f"/v23.0/{USER}"
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def media_server(folder: Path) -> Iterator[str]:
-    """A real HTTP server publishing `folder`; yields its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 class InstagramGraph(LocalServer):

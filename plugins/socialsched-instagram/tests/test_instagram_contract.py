@@ -9,12 +9,12 @@ from typing import Any
 
 import attrs
 import pytest
-from instagram_graph import USER, InstagramGraph, media_server
+from instagram_graph import USER, InstagramGraph
 from socialsched_instagram import InstagramAdapter
 
 from socialsched.adapters import Adapter, Message
 from socialsched.model import Channel
-from socialsched.testing import AdapterContract, sample_image
+from socialsched.testing import AdapterContract, sample_image, serve_folder
 
 
 class TestInstagramContract(AdapterContract):
@@ -37,7 +37,7 @@ class TestInstagramContract(AdapterContract):
 
     @pytest.fixture
     def channel(self, remote: InstagramGraph, tmp_path: Path) -> Iterator[Channel]:
-        with media_server(tmp_path) as base_url:
+        with serve_folder(tmp_path) as base_url:
             yield Channel(
                 name="instagram",
                 adapter="instagram",

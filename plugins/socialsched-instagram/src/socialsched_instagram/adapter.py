@@ -24,7 +24,7 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.media import Media, MediaLimits
-from socialsched.media_hosts import MediaHost, MediaHostError
+from socialsched.media_hosts import MediaHostError, hosted
 from socialsched.model import Channel
 
 API_VERSION = "v23.0"
@@ -231,21 +231,18 @@ class InstagramAdapter(Adapter):
             host = self.media_host()
         except MediaHostError as error:
             raise PermanentError(f"channel {self.channel.name!r}: {error}") from None
-        urls: list[str] = []
         try:
-            for media in message.attachments:
-                urls.append(_put(host, media))
-            container = self._container(message, urls)
-            try:
-                body = self._request(
-                    "POST", f"{self.user_id}/media_publish", data={"creation_id": container}
-                )
-            except _ReplyLost:
-                self._unanswered.add(idempotency_key)
-                raise
-        finally:
-            for url in urls:
-                _remove(host, url)
+            with hosted(host, message.attachments) as urls:
+                container = self._container(message, urls)
+                try:
+                    body = self._request(
+                        "POST", f"{self.user_id}/media_publish", data={"creation_id": container}
+                    )
+                except _ReplyLost:
+                    self._unanswered.add(idempotency_key)
+                    raise
+        except MediaHostError as error:
+            raise TransientError(f"channel {self.channel.name!r}: {error}") from None
         # The post exists now: nothing below may raise.
         self._unanswered.discard(idempotency_key)
         media_id = body.get("id")
@@ -352,23 +349,6 @@ class InstagramAdapter(Adapter):
 
 def _alt(media: Media) -> dict[str, str]:
     return {"alt_text": media.alt} if media.alt else {}
-
-
-def _put(host: MediaHost, media: Media) -> str:
-    try:
-        return host.put(media)
-    except MediaHostError as error:
-        raise TransientError(f"media host: {error}") from None
-    except OSError as error:
-        raise TransientError(f"media host: {error.strerror or type(error).__name__}") from None
-
-
-def _remove(host: MediaHost, url: str) -> None:
-    # The post is out or has failed either way; a file left behind is only untidy.
-    try:
-        host.remove(url)
-    except (MediaHostError, OSError) as error:
-        log.warning("media host: could not remove %s: %s", url, error)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
