@@ -1,4 +1,5 @@
 """A local stand-in for the Instagram Graph API, for the instagram adapter's tests.
+
 The fake fetches every `image_url` and `video_url` from the media server when the
 container is created, as Instagram does, so a test sees the bytes that were really
 reachable at the URL the adapter sent.
