@@ -1,5 +1,6 @@
 """The x adapter passes socialsched's conformance kit against a real local HTTP server
-standing in for X API v2 (posts, reply chains, duplicate refusals, deletes)."""
+standing in for X API v2 (posts, media uploads, reply chains, duplicate refusals,
+deletes)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ import pytest
 from socialsched_x import XAdapter
 
 from socialsched.model import Channel
-from socialsched.testing import AdapterContract, LocalServer, Reply, Request, key_in_text
+from socialsched.testing import (
+    AdapterContract,
+    Arrived,
+    LocalServer,
+    Reply,
+    Request,
+    key_in_text,
+)
 
 USER = "77"
 
@@ -18,7 +26,41 @@ USER = "77"
 class XApi(LocalServer):
     """A local X API v2: POST /2/tweets creates post number n (refusing a text the
     account already posted, as X does), DELETE /2/tweets/n removes it, GET /2/users/me
-    answers as user 77 and GET /2/users/77/tweets lists the posts, newest first."""
+    answers as user 77 and GET /2/users/77/tweets lists the posts, newest first. The
+    media upload endpoints keep what was uploaded: a video is "pending" once after
+    finalize, then "succeeded" on the STATUS check."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uploads: dict[str, dict[str, Any]] = {}
+
+    def attachments(self, key: str) -> list[Arrived]:
+        [post] = [post for post in self.posts().values() if key_in_text(post["text"]) == key]
+        uploads = [self.uploads[media_id] for media_id in post["media"]["media_ids"]]
+        return [Arrived.of(b"".join(item["segments"]), item.get("alt")) for item in uploads]
+
+    def _media(self, request: Request, number: int, path: str) -> Reply:
+        if path == "/2/media/upload/initialize":
+            media_id = f"900{number}"
+            self.uploads[media_id] = {**request.json(), "segments": []}
+            return Reply(200, {"data": {"id": media_id, "expires_after_secs": 86400}})
+        if path == "/2/media/metadata":
+            body = request.json()
+            self.uploads[body["id"]]["alt"] = body["metadata"]["alt_text"]["text"]
+            return Reply(200, {"data": {"associated_metadata": True}})
+        if path == "/2/media/upload":  # STATUS
+            return Reply(200, {"data": {"processing_info": {"state": "succeeded"}}})
+        media_id, step = path.split("/")[4:6]
+        upload = self.uploads[media_id]
+        if step == "append":
+            form = request.form()
+            assert int(form["segment_index"]) == len(upload["segments"])
+            upload["segments"].append(form["media"])
+            return Reply(204)
+        data: dict[str, Any] = {"id": media_id}
+        if upload["media_category"] == "tweet_video":
+            data["processing_info"] = {"state": "pending", "check_after_secs": 0}
+        return Reply(200, {"data": data})
 
     def posts(self) -> dict[str, dict[str, Any]]:
         """Post id -> its JSON payload, for the posts that exist now."""
@@ -65,6 +107,8 @@ class XApi(LocalServer):
 
     def respond(self, request: Request, number: int) -> Reply | None:
         path = request.path.partition("?")[0]
+        if path.startswith("/2/media/"):
+            return self._media(request, number, path)
         if request.method == "POST" and path == "/2/tweets":
             text = request.json()["text"]
             if any(post["text"] == text for post in self.posts().values()):

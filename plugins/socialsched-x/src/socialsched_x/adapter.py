@@ -6,11 +6,12 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
+import oauthlib.oauth1
 
 from socialsched.adapters import (
     Adapter,
@@ -21,10 +22,12 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
+from socialsched.media import Media
 from socialsched.model import Channel
 from socialsched.redaction import hide_secret
 
 from .length import MAX_LENGTH, weighted_length
+from .media import IMAGES, MAX_ALT_LENGTH, VIDEOS, upload
 
 API_URL = "https://api.x.com"
 DEFAULT_TIMEOUT = 20.0
@@ -57,25 +60,50 @@ class XAdapter(Adapter):
     (seconds, default 20). A thread
     goes out as a reply chain, one `POST /2/tweets` per part, each replying to the
     previous part. Text length is X's weighted count (URLs 23, CJK and emoji 2).
+
+    OAuth 1.0a user context instead: secrets `api_key`, `api_secret` (the app's consumer
+    key and secret), `access_token` and `access_token_secret`; each request is signed
+    (HMAC-SHA1).
+
+    Images (up to four) and a video go up through the chunked media upload, with their
+    alt text, before the post names them (`media.media_ids`); the token needs the
+    media.write scope too. `sleep` waits between checks of a video's processing.
     """
 
     name = "x"
-    capabilities = Capabilities(max_length=MAX_LENGTH, delete=True, threads=True)
+    capabilities = Capabilities(
+        max_length=MAX_LENGTH,
+        delete=True,
+        threads=True,
+        images=IMAGES,
+        videos=VIDEOS,
+        max_alt_length=MAX_ALT_LENGTH,
+    )
     required_secrets = ("access_token",)
     path_settings = ("token_store",)
     doubt_guarantee = "checked (the account's recent posts, by exact text)"
 
-    def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        environ: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         super().__init__(channel, environ)
+        self.sleep = sleep
         settings = channel.settings
         self.api_url = str(settings.get("api_url", API_URL)).rstrip("/")
         self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
         store = settings.get("token_store")
         self.token_store = Path(str(store)) if store else None
         self.client_id = str(settings["client_id"]) if settings.get("client_id") else None
+        # OAuth 1.0a user context when the channel names the app's consumer key.
+        self.oauth1 = "api_key" in channel.secrets
         self._tokens: dict[str, str] | None = None
         self._user_id: str | None = None
         self._published: dict[str, Receipt] = {}
+        # Media uploaded for a key: a retry names them again instead of uploading again.
+        self._uploaded: dict[tuple[str, str], str] = {}
 
     def text_length(self, text: str) -> int:
         return weighted_length(text)
@@ -156,14 +184,32 @@ class XAdapter(Adapter):
                 raise
         return self._send(method, path, **kwargs)
 
+    def _authorization(self, method: str, url: httpx.URL) -> tuple[str, str]:
+        """The Authorization header for a request, and the token it carries (to keep
+        out of error texts)."""
+        if not self.oauth1:
+            token = self._current_tokens()["access_token"]
+            return f"Bearer {token}", token
+        token = self.secret("access_token")
+        client = oauthlib.oauth1.Client(
+            self.secret("api_key"),
+            client_secret=self.secret("api_secret"),
+            resource_owner_key=token,
+            resource_owner_secret=self.secret("access_token_secret"),
+        )
+        # Only form-encoded bodies are signed (RFC 5849 3.4.1.3): JSON and multipart not.
+        _, headers, _ = client.sign(str(url), method)
+        return headers["Authorization"], token
+
     def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        token = self._current_tokens()["access_token"]
+        url = httpx.URL(f"{self.api_url}{path}", params=kwargs.pop("params", None))
+        authorization, token = self._authorization(method, url)
         where = f"x channel {self.channel.name!r}"
         try:
             response = httpx.request(
                 method,
-                f"{self.api_url}{path}",
-                headers={"Authorization": f"Bearer {token}"},
+                url,
+                headers={"Authorization": authorization},
                 timeout=self.timeout,
                 **kwargs,
             )
@@ -194,6 +240,10 @@ class XAdapter(Adapter):
         if idempotency_key in self._published:
             return self._published[idempotency_key]
         payload: dict[str, Any] = {"text": message.text}
+        if message.attachments:
+            payload["media"] = {
+                "media_ids": [self._upload(media, idempotency_key) for media in message.attachments]
+            }
         if message.reply_to is not None:
             payload["reply"] = {"in_reply_to_tweet_id": message.reply_to.remote_id}
         try:
@@ -216,6 +266,13 @@ class XAdapter(Adapter):
             receipt = Receipt(remote_id=str(post_id), url=f"https://x.com/i/web/status/{post_id}")
         self._published[idempotency_key] = receipt
         return receipt
+
+    def _upload(self, media: Media, idempotency_key: str) -> str:
+        known = self._uploaded.get((idempotency_key, media.digest))
+        if known is None:
+            known = upload(self._request, media, sleep=self.sleep)
+            self._uploaded[(idempotency_key, media.digest)] = known
+        return known
 
     def user_id(self) -> str:
         """The id of the account the token belongs to (`GET /2/users/me`)."""
