@@ -5,13 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pytest
 from socialsched_linkedin import LinkedInAdapter
 
 from socialsched.model import Channel
-from socialsched.testing import AdapterContract, LocalServer, Reply, Request, key_in_text
+from socialsched.testing import (
+    AdapterContract,
+    Arrived,
+    LocalServer,
+    Reply,
+    Request,
+    key_in_text,
+)
 
 ORG = "urn:li:organization:42"
 
@@ -19,7 +26,49 @@ ORG = "urn:li:organization:42"
 class PostsApi(LocalServer):
     """A local Posts API: POST /rest/posts creates urn:li:share:n (in x-restli-id),
     DELETE /rest/posts/{urn} removes it, GET /rest/posts lists the author's posts and
-    GET /v2/userinfo answers as a member."""
+    GET /v2/userinfo answers as a member. The Images and Videos APIs hand out upload
+    URLs on this server (/upload/n, a video in two parts) and keep what was PUT there;
+    a finalized video is AVAILABLE."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uploaded: dict[str, bytes] = {}
+
+    def attachments(self, key: str) -> list[Arrived]:
+        [post] = [p for p in self.posts().values() if key_in_text(p["commentary"]) == key]
+        content = post["content"]
+        items = content["multiImage"]["images"] if "multiImage" in content else [content["media"]]
+        return [Arrived.of(self.uploaded[item["id"]], item.get("altText")) for item in items]
+
+    def _media(self, request: Request, number: int, path: str) -> Reply:
+        if request.method == "PUT":
+            urn, _, part = unquote(path.removeprefix("/upload/")).partition("#")
+            self.uploaded[urn] = self.uploaded.get(urn, b"") + request.body
+            return Reply(201, headers={"etag": f"etag-{part or 0}"})
+        if "initializeUpload" in request.path and path == "/rest/images":
+            urn = f"urn:li:image:{number}"
+            upload = f"{self.url}/upload/{quote(urn, safe='')}"
+            return Reply(200, {"value": {"uploadUrl": upload, "image": urn}})
+        if "initializeUpload" in request.path:
+            urn = f"urn:li:video:{number}"
+            size = request.json()["initializeUploadRequest"]["fileSizeBytes"]
+            half = size // 2
+            parts = [(0, half - 1), (half, size - 1)]
+            instructions = [
+                {
+                    "uploadUrl": f"{self.url}/upload/{quote(f'{urn}#{n}', safe='')}",
+                    "firstByte": first,
+                    "lastByte": last,
+                }
+                for n, (first, last) in enumerate(parts)
+            ]
+            return Reply(
+                200,
+                {"value": {"video": urn, "uploadInstructions": instructions, "uploadToken": ""}},
+            )
+        if "finalizeUpload" in request.path:
+            return Reply(200)
+        return Reply(200, {"status": "AVAILABLE"})
 
     def posts(self) -> dict[str, dict[str, Any]]:
         """Post urn -> its JSON body, for the posts that exist now."""
@@ -49,6 +98,8 @@ class PostsApi(LocalServer):
 
     def respond(self, request: Request, number: int) -> Reply | None:
         path = request.path.partition("?")[0]
+        if path.startswith(("/upload/", "/rest/images", "/rest/videos")):
+            return self._media(request, number, path)
         if request.method == "POST" and path == "/rest/posts":
             return Reply(201, headers={"x-restli-id": f"urn:li:share:{number}"})
         if request.method == "DELETE":
@@ -75,7 +126,11 @@ class TestLinkedInContract(AdapterContract):
             name="li",
             adapter="linkedin",
             secrets={"access_token": "LI_TOKEN"},
-            settings={"author": ORG, "api_url": remote.url},
+            settings={
+                "author": ORG,
+                "api_url": remote.url,
+                "geo_urns": {"US": "urn:li:geo:103644278"},
+            },
         )
 
     @pytest.fixture

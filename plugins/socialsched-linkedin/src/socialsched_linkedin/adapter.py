@@ -1,13 +1,16 @@
-"""The `linkedin` adapter: text posts through LinkedIn's versioned Posts API."""
+"""The `linkedin` adapter: posts with images or a video through LinkedIn's versioned
+Posts, Images and Videos APIs."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+import attrs
 import httpx
 
 from socialsched.adapters import (
@@ -19,7 +22,11 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
+from socialsched.media import Media
 from socialsched.model import Channel
+
+from .media import IMAGES, MAX_ALT_LENGTH, VIDEOS, content, upload_image, upload_video
+from .targeting import target_entities, targeting_problems
 
 API_URL = "https://api.linkedin.com"
 LINKEDIN_VERSION = "202506"
@@ -49,23 +56,43 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 class LinkedInAdapter(Adapter):
-    """Posts text to a LinkedIn organization page or member feed (`POST /rest/posts`).
+    """Posts to a LinkedIn organization page or member feed (`POST /rest/posts`).
 
     Settings: `author` (required: `urn:li:organization:ID` or `urn:li:person:ID`),
-    `api_url`, `timeout` (seconds, default 20). Secret `access_token`: an OAuth 2.0
-    token with `w_organization_social` (organization) or `w_member_social` (member),
-    plus `r_organization_social` for `find`. The commentary's reserved characters are
+    `api_url`, `timeout` (seconds, default 20), `geo_urns` (country code -> LinkedIn
+    geo URN, for targeting by country). Secret `access_token`: an OAuth 2.0 token with
+    `w_organization_social` (organization) or `w_member_social` (member), plus
+    `r_organization_social` for `find`. The commentary's reserved characters are
     escaped, so the text shows as written.
+
+    Images (up to twenty, with alt text) go up through the Images API, a video through
+    the Videos API (in the parts LinkedIn asks for, then finalized and awaited), before
+    the post names them. An organization post may target a segment: a `targeting`
+    audience becomes `distribution.targetEntities` (interface locales, and countries as
+    geo URNs); a member's posts cannot be targeted.
     """
 
     name = "linkedin"
-    capabilities = Capabilities(max_length=TEXT_LIMIT, delete=True)
+    capabilities = Capabilities(
+        max_length=TEXT_LIMIT,
+        delete=True,
+        audiences=("targeting",),
+        images=IMAGES,
+        videos=VIDEOS,
+        max_alt_length=MAX_ALT_LENGTH,
+    )
     required_secrets = ("access_token",)
     required_settings = ("author",)
     doubt_guarantee = "checked (the author's recent posts, by exact text)"
 
-    def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        environ: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         super().__init__(channel, environ)
+        self.sleep = sleep
         settings = channel.settings
         author = str(settings.get("author") or "")
         if not AUTHOR.fullmatch(author):
@@ -74,9 +101,28 @@ class LinkedInAdapter(Adapter):
                 f"or urn:li:person:ID, not {author!r}"
             )
         self.author = author
+        self.organization = author.startswith("urn:li:organization:")
+        if not self.organization:
+            # LinkedIn has no targeting for a member's own posts.
+            self.capabilities = attrs.evolve(self.capabilities, audiences=())
+        geo_urns = settings.get("geo_urns") or {}
+        if not isinstance(geo_urns, Mapping):
+            raise PermanentError(
+                f"channel {channel.name!r}: settings.geo_urns must be a table "
+                '(e.g. { FR = "urn:li:geo:105015875" })'
+            )
+        self.geo_urns = {str(code).upper(): str(urn) for code, urn in geo_urns.items()}
         self.api_url = str(settings.get("api_url", API_URL)).rstrip("/")
         self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
         self._published: dict[str, Receipt] = {}
+        # Media uploaded for a key: a retry names them again instead of uploading again.
+        self._uploaded: dict[tuple[str, str], str] = {}
+
+    def validate(self, message: Message) -> list[str]:
+        return [
+            *super().validate(message),
+            *targeting_problems(message.audience, self.geo_urns, self.organization),
+        ]
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         token = self.secret("access_token")
@@ -88,9 +134,9 @@ class LinkedInAdapter(Adapter):
             **kwargs.pop("headers", {}),
         }
         try:
-            response = httpx.request(
-                method, f"{self.api_url}{path}", headers=headers, timeout=self.timeout, **kwargs
-            )
+            # Upload URLs LinkedIn hands out are absolute; API paths are not.
+            url = path if path.startswith(("http://", "https://")) else f"{self.api_url}{path}"
+            response = httpx.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
         except httpx.TimeoutException:
             raise TransientError(f"{where}: timed out after {self.timeout:g}s") from None
         except httpx.HTTPError as error:
@@ -113,25 +159,32 @@ class LinkedInAdapter(Adapter):
             raise CredentialsRejected(detail)
         raise PermanentError(detail)
 
-    def post_body(self, message: Message) -> dict[str, Any]:
-        """The JSON body of the post for `message`."""
-        return {
+    def post_body(self, message: Message, media_urns: Sequence[str] = ()) -> dict[str, Any]:
+        """The JSON body of the post for `message`, naming its uploaded media."""
+        body = {
             "author": self.author,
             "commentary": escape_commentary(message.text),
             "visibility": "PUBLIC",
             "distribution": {
                 "feedDistribution": "MAIN_FEED",
-                "targetEntities": [],
+                "targetEntities": target_entities(message.audience, self.geo_urns),
                 "thirdPartyDistributionChannels": [],
             },
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
+        if media_urns:
+            body["content"] = content(list(zip(message.attachments, media_urns, strict=True)))
+        return body
 
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         if idempotency_key in self._published:
             return self._published[idempotency_key]
-        response = self._request("POST", "/rest/posts", json=self.post_body(message))
+        problems = targeting_problems(message.audience, self.geo_urns, self.organization)
+        if problems:
+            raise PermanentError(f"channel {self.channel.name!r}: {problems[0]}")
+        urns = [self._upload(media, idempotency_key) for media in message.attachments]
+        response = self._request("POST", "/rest/posts", json=self.post_body(message, urns))
         # The post exists now: nothing below may raise.
         urn = response.headers.get("x-restli-id")
         if not urn:
@@ -141,6 +194,16 @@ class LinkedInAdapter(Adapter):
             receipt = Receipt(remote_id=urn, url=f"https://www.linkedin.com/feed/update/{urn}/")
         self._published[idempotency_key] = receipt
         return receipt
+
+    def _upload(self, media: Media, idempotency_key: str) -> str:
+        known = self._uploaded.get((idempotency_key, media.digest))
+        if known is None:
+            if media.kind == "video":
+                known = upload_video(self._request, self.author, media, sleep=self.sleep)
+            else:
+                known = upload_image(self._request, self.author, media)
+            self._uploaded[(idempotency_key, media.digest)] = known
+        return known
 
     def verify(self) -> str:
         """The token works (`GET /v2/userinfo`): the member it belongs to."""
