@@ -7,7 +7,10 @@ and from the recipe files read as plain TOML, never from socialsched itself.
 from __future__ import annotations
 
 import hashlib
+import html
 import itertools
+import json
+import os
 import re
 import shutil
 import tomllib
@@ -21,6 +24,7 @@ import holidays
 import pytest
 from click.testing import CliRunner
 from dateutil.relativedelta import SU, relativedelta
+from PIL import Image
 
 import socialsched
 from socialsched.cli import main
@@ -38,6 +42,7 @@ TESTED = {
     "banner-per-language",
     "threads",
     "calendar-as-code",
+    "all-networks",
 }
 
 
@@ -619,3 +624,111 @@ def test_calendar_as_code_page_sessions_are_what_the_commands_print(tmp_path, mo
     counts = f"2 added, {2 * len(tuesdays)} moved, 2 updated, 2 cancelled, 0 unchanged"
     assert dry_run.endswith(f"dry run: {counts}; nothing was changed\n")
     assert sessions[2][1] == counts + "\n"
+
+
+# ---- one campaign on all twelve networks ----
+
+NETWORK_ADAPTERS = {
+    "mastodon",
+    "bluesky",
+    "matrix",
+    "telegram",
+    "slack",
+    "discord",
+    "email",
+    "facebook",
+    "instagram",
+    "threads",
+    "x",
+    "linkedin",
+}
+# What each network counts a post's length in, and its limit: Bluesky counts graphemes
+# (this text has no combining marks, so code points), X weighs a link as 23 and
+# Latin letters as 1.
+THREAD_LIMITS = {"bluesky": 300, "x": 280}
+LINK = re.compile(r"https?://\S+")
+
+
+def _x_weight(text: str) -> int:
+    return len(LINK.sub("x" * 23, text))
+
+
+def test_all_networks_recipe_names_every_network_adapter_socialsched_lists():
+    raw = _raw("all-networks")
+    assert {c["adapter"] for c in raw["channel"]} == NETWORK_ADAPTERS
+    result = CliRunner().invoke(main, ["adapters", "list", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    listed = {row["name"]: row["package"] for row in json.loads(result.output)}
+    for name in NETWORK_ADAPTERS:
+        assert listed[name].startswith(f"socialsched-{name} "), (name, listed.get(name))
+    assert {"console", "jsonl", "webhook"} <= set(listed)
+
+
+def test_all_networks_campaign_reaches_each_market_at_ten_local_with_its_banner():
+    folder = RECIPES / "all-networks"
+    raw = _raw("all-networks")
+    (post,) = raw["post"]
+    (day,) = post["dates"]
+    deliveries = socialsched.plan(_load("all-networks"), day, day)
+    segments = {s["name"]: s for s in raw["segment"]}
+    channels = {c["name"]: c["adapter"] for c in raw["channel"]}
+    assert sorted((d.segment, d.channel) for d in deliveries) == sorted(
+        itertools.product(segments, channels)
+    )
+    site = raw["calendar"]["vars"]["site"]
+    for delivery in deliveries:
+        segment = segments[delivery.segment]
+        assert delivery.utc == _utc(date.fromisoformat(day), time(10), segment["timezone"])
+        text = _by_locale(post["text"], segment["locale"]).strip()
+        assert delivery.text == text.replace("{{ vars.site }}", site)
+        (item,) = _by_locale(post["media"], segment["locale"])
+        alt = (
+            item["alt"]
+            if isinstance(item["alt"], str)
+            else _by_locale(item["alt"], segment["locale"])
+        )
+        source = folder / item["path"]
+        (media,) = delivery.media
+        assert media.alt == alt and Path(media.source) == source.resolve()
+        if delivery.adapter == "instagram":
+            # Instagram takes JPEG only: it gets the banner converted, same size.
+            with Image.open(source) as original:
+                assert media.mime_type == "image/jpeg"
+                assert (media.width, media.height) == original.size
+        else:
+            assert media.digest == hashlib.sha256(source.read_bytes()).hexdigest()
+
+
+def test_all_networks_campaign_is_a_thread_only_where_the_network_needs_one():
+    deliveries = socialsched.plan(_load("all-networks"), "2027-04-06", "2027-04-06")
+    for delivery in deliveries:
+        limit = THREAD_LIMITS.get(delivery.adapter)
+        if limit is None:
+            assert delivery.parts == (), delivery.channel
+            continue
+        weigh = _x_weight if delivery.adapter == "x" else len
+        assert weigh(delivery.text) > limit
+        assert len(delivery.parts) >= 2
+        assert all(weigh(part) <= limit for part in delivery.parts), delivery.parts
+        words = [part.rsplit(" ", 1)[0] for part in delivery.parts]  # without "n/N"
+        assert " ".join(words).split() == delivery.text.split()
+
+
+def test_all_networks_recipe_lints_and_previews_from_another_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    relative = os.path.relpath(RECIPES / "all-networks" / "calendar.toml", tmp_path)
+    days = ["--start", "2027-04-06", "--end", "2027-04-06"]
+    linted = CliRunner().invoke(main, ["lint", relative, *days])
+    assert linted.exit_code == 0, linted.output
+    assert "error" not in linted.output
+    previewed = CliRunner().invoke(main, ["preview", relative, *days, "--html", "p.html"])
+    assert previewed.exit_code == 0, previewed.output
+    page = (tmp_path / "p.html").read_text(encoding="utf-8")
+    raw = _raw("all-networks")
+    uris = re.findall(r'<img src="(data:image/[a-z]+;base64,[^"]+)"', page)
+    assert len(uris) == len(raw["segment"]) * len(raw["channel"])
+    # The English and the French banner, each as drawn and as the JPEG Instagram gets.
+    assert len(set(uris)) == 4
+    fr = raw["post"][0]["media"]["fr"][0]["alt"]
+    for alt in (fr["fr"], fr["fr-CA"]):
+        assert f'alt="{html.escape(alt)}"' in page
