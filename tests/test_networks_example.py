@@ -1,7 +1,10 @@
-"""The multi-network example: one post, six networks, per-network text and limits."""
+"""The multi-network example: one post on six networks with per-network text and limits,
+and a photo on Instagram and Threads."""
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import zoneinfo
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -15,10 +18,11 @@ from socialsched.registry import available_adapters
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "networks" / "calendar.toml"
 NETWORKS = {"slack", "discord", "email", "facebook", "x", "linkedin"}
+PHOTO_NETWORKS = {"instagram", "threads"}
 
 pytestmark = pytest.mark.skipif(
-    not set(available_adapters()) >= NETWORKS,
-    reason="needs pip install -e plugins/socialsched-{slack,discord,email,facebook,x,linkedin}",
+    not set(available_adapters()) >= NETWORKS | PHOTO_NETWORKS,
+    reason="needs pip install -e plugins/socialsched-* (eight network plugins)",
 )
 
 
@@ -33,7 +37,8 @@ def test_each_network_gets_its_own_text_at_each_markets_monday_10():
     start, end = next_week()
     deliveries = plan(load(EXAMPLE), start, end)
 
-    by_adapter = {d.adapter: d.text for d in deliveries if d.segment == "fr-FR"}
+    launch = [d for d in deliveries if d.post == "weekly-launch"]
+    by_adapter = {d.adapter: d.text for d in launch if d.segment == "fr-FR"}
     assert set(by_adapter) == NETWORKS
     assert len(set(by_adapter.values())) == len(NETWORKS)
     assert by_adapter["slack"].startswith("*This week at Olivar*")
@@ -47,10 +52,10 @@ def test_each_network_gets_its_own_text_at_each_markets_monday_10():
     paris_10 = datetime(
         monday.year, monday.month, monday.day, 10, tzinfo=zoneinfo.ZoneInfo("Europe/Paris")
     )
-    assert {d.utc for d in deliveries if d.segment == "fr-FR"} == {
+    assert {d.utc for d in launch if d.segment == "fr-FR"} == {
         paris_10.astimezone(zoneinfo.ZoneInfo("UTC"))
     }
-    assert len(deliveries) == 3 * len(NETWORKS)
+    assert len(launch) == 3 * len(NETWORKS)
 
 
 def test_plan_checks_facebooks_scheduling_window():
@@ -75,10 +80,7 @@ def test_plan_checks_facebooks_scheduling_window():
 def test_plan_checks_each_networks_length_limit(tmp_path):
     long_template = EXAMPLE.parent / "templates" / "launch.j2"
     calendar_dir = tmp_path / "networks"
-    (calendar_dir / "templates").mkdir(parents=True)
-    (calendar_dir / "calendar.toml").write_text(
-        EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8"
-    )
+    shutil.copytree(EXAMPLE.parent, calendar_dir)
     # Discord embeds take 4,096 characters; Slack, email and Facebook take this text.
     (calendar_dir / "templates" / "launch.j2").write_text(
         '{% if channel.adapter == "discord" %}'
@@ -120,3 +122,15 @@ def test_each_network_gets_the_audience_it_understands():
     assert audiences[("facebook-page", "en-US")] == Audience(
         "targeting", countries=("US",), locales=("en-US",)
     )
+
+
+def test_the_harvest_photo_goes_to_instagram_and_threads_at_noon_with_its_alt_text():
+    start, end = next_week()
+    photos = [d for d in plan(load(EXAMPLE), start, end) if d.post == "harvest-photo"]
+    assert {d.adapter for d in photos} == PHOTO_NETWORKS and len(photos) == 3 * 2
+    image = EXAMPLE.parent / "img" / "harvest.jpg"
+    for delivery in photos:
+        (media,) = delivery.media
+        assert media.digest == hashlib.sha256(image.read_bytes()).hexdigest()
+        assert media.alt == "A pale oval like a drop of fresh oil on olive green"
+        assert delivery.local.hour == 12 and delivery.local.weekday() == 0
