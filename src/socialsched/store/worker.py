@@ -1,0 +1,340 @@
+"""The worker's protocol: claim due deliveries under a lease, take over expired
+leases, and record how each attempt ended.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    select,
+    update,
+)
+
+from ..media_store import (
+    dialect_insert,
+    sent_media_json,
+)
+from ..tables import (
+    deliveries,
+    thread_parts,
+)
+from .common import _naive
+from .queries import Queries
+from .records import _DEFERRED_PREFIX, _RETRY_REASON, Record
+from .rows import _LOG_COLUMNS
+
+
+class WorkerProtocol(Queries):
+    """Claims, leases and the recording of attempts."""
+
+    def expire_leases(self, actor: str = "runner") -> int:
+        """Put deliveries whose claim lease ran out (a crashed worker) back to scheduled,
+        to be sent again blindly. The runner no longer does: it takes them over in doubt
+        (`take_over_expired`) and asks the network first."""
+        now = self.now()
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                update(deliveries)
+                .where(deliveries.c.state == "claimed", deliveries.c.lease_until < now)
+                .values(state="scheduled", claimed_by=None, lease_until=None, updated_at=now)
+                .returning(*_LOG_COLUMNS)
+            ).all()
+            self._log(
+                connection,
+                [r._mapping for r in rows],
+                "scheduled",
+                actor,
+                now,
+                from_state="claimed",
+                reason="lease expired (worker gone); will retry with the same idempotency key",
+            )
+        return len(rows)
+
+    def take_over_expired(self, worker: str, *, lease: timedelta, limit: int) -> list[Record]:
+        """Claim for `worker` up to `limit` deliveries whose claim lease ran out: their
+        worker died while publishing them, so each is *in doubt* (it may have gone out).
+        The activity log says so ("lease expired ...: in doubt"); the attempt is
+        counted, so a delivery that kills its worker every time ends up failed. The
+        runner then asks the network before sending again."""
+        now = self.now()
+        chosen = (
+            select(deliveries.c.id, deliveries.c.claimed_by)
+            .where(deliveries.c.state == "claimed", deliveries.c.lease_until < now)
+            .order_by(deliveries.c.lease_until, deliveries.c.id)
+            .limit(limit)
+        )
+        if self.is_postgresql:
+            chosen = chosen.with_for_update(skip_locked=True)
+        with self.engine.begin() as connection:
+            previous = {row.id: row.claimed_by for row in connection.execute(chosen)}
+            if not previous:
+                return []
+            rows = connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id.in_(list(previous)),
+                    deliveries.c.state == "claimed",
+                    deliveries.c.lease_until < now,
+                )
+                .values(
+                    state_actor=worker,
+                    claimed_by=worker,
+                    lease_until=now + lease,
+                    attempts=deliveries.c.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(deliveries)
+            ).all()
+            self._log(
+                connection,
+                [
+                    {
+                        **row._mapping,
+                        "log_reason": f"lease expired (worker {previous[row.id]} gone): in "
+                        "doubt, it may have gone out; asking the network before sending again",
+                    }
+                    for row in rows
+                ],
+                "claimed",
+                worker,
+                now,
+                from_state="claimed",
+            )
+        return self._claimed_records(rows)
+
+    def mark_missed(self, actor: str = "runner") -> list[str]:
+        """Deliveries never attempted and later than their misfire grace become missed."""
+        now = self.now()
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.state == "scheduled",
+                    # deadline >= due always, so this bound lets the (state, due)
+                    # index skip the far-future backlog.
+                    deliveries.c.due < now,
+                    deliveries.c.attempts == 0,
+                    deliveries.c.deadline.is_not(None),
+                    deliveries.c.deadline < now,
+                )
+                .values(state="missed", state_actor=actor, updated_at=now)
+                .returning(*_LOG_COLUMNS)
+            ).all()
+            self._log(
+                connection,
+                [r._mapping for r in rows],
+                "missed",
+                actor,
+                now,
+                from_state="scheduled",
+                reason="later than its misfire grace",
+            )
+        return [r.id for r in rows]
+
+    def claim(
+        self,
+        worker: str,
+        *,
+        limit: int,
+        lease: timedelta,
+        calendar: str | None = None,
+        channel: str | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[Record]:
+        """Atomically claim up to `limit` due deliveries for `worker` until the lease ends.
+
+        PostgreSQL: one UPDATE over a SELECT ... FOR UPDATE SKIP LOCKED, so concurrent
+        workers take disjoint batches without waiting. SQLite: the same single UPDATE
+        statement, which the database's write lock makes atomic."""
+        now = self.now()
+        chosen = select(deliveries.c.id).where(self._claimable(now))
+        if calendar is not None:
+            chosen = chosen.where(deliveries.c.calendar == calendar)
+        if channel is not None:
+            chosen = chosen.where(deliveries.c.channel == channel)
+        if ids is not None:
+            chosen = chosen.where(deliveries.c.id.in_(list(ids)))
+        chosen = chosen.order_by(deliveries.c.due, deliveries.c.id).limit(limit)
+        if self.is_postgresql:
+            chosen = chosen.with_for_update(skip_locked=True)
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(chosen.scalar_subquery()))
+                .values(
+                    state="claimed",
+                    state_actor=worker,
+                    claimed_by=worker,
+                    lease_until=now + lease,
+                    sent_at=now,
+                    attempts=deliveries.c.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(deliveries)
+            ).all()
+            self._log(
+                connection,
+                [r._mapping for r in rows],
+                "claimed",
+                worker,
+                now,
+                from_state="scheduled",
+                reason="due",
+            )
+        return self._claimed_records(rows)
+
+    def _claimed_records(self, rows: Sequence[Any]) -> list[Record]:
+        """Claimed rows as records (media read on demand), in due order."""
+        records = [Record.from_row(r, self.read_media) for r in rows]
+        records.sort(key=lambda r: (r.due, r.id))
+        return records
+
+    def _finish(
+        self,
+        record: Record,
+        worker: str,
+        to_state: str,
+        *,
+        reason: str | None,
+        receipt: Mapping[str, Any] | None = None,
+        **values: Any,
+    ) -> bool:
+        now = self.now()
+        receipt_json = json.dumps(dict(receipt), default=str) if receipt is not None else None
+        if receipt_json is not None:
+            values["receipt"] = receipt_json
+        with self.engine.begin() as connection:
+            done = connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == record.id,
+                    deliveries.c.state == "claimed",
+                    deliveries.c.claimed_by == worker,
+                )
+                .values(
+                    state=to_state,
+                    state_actor=worker,
+                    claimed_by=None,
+                    lease_until=None,
+                    updated_at=now,
+                    **values,
+                )
+            ).rowcount
+            if done:
+                self._append_log(
+                    connection,
+                    [
+                        {
+                            "at": now,
+                            "delivery_id": record.id,
+                            "post": record.post,
+                            "segment": record.segment,
+                            "channel": record.channel,
+                            "from_state": "claimed",
+                            "to_state": to_state,
+                            "actor": worker,
+                            "reason": reason,
+                            "attempt": record.attempts,
+                            "receipt": receipt_json,
+                            "media": sent_media_json(record.media)
+                            if to_state == "published"
+                            else None,
+                        }
+                    ],
+                )
+        return bool(done)
+
+    def record_published(
+        self,
+        record: Record,
+        worker: str,
+        receipt: Mapping[str, Any],
+        *,
+        reason: str = "published",
+    ) -> bool:
+        """Mark a claimed delivery published with the network's receipt. False when the
+        claim was lost (lease expired and taken over); the new owner records it."""
+        return self._finish(
+            record, worker, "published", reason=reason, receipt=receipt, last_error=None
+        )
+
+    def record_doubt(self, record: Record, worker: str, why: str) -> bool:
+        """Hold a claimed delivery in doubt (state "doubt") until an operator says
+        whether it went out (`resolve`)."""
+        return self._finish(record, worker, "doubt", reason=why, last_error=why)
+
+    def record_retry(self, record: Record, worker: str, due: datetime, error: str) -> bool:
+        """Put a claimed delivery back for another attempt at `due` after a transient error."""
+        return self._finish(
+            record,
+            worker,
+            "scheduled",
+            reason=_RETRY_REASON.format(attempt=record.attempts, due=due, error=error),
+            due=_naive(due),
+            last_error=error,
+        )
+
+    def record_failed(self, record: Record, worker: str, error: str) -> bool:
+        """Mark a claimed delivery failed for good."""
+        return self._finish(record, worker, "failed", reason=error, last_error=error)
+
+    def record_deferred(self, record: Record, worker: str, due: datetime, why: str) -> bool:
+        """Give a claimed delivery back unattempted (rate limit, shutdown), due at `due`."""
+        return self._finish(
+            record,
+            worker,
+            "scheduled",
+            reason=_DEFERRED_PREFIX + why,
+            due=_naive(due),
+            attempts=deliveries.c.attempts - 1,
+            sent_at=None,
+        )
+
+    def record_paused(self, record: Record, worker: str, why: str) -> bool:
+        """Give a claimed delivery back unattempted because a pause now covers it (its
+        channel was held meanwhile): paused, or scheduled when no pause rule covers it
+        any longer."""
+        return self._finish(
+            record,
+            worker,
+            "paused" if self.held(record) else "scheduled",
+            reason=why,
+            attempts=deliveries.c.attempts - 1,
+            sent_at=None,
+            last_error=why,
+        )
+
+    def record_thread_part(
+        self,
+        record: Record,
+        worker: str,
+        part: int,
+        receipt: Mapping[str, Any],
+        lease: timedelta,
+    ) -> bool:
+        """Record that `part` of a claimed thread went out with `receipt`, and extend the
+        claim by `lease` for the next part. The receipt is kept even when the claim was
+        lost (the post exists); returns whether `worker` still holds the claim."""
+        now = self.now()
+        with self.engine.begin() as connection:
+            insert = dialect_insert(connection, thread_parts).values(
+                delivery_id=record.id,
+                part=part,
+                receipt=json.dumps(dict(receipt), default=str),
+                at=now,
+            )
+            connection.execute(insert.on_conflict_do_nothing())
+            held = connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == record.id,
+                    deliveries.c.state == "claimed",
+                    deliveries.c.claimed_by == worker,
+                )
+                .values(lease_until=now + lease)
+            ).rowcount
+        return bool(held)
