@@ -1,4 +1,4 @@
-"""Benchmark: socialsched's planner against a hand-rolled pytz + holidays script.
+"""Benchmark: socialsched's planner against hand-rolled pytz and zoneinfo scripts.
 
 Input: N segments spread over 20 markets (country, subdivision, IANA zone; DST zones
 on both hemispheres, Lord Howe's 30-minute DST, Kathmandu's +05:45, Friday+Saturday
@@ -8,9 +8,17 @@ The naive reference does what a script written by hand would: for each segment i
 builds the country's holidays, and for each day and cron time skips holidays, else
 localizes the wall time with pytz and converts it to UTC. The planner runs on the same
 input in the same process; both must give the same set of (segment, post, UTC instant).
-Both start cold (only the holidays package's country modules are imported beforehand).
-Rendering is timed on its own (plan with render=True). Wall and CPU time are printed:
-on a busy machine CPU time is the steadier one; `--repeat N` keeps the best of N runs.
+Both start cold (only the holidays package's country modules are imported, and
+socialsched's plugins loaded, beforehand).
+Two more loops run beside them: the same naive loop written with zoneinfo, and a
+grouped tuple loop that does the date, zone and holiday work once per (time zone,
+market) and only fans out a tuple per delivery, the floor for a planner written in
+pure Python. A row also times planning followed by reading every delivery's columns
+(`Plan.columns()`, what `Store.schedule` reads). Rendering is timed on its own
+(plan with render=True minus plan with render=False), for three templates: one that
+reads only segment variables, one that formats the date, one that formats the time.
+Wall and CPU time are printed: on a busy machine CPU time is the steadier one;
+`--repeat N` keeps the best of N runs.
 Peak memory is how far each run raised the process's peak resident memory (Linux
 resets that high-water mark before each run); `--tracemalloc` adds traced runs.
 
@@ -27,13 +35,14 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 import holidays
 import pytz
 
-from socialsched import Calendar, Channel, Planner, Post, Segment
+from socialsched import Calendar, Channel, Planner, Post, Segment, plugins
 
 
 class Market(NamedTuple):
@@ -76,11 +85,20 @@ TEXTS = {
     "es": "{{ post.id }} para {{ segment.name }} a las {{ when.hour }}:{{ when.minute }}",
 }
 
+#: The three templates rendering is timed with: what each reads decides how often it
+#: must be rendered (once per route, per local day, per slot).
+RENDER_TEMPLATES = {
+    "segment variables only": "{{ post.id }} for {{ segment.name }} ({{ locale }})",
+    "the date": "{{ post.id }}: {{ when|date('full') }}",
+    "the time": "{{ post.id }} at {{ when|time('short') }}",
+}
+
 Row = tuple[str, str, datetime]  # (segment, post, UTC instant)
 
 
-def build_calendar(segment_count: int) -> Calendar:
-    """The benchmark calendar: segments over MARKETS, two daily posts, skip holidays."""
+def build_calendar(segment_count: int, text: Any = TEXTS) -> Calendar:
+    """The benchmark calendar: segments over MARKETS, two daily posts, skip holidays,
+    each post's text `text` (a template, or templates by locale)."""
     segments = [
         Segment(
             name=f"seg{index:04d}-{market.country}",
@@ -93,7 +111,7 @@ def build_calendar(segment_count: int) -> Calendar:
         for market in [MARKETS[index % len(MARKETS)]]
     ]
     posts = [
-        Post(id=post_id, text=TEXTS, schedule=schedule, on_holiday="skip")
+        Post(id=post_id, text=text, schedule=schedule, on_holiday="skip")
         for post_id, schedule in SCHEDULES.items()
     ]
     return Calendar(
@@ -129,6 +147,63 @@ def naive_reference(calendar: Calendar, start: date, days: int) -> set[Row]:
                 except pytz.AmbiguousTimeError:
                     aware = zone.localize(wall, is_dst=True)  # first occurrence
                 found.add((segment.name, post_id, aware.astimezone(pytz.utc)))
+    return found
+
+
+def _cron_times(calendar: Calendar) -> list[tuple[str, int, int]]:
+    times = []
+    for post in calendar.posts:
+        assert post.schedule is not None
+        minute, hour, *_ = post.schedule.split()
+        times.append((post.id, int(hour), int(minute)))
+    return times
+
+
+def naive_zoneinfo(calendar: Calendar, start: date, days: int) -> set[Row]:
+    """The naive reference written with zoneinfo: per segment a holidays table, per
+    delivery a holiday lookup and a conversion (fold=0: the offset before a gap, the
+    first of a repeated hour, as the reference's pytz calls choose)."""
+    years = sorted({(start + timedelta(days=offset)).year for offset in range(days)})
+    cron_times = _cron_times(calendar)
+    found: set[Row] = set()
+    for segment in calendar.segments:
+        zone = ZoneInfo(segment.timezone.key)
+        country_holidays = holidays.country_holidays(
+            segment.country, subdiv=segment.subdivision_code, years=years
+        )
+        for offset in range(days):
+            day = start + timedelta(days=offset)
+            for post_id, hour, minute in cron_times:
+                if day in country_holidays:
+                    continue
+                wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+                found.add((segment.name, post_id, wall.astimezone(UTC)))
+    return found
+
+
+def grouped_tuples(calendar: Calendar, start: date, days: int) -> list[Row]:
+    """The floor for a pure-Python planner: the date, zone and holiday work once per
+    (time zone, market), then only a tuple per delivery for each segment of it."""
+    years = sorted({(start + timedelta(days=offset)).year for offset in range(days)})
+    cron_times = _cron_times(calendar)
+    markets: dict[tuple[str, str, str | None], list[str]] = {}
+    for segment in calendar.segments:
+        key = (segment.timezone.key, segment.country, segment.subdivision_code)
+        markets.setdefault(key, []).append(segment.name)
+    found: list[Row] = []
+    for (zone_name, country, subdivision), names in markets.items():
+        zone = ZoneInfo(zone_name)
+        country_holidays = holidays.country_holidays(country, subdiv=subdivision, years=years)
+        instants = []
+        for offset in range(days):
+            day = start + timedelta(days=offset)
+            if day in country_holidays:
+                continue
+            for post_id, hour, minute in cron_times:
+                wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+                instants.append((post_id, wall.astimezone(UTC)))
+        for name in names:
+            found.extend([(name, post_id, utc) for post_id, utc in instants])
     return found
 
 
@@ -229,49 +304,86 @@ def main(argv: list[str] | None = None) -> int:
         f"input: {options.segments} segments in {markets} markets, {days} days "
         f"({start}..{end}), {len(calendar.posts)} daily cron posts, on_holiday=skip"
     )
-    # Import each country's holiday module once, outside the timings, for both sides.
+    # Import each country's holiday module once, outside the timings, for both sides;
+    # and load socialsched's installed plugins (a once-per-process import, seconds
+    # with some network clients), which planning would otherwise pay on its first run.
     for market in MARKETS:
         holidays.country_holidays(market.country, subdiv=market.subdivision, years=start.year)
+    plugins.adapters()
 
     planner = measure(lambda: run_planner(calendar, start, days, False), options.repeat)
     reference = measure(lambda: naive_reference(calendar, start, days), options.repeat)
+    with_zoneinfo = measure(lambda: naive_zoneinfo(calendar, start, days), options.repeat)
+    grouped = measure(lambda: grouped_tuples(calendar, start, days), options.repeat)
     planned = {(d.segment, d.post, d.utc) for d in planner.result}
-    if planned != reference.result or len(planned) != len(planner.result):
-        print(
-            f"MISMATCH: planner {len(planner.result)} deliveries ({len(planned)} distinct), "
-            f"reference {len(reference.result)}; "
-            f"only planner: {sorted(planned - reference.result)[:5]}, "
-            f"only reference: {sorted(reference.result - planned)[:5]}",
-            file=sys.stderr,
-        )
-        return 1
     count = len(planner.result)
-    del planned
-    planner, reference = planner._replace(result=None), reference._replace(result=None)
-
-    rendered = measure(lambda: run_planner(calendar, start, days, True), options.repeat)
-    if len(rendered.result) != count or not all(d.text for d in rendered.result):
-        print("MISMATCH: planning with rendering gave other deliveries", file=sys.stderr)
+    for label, run in (("reference", reference), ("zoneinfo loop", with_zoneinfo)):
+        if planned != run.result or len(planned) != count:
+            print(
+                f"MISMATCH: planner {count} deliveries ({len(planned)} distinct), "
+                f"{label} {len(run.result)}; "
+                f"only planner: {sorted(planned - run.result)[:5]}, "
+                f"only {label}: {sorted(run.result - planned)[:5]}",
+                file=sys.stderr,
+            )
+            return 1
+    if len(grouped.result) != count or set(grouped.result) != planned:
+        print("MISMATCH: the grouped tuple loop gave other deliveries", file=sys.stderr)
         return 1
-    rendered = rendered._replace(result=None)
+    del planned
+    planner = planner._replace(result=None)
+    reference, with_zoneinfo = reference._replace(result=None), with_zoneinfo._replace(result=None)
+    grouped = grouped._replace(result=None)
+    # What a consumer of the plan pays on top: every delivery's fields, read column by
+    # column as `Store.schedule` reads them.
+    read = measure(
+        lambda: sum(1 for _ in run_planner(calendar, start, days, False).columns()),
+        options.repeat,
+    )
 
-    print(f"deliveries: {count:,} (planner and reference agree)")
-    print("                                                  wall time    CPU time   peak RSS +")
-    for label, run in (
+    print(f"deliveries: {count:,} (planner, reference, zoneinfo loop and grouped loop agree)")
+    print(
+        "                                                  wall time    CPU time"
+        "   CPU/delivery   peak RSS +"
+    )
+    rows = (
         ("naive reference (pytz localize + holidays)", reference),
+        ("naive loop with zoneinfo", with_zoneinfo),
+        ("grouped tuple loop (floor for pure Python)", grouped),
         ("socialsched Planner.plan(render=False)", planner),
-    ):
-        print(f"{label:<46} {run.wall:10.3f} s {run.cpu:10.3f} s {mib(run.peak):>12}")
-    print(
-        f"ratio: planner is {reference.wall / planner.wall:.1f}x faster than the naive "
-        f"reference (wall; CPU: {reference.cpu / planner.cpu:.1f}x; target >= 10x)"
+        ("  the same, then every delivery's columns", read),
     )
-    render_wall, render_cpu = rendered.wall - planner.wall, rendered.cpu - planner.cpu
+    for label, run in rows:
+        print(
+            f"{label:<46} {run.wall:10.3f} s {run.cpu:10.3f} s {run.cpu / count * 1e6:9.3f} µs "
+            f"{mib(run.peak):>12}"
+        )
     print(
-        f"rendering: Planner.plan(render=True) {rendered.wall:.3f} s wall "
-        f"({rendered.cpu:.3f} s CPU, peak RSS + {mib(rendered.peak)}), of which rendering "
-        f"{render_wall:.3f} s ({render_cpu / count * 1e6:.1f} µs CPU per delivery)"
+        f"ratio: Planner.plan(render=False) is {reference.wall / planner.wall:.1f}x faster "
+        f"than the naive pytz reference (wall; CPU: {reference.cpu / planner.cpu:.1f}x; "
+        "target >= 30x)"
     )
+    print(
+        f"ratio: Planner.plan(render=False) takes {planner.wall / grouped.wall:.2f}x the "
+        f"grouped tuple loop's time (wall; CPU: {planner.cpu / grouped.cpu:.2f}x; "
+        "target <= 4x)"
+    )
+    for label, template in RENDER_TEMPLATES.items():
+        templated = build_calendar(options.segments, template)
+        bare = measure(lambda cal=templated: run_planner(cal, start, days, False), options.repeat)
+        rendered = measure(
+            lambda cal=templated: run_planner(cal, start, days, True), options.repeat
+        )
+        if len(rendered.result) != count or not all(d.text for d in rendered.result):
+            print(f"MISMATCH: rendering {label!r} gave other deliveries", file=sys.stderr)
+            return 1
+        rendered = rendered._replace(result=None)
+        render_cpu = (rendered.cpu - bare.cpu) / count * 1e6
+        print(
+            f"rendering, template reading {label}: Planner.plan(render=True) "
+            f"{rendered.wall:.3f} s wall ({rendered.cpu:.3f} s CPU, peak RSS + "
+            f"{mib(rendered.peak)}), of which rendering {render_cpu:.2f} µs CPU per delivery"
+        )
     if options.tracemalloc:
         reference_peak = traced_peak(lambda: naive_reference(calendar, start, days))
         planner_peak = traced_peak(lambda: run_planner(calendar, start, days, False))

@@ -46,14 +46,39 @@ def test_tiny_run_agrees_with_the_reference_and_prints_a_ratio():
         for day in days
     )
     count = re.search(
-        r"^deliveries: ([\d,]+) \(planner and reference agree\)$", result.stdout, re.M
+        r"^deliveries: ([\d,]+) \(planner, reference, zoneinfo loop and grouped loop agree\)$",
+        result.stdout,
+        re.M,
     )
     assert count is not None, result.stdout
     assert int(count[1].replace(",", "")) == 2 * (20 * 10 - holiday_days)
+    for row in (
+        "naive reference (pytz localize + holidays)",
+        "naive loop with zoneinfo",
+        "grouped tuple loop (floor for pure Python)",
+        "socialsched Planner.plan(render=False)",
+        "  the same, then every delivery's columns",
+    ):
+        assert re.search(
+            rf"^{re.escape(row)} +[\d.]+ s +[\d.]+ s +[\d.]+ µs ", result.stdout, re.M
+        ), (row, result.stdout)
     assert re.search(
-        r"^ratio: planner is [\d.]+x faster than the naive reference", result.stdout, re.M
+        r"^ratio: Planner.plan\(render=False\) is [\d.]+x faster than the naive pytz",
+        result.stdout,
+        re.M,
     )
-    assert re.search(r"^rendering: Planner.plan\(render=True\) [\d.]+ s", result.stdout, re.M)
+    assert re.search(
+        r"^ratio: Planner.plan\(render=False\) takes [\d.]+x the grouped tuple loop's",
+        result.stdout,
+        re.M,
+    )
+    for template in ("segment variables only", "the date", "the time"):
+        assert re.search(
+            rf"^rendering, template reading {template}: Planner.plan\(render=True\) [\d.]+ s "
+            r".*of which rendering -?[\d.]+ µs CPU per delivery$",
+            result.stdout,
+            re.M,
+        ), (template, result.stdout)
 
 
 def test_tracemalloc_option_reports_peak_memory_of_both():

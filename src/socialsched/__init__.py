@@ -7,6 +7,7 @@ from .hookspecs import hookimpl
 from .loader import load
 from .model import Calendar, Channel, Delivery, Observance, Post, QuietWindow, Segment
 from .planner import Planner, plan
+from .plans import Plan
 
 __version__ = "0.1.0"
 
@@ -30,6 +31,7 @@ __all__ = [
     "Delivery",
     "Hold",
     "Observance",
+    "Plan",
     "PlanError",
     "Planner",
     "Post",

@@ -221,6 +221,12 @@ class Adapter:
     #: a few words for docs/adapters.md (e.g. "checked (recent posts)"); when empty,
     #: `in_doubt_guarantee()` derives it from `find` and `capabilities.idempotent`.
     doubt_guarantee: ClassVar[str] = ""
+    #: Whether `validate` may answer differently for two messages that differ only in
+    #: when they go out (`utc`, `local`): the planner then validates every delivery,
+    #: else each distinct text, media and thread of a route once. None: True for an
+    #: adapter that overrides `validate`, False for one that keeps the base's checks;
+    #: an adapter whose own checks never read the time sets False.
+    validation_reads_time: ClassVar[bool | None] = None
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         self.channel = channel
@@ -300,6 +306,14 @@ class Adapter:
                     f"{self.name} cannot target a {kind!r} audience (supports: {supported})"
                 )
         return problems
+
+    @classmethod
+    def validates_time(cls) -> bool:
+        """Whether `validate` may read when a message goes out (see
+        `validation_reads_time`)."""
+        if cls.validation_reads_time is not None:
+            return cls.validation_reads_time
+        return cls.validate not in (Adapter.validate, WebhookAudienceAdapter.validate)
 
     def media_problems(self, attachments: tuple[Media, ...]) -> list[str]:
         """What the network would refuse in `attachments` (counts, types, bytes, pixels,

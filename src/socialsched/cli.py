@@ -25,7 +25,8 @@ from .lint import lint
 from .loader import load
 from .media import MediaCache
 from .model import Calendar, Delivery
-from .planner import Planner
+from .planner import CHUNK_DAYS, PlanChunk, Planner
+from .plans import Plan
 from .preview import render_html
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -77,7 +78,7 @@ def _plan(
     end: date,
     media_cache: MediaCache | None = None,
     **options: Any,
-) -> list[Delivery]:
+) -> Plan:
     """Plan with a progress bar on standard error when it is a terminal (quiet otherwise).
 
     `media_cache` keeps media read and fitted (see `socialsched.media.MediaCache`)."""
@@ -96,6 +97,19 @@ def _plan(
     finally:
         if bars:
             bars[0].render_finish()
+
+
+def _chunk_progress(chunks: Iterator[PlanChunk], start: date, end: date) -> Iterator[PlanChunk]:
+    """`chunks` with a progress bar on standard error when it is a terminal and the
+    range takes more than one chunk (quiet otherwise)."""
+    total = -(-((end - start).days + 1) // CHUNK_DAYS)
+    if total < 2 or not sys.stderr.isatty():
+        yield from chunks
+        return
+    with click.progressbar(length=total, label="scheduling", file=sys.stderr) as bar:
+        for chunk in chunks:
+            yield chunk
+            bar.update(1)
 
 
 def _write_file(path: Path, content: bytes) -> None:
@@ -526,13 +540,10 @@ def schedule_command(
     start, end = _range(start, end, 30)
     calendar = load(calendar_file)
     with _open_store(_dry_run_db(db) if dry_run else db) as store:
-        result = store.schedule(
-            calendar,
-            start,
-            end,
-            planned=_plan(calendar, start, end, store.media_cache(read_only=dry_run)),
-            dry_run=dry_run,
-        )
+        planner = Planner(calendar, media_cache=store.media_cache(read_only=dry_run))
+        # A chunk at a time: a range of years takes the memory of one chunk.
+        chunks = _chunk_progress(planner.plan_chunks(start, end), start, end)
+        result = store.schedule_chunks(calendar, chunks, dry_run=dry_run)
     counts = (
         f"{len(result.added)} added, {len(result.moved)} moved, {len(result.updated)} "
         f"updated, {len(result.cancelled)} cancelled, {result.unchanged} unchanged"

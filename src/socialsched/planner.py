@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
+import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
-from itertools import repeat
-from typing import NamedTuple
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -23,10 +22,11 @@ from .errors import MediaError, PlanError, Problem, RenderError, SocialschedErro
 from .holidays_table import DayTable, display_language
 from .media import Media, MediaCache
 from .media_library import MediaLibrary, alt_source, items_for, keep_metadata
-from .model import Calendar, Channel, Delivery, Post, Segment, build_delivery
+from .model import Calendar, Channel, Delivery, Post, Segment
+from .plans import Plan, Route, Slot, Timing, delivery_id
 from .registry import adapter_class
 from .render import Renderer
-from .text_variance import RouteTexts
+from .text_variance import RouteTexts, TextCache
 from .threads import split_thread
 
 # A delivery moved by next_business_day can come from up to this many days before
@@ -34,15 +34,20 @@ from .threads import split_thread
 LOOKBACK_DAYS = 21
 
 
-class Slot(NamedTuple):
-    """One occurrence of a post in one market, after every move."""
+#: Local days planned at a time by `Planner.plan_chunks` unless told otherwise.
+CHUNK_DAYS = 92
 
-    key: str
-    utc: datetime
-    local: datetime
-    holiday: str | None
-    shifted_from: datetime | None
-    reason: str | None
+
+class PlanChunk(NamedTuple):
+    """The plan of local days [start, end] of a longer range (`Planner.plan_chunks`)."""
+
+    start: date
+    end: date
+    plan: Plan
+
+
+def _plan_order(delivery: Delivery) -> tuple[datetime, str, str, str]:
+    return delivery.utc, delivery.post, delivery.segment, delivery.channel
 
 
 class _Route(NamedTuple):
@@ -51,35 +56,7 @@ class _Route(NamedTuple):
     post: Post
     segment: Segment
     channel: Channel
-    timing: _GroupTiming
-
-
-class _GroupTiming(NamedTuple):
-    """A group's slots plus what every delivery of them needs, computed once."""
-
-    slots: list[Slot]
-    columns: tuple[tuple, ...]  # the slots transposed: keys, utcs, locals, holidays, ...
-    order: list[int]  # each slot's `_order_base`
-    id_keys: list[bytes]  # each slot's key as it goes into delivery ids
-
-    @classmethod
-    def of(cls, slots: list[Slot]) -> _GroupTiming:
-        columns = tuple(zip(*slots, strict=True)) or ((),) * len(Slot._fields)
-        order = [_order_base(slot.utc) for slot in slots]
-        return cls(slots, columns, order, [slot.key.encode() for slot in slots])
-
-
-# Deliveries are ordered by (UTC instant, post, segment, channel). Each delivery gets one
-# integer for that: the instant in microseconds in the high bits, the rank of its
-# (post, segment, channel) among all planned in the low ones. Sorting a few hundred
-# thousand of those is much cheaper than sorting tuples.
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-_RANK_BITS = 32
-
-
-def _order_base(utc: datetime) -> int:
-    return ((utc - _EPOCH) // _MICROSECOND) << _RANK_BITS
+    timing: Timing
 
 
 @attrs.frozen
@@ -89,17 +66,6 @@ class Exclusion:
     post: str
     segment: str
     topics: tuple[str, ...]
-
-
-def delivery_id(calendar: str, post: str, segment: str, channel: str, slot: str) -> str:
-    """Stable id of a delivery: the same inputs give the same id on every machine."""
-    raw = "\x1f".join((calendar, post, segment, channel, slot)).encode()
-    return hashlib.sha256(raw).hexdigest()[:20]
-
-
-def _id_prefix(calendar: str, post: str, segment: str, channel: str) -> bytes:
-    """What `delivery_id` hashes before the slot key."""
-    return "\x1f".join((calendar, post, segment, channel, "")).encode()
 
 
 @contextlib.contextmanager
@@ -252,6 +218,7 @@ class Planner:
         self._adapters: dict[str, Adapter] = {}
         self._tables: dict[tuple, DayTable] = {}
         self.exclusions: list[Exclusion] = []
+        self._texts: TextCache = {}
 
     def adapter(self, channel: Channel) -> Adapter:
         """The adapter instance for a channel (created once)."""
@@ -284,7 +251,7 @@ class Planner:
         render: bool = True,
         problems: list[Problem] | None = None,
         progress: Callable[[int, int], None] | None = None,
-    ) -> list[Delivery]:
+    ) -> Plan:
         """Deliveries whose local date is within [start, end], sorted by UTC instant.
 
         With `problems` given, errors (render failures, limits) are appended to it and
@@ -302,6 +269,9 @@ class Planner:
         wanted_channels = set(channels) if channels is not None else None
         years = tuple(range(start.year - 1, end.year + 2))
         self.exclusions = []
+        # Texts are shared by routes within one plan only: a long range planned chunk
+        # by chunk keeps one chunk's texts.
+        self._texts = {}
         routes: list[_Route] = []
         for post in self.calendar.posts:
             groups: dict[tuple, list[Segment]] = {}
@@ -315,41 +285,83 @@ class Planner:
                 groups.setdefault(_group_key(segment, self.calendar), []).append(segment)
             for members in groups.values():
                 table = self.day_table(members[0], years)
-                timing = _GroupTiming.of(_slots(post, members[0], table, start, end))
+                timing = Timing.of(_slots(post, members[0], table, start, end))
                 for segment in members:
                     for channel in self.calendar.channels_for(post, segment):
                         if wanted_channels is not None and channel.name not in wanted_channels:
                             continue
                         routes.append(_Route(post, segment, channel, timing))
-        by_name = sorted(
-            range(len(routes)),
-            key=lambda i: (routes[i].post.id, routes[i].segment.name, routes[i].channel.name),
-        )
-        rank = [0] * len(routes)
-        for position, index in enumerate(by_name):
-            rank[index] = position
-        deliveries: list[Delivery] = []
-        order_keys: list[int] = []
+        planned: list[Route] = []
         with _collector_paused():
-            for done, (route, route_rank) in enumerate(zip(routes, rank, strict=True), 1):
-                order_bases = self._deliveries(route, render, problems, deliveries)
-                order_keys.extend(map(route_rank.__or__, order_bases))
+            for done, route in enumerate(routes, 1):
+                columns = self._columns(route, render, problems)
+                if columns is not None:
+                    planned.append(columns)
                 if progress is not None:
                     progress(done, len(routes))
-        # Sorting indices rather than (key, delivery) pairs allocates no tuples for the
-        # garbage collector to walk.
-        order = sorted(range(len(deliveries)), key=order_keys.__getitem__)
-        return [deliveries[index] for index in order]
+        # Planned in the calendar's order, so that the first problem raised is the first
+        # one met there; held in the plan's order of (post, segment, channel).
+        planned.sort(key=lambda route: (route.post, route.segment, route.channel))
+        return Plan(planned)
 
-    def _deliveries(
+    def plan_chunks(
         self,
-        route: _Route,
-        render: bool,
-        problems: list[Problem] | None,
-        deliveries: list[Delivery],
-    ) -> list[int]:
-        """Append the deliveries of one route to `deliveries`; return the `_order_base`
-        of each, in the same order."""
+        start: date | str,
+        end: date | str,
+        *,
+        chunk_days: int = CHUNK_DAYS,
+        segments: Iterable[str] | None = None,
+        channels: Iterable[str] | None = None,
+        render: bool = True,
+        problems: list[Problem] | None = None,
+    ) -> Iterator[PlanChunk]:
+        """The plan of [start, end] as consecutive plans of at most `chunk_days` local
+        days each, planned one at a time: a range too large to hold at once is planned
+        in memory bounded by one chunk.
+
+        Each delivery belongs to the chunk of its local day, after every move; a chunk's
+        deliveries are sorted, but the last instants of one chunk may come after the
+        first of the next (time zones differ): `iter_plan` gives one sorted stream.
+        With `problems`, each distinct problem is added once, whatever chunks meet it.
+        """
+        start, end = _as_date(start), _as_date(end)
+        if start > end:
+            raise PlanError(f"start {start} is after end {end}")
+        if chunk_days < 1:
+            raise PlanError(f"chunk_days must be at least 1, not {chunk_days}")
+        first = start
+        while first <= end:
+            last = min(end, first + timedelta(days=chunk_days - 1))
+            met: list[Problem] | None = None if problems is None else []
+            plan = self.plan(
+                first, last, segments=segments, channels=channels, render=render, problems=met
+            )
+            if problems is not None and met:
+                problems.extend(problem for problem in met if problem not in problems)
+            yield PlanChunk(first, last, plan)
+            first = last + timedelta(days=1)
+
+    def iter_plan(self, start: date | str, end: date | str, **options: Any) -> Iterator[Delivery]:
+        """Every delivery of [start, end], in the order `plan` gives, planned chunk by
+        chunk (`plan_chunks`, whose options it takes): memory holds one chunk's plan and
+        the few deliveries of its last day that must wait for the next chunk's first."""
+        waiting: list[Delivery] = []
+        for chunk in self.plan_chunks(start, end, **options):
+            # No delivery of a later chunk is due before this instant: its local day is
+            # after `chunk.end`, and no zone is more than a day ahead of UTC.
+            settled = datetime.combine(chunk.end, time(), UTC)
+            merged = heapq.merge(waiting, chunk.plan, key=_plan_order)
+            waiting = []
+            for delivery in merged:
+                if delivery.utc < settled:
+                    yield delivery
+                else:
+                    waiting.append(delivery)
+        yield from waiting
+
+    def _columns(self, route: _Route, render: bool, problems: list[Problem] | None) -> Route | None:
+        """The planned columns of one route; None when its audience cannot be resolved
+        (the problem recorded)."""
         post, segment, channel, timing = route
         try:
             audience = resolve_audience(channel, segment)
@@ -357,42 +369,26 @@ class Planner:
             if problems is None:
                 raise
             problems.append(Problem(str(error), where=f"channel {channel.name!r}"))
-            return []
-        texts: Iterable[str | None] = repeat(None)
-        media: Iterable[tuple[Media, ...]] = repeat(())
-        parts: Iterable[tuple[str, ...]] = repeat(())
+            return None
+        columns: dict[str, Any] = {}
         if render:
             texts, kept, extras = self._render(route, audience, problems)
+            columns["texts"] = texts
             if extras is not None:
-                media, parts = extras
+                columns["media"], columns["parts"] = extras
             if len(kept) != len(timing.slots):
-                timing = _GroupTiming.of(kept)
-        # Built column by column: this is the part of planning that runs once per
-        # delivery, hundreds of thousands of times for a large calendar.
-        id_prefix = _id_prefix(self.calendar.name, post.id, segment.name, channel.name)
-        ids = [hashlib.sha256(id_prefix + key).hexdigest()[:20] for key in timing.id_keys]
-        _, utcs, locals_, holidays, shifted_froms, reasons = timing.columns
-        deliveries.extend(
-            map(
-                build_delivery,
-                ids,
-                repeat(post.id),
-                repeat(segment.name),
-                repeat(channel.name),
-                repeat(channel.adapter),
-                utcs,
-                locals_,
-                texts,
-                holidays,
-                shifted_froms,
-                reasons,
-                repeat(audience),
-                repeat(post.tags),
-                media,
-                parts,
-            )
+                timing = Timing.of(kept)
+        return Route.make(
+            self.calendar.name,
+            post.id,
+            segment.name,
+            channel.name,
+            channel.adapter,
+            audience,
+            post.tags,
+            timing,
+            **columns,
         )
-        return timing.order
 
     def _render(
         self, route: _Route, audience: Audience | None, problems: list[Problem] | None
@@ -414,16 +410,27 @@ class Planner:
         media: tuple[Media, ...] = ()
         parts: tuple[str, ...] = ()
         thread_issues: list[str] = []
-        route_texts = RouteTexts(self.renderer, post, segment, channel)
+        route_texts = RouteTexts(self.renderer, post, segment, channel, self._texts)
+        # Checks that cannot read the time pass or fail alike for every slot with the
+        # same text, media and thread: each such combination is checked once.
+        passed: set[tuple[str, int]] | None = None
+        if not adapter.validates_time() and not plugins.has_content_checks():
+            passed = set()
         for slot in timing.slots:
             try:
                 text = route_texts.render(slot.local, slot.holiday)
                 if extras is not None:
                     media, parts, thread_issues = extras.for_slot(slot, text)
-                self._check_limits(
-                    adapter, post, segment, channel, slot, text, audience, media, parts,
-                    thread_issues,
-                )  # fmt: skip
+                # Media tuples are memoised by the route's extras, so their ids are
+                # stable; thread parts follow from the text.
+                checked = (text, id(media))
+                if passed is None or checked not in passed:
+                    self._check_limits(
+                        adapter, post, segment, channel, slot, text, audience, media, parts,
+                        thread_issues,
+                    )  # fmt: skip
+                    if passed is not None:
+                        passed.add(checked)
             except SocialschedError as error:
                 if problems is None:
                     raise
@@ -567,7 +574,7 @@ class _RouteExtras:
         self.alts = alts
         renderer = planner.renderer
         self.timed = any(renderer.uses_time(source, label) for source, label in alts)
-        self._rendered: dict[tuple[datetime, str | None], tuple[Media, ...]] = {}
+        self._rendered: dict[tuple[datetime, str | None] | None, tuple[Media, ...]] = {}
         self._split: dict[str, tuple[tuple[str, ...], list[str]]] = {}
         #: What the kept slots carry, filled in by `Planner._render`.
         self.media_column: list[tuple[Media, ...]] = []
@@ -618,7 +625,7 @@ class _RouteExtras:
         """The media with alt text rendered for `slot`."""
         if not self.fitted:
             return ()
-        key = (slot.local, slot.holiday) if self.timed else (_EPOCH, None)
+        key = (slot.local, slot.holiday) if self.timed else None
         media = self._rendered.get(key)
         if media is None:
             post, segment, channel, _ = self.route
@@ -642,10 +649,10 @@ def plan(
     segments: Iterable[str] | None = None,
     channels: Iterable[str] | None = None,
     render: bool = True,
-) -> list[Delivery]:
+) -> Plan:
     """Every delivery of `calendar` whose local date is in [start, end] (inclusive),
     sorted by UTC instant. Raises `RenderError` or `PlanError` on the first problem."""
     return Planner(calendar).plan(start, end, segments=segments, channels=channels, render=render)
 
 
-__all__ = ["Exclusion", "Planner", "Slot", "delivery_id", "plan"]
+__all__ = ["CHUNK_DAYS", "Exclusion", "Plan", "PlanChunk", "Planner", "Slot", "delivery_id", "plan"]

@@ -363,6 +363,11 @@ def check_message(message: Message, segment: Segment, channel: Channel) -> list[
     return problems
 
 
+def has_content_checks() -> bool:
+    """Whether any plugin implements `check_message`."""
+    return bool(_get().manager.hook.check_message.get_hookimpls())
+
+
 LIFECYCLE_EVENTS = ("delivery_scheduled", "delivery_published", "delivery_failed")
 
 

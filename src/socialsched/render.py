@@ -24,7 +24,7 @@ from . import plugins
 from .errors import RenderError
 from .model import Calendar, Channel, Post, Segment
 from .template_limits import LimitedSandbox, TemplateTooLarge
-from .text_variance import Variance, variance
+from .text_variance import Analysis, Variance, analyse
 
 T = TypeVar("T")
 
@@ -135,7 +135,7 @@ class Renderer:
         self._templates: dict[tuple[str, str], tuple[jinja2.Template, str]] = {}
         self._inline: dict[str, jinja2.Template] = {}
         self._inline_variables: dict[jinja2.Template, frozenset[str]] = {}
-        self._variances: dict[tuple[str, str], Variance] = {}
+        self._variances: dict[tuple[str, str], Analysis] = {}
 
     def template_names(self, name: str, locale: str) -> list[str]:
         """File names tried, in order, for template `name` in `locale`."""
@@ -188,6 +188,11 @@ class Renderer:
     def variance(self, post: Post, locale: str) -> Variance:
         """How often the text of `post` in `locale` may change along one route, from
         what its template reads (see `socialsched.text_variance`)."""
+        return self.analysis(post, locale).variance
+
+    def analysis(self, post: Post, locale: str) -> Analysis:
+        """What the text of `post` in `locale` depends on, from what its template reads
+        (see `socialsched.text_variance`)."""
         key = (post.id, locale)
         found = self._variances.get(key)
         if found is None:
@@ -197,7 +202,7 @@ class Renderer:
                 source = self.environment.loader.get_source(self.environment, template.name)[0]
             else:
                 source = self._inline_source(post, locale)[0]
-            found = self._variances[key] = variance(self.environment, source, BUILTIN_FILTERS)
+            found = self._variances[key] = analyse(self.environment, source, BUILTIN_FILTERS)
         return found
 
     def check(self, post: Post, locale: str) -> None:

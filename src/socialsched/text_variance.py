@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jinja2
 import jinja2.meta
@@ -106,20 +106,37 @@ def _date_only(name: nodes.Name, parents: tuple[nodes.Node, ...], date_filter: b
     return False
 
 
-def variance(
+class Analysis(NamedTuple):
+    """What a template's text depends on."""
+
+    #: How often it may change along one route.
+    variance: Variance
+    #: Which of `segment`, `channel` and `vars` it may read: routes of one post and
+    #: locale that agree on these (and on the slot) render the same text.
+    reads: frozenset[str]
+
+
+#: What routes of one post and locale may differ in, besides their slots.
+ROUTE_NAMES = frozenset({"segment", "channel", "vars"})
+
+_UNCACHEABLE = Analysis(Variance.ALWAYS, ROUTE_NAMES)
+
+
+def analyse(
     environment: jinja2.Environment,
     source: str,
     builtin_filters: Mapping[str, Callable[..., Any]],
-) -> Variance:
-    """How often the text of template `source` may change along one route, in
-    `environment` (whose filters, tests and globals it looks up)."""
+) -> Analysis:
+    """What the text of template `source` depends on, in `environment` (whose
+    filters, tests and globals it looks up)."""
     tree = environment.parse(source)
     undeclared = jinja2.meta.find_undeclared_variables(tree)
     date_filter = environment.filters.get("date") is builtin_filters.get("date")
     result = Variance.ROUTE
+    reads = frozenset(undeclared & ROUTE_NAMES)
     for node, parents in _walk(tree):
         if isinstance(node, _OPAQUE):
-            return Variance.ALWAYS
+            return _UNCACHEABLE
         used: list[Any] = []
         if isinstance(node, nodes.Filter):  # also the filter of a `{% filter %}` block
             used.append(environment.filters.get(node.name))
@@ -141,10 +158,22 @@ def variance(
             if function is None:
                 continue
             if getattr(function, NONDETERMINISTIC, False) or _is_jinja_random(function):
-                return Variance.ALWAYS
+                return _UNCACHEABLE
             if _reads_whole_context(function) and function not in builtin_filters.values():
+                # It may read anything in the context (the built-ins read the locale).
                 result = max(result, Variance.SLOT, key=_ORDER.index)
-    return result
+                reads = ROUTE_NAMES
+    return Analysis(result, reads)
+
+
+def variance(
+    environment: jinja2.Environment,
+    source: str,
+    builtin_filters: Mapping[str, Callable[..., Any]],
+) -> Variance:
+    """How often the text of template `source` may change along one route, in
+    `environment` (whose filters, tests and globals it looks up)."""
+    return analyse(environment, source, builtin_filters).variance
 
 
 def _is_jinja_random(function: Any) -> bool:
@@ -159,8 +188,9 @@ _ORDER = [Variance.ROUTE, Variance.DAY, Variance.SLOT, Variance.ALWAYS]
 
 def _slot_key(when: datetime, holiday: str | None) -> Hashable:
     # Two local times equal on the wall clock but on either side of a DST change compare
-    # equal; the offset tells them apart.
-    return when.replace(tzinfo=None), when.utcoffset(), holiday
+    # equal; the offset tells them apart. Routes in other zones share the cache, and a
+    # time's format may name its zone: the zone is part of the key.
+    return when.replace(tzinfo=None), when.utcoffset(), when.tzinfo, holiday
 
 
 _KEYS: dict[Variance, Callable[[datetime, str | None], Hashable]] = {
@@ -170,18 +200,47 @@ _KEYS: dict[Variance, Callable[[datetime, str | None], Hashable]] = {
 }
 
 
+#: Texts rendered during one plan, by (post, locale, what the route reads) and then by
+#: what the slot's time is read for (see `RouteTexts`).
+TextCache = dict[tuple[str, str, str | None, str | None], dict[Hashable, str]]
+
+
 class RouteTexts:
     """The rendered text of one post for one segment and channel, rendered once per
-    distinct value of what its template reads (see `Variance`)."""
+    distinct value of what its template reads (see `Analysis`).
 
-    def __init__(self, renderer: Renderer, post: Post, segment: Segment, channel: Channel) -> None:
+    Routes given the same `shared` cache share texts: a template that reads neither
+    `segment`, `vars` nor `channel` renders once for every segment of a locale."""
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        post: Post,
+        segment: Segment,
+        channel: Channel,
+        shared: TextCache | None = None,
+    ) -> None:
         self.renderer = renderer
         self.post = post
         self.segment = segment
         self.channel = channel
+        self._shared: TextCache = {} if shared is None else shared
         self._key: Callable[[datetime, str | None], Hashable] | None = None
         self._analysed = False
         self._texts: dict[Hashable, str] = {}
+
+    def _analyse(self) -> None:
+        analysis = self.renderer.analysis(self.post, self.segment.locale)
+        self._key = _KEYS.get(analysis.variance)
+        reads = analysis.reads
+        route = (
+            self.post.id,
+            self.segment.locale,
+            self.segment.name if reads & {"segment", "vars"} else None,
+            self.channel.name if "channel" in reads else None,
+        )
+        self._texts = self._shared.setdefault(route, {})
+        self._analysed = True
 
     def render(self, when: datetime, holiday: str | None) -> str:
         """The text for the delivery at local time `when` (holiday `holiday`); raises
@@ -189,8 +248,7 @@ class RouteTexts:
         if not self._analysed:
             # Analysed on first use so that a missing template raises from here, as an
             # uncached rendering would.
-            self._key = _KEYS.get(self.renderer.variance(self.post, self.segment.locale))
-            self._analysed = True
+            self._analyse()
         if self._key is None:
             return self.renderer.render(self.post, self.segment, self.channel, when, holiday)
         key = self._key(when, holiday)
@@ -201,4 +259,12 @@ class RouteTexts:
         return text
 
 
-__all__ = ["NONDETERMINISTIC", "RouteTexts", "Variance", "variance"]
+__all__ = [
+    "NONDETERMINISTIC",
+    "Analysis",
+    "RouteTexts",
+    "TextCache",
+    "Variance",
+    "analyse",
+    "variance",
+]

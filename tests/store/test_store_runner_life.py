@@ -170,6 +170,12 @@ def test_a_runner_that_loses_its_database_retries_and_resumes(tmp_path, pg_schem
         ) as runner:
             base = runner.metrics_url()
             runner.wait_for(lambda: len(receiver.requests) == 1, "the first publication")
+            # Recorded too before the database goes: on a busy machine the runner may not
+            # have written down the publication yet when the receiver already has it.
+            with Store(db) as store:
+                runner.wait_for(
+                    lambda: store.status().counts.get("published") == 1, "the first record"
+                )
             # The database goes away: the outbox's schema is no longer there.
             with engine.begin() as connection:
                 connection.exec_driver_sql(f'ALTER SCHEMA "{schema}" RENAME TO "{schema}_away"')

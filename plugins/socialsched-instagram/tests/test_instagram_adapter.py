@@ -96,7 +96,7 @@ def test_one_image_is_a_container_with_caption_and_alt_then_published(adapter, f
     receipt = adapter.publish(message(image), "k1")
     assert receipt.remote_id == "m9"
     assert dict(parse_qs(quota.calls.last.request.url.query.decode())) == {
-        "fields": ["config,quota_usage"]
+        "fields": ["quota_usage,config"]
     }
     assert form(create.calls.last.request) == {
         "image_url": url_of(image),

@@ -3,8 +3,17 @@ each own one responsibility."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
+
+import attrs
+
+from ..model import Calendar, Delivery
+from ..planner import PlanChunk, Planner
+from ..plans import Plan
 from .operator import Operations
 from .reconcile import Reconciliation
+from .records import ReconcileResult
 from .worker import WorkerProtocol
 
 
@@ -15,3 +24,88 @@ class Store(Reconciliation, Operations, WorkerProtocol):
     ./socialsched.db). `clock` returns the current time (aware UTC); tests inject one.
     `schema` (PostgreSQL only) puts every table in that schema, created if missing.
     """
+
+    def schedule(
+        self,
+        calendar: Calendar,
+        start: date | str,
+        end: date | str,
+        *,
+        planned: Sequence[Delivery] | None = None,
+        actor: str = "schedule",
+        dry_run: bool = False,
+    ) -> ReconcileResult:
+        """Plan `calendar` for local days [start, end] and reconcile the store with it.
+
+        New deliveries are added, moved ones get their new time, changed ones their new
+        text, deliveries of this calendar in the range that are no longer planned are
+        cancelled; published (and in-flight) ones are never touched. Running it twice
+        changes nothing. `planned` is the plan of that range when the caller has it
+        (e.g. a `Plan`); otherwise the range is planned here, chunk by chunk
+        (`Planner.plan_chunks`), so that a range of years takes the memory of one chunk.
+        `dry_run`: reconcile in a transaction that is rolled back, so nothing changes,
+        and describe every change in the result's `changes`."""
+        if planned is not None:
+            return self.reconcile(calendar, start, end, planned, actor=actor, dry_run=dry_run)
+        planner = Planner(calendar, media_cache=self.media_cache(read_only=dry_run))
+        return self.schedule_chunks(
+            calendar, planner.plan_chunks(start, end), actor=actor, dry_run=dry_run
+        )
+
+    def schedule_chunks(
+        self,
+        calendar: Calendar,
+        chunks: Iterable[PlanChunk],
+        *,
+        actor: str = "schedule",
+        dry_run: bool = False,
+    ) -> ReconcileResult:
+        """Reconcile the store with a plan given chunk by chunk, as
+        `Planner.plan_chunks` gives it, one chunk at a time; the result sums them.
+
+        A delivery moved across the border of two chunks (a holiday move, quiet hours)
+        is moved, not cancelled in one chunk and added back in the next: each chunk is
+        reconciled knowing the ids its neighbours plan."""
+        result = ReconcileResult(dry_run=dry_run)
+        before: frozenset[str] = frozenset()
+        for chunk, after in _with_next(iter(chunks)):
+            keep = before | _ids(after.plan) if after is not None else before
+            found = self.reconcile(
+                calendar,
+                chunk.start,
+                chunk.end,
+                chunk.plan,
+                actor=actor,
+                dry_run=dry_run,
+                keep=keep,
+            )
+            result = _sum(result, found)
+            before = _ids(chunk.plan)
+        return result
+
+
+def _with_next(chunks: Iterator[PlanChunk]) -> Iterator[tuple[PlanChunk, PlanChunk | None]]:
+    """Each chunk with the one after it (None for the last), planning only one ahead."""
+    current = next(chunks, None)
+    while current is not None:
+        following = next(chunks, None)
+        yield current, following
+        current = following
+
+
+def _ids(planned: Sequence[Delivery]) -> frozenset[str]:
+    if isinstance(planned, Plan):
+        return frozenset(route.delivery_id(slot) for route, slot in planned.ordered())
+    return frozenset(delivery.id for delivery in planned)
+
+
+def _sum(total: ReconcileResult, part: ReconcileResult) -> ReconcileResult:
+    return attrs.evolve(
+        total,
+        added=total.added + part.added,
+        moved=total.moved + part.moved,
+        updated=total.updated + part.updated,
+        cancelled=total.cancelled + part.cancelled,
+        unchanged=total.unchanged + part.unchanged,
+        changes=total.changes + part.changes,
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from ..media_store import (
     store_media,
 )
 from ..model import Calendar, Delivery
+from ..plans import Plan
 from ..policy import Rate
 from ..tables import (
     activity,
@@ -71,38 +72,39 @@ from .rows import (
     _what_changed,
 )
 
+#: A `Delivery`'s fields as a tuple, in order (what `Plan.columns` gives).
+_FIELDS = operator.attrgetter(*(field.name for field in attrs.fields(Delivery)))
+
 
 class Reconciliation(Queries):
     """Reconciling the store with a plan."""
 
     # ---- scheduling (reconcile) ----
 
-    def schedule(
+    def reconcile(
         self,
         calendar: Calendar,
         start: date | str,
         end: date | str,
+        planned: Sequence[Delivery],
         *,
-        planned: Sequence[Delivery] | None = None,
         actor: str = "schedule",
         dry_run: bool = False,
+        keep: Collection[str] = frozenset(),
     ) -> ReconcileResult:
-        """Plan `calendar` for local days [start, end] and reconcile the store with it.
+        """Reconcile the store with `planned`, the plan of `calendar` for local days
+        [start, end] (a `Plan`, read column by column, or any deliveries).
 
         New deliveries are added, moved ones get their new time, changed ones their new
         text, deliveries of this calendar in the range that are no longer planned are
-        cancelled; published (and in-flight) ones are never touched. Running it twice
-        changes nothing. `planned` skips planning (the deliveries of that range).
-        `dry_run`: reconcile in a transaction that is rolled back, so nothing changes,
-        and describe every change in the result's `changes`."""
-        from ..planner import Planner
-
+        cancelled, except those whose id is in `keep` (planned in a neighbouring range,
+        where they will be moved); published (and in-flight) ones are never touched.
+        Running it twice changes nothing. `dry_run`: reconcile in a transaction that is
+        rolled back, so nothing changes, and describe every change in the result's
+        `changes`."""
         start, end = _as_date(start), _as_date(end)
         now = self.now()
         with _collector_paused():
-            if planned is None:
-                cache = self.media_cache(read_only=dry_run)
-                planned = Planner(calendar, media_cache=cache).plan(start, end)
             # Rows are built before the transaction: on SQLite it holds the write lock.
             used_media: dict[str, Media] = {}
             wanted = self._planned_rows(
@@ -134,7 +136,9 @@ class Reconciliation(Queries):
                 for chunk in _chunks(missing):
                     query = select(*columns).where(deliveries.c.id.in_(chunk))
                     existing.update((row[0], row) for row in connection.execute(query).all())
-                result = self._reconcile(connection, wanted, existing, active_holds, now, actor)
+                result = self._reconcile(
+                    connection, wanted, existing, active_holds, now, actor, keep
+                )
                 if dry_run:
                     transaction.rollback()
                     return self._dry_run_result(result, wanted, existing)
@@ -142,11 +146,11 @@ class Reconciliation(Queries):
         from . import listeners
 
         if result.added and (listeners or plugins.observed("delivery_scheduled")):
-            by_id = {d.id: d for d in planned}
-            for key in result.added:
-                delivery = by_id[key]
-                channel = calendar.channel(delivery.channel)
-                _emit("delivery_scheduled", delivery=delivery, channel=channel)
+            added = set(result.added)
+            for delivery in planned:
+                if delivery.id in added:
+                    channel = calendar.channel(delivery.channel)
+                    _emit("delivery_scheduled", delivery=delivery, channel=channel)
         return result
 
     @staticmethod
@@ -178,6 +182,7 @@ class Reconciliation(Queries):
         active_holds: list[Hold],
         now: datetime,
         actor: str,
+        keep: Collection[str] = frozenset(),
     ) -> ReconcileResult:
         # `wanted` and `existing` both hold values as the driver takes and returns them
         # (see `_planned_rows`), so they compare as they are.
@@ -237,7 +242,7 @@ class Reconciliation(Queries):
         removed = [
             key
             for key, old in existing.items()
-            if old[1] in ("scheduled", "paused") and key not in wanted
+            if old[1] in ("scheduled", "paused") and key not in wanted and key not in keep
         ]
         is_sqlite = connection.dialect.name == "sqlite"
         last_rowid = _last_rowid(connection, deliveries) if is_sqlite and inserts else 0
@@ -353,8 +358,25 @@ class Reconciliation(Queries):
         rows: dict[str, tuple[Any, ...]] = {}
         name = calendar.name
         db_now = db_time(now)
-        for delivery in planned:
-            post_id, segment = delivery.post, delivery.segment
+        # A `Plan` gives its columns without building `Delivery` objects.
+        fields = planned.columns() if isinstance(planned, Plan) else map(_FIELDS, planned)
+        for (
+            key,
+            post_id,
+            segment,
+            channel,
+            adapter,
+            aware,
+            wall,
+            text,
+            holiday,
+            shifted,
+            reason,
+            audience,
+            tag_values,
+            items,
+            thread,
+        ) in fields:
             try:
                 grace, approval_flag, locale, quiet_hours = series[post_id, segment]
             except KeyError:
@@ -367,7 +389,6 @@ class Reconciliation(Queries):
                 locale = planned_segment.locale
                 quiet_hours = _quiet_hours_json(planned_segment.quiet_hours)
                 series[post_id, segment] = (grace, approval_flag, locale, quiet_hours)
-            audience = delivery.audience
             if audience is None:
                 audience_json = None
             else:
@@ -376,7 +397,6 @@ class Reconciliation(Queries):
                 except KeyError:
                     audience_json = _audience_json(audience)
                     audiences[id(audience)] = (audience, audience_json)
-            aware = delivery.utc
             try:
                 utc = instants[aware]
             except KeyError:
@@ -390,7 +410,6 @@ class Reconciliation(Queries):
                     deadline = deadlines[aware, grace] = db_time(
                         _naive(aware) + timedelta(seconds=grace)
                     )
-            wall = delivery.local
             # Keyed with the zone and fold too: aware datetimes of different zones
             # compare equal when they name the same instant.
             local_key = (wall, wall.tzinfo, wall.fold)
@@ -398,8 +417,7 @@ class Reconciliation(Queries):
                 local = local_texts[local_key]
             except KeyError:
                 local = local_texts[local_key] = wall.isoformat()
-            tags = _tags_json(delivery.tags)
-            items = delivery.media
+            tags = _tags_json(tag_values)
             if not items:
                 media = None
             else:
@@ -410,7 +428,6 @@ class Reconciliation(Queries):
                     shared[id(items)] = (items, media)
                     for item in items:
                         used_media.setdefault(item.digest, item)
-            thread = delivery.parts
             if not thread:
                 parts = None
             else:
@@ -419,27 +436,26 @@ class Reconciliation(Queries):
                 except KeyError:
                     parts = json.dumps(list(thread), ensure_ascii=False)
                     shared[id(thread)] = (thread, parts)
-            shifted = delivery.shifted_from
             shifted_from = None if shifted is None else shifted.isoformat()
-            rows[delivery.id] = (
-                delivery.id,
+            rows[key] = (
+                key,
                 name,
                 # The planned content, in _CONTENT_COLUMNS order:
                 post_id,
                 segment,
-                delivery.channel,
-                delivery.adapter,
+                channel,
+                adapter,
                 locale,
                 utc,
                 local,
                 # isoformat() starts with the zero-padded YYYY-MM-DD date.
                 local[:10],
-                delivery.text,
+                text,
                 audience_json,
                 tags,
-                delivery.holiday,
+                holiday,
                 shifted_from,
-                delivery.reason,
+                reason,
                 quiet_hours,
                 grace,
                 approval_flag,

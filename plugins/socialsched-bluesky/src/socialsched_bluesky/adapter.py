@@ -156,6 +156,8 @@ class BlueskyAdapter(Adapter):
     """Posts to one Bluesky account, logging in with an app password."""
 
     name = "bluesky"
+    # Its checks read the text, media and audience, never the time.
+    validation_reads_time = False
     capabilities = Capabilities(
         max_length=MAX_GRAPHEMES,
         audiences=(),

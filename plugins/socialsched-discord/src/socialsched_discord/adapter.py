@@ -82,6 +82,8 @@ class DiscordAdapter(WebhookAudienceAdapter):
     """
 
     name = "discord"
+    # Its checks read the text, media and audience, never the time.
+    validation_reads_time = False
     capabilities = Capabilities(
         max_length=CONTENT_LIMIT,
         audiences=("webhook",),

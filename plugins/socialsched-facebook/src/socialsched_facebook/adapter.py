@@ -23,6 +23,7 @@ from socialsched.adapters import (
     TransientError,
     read_media,
 )
+from socialsched.graph import error_codes, graph_error, graph_failed, graph_request, graph_time
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
 
@@ -51,8 +52,6 @@ DEFAULT_TIMEOUT = 20.0
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 368, 613, 80001})
 NONEXISTENT_OBJECT = (100, 33)
 """(code, subcode) Facebook answers when the object to delete no longer exists."""
-REJECTED_TOKEN_CODES = frozenset({102, 190})
-"""OAuthException codes for an expired, revoked or invalid access token."""
 IMAGES = MediaLimits(
     max_count=10,
     max_bytes=10_000_000 - 1,  # Facebook takes photos under 10 MB
@@ -240,40 +239,21 @@ class FacebookPageAdapter(Adapter):
     ) -> dict[str, Any]:
         token = self.secret("page_token")
         where = f"facebook page {self.page_id}"
-        try:
-            response = httpx.request(
-                method,
-                self._url(path, base),
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=self.timeout,
-                **kwargs,
-            )
-        except httpx.TimeoutException:
-            raise TransientError(f"{where}: timed out after {self.timeout:g}s") from None
-        except httpx.HTTPError as error:
-            raise TransientError(f"{where}: {type(error).__name__}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        body = body if isinstance(body, dict) else {}
-        if response.status_code < 400 and "error" not in body:
+        response, body = graph_request(
+            method, self._url(path, base), token=token, where=where, timeout=self.timeout, **kwargs
+        )
+        if not graph_failed(response, body):
             return body
-        graph_error = body.get("error") or {}
-        code, subcode = graph_error.get("code"), graph_error.get("error_subcode")
-        # Never trust an error text to leave the token out.
-        text = str(graph_error.get("message") or response.reason_phrase).replace(token, "***")
-        detail = f"{where}: {response.status_code} (code {code}"
-        detail += f"/{subcode})" if subcode else ")"
-        detail += f" {text}"
-        if method == "DELETE" and (code, subcode) == NONEXISTENT_OBJECT:
+        if method == "DELETE" and error_codes(body) == NONEXISTENT_OBJECT:
             return {"success": True}
-        transient = graph_error.get("is_transient") or code in TRANSIENT_CODES
-        if response.status_code >= 500 or transient:
-            raise TransientError(detail, retry_after=_usage_retry_after(response))
-        if code in REJECTED_TOKEN_CODES:
-            raise CredentialsRejected(detail)
-        raise PermanentError(detail)
+        raise graph_error(
+            response,
+            body,
+            token=token,
+            where=where,
+            transient_codes=TRANSIENT_CODES,
+            retry_after=_usage_retry_after,
+        )
 
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         if idempotency_key in self._published:
@@ -403,7 +383,7 @@ class FacebookPageAdapter(Adapter):
                 if item.get(text_field) != message.text:
                     continue
                 scheduled = item.get("scheduled_publish_time")
-                created = _graph_time(item.get("created_time"))
+                created = graph_time(item.get("created_time"))
                 if (scheduled is not None and int(scheduled) == due) or (
                     created is not None and created >= since
                 ):
@@ -421,13 +401,3 @@ class FacebookPageAdapter(Adapter):
     def delete(self, receipt: Receipt) -> None:
         """Delete (retract) a published or natively scheduled post by its Facebook id."""
         self._request("DELETE", receipt.remote_id)
-
-
-def _graph_time(value: Any) -> datetime | None:
-    """A Graph API time ("2027-03-01T12:00:00+0000"), or None."""
-    if not value:
-        return None
-    try:
-        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        return None

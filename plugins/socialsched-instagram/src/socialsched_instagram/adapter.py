@@ -3,29 +3,12 @@ Instagram Graph API's container-then-publish flow."""
 
 from __future__ import annotations
 
-import logging
 import re
-import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Sequence
 
-import httpx
-
-from socialsched.adapters import (
-    Adapter,
-    CannotCheck,
-    Capabilities,
-    CredentialsRejected,
-    Message,
-    PermanentError,
-    QuotaReached,
-    Receipt,
-    TransientError,
-)
+from socialsched.adapters import Capabilities, Message, PermanentError, Receipt
+from socialsched.graph import ContainerPublisher
 from socialsched.media import Media, MediaLimits
-from socialsched.media_hosts import MediaHostError, hosted
-from socialsched.model import Channel
 
 API_VERSION = "v23.0"
 """The Graph API version every request names (one place to move it)."""
@@ -44,27 +27,14 @@ IMAGES = MediaLimits(
     animated=False,
 )
 VIDEOS = MediaLimits(max_count=MAX_ITEMS, max_bytes=300_000_000, types=("video/mp4",))
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_POLL_INTERVAL = 5.0
-DEFAULT_POLL_TIMEOUT = 600.0
-FIND_SLACK = timedelta(hours=1)
-"""How long before its planned time an in-doubt post may have been created."""
-FIND_LIMIT = 50
-TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, 80002})
-REJECTED_TOKEN_CODES = frozenset({102, 190})
 DAILY_LIMIT_SUBCODE = 2207042
 """The error subcode Instagram answers once the account's posts for the day are used up."""
 
-log = logging.getLogger(__name__)
 _HASHTAG = re.compile(r"(?<![\w&])#\w+")
 _MENTION = re.compile(r"(?<![\w@])@[\w.]+")
 
 
-class _ReplyLost(TransientError):
-    """The request may have reached Instagram, but no answer came back."""
-
-
-class InstagramAdapter(Adapter):
+class InstagramAdapter(ContainerPublisher):
     """Publishes to an Instagram professional (business or creator) account.
 
     One image is a photo post, one video a reel, two to ten images or videos a carousel;
@@ -85,40 +55,27 @@ class InstagramAdapter(Adapter):
     """
 
     name = "instagram"
+    # Its checks read the text, media and audience, never the time.
+    validation_reads_time = False
     capabilities = Capabilities(
         max_length=CAPTION_LIMIT,
         images=IMAGES,
         videos=VIDEOS,
         mixed_media=True,
     )
-    media_by_url = True
-    required_secrets = ("access_token",)
-    required_settings = ("user_id",)
     doubt_guarantee = "checked (recent posts, by caption and time)"
-
-    def __init__(
-        self,
-        channel: Channel,
-        environ: Mapping[str, str] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(channel, environ)
-        settings = channel.settings
-        user_id = settings.get("user_id")
-        if not user_id:
-            raise PermanentError(
-                f"channel {channel.name!r}: the instagram adapter needs settings.user_id"
-            )
-        self.user_id = str(user_id)
-        self.api_version = str(settings.get("api_version", API_VERSION))
-        self.graph_url = str(settings.get("graph_url", GRAPH_URL)).rstrip("/")
-        self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
-        self.poll_interval = float(settings.get("poll_interval", DEFAULT_POLL_INTERVAL))
-        self.poll_timeout = float(settings.get("poll_timeout", DEFAULT_POLL_TIMEOUT))
-        self.sleep = sleep
-        self._published: dict[str, Receipt] = {}
-        # Keys whose publish request got no answer: a retry looks the post up first.
-        self._unanswered: set[str] = set()
+    account = "instagram account"
+    api_url_setting = "graph_url"
+    default_api_url = GRAPH_URL
+    default_api_version = API_VERSION
+    create_edge = "media"
+    publish_edge = "media_publish"
+    quota_edge = "content_publishing_limit"
+    text_field = "caption"
+    status_field = "status_code"
+    status_detail_field = "status"
+    transient_codes = frozenset({1, 2, 4, 17, 32, 341, 613, 80002})
+    quota_subcodes = frozenset({DAILY_LIMIT_SUBCODE})
 
     # ---- plan-time checks ----
 
@@ -150,110 +107,14 @@ class InstagramAdapter(Adapter):
                     )
         return problems
 
-    # ---- the Graph API ----
-
-    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        token = self.secret("access_token")
-        where = f"instagram account {self.user_id}"
-        try:
-            response = httpx.request(
-                method,
-                f"{self.graph_url}/{self.api_version}/{path}",
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=self.timeout,
-                **kwargs,
-            )
-        except httpx.TimeoutException:
-            raise _ReplyLost(f"{where}: timed out after {self.timeout:g}s") from None
-        except httpx.HTTPError as error:
-            raise _ReplyLost(f"{where}: {type(error).__name__}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        body = body if isinstance(body, dict) else {}
-        if response.status_code < 400 and "error" not in body:
-            return body  # empty when unreadable: the caller decides what that means
-        graph_error = body.get("error") or {}
-        code, subcode = graph_error.get("code"), graph_error.get("error_subcode")
-        # Never trust an error text to leave the token out.
-        text = str(graph_error.get("message") or response.reason_phrase).replace(token, "***")
-        detail = f"{where}: {response.status_code} (code {code}"
-        detail += f"/{subcode}) {text}" if subcode else f") {text}"
-        retry_after = _retry_after(response)
-        if subcode == DAILY_LIMIT_SUBCODE:
-            raise QuotaReached(detail, retry_after=retry_after)
-        if response.status_code == 429 or response.status_code >= 500:
-            raise TransientError(detail, retry_after=retry_after)
-        if graph_error.get("is_transient") or code in TRANSIENT_CODES:
-            raise TransientError(detail, retry_after=retry_after)
-        if code in REJECTED_TOKEN_CODES:
-            raise CredentialsRejected(detail)
-        raise PermanentError(detail)
-
-    def quota(self) -> tuple[int, int, int]:
-        """The account's publishing quota: (posts used, posts allowed, window seconds)."""
-        body = self._request(
-            "GET",
-            f"{self.user_id}/content_publishing_limit",
-            params={"fields": "config,quota_usage"},
-        )
-        data = body.get("data") or [{}]
-        config = data[0].get("config") or {}
-        return (
-            int(data[0].get("quota_usage") or 0),
-            int(config.get("quota_total") or 0),
-            int(config.get("quota_duration") or 86_400),
-        )
-
     # ---- publishing ----
 
-    def publish(self, message: Message, idempotency_key: str) -> Receipt:
-        if idempotency_key in self._published:
-            return self._published[idempotency_key]
-        if idempotency_key in self._unanswered:
-            found = self.find(message, idempotency_key)
-            if found is not None:
-                self._published[idempotency_key] = found
-                return found
+    def check_publishable(self, message: Message) -> None:
         problems = self.validate(message)
         if problems:
             raise PermanentError(f"channel {self.channel.name!r}: {problems[0]}")
-        used, allowed, window = self.quota()
-        if allowed and used >= allowed:
-            # A rolling window: on average one post's worth of it frees per allowed post.
-            raise QuotaReached(
-                f"instagram account {self.user_id}: {used} of {allowed} posts in the last "
-                f"{window // 3600} hours used",
-                retry_after=window / allowed,
-            )
-        try:
-            host = self.media_host()
-        except MediaHostError as error:
-            raise PermanentError(f"channel {self.channel.name!r}: {error}") from None
-        try:
-            with hosted(host, message.attachments) as urls:
-                container = self._container(message, urls)
-                try:
-                    body = self._request(
-                        "POST", f"{self.user_id}/media_publish", data={"creation_id": container}
-                    )
-                except _ReplyLost:
-                    self._unanswered.add(idempotency_key)
-                    raise
-        except MediaHostError as error:
-            raise TransientError(f"channel {self.channel.name!r}: {error}") from None
-        # The post exists now: nothing below may raise.
-        self._unanswered.discard(idempotency_key)
-        media_id = body.get("id")
-        if not media_id:
-            log.warning("instagram account %s: the reply carries no media id", self.user_id)
-            media_id = f"unknown:{idempotency_key}"
-        receipt = Receipt(remote_id=str(media_id), extra={"container": container})
-        self._published[idempotency_key] = receipt
-        return receipt
 
-    def _container(self, message: Message, urls: Sequence[str]) -> str:
+    def container(self, message: Message, urls: Sequence[str]) -> str:
         """The container to publish for `message` (its media at `urls`), processed."""
         items = list(zip(message.attachments, urls, strict=True))
         if len(items) == 1:
@@ -262,7 +123,7 @@ class InstagramAdapter(Adapter):
                 fields = {"media_type": "REELS", "video_url": url, **caption}
             else:
                 fields = {"image_url": url, **caption, **_alt(media)}
-            return self._create(fields, wait=media.kind == "video")
+            return self.create(fields, wait=media.kind == "video")
         children = []
         for media, url in items:
             if media.kind == "video":
@@ -270,38 +131,9 @@ class InstagramAdapter(Adapter):
             else:
                 fields = {"image_url": url, **_alt(media)}
             fields["is_carousel_item"] = "true"
-            children.append(self._create(fields, wait=media.kind == "video"))
+            children.append(self.create(fields, wait=media.kind == "video"))
         carousel = {"media_type": "CAROUSEL", "children": ",".join(children)}
-        return self._create({**carousel, "caption": message.text}, wait=False)
-
-    def _create(self, fields: dict[str, str], *, wait: bool) -> str:
-        body = self._request("POST", f"{self.user_id}/media", data=fields)
-        container = body.get("id")
-        if not container:
-            raise TransientError(f"instagram account {self.user_id}: a container without an id")
-        if wait:
-            self._wait_until_processed(str(container))
-        return str(container)
-
-    def _wait_until_processed(self, container: str) -> None:
-        """Poll a video container until Instagram has fetched and processed it."""
-        waited = 0.0
-        while True:
-            body = self._request("GET", container, params={"fields": "status_code,status"})
-            status = body.get("status_code")
-            if status in ("FINISHED", "PUBLISHED"):
-                return
-            if status in ("ERROR", "EXPIRED"):
-                raise PermanentError(
-                    f"instagram container {container}: {status} "
-                    f"({body.get('status') or 'no detail given'})"
-                )
-            if waited >= self.poll_timeout:
-                raise TransientError(
-                    f"instagram container {container}: still {status} after {waited:g}s"
-                )
-            self.sleep(self.poll_interval)
-            waited += max(self.poll_interval, 0.001)
+        return self.create({**carousel, "caption": message.text}, wait=False)
 
     # ---- checks and lookups ----
 
@@ -309,35 +141,6 @@ class InstagramAdapter(Adapter):
         """The token works for this account (`GET /{user-id}?fields=username`)."""
         body = self._request("GET", self.user_id, params={"fields": "id,username"})
         return f"instagram account @{body.get('username') or '?'} ({self.user_id})"
-
-    def find(self, message: Message, idempotency_key: str) -> Receipt | None:
-        """The account's post with this caption, published from an hour before the
-        message's time on; None when there is none."""
-        if idempotency_key in self._published:
-            return self._published[idempotency_key]
-        body = self._request(
-            "GET",
-            f"{self.user_id}/media",
-            params={"fields": "id,caption,timestamp,permalink", "limit": str(FIND_LIMIT)},
-        )
-        since = message.utc - FIND_SLACK
-        matches = [
-            item
-            for item in body.get("data") or []
-            if item.get("caption") == message.text
-            and (_graph_time(item.get("timestamp")) or since) >= since
-        ]
-        if len(matches) > 1:
-            raise CannotCheck(
-                f"instagram account {self.user_id}: {len(matches)} posts have this caption "
-                "around this time; cannot tell which is this delivery's"
-            )
-        if not matches:
-            return None
-        found = matches[0]
-        return Receipt(
-            remote_id=str(found["id"]), url=found.get("permalink"), extra={"found": True}
-        )
 
     def delete(self, receipt: Receipt) -> None:
         """Instagram's API cannot delete a post: retract it in the Instagram app."""
@@ -349,21 +152,3 @@ class InstagramAdapter(Adapter):
 
 def _alt(media: Media) -> dict[str, str]:
     return {"alt_text": media.alt} if media.alt else {}
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _graph_time(value: Any) -> datetime | None:
-    """A Graph API time ("2027-03-01T12:00:00+0000"), or None."""
-    if not value:
-        return None
-    try:
-        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        return None

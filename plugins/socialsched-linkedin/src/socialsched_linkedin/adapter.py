@@ -73,6 +73,8 @@ class LinkedInAdapter(Adapter):
     """
 
     name = "linkedin"
+    # Its checks read the text, media and audience, never the time.
+    validation_reads_time = False
     capabilities = Capabilities(
         max_length=TEXT_LIMIT,
         delete=True,

@@ -118,6 +118,8 @@ class MastodonAdapter(Adapter):
     """Posts statuses to one Mastodon account."""
 
     name = "mastodon"
+    # Its checks read the text, media and audience, never the time.
+    validation_reads_time = False
     capabilities = InstanceCapabilities(
         Capabilities(
             max_length=DEFAULT_MAX_LENGTH,

@@ -102,6 +102,8 @@ class MatrixAdapter(Adapter):
     """Sends messages as a Matrix user (usually a bot) to rooms."""
 
     name = "matrix"
+    # Its checks read the text, media and audience, never the time.
+    validation_reads_time = False
     capabilities = Capabilities(
         max_length=None,
         audiences=("room",),

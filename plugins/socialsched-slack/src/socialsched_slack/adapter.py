@@ -97,6 +97,8 @@ class SlackAdapter(WebhookAudienceAdapter):
     """
 
     name = "slack"
+    # Its checks read the text, media and audience, never the time.
+    validation_reads_time = False
     # With a bot token; a channel without one takes webhook audiences and text only.
     capabilities = Capabilities(
         max_length=TEXT_LIMIT,

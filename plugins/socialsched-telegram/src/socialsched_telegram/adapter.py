@@ -89,6 +89,8 @@ class TelegramAdapter(Adapter):
     """Sends messages as a Telegram bot to channels, groups and single users."""
 
     name = "telegram"
+    # Its checks read the text, media and audience, never the time.
+    validation_reads_time = False
     capabilities = Capabilities(
         max_length=MAX_LENGTH,
         audiences=("group", "recipient"),

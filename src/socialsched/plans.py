@@ -1,0 +1,248 @@
+"""The columnar plan: every delivery of a plan, held as columns rather than objects.
+
+A plan of a large calendar is mostly repetition: every segment of a market shares the
+same slots (instants, local times, holidays, moves), and every delivery of a (post,
+segment, channel) route shares its post, segment, channel, audience and tags. `Plan`
+keeps each group's slots once (`Timing`) and each route's own columns (texts, media,
+thread parts) beside them, and orders the deliveries without building them: one entry
+per distinct instant, pointing at the routes due then. `Delivery` objects are built
+only when asked for (iterating, indexing), one at a time, equal to those the planner
+built before the plan became columnar; their ids are computed on the way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from itertools import accumulate, groupby
+from operator import itemgetter
+from typing import Any, NamedTuple, overload
+
+from .media import Media
+from .model import Delivery, build_delivery
+
+
+class Slot(NamedTuple):
+    """One occurrence of a post in one market, after every move."""
+
+    key: str
+    utc: datetime
+    local: datetime
+    holiday: str | None
+    shifted_from: datetime | None
+    reason: str | None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class Timing(NamedTuple):
+    """A group's slots, with what ordering and ids need of them, computed once."""
+
+    slots: list[Slot]
+    #: Each slot's instant in microseconds since 1970: what plans are ordered by.
+    order: list[int]
+    #: Each slot's key as it goes into delivery ids.
+    id_keys: list[bytes]
+
+    @classmethod
+    def of(cls, slots: list[Slot]) -> Timing:
+        """The timing of `slots` (which must have distinct instants)."""
+        return cls(
+            slots,
+            [(slot.utc - _EPOCH) // _MICROSECOND for slot in slots],
+            [slot.key.encode() for slot in slots],
+        )
+
+
+def delivery_id(calendar: str, post: str, segment: str, channel: str, slot: str) -> str:
+    """Stable id of a delivery: the same inputs give the same id on every machine."""
+    raw = "\x1f".join((calendar, post, segment, channel, slot)).encode()
+    return hashlib.sha256(raw).hexdigest()[:20]
+
+
+class Route(NamedTuple):
+    """One post going to one segment on one channel: what all its deliveries share,
+    and its columns (one value per slot of `timing`)."""
+
+    post: str
+    segment: str
+    channel: str
+    adapter: str
+    audience: Any
+    tags: tuple[str, ...]
+    #: What `delivery_id` hashes before the slot key.
+    id_prefix: bytes
+    timing: Timing
+    #: Rendered texts, one per slot; None when the plan was not rendered.
+    texts: Sequence[str] | None = None
+    #: Media and thread parts, one per slot; None when the post has none.
+    media: Sequence[tuple[Media, ...]] | None = None
+    parts: Sequence[tuple[str, ...]] | None = None
+
+    @classmethod
+    def make(
+        cls,
+        calendar: str,
+        post: str,
+        segment: str,
+        channel: str,
+        adapter: str,
+        audience: Any,
+        tags: tuple[str, ...],
+        timing: Timing,
+        **columns: Any,
+    ) -> Route:
+        """A route of calendar `calendar` (whose name goes into delivery ids)."""
+        prefix = "\x1f".join((calendar, post, segment, channel, "")).encode()
+        return cls(post, segment, channel, adapter, audience, tags, prefix, timing, **columns)
+
+    def delivery_id(self, slot: int) -> str:
+        """The id of the delivery at `slot`."""
+        return hashlib.sha256(self.id_prefix + self.timing.id_keys[slot]).hexdigest()[:20]
+
+    def fields(self, slot: int) -> tuple[Any, ...]:
+        """The delivery at `slot` as a tuple of `Delivery`'s fields, in order."""
+        _, utc, local, holiday, shifted_from, reason = self.timing.slots[slot]
+        return (
+            hashlib.sha256(self.id_prefix + self.timing.id_keys[slot]).hexdigest()[:20],
+            self.post,
+            self.segment,
+            self.channel,
+            self.adapter,
+            utc,
+            local,
+            None if self.texts is None else self.texts[slot],
+            holiday,
+            shifted_from,
+            reason,
+            self.audience,
+            self.tags,
+            () if self.media is None else self.media[slot],
+            () if self.parts is None else self.parts[slot],
+        )
+
+    def delivery(self, slot: int) -> Delivery:
+        """The `Delivery` at `slot`."""
+        return build_delivery(*self.fields(slot))
+
+
+# A run of deliveries due at one instant, in plan order: indices into the plan's routes
+# and the slot of each (one int when they all share it, as routes of one timing do).
+_Block = tuple[list[int], int | list[int]]
+
+
+def _blocks(routes: Sequence[Route]) -> list[_Block]:
+    """The plan's order as blocks: deliveries sorted by (instant, post, segment,
+    channel), given `routes` sorted by (post, segment, channel).
+
+    Routes sharing a timing share its slots, so the sort works on (instant, timing)
+    entries, one per distinct slot, not on deliveries: only instants where several
+    timings meet need their routes merged."""
+    members: dict[int, list[int]] = {}
+    timings: list[Timing] = []
+    for index, route in enumerate(routes):
+        found = members.get(id(route.timing))
+        if found is None:
+            found = members[id(route.timing)] = []
+            timings.append(route.timing)
+        found.append(index)  # ascending: routes come in plan order
+    route_lists = [members[id(timing)] for timing in timings]
+    entries = [
+        (instant, number, slot)
+        for number, timing in enumerate(timings)
+        for slot, instant in enumerate(timing.order)
+    ]
+    entries.sort()
+    blocks: list[_Block] = []
+    for _, same_instant in groupby(entries, key=itemgetter(0)):
+        meeting = list(same_instant)
+        if len(meeting) == 1:
+            _, number, slot = meeting[0]
+            blocks.append((route_lists[number], slot))
+            continue
+        slot_of = {number: slot for _, number, slot in meeting}
+        timing_of = {index: number for _, number, _ in meeting for index in route_lists[number]}
+        merged = list(heapq.merge(*(route_lists[number] for _, number, _ in meeting)))
+        blocks.append((merged, [slot_of[timing_of[index]] for index in merged]))
+    return blocks
+
+
+class Plan(Sequence[Delivery]):
+    """The deliveries of a plan, sorted by UTC instant (then post, segment, channel).
+
+    A read-only sequence of `Delivery`: `len`, iteration, indexing and slicing work as
+    on a list, and a plan equals a list of the same deliveries. It holds columns, not
+    deliveries: each `Delivery` is built when it is asked for. `routes` and `columns()`
+    read the columns directly.
+    """
+
+    __slots__ = ("_blocks", "_offsets", "routes")
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        #: The routes, sorted by (post, segment, channel), each with its columns.
+        self.routes = list(routes)
+        self._blocks = _blocks(self.routes)
+        self._offsets = list(accumulate((len(block[0]) for block in self._blocks), initial=0))
+
+    def __len__(self) -> int:
+        return self._offsets[-1]
+
+    def ordered(self) -> Iterator[tuple[Route, int]]:
+        """Each delivery as (its route, its slot in the route), in plan order."""
+        routes = self.routes
+        for indices, slots in self._blocks:
+            if isinstance(slots, int):
+                for index in indices:
+                    yield routes[index], slots
+            else:
+                for index, slot in zip(indices, slots, strict=True):
+                    yield routes[index], slot
+
+    def columns(self) -> Iterator[tuple[Any, ...]]:
+        """Each delivery as a tuple of `Delivery`'s fields, in plan order, without
+        building `Delivery` objects."""
+        for route, slot in self.ordered():
+            yield route.fields(slot)
+
+    def __iter__(self) -> Iterator[Delivery]:
+        for route, slot in self.ordered():
+            yield route.delivery(slot)
+
+    @overload
+    def __getitem__(self, index: int) -> Delivery: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Delivery]: ...
+
+    def __getitem__(self, index: int | slice) -> Delivery | list[Delivery]:
+        if isinstance(index, slice):
+            return [self[position] for position in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("plan index out of range")
+        block = bisect_right(self._offsets, index) - 1
+        indices, slots = self._blocks[block]
+        within = index - self._offsets[block]
+        slot = slots if isinstance(slots, int) else slots[within]
+        return self.routes[indices[within]].delivery(slot)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(
+            mine == theirs for mine, theirs in zip(self, other, strict=True)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<Plan of {len(self)} deliveries on {len(self.routes)} routes>"
+
+
+__all__ = ["Plan", "Route", "Slot", "Timing", "delivery_id"]

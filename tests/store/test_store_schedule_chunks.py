@@ -1,0 +1,99 @@
+"""Scheduling a range chunk by chunk (`Store.schedule_chunks`, and `Store.schedule` of
+a long range) stores what scheduling it at once stores, and a delivery moved across a
+chunk border is moved, not cancelled in one chunk and added back in the next."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+
+import pytest
+from conftest import calendar, segment
+
+from socialsched import Planner, Post, Segment
+from socialsched.planner import CHUNK_DAYS
+
+START, END = date(2027, 1, 4), date(2027, 1, 15)
+
+
+def nightly(quiet: bool = False) -> object:
+    night_owls = Segment(
+        name="paris",
+        locale="fr",
+        timezone="Europe/Paris",
+        country="FR",
+        quiet_hours=["23:00-08:00"] if quiet else [],
+    )
+    return calendar(
+        [Post(id="nightly", text="{{ when|date }}", schedule="30 23 * * *")],
+        segments=[night_owls, segment("uk")],
+    )
+
+
+def stored(store) -> dict[str, tuple]:
+    return {r.id: (r.segment, r.utc, r.local, r.text, r.state) for r in store.records()}
+
+
+def test_chunks_store_what_one_plan_stores(make_store):
+    cal = nightly()
+    store = make_store()
+    result = store.schedule_chunks(cal, Planner(cal).plan_chunks(START, END, chunk_days=1))
+    plan = Planner(cal).plan(START, END)
+    assert sorted(result.added) == sorted(d.id for d in plan)
+    assert stored(store) == {d.id: (d.segment, d.utc, d.local, d.text, "scheduled") for d in plan}
+    assert {entry.to_state for entry in store.log()} == {"scheduled"}
+    again = store.schedule_chunks(cal, Planner(cal).plan_chunks(START, END, chunk_days=3))
+    assert not again.changed and again.unchanged == len(plan)
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_move_across_chunk_borders_is_a_move(make_store, dry_run):
+    store = make_store()
+    store.schedule(nightly(), START, END)
+    before = stored(store)
+    # Quiet hours until 08:00 move every 23:30 delivery in Paris to the next local day:
+    # across every border when each chunk is one day.
+    quiet = nightly(quiet=True)
+    at_once = Planner(quiet).plan(START, END)
+    result = store.schedule_chunks(
+        quiet, Planner(quiet).plan_chunks(START, END, chunk_days=1), dry_run=dry_run
+    )
+    paris = {key for key, value in before.items() if value[0] == "paris"}
+    last = max(paris, key=lambda key: before[key][1])
+    came_in = {d.id for d in at_once if d.segment == "paris"} - paris
+    assert sorted(result.moved) == sorted(paris - {last})
+    assert list(result.cancelled) == [last]  # its new day is after the range
+    assert list(result.added) == list(came_in) and len(came_in) == 1  # from the day before
+    assert result.unchanged == len(before) - len(paris)
+    if dry_run:
+        assert stored(store) == before
+        assert len(result.changes) == len(paris) + 1
+    else:
+        assert stored(store) == {
+            **{key: value for key, value in before.items() if key not in paris},
+            **{d.id: (d.segment, d.utc, d.local, d.text, "scheduled") for d in at_once},
+            last: (*before[last][:4], "cancelled"),
+        }
+
+
+def test_schedule_of_a_long_range_plans_one_chunk_at_a_time(store, monkeypatch):
+    planned_ranges = []
+    plan = Planner.plan
+
+    def spy(self, start, end, **options):
+        planned_ranges.append((start, end))
+        return plan(self, start, end, **options)
+
+    monkeypatch.setattr(Planner, "plan", spy)
+    cal = calendar([Post(id="weekly", text="hi", schedule="0 9 * * 1")])
+    start, end = date(2027, 1, 1), date(2029, 12, 31)
+    result = store.schedule(cal, start, end)
+    assert planned_ranges[0][0] == start and planned_ranges[-1][1] == end
+    for (_, last), (first, _) in itertools.pairwise(planned_ranges):
+        assert first == last + timedelta(days=1)
+    assert all((last - first).days < CHUNK_DAYS for first, last in planned_ranges)
+    assert len(planned_ranges) == -(-((end - start).days + 1) // CHUNK_DAYS)
+    mondays = sum(
+        1 for n in range((end - start).days + 1) if (start + timedelta(days=n)).weekday() == 0
+    )
+    assert len(result.added) == len(store.records()) == 2 * mondays
