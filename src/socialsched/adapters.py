@@ -199,6 +199,16 @@ class CannotCheck(AdapterError):
     check without posting."""
 
 
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """The seconds a `Retry-After` header in `headers` asks a client to wait (never
+    negative); None when there is none or it is not a number of seconds."""
+    value = headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
 class Adapter:
     """Base class for network adapters; subclass it and set `name` and `capabilities`."""
 

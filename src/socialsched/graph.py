@@ -29,6 +29,7 @@ from .adapters import (
     QuotaReached,
     Receipt,
     TransientError,
+    retry_after_seconds,
 )
 from .media_hosts import MediaHostError, hosted
 from .model import Channel
@@ -55,12 +56,8 @@ def graph_time(value: Any) -> datetime | None:
 
 
 def retry_after_header(response: httpx.Response) -> float | None:
-    """The seconds a `Retry-After` header asks for, or None."""
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+    """The seconds a reply's `Retry-After` header asks for, or None."""
+    return retry_after_seconds(response.headers)
 
 
 def graph_request(

@@ -70,11 +70,11 @@ class Exclusion:
 
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while deliveries are built.
+    """Pause the cyclic garbage collector while a plan's columns are built.
 
-    Every delivery built is kept, so collections in between free nothing; yet each full
-    collection walks every delivery built so far, which was about a third of the time
-    for a large calendar. The previous state is restored on the way out.
+    What is built (texts, media, thread parts by the hundred thousand) is kept, so
+    collections in between free nothing, yet each full collection walks all of it.
+    The previous state is restored on the way out.
     """
     was_enabled = gc.isenabled()
     gc.disable()

@@ -4,14 +4,20 @@ chunk border is moved, not cancelled in one chunk and added back in the next."""
 
 from __future__ import annotations
 
+import io
 import itertools
+import json
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import pytest
 from conftest import calendar, segment
 
-from socialsched import Planner, Post, Segment
+import socialsched
+from socialsched import Planner, Post, Segment, cli
 from socialsched.planner import CHUNK_DAYS
+from socialsched.store import Store
 
 START, END = date(2027, 1, 4), date(2027, 1, 15)
 
@@ -97,3 +103,77 @@ def test_schedule_of_a_long_range_plans_one_chunk_at_a_time(store, monkeypatch):
         1 for n in range((end - start).days + 1) if (start + timedelta(days=n)).weekday() == 0
     )
     assert len(result.added) == len(store.records()) == 2 * mondays
+
+
+CALENDAR_TOML = """
+[calendar]
+name = "years"
+
+[[segment]]
+name = "auckland"
+locale = "en-NZ"
+timezone = "Pacific/Auckland"
+country = "NZ"
+
+[[segment]]
+name = "honolulu"
+locale = "en-US"
+timezone = "Pacific/Honolulu"
+country = "US"
+
+[[channel]]
+name = "feed"
+adapter = "jsonl"
+settings = { path = "feed.jsonl" }
+
+[[post]]
+id = "weekly"
+text = "{{ when|date }} for {{ segment.name }}"
+schedule = "30 23 * * 5"
+on_holiday = "next_business_day"
+"""
+
+
+def test_the_cli_schedules_years_from_another_folder_and_prints_what_the_store_holds(tmp_path):
+    (tmp_path / "calendar").mkdir()
+    (tmp_path / "calendar" / "calendar.toml").write_text(CALENDAR_TOML, encoding="utf-8")
+    ops = tmp_path / "ops"
+    ops.mkdir()
+    command = [sys.executable, "-m", "socialsched", "schedule", "../calendar/calendar.toml"]
+    command += ["--db", "outbox.db", "--start", "2027-01-01", "--end", "2029-12-31"]
+    done = subprocess.run(
+        [*command, "--format", "json"], cwd=ops, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    with Store(ops / "outbox.db") as store:
+        records = store.records()
+    assert sorted(printed["added"]) == sorted(r.id for r in records)
+    # Fridays of three years for two segments, less those moved out of the range.
+    expected = Planner(socialsched.load(tmp_path / "calendar" / "calendar.toml")).plan(
+        "2027-01-01", "2029-12-31"
+    )
+    assert {(r.id, r.utc) for r in records} == {(d.id, d.utc) for d in expected}
+    again = subprocess.run(command, cwd=ops, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == f"0 added, 0 moved, 0 updated, 0 cancelled, {len(records)} unchanged\n"
+    assert again.stderr == ""  # quiet when not on a terminal
+
+
+def test_the_cli_shows_scheduling_progress_chunk_by_chunk_on_a_terminal(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(cli.sys, "stderr", terminal)
+    cal = nightly()
+    start, end = date(2027, 1, 1), date(2027, 12, 31)
+    chunks = list(cli._chunk_progress(Planner(cal).plan_chunks(start, end), start, end))
+    assert len(chunks) == 4
+    assert "scheduling" in terminal.getvalue() and "100%" in terminal.getvalue()
+    # A range of one chunk is over too soon for a bar.
+    quiet = Terminal()
+    monkeypatch.setattr(cli.sys, "stderr", quiet)
+    one = list(cli._chunk_progress(Planner(cal).plan_chunks(start, start), start, start))
+    assert len(one) == 1 and quiet.getvalue() == ""

@@ -21,6 +21,7 @@ from socialsched.adapters import (
     PermanentError,
     Receipt,
     TransientError,
+    retry_after_seconds,
 )
 from socialsched.media import Media
 from socialsched.model import Channel
@@ -45,14 +46,6 @@ def escape_commentary(text: str) -> str:
     """`text` with the little-text reserved characters backslash-escaped, so LinkedIn
     shows them as typed instead of reading mentions, hashtags or markup."""
     return _RESERVED.sub(r"\\\1", text)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
 
 
 class LinkedInAdapter(Adapter):
@@ -154,7 +147,7 @@ class LinkedInAdapter(Adapter):
         )
         detail = f"{where}: {response.status_code} {text.replace(token, '***')}"
         if response.status_code == 429:
-            raise TransientError(detail, retry_after=_retry_after(response))
+            raise TransientError(detail, retry_after=retry_after_seconds(response.headers))
         if response.status_code >= 500:
             raise TransientError(detail)
         if response.status_code == 401:

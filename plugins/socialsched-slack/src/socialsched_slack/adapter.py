@@ -28,6 +28,7 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
     WebhookAudienceAdapter,
+    retry_after_seconds,
 )
 from socialsched.media import NO_MEDIA, Media, MediaLimits
 from socialsched.model import Channel
@@ -70,13 +71,6 @@ NO_WEBHOOK_FILES = (
     "and the segment a group:<channel id> audience"
 )
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return float(response.headers["Retry-After"])
-    except (KeyError, ValueError):
-        return None
 
 
 class SlackAdapter(WebhookAudienceAdapter):
@@ -208,12 +202,12 @@ class SlackAdapter(WebhookAudienceAdapter):
         where = f"slack webhook {name}"
         detail = response.text.strip()[:200]
         if response.status_code == 429:
-            retry_after = _retry_after(response)
+            retry_after = retry_after_seconds(response.headers)
             return TransientError(f"{where}: rate limited (429)", retry_after=retry_after)
         if response.status_code >= 500:
             return TransientError(
                 f"{where}: server error {response.status_code} {detail}",
-                retry_after=_retry_after(response),
+                retry_after=retry_after_seconds(response.headers),
             )
         error = CredentialsRejected if detail in CREDENTIAL_ERRORS else PermanentError
         return error(f"{where}: rejected with {response.status_code} {detail}")
@@ -266,7 +260,8 @@ class SlackAdapter(WebhookAudienceAdapter):
             raise TransientError(f"slack {method}: {type(error).__name__}") from None
         if response.status_code == 429:
             raise TransientError(
-                f"slack {method}: rate limited (429)", retry_after=_retry_after(response)
+                f"slack {method}: rate limited (429)",
+                retry_after=retry_after_seconds(response.headers),
             )
         if response.status_code >= 500:
             raise TransientError(f"slack {method}: server error {response.status_code}")
@@ -284,7 +279,9 @@ class SlackAdapter(WebhookAudienceAdapter):
         if response.status_code == 401 or reason in CREDENTIAL_ERRORS:
             raise CredentialsRejected(f"slack {method}: {reason}")
         if reason in TRANSIENT_ERRORS:
-            raise TransientError(f"slack {method}: {reason}", retry_after=_retry_after(response))
+            raise TransientError(
+                f"slack {method}: {reason}", retry_after=retry_after_seconds(response.headers)
+            )
         raise PermanentError(f"slack {method}: {reason}")
 
     def _publish_as_bot(self, message: Message, idempotency_key: str) -> Receipt:
