@@ -17,7 +17,7 @@ import heapq
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import accumulate, groupby
+from itertools import accumulate, groupby, repeat
 from operator import itemgetter
 from typing import Any, NamedTuple, overload
 
@@ -192,16 +192,20 @@ class Plan(Sequence[Delivery]):
     def __len__(self) -> int:
         return self._offsets[-1]
 
+    def positions(self) -> Iterator[tuple[int, int]]:
+        """Each delivery as (its route's index in `routes`, its slot in the route), in
+        plan order."""
+        for indices, slots in self._blocks:
+            if isinstance(slots, int):
+                yield from zip(indices, repeat(slots))
+            else:
+                yield from zip(indices, slots, strict=True)
+
     def ordered(self) -> Iterator[tuple[Route, int]]:
         """Each delivery as (its route, its slot in the route), in plan order."""
         routes = self.routes
-        for indices, slots in self._blocks:
-            if isinstance(slots, int):
-                for index in indices:
-                    yield routes[index], slots
-            else:
-                for index, slot in zip(indices, slots, strict=True):
-                    yield routes[index], slot
+        for index, slot in self.positions():
+            yield routes[index], slot
 
     def columns(self) -> Iterator[tuple[Any, ...]]:
         """Each delivery as a tuple of `Delivery`'s fields, in plan order, without

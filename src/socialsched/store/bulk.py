@@ -131,27 +131,53 @@ def _driver_values(
     return list(zip(*values, strict=True))
 
 
-def _without_null_columns(
-    table: Any, columns: Sequence[str], params: list[Any]
-) -> tuple[Sequence[str], list[Any]]:
-    """`columns` and `params` less the columns that are NULL in every row and have no
-    server default (the database fills in the same NULL). Binding None costs the
-    sqlite3 driver three times what a string costs, and most planned deliveries have
-    no holiday, shift, audience or receipt."""
-    null = [
-        index
-        for index, name in enumerate(columns)
-        if params[0][index] is None
-        and table.c[name].server_default is None
-        and list(map(operator.itemgetter(index), params)).count(None) == len(params)
-    ]
-    if not null:
-        return columns, params
-    keep = [index for index in range(len(columns)) if index not in null]
-    pick = operator.itemgetter(*keep)
-    if len(keep) == 1:
-        return [columns[keep[0]]], [(pick(row),) for row in params]
-    return [columns[index] for index in keep], list(map(pick, params))
+def _shared_values(
+    connection: Connection, table: Any, columns: Sequence[str], params: list[Any]
+) -> tuple[list[str], list[str], list[Any]]:
+    """Columns holding one value in every row, taken out of `params`: the columns left,
+    the SQL of each value (the driver's marker, or a literal) and the params left.
+
+    A column NULL in every row with no server default is left out (the database fills in
+    the same NULL); on SQLite, a string or integer shared by every row is written into
+    the statement. Binding a value costs the sqlite3 driver more than storing it (None
+    three times what a string costs), and most planned deliveries share their calendar,
+    state and time of update, and have no holiday, shift, audience or receipt."""
+    marker = _quoted(connection, table, ())[0]
+    inline = connection.dialect.name == "sqlite" and len(params) > 1
+    first, last = params[0], params[-1]
+    shared: dict[int, str | None] = {}
+    for index, name in enumerate(columns):
+        value = first[index]
+        if value is None:
+            if table.c[name].server_default is not None:
+                continue
+            sql = None
+        else:
+            sql = _sqlite_literal(value) if inline and value == last[index] else None
+            if sql is None:
+                continue
+        if list(map(operator.itemgetter(index), params)).count(value) == len(params):
+            shared[index] = sql
+    if not shared:
+        return list(columns), [marker] * len(columns), params
+    bound = [index for index in range(len(columns)) if index not in shared]
+    kept = [index for index in range(len(columns)) if shared.get(index, marker) is not None]
+    values = [marker if index in bound else str(shared[index]) for index in kept]
+    if not bound:
+        return [columns[index] for index in kept], values, [()] * len(params)
+    pick = operator.itemgetter(*bound)
+    picked = [(pick(row),) for row in params] if len(bound) == 1 else list(map(pick, params))
+    return [columns[index] for index in kept], values, picked
+
+
+def _sqlite_literal(value: Any) -> str | None:
+    """`value` as an SQLite literal, None when it is not a string or integer (or holds a
+    NUL character, which SQLite's statements cannot)."""
+    if type(value) is int:
+        return str(value)
+    if type(value) is str and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    return None
 
 
 def _quoted(
@@ -180,9 +206,9 @@ def _bulk_insert_values(
         return
     if not native:
         params = _driver_values(connection, table, columns, params)
-    columns, params = _without_null_columns(table, columns, params)
-    marker, name, quoted = _quoted(connection, table, columns)
-    sql = f"INSERT INTO {name} ({', '.join(quoted)}) VALUES ({', '.join([marker] * len(quoted))})"
+    columns, values, params = _shared_values(connection, table, columns, params)
+    _, name, quoted = _quoted(connection, table, columns)
+    sql = f"INSERT INTO {name} ({', '.join(quoted)}) VALUES ({', '.join(values)})"
     connection.exec_driver_sql(sql, params)
 
 

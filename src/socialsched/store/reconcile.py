@@ -7,8 +7,8 @@ from __future__ import annotations
 import functools
 import json
 import operator
-from collections.abc import Collection, Iterable, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
 from typing import Any
 
 import attrs
@@ -27,11 +27,9 @@ from sqlalchemy.types import NullType
 from .. import plugins
 from ..media import Media
 from ..media_store import (
-    media_json,
     store_media,
 )
 from ..model import Calendar, Delivery
-from ..plans import Plan
 from ..policy import Rate
 from ..tables import (
     activity,
@@ -43,13 +41,11 @@ from ..tables import (
 from .bulk import (
     _bulk_insert_values,
     _bulk_update_values,
-    _db_flag,
-    _db_time,
     _indexes_rebuilt_after,
     _last_rowid,
     _minutes,
 )
-from .common import DEFAULT_MISFIRE_GRACE, _as_date, _chunks, _collector_paused, _emit, _naive
+from .common import _as_date, _chunks, _collector_paused, _emit
 from .operator import _hold_view
 from .queries import Queries
 from .records import Hold, ReconcileResult
@@ -66,14 +62,9 @@ from .rows import (
     _STATE,
     _UPDATED_FROM,
     _UTC,
-    _audience_json,
-    _quiet_hours_json,
-    _tags_json,
     _what_changed,
+    planned_rows,
 )
-
-#: A `Delivery`'s fields as a tuple, in order (what `Plan.columns` gives).
-_FIELDS = operator.attrgetter(*(field.name for field in attrs.fields(Delivery)))
 
 
 class Reconciliation(Queries):
@@ -107,9 +98,7 @@ class Reconciliation(Queries):
         with _collector_paused():
             # Rows are built before the transaction: on SQLite it holds the write lock.
             used_media: dict[str, Media] = {}
-            wanted = self._planned_rows(
-                calendar, planned, now, self.engine.dialect.name, used_media
-            )
+            wanted = planned_rows(calendar, planned, now, self.engine.dialect.name, used_media)
             with self.engine.connect() as connection, connection.begin() as transaction:
                 # Media the planner did not keep through `media_cache()` (e.g. `planned`
                 # built by hand): their bytes, so runners elsewhere can read them.
@@ -185,7 +174,7 @@ class Reconciliation(Queries):
         keep: Collection[str] = frozenset(),
     ) -> ReconcileResult:
         # `wanted` and `existing` both hold values as the driver takes and returns them
-        # (see `_planned_rows`), so they compare as they are.
+        # (see `planned_rows`), so they compare as they are.
         inserts: list[tuple[Any, ...]] = []
         changes: list[tuple[Any, ...]] = []
         moved: list[str] = []
@@ -321,154 +310,6 @@ class Reconciliation(Queries):
             for row in inserts
         ]
         _bulk_insert_values(connection, activity, _PLANNED_LOG_FIELDS, entries)
-
-    @staticmethod
-    def _planned_rows(
-        calendar: Calendar,
-        planned: Iterable[Delivery],
-        now: datetime,
-        dialect: str,
-        used_media: dict[str, Media],
-    ) -> dict[str, tuple[Any, ...]]:
-        """The `deliveries` row of each planned delivery, by id: values in
-        `_PLANNED_COLUMNS` order, as the database driver takes them. Every media the
-        deliveries attach is added to `used_media`, by digest.
-
-        Values many deliveries share (a segment's locale, a post's grace, an instant's
-        text form, the JSON of tags and audiences) are computed once per distinct value:
-        for large schedules this row building, not the database, is most of the cost."""
-        db_time = _db_time(dialect)
-        db_flag = _db_flag(dialect)
-        posts = {post.id: post for post in calendar.posts}
-        # Per (post, segment): the post's grace and approval, the segment's locale and
-        # quiet hours.
-        series: dict[tuple[str, str], tuple[int | None, Any, str, str | None]] = {}
-        # By identity: the planner hands one Audience object to all deliveries of a
-        # segment and channel. Each entry keeps its audience alive, so no other object
-        # can take its id meanwhile.
-        audiences: dict[int, tuple[Any, str | None]] = {}
-        # Keyed by the aware instant: equal instants give the same naive UTC time.
-        instants: dict[datetime, Any] = {}
-        deadlines: dict[tuple[datetime, int], Any] = {}
-        # Segments in one time zone share local times: isoformat() once per time.
-        local_texts: dict[tuple[datetime, Any, int], str] = {}
-        # By identity too, the JSON of media and thread parts: the planner hands one
-        # tuple to all deliveries of a route.
-        shared: dict[int, tuple[Any, str | None]] = {}
-        rows: dict[str, tuple[Any, ...]] = {}
-        name = calendar.name
-        db_now = db_time(now)
-        # A `Plan` gives its columns without building `Delivery` objects.
-        fields = planned.columns() if isinstance(planned, Plan) else map(_FIELDS, planned)
-        for (
-            key,
-            post_id,
-            segment,
-            channel,
-            adapter,
-            aware,
-            wall,
-            text,
-            holiday,
-            shifted,
-            reason,
-            audience,
-            tag_values,
-            items,
-            thread,
-        ) in fields:
-            try:
-                grace, approval_flag, locale, quiet_hours = series[post_id, segment]
-            except KeyError:
-                post = posts[post_id]
-                grace = None
-                if post.late != "publish":
-                    grace = int((post.misfire_grace or DEFAULT_MISFIRE_GRACE).total_seconds())
-                approval_flag = db_flag(post.requires_approval)
-                planned_segment = calendar.segment(segment)
-                locale = planned_segment.locale
-                quiet_hours = _quiet_hours_json(planned_segment.quiet_hours)
-                series[post_id, segment] = (grace, approval_flag, locale, quiet_hours)
-            if audience is None:
-                audience_json = None
-            else:
-                try:
-                    audience_json = audiences[id(audience)][1]
-                except KeyError:
-                    audience_json = _audience_json(audience)
-                    audiences[id(audience)] = (audience, audience_json)
-            try:
-                utc = instants[aware]
-            except KeyError:
-                utc = instants[aware] = db_time(_naive(aware))
-            if grace is None:
-                deadline = None
-            else:
-                try:
-                    deadline = deadlines[aware, grace]
-                except KeyError:
-                    deadline = deadlines[aware, grace] = db_time(
-                        _naive(aware) + timedelta(seconds=grace)
-                    )
-            # Keyed with the zone and fold too: aware datetimes of different zones
-            # compare equal when they name the same instant.
-            local_key = (wall, wall.tzinfo, wall.fold)
-            try:
-                local = local_texts[local_key]
-            except KeyError:
-                local = local_texts[local_key] = wall.isoformat()
-            tags = _tags_json(tag_values)
-            if not items:
-                media = None
-            else:
-                try:
-                    media = shared[id(items)][1]
-                except KeyError:
-                    media = media_json(items)
-                    shared[id(items)] = (items, media)
-                    for item in items:
-                        used_media.setdefault(item.digest, item)
-            if not thread:
-                parts = None
-            else:
-                try:
-                    parts = shared[id(thread)][1]
-                except KeyError:
-                    parts = json.dumps(list(thread), ensure_ascii=False)
-                    shared[id(thread)] = (thread, parts)
-            shifted_from = None if shifted is None else shifted.isoformat()
-            rows[key] = (
-                key,
-                name,
-                # The planned content, in _CONTENT_COLUMNS order:
-                post_id,
-                segment,
-                channel,
-                adapter,
-                locale,
-                utc,
-                local,
-                # isoformat() starts with the zero-padded YYYY-MM-DD date.
-                local[:10],
-                text,
-                audience_json,
-                tags,
-                holiday,
-                shifted_from,
-                reason,
-                quiet_hours,
-                grace,
-                approval_flag,
-                media,
-                parts,
-                # Then what dispatching changes:
-                utc,  # due
-                deadline,
-                "schedule",  # state_actor
-                db_now,  # updated_at
-                "scheduled",  # state: paused instead where a pause rule holds it
-            )
-        return rows
 
     @staticmethod
     def _save_channels(connection: Connection, calendar: Calendar) -> None:
