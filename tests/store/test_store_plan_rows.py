@@ -73,9 +73,9 @@ def test_shared_values_are_stored_as_bound_ones_would_be(backend, tmp_path):
         sqlalchemy.Column("empty", sqlalchemy.Text),
         sqlalchemy.Column("defaulted", sqlalchemy.Text, server_default="filled"),
     )
-    rows = [(number, "l'été \"x\"", "100% '; --", 7, None, None) for number in range(1, 51)]
+    rows = [(number, 'l\'été "x"', "100% '; --", 7, None, None) for number in range(1, 51)]
     # One row apart: a column shared by all rows but one must be bound.
-    rows.append((51, "l'été \"x\"", "other", 7, None, None))
+    rows.append((51, 'l\'été "x"', "other", 7, None, None))
     columns = [column.name for column in sample.columns]
     engine = sqlalchemy.create_engine(url)
     try:
