@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import json
 import logging
 import re
@@ -200,40 +201,78 @@ def plan_command(
                     param_hint=option,
                 )
     deliveries = _plan(calendar, start, end, segments=segments or None, channels=channels or None)
-    click.echo(format_deliveries(deliveries, output_format), nl=False)
+    for piece in format_deliveries(deliveries, output_format):
+        click.echo(piece, nl=False)
 
 
-def format_deliveries(deliveries: Sequence[Delivery], output_format: str) -> str:
-    """Deliveries as a table, JSON array, JSON lines or CSV."""
-    rows = [d.to_dict() for d in deliveries]
+def format_deliveries(deliveries: Sequence[Delivery], output_format: str) -> Iterator[str]:
+    """Deliveries as a table, JSON array, JSON lines or CSV, in pieces to write one
+    after another: a `Plan` is read from its columns as it is written, so the whole
+    output is never held at once (but for the table, which aligns its columns)."""
+    if output_format == "table":
+        yield _table(deliveries)
+        return
+    rows: Iterator[dict[str, Any]] = (
+        deliveries.dicts()
+        if isinstance(deliveries, Plan)
+        else (delivery.to_dict() for delivery in deliveries)
+    )
     if output_format == "json":
-        return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
-    if output_format == "jsonl":
-        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    columns = [
-        "id",
-        "post",
-        "segment",
-        "channel",
-        "utc",
-        "local",
-        "holiday",
-        "shifted_from",
-        "reason",
-        "text",
-    ]
-    if output_format == "csv":
-        if any(d.media for d in deliveries):
-            # Only then: the columns of a plan without media stay as they always were.
-            columns.append("media")
-            for row, delivery in zip(rows, deliveries, strict=True):
-                row["media"] = "; ".join(media.source for media in delivery.media)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        return buffer.getvalue()
-    return _table(deliveries)
+        pieces = _json_array(rows)
+    elif output_format == "jsonl":
+        pieces = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    else:
+        pieces = _csv_lines(rows, _has_media(deliveries))
+    # Written a batch of rows at a time: one write per row costs more than the rows.
+    while batch := list(itertools.islice(pieces, 1024)):
+        yield "".join(batch)
+
+
+def _json_array(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """What `json.dumps(list(rows), indent=2)` writes, one row at a time."""
+    opening = "[\n  "
+    for row in rows:
+        # A JSON string holds no raw newline: every newline starts an indented line.
+        yield opening + json.dumps(row, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        opening = ",\n  "
+    yield "[]\n" if opening == "[\n  " else "\n]\n"
+
+
+_CSV_COLUMNS = [
+    "id",
+    "post",
+    "segment",
+    "channel",
+    "utc",
+    "local",
+    "holiday",
+    "shifted_from",
+    "reason",
+    "text",
+]
+
+
+def _csv_lines(rows: Iterator[dict[str, Any]], media: bool) -> Iterator[str]:
+    # A media column only when some delivery has media: the columns of a plan without
+    # media stay as they always were.
+    columns = [*_CSV_COLUMNS, "media"] if media else _CSV_COLUMNS
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        if media:
+            row["media"] = "; ".join(item["source"] for item in row.get("media", ()))
+        writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _has_media(deliveries: Sequence[Delivery]) -> bool:
+    if isinstance(deliveries, Plan):
+        return any(route.media is not None and any(route.media) for route in deliveries.routes)
+    return any(delivery.media for delivery in deliveries)
 
 
 def _rich_marker(delivery: Delivery) -> str:

@@ -131,6 +131,26 @@ class Route(NamedTuple):
         return build_delivery(*self.fields(slot))
 
 
+def _route_head(route: Route) -> tuple[Any, ...]:
+    """What `Delivery.to_dict()` gives of a route's shared fields, in its order."""
+    audience = route.audience
+    if hasattr(audience, "to_dict"):
+        audience = audience.to_dict()
+    return (route.post, route.segment, route.channel, route.adapter, audience, route.tags)
+
+
+def _slot_texts(slot: Slot) -> tuple[Any, ...]:
+    """What `Delivery.to_dict()` gives of a slot's fields: utc, local, holiday,
+    shifted_from, reason."""
+    return (
+        slot.utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        slot.local.isoformat(),
+        slot.holiday,
+        slot.shifted_from.isoformat() if slot.shifted_from else None,
+        slot.reason,
+    )
+
+
 # A run of deliveries due at one instant, in plan order: indices into the plan's routes
 # and the slot of each (one int when they all share it, as routes of one timing do).
 _Block = tuple[list[int], int | list[int]]
@@ -212,6 +232,50 @@ class Plan(Sequence[Delivery]):
         building `Delivery` objects."""
         for route, slot in self.ordered():
             yield route.fields(slot)
+
+    def dicts(self) -> Iterator[dict[str, Any]]:
+        """Each delivery as `Delivery.to_dict()` gives it, in plan order, read from the
+        columns without building `Delivery` objects: what a route or a slot shares is
+        converted once (so dicts may share their inner values: read them, do not
+        change them)."""
+        heads = [_route_head(route) for route in self.routes]
+        slot_texts: dict[int, list[tuple[Any, ...]]] = {}
+        for route in self.routes:
+            if id(route.timing) not in slot_texts:
+                slot_texts[id(route.timing)] = [_slot_texts(slot) for slot in route.timing.slots]
+        media: dict[int, tuple[tuple[Media, ...], list[dict[str, Any]]]] = {}
+        routes = self.routes
+        for index, slot in self.positions():
+            route = routes[index]
+            post, segment, channel, adapter, audience, tags = heads[index]
+            utc, local, holiday, shifted_from, reason = slot_texts[id(route.timing)][slot]
+            row = {
+                "id": route.delivery_id(slot),
+                "post": post,
+                "segment": segment,
+                "channel": channel,
+                "adapter": adapter,
+                "utc": utc,
+                "local": local,
+                "text": None if route.texts is None else route.texts[slot],
+                "holiday": holiday,
+                "shifted_from": shifted_from,
+                "reason": reason,
+                "audience": audience,
+                "tags": list(tags),
+            }
+            items = () if route.media is None else route.media[slot]
+            if items:
+                # Keyed by identity (each entry keeps its tuple alive): a route's
+                # deliveries share one tuple.
+                found = media.get(id(items))
+                if found is None:
+                    found = media[id(items)] = (items, [item.to_dict() for item in items])
+                row["media"] = list(found[1])
+            parts = () if route.parts is None else route.parts[slot]
+            if parts:
+                row["parts"] = list(parts)
+            yield row
 
     def __iter__(self) -> Iterator[Delivery]:
         for route, slot in self.ordered():
