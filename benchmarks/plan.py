@@ -14,7 +14,7 @@ Two more loops run beside them: the same naive loop written with zoneinfo, and a
 grouped tuple loop that does the date, zone and holiday work once per (time zone,
 market) and only fans out a tuple per delivery, the floor for a planner written in
 pure Python. A row also times planning followed by reading every delivery's columns
-(`Plan.columns()`, what `Store.schedule` reads). Rendering is timed on its own
+(`Plan.columns()`, what a consumer reading every field pays). Rendering is timed on its own
 (plan with render=True minus plan with render=False), for three templates: one that
 reads only segment variables, one that formats the date, one that formats the time.
 Wall and CPU time are printed: on a busy machine CPU time is the steadier one;

@@ -144,16 +144,19 @@ def _shared_values(
     state and time of update, and have no holiday, shift, audience or receipt."""
     marker = _quoted(connection, table, ())[0]
     inline = connection.dialect.name == "sqlite" and len(params) > 1
-    first, last = params[0], params[-1]
+    # Three rows rule most columns out before every row is read.
+    first, middle, last = params[0], params[len(params) // 2], params[-1]
     shared: dict[int, str | None] = {}
     for index, name in enumerate(columns):
         value = first[index]
+        if value != middle[index] or value != last[index]:
+            continue
         if value is None:
             if table.c[name].server_default is not None:
                 continue
             sql = None
         else:
-            sql = _sqlite_literal(value) if inline and value == last[index] else None
+            sql = _sqlite_literal(value) if inline else None
             if sql is None:
                 continue
         if list(map(operator.itemgetter(index), params)).count(value) == len(params):
