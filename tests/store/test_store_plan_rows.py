@@ -13,6 +13,7 @@ import sqlalchemy
 from conftest import PG_URL, require_postgres
 
 import socialsched
+import socialsched.store as store_package
 from socialsched import Planner
 from socialsched.store import Store
 from socialsched.store.bulk import _bulk_insert_values
@@ -34,24 +35,50 @@ def table(url: str, name: str) -> list[tuple]:
 
 
 @pytest.mark.parametrize("path", CALENDARS, ids=lambda path: path.parent.name)
-def test_a_plan_and_its_deliveries_store_the_same_rows(path, tmp_path):
+def test_a_plan_and_its_deliveries_store_the_same_rows(path, tmp_path, monkeypatch):
     calendar = socialsched.load(path)
     plan = Planner(calendar).plan(date(2027, 1, 1), date(2027, 12, 31), problems=[])
     assert len(plan) > 0, f"{path} plans nothing in the range: nothing was compared"
     urls = []
-    for name, planned in (("columns", plan), ("objects", list(plan))):
+    # The plan's rows built by SQLite from temporary tables (what large plans do), the
+    # plan's rows built in Python and bound, and each delivery's row on its own.
+    for name, planned, fan_out_from in (
+        ("fanned-out", plan, 1),
+        ("columns", plan, 10**9),
+        ("objects", list(plan), 1),
+    ):
+        monkeypatch.setattr(store_package, "_FANOUT_MIN_ROWS", fan_out_from)
         store = Store(tmp_path / f"{name}.db", clock=lambda: NOW)
         result = store.schedule(calendar, "2027-01-01", "2027-12-31", planned=planned)
         store.close()
-        assert len(result.added) == len(plan)
+        assert list(result.added) == [delivery.id for delivery in plan]
         urls.append(f"sqlite:///{tmp_path / f'{name}.db'}")
     for name in ("deliveries", "activity", "media"):
-        columns_rows, object_rows = (table(url, name) for url in urls)
-        assert columns_rows == object_rows, name
+        fanned_out, *others = (table(url, name) for url in urls)
+        assert all(rows == fanned_out for rows in others), name
     stored = table(urls[0], "deliveries")
     assert len(stored) == len(plan)
-    # In plan order, with the plan's ids and texts.
-    assert [(row[0], row[10]) for row in stored] == [(d.id, d.text) for d in plan]
+    # In plan order, with the plan's ids, texts and times.
+    expected = [(d.id, d.text, d.utc.strftime("%Y-%m-%d %H:%M:%S.%f")) for d in plan]
+    assert [(row[0], row[10], row[7]) for row in stored] == expected
+
+
+def test_ranges_scheduled_one_after_another_are_each_fanned_out(tmp_path, monkeypatch):
+    # Each first schedule of a range builds its temporary tables and drops them: a
+    # second range on the same connection must not find them left over.
+    monkeypatch.setattr(store_package, "_FANOUT_MIN_ROWS", 1)
+    calendar = socialsched.load(ROOT / "examples" / "social" / "calendar.toml")
+    store = Store(tmp_path / "outbox.db", clock=lambda: NOW)
+    added = []
+    for start, end in (("2027-01-01", "2027-06-30"), ("2027-07-01", "2027-12-31")):
+        added += store.schedule(calendar, start, end).added
+    planned = Planner(calendar).plan(date(2027, 1, 1), date(2027, 12, 31))
+    assert sorted(added) == sorted(delivery.id for delivery in planned)
+    assert sorted(record.id for record in store.records()) == sorted(added)
+    with store.engine.connect() as connection:
+        left = connection.exec_driver_sql("SELECT name FROM sqlite_temp_master").all()
+    store.close()
+    assert left == []
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -44,6 +44,9 @@ listeners: list[Callable[[str, Mapping[str, Any]], None]] = []
 
 # Below this many rows, dropping and rebuilding indexes cannot pay off.
 _REBUILD_MIN_ROWS = 10_000
+# Below this many new rows, temporary tables for SQLite to build them from cannot pay
+# off (see `fanout`).
+_FANOUT_MIN_ROWS = 10_000
 
 __all__ = [
     "CREDENTIALS_REJECTED",

@@ -62,8 +62,8 @@ from .rows import (
     _STATE,
     _UPDATED_FROM,
     _UTC,
+    PlannedRows,
     _what_changed,
-    planned_rows,
 )
 
 
@@ -98,7 +98,7 @@ class Reconciliation(Queries):
         with _collector_paused():
             # Rows are built before the transaction: on SQLite it holds the write lock.
             used_media: dict[str, Media] = {}
-            wanted = planned_rows(calendar, planned, now, self.engine.dialect.name, used_media)
+            wanted = PlannedRows(calendar, planned, now, self.engine.dialect.name, used_media)
             with self.engine.connect() as connection, connection.begin() as transaction:
                 # Media the planner did not keep through `media_cache()` (e.g. `planned`
                 # built by hand): their bytes, so runners elsewhere can read them.
@@ -144,12 +144,12 @@ class Reconciliation(Queries):
 
     @staticmethod
     def _dry_run_result(
-        result: ReconcileResult, wanted: dict[str, Any], existing: dict[str, Any]
+        result: ReconcileResult, wanted: PlannedRows, existing: dict[str, Any]
     ) -> ReconcileResult:
         from ..dryrun import describe
 
         ids = {kind: getattr(result, kind) for kind in ("added", "moved", "updated", "cancelled")}
-        changes = describe(ids, wanted, existing, _PLANNED_COLUMNS, _CONTENT_COLUMNS)
+        changes = describe(ids, wanted.rows, existing, _PLANNED_COLUMNS, _CONTENT_COLUMNS)
         return attrs.evolve(result, dry_run=True, changes=changes)
 
     @staticmethod
@@ -166,7 +166,7 @@ class Reconciliation(Queries):
     def _reconcile(
         self,
         connection: Connection,
-        wanted: dict[str, tuple[Any, ...]],
+        wanted: PlannedRows,
         existing: dict[str, Any],
         active_holds: list[Hold],
         now: datetime,
@@ -174,7 +174,7 @@ class Reconciliation(Queries):
         keep: Collection[str] = frozenset(),
     ) -> ReconcileResult:
         # `wanted` and `existing` both hold values as the driver takes and returns them
-        # (see `planned_rows`), so they compare as they are.
+        # (see `PlannedRows`), so they compare as they are.
         inserts: list[tuple[Any, ...]] = []
         changes: list[tuple[Any, ...]] = []
         moved: list[str] = []
@@ -182,16 +182,15 @@ class Reconciliation(Queries):
         unchanged = 0
         log: list[dict[str, Any]] = []
         # A first schedule of a range (nothing stored, nothing paused) adds every row as
-        # planned: one list, no per-row decisions.
-        fresh = wanted.values() if not existing and not active_holds else ()
-        inserts += fresh
+        # planned, no per-row decisions: the rows need not even be built here.
+        fresh = bool(wanted) and not existing and not active_holds
 
         @functools.cache
         def started_threads() -> set[str]:
             # Asked only when a stored unsent delivery differs from the plan.
             return set(connection.execute(select(thread_parts.c.delivery_id).distinct()).scalars())
 
-        for key, row in () if fresh else wanted.items():
+        for key, row in () if fresh else wanted.rows.items():
             old = existing.get(key)
             if old is not None:
                 # Rows read back are (id, state, state_actor, *content).
@@ -234,9 +233,13 @@ class Reconciliation(Queries):
             if old[1] in ("scheduled", "paused") and key not in wanted and key not in keep
         ]
         is_sqlite = connection.dialect.name == "sqlite"
-        last_rowid = _last_rowid(connection, deliveries) if is_sqlite and inserts else 0
-        with _indexes_rebuilt_after(connection, deliveries, len(inserts)):
-            _bulk_insert_values(connection, deliveries, _PLANNED_COLUMNS, inserts, native=True)
+        added = len(wanted) if fresh else len(inserts)
+        last_rowid = _last_rowid(connection, deliveries) if is_sqlite and added else 0
+        with _indexes_rebuilt_after(connection, deliveries, added):
+            if fresh:
+                wanted.insert_all(connection)
+            else:
+                _bulk_insert_values(connection, deliveries, _PLANNED_COLUMNS, inserts, native=True)
         if changes:
             _bulk_update_values(
                 connection,
@@ -261,14 +264,15 @@ class Reconciliation(Queries):
             cancelled, "cancelled", actor, now, reason="no longer in the calendar"
         )
         self._append_log(connection, log)
-        if inserts:
-            with _indexes_rebuilt_after(connection, activity, len(inserts)):
+        if added:
+            with _indexes_rebuilt_after(connection, activity, added):
                 if is_sqlite:
                     self._log_rows_after(connection, last_rowid, actor, now)
                 else:
-                    self._log_planned(connection, inserts, actor, now)
+                    new_rows = list(wanted.rows.values()) if fresh else inserts
+                    self._log_planned(connection, new_rows, actor, now)
         return ReconcileResult(
-            added=tuple(map(operator.itemgetter(_ID), inserts)),
+            added=tuple(wanted) if fresh else tuple(map(operator.itemgetter(_ID), inserts)),
             moved=tuple(moved),
             updated=tuple(updated),
             cancelled=tuple(r["id"] for r in cancelled),

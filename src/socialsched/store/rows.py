@@ -7,10 +7,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from itertools import repeat
 from typing import Any
+
+from sqlalchemy import Connection
 
 from ..media import Media
 from ..media_store import media_json
@@ -19,7 +21,7 @@ from ..plans import Plan, Route, Slot
 from ..tables import (
     deliveries,
 )
-from .bulk import _db_flag, _db_time
+from .bulk import _bulk_insert_values, _db_flag, _db_time
 from .common import DEFAULT_MISFIRE_GRACE, _naive
 
 
@@ -96,7 +98,7 @@ _PLANNED_COLUMNS = (
     "updated_at",
     "state",
 )
-"""The `deliveries` columns a plan sets, in the order of `planned_rows` values."""
+"""The `deliveries` columns a plan sets, in the order of `PlannedRows` values."""
 _ID, _POST, _SEGMENT, _CHANNEL, _UTC, _TAGS, _STATE = map(
     _PLANNED_COLUMNS.index, ("id", "post", "segment", "channel", "utc", "tags", "state")
 )
@@ -124,33 +126,90 @@ def _tag_list(tags: str | Sequence[str] | None) -> Sequence[str]:
     return tags or ()
 
 
-def planned_rows(
-    calendar: Calendar,
-    planned: Iterable[Delivery],
-    now: datetime,
-    dialect: str,
-    used_media: dict[str, Media],
-) -> dict[str, tuple[Any, ...]]:
+class PlannedRows(Mapping[str, tuple[Any, ...]]):
     """The `deliveries` row of each planned delivery, by id, in plan order: values in
     `_PLANNED_COLUMNS` order, as the database driver takes them. Every media the
     deliveries attach is added to `used_media`, by digest.
 
-    For large schedules this row building, not the database, was most of the cost: a
-    `Plan` is read route by route, each route's shared values (post, segment, channel,
-    audience, tags) and each timing's slot values (times, holiday, move) computed once,
-    and no `Delivery` is built. Other deliveries are taken one by one."""
-    builder = _RowBuilder(calendar, now, dialect, used_media)
-    if isinstance(planned, Plan):
-        by_route = [builder.route_rows(route) for route in planned.routes]
-        ordered = [by_route[index][slot] for index, slot in planned.positions()]
-    else:
-        ordered = list(map(builder.delivery_row, planned))
-    return {row[0]: row for row in ordered}
+    For large schedules building the rows, not the database, was most of the cost. A
+    `Plan` is read route by route: each route's shared values (post, segment, channel,
+    audience, tags) and each timing's slot values (times, holiday, move) are computed
+    once, and no `Delivery` is built. Its ids are computed at once, its rows only when
+    read (`rows`): a first schedule of a range inserts them with `insert_all`, which on
+    SQLite lets the database build them (see `fanout`). Other deliveries are taken one
+    by one."""
 
+    def __init__(
+        self,
+        calendar: Calendar,
+        planned: Iterable[Delivery],
+        now: datetime,
+        dialect: str,
+        used_media: dict[str, Media],
+    ) -> None:
+        self.builder = _RowBuilder(calendar, now, dialect, used_media)
+        self.plan = planned if isinstance(planned, Plan) else None
+        self._ids: Mapping[str, Any]
+        if self.plan is None:
+            self.__dict__["rows"] = self._ids = {
+                row[0]: row for row in map(self.builder.delivery_row, planned)
+            }
+            return
+        #: Each route's delivery ids, one per slot of its timing.
+        self.route_ids = [self.builder.route_ids(route) for route in self.plan.routes]
+        route_ids = self.route_ids
+        self._ids = dict.fromkeys(route_ids[index][slot] for index, slot in self.plan.positions())
+        for route in self.plan.routes:
+            for items in route.media or ():
+                self.builder.media_value(items)
+
+    def __getitem__(self, key: str) -> tuple[Any, ...]:
+        return self.rows[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._ids
+
+    @functools.cached_property
+    def rows(self) -> dict[str, tuple[Any, ...]]:
+        """Every row, by id, in plan order."""
+        assert self.plan is not None  # set in __init__ otherwise
+        by_route = [
+            self.builder.route_rows(route, ids)
+            for route, ids in zip(self.plan.routes, self.route_ids, strict=True)
+        ]
+        ordered = [by_route[index][slot] for index, slot in self.plan.positions()]
+        return {row[0]: row for row in ordered}
+
+    def insert_all(self, connection: Connection) -> None:
+        """Insert every row, as new deliveries, in plan order."""
+        from . import _FANOUT_MIN_ROWS  # read from the package, where it can be tuned
+
+        fan_out = len(self) >= _FANOUT_MIN_ROWS and connection.dialect.name == "sqlite"
+        if self.plan is not None and fan_out:
+            from .fanout import insert_fanned_out
+
+            insert_fanned_out(connection, self.builder, self.plan, self.route_ids)
+            return
+        rows = list(self.rows.values())
+        _bulk_insert_values(connection, deliveries, _PLANNED_COLUMNS, rows, native=True)
+
+
+#: What a new row's state_actor and state are (state: paused instead where a pause
+#: rule holds it).
+NEW_STATE_ACTOR, NEW_STATE = "schedule", "scheduled"
 
 # A slot's values as rows hold them: utc, local, local_day, holiday, shifted_from,
 # reason, deadline.
 _SlotValues = tuple[Any, str, str, str | None, str | None, str | None, Any]
+# A route's values as rows hold them: post, segment, channel, adapter, locale,
+# audience, tags, quiet_hours, grace_s, requires_approval.
+_RouteHead = tuple[str, str, str, str, str, str | None, str, str | None, int | None, Any]
 
 
 class _RowBuilder:
@@ -175,21 +234,53 @@ class _RowBuilder:
         # By identity too, each timing's slot values, per grace.
         self.timings: dict[tuple[int, int | None], tuple[Any, list[_SlotValues]]] = {}
 
-    def route_rows(self, route: Route) -> list[tuple[Any, ...]]:
-        """The rows of `route`'s deliveries, one per slot of its timing."""
+    @staticmethod
+    def route_ids(route: Route) -> list[str]:
+        """The ids of `route`'s deliveries, one per slot of its timing."""
+        prefix, sha256 = route.id_prefix, hashlib.sha256
+        return [sha256(prefix + key).hexdigest()[:20] for key in route.timing.id_keys]
+
+    def route_head(self, route: Route | Delivery) -> _RouteHead:
+        """What every row of `route` holds alike."""
+        grace, approval, locale, quiet_hours = self._series(route.post, route.segment)
+        return (
+            route.post,
+            route.segment,
+            route.channel,
+            route.adapter,
+            locale,
+            self._json(route.audience, _audience_json),
+            _tags_json(route.tags),
+            quiet_hours,
+            grace,
+            approval,
+        )
+
+    def timing_values(self, route: Route) -> list[_SlotValues]:
+        """The slot values of `route`'s timing (one per slot), shared by every route of
+        that timing and grace."""
         timing = route.timing
         grace = self._series(route.post, route.segment)[0]
         found = self.timings.get((id(timing), grace))
         if found is None:
             values = [self._slot_values(slot, grace) for slot in timing.slots]
             found = self.timings[id(timing), grace] = (timing, values)
-        prefix, sha256 = route.id_prefix, hashlib.sha256
-        ids = [sha256(prefix + key).hexdigest()[:20] for key in timing.id_keys]
-        return self._rows(route, ids, found[1], route.texts, route.media or (), route.parts or ())
+        return found[1]
+
+    def route_rows(self, route: Route, ids: list[str]) -> list[tuple[Any, ...]]:
+        """The rows of `route`'s deliveries, one per slot of its timing."""
+        return self._rows(
+            self.route_head(route),
+            ids,
+            self.timing_values(route),
+            route.texts,
+            route.media or (),
+            route.parts or (),
+        )
 
     def delivery_row(self, delivery: Delivery) -> tuple[Any, ...]:
         """The row of one `Delivery`."""
-        grace = self._series(delivery.post, delivery.segment)[0]
+        head = self.route_head(delivery)
         slot = Slot(
             delivery.id,
             delivery.utc,
@@ -199,9 +290,9 @@ class _RowBuilder:
             delivery.reason,
         )
         (row,) = self._rows(
-            delivery,
+            head,
             [delivery.id],
-            [self._slot_values(slot, grace)],
+            [self._slot_values(slot, head[-2])],
             [delivery.text],
             [delivery.media],
             [delivery.parts],
@@ -210,20 +301,18 @@ class _RowBuilder:
 
     def _rows(
         self,
-        route: Route | Delivery,
+        head: _RouteHead,
         ids: list[str],
         slot_values: list[_SlotValues],
         texts: Sequence[str | None] | None,
         media: Sequence[tuple[Media, ...]],
         parts: Sequence[tuple[str, ...]],
     ) -> list[tuple[Any, ...]]:
-        post, segment, channel = route.post, route.segment, route.channel
-        adapter, name, db_now = route.adapter, self.calendar.name, self.db_now
-        grace, approval, locale, quiet_hours = self._series(post, segment)
-        audience = self._json(route.audience, _audience_json)
-        tags = _tags_json(route.tags)
-        media_column = list(map(self._media_json, media)) if media else repeat(None)
-        parts_column = list(map(self._parts_json, parts)) if parts else repeat(None)
+        post, segment, channel, adapter, locale, audience, tags, quiet_hours = head[:8]
+        grace, approval = head[8:]
+        name, db_now = self.calendar.name, self.db_now
+        media_column = list(map(self.media_value, media)) if media else repeat(None)
+        parts_column = list(map(self.parts_value, parts)) if parts else repeat(None)
         return [
             (
                 key,
@@ -251,9 +340,9 @@ class _RowBuilder:
                 # Then what dispatching changes:
                 utc,  # due
                 deadline,
-                "schedule",  # state_actor
+                NEW_STATE_ACTOR,
                 db_now,  # updated_at
-                "scheduled",  # state: paused instead where a pause rule holds it
+                NEW_STATE,
             )
             for (
                 key,
@@ -308,7 +397,8 @@ class _RowBuilder:
             found = self.shared[id(value)] = (value, to_json(value))
         return found[1]
 
-    def _media_json(self, items: tuple[Media, ...]) -> str | None:
+    def media_value(self, items: tuple[Media, ...]) -> str | None:
+        """The `media` column of a delivery with `items` (each kept in `used_media`)."""
         if not items:
             return None
         if id(items) not in self.shared:
@@ -316,7 +406,8 @@ class _RowBuilder:
                 self.used_media.setdefault(item.digest, item)
         return self._json(items, media_json)
 
-    def _parts_json(self, parts: tuple[str, ...]) -> str | None:
+    def parts_value(self, parts: tuple[str, ...]) -> str | None:
+        """The `parts` column of a delivery with thread `parts`."""
         if not parts:
             return None
         return self._json(parts, _parts_text)
