@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate, groupby, repeat
 from operator import itemgetter
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple, TypeVar, overload
 
 from .media import Media
 from .model import Delivery, build_delivery
@@ -35,6 +35,8 @@ class Slot(NamedTuple):
     shifted_from: datetime | None
     reason: str | None
 
+
+T = TypeVar("T")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -220,6 +222,20 @@ class Plan(Sequence[Delivery]):
                 yield from zip(indices, repeat(slots))
             else:
                 yield from zip(indices, slots, strict=True)
+
+    def gather(self, per_route: Sequence[Sequence[T]]) -> list[T]:
+        """`per_route[route][slot]` for every delivery, in plan order: with one list
+        per route in `routes` (its rows, its ids...), the plan's order of them, read
+        block by block without a (route, slot) pair per delivery."""
+        gathered: list[T] = []
+        for indices, slots in self._blocks:
+            if isinstance(slots, int):
+                gathered += [per_route[index][slots] for index in indices]
+            else:
+                gathered += [
+                    per_route[index][slot] for index, slot in zip(indices, slots, strict=True)
+                ]
+        return gathered
 
     def ordered(self) -> Iterator[tuple[Route, int]]:
         """Each delivery as (its route, its slot in the route), in plan order."""

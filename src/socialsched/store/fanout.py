@@ -47,25 +47,27 @@ def insert_fanned_out(
     are `route_ids`), in plan order, with the values `builder` gives rows."""
     routes: list[tuple[Any, ...]] = []
     slots: list[tuple[Any, ...]] = []
-    # One group of slots per (timing, grace): the deadline depends on both.
-    groups: dict[int, int] = {}
+    # One run of slots per (timing, grace), as the deadline depends on both: where each
+    # run starts in `slots`, whose positions are the slots' keys.
+    starts: dict[int, int] = {}
     per_route: list[list[tuple[Any, ...]]] = []
     has_media = any(route.media is not None for route in plan.routes)
     has_parts = any(route.parts is not None for route in plan.routes)
     for number, (route, ids) in enumerate(zip(plan.routes, route_ids, strict=True)):
         values = builder.timing_values(route)
-        group = groups.get(id(values))
-        if group is None:
-            group = groups[id(values)] = len(groups)
-            slots += [(group, slot, *slot_values) for slot, slot_values in enumerate(values)]
-        routes.append((number, group, *builder.route_head(route)))
+        start = starts.get(id(values))
+        if start is None:
+            start = starts[id(values)] = len(slots)
+            slots += [(start + slot, *slot_values) for slot, slot_values in enumerate(values)]
+        routes.append((number, *builder.route_head(route)))
         columns: list[Any] = [repeat(None) if route.texts is None else route.texts]
         if has_media:
             columns.append(map(builder.media_value, route.media or repeat((), len(ids))))
         if has_parts:
             columns.append(map(builder.parts_value, route.parts or repeat((), len(ids))))
-        per_route.append(list(zip(ids, repeat(number), range(len(ids)), *columns, strict=False)))
-    new = [per_route[index][slot] for index, slot in plan.positions()]
+        keys = range(start, start + len(ids))
+        per_route.append(list(zip(ids, repeat(number), keys, *columns, strict=False)))
+    new = plan.gather(per_route)
     own = ["text", *(["media"] if has_media else []), *(["parts"] if has_parts else [])]
 
     sources = {
@@ -85,15 +87,11 @@ def insert_fanned_out(
     }
     execute = connection.exec_driver_sql
     execute(
-        "CREATE TEMP TABLE plan_routes (number INTEGER PRIMARY KEY, slot_group INTEGER, "
+        "CREATE TEMP TABLE plan_routes (number INTEGER PRIMARY KEY, "
         + ", ".join(_ROUTE_COLUMNS)
         + ")"
     )
-    execute(
-        "CREATE TEMP TABLE plan_slots (slot_group INTEGER, slot INTEGER, "
-        + ", ".join(_SLOT_COLUMNS)
-        + ", PRIMARY KEY (slot_group, slot))"
-    )
+    execute(f"CREATE TEMP TABLE plan_slots (key INTEGER PRIMARY KEY, {', '.join(_SLOT_COLUMNS)})")
     execute(f"CREATE TEMP TABLE plan_new (id, route INTEGER, slot INTEGER, {', '.join(own)})")
     try:
         for table, rows in (("plan_routes", routes), ("plan_slots", slots), ("plan_new", new)):
@@ -104,8 +102,7 @@ def insert_fanned_out(
             f"INSERT INTO deliveries ({', '.join(columns_set)}) "
             f"SELECT {', '.join(sources[name] for name in columns_set)} FROM plan_new "
             "JOIN plan_routes ON plan_routes.number = plan_new.route "
-            "JOIN plan_slots ON plan_slots.slot_group = plan_routes.slot_group "
-            "AND plan_slots.slot = plan_new.slot "
+            "JOIN plan_slots ON plan_slots.key = plan_new.slot "
             "ORDER BY plan_new.rowid",
             tuple(constants[name] for name in columns_set if sources[name] == "?"),
         )

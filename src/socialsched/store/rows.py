@@ -157,8 +157,7 @@ class PlannedRows(Mapping[str, tuple[Any, ...]]):
             return
         #: Each route's delivery ids, one per slot of its timing.
         self.route_ids = [self.builder.route_ids(route) for route in self.plan.routes]
-        route_ids = self.route_ids
-        self._ids = dict.fromkeys(route_ids[index][slot] for index, slot in self.plan.positions())
+        self._ids = dict.fromkeys(self.plan.gather(self.route_ids))
         for route in self.plan.routes:
             for items in route.media or ():
                 self.builder.media_value(items)
@@ -183,8 +182,7 @@ class PlannedRows(Mapping[str, tuple[Any, ...]]):
             self.builder.route_rows(route, ids)
             for route, ids in zip(self.plan.routes, self.route_ids, strict=True)
         ]
-        ordered = [by_route[index][slot] for index, slot in self.plan.positions()]
-        return {row[0]: row for row in ordered}
+        return {row[0]: row for row in self.plan.gather(by_route)}
 
     def insert_all(self, connection: Connection) -> None:
         """Insert every row, as new deliveries, in plan order."""
