@@ -11,7 +11,8 @@ Three times are printed and kept apart:
 - planning: `Planner.plan` for the range; both designs need it, so it is timed once;
 - store only: `Store.schedule(..., planned=...)` vs adding the jobs;
 - plan + store: the two above added, for each side (what `socialsched schedule` costs).
-Ratios are given for store only (the target: at least 100x) and for plan + store.
+Ratios are given for store only (the target: at least 100x) and for plan + store
+(the target: at least 150x).
 A second `Store.schedule` with the same plan (nothing changes) is timed as well.
 `Store.schedule` runs `--repeat` times (default 3), each into a new outbox, and the
 median is reported, so one stall of the shared disk does not decide the ratio.
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> float:
     ratio = baseline / ours
     overall = (planning + baseline) / (planning + ours)
     print(f"ratio, store only: {ratio:,.0f}x faster (target: at least 100x)")
-    print(f"ratio, plan + store: {overall:,.0f}x faster")
+    print(f"ratio, plan + store: {overall:,.0f}x faster (target: at least 150x)")
     return ratio
 
 
