@@ -104,14 +104,19 @@ class Route(NamedTuple):
         return cls(post, segment, channel, adapter, audience, tags, prefix, timing, **columns)
 
     def delivery_id(self, slot: int) -> str:
-        """The id of the delivery at `slot`."""
+        """The id of the delivery at `slot` (as `delivery_id` computes it)."""
         return hashlib.sha256(self.id_prefix + self.timing.id_keys[slot]).hexdigest()[:20]
+
+    def delivery_ids(self) -> list[str]:
+        """The ids of every delivery of the route, one per slot of its timing."""
+        prefix, sha256 = self.id_prefix, hashlib.sha256
+        return [sha256(prefix + key).hexdigest()[:20] for key in self.timing.id_keys]
 
     def fields(self, slot: int) -> tuple[Any, ...]:
         """The delivery at `slot` as a tuple of `Delivery`'s fields, in order."""
         _, utc, local, holiday, shifted_from, reason = self.timing.slots[slot]
         return (
-            hashlib.sha256(self.id_prefix + self.timing.id_keys[slot]).hexdigest()[:20],
+            self.delivery_id(slot),
             self.post,
             self.segment,
             self.channel,

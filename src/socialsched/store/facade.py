@@ -67,9 +67,13 @@ class Store(Reconciliation, Operations, WorkerProtocol):
         is moved, not cancelled in one chunk and added back in the next: each chunk is
         reconciled knowing the ids its neighbours plan."""
         result = ReconcileResult(dry_run=dry_run)
+        # The ids of the chunk before, of this one and of the next, each hashed once.
         before: frozenset[str] = frozenset()
+        current: frozenset[str] | None = None
         for chunk, after in _with_next(iter(chunks)):
-            keep = before | _ids(after.plan) if after is not None else before
+            if current is None:
+                current = _ids(chunk.plan)
+            following = _ids(after.plan) if after is not None else frozenset()
             found = self.reconcile(
                 calendar,
                 chunk.start,
@@ -77,10 +81,10 @@ class Store(Reconciliation, Operations, WorkerProtocol):
                 chunk.plan,
                 actor=actor,
                 dry_run=dry_run,
-                keep=keep,
+                keep=before | following,
             )
             result = _sum(result, found)
-            before = _ids(chunk.plan)
+            before, current = current, following
         return result
 
 
@@ -95,7 +99,7 @@ def _with_next(chunks: Iterator[PlanChunk]) -> Iterator[tuple[PlanChunk, PlanChu
 
 def _ids(planned: Sequence[Delivery]) -> frozenset[str]:
     if isinstance(planned, Plan):
-        return frozenset(route.delivery_id(slot) for route, slot in planned.ordered())
+        return frozenset(key for route in planned.routes for key in route.delivery_ids())
     return frozenset(delivery.id for delivery in planned)
 
 

@@ -5,7 +5,6 @@ the JSON forms of its audience, quiet hours and tags, and the rows of a plan.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -156,7 +155,7 @@ class PlannedRows(Mapping[str, tuple[Any, ...]]):
             }
             return
         #: Each route's delivery ids, one per slot of its timing.
-        self.route_ids = [self.builder.route_ids(route) for route in self.plan.routes]
+        self.route_ids = [route.delivery_ids() for route in self.plan.routes]
         self._ids = dict.fromkeys(self.plan.gather(self.route_ids))
         for route in self.plan.routes:
             for items in route.media or ():
@@ -231,12 +230,6 @@ class _RowBuilder:
         self.shared: dict[int, tuple[Any, str | None]] = {}
         # By identity too, each timing's slot values, per grace.
         self.timings: dict[tuple[int, int | None], tuple[Any, list[_SlotValues]]] = {}
-
-    @staticmethod
-    def route_ids(route: Route) -> list[str]:
-        """The ids of `route`'s deliveries, one per slot of its timing."""
-        prefix, sha256 = route.id_prefix, hashlib.sha256
-        return [sha256(prefix + key).hexdigest()[:20] for key in route.timing.id_keys]
 
     def route_head(self, route: Route | Delivery) -> _RouteHead:
         """What every row of `route` holds alike."""
