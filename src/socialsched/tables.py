@@ -74,6 +74,9 @@ deliveries = Table(
     Column("claimed_by", String(100)),
     Column("lease_until", DateTime()),
     Column("sent_at", DateTime()),
+    # Set just before the network is called: only a delivery with this mark can have
+    # been in flight when its runner died.
+    Column("sending_at", DateTime()),
     Column("receipt", Text()),
     Column("last_error", Text()),
     Column("updated_at", DateTime(), nullable=False),
@@ -137,6 +140,19 @@ channels = Table(
     Column("max_attempts", Integer(), nullable=False),
     Column("on_doubt", String(10)),
 )
+
+destination_approvals = Table(
+    "destination_approvals",
+    metadata,
+    Column("calendar", String(200), primary_key=True),
+    Column("channel", String(200), primary_key=True),
+    Column("adapter", String(100), nullable=False),
+    # JSON object: {secret name: destination origin}, as the operator approved it.
+    Column("destinations", Text(), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("at", DateTime(), nullable=False),
+)
+"""Where each channel's secrets may be sent, as approved by `socialsched channels approve`."""
 
 runner_settings = Table(
     "runner_settings",
