@@ -4,7 +4,6 @@ and the pause rules in force.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +40,7 @@ from .common import (
     describe_database_error,
 )
 from .records import Hold, Record
+from .tagmatch import has_tag
 
 
 class StoreCore:
@@ -200,7 +200,7 @@ class StoreCore:
         if hold.post is not None:
             criteria.append(deliveries.c.post == hold.post)
         if hold.tag is not None:
-            criteria.append(deliveries.c.tags.contains(json.dumps(hold.tag)))
+            criteria.append(has_tag(deliveries.c.tags, hold.tag))
         return and_(True, *criteria)
 
     def held(self, record: Record) -> bool:
