@@ -47,8 +47,10 @@ from .adapters import (
 from .alerts import Alert, Alerter
 from .audiences import Audience
 from .errors import SocialschedError
+from .journal import Journal
 from .model import Channel
 from .policy import Rate, retry_delay
+from .receipts import Receipts
 from .redaction import redact
 from .registry import adapter_class
 from .store import (
@@ -76,10 +78,6 @@ def _default_adapter(channel: Channel) -> Adapter:
 
 #: The activity log's reason for a delivery in doubt found on its network.
 FOUND = "found on the network: it went out before its worker died"
-
-#: Tries to record a publication before leaving it to lease expiry (database hiccups).
-RECORD_TRIES = 3
-RECORD_RETRY_WAIT = 0.5
 
 
 def receipt_data(receipt: Any, idempotency_key: str) -> dict[str, Any]:
@@ -129,7 +127,8 @@ class Runner:
     before another worker may take it over (longer than a batch takes to publish);
     `poll`: the safety poll interval. `adapters` builds an adapter for a channel
     (default: the installed adapter the channel names). `rng` drives retry jitter;
-    `sleep` waits in `run_until_idle` (tests pass one that advances their clock)."""
+    `sleep` waits in `run_until_idle` (tests pass one that advances their clock).
+    `journal`: where receipts are kept until the store records them (`Receipts`)."""
 
     def __init__(
         self,
@@ -142,6 +141,7 @@ class Runner:
         adapters: AdapterFactory | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        journal: Journal | None = None,
     ) -> None:
         if batch < 1:
             raise SocialschedError(f"batch must be at least 1, not {batch}")
@@ -158,6 +158,14 @@ class Runner:
         self._stopping = threading.Event()
         self._reload = threading.Event()
         self._started = threading.Event()
+        self.receipts = Receipts(
+            store,
+            self.worker,
+            journal,
+            lease=lease,
+            wait=self._sleep_unless_stopped,
+            stopping=self._stopping.is_set,
+        )
         self._database_failures = 0
         self._database_retry_at = 0.0  # time.monotonic() of the next try after a loss
         self._pass_lock = threading.Lock()
@@ -355,7 +363,13 @@ class Runner:
             else:
                 if record.parts:
                     message = attrs.evolve(message, text=record.parts[0])
+                # The sending mark, committed before the network is called: after a
+                # crash only a marked delivery is in doubt.
+                if not self.store.mark_sending(record, self.worker):
+                    return  # the claim was lost: its new owner sends it
                 receipt = adapter.publish(message, idempotency_key=record.id)
+        except SQLAlchemyError:
+            raise  # the store, not the adapter: the pass ends and the database is retried
         except CredentialsRejected as error:
             self._hold(record, channel, error)
         except QuotaReached as error:
@@ -376,22 +390,8 @@ class Runner:
         """Record a publication. The post is out: nothing that fails from here on may
         count as a failed attempt, or the delivery would be sent again."""
         data = receipt_data(receipt, record.id)
-        for attempt in range(1, RECORD_TRIES + 1):
-            try:
-                recorded = self.store.record_published(record, self.worker, data, reason=reason)
-                break
-            except Exception:
-                if attempt == RECORD_TRIES:
-                    # The claim stays; when its lease expires the delivery is taken up
-                    # again under the same idempotency key.
-                    logger.exception(
-                        "delivery %s was published (receipt %s) but recording it failed",
-                        record.id,
-                        data.get("remote_id"),
-                    )
-                    return
-                self._sleep(RECORD_RETRY_WAIT * attempt)
-        if not recorded:
+        # Journaled, then recorded, retried until the store takes it (see Receipts).
+        if not self.receipts.published(record, data, reason):
             return
         self.published += 1
         logger.info(
@@ -427,6 +427,8 @@ class Runner:
         or, where the network cannot tell, the channel's `on_doubt` decides. Returns
         how many were taken over."""
         settled = 0
+        # Receipts a dead runner journaled first: those deliveries are not in doubt.
+        self.receipts.replay()
         while True:
             records = self.store.take_over_expired(self.worker, lease=self.lease, limit=self.batch)
             for record in records:
@@ -542,9 +544,13 @@ class Runner:
         total = len(record.parts)
         for number in range(len(done) + 1, total + 1):
             message, key = _thread_part(record, first, done)
+            if not self.store.mark_sending(record, self.worker):
+                return None  # the claim was lost before this part went out
             data = receipt_data(adapter.publish(message, idempotency_key=key), key)
             done.append(_receipt(data))
-            held = self.store.record_thread_part(record, self.worker, number, data, self.lease)
+            held = self.receipts.thread_part(record, number, data)
+            if held is None:
+                return None  # stopping with the part in the journal
             if not held and number < total:
                 logger.warning(
                     "delivery %s: claim lost after part %d of %d; leaving the rest to its "
@@ -646,6 +652,7 @@ class Runner:
             return self._until_idle(max_wait)
         finally:
             self._started.clear()
+            self.receipts.close()
             # Exiting: what the alert window still held back goes out now.
             self.alerts.flush(final=True)
 
@@ -716,6 +723,7 @@ class Runner:
         finally:
             self._started.clear()
             scheduler.shutdown(wait=True)
+            self.receipts.close()
             self.alerts.flush(final=True)
             for signum, handler in previous.items():
                 signal.signal(signum, handler)

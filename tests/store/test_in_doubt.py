@@ -68,11 +68,14 @@ def make_runner(store, clock, adapter):
     )
 
 
-def crash_while_publishing(store, clock, sent_by_dead_worker, adapter):
-    """A worker claims every due delivery, sends the first (the network gets it) and
-    dies before recording anything; its lease then runs out."""
+def crash_while_publishing(store, clock, sent_by_dead_worker, adapter, marked=None):
+    """A worker claims every due delivery, marks them as being sent (all, or the first
+    `marked`), sends the first (the network gets it) and dies before recording
+    anything; its lease then runs out."""
     claimed = store.claim("dead-worker", limit=10, lease=timedelta(minutes=2))
     assert claimed
+    for record in claimed[:marked]:
+        assert store.mark_sending(record, "dead-worker")
     if sent_by_dead_worker:
         first = claimed[0]
         adapter.publish(Runner._message(first), first.id)
@@ -89,14 +92,22 @@ def test_a_post_found_on_the_network_is_recorded_not_sent_again(store, clock):
     channel = Channel(name="feed", adapter="jsonl", settings=SETTINGS)
     schedule(store, channel)
     network = Network(channel)
-    first, second = crash_while_publishing(store, clock, True, network)
+    first, second = crash_while_publishing(store, clock, True, network, marked=1)
 
     make_runner(store, clock, network).run_until_idle()
 
-    assert sorted(network.lookups) == sorted([first.id, second.id])
+    # Only the first was being sent when its worker died: only it is in doubt.
+    assert network.lookups == [first.id]
     # The first went out before the crash: found, recorded, not posted again. The
-    # second never went out: sent now, once.
+    # second never went out: back to scheduled at once, sent now, once, its first
+    # attempt.
     assert [key for _, key in network.published] == [second.id]
+    assert store.get(second.id).attempts == 1
+    back = [e for e in store.log(delivery=second.id) if e.to_state == "scheduled"]
+    assert [(e.from_state, e.reason) for e in back][-1] == (
+        "claimed",
+        "lease expired: claimed by a runner that stopped before sending it",
+    )
     assert sorted(network.posts) == sorted([first.id, second.id])
     found = store.get(first.id)
     assert found.state == "published"
@@ -182,7 +193,8 @@ def test_a_delivery_that_keeps_killing_its_worker_fails(store, clock):
     channel = Channel(name="feed", adapter="jsonl", settings=SETTINGS, max_attempts=2)
     schedule(store, channel)
     recorder = Recorder(channel)
-    store.claim("dead-1", limit=10, lease=timedelta(minutes=2))  # attempt 1
+    for record in store.claim("dead-1", limit=10, lease=timedelta(minutes=2)):  # attempt 1
+        store.mark_sending(record, "dead-1")
     clock.advance(minutes=3)
     # Each takeover counts an attempt: a second worker dies as well.
     assert len(store.take_over_expired("dead-2", lease=timedelta(minutes=2), limit=10)) == 2
@@ -233,6 +245,7 @@ def test_a_thread_in_doubt_goes_on_after_the_part_found_on_the_network(store, cl
     keys = [record.id, f"{record.id}#2", f"{record.id}#3", f"{record.id}#4"]
     # The dead worker sent parts 1 to 3 and recorded 1 and 2 before it died.
     for number, key in enumerate(keys[:3], start=1):
+        assert store.mark_sending(record, "dead-worker")
         network.publish(Runner._message(record), key)
         if number < 3:
             receipt = {"remote_id": f"r-{key}", "url": None, "extra": {}}

@@ -27,6 +27,12 @@ from .queries import Queries
 from .records import _DEFERRED_PREFIX, _RETRY_REASON, Record
 from .rows import _LOG_COLUMNS
 
+#: The activity log's reason for an expired claim whose worker never began sending it.
+UNSTARTED = "claimed by a runner that stopped before sending it"
+
+# States a receipt found later does not overwrite.
+_SETTLED = ("published", "cancelled")
+
 
 class WorkerProtocol(Queries):
     """Claims, leases and the recording of attempts."""
@@ -54,16 +60,154 @@ class WorkerProtocol(Queries):
             )
         return len(rows)
 
+    def release_unstarted(self, worker: str) -> int:
+        """Put back to scheduled, at once and with no attempt counted, the deliveries
+        whose claim lease ran out before their worker began sending them (no sending
+        mark): nothing of them can have gone out. Returns how many."""
+        now = self.now()
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.state == "claimed",
+                    deliveries.c.lease_until < now,
+                    deliveries.c.sending_at.is_(None),
+                )
+                .values(
+                    state="scheduled",
+                    state_actor=worker,
+                    claimed_by=None,
+                    lease_until=None,
+                    sent_at=None,
+                    attempts=deliveries.c.attempts - 1,
+                    updated_at=now,
+                )
+                .returning(*_LOG_COLUMNS)
+            ).all()
+            self._log(
+                connection,
+                [r._mapping for r in rows],
+                "scheduled",
+                worker,
+                now,
+                from_state="claimed",
+                reason=f"lease expired: {UNSTARTED}",
+            )
+        return len(rows)
+
+    def mark_sending(self, record: Record, worker: str) -> bool:
+        """Record, durably (committed), that `worker` is about to call the network for
+        `record`: after a crash only marked deliveries are in doubt. False when the
+        claim was lost meanwhile (then nothing may be sent)."""
+        with self.engine.begin() as connection:
+            marked = connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == record.id,
+                    deliveries.c.state == "claimed",
+                    deliveries.c.claimed_by == worker,
+                )
+                .values(sending_at=self.now())
+            ).rowcount
+        return bool(marked)
+
+    def extend_lease(self, record: Record, worker: str, lease: timedelta) -> bool:
+        """Keep `worker`'s claim on `record` for `lease` more; False when it was lost."""
+        with self.engine.begin() as connection:
+            held = connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == record.id,
+                    deliveries.c.state == "claimed",
+                    deliveries.c.claimed_by == worker,
+                )
+                .values(lease_until=self.now() + lease)
+            ).rowcount
+        return bool(held)
+
+    def record_receipt(
+        self, delivery_id: str, receipt: Mapping[str, Any], actor: str, reason: str
+    ) -> bool:
+        """Record `delivery_id` published with a receipt the network gave, whoever holds
+        it now and whatever its state (claimed, in doubt, scheduled again...): the post
+        is out. Not when it is already published or cancelled. Returns whether it was
+        recorded now."""
+        now = self.now()
+        receipt_json = json.dumps(dict(receipt), default=str)
+        current_rows = select(deliveries).where(
+            deliveries.c.id == delivery_id, deliveries.c.state.not_in(_SETTLED)
+        )
+        if self.is_postgresql:
+            current_rows = current_rows.with_for_update()
+        with self.engine.begin() as connection:
+            current = connection.execute(current_rows).first()
+            if current is None:
+                return False
+            connection.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(
+                    state="published",
+                    state_actor=actor,
+                    claimed_by=None,
+                    lease_until=None,
+                    sending_at=None,
+                    sent_at=current.sent_at or now,
+                    receipt=receipt_json,
+                    last_error=None,
+                    updated_at=now,
+                )
+            )
+            record = Record.from_row(current, self.read_media)
+            self._append_log(
+                connection,
+                [
+                    {
+                        "at": now,
+                        "delivery_id": delivery_id,
+                        "post": current.post,
+                        "segment": current.segment,
+                        "channel": current.channel,
+                        "from_state": current.state,
+                        "to_state": "published",
+                        "actor": actor,
+                        "reason": reason,
+                        "attempt": current.attempts,
+                        "receipt": receipt_json,
+                        "media": sent_media_json(record.media),
+                    }
+                ],
+            )
+        return True
+
+    def keep_thread_part(self, delivery_id: str, part: int, receipt: Mapping[str, Any]) -> None:
+        """Keep the receipt of one part of a thread that went out (from a runner's
+        journal), whoever holds the delivery now."""
+        with self.engine.begin() as connection:
+            insert = dialect_insert(connection, thread_parts).values(
+                delivery_id=delivery_id,
+                part=part,
+                receipt=json.dumps(dict(receipt), default=str),
+                at=self.now(),
+            )
+            connection.execute(insert.on_conflict_do_nothing())
+
     def take_over_expired(self, worker: str, *, lease: timedelta, limit: int) -> list[Record]:
-        """Claim for `worker` up to `limit` deliveries whose claim lease ran out: their
-        worker died while publishing them, so each is *in doubt* (it may have gone out).
-        The activity log says so ("lease expired ...: in doubt"); the attempt is
-        counted, so a delivery that kills its worker every time ends up failed. The
-        runner then asks the network before sending again."""
+        """Claim for `worker` up to `limit` deliveries whose claim lease ran out while
+        their worker was sending them (the sending mark is set): each is *in doubt* (it
+        may have gone out). The activity log says so ("lease expired ...: in doubt");
+        the attempt is counted, so a delivery that kills its worker every time ends up
+        failed. The runner then asks the network before sending again. Expired claims
+        never started go back to scheduled first (`release_unstarted`)."""
+        self.release_unstarted(worker)
         now = self.now()
         chosen = (
             select(deliveries.c.id, deliveries.c.claimed_by)
-            .where(deliveries.c.state == "claimed", deliveries.c.lease_until < now)
+            .where(
+                deliveries.c.state == "claimed",
+                deliveries.c.lease_until < now,
+                deliveries.c.sending_at.is_not(None),
+            )
             .order_by(deliveries.c.lease_until, deliveries.c.id)
             .limit(limit)
         )
@@ -79,6 +223,7 @@ class WorkerProtocol(Queries):
                     deliveries.c.id.in_(list(previous)),
                     deliveries.c.state == "claimed",
                     deliveries.c.lease_until < now,
+                    deliveries.c.sending_at.is_not(None),
                 )
                 .values(
                     state_actor=worker,
@@ -171,6 +316,7 @@ class WorkerProtocol(Queries):
                     claimed_by=worker,
                     lease_until=now + lease,
                     sent_at=now,
+                    sending_at=None,
                     attempts=deliveries.c.attempts + 1,
                     updated_at=now,
                 )
@@ -220,6 +366,7 @@ class WorkerProtocol(Queries):
                     state_actor=worker,
                     claimed_by=None,
                     lease_until=None,
+                    sending_at=None,
                     updated_at=now,
                     **values,
                 )
@@ -335,6 +482,8 @@ class WorkerProtocol(Queries):
                     deliveries.c.state == "claimed",
                     deliveries.c.claimed_by == worker,
                 )
-                .values(lease_until=now + lease)
+                # This part is recorded: until the next one is marked, nothing is in
+                # flight.
+                .values(lease_until=now + lease, sending_at=None)
             ).rowcount
         return bool(held)
