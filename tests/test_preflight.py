@@ -3,8 +3,6 @@ the built-in adapters talking to a real local HTTP server and a test adapter."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import socket
@@ -18,8 +16,9 @@ from socialsched.adapters import Adapter, Capabilities, CredentialsRejected, Mes
 from socialsched.model import Calendar, Channel, Post, Segment
 from socialsched.preflight import ChannelCheck, check_channel, check_channels
 from socialsched.testing import LocalServer, Reply
+from socialsched.webhook import verify_signature
 
-KEY = "whsec-preflight-0123456789"
+KEY = "whsec_cHJlZmxpZ2h0LWtleS0wMTIzNDU2Nzg5"  # Standard Webhooks form
 
 
 def closed_port_url() -> str:
@@ -83,11 +82,10 @@ def test_each_outcome_of_the_built_in_adapters(tmp_path, monkeypatch):
             ("down", "unreachable"),
             ("nopath", "broken"),
         ]
-        # The working receiver got a HEAD, signed over the empty body, and nothing else.
+        # The working receiver got the signed ping, and nothing else.
         [request] = good.requests
-        expected = "sha256=" + hmac.new(KEY.encode(), b"", hashlib.sha256).hexdigest()
-        assert request.method == "HEAD" and request.body == b""
-        assert request.header("X-Socialsched-Signature") == expected
+        assert request.method == "POST" and request.json()["type"] == "ping"
+        assert verify_signature(request.body, dict(request.headers), KEY).startswith("ping_")
     by_name = {c.channel: c for c in checks}
     assert str(tmp_path / "a/out.jsonl") in by_name["feed"].detail
     assert not (tmp_path / "a").exists(), "the check must not create anything"
@@ -106,7 +104,7 @@ def test_not_checkable_is_no_failure_but_a_missing_declared_secret_is():
     declared = Channel(name="plain", adapter="unverifiable", secrets={"token": "PLAIN_TOKEN"})
     check = check_channel(declared, adapters=Unverifiable, environ={})
     assert (check.outcome, check.variable, check.failed) == ("missing_secret", "PLAIN_TOKEN", True)
-    assert check_channel(declared, adapters=Unverifiable, environ={"PLAIN_TOKEN": "x" * 12}) == (
+    assert check_channel(declared, adapters=Unverifiable, environ={"SOCIALSCHED_SECRET_PLAIN_TOKEN": "x" * 12}) == (
         ChannelCheck(
             "plain",
             "unverifiable",
@@ -190,7 +188,7 @@ def test_command_prints_each_channel_and_exits_1_on_a_rejection(folders):
     with LocalServer() as server:
         server.reply(Reply(403))
         (project / "calendar.toml").write_text(CALENDAR.format(url=f"{server.url}/in"))
-        env = {"PREFLIGHT_HOOK_KEY": KEY}
+        env = {"SOCIALSCHED_SECRET_PREFLIGHT_HOOK_KEY": KEY}
         text = run_cli("channels", "check", "../project/calendar.toml", cwd=elsewhere, env=env)
         assert text.returncode == 1, text.stderr
         lines = text.stdout.splitlines()
@@ -234,7 +232,7 @@ def test_command_checks_what_is_scheduled_in_the_store(folders):
         env={},
     )
     assert scheduled.returncode == 0, scheduled.stderr
-    env = {"PREFLIGHT_HOOK_KEY": ""}
+    env = {"SOCIALSCHED_SECRET_PREFLIGHT_HOOK_KEY": ""}
     result = run_cli(
         "channels", "check", "--db", "../project/out.db", "--format", "json", cwd=elsewhere, env=env
     )

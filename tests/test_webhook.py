@@ -24,10 +24,15 @@ from socialsched.audiences import Audience
 from socialsched.media import Media
 from socialsched.model import Channel
 from socialsched.testing import LocalServer, Reply
-from socialsched.webhook import WebhookAdapter, parse_retry_after, verify_signature
+from socialsched.webhook import (
+    SignatureError,
+    WebhookAdapter,
+    parse_retry_after,
+    verify_signature,
+)
 
-KEY = "whsec-test-0123456789"
-ENV = {"HOOK_KEY": KEY}
+KEY = "whsec_" + base64.b64encode(b"test-key-0123456789abcdef").decode()
+ENV = {"SOCIALSCHED_SECRET_HOOK_KEY": KEY}
 
 
 @pytest.fixture
@@ -83,15 +88,20 @@ def test_2xx_without_a_json_body_uses_the_idempotency_key_as_remote_id(server):
     assert receipt.remote_id == "key-2" and receipt.url is None
 
 
-def test_signature_is_hmac_sha256_of_the_raw_body(server):
+def test_signature_is_hmac_sha256_of_id_timestamp_and_raw_body(server):
+    # Standard Webhooks; tests/test_webhook_signing.py checks it with the official library.
     make_adapter(server).publish(message("Signed ✓"), "key-s")
     [request] = server.requests
-    expected = "sha256=" + hmac.new(KEY.encode(), request.body, hashlib.sha256).hexdigest()
-    assert request.header("X-Socialsched-Signature") == expected
-    assert verify_signature(request.body, expected, KEY)
-    assert not verify_signature(request.body + b" ", expected, KEY)
-    assert not verify_signature(request.body, expected, "another-key")
-    assert not verify_signature(request.body, None, KEY)
+    stamp = request.header("webhook-timestamp")
+    signed = b"key-s." + stamp.encode() + b"." + request.body
+    raw = base64.b64decode(KEY.removeprefix("whsec_"))
+    expected = "v1," + base64.b64encode(hmac.new(raw, signed, hashlib.sha256).digest()).decode()
+    assert request.header("webhook-id") == "key-s"
+    assert request.header("webhook-signature") == expected
+    headers = dict(request.headers)
+    assert verify_signature(request.body, headers, KEY) == "key-s"
+    with pytest.raises(SignatureError):
+        verify_signature(request.body + b" ", headers, KEY)
 
 
 def test_429_is_transient_and_carries_retry_after_seconds(server):
@@ -175,7 +185,7 @@ def test_url_can_come_from_a_secret(server):
         adapter="webhook",
         secrets={"signing_key": "HOOK_KEY", "url": "HOOK_URL"},
     )
-    adapter = WebhookAdapter(channel, environ={**ENV, "HOOK_URL": f"{server.url}/secret/abc"})
+    adapter = WebhookAdapter(channel, environ={**ENV, "SOCIALSCHED_SECRET_HOOK_URL": f"{server.url}/secret/abc"})
     adapter.publish(message(), "key-u")
     assert server.requests[0].path == "/secret/abc"
     assert "abc" not in repr(adapter)
@@ -257,7 +267,7 @@ def test_media_go_inline_in_the_signed_body_and_decode_to_their_digest(server):
     with_media = attrs.evolve(message(), attachments=(image, video))
     make_adapter(server).publish(with_media, "key-media")
     [request] = server.requests
-    assert verify_signature(request.body, request.header("X-Socialsched-Signature"), KEY)
+    assert verify_signature(request.body, dict(request.headers), KEY) == "key-media"
     body = request.json()
     assert body["type"] == "message"
     [sent_image, sent_video] = body["attachments"]

@@ -1,4 +1,5 @@
-"""The `webhook` adapter: POSTs each message as JSON to a URL, signed with HMAC-SHA256.
+"""The `webhook` adapter: POSTs each message as JSON to a URL, signed as Standard
+Webhooks sign (https://www.standardwebhooks.com; see `socialsched.webhook_signing`).
 
 Channel configuration:
 
@@ -6,16 +7,19 @@ Channel configuration:
     name = "hooks"
     adapter = "webhook"
     settings = { url = "https://example.com/hook", timeout = 10, max_length = 500 }
-    secrets = { signing_key = "HOOK_SIGNING_KEY" }   # environment variable names
+    secrets = { signing_key = "HOOK_SIGNING_KEY" }   # granted secrets' names
     # secrets.url = "HOOK_URL" instead of settings.url when the URL itself is a secret
 
-Each request carries `Idempotency-Key` (the receiver should ignore a key it has seen)
-and `X-Socialsched-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Responses
-429, 408 and 5xx, timeouts and connection failures are `TransientError` (429/503
-honour `Retry-After`); 401 and 403 are `CredentialsRejected` (the runner holds the
-channel); other 4xx and redirects are `PermanentError`. `verify` (the channel
-preflight) sends a signed HEAD request with an empty body: any answer but 401, 403,
-408, 429 or 5xx means the receiver is reachable.
+Each request carries `webhook-id` (the delivery's idempotency key: the receiver
+should ignore an id it has seen), `webhook-timestamp` and `webhook-signature:
+v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, keyed with the signing key, which is
+written `whsec_<base64>` (a key in another form is `CredentialsRejected`: the runner
+holds the channel). `Idempotency-Key` repeats `webhook-id` for receivers written
+before. Responses 429, 408 and 5xx, timeouts and connection failures are
+`TransientError` (429/503 honour `Retry-After`); 401 and 403 are `CredentialsRejected`
+(the runner holds the channel); other 4xx and redirects are `PermanentError`.
+`verify` (the channel preflight) POSTs a signed ping, `{"type": "ping", "channel":
+..., "time": ...}` with a `webhook-id` of its own: any answer but a 2xx fails it.
 
 The body is `Message.to_dict()` plus `"type": "message"` and `idempotency_key`; its
 `attachments` list carries each image or video inline: `kind`, `mime_type`, `size`,
@@ -26,10 +30,9 @@ and `data` (the bytes, base64), all covered by the signature.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import logging
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -50,22 +53,33 @@ from .adapters import (
 )
 from .media import Media, MediaLimits
 from .model import Channel
+from .webhook_signing import (
+    ID_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    SignatureError,
+    SigningKeyError,
+    key_bytes,
+    sign,
+)
+from .webhook_signing import verify as verify_signature
 
-SIGNATURE_HEADER = "X-Socialsched-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 DEFAULT_TIMEOUT = 10.0
 
 log = logging.getLogger(__name__)
 
 
-def sign(body: bytes, key: str) -> str:
-    """The signature header value for `body`: "sha256=" + hex HMAC-SHA256 with `key`."""
-    return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify_signature(body: bytes, header: str | None, key: str) -> bool:
-    """Whether `header` is the right signature of `body` (for receivers; constant time)."""
-    return header is not None and hmac.compare_digest(sign(body, key), header)
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "ID_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "SignatureError",
+    "WebhookAdapter",
+    "parse_retry_after",
+    "verify_signature",
+]
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -101,7 +115,6 @@ class WebhookAdapter(Adapter):
     )
     #: The receiver drops a repeated `Idempotency-Key`; it cannot be asked what it got.
     doubt_guarantee = "idempotent key (receiver)"
-
     def __init__(
         self,
         channel: Channel,
@@ -144,7 +157,7 @@ class WebhookAdapter(Adapter):
         if idempotency_key in self._receipts:
             return self._receipts[idempotency_key]
         url = self._target()
-        key = self.secret("signing_key")
+        key = self._signing_key()
         record = {
             "type": "message",
             "idempotency_key": idempotency_key,
@@ -156,7 +169,7 @@ class WebhookAdapter(Adapter):
             "Content-Type": "application/json",
             "User-Agent": "socialsched-webhook",
             IDEMPOTENCY_HEADER: idempotency_key,
-            SIGNATURE_HEADER: sign(body, key),
+            **sign(key, idempotency_key, body),
         }
         # Streamed: the status decides whether the post went out; the body is read only
         # after, so failing to read it cannot make a delivered post look failed.
@@ -175,12 +188,38 @@ class WebhookAdapter(Adapter):
         raise PermanentError(self._reason(url, response))
 
     def verify(self) -> str:
+        """POST the documented signed ping; anything but a 2xx fails the check (a wrong
+        path answers 404 here and would fail every post later)."""
         url = self._target()
-        key = self.secret("signing_key")
-        headers = {"User-Agent": "socialsched-webhook", SIGNATURE_HEADER: sign(b"", key)}
-        response = self._send("HEAD", url, b"", headers)
+        key = self._signing_key()
+        ping = {
+            "type": "ping",
+            "channel": self.channel.name,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        body = json.dumps(ping).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "socialsched-webhook",
+            # Its own id: a receiver that dedupes ids must still answer the next ping.
+            **sign(key, f"ping_{uuid.uuid4().hex}", body),
+        }
+        response = self._send("POST", url, body, headers)
         self._raise_for(url, response)
+        if not 200 <= response.status_code < 300:
+            raise PermanentError(self._reason(url, response) + " (a ping needs a 2xx answer)")
         return f"{self._host(url)} answers (HTTP {response.status_code})"
+
+    def _signing_key(self) -> bytes:
+        """The HMAC key from the `signing_key` secret (`whsec_<base64>`); a key in
+        another form is rejected credentials, so the runner holds the channel."""
+        try:
+            return key_bytes(self.secret("signing_key"))
+        except SigningKeyError as error:
+            name = self.channel.secrets.get("signing_key")
+            raise CredentialsRejected(
+                f"channel {self.channel.name!r}: secret 'signing_key' ({name}) {error}"
+            ) from None
 
     def _inline(self, media: Media) -> dict[str, Any]:
         data = read_media(media)
