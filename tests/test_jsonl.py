@@ -24,9 +24,10 @@ def test_a_text_mentioning_deleted_is_still_written_once_across_instances(tmp_pa
     assert records[0]["text"] == "The deleted scenes are back"
 
 
-def test_a_line_torn_by_a_killed_writer_is_dropped_not_glued_to_the_next(tmp_path):
+def test_a_line_torn_by_a_killed_writer_is_ended_not_glued_to_the_next(tmp_path):
     """A writer killed mid-line leaves a tail without a newline: that record was never
-    published, so the next append removes it instead of continuing the torn line."""
+    published. The next append ends the torn line (it never cuts bytes it did not
+    write) and readers skip it; the record is then written whole on its own line."""
     path = tmp_path / "out.jsonl"
     channel = Channel(name="audit", adapter="jsonl", settings={"path": str(path)})
     survivor = JsonlAdapter(channel)
@@ -34,11 +35,16 @@ def test_a_line_torn_by_a_killed_writer_is_dropped_not_glued_to_the_next(tmp_pat
     whole = path.read_bytes()
     torn = json.dumps({"idempotency_key": "k2", "text": "second"}).encode()[:20]
     path.write_bytes(whole + torn)
+    assert survivor.find(message("second"), "k2") is None
     survivor.publish(message("second"), "k2")  # the torn k2 does not count as written
     JsonlAdapter(channel).publish(message("third"), "k3")
-    records = [json.loads(line) for line in path.read_text().splitlines()]
+    content = path.read_bytes()
+    assert content.startswith(whole + torn + b"\n") and content.endswith(b"\n")
+    lines = content.splitlines()
+    assert lines[1] == torn
+    records = [json.loads(line) for line in lines if line != torn]
     assert [r["idempotency_key"] for r in records] == ["k1", "k2", "k3"]
-    assert path.read_bytes().startswith(whole) and path.read_bytes().endswith(b"\n")
+    assert JsonlAdapter(channel).find(message("second"), "k2") is not None
 
 
 def test_a_file_replaced_meanwhile_is_read_again(tmp_path):

@@ -108,7 +108,12 @@ def test_a_missing_file_is_reported_on_its_line(tmp_path):
     )
     (problem,) = problems_of(path)
     assert (problem.file, problem.line) == (path, line_of(path, "img/missing.png"))
-    assert problem.message == f"media file {tmp_path / 'img' / 'missing.png'} not found"
+    # The same message as for a path outside the calendar's folder (which must not
+    # tell whether such a file exists).
+    assert problem.message == (
+        f"media file 'img/missing.png' not found: it must be a file in the calendar's "
+        f"folder {tmp_path} or in a folder listed in SOCIALSCHED_ALLOWED_PATHS"
+    )
     assert problem.where == "post 'hello'"
     assert str(problem).startswith(f"{path}:{problem.line}: error: post 'hello': media file ")
 
@@ -174,7 +179,7 @@ def test_every_media_problem_of_a_file_is_reported_at_once(tmp_path):
         media = ["three-missing.png"]
         """,
     )
-    names = sorted(Path(p.message.split()[2]).name for p in problems_of(path))
+    names = sorted(Path(p.message.split()[2].strip("'")).name for p in problems_of(path))
     assert names == ["one-missing.png", "three-missing.png", "two-missing.png"]
 
 

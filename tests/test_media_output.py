@@ -49,6 +49,13 @@ def calendar_with(media: list[MediaItem], source=None) -> Calendar:
 # ---- URLs ----
 
 
+@pytest.fixture(autouse=True)
+def local_media_server_allowed(monkeypatch):
+    """These tests fetch from a server on 127.0.0.1, which media URLs may reach only
+    when the operator allows it (see tests/security/test_media_urls.py)."""
+    monkeypatch.setenv("SOCIALSCHED_ALLOWED_NETWORKS", "127.0.0.1/32")
+
+
 def test_a_url_is_fetched_once_for_every_route_that_uses_it():
     data = png((0, 128, 0))
     with LocalServer() as server:

@@ -21,6 +21,7 @@ import attrs
 
 from .audiences import Audience, resolve_audience
 from .errors import SocialschedError
+from .jsonl_log import LogRefused, check_line, open_log, record_key
 from .media import NO_MEDIA, Media, MediaLimits
 from .model import ENV_VAR_NAME, Channel, Delivery, QuietWindow, Segment, quiet_windows
 from .redaction import hide_secret
@@ -575,7 +576,7 @@ class JsonlAdapter(Adapter):
         data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("ab+") as handle:
+            with open_log(self.path) as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 if os.fstat(handle.fileno()).st_size < self._offset:
                     self._offset, self._keys = 0, set()  # replaced or truncated meanwhile
@@ -583,13 +584,15 @@ class JsonlAdapter(Adapter):
                 end = self._offset
                 handle.seek(end)
                 for line in iter(handle.readline, b""):
+                    check_line(line, self.path, end)
                     if not line.endswith(b"\n"):
-                        # A writer was killed mid-line (its lock went with it): the torn
-                        # tail was never published, and appending to it would spoil the
-                        # next record too.
-                        handle.truncate(end)
+                        # A writer was killed mid-line (its lock went with it): that
+                        # record was never published. The bytes are not ours to cut:
+                        # end the line, and readers skip it as a torn record.
+                        handle.write(b"\n")
+                        end += len(line) + 1
                         break
-                    seen = json.loads(line).get("idempotency_key")
+                    seen = record_key(line)
                     if seen:
                         self._keys.add(seen)
                     end += len(line)
@@ -603,6 +606,8 @@ class JsonlAdapter(Adapter):
                 if key is not None:
                     self._keys.add(key)
                 return True
+        except LogRefused as error:
+            raise PermanentError(str(error)) from None
         except OSError as error:
             raise TransientError(f"cannot write {self.path}: {error.strerror}") from None
 
@@ -641,7 +646,7 @@ class JsonlAdapter(Adapter):
                 for line in handle:
                     if not line.endswith(b"\n"):
                         break  # torn by a killed writer: never published
-                    if json.loads(line).get("idempotency_key") == idempotency_key:
+                    if record_key(line) == idempotency_key:
                         return self._receipt(idempotency_key)
         except FileNotFoundError:
             return None

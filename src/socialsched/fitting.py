@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from .errors import MediaError
+from .image_safety import ImageRefused, check_bounds, frame_count, opened
 from .media import Media, MediaCache, MediaLimits
 
 # Re-encoding tries these JPEG/WebP qualities at one size before shrinking further.
@@ -76,16 +77,15 @@ def _fit(media: Media, limits: MediaLimits, keep_metadata: bool) -> Media:
         return media
     if media.kind == "video":
         return _check_video(media, limits)
-    from PIL import Image, UnidentifiedImageError
-
     data = media.read()
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        # The bomb limit, the frames x pixels bound and every Pillow or OS error are
+        # handled by `opened`: what reaches here is a plain message.
+        with opened(data) as image:
+            check_bounds(image)
             return _fit_image(media, data, image, limits, keep_metadata)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        if isinstance(error, MediaError):
-            raise
-        raise MediaError(f"{_name(media)}: unreadable image: {error}") from None
+    except ImageRefused as error:
+        raise MediaError(f"{_name(media)}: {error}") from None
 
 
 def _check_video(media: Media, limits: MediaLimits) -> Media:
@@ -307,20 +307,16 @@ def _fit_animated(media: Media, image: Any, limits: MediaLimits) -> Media:
             f"{_name(media)}: animated {media.mime_type} is not accepted here (takes "
             f"{', '.join(limits.types)}) and socialsched does not convert animations"
         )
-    from PIL import Image, ImageSequence
-
     width, height = image.size
     scale = _scale_for(width, height, limits)
     format = _FORMATS[media.mime_type]
-    frames = [frame.convert("RGBA") for frame in ImageSequence.Iterator(image)]
-    durations = [frame.info.get("duration", image.info.get("duration", 100)) for frame in frames]
     while True:
         size = _size(width, height, scale)
         if max(size) < MIN_SIDE:
             raise MediaError(
                 f"{_name(media)}: cannot fit the animation within {limits.max_bytes} bytes"
             )
-        resized = [frame.resize(size, Image.Resampling.LANCZOS) for frame in frames]
+        resized, durations = _resized_frames(image, size)
         buffer = io.BytesIO()
         resized[0].save(
             buffer,
@@ -335,6 +331,21 @@ def _fit_animated(media: Media, image: Any, limits: MediaLimits) -> Media:
         if limits.max_bytes is None or len(encoded) <= limits.max_bytes:
             return _variant(media, encoded, media.mime_type)
         scale *= min(0.9, max(0.5, math.sqrt(limits.max_bytes / len(encoded)) * 0.95))
+
+
+def _resized_frames(image: Any, size: tuple[int, int]) -> tuple[list[Any], list[int]]:
+    """(frames resized to `size`, their durations), decoding one full-size frame at a
+    time: only the resized frames are kept, so memory goes with the target size, not
+    with frames x original pixels (`check_bounds` bounds the decoding work)."""
+    from PIL import Image
+
+    resized = []
+    durations = []
+    for index in range(frame_count(image)):
+        image.seek(index)
+        durations.append(image.info.get("duration", 100))
+        resized.append(image.convert("RGBA").resize(size, Image.Resampling.LANCZOS))
+    return resized, durations
 
 
 def _variant(media: Media, data: bytes, mime_type: str) -> Media:

@@ -18,6 +18,7 @@ from .errors import CalendarError, Problem
 from .media import MediaItem
 from .media_library import file_problem, resolve_path
 from .model import Calendar, Channel, Observance, Post, RunnerSettings, Segment
+from .paths import PathRefused, confined, is_confined, not_found
 from .registry import UnknownAdapterError, adapter_class
 
 _TABLES: dict[str, type] = {
@@ -264,6 +265,14 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
             _check_adapters(raw_items, path, lines, problems)
 
     templates = resolve_relative(header.get("templates") or "templates", path)
+    if not is_confined(templates, path):
+        problems.append(
+            Problem(
+                not_found(header.get("templates") or "templates", "templates folder", path),
+                file=path,
+                line=lines.line("calendar", 0, "templates"),
+            )
+        )
     if any(p.template for p in built["post"]) and not templates.is_dir():
         problems.append(
             Problem(
@@ -327,8 +336,14 @@ def _with_media_files(
             if item.path is None:
                 resolved.append(item)
                 continue
-            absolute = resolve_path(item.path, path.parent)
-            problem = file_problem(absolute)
+            # Inside the calendar's folder (or an allowed one), symlinks resolved; a
+            # refused path reads as a missing one, so it reveals nothing.
+            try:
+                absolute = confined(item.path, path, "media file")
+                missing = not_found(item.path, "media file", path)
+                problem = file_problem(absolute, item.path, missing)
+            except PathRefused as error:
+                absolute, problem = resolve_path(item.path, path.parent), str(error)
             if problem is not None:
                 problems.append(
                     Problem(
@@ -525,7 +540,18 @@ def _resolve_path_settings(
                 )
             )
             continue
-        resolved[key] = str(resolve_relative(value, path))
+        try:
+            # A file the adapter writes or reads must stay in the calendar's folder.
+            resolved[key] = str(confined(value, path, f"settings.{key}"))
+        except PathRefused as error:
+            problems.append(
+                Problem(
+                    str(error),
+                    file=path,
+                    line=lines.line("channel", index, "settings"),
+                    where=f"channel {raw.get('name')!r}",
+                )
+            )
     return {**raw, "settings": resolved}
 
 

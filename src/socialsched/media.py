@@ -170,19 +170,17 @@ def image_geometry(data: bytes) -> tuple[int, int, bool]:
     """(width, height, animated) of an image, read with Pillow (header only); width
     and height as displayed, that is after its EXIF orientation.
 
-    Raises `ValueError` when Pillow cannot read it.
+    Raises `ValueError` when Pillow cannot read it or it has too many pixels.
     """
-    import io
+    from .image_safety import check_bounds, opened
 
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            orientation = image.getexif().get(0x0112, 1)
-            animated = bool(getattr(image, "is_animated", False))
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ValueError(f"unreadable image: {error}") from None
+    # Pillow's bomb limit and a bound on an animation's frames x pixels apply here,
+    # before anything decodes the pixels (`ImageRefused` is a ValueError).
+    with opened(data) as image:
+        check_bounds(image)
+        width, height = image.size
+        orientation = image.getexif().get(0x0112, 1)
+        animated = bool(getattr(image, "is_animated", False))
     if orientation in (5, 6, 7, 8):  # rotated a quarter turn
         width, height = height, width
     return width, height, animated

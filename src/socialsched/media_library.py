@@ -11,22 +11,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import attrs
 
 from .errors import MediaError, RenderError
 from .fitting import fit, variant_key
+from .image_safety import ImageRefused, check_decodes
 from .media import VIDEO_TYPES, Media, MediaCache, MediaItem, MediaLimits, MediaSpec, sniff_type
 from .media_cache import MemoryMediaCache
 from .model import Calendar, Channel, Post, Segment
+from .paths import (
+    MAX_FILE_BYTES,
+    PathMissing,
+    PathRefused,
+    confined,
+    read_regular,
+    regular_size,
+)
 from .render import Renderer, by_locale
 
-if TYPE_CHECKING:
-    import httpx
-
-FETCH_TIMEOUT = 30.0
+UNDECLARED_MEDIA_BYTES = 100_000_000
+"""The byte cap of media for networks that declare no byte limit (console, jsonl), and
+the least cap whatever the networks declare: images are read at up to this size and
+fitted down to the network's limit."""
 
 
 def items_for(media: MediaSpec, locale: str) -> tuple[MediaItem, ...]:
@@ -76,29 +84,50 @@ def content_problem(head: bytes, name: str) -> str | None:
     return None
 
 
-def file_problem(path: Path) -> str | None:
-    """What makes the media file at `path` unusable (missing, unreadable, of an unknown
-    type, an image Pillow cannot read), or None. Reads only the start of a video."""
+def file_problem(path: Path, label: str | None = None, missing: str | None = None) -> str | None:
+    """What makes the media file at `path` unusable (missing, not a regular file, over
+    `MAX_FILE_BYTES`, of an unknown type, an image Pillow cannot decode: truncated,
+    damaged, too many pixels), or None. `label` names it in messages (default: the
+    path); `missing` is the message for a missing file (the loader gives the one of a
+    path outside the allowed folders, so the two cannot be told apart). Nothing but a
+    regular file is opened; only the start of a video is read. The caller has checked
+    that `path` is inside the allowed folders."""
+    label = label or str(path)
     try:
-        with path.open("rb") as handle:
-            head = handle.read(32)
-    except FileNotFoundError:
-        return f"media file {path} not found"
-    except IsADirectoryError:
-        return f"media file {path} is a folder"
-    except OSError as error:
-        return f"cannot read media file {path}: {error.strerror}"
-    problem = content_problem(head, str(path))
+        regular_size(path, f"media file {label}")
+        head = read_regular(path, f"media file {label}", head=32)
+    except PathMissing as error:
+        return missing or str(error)
+    except PathRefused as error:
+        return str(error)
+    problem = content_problem(head, label)
     if problem is not None or sniff_type(head) in VIDEO_TYPES:
         return problem
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        with Image.open(path) as image:
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        return f"{path}: unreadable image: {error}"
+        check_decodes(read_regular(path, f"media file {label}"))
+    except PathRefused as error:
+        return str(error)
+    except ImageRefused as error:
+        return f"{label}: {error}"
     return None
+
+
+def byte_cap(calendar: Calendar) -> int:
+    """The most bytes read of one media file or URL of `calendar`: the largest any of
+    its channels' networks accepts (at least `UNDECLARED_MEDIA_BYTES`, since images
+    are fitted down), never over `MAX_FILE_BYTES`."""
+    from .registry import adapter_class
+
+    largest = UNDECLARED_MEDIA_BYTES
+    for channel in calendar.channels:
+        try:
+            capabilities = adapter_class(channel.adapter).capabilities
+        except Exception:  # an unknown adapter is reported elsewhere
+            continue
+        for limits in (capabilities.images, capabilities.videos):
+            if limits.max_count and limits.max_bytes is not None:
+                largest = max(largest, limits.max_bytes)
+    return min(largest, MAX_FILE_BYTES)
 
 
 def keep_metadata(channel: Channel) -> bool:
@@ -115,7 +144,9 @@ class MediaLibrary:
     """Reads, fetches and fits the media of a calendar's posts, each once.
 
     `cache` keeps sources and fitted variants (the store passes a persistent one;
-    by default they are kept in memory); `client` is the HTTP client for URLs.
+    by default they are kept in memory). Files of a calendar loaded from a file must
+    be inside its folder (see `socialsched.paths`); URLs are fetched with
+    `socialsched.safe_fetch`. Neither is read past `byte_cap(calendar)` bytes.
     """
 
     def __init__(
@@ -123,17 +154,17 @@ class MediaLibrary:
         calendar: Calendar,
         cache: MediaCache | None = None,
         *,
-        client: httpx.Client | None = None,
         renderer: Renderer | None = None,
     ) -> None:
         self.calendar = calendar
         self.cache: MediaCache = cache if cache is not None else MemoryMediaCache()
         self.renderer = renderer
-        self._client = client
+        self.max_bytes = byte_cap(calendar)
         self._base = calendar.source.parent if calendar.source is not None else None
         self._files: dict[tuple[str, int, int], Media] = {}
         self._urls: dict[str, Media] = {}
         self._fitted: dict[tuple[str, str], Media] = {}
+        self._locations: dict[str, str] = {}
 
     def sources(self, post: Post, locale: str) -> tuple[Media, ...]:
         """The original media of `post` for `locale` (alt text not rendered)."""
@@ -144,15 +175,30 @@ class MediaLibrary:
         if item.url is not None:
             return self._fetch(item.url, post)
         assert item.path is not None
-        return self._read(resolve_path(item.path, self._base), post)
+        source = self.calendar.source
+        if source is None:
+            # A calendar built in Python: its paths are the program's, not a contributor's.
+            return self._read(resolve_path(item.path, self._base), post)
+        try:
+            path = confined(item.path, source, "media file")
+        except PathRefused as error:
+            raise MediaError(f"{self._where(post)}: {error}") from None
+        return self._read(path, post)
+
+    def _where(self, post: Post) -> str:
+        """`FILE:LINE: post 'ID'` for messages (the line of the post's media, when the
+        calendar came from a file)."""
+        where = self._locations.get(post.id)
+        if where is None:
+            where = self._locations[post.id] = post_location(self.calendar, post)
+        return where
 
     def _read(self, path: Path, post: Post) -> Media:
+        label = f"media file {path}"
         try:
-            stat = path.stat()
-        except FileNotFoundError:
-            raise MediaError(f"post {post.id!r}: media file {path} not found") from None
-        except OSError as error:
-            raise MediaError(f"post {post.id!r}: cannot read {path}: {error.strerror}") from None
+            stat = regular_size(path, label, self.max_bytes)
+        except PathRefused as error:
+            raise MediaError(f"{self._where(post)}: {error}") from None
         source = str(path)
         key = (source, stat.st_size, stat.st_mtime_ns)
         media = self._files.get(key)
@@ -160,12 +206,10 @@ class MediaLibrary:
             media = self.cache.known_source(*key)
         if media is None:
             try:
-                data = path.read_bytes()
-            except OSError as error:
-                raise MediaError(
-                    f"post {post.id!r}: cannot read {path}: {error.strerror}"
-                ) from None
-            media = self.cache.remember_source(*key, _parsed(data, path.name, source, post))
+                data = read_regular(path, label, self.max_bytes)
+            except PathRefused as error:
+                raise MediaError(f"{self._where(post)}: {error}") from None
+            media = self.cache.remember_source(*key, _parsed(data, path.name, source, post, self))
         self._files[key] = media
         return media
 
@@ -173,36 +217,36 @@ class MediaLibrary:
         media = self._urls.get(url)
         if media is not None:
             return media
-        import httpx  # only calendars with URLs pay for importing it
+        from .safe_fetch import FetchRefused, fetch
 
-        client = self._client or httpx.Client(timeout=FETCH_TIMEOUT, follow_redirects=True)
         try:
-            response = client.get(url)
-            response.raise_for_status()
-        except httpx.HTTPStatusError as error:
-            raise MediaError(
-                f"post {post.id!r}: cannot fetch media {url}: HTTP {error.response.status_code}"
-            ) from None
-        except httpx.HTTPError as error:
-            raise MediaError(
-                f"post {post.id!r}: cannot fetch media {url}: {type(error).__name__}: {error}"
-            ) from None
-        finally:
-            if self._client is None:
-                client.close()
-        data = response.content
+            data = fetch(url, max_bytes=self.max_bytes).data
+        except FetchRefused as error:
+            raise MediaError(f"{self._where(post)}: cannot fetch media {url}: {error}") from None
         name = PurePosixPath(urlsplit(url).path).name or "media"
         # A URL has no modification time: what was fetched is kept under its size.
-        media = self.cache.remember_source(url, len(data), 0, _parsed(data, name, url, post))
+        media = self.cache.remember_source(url, len(data), 0, _parsed(data, name, url, post, self))
         self._urls[url] = media
         return media
 
-    def fitted(self, media: Media, limits: MediaLimits, keep_metadata: bool = False) -> Media:
-        """`media` fitted to `limits` (see `socialsched.fitting.fit`), computed once."""
+    def fitted(
+        self,
+        media: Media,
+        limits: MediaLimits,
+        keep_metadata: bool = False,
+        post: Post | None = None,
+    ) -> Media:
+        """`media` fitted to `limits` (see `socialsched.fitting.fit`), computed once;
+        an error names `post`'s file and line when given."""
         key = (media.digest, variant_key(limits, keep_metadata))
         variant = self._fitted.get(key)
         if variant is None:
-            variant = fit(media, limits, keep_metadata=keep_metadata, cache=self.cache)
+            try:
+                variant = fit(media, limits, keep_metadata=keep_metadata, cache=self.cache)
+            except MediaError as error:
+                if post is None:
+                    raise
+                raise MediaError(f"{self._where(post)}: {error}") from None
             self._fitted[key] = variant
         return attrs.evolve(variant, alt=media.alt, source=media.source)
 
@@ -226,22 +270,47 @@ class MediaLibrary:
         return tuple(found)
 
 
-def _parsed(data: bytes, name: str, source: str, post: Post) -> Media:
+def post_location(calendar: Calendar, post: Post) -> str:
+    """`FILE:LINE: post 'ID'` (the line of the post's `media`, else of its block) when
+    `calendar` was loaded from a file, else `post 'ID'`: how media errors begin."""
+    where = f"post {post.id!r}"
+    if calendar.source is None:
+        return where
+    from .loader import LineIndex
+
+    try:
+        lines = LineIndex(calendar.source.read_text(encoding="utf-8"))
+        index = next(i for i, p in enumerate(calendar.posts) if p.id == post.id)
+    except (OSError, UnicodeDecodeError, StopIteration):
+        return f"{calendar.source}: {where}"
+    line = lines.line("post", index, "media") or lines.line("post", index)
+    return f"{calendar.source}:{line}: {where}" if line else f"{calendar.source}: {where}"
+
+
+def _parsed(data: bytes, name: str, source: str, post: Post, library: MediaLibrary) -> Media:
     problem = content_problem(data[:32], source)
     if problem is not None:
-        raise MediaError(f"post {post.id!r}: {problem}")
+        raise MediaError(f"{library._where(post)}: {problem}")
     try:
-        return Media.from_bytes(data, filename=name, source=source)
+        media = Media.from_bytes(data, filename=name, source=source)
+        if media.kind == "image" and "://" in source:
+            # A file was decoded whole by the loader; a URL's body is only now known:
+            # find a truncated or damaged image before it is stored.
+            check_decodes(data)
     except ValueError as error:
-        raise MediaError(f"post {post.id!r}: {source}: {error}") from None
+        raise MediaError(f"{library._where(post)}: {source}: {error}") from None
+    return media
 
 
 __all__ = [
+    "UNDECLARED_MEDIA_BYTES",
     "MediaLibrary",
     "alt_source",
+    "byte_cap",
     "content_problem",
     "file_problem",
     "items_for",
     "keep_metadata",
+    "post_location",
     "resolve_path",
 ]

@@ -596,7 +596,8 @@ class _RouteExtras:
         for item in items:
             source = library.source(item, post)
             try:
-                fitted.append(library.fitted(source, capabilities.limits(source.kind), keep))
+                limits = capabilities.limits(source.kind)
+                fitted.append(library.fitted(source, limits, keep, post=post))
             except MediaError as error:
                 errors.append(f"{error}")
         alts = [alt_source(item, post, segment.locale) for item in items]

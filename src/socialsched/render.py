@@ -23,6 +23,7 @@ from jinja2.sandbox import SecurityError
 from . import plugins
 from .errors import RenderError
 from .model import Calendar, Channel, Post, Segment
+from .paths import confined_loader
 from .template_limits import LimitedSandbox, TemplateTooLarge
 from .text_variance import Analysis, Variance, analyse
 
@@ -123,7 +124,8 @@ class Renderer:
         globals: Mapping[str, Any] | None = None,
     ) -> None:
         self.calendar = calendar
-        loader = jinja2.FileSystemLoader(str(calendar.templates)) if calendar.templates else None
+        # Templates are calendar-named files: no symlink out of the folder, no FIFO.
+        loader = confined_loader(calendar.templates) if calendar.templates else None
         self.environment = LimitedSandbox(
             undefined=StrictUndefined, loader=loader, autoescape=False, keep_trailing_newline=False
         )
