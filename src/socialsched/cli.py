@@ -525,6 +525,23 @@ def _open_store(db: str | None) -> Any:
     return Store(db)
 
 
+def _state_dir_option(function: Any) -> Any:
+    return click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Folder of the receipt journal (receipts the network gave, kept until the "
+        "database records them). Default: $STATE_DIRECTORY, else socialsched-state/ next "
+        "to an SQLite file, else $XDG_STATE_HOME/socialsched.",
+    )(function)
+
+
+def _journal(store: Any, state_dir: Path | None) -> Any:
+    """The receipt journal of a runner on `store` (see socialsched.journal)."""
+    from .journal import runner_journal
+
+    return runner_journal(store.url, state_dir)
+
+
 def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
     if value is None:
         return None
@@ -658,6 +675,7 @@ def _change_text(change: Any) -> str:
     help="Serve Prometheus metrics at http://HOST:PORT/metrics, and /healthz (alive) "
     "and /readyz (database reachable, scheduler running; 503 when not).",
 )
+@_state_dir_option
 @_log_format_option("Log line format (default: the global --log-format, else text).")
 @click.pass_context
 def run_command(
@@ -671,6 +689,7 @@ def run_command(
     quiet: bool,
     output_format: str,
     metrics_address: str | None,
+    state_dir: Path | None,
     log_format: str | None,
 ) -> None:
     """Publish due deliveries. SIGTERM or SIGINT: the delivery in flight is finished,
@@ -700,6 +719,7 @@ def run_command(
     with _open_store(db) as store:
         runner = Runner(
             store,
+            journal=_journal(store, state_dir),
             worker=worker,
             batch=batch,
             lease=timedelta(seconds=lease),
@@ -911,29 +931,52 @@ def cancel_command(delivery_id: str, reason: str | None, db: str | None) -> None
 @click.option("--resend", "sent", flag_value=False, help="It did not: send it again now.")
 @click.option("--reason", metavar="TEXT", help="Why (goes to the activity log).")
 @_db_option
+@_state_dir_option
 def resolve_command(
-    delivery_ids: Sequence[str], sent: bool | None, reason: str | None, db: str | None
+    delivery_ids: Sequence[str],
+    sent: bool | None,
+    reason: str | None,
+    db: str | None,
+    state_dir: Path | None,
 ) -> None:
     """Settle deliveries held in doubt (their runner died while publishing them and
     the network cannot say whether they went out): --sent records them published,
-    --resend sends them again under the same idempotency key."""
+    --resend sends them again at once, in this process as publish-now does, under the
+    same idempotency key (a transient error leaves them scheduled for a runner's
+    retry)."""
     if sent is None:
         raise click.UsageError("give --sent (it went out) or --resend (send it again)")
     with _open_store(db) as store:
-        for delivery_id in delivery_ids:
-            record = store.resolve(delivery_id, sent=sent, reason=reason)
+        records = [store.resolve(i, sent=sent, reason=reason) for i in delivery_ids]
+        if not sent:
+            from .runner import Runner
+
+            runner = Runner(store, journal=_journal(store, state_dir))
+            try:
+                runner.dispatch(ids=[record.id for record in records])
+            finally:
+                runner.receipts.close()
+            records = [store.get(record.id) for record in records]
+        for record in records:
             click.echo(f"{record.id} {record.state}")
+            if not sent and record.state != "published" and record.last_error:
+                click.echo(f"  {record.last_error}", err=True)
 
 
 @main.command("publish-now")
 @click.argument("delivery_id", metavar="ID")
 @_db_option
-def publish_now_command(delivery_id: str, db: str | None) -> None:
+@_state_dir_option
+def publish_now_command(delivery_id: str, db: str | None, state_dir: Path | None) -> None:
     """Publish one delivery now, in this process."""
     from .runner import Runner
 
     with _open_store(db) as store:
-        record = Runner(store).publish_now(delivery_id)
+        runner = Runner(store, journal=_journal(store, state_dir))
+        try:
+            record = runner.publish_now(delivery_id)
+        finally:
+            runner.receipts.close()
     click.echo(f"{record.id} {record.state}")
     if record.state != "published":
         detail = record.last_error or (

@@ -33,6 +33,8 @@ from typing import Any
 
 import attrs
 
+from .errors import SocialschedError
+
 logger = logging.getLogger("socialsched.journal")
 
 #: A runner's own journal file is emptied past this size once all of it is recorded.
@@ -122,12 +124,7 @@ class Journal:
     def _open(self) -> int:
         if self._descriptor is not None:
             return self._descriptor
-        try:
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as error:
-            raise OSError(
-                error.errno, f"cannot create the state folder {self.folder}: {error.strerror}"
-            ) from None
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.folder / f"{self._prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         # Held while this process lives: other runners replay only files nobody holds.
@@ -135,6 +132,18 @@ class Journal:
         _fsync_folder(self.folder)
         self._descriptor, self._path = descriptor, path
         return descriptor
+
+    def prepare(self) -> Journal:
+        """Create the state folder and this process's file now, so that a folder that
+        cannot be used stops the runner before it sends anything."""
+        try:
+            self._open()
+        except OSError as error:
+            raise SocialschedError(
+                f"cannot use the state folder {self.folder} for the receipt journal: "
+                f"{error.strerror or error}; give a writable one with --state-dir"
+            ) from None
+        return self
 
     def write(self, entry: Entry, worker: str) -> None:
         """Append `entry` and wait until it is on disk (fdatasync)."""
@@ -219,4 +228,19 @@ class Journal:
         return count
 
 
-__all__ = ["ROTATE_BYTES", "STATE_FOLDER", "Entry", "Journal", "database_tag", "default_state_dir"]
+def runner_journal(url: str, state_dir: str | Path | None = None) -> Journal:
+    """The prepared journal of a runner on the database at `url`: in `state_dir`, else
+    in `default_state_dir(url)`."""
+    folder = Path(state_dir) if state_dir else default_state_dir(url)
+    return Journal(folder, url).prepare()
+
+
+__all__ = [
+    "ROTATE_BYTES",
+    "STATE_FOLDER",
+    "Entry",
+    "Journal",
+    "database_tag",
+    "default_state_dir",
+    "runner_journal",
+]

@@ -97,8 +97,19 @@ class Receipts:
         return self._keep(record, Entry(record.id, part, dict(data)), attempt)
 
     def _keep(self, record: Record, entry: Entry, attempt: Callable[[], bool]) -> bool | None:
-        if self.journal is not None:
-            self.journal.write(entry, self.worker)
+        journal = self.journal
+        if journal is not None:
+            try:
+                journal.write(entry, self.worker)
+            except OSError as error:  # a full disk: the store may still record it
+                logger.error(
+                    "delivery %s: cannot write its receipt to the journal in %s (%s)",
+                    record.id,
+                    journal.folder,
+                    error.strerror or error,
+                    extra={"event": "journal_failed", "delivery": record.id},
+                )
+                journal = None
         delay, tries = 0.5, 0
         while True:
             try:
@@ -108,7 +119,7 @@ class Receipts:
                 what = f"delivery {record.id}" + (
                     f" part {entry.part}" if entry.part is not None else ""
                 )
-                kept = "kept in the journal" if self.journal is not None else "kept in memory"
+                kept = "kept in the journal" if journal is not None else "kept in memory"
                 if self._stopping():
                     logger.warning(
                         "%s was published (receipt %s) but the store cannot record it (%s); "
@@ -135,8 +146,8 @@ class Receipts:
                 delay = min(RECORD_RETRY_MAX, delay * 2)
                 self._keep_lease(record)
                 continue
-            if self.journal is not None:
-                self.journal.recorded()
+            if journal is not None:
+                journal.recorded()
             if tries:
                 logger.warning(
                     "delivery %s: receipt recorded after %d failed tr%s",

@@ -201,8 +201,8 @@ class Runner:
         return self._started.is_set() and not self.stopping
 
     def reload(self) -> None:
-        """Re-read the channel table and set up the adapters again, at the start of the
-        next pass (SIGHUP): after `schedule` changed a channel's settings."""
+        """Re-read the channel table and set up the adapters again before the next
+        delivery, even mid-batch (SIGHUP): after `schedule` changed a channel's settings."""
         self._reload.set()
 
     def _fields(self, record: Record | None = None, **fields: Any) -> dict[str, Any]:
@@ -252,6 +252,8 @@ class Runner:
                 extra=self._fields(event="database_reachable"),
             )
             self._database_failures = 0
+            if self.alerts.recovered("database"):
+                self.alerts.flush()  # now: a pending "unreachable" would no longer be true
 
     def dispatch(self, ids: list[str] | None = None) -> int:
         """One pass: settle deliveries in doubt (expired leases), mark misfires missed,
@@ -263,6 +265,8 @@ class Runner:
         self._blocked_until = None
         self._held.clear()
         self.alerts.configure(self.store.runner_settings(), self._channels)
+        if self.alerts.troubles("held"):  # a held channel resumed says "recovered"
+            self.alerts.holds_in_force(self.store.hold_entries())
         handled = self._settle_doubts()
         missed = self.store.mark_missed(self.worker)
         if missed and self.alerts.configured:
@@ -294,6 +298,9 @@ class Runner:
                         why = f"channel {channel_name} held: {CREDENTIALS_REJECTED}"
                         self.store.record_paused(rest, self.worker, why)
                     break
+                if self._reload.is_set():  # SIGHUP applies before the next delivery
+                    self._reload_channels()
+                    channel = self._channels.get((calendar, channel_name), channel)
                 self._publish(record, channel)
                 handled += 1
         self.alerts.flush()
@@ -744,10 +751,10 @@ class Runner:
         self.stop()
 
     def _on_hangup(self, signum: int, frame: FrameType | None) -> None:
+        self.reload()  # first: what the line says holds once it is written
         logger.info(
             "SIGHUP: re-reading the channel table", extra=self._fields(event="reload_requested")
         )
-        self.reload()
 
     def _wake_soon(self, delay: float) -> None:
         """Replace the pending wake-up by one `delay` seconds from now (real time)."""
