@@ -31,6 +31,7 @@ from .adapters import (
     TransientError,
     retry_after_seconds,
 )
+from .http_client import ChannelClient
 from .media_hosts import MediaHostError, hosted
 from .model import Channel
 
@@ -61,12 +62,20 @@ def retry_after_header(response: httpx.Response) -> float | None:
 
 
 def graph_request(
-    method: str, url: str, *, token: str, where: str, timeout: float, **kwargs: Any
+    method: str,
+    url: str,
+    *,
+    token: str,
+    where: str,
+    timeout: float,
+    client: ChannelClient,
+    **kwargs: Any,
 ) -> tuple[httpx.Response, dict[str, Any]]:
-    """Send a Graph API request with `token`; the response and its body (an empty dict
-    when it is not a JSON object). `ReplyLost` (naming `where`) when no answer came."""
+    """Send a Graph API request with `token` through the channel's `client`; the
+    response and its body (an empty dict when it is not a JSON object). `ReplyLost`
+    (naming `where`) when no answer came."""
     try:
-        response = httpx.request(
+        response = client.request(
             method, url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout, **kwargs
         )
     except httpx.TimeoutException:
@@ -187,6 +196,7 @@ class ContainerPublisher(Adapter):
         self.poll_interval = float(settings.get("poll_interval", self.default_poll_interval))
         self.poll_timeout = float(settings.get("poll_timeout", 600.0))
         self.sleep = sleep
+        self._http = ChannelClient(timeout=self.timeout)
         self._published: dict[str, Receipt] = {}
         # Keys whose publish request got no answer: a retry looks the post up first.
         self._unanswered: set[str] = set()
@@ -195,6 +205,10 @@ class ContainerPublisher(Adapter):
     def where(self) -> str:
         """The account, as messages name it."""
         return f"{self.account} {self.user_id}"
+
+    def close(self) -> None:
+        """Close the channel's HTTP connections."""
+        self._http.close()
 
     # ---- the API ----
 
@@ -206,6 +220,7 @@ class ContainerPublisher(Adapter):
             token=token,
             where=self.where,
             timeout=self.timeout,
+            client=self._http,
             **kwargs,
         )
         if not graph_failed(response, body):

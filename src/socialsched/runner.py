@@ -212,13 +212,18 @@ class Runner:
             fields.setdefault("channel", record.channel)
         return {"worker": self.worker, **fields}
 
+    def close_adapters(self) -> None:
+        """Close every adapter set up so far (their HTTP clients, files); the next
+        delivery sets its channel's adapter up again. Called when the runner stops."""
+        adapters, self._adapters = list(self._adapters.values()), {}
+        for adapter in adapters:
+            if isinstance(adapter, Adapter):
+                with contextlib.suppress(Exception):  # a plugin's bug must not stop a stop
+                    adapter.close()
+
     def _reload_channels(self) -> None:
         self._reload.clear()
-        for adapter in self._adapters.values():
-            if isinstance(adapter, Adapter):
-                with contextlib.suppress(Exception):
-                    adapter.close()
-        self._adapters.clear()
+        self.close_adapters()
         self._channels = self.store.channels()
         logger.info(
             "channel table re-read: %d channel(s); adapters set up again",
@@ -662,6 +667,7 @@ class Runner:
             self.receipts.close()
             # Exiting: what the alert window still held back goes out now.
             self.alerts.flush(final=True)
+            self.close_adapters()
 
     def _until_idle(self, max_wait: float) -> int:
         total = 0
@@ -732,6 +738,7 @@ class Runner:
             scheduler.shutdown(wait=True)
             self.receipts.close()
             self.alerts.flush(final=True)
+            self.close_adapters()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         logger.info(

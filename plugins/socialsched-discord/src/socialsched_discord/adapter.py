@@ -20,6 +20,7 @@ from socialsched.adapters import (
     TransientError,
     WebhookAudienceAdapter,
 )
+from socialsched.http_client import ChannelClient
 from socialsched.media import IMAGE_TYPES, Media, MediaLimits
 from socialsched.model import Channel
 
@@ -132,6 +133,7 @@ class DiscordAdapter(WebhookAudienceAdapter):
         self.avatar_url = settings.get("avatar_url")
         self.allow_mentions = bool(settings.get("allow_mentions", False))
         self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+        self._http = ChannelClient(timeout=self.timeout)
         # Webhooks take no idempotency key (Discord's `nonce` is for bot messages),
         # so keys published by this instance are remembered and not sent again.
         self._published: dict[str, Receipt] = {}
@@ -174,7 +176,7 @@ class DiscordAdapter(WebhookAudienceAdapter):
 
     def _send(self, where: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = httpx.request(method, url, timeout=self.timeout, **kwargs)
+            response = self._http.request(method, url, timeout=self.timeout, **kwargs)
         except httpx.TimeoutException:
             raise TransientError(f"{where}: timed out after {self.timeout:g}s") from None
         except httpx.HTTPError as error:
@@ -270,6 +272,9 @@ class DiscordAdapter(WebhookAudienceAdapter):
         name = str(receipt.extra.get("webhook", "webhook"))
         url = self.webhook_url(name).rstrip("/")
         self._send(f"discord webhook {name}", "DELETE", f"{url}/messages/{receipt.remote_id}")
+
+    def close(self) -> None:
+        self._http.close()
 
 
 def _files(attachments: tuple[Media, ...]) -> list[tuple[str, tuple[str, bytes, str]]]:

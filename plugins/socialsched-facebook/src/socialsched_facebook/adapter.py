@@ -24,6 +24,7 @@ from socialsched.adapters import (
     read_media,
 )
 from socialsched.graph import error_codes, graph_error, graph_failed, graph_request, graph_time
+from socialsched.http_client import ChannelClient
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
 
@@ -193,6 +194,7 @@ class FacebookPageAdapter(Adapter):
         video_default = GRAPH_VIDEO_URL if "graph_url" not in settings else self.graph_url
         self.graph_video_url = str(settings.get("graph_video_url", video_default)).rstrip("/")
         self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+        self._http = ChannelClient(timeout=self.timeout)
         self.clock = clock or (lambda: datetime.now(UTC))
         # The Graph API takes no idempotency key for page posts; keys published by
         # this instance are remembered and not posted again, and so are the photos
@@ -240,7 +242,13 @@ class FacebookPageAdapter(Adapter):
         token = self.secret("page_token")
         where = f"facebook page {self.page_id}"
         response, body = graph_request(
-            method, self._url(path, base), token=token, where=where, timeout=self.timeout, **kwargs
+            method,
+            self._url(path, base),
+            token=token,
+            where=where,
+            timeout=self.timeout,
+            client=self._http,
+            **kwargs,
         )
         if not graph_failed(response, body):
             return body
@@ -401,3 +409,7 @@ class FacebookPageAdapter(Adapter):
     def delete(self, receipt: Receipt) -> None:
         """Delete (retract) a published or natively scheduled post by its Facebook id."""
         self._request("DELETE", receipt.remote_id)
+
+    def close(self) -> None:
+        """Close the channel's HTTP connections."""
+        self._http.close()

@@ -23,6 +23,7 @@ from socialsched.adapters import (
     TransientError,
     retry_after_seconds,
 )
+from socialsched.http_client import ChannelClient
 from socialsched.media import Media
 from socialsched.model import Channel
 
@@ -109,6 +110,7 @@ class LinkedInAdapter(Adapter):
         self.geo_urns = {str(code).upper(): str(urn) for code, urn in geo_urns.items()}
         self.api_url = str(settings.get("api_url", API_URL)).rstrip("/")
         self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+        self._http = ChannelClient(timeout=self.timeout)
         self._published: dict[str, Receipt] = {}
         # Media uploaded for a key: a retry names them again instead of uploading again.
         self._uploaded: dict[tuple[str, str], str] = {}
@@ -131,7 +133,9 @@ class LinkedInAdapter(Adapter):
         try:
             # Upload URLs LinkedIn hands out are absolute; API paths are not.
             url = path if path.startswith(("http://", "https://")) else f"{self.api_url}{path}"
-            response = httpx.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+            response = self._http.request(
+                method, url, headers=headers, timeout=self.timeout, **kwargs
+            )
         except httpx.TimeoutException:
             raise TransientError(f"{where}: timed out after {self.timeout:g}s") from None
         except httpx.HTTPError as error:
@@ -225,3 +229,7 @@ class LinkedInAdapter(Adapter):
     def delete(self, receipt: Receipt) -> None:
         """Delete (retract) a post by its urn."""
         self._request("DELETE", f"/rest/posts/{quote(receipt.remote_id, safe='')}")
+
+    def close(self) -> None:
+        """Close the channel's HTTP connections."""
+        self._http.close()

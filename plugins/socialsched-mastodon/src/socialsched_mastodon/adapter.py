@@ -176,7 +176,9 @@ class MastodonAdapter(Adapter):
         try:
             # Public endpoint: no token needed, so `plan` works without secrets; a short
             # timeout because planning offline should fall back to the defaults quickly.
-            response = httpx.get(f"{self.instance}/api/v2/instance", timeout=min(self.timeout, 5))
+            # Once per adapter, without the token the kept client sends: its own client.
+            with httpx.Client(timeout=min(self.timeout, 5)) as public:
+                response = public.get(f"{self.instance}/api/v2/instance")
             response.raise_for_status()
             config = response.json()["configuration"]
             statuses = config.get("statuses", {})

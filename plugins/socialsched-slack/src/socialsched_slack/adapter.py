@@ -30,6 +30,7 @@ from socialsched.adapters import (
     WebhookAudienceAdapter,
     retry_after_seconds,
 )
+from socialsched.http_client import ChannelClient
 from socialsched.media import NO_MEDIA, Media, MediaLimits
 from socialsched.model import Channel
 
@@ -132,6 +133,8 @@ class SlackAdapter(WebhookAudienceAdapter):
                 max_alt_length=None,
             )
         self._client: httpx.Client | None = None
+        # Incoming webhooks and upload URLs: without the bot's Authorization header.
+        self._plain = ChannelClient(timeout=self.timeout)
         self._identity: dict[str, Any] | None = None
         # Webhooks and chat.postMessage take no idempotency key, so a key published by
         # this instance is remembered and not sent again; `find` covers other workers
@@ -191,7 +194,7 @@ class SlackAdapter(WebhookAudienceAdapter):
         url = self.webhook_url(name)
         where = f"slack webhook {name}"
         try:
-            response = httpx.post(url, json=body, timeout=self.timeout)
+            response = self._plain.client().post(url, json=body, timeout=self.timeout)
         except httpx.TimeoutException:
             raise TransientError(f"{where}: timed out after {self.timeout:g}s") from None
         except httpx.HTTPError as error:
@@ -328,7 +331,7 @@ class SlackAdapter(WebhookAudienceAdapter):
         except KeyError:
             raise TransientError("slack files.getUploadURLExternal: no upload_url") from None
         try:
-            response = httpx.post(
+            response = self._plain.client().post(
                 upload_url,
                 content=data,
                 headers={"Content-Type": media.mime_type},
@@ -412,6 +415,8 @@ class SlackAdapter(WebhookAudienceAdapter):
                     raise
 
     def close(self) -> None:
+        """Close the channel's HTTP connections (bot and webhook)."""
+        self._plain.close()
         if self._client is not None:
             self._client.close()
             self._client = None

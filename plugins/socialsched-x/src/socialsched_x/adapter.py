@@ -22,6 +22,7 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
+from socialsched.http_client import ChannelClient
 from socialsched.media import Media
 from socialsched.model import Channel
 from socialsched.redaction import hide_secret
@@ -94,6 +95,7 @@ class XAdapter(Adapter):
         settings = channel.settings
         self.api_url = str(settings.get("api_url", API_URL)).rstrip("/")
         self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+        self._http = ChannelClient(timeout=self.timeout)
         store = settings.get("token_store")
         self.token_store = Path(str(store)) if store else None
         self.client_id = str(settings["client_id"]) if settings.get("client_id") else None
@@ -142,8 +144,12 @@ class XAdapter(Adapter):
         if auth is None:
             data["client_id"] = self.client_id
         try:
-            response = httpx.post(
-                f"{self.api_url}/2/oauth2/token", data=data, auth=auth, timeout=self.timeout
+            response = self._http.client().post(
+                f"{self.api_url}/2/oauth2/token",
+                data=data,
+                timeout=self.timeout,
+                # No client-wide auth: the default is none, as with httpx.post.
+                auth=httpx.USE_CLIENT_DEFAULT if auth is None else auth,
             )
         except httpx.HTTPError as error:
             raise TransientError(f"{where}: token refresh: {type(error).__name__}") from None
@@ -206,7 +212,7 @@ class XAdapter(Adapter):
         authorization, token = self._authorization(method, url)
         where = f"x channel {self.channel.name!r}"
         try:
-            response = httpx.request(
+            response = self._http.request(
                 method,
                 url,
                 headers={"Authorization": authorization},
@@ -309,3 +315,7 @@ class XAdapter(Adapter):
     def delete(self, receipt: Receipt) -> None:
         """Delete (retract) a post by its id."""
         self._request("DELETE", f"/2/tweets/{receipt.remote_id}")
+
+    def close(self) -> None:
+        """Close the channel's HTTP connections."""
+        self._http.close()
