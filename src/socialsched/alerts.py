@@ -8,12 +8,18 @@ end of the runner's pass (one message however many deliveries that pass touched)
 the rest of the window is counted and sent as one summary once the window has passed,
 so an outage sends a few messages, not one per delivery. Grouping lives in the runner
 process: each runner sends its own.
+
+A database out of reach and a channel held are states, not events: when one ends the
+runner says `recovered` (once it had said anything about it), and what was still held
+back about it is not sent, since it would describe a state that has ended: the
+`recovered` message says how long it lasted instead. A `recovered` message still waiting
+for its window is dropped if the trouble comes back meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 import attrs
@@ -21,11 +27,14 @@ import attrs
 from .adapters import Adapter, Message
 from .model import Channel, RunnerSettings
 from .redaction import redact
+from .store.records import HoldEntry
 
 logger = logging.getLogger("socialsched.alerts")
 
-KINDS = ("failed", "missed", "held", "doubt", "database")
+KINDS = ("failed", "missed", "held", "doubt", "database", "recovered")
 """What an alert can be about."""
+STATES = ("database", "held")
+"""The kinds that describe a state, which ends with a `recovered` alert."""
 
 _SAMPLE = 5  # delivery ids named in one message
 
@@ -55,6 +64,16 @@ class _Group:
     last_sent: datetime | None = None
 
 
+@attrs.define
+class _Trouble:
+    """A state in force (database out of reach, channel held): since when, and how
+    many times it was reported."""
+
+    since: datetime
+    reports: int = 0
+    told: bool = False  # a message about it went out
+
+
 AdapterLookup = Callable[[str, Channel], Adapter]
 
 
@@ -74,6 +93,8 @@ class Alerter:
         self._settings: dict[str, RunnerSettings] = {}
         self._channels: dict[tuple[str, str], Channel] = {}
         self._groups: dict[tuple[str | None, str, str | None], _Group] = {}
+        # States in force, by (calendar, kind, channel) with kind in STATES.
+        self._troubles: dict[tuple[str | None, str, str | None], _Trouble] = {}
         self.sent: int = 0
 
     def configure(
@@ -95,6 +116,14 @@ class Alerter:
         """Count `alert` in its group; `flush` sends it."""
         if not self._targets(alert.calendar):
             return
+        if alert.kind in STATES:
+            subject = (alert.calendar, alert.kind, alert.channel)
+            trouble = self._troubles.setdefault(subject, _Trouble(self._clock()))
+            trouble.reports += 1
+            # The trouble is back: a "recovered" not sent yet would be out of date.
+            recovered = self._groups.get((alert.calendar, "recovered", alert.channel))
+            if recovered is not None:
+                recovered.pending, recovered.deliveries = 0, []
         group = self._groups.setdefault((alert.calendar, alert.kind, alert.channel), _Group())
         if not group.pending:
             group.since = self._clock()
@@ -102,6 +131,52 @@ class Alerter:
         group.detail = alert.detail or group.detail
         if alert.delivery is not None and len(group.deliveries) < _SAMPLE:
             group.deliveries.append(alert.delivery)
+
+    def recovered(self, kind: str, calendar: str | None = None, channel: str | None = None) -> bool:
+        """The state `kind` ("database", or "held" for a channel of a calendar) has
+        ended. What was held back about it is dropped, and a `recovered` alert is
+        counted (`flush` sends it) when an alert about it was sent or pending. Returns
+        whether one was."""
+        trouble = self._troubles.pop((calendar, kind, channel), None)
+        if trouble is None:
+            return False
+        group = self._groups.get((calendar, kind, channel))
+        told = trouble.told or (group is not None and group.pending > 0)
+        if group is not None:
+            group.pending, group.deliveries = 0, []
+        if not told:
+            return False
+        now = self._clock()
+        lasted = f"from {trouble.since:%Y-%m-%d %H:%M:%S} to {now:%H:%M:%S} UTC"
+        if kind == "database":
+            detail = (
+                f"runner {self._worker} reaches its database again (unreachable {lasted}, "
+                f"{trouble.reports} failed attempt(s))"
+            )
+        else:
+            detail = (
+                f"channel {channel} of calendar {calendar} is no longer held (held {lasted}); "
+                "its deliveries go out again"
+            )
+        self.report(Alert("recovered", calendar, channel, detail))
+        return True
+
+    def holds_in_force(self, entries: Iterable[HoldEntry]) -> None:
+        """Say `recovered` for each channel held (an alert "held") that no pause of the
+        whole channel holds any longer (`resume --channel` lifted it)."""
+        channels = {
+            entry.hold.channel
+            for entry in entries
+            if entry.hold.channel is not None
+            and (entry.hold.segment, entry.hold.tag, entry.hold.post) == (None, None, None)
+        }
+        for calendar, channel in self.troubles("held"):
+            if channel not in channels:
+                self.recovered("held", calendar, channel)
+
+    def troubles(self, kind: str) -> list[tuple[str | None, str | None]]:
+        """The (calendar, channel) of each state `kind` in force (see `recovered`)."""
+        return [(calendar, channel) for calendar, k, channel in self._troubles if k == kind]
 
     def flush(self, *, final: bool = False) -> int:
         """Send one message per group with alerts pending whose window allows it (a
@@ -122,6 +197,8 @@ class Alerter:
             for target_calendar, target in self._targets(calendar):
                 sent += self._send(target_calendar, target, kind, channel, text, now)
             group.pending, group.deliveries, group.last_sent = 0, [], now
+            if key in self._troubles:
+                self._troubles[key].told = True
         self.sent += sent
         return sent
 
@@ -170,6 +247,8 @@ class Alerter:
                 f"since {since}: {some}. Settle each with `socialsched resolve ID --sent` "
                 "or `--resend`."
             )
+        elif kind == "recovered":
+            text = f"recovered: {group.detail}."
         else:
             text = (
                 f"runner {self._worker} cannot reach its database ({count} failed "

@@ -20,7 +20,7 @@ import attrs
 import click
 
 from . import __version__, plugins
-from .errors import CalendarError, SocialschedError
+from .errors import SocialschedError
 from .export import to_ics
 from .lint import lint
 from .loader import load
@@ -34,26 +34,35 @@ FORMATS = ("table", "json", "jsonl", "csv")
 
 
 class Group(click.Group):
-    """Turns socialsched's own errors into a message and exit code 1, not a traceback."""
+    """Turns socialsched's own errors into a message and exit code 1, not a traceback;
+    with `--log-format json`, every error (click's usage errors too) as a JSON line."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        from . import cli_errors
+
+        return cli_errors.make_context(super().make_context, info_name, args, parent, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from . import cli_errors
+
         # A broken plugin is named once, when found, instead of crashing the command.
         previous = plugins.set_failure_reporter(_warn_plugin_failure)
         try:
-            return super().invoke(ctx)
-        except CalendarError as error:
-            # Each problem already reads "file:line: error: message", like a compiler's.
-            click.echo(str(error), err=True)
-            ctx.exit(1)
-        except SocialschedError as error:
-            click.echo(f"error: {error}", err=True)
-            ctx.exit(1)
+            return cli_errors.invoke(super().invoke, ctx)
         finally:
             plugins.set_failure_reporter(previous)
 
 
 def _warn_plugin_failure(failure: plugins.PluginFailure) -> None:
-    click.echo(f"warning: {failure}", err=True)
+    from .logs import write
+
+    write(f"warning: {failure}", level=logging.WARNING, event="plugin_failure")
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -146,19 +155,32 @@ def _log_format_option(help_text: str) -> Any:
     )
 
 
+def _verbose_option(function: Any) -> Any:
+    return click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        help="Libraries' log lines too (APScheduler, httpx, SQLAlchemy...): WARNING and "
+        "above only, without it.",
+    )(function)
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="socialsched")
 @_log_format_option(
     "How log lines on standard error look: text (default), or json, one object per "
     "line (time, level, worker, delivery, channel, event, error) for log collectors."
 )
+@_verbose_option
 @click.pass_context
-def main(ctx: click.Context, log_format: str | None) -> None:
+def main(ctx: click.Context, log_format: str | None, verbose: bool) -> None:
     """Plan and publish social-media content calendars for many audience segments."""
     from . import logs
 
-    ctx.obj = {"log_format": log_format or "text"}
-    logs.configure(log_format or "text", level=logging.WARNING)
+    ctx.obj = {"log_format": log_format or "text", "verbose": verbose}
+    # current_format: a command's own --log-format json, read off the command line, so
+    # that an error parsing that command's options is a JSON line too.
+    logs.configure(log_format or logs.current_format(), level=logging.WARNING, verbose=verbose)
 
 
 @main.command("plan")
@@ -677,6 +699,7 @@ def _change_text(change: Any) -> str:
 )
 @_state_dir_option
 @_log_format_option("Log line format (default: the global --log-format, else text).")
+@_verbose_option
 @click.pass_context
 def run_command(
     ctx: click.Context,
@@ -691,6 +714,7 @@ def run_command(
     metrics_address: str | None,
     state_dir: Path | None,
     log_format: str | None,
+    verbose: bool,
 ) -> None:
     """Publish due deliveries. SIGTERM or SIGINT: the delivery in flight is finished,
     the rest given back at once, then it exits; SIGHUP re-reads the channel table. A
@@ -715,6 +739,7 @@ def run_command(
         log_format or ctx.obj["log_format"],
         level=logging.WARNING if quiet else logging.INFO,
         worker=worker,
+        verbose=verbose or ctx.obj["verbose"],
     )
     with _open_store(db) as store:
         runner = Runner(
@@ -748,6 +773,9 @@ def run_command(
     report = outcomes.to_dict()
     if output_format == "json":
         _echo_json(report)
+        return
+    if logs.current_format() == "json":  # one JSON line, as every other on stderr
+        logs.write(_counts_text(outcomes.totals), event="summary", data={"outcomes": report})
         return
     click.echo(_counts_text(outcomes.totals), err=True)
     for channel, counts in report["per_channel"].items():

@@ -10,12 +10,22 @@ Two kinds of figures:
   publish attempts by channel and outcome, and the lag from a delivery's planned time
   to its publication, as a histogram.
 
+`/metrics` always answers: while the store cannot be used, the store's figures are
+left out (not guessed) and `socialsched_store_up` is 0, with
+`socialsched_store_problem{reason=...}` 1 for the reason (`missing`: the SQLite file was
+deleted or replaced; `read_only`; `unreachable`); the process's own counters are still
+there. Every channel's `socialsched_publish_attempts_total` series exist at 0 from the
+first scrape, for each outcome, so a rate of failures can be computed before the first
+one. No `*_created` series are exported.
+
 `/healthz` answers 200 while the process serves requests; `/readyz` answers 200 when
-the database answers and the runner's scheduler is running, else 503 with the reason.
+the store can be used (reachable, its file still there, writable) and the runner's
+scheduler is running, else 503 with the reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socketserver
 import threading
@@ -24,19 +34,28 @@ from datetime import datetime
 from typing import Any, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    make_wsgi_app,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from . import store as store_module
 from .errors import SocialschedError
 from .store import Store
+from .store_health import REASONS, StoreHealth, StoreProbe
 
 logger = logging.getLogger("socialsched.metrics")
 
 # Lag from a delivery's planned time to its publication: on time is seconds, a retry
 # minutes, an outage hours.
 LAG_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400)
+OUTCOMES = ("published", "retry", "failed")
+"""The outcomes `socialsched_publish_attempts_total` counts."""
 
 
 class Readiness(Protocol):
@@ -49,13 +68,51 @@ class Readiness(Protocol):
 
 
 class StoreCollector(Collector):
-    """Reads the store at every scrape: deliveries by state and channel, due queue,
-    next due time, holds by kind."""
+    """Reads the store at every scrape: whether it can be used (`socialsched_store_up`
+    and why not), then, unless it is missing or unreachable, deliveries by state and
+    channel, due queue, next due time, holds by kind. `on_channels` is given the
+    channel names the store holds, before anything is yielded."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self,
+        store: Store,
+        probe: StoreProbe | None = None,
+        on_channels: Callable[[Iterable[str]], None] | None = None,
+    ) -> None:
         self.store = store
+        self.probe = probe or StoreProbe(store)
+        self._on_channels = on_channels
 
     def collect(self) -> Iterator[Metric]:
+        health = self.probe.check()
+        figures: list[Metric] = []
+        if health.up or health.reason == "read_only":  # a read-only store still reads
+            try:
+                figures = list(self._figures())
+            except Exception as error:  # gone between the check and the reading
+                logger.debug("metrics: cannot read the store: %s", error)
+                health = StoreHealth(False, "unreachable", f"{type(error).__name__}: {error}")
+                figures = []
+        yield GaugeMetricFamily(
+            "socialsched_store_up",
+            "1 when the store can be used; 0 when it is missing, read-only or "
+            "unreachable (see socialsched_store_problem).",
+            value=1 if health.up else 0,
+        )
+        problem = GaugeMetricFamily(
+            "socialsched_store_problem",
+            "1 for why the store cannot be used (missing: its SQLite file was deleted or "
+            "replaced; read_only; unreachable), 0 for the other reasons.",
+            labels=["reason"],
+        )
+        for reason in REASONS:
+            problem.add_metric([reason], 1 if health.reason == reason else 0)
+        yield problem
+        yield from figures
+
+    def _figures(self) -> Iterator[Metric]:
+        if self._on_channels is not None:
+            self._on_channels(name for _, name in self.store.channels())
         status = self.store.status()
         by_state = GaugeMetricFamily(
             "socialsched_deliveries",
@@ -105,7 +162,13 @@ class RunnerMetrics:
     def __init__(self, store: Store, clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
         self._clock = clock or store.clock
+        # Process-wide in prometheus_client: its `*_created` series only add noise.
+        disable_created_metrics()
         self.registry = CollectorRegistry()
+        self.probe = StoreProbe(store)
+        # First: the channels it reads give the counters below their zero series
+        # before the counters are collected in the same scrape.
+        self.registry.register(StoreCollector(store, self.probe, self.know_channels))
         self.attempts = Counter(
             "socialsched_publish_attempts",
             "Publish attempts by this process, by channel and outcome (published, retry, failed).",
@@ -119,7 +182,14 @@ class RunnerMetrics:
             buckets=LAG_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(StoreCollector(store))
+        with contextlib.suppress(Exception):  # the store may be away: the first scrape
+            self.know_channels(name for _, name in store.channels())
+
+    def know_channels(self, channels: Iterable[str]) -> None:
+        """Give each channel its attempt series for every outcome, at 0 until counted."""
+        for channel in set(channels):
+            for outcome in OUTCOMES:
+                self.attempts.labels(channel, outcome)
 
     def observe(self, event: str, fields: Mapping[str, Any]) -> None:
         """Count one lifecycle event (a `store.listeners` listener)."""
@@ -146,12 +216,14 @@ class RunnerMetrics:
             store_module.listeners.remove(self.observe)
 
 
-def readiness_problem(store: Store, runner: Readiness | None) -> str | None:
-    """Why the runner is not ready (database unreachable, scheduler not running), or
-    None when it is."""
-    problem = store.unreachable()
-    if problem is not None:
-        return f"database unreachable: {problem}"
+def readiness_problem(
+    store: Store, runner: Readiness | None, probe: StoreProbe | None = None
+) -> str | None:
+    """Why the runner is not ready (database missing, read-only or unreachable,
+    scheduler not running), or None when it is."""
+    health = (probe or StoreProbe(store)).check()
+    if not health.up:
+        return health.describe()
     if runner is not None and not runner.running:
         return "scheduler not running"
     return None
@@ -171,7 +243,7 @@ def wsgi_app(metrics: RunnerMetrics, runner: Readiness | None = None) -> Any:
         if path == "/healthz":
             return _text(start_response, "200 OK", "ok\n")
         if path == "/readyz":
-            problem = readiness_problem(metrics.store, runner)
+            problem = readiness_problem(metrics.store, runner, metrics.probe)
             if problem is None:
                 return _text(start_response, "200 OK", "ready\n")
             return _text(start_response, "503 Service Unavailable", f"not ready: {problem}\n")
@@ -250,6 +322,7 @@ class MetricsServer:
 
 __all__ = [
     "LAG_BUCKETS",
+    "OUTCOMES",
     "MetricsServer",
     "RunnerMetrics",
     "StoreCollector",

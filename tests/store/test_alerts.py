@@ -106,18 +106,25 @@ class _LosesDatabase:
         return self._store.take_over_expired(*args, **kwargs)
 
 
-def test_a_lost_database_is_reported_once_then_summarised(store, clock, tmp_path):
+def test_a_lost_database_is_reported_once_then_recovered(store, clock, tmp_path):
     store.schedule(alerting_calendar(tmp_path, [post("a", "18:00")]), "2027-01-04", "2027-01-04")
     flaky = _LosesDatabase(store, failures=6)
     runner = make_runner(flaky, clock, Recorder(FEED))  # type: ignore[arg-type]
+    lost_at = clock.now
     runner.run_until_idle()
     alerts = alerts_in(tmp_path)
-    # The first failure at once; the five after it, all within the window, in one
-    # summary when the runner exits.
-    assert [a["tags"] for a in alerts] == [["alert", "database"], ["alert", "database"]]
+    # The first failure at once; the five after it, within the window, are held back,
+    # then dropped when the database answers again: "unreachable" sent at exit would
+    # describe a state that has ended. "recovered" says how long it lasted instead.
+    assert [a["tags"] for a in alerts] == [["alert", "database"], ["alert", "recovered"]]
     assert "cannot reach its database (1 failed attempt(s)" in alerts[0]["text"]
     assert "ConnectionRefusedError: connection refused" in alerts[0]["text"]
-    assert "(5 failed attempt(s)" in alerts[1]["text"]
+    back_at = lost_at + timedelta(seconds=1 + 2 + 4 + 8 + 16 + 32)  # the backoff slept
+    assert alerts[1]["text"] == (
+        f"socialsched alert: recovered: runner {runner.worker} reaches its database again "
+        f"(unreachable from {lost_at:%Y-%m-%d %H:%M:%S} to {back_at:%H:%M:%S} UTC, 6 failed "
+        "attempt(s))."
+    )
 
 
 # ---- the grouping itself, with a hand-moved clock ----
@@ -208,3 +215,90 @@ def test_the_store_keeps_each_calendars_runner_settings(store, tmp_path):
     }
     store.schedule(attrs.evolve(cal, runner=RunnerSettings()), "2027-01-04", "2027-01-04")
     assert store.runner_settings() == {"cal": RunnerSettings()}
+
+
+# ---- recovered: a state that ends is said to have ended ----
+
+
+def test_a_held_channel_resumed_is_recovered_and_held_back_alerts_are_dropped(clock):
+    from socialsched.store import CREDENTIALS_REJECTED, Hold, HoldEntry
+
+    sent = Sent()
+    alerts = alerter(clock, sent)
+    held_at = clock.now
+    alerts.report(Alert("held", "cal", "feed", f"{CREDENTIALS_REJECTED}: HTTP 401"))
+    assert alerts.flush() == 1 and "channel feed of calendar cal is held" in sent.texts[0]
+    # Held again within the window (another delivery, same channel): held back...
+    clock.advance(minutes=1)
+    alerts.report(Alert("held", "cal", "feed", f"{CREDENTIALS_REJECTED}: HTTP 401"))
+    assert alerts.flush() == 0
+    # ...while the hold stays in force, nothing is recovered.
+    whole_channel = HoldEntry(Hold(channel="feed"), "credentials rejected", "runner", held_at)
+    some_of_it = HoldEntry(Hold(channel="feed", tag="promo"), "quiet", "operator", held_at)
+    alerts.holds_in_force([whole_channel])
+    assert alerts.flush(final=True) == 1 and "is held" in sent.texts[-1]
+    clock.advance(minutes=1)
+    alerts.report(Alert("held", "cal", "feed", f"{CREDENTIALS_REJECTED}: HTTP 401"))
+    # Resumed: the held-back "held" is not sent (it is no longer true); "recovered" is.
+    clock.advance(minutes=2)
+    alerts.holds_in_force([some_of_it])  # a pause of some posts is not the channel held
+    assert alerts.flush(final=True) == 1
+    assert sent.texts[-1] == (
+        "socialsched alert: recovered: channel feed of calendar cal is no longer held (held "
+        f"from {held_at:%Y-%m-%d %H:%M:%S} to {clock.now:%H:%M:%S} UTC); its deliveries go "
+        "out again."
+    )
+    assert len(sent.texts) == 3
+    # Said once: nothing more to recover.
+    alerts.holds_in_force([])
+    assert alerts.flush(final=True) == 0 and alerts.recovered("held", "cal", "feed") is False
+
+
+def test_a_recovered_alert_waiting_for_its_window_is_dropped_when_the_trouble_returns(clock):
+    sent = Sent()
+    alerts = alerter(clock, sent)
+    alerts.report(Alert("database", detail="refused"))
+    assert alerts.flush() == 1  # down: at once
+    clock.advance(seconds=30)
+    assert alerts.recovered("database") is True
+    assert alerts.flush() == 1 and sent.texts[-1].startswith("socialsched alert: recovered: ")
+    clock.advance(seconds=30)
+    alerts.report(Alert("database", detail="refused again"))  # down: window not passed
+    clock.advance(seconds=30)
+    assert alerts.recovered("database") is True  # up: window not passed either
+    clock.advance(seconds=30)
+    alerts.report(Alert("database", detail="refused a third time"))  # down again
+    # Exiting while it is down: what is sent says it is down, and nothing says it is up.
+    assert alerts.flush(final=True) == 1
+    assert "cannot reach its database (1 failed attempt(s)" in sent.texts[-1]
+    assert "refused a third time" in sent.texts[-1]
+    assert len(sent.texts) == 3
+
+
+def test_nothing_is_recovered_that_was_never_reported(clock):
+    sent = Sent()
+    alerts = alerter(clock, sent)
+    assert alerts.recovered("database") is False
+    assert alerts.recovered("held", "cal", "feed") is False
+    assert alerts.flush(final=True) == 0 and sent.texts == []
+
+
+def test_a_runner_says_recovered_when_a_held_channel_is_resumed(store, clock, tmp_path):
+    from socialsched.adapters import CredentialsRejected
+
+    posts = [post("a", "05:30"), post("b", "07:30")]
+    store.schedule(alerting_calendar(tmp_path, posts), "2027-01-04", "2027-01-04")
+    feed = Recorder(FEED)
+    feed.failures = [CredentialsRejected("feed.example: HTTP 401 bad token")]
+    runner = make_runner(store, clock, feed)
+    runner.dispatch()  # the 05:30 deliveries: the channel is held
+    assert [a["tags"] for a in alerts_in(tmp_path)] == [["alert", "held"]]
+    clock.advance(hours=1)
+    runner.dispatch()
+    assert len(alerts_in(tmp_path)) == 1  # still held: nothing new
+    store.resume(channel="feed")
+    runner.dispatch()
+    alerts = alerts_in(tmp_path)
+    assert [a["tags"] for a in alerts] == [["alert", "held"], ["alert", "recovered"]]
+    assert "channel feed of calendar cal is no longer held" in alerts[1]["text"]
+    assert len(feed.published) == 2  # the two 05:30 deliveries went out once resumed
