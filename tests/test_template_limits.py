@@ -4,6 +4,7 @@ error naming the post and segment. Ordinary templates render as before."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -53,15 +54,17 @@ def render(text: str) -> str:
          "the replace filter would build 10000000000 characters"),
         ("{{ range(100000)|join('x' * 100000) }}", "the join filter would build"),
         ("{{ ('x' * 1000)|indent(300000000) }}", "the indent filter would build 300001000"),
-        ("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
-         f"the rendered text passed {MAX_TEMPLATE_TEXT} characters"),
+        ("{% for i in range(100) %}{% for j in range(1000) %}{{ 'x' * 10 }}{% endfor %}"
+         "{% endfor %}", f"the rendered text passed {MAX_TEMPLATE_TEXT} characters"),
     ],
 )  # fmt: skip
 def test_runaway_templates_are_refused_naming_post_and_segment(text, what):
     with pytest.raises(RenderError) as raised:
         render(text)
     message = str(raised.value)
-    assert message.startswith("post 'spam' text: ")
+    # The line is named when the refusal comes from a line of the template (the
+    # rendered length is checked outside it).
+    assert re.match(r"post 'spam' text(:1)?: ", message), message
     assert what in message
     assert message.endswith(", rendering post 'spam' for segment 'uk'")
 

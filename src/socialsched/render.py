@@ -25,6 +25,7 @@ from .errors import RenderError
 from .model import Calendar, Channel, Post, Segment
 from .paths import confined_loader
 from .template_limits import LimitedSandbox, TemplateTooLarge
+from .template_work import where_in_template
 from .text_variance import Analysis, Variance, analyse
 
 T = TypeVar("T")
@@ -287,8 +288,9 @@ class Renderer:
         try:
             return self._capped_render(template, context).strip()
         except TemplateTooLarge as error:
+            where = where_in_template(label, template.filename, error.__traceback__)
             raise RenderError(
-                f"{label}: {error}, rendering post {post.id!r} for segment {segment.name!r}"
+                f"{where}: {error}, rendering post {post.id!r} for segment {segment.name!r}"
             ) from None
         except SecurityError as error:
             raise RenderError(
@@ -300,6 +302,12 @@ class Renderer:
             where = f"{label}:{line}" if line else label
             raise RenderError(
                 f"{where}: undefined variable ({error.message}) rendering post {post.id!r} "
+                f"for segment {segment.name!r}"
+            ) from None
+        except RecursionError:
+            raise RenderError(
+                f"{label}: the template calls or includes itself too deeply (a macro, "
+                f"include or recursive loop without end), rendering post {post.id!r} "
                 f"for segment {segment.name!r}"
             ) from None
         except Exception as error:
