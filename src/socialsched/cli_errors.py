@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from . import logs
+from . import failures, logs
 from .errors import CalendarError, SocialschedError
 
 logger = logging.getLogger("socialsched.cli")
@@ -77,7 +77,12 @@ def invoke(call: Callable[[click.Context], Any], ctx: click.Context) -> Any:
         raise
     except Exception as error:
         if logs.current_format() != "json":
-            raise
+            if failures.debugging():
+                raise
+            # Out of memory, too deep, an OS or image error: a message, never a traceback.
+            message = failures.describe(error)
+            logs.write(f"error: {message}", level=logging.ERROR, event="error", error=message)
+            ctx.exit(1)
         # A bug: its traceback goes in the JSON line's `traceback` field.
         logger.error(
             "unexpected error: %s: %s",

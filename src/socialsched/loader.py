@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import attrs
 
+from . import failures
 from .adapters import Adapter
 from .audiences import Audience
 from .errors import CalendarError, Problem
@@ -215,6 +216,8 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
         raise CalendarError(
             [Problem(f"invalid TOML: {error}", file=path, line=int(line[1]) if line else None)]
         ) from None
+    except (RecursionError, ValueError) as error:  # deep nesting, a number too long
+        raise CalendarError([failures.toml_problem(error, text, path)]) from None
     lines = LineIndex(text)
 
     header = data.pop("calendar", {})
