@@ -111,8 +111,8 @@ def test_a_missing_file_is_reported_on_its_line(tmp_path):
     # The same message as for a path outside the calendar's folder (which must not
     # tell whether such a file exists).
     assert problem.message == (
-        f"media file 'img/missing.png' not found: it must be a file in the calendar's "
-        f"folder {tmp_path} or in a folder listed in SOCIALSCHED_ALLOWED_PATHS"
+        f"media file 'img/missing.png' not found: it must be inside the calendar's "
+        f"folder {tmp_path.resolve()} or a folder listed in SOCIALSCHED_ALLOWED_PATHS"
     )
     assert problem.where == "post 'hello'"
     assert str(problem).startswith(f"{path}:{problem.line}: error: post 'hello': media file ")

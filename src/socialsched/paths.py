@@ -58,10 +58,10 @@ def allowed_folders(calendar_file: Path, environ: Mapping[str, str] | None = Non
 
 def not_found(value: str, what: str, calendar_file: Path) -> str:
     """The one message for a file that is missing or outside the allowed folders."""
-    folder = Path(calendar_file).absolute().parent
+    folder = Path(calendar_file).absolute().parent.resolve()
     return (
-        f"{what} {value!r} not found: it must be a file in the calendar's folder {folder} "
-        f"or in a folder listed in {ALLOWED_PATHS_VARIABLE}"
+        f"{what} {value!r} not found: it must be inside the calendar's folder {folder} "
+        f"or a folder listed in {ALLOWED_PATHS_VARIABLE}"
     )
 
 

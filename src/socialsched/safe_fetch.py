@@ -121,8 +121,8 @@ def _kind(address: Address) -> str | None:
         "loopback",
         "link_local",
         "multicast",
-        "private",
         "reserved",
+        "private",
     ):
         if getattr(address, f"is_{name}"):
             return name.replace("_", "-")
@@ -143,13 +143,16 @@ def refusal(address: Address, allowed: Iterable[Network] = ()) -> str | None:
         direct.append(address.ipv4_mapped)
     if any(a in network for a in direct for network in allowed if a.version == network.version):
         return None
-    for candidate in _embedded(address):
+    # The IPv4 address an IPv6 one carries first: it says best where packets go.
+    candidates = _embedded(address)
+    for candidate in [*candidates[1:], address]:
         kind = _kind(candidate)
         if kind is not None:
             shown = "" if candidate == address else f" (which carries {candidate})"
+            article = "an" if kind[0] in "aeiou" else "a"
             return (
-                f"{address}{shown} is a {kind} address; socialsched fetches media only from "
-                f"public addresses (allow a network with {ALLOWED_NETWORKS_VARIABLE})"
+                f"{address}{shown} is {article} {kind} address; socialsched fetches media only "
+                f"from public addresses (allow a network with {ALLOWED_NETWORKS_VARIABLE})"
             )
     return None
 
@@ -223,9 +226,11 @@ class _CheckedBackend(httpcore.NetworkBackend):
         socket_options: Any = None,
     ) -> _DeadlineStream:
         host = host.strip("[]")
+        literal = True
         try:
             addresses = [ipaddress.ip_address(host)]
         except ValueError:
+            literal = False
             try:
                 addresses = [ipaddress.ip_address(a) for a in self._resolver(host, port)]
             except (OSError, UnicodeError, ValueError) as error:
@@ -235,7 +240,7 @@ class _CheckedBackend(httpcore.NetworkBackend):
         reasons = [refusal(address, self._allowed) for address in addresses]
         usable = [a for a, reason in zip(addresses, reasons, strict=True) if reason is None]
         if not usable:
-            raise _AddressRefused(f"{host} resolves to {reasons[0]}")
+            raise _AddressRefused(reasons[0] if literal else f"{host} resolves to {reasons[0]}")
         last: Exception | None = None
         for address in usable:
             left = self._deadline - time.monotonic()

@@ -81,22 +81,25 @@ def png_bomb(side: int = 30000) -> bytes:
     )
 
 
-def _gif_frame(delay: int = 10) -> bytes:
-    """A graphic control extension and a 1x1 frame at (0, 0) (colour 0)."""
+def _gif_frame(left: int, delay: int = 10) -> bytes:
+    """A graphic control extension and a white 1x1 frame at (`left`, 0)."""
     control = b"\x21\xf9\x04\x00" + struct.pack("<H", delay) + b"\x00\x00"
-    descriptor = b"\x2c" + struct.pack("<HHHH", 0, 0, 1, 1) + b"\x00"
-    # LZW, minimum code size 2: clear (4), index 0, end (5) packed in 3-bit codes.
-    data = b"\x02\x02\x44\x01\x00"
+    descriptor = b"\x2c" + struct.pack("<HHHH", left, 0, 1, 1) + b"\x00"
+    # LZW, minimum code size 2: clear (4), index 1, end (5) packed in 3-bit codes,
+    # least significant bits first: 4 | 1 << 3 | 5 << 6 = 0x014C.
+    data = b"\x02\x02\x4c\x01\x00"
     return control + descriptor + data
 
 
 def gif_bomb(side: int = 3000, frames: int = 300) -> bytes:
-    """An animated GIF whose screen is `side` x `side` with `frames` 1x1 frames: a few
-    KB on disk, `frames` full-size frames once Pillow decodes it."""
+    """An animated GIF whose screen is `side` x `side` with `frames` 1x1 frames (each
+    one pixel further right, so no two frames are alike): a few KB on disk, `frames`
+    full-size frames once Pillow decodes it."""
     screen = b"GIF89a" + struct.pack("<HH", side, side) + b"\x80\x00\x00"
     palette = b"\x00\x00\x00\xff\xff\xff"
     loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
-    return screen + palette + loop + _gif_frame() * frames + b"\x3b"
+    body = b"".join(_gif_frame(index % side) for index in range(frames))
+    return screen + palette + loop + body + b"\x3b"
 
 
 def sparse_jpeg(path: Path, size: int = 3 * 1024**3) -> Path:
