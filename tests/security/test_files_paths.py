@@ -239,3 +239,35 @@ def test_a_log_torn_by_a_killed_writer_keeps_its_bytes(where):
     assert content.startswith(first + torn + "\n")
     added = [json.loads(line) for line in content.splitlines()[2:]]
     assert [(r["post"], r["text"]) for r in added] == [("launch", "Bonjour")]
+
+
+EMAIL = """
+[[channel]]
+name = "letters"
+adapter = "email"
+settings = {{ host = "127.0.0.1", from = "news@example.org", html_template = "{path}" }}
+"""
+
+
+def test_an_email_html_template_out_of_the_folder_is_refused(where):
+    """The email plugin's `html_template` is a calendar-named file too."""
+    project, outside = where["project"], where["outside"]
+    (outside / "mail.html").write_text("{{ message.text }}", encoding="utf-8")
+    path = calendar(project, "[]", channel=EMAIL.format(path="../outside/mail.html"))
+    result = lint(where)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert f"calendar.toml:{line_of(path, 'html_template')}:" in output
+    assert refusal("../outside/mail.html", project, "settings.html_template") in output
+
+
+def test_an_email_html_template_is_sandboxed(tmp_path):
+    from jinja2.sandbox import SecurityError
+    from socialsched_email.compose import html_environment
+
+    (tmp_path / "mail.html").write_text(
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}", encoding="utf-8"
+    )
+    environment, name = html_environment(str(tmp_path / "mail.html"))
+    with pytest.raises(SecurityError):
+        environment.get_template(name).render()

@@ -91,6 +91,8 @@ class EmailAdapter(Adapter):
         mixed_media=True,
     )
     required_settings = ("host", "from")
+    # Files the calendar names: resolved next to it and kept inside its folder.
+    path_settings = ("html_template", "ca_file")
     doubt_guarantee = "cannot check (a resend has the same Message-ID)"
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:

@@ -16,10 +16,12 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from socialsched.adapters import Message
 from socialsched.media import Media
+from socialsched.paths import confined_loader
 
 _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]")
@@ -45,9 +47,11 @@ def html_environment(template_path: str | None) -> tuple[jinja2.Environment, str
         name = "message.html"
     else:
         path = Path(template_path)
-        loader = jinja2.FileSystemLoader(str(path.parent))
+        # A calendar-named file: read only inside its folder, regular files only.
+        loader = confined_loader(path.parent)
         name = path.name
-    environment = jinja2.Environment(
+    # Sandboxed: the template comes from whoever edits the calendar.
+    environment = SandboxedEnvironment(
         loader=loader, autoescape=True, undefined=jinja2.StrictUndefined
     )
     environment.filters["linkify"] = linkify
