@@ -20,6 +20,7 @@ import attrs
 import click
 
 from . import __version__, plugins
+from .cli_volume import max_deliveries_option
 from .errors import SocialschedError
 from .export import to_ics
 from .lint import lint
@@ -112,14 +113,14 @@ def _plan(
 def _chunk_progress(chunks: Iterator[PlanChunk], start: date, end: date) -> Iterator[PlanChunk]:
     """`chunks` with a progress bar on standard error when it is a terminal and the
     range takes more than one chunk (quiet otherwise)."""
-    total = -(-((end - start).days + 1) // CHUNK_DAYS)
-    if total < 2 or not sys.stderr.isatty():
+    total = (end - start).days + 1  # in days: chunks are sized by what they hold
+    if total <= CHUNK_DAYS or not sys.stderr.isatty():
         yield from chunks
         return
     with click.progressbar(length=total, label="scheduling", file=sys.stderr) as bar:
         for chunk in chunks:
             yield chunk
-            bar.update(1)
+            bar.update((chunk.end - chunk.start).days + 1)
 
 
 def _write_file(path: Path, content: bytes) -> None:
@@ -184,6 +185,7 @@ def main(ctx: click.Context, log_format: str | None, verbose: bool) -> None:
 
 
 @main.command("plan")
+@max_deliveries_option
 @calendar_argument
 @start_option
 @end_option(30)
@@ -344,6 +346,7 @@ def _table(deliveries: Sequence[Delivery]) -> str:
 
 
 @main.command("lint")
+@max_deliveries_option
 @calendar_argument
 @start_option
 @end_option(90)
@@ -390,6 +393,7 @@ def lint_command(
 
 
 @main.command("export")
+@max_deliveries_option
 @calendar_argument
 @start_option
 @end_option(30)
@@ -587,6 +591,7 @@ def _echo_json(data: Any) -> None:
 
 
 @main.command("schedule")
+@max_deliveries_option
 @calendar_argument
 @start_option
 @end_option(30)
@@ -1042,6 +1047,7 @@ def approve_command(delivery_id: str | None, post: str | None, db: str | None) -
 
 
 @main.command("preview")
+@max_deliveries_option
 @calendar_argument
 @start_option
 @end_option(13)

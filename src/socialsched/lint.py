@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
+from .cadence import cadence_warnings
 from .errors import CalendarError, Problem
 from .holidays_table import name_matches
 from .loader import LineIndex, load
@@ -139,5 +140,6 @@ def lint(source: str | Path | Calendar, start: date, end: date) -> list[Problem]
     years = tuple(range(start.year - 1, end.year + 2))
     problems.extend(holiday_reference_problems(calendar, planner, years))
     problems.extend(gap_warnings(calendar, deliveries, start, end))
+    problems.extend(cadence_warnings(calendar, deliveries))
     problems.extend(alt_text_warnings(calendar))
     return sorted(problems, key=lambda p: p.severity != "error")

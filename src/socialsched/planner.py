@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from . import plugins
+from . import plugins, volume
 from .adapters import Adapter, Message
 from .audiences import Audience, resolve_audience
 from .errors import MediaError, PlanError, Problem, RenderError, SocialschedError
@@ -34,8 +34,8 @@ from .threads import split_thread
 LOOKBACK_DAYS = 21
 
 
-#: Local days planned at a time by `Planner.plan_chunks` unless told otherwise.
-CHUNK_DAYS = 92
+#: The most local days `Planner.plan_chunks` plans at a time unless told otherwise.
+CHUNK_DAYS = volume.CHUNK_DAYS
 
 
 class PlanChunk(NamedTuple):
@@ -208,8 +208,12 @@ class Planner:
         renderer: Renderer | None = None,
         adapters: Callable[[Channel], Adapter] | None = None,
         media_cache: MediaCache | None = None,
+        max_deliveries: int | None = None,
     ) -> None:
         self.calendar = calendar
+        #: The most deliveries one `plan` or `plan_chunks` may plan, counted before
+        #: planning (`socialsched.volume`); None: `volume.default_limit()`.
+        self.max_deliveries = max_deliveries
         self.renderer = renderer or Renderer(calendar)
         #: Reads, fetches and fits posts' media; `media_cache` keeps what it read and
         #: fitted (the store passes a persistent one).
@@ -267,6 +271,10 @@ class Planner:
             raise PlanError(f"start {start} is after end {end}")
         wanted_segments = set(segments) if segments is not None else None
         wanted_channels = set(channels) if channels is not None else None
+        volume.check(
+            self.calendar, start, end, limit=self.max_deliveries,
+            segments=wanted_segments, channels=wanted_channels,
+        )  # fmt: skip
         years = tuple(range(start.year - 1, end.year + 2))
         self.exclusions = []
         # Texts are shared by routes within one plan only: a long range planned chunk
@@ -309,7 +317,7 @@ class Planner:
         start: date | str,
         end: date | str,
         *,
-        chunk_days: int = CHUNK_DAYS,
+        chunk_days: int | None = None,
         segments: Iterable[str] | None = None,
         channels: Iterable[str] | None = None,
         render: bool = True,
@@ -317,7 +325,10 @@ class Planner:
     ) -> Iterator[PlanChunk]:
         """The plan of [start, end] as consecutive plans of at most `chunk_days` local
         days each, planned one at a time: a range too large to hold at once is planned
-        in memory bounded by one chunk.
+        in memory bounded by one chunk. Without `chunk_days`, chunks are sized by the
+        deliveries they hold (`volume.chunk_ranges`: about `volume.CHUNK_DELIVERIES`,
+        one day to `CHUNK_DAYS` days). The whole range is counted first against the
+        delivery limit (`max_deliveries`), before any chunk is planned.
 
         Each delivery belongs to the chunk of its local day, after every move; a chunk's
         deliveries are sorted, but the last instants of one chunk may come after the
@@ -327,11 +338,18 @@ class Planner:
         start, end = _as_date(start), _as_date(end)
         if start > end:
             raise PlanError(f"start {start} is after end {end}")
-        if chunk_days < 1:
+        if chunk_days is not None and chunk_days < 1:
             raise PlanError(f"chunk_days must be at least 1, not {chunk_days}")
-        first = start
-        while first <= end:
-            last = min(end, first + timedelta(days=chunk_days - 1))
+        segments = None if segments is None else list(segments)
+        channels = None if channels is None else list(channels)
+        volume.check(
+            self.calendar, start, end, limit=self.max_deliveries,
+            segments=segments, channels=channels,
+        )  # fmt: skip
+        ranges = volume.chunk_ranges(
+            self.calendar, start, end, days=chunk_days, segments=segments, channels=channels
+        )
+        for first, last in ranges:
             met: list[Problem] | None = None if problems is None else []
             plan = self.plan(
                 first, last, segments=segments, channels=channels, render=render, problems=met
@@ -339,7 +357,6 @@ class Planner:
             if problems is not None and met:
                 problems.extend(problem for problem in met if problem not in problems)
             yield PlanChunk(first, last, plan)
-            first = last + timedelta(days=1)
 
     def iter_plan(self, start: date | str, end: date | str, **options: Any) -> Iterator[Delivery]:
         """Every delivery of [start, end], in the order `plan` gives, planned chunk by
