@@ -50,10 +50,14 @@ def scheduled(tmp_path: Path, due: datetime) -> Path:
     return ops
 
 
-def idle_lines(options: list[str], ops: Path, seconds: float) -> tuple[list[str], list[str]]:
+def idle_lines(
+    options: list[str], ops: Path, seconds: float, log_format: str = "text"
+) -> tuple[list[str], list[str]]:
     """A runner left idle for `seconds` (many polls), then stopped: (the lines it wrote
     while idle, all its lines)."""
-    with RunnerProcess(["--db", "../outbox.db", "--poll", "0.1", *options], cwd=ops) as runner:
+    with RunnerProcess(
+        ["--db", "../outbox.db", "--poll", "0.1", "--log-format", log_format, *options], cwd=ops
+    ) as runner:
         runner.wait_for_line(r"runner \S+ started")
         start = len(runner.lines)
         time.sleep(seconds)  # idle: not a timing assertion, only a long enough wait
@@ -63,15 +67,18 @@ def idle_lines(options: list[str], ops: Path, seconds: float) -> tuple[list[str]
     return idle, runner.lines
 
 
-def test_an_idle_runner_prints_nothing_per_poll(tmp_path):
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_an_idle_runner_prints_nothing_per_poll(tmp_path, log_format):
     # Due in ten days: the runner waits, waking at every safety poll (0.1 s).
     ops = scheduled(tmp_path, datetime.now(UTC) + timedelta(days=10))
-    idle, lines = idle_lines([], ops, 3.0)
+    idle, lines = idle_lines([], ops, 3.0, log_format)
     assert idle == []
     assert "Traceback" not in "\n".join(lines)
+    if log_format == "json":
+        assert all(json.loads(line) for line in lines)
     # With -v the libraries speak: APScheduler names each poll. The quiet run above
     # polled as often; it only said nothing.
-    verbose_idle, _ = idle_lines(["-v"], ops, 1.5)
+    verbose_idle, _ = idle_lines(["-v"], ops, 1.5, log_format)
     polls = [line for line in verbose_idle if "apscheduler" in line and "Runner._wake" in line]
     assert len(polls) >= 5, verbose_idle
 
