@@ -1,0 +1,109 @@
+"""Alerts as an operator receives them from a runner process: its database goes away
+(an alert at once), comes back ("recovered", saying how long it lasted), and the
+runner stops without sending anything that says the database is still unreachable."""
+
+from __future__ import annotations
+
+import json
+import signal
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+from conftest import PG_URL, require_postgres
+from runner_process import RunnerProcess, socialsched
+
+
+@pytest.fixture
+def pg_schema():
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(PG_URL)
+    yield engine, schema
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}_away" CASCADE')
+    engine.dispose()
+
+
+def alerts(folder: Path) -> list[dict]:
+    path = folder / "ops.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_a_database_that_comes_back_is_recovered_and_nothing_stale_follows(tmp_path, pg_schema):
+    engine, schema = pg_schema
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    db = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    folder = tmp_path / "calendar"
+    folder.mkdir()
+    (folder / "calendar.toml").write_text(
+        """[calendar]
+name = "alerting"
+
+[runner]
+alert_channels = ["ops"]
+
+[[segment]]
+name = "uk"
+locale = "en-GB"
+timezone = "UTC"
+country = "GB"
+
+[[channel]]
+name = "feed"
+adapter = "jsonl"
+settings = { path = "feed.jsonl" }
+
+[[channel]]
+name = "ops"
+adapter = "jsonl"
+settings = { path = "ops.jsonl" }
+
+[[post]]
+id = "later"
+text = "later"
+channels = ["feed"]
+dates = ["2030-01-07"]
+at = "09:00"
+""",
+        encoding="utf-8",
+    )
+    ops = tmp_path / "ops"
+    ops.mkdir()
+    socialsched(
+        "schedule", "../calendar/calendar.toml", "--db", db,
+        "--start", "2030-01-07", "--end", "2030-01-07", cwd=ops,
+    )  # fmt: skip
+    with RunnerProcess(
+        ["--db", db, "--poll", "0.2"], cwd=ops, global_options=["--log-format", "json"]
+    ) as runner:
+        runner.wait_for_line(r"runner \S+ started")
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'ALTER SCHEMA "{schema}" RENAME TO "{schema}_away"')
+
+        def lost() -> list[dict]:
+            return [e for e in runner.json_lines() if e["event"] == "database_unreachable"]
+
+        runner.wait_for(lambda: len(lost()) >= 2, "two failed attempts")
+        runner.wait_for(lambda: alerts(folder), "the database alert")
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'ALTER SCHEMA "{schema}_away" RENAME TO "{schema}"')
+        runner.wait_for(lambda: len(alerts(folder)) == 2, "the recovered alert")
+        runner.signal(signal.SIGTERM)
+        assert runner.wait() == 0, runner.output
+    sent = alerts(folder)
+    # Nothing after "recovered": the attempts that failed after the first alert were
+    # held back for the window, and are not sent at exit as if it were still down.
+    assert [a["tags"] for a in sent] == [["alert", "database"], ["alert", "recovered"]]
+    assert "cannot reach its database (1 failed attempt(s)" in sent[0]["text"]
+    failures = len(lost())
+    assert failures >= 2
+    assert sent[1]["text"].startswith("socialsched alert: recovered: runner ")
+    assert "reaches its database again (unreachable from " in sent[1]["text"]
+    assert sent[1]["text"].endswith(f"UTC, {failures} failed attempt(s)).")
+    assert all(json.loads(line) for line in runner.lines)
