@@ -181,4 +181,4 @@ class TestWebhookContract(AdapterContract):
 
     @pytest.fixture
     def environ(self):
-        return {"HOOK_KEY": "hook-signing-secret-9000"}
+        return {"SOCIALSCHED_SECRET_HOOK_KEY": "hook-signing-secret-9000"}

@@ -169,7 +169,7 @@ def test_install_use_and_uninstall_the_example_plugin(venv, tmp_path):
             [str(venv / "bin" / "python"), str(script), str(calendar_file)],
             capture_output=True,
             text=True,
-            env={**os.environ, "EXAMPLE_CHAT_TOKEN": "demo-token"},
+            env={**os.environ, "SOCIALSCHED_SECRET_EXAMPLE_CHAT_TOKEN": "demo-token"},
         )
         assert published.returncode == 0, published.stderr
         assert sorted(r.path for r in chat.requests) == [

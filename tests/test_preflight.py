@@ -59,7 +59,7 @@ class Rejecting(Unverifiable):
 
 
 def test_each_outcome_of_the_built_in_adapters(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOOK_KEY", KEY)
+    monkeypatch.setenv("SOCIALSCHED_SECRET_HOOK_KEY", KEY)
     monkeypatch.delenv("HOOK_KEY_UNSET", raising=False)
     with LocalServer() as good, LocalServer() as refusing:
         refusing.reply(Reply(401))
@@ -89,7 +89,7 @@ def test_each_outcome_of_the_built_in_adapters(tmp_path, monkeypatch):
     by_name = {c.channel: c for c in checks}
     assert str(tmp_path / "a/out.jsonl") in by_name["feed"].detail
     assert not (tmp_path / "a").exists(), "the check must not create anything"
-    assert by_name["nokey"].variable == "HOOK_KEY_UNSET"
+    assert by_name["nokey"].variable == "SOCIALSCHED_SECRET_HOOK_KEY_UNSET"
     assert "HOOK_KEY_UNSET" in by_name["nokey"].detail
     assert "401" in by_name["refused"].detail
     assert [c.failed for c in checks] == [False, False, False, True, True, True, True]
@@ -103,8 +103,13 @@ def test_not_checkable_is_no_failure_but_a_missing_declared_secret_is():
     # A declared secret must be set even where the network cannot be asked.
     declared = Channel(name="plain", adapter="unverifiable", secrets={"token": "PLAIN_TOKEN"})
     check = check_channel(declared, adapters=Unverifiable, environ={})
-    assert (check.outcome, check.variable, check.failed) == ("missing_secret", "PLAIN_TOKEN", True)
-    assert check_channel(declared, adapters=Unverifiable, environ={"SOCIALSCHED_SECRET_PLAIN_TOKEN": "x" * 12}) == (
+    assert (check.outcome, check.variable, check.failed) == (
+        "missing_secret",
+        "SOCIALSCHED_SECRET_PLAIN_TOKEN",
+        True,
+    )
+    granted = {"SOCIALSCHED_SECRET_PLAIN_TOKEN": "x" * 12}
+    assert check_channel(declared, adapters=Unverifiable, environ=granted) == (
         ChannelCheck(
             "plain",
             "unverifiable",
@@ -188,7 +193,19 @@ def test_command_prints_each_channel_and_exits_1_on_a_rejection(folders):
     with LocalServer() as server:
         server.reply(Reply(403))
         (project / "calendar.toml").write_text(CALENDAR.format(url=f"{server.url}/in"))
-        env = {"SOCIALSCHED_SECRET_PREFLIGHT_HOOK_KEY": KEY}
+        env = {"SOCIALSCHED_SECRET_PREFLIGHT_HOOK_KEY": KEY, "SOCIALSCHED_DB": "../project/out.db"}
+        # Not approved yet: reported, and the receiver is sent nothing at all.
+        held = run_cli("channels", "check", "../project/calendar.toml", cwd=elsewhere, env=env)
+        assert held.returncode == 1, held.stderr
+        assert "hooks    webhook  destination not approved" in held.stdout
+        assert "socialsched channels approve hooks" in held.stdout
+        assert server.requests == []
+        window = ("--start", "2030-01-07", "--end", "2030-01-07")
+        scheduled = run_cli("schedule", "../project/calendar.toml", *window, cwd=elsewhere, env=env)
+        assert scheduled.returncode == 0, scheduled.stderr
+        approved = run_cli("channels", "approve", "--all", cwd=elsewhere, env=env)
+        assert approved.returncode == 0, approved.stderr
+        assert server.requests == []
         text = run_cli("channels", "check", "../project/calendar.toml", cwd=elsewhere, env=env)
         assert text.returncode == 1, text.stderr
         lines = text.stdout.splitlines()
@@ -212,7 +229,7 @@ def test_command_prints_each_channel_and_exits_1_on_a_rejection(folders):
             ("screen", "ok", False),
             ("hooks", "ok", False),
         ]
-        assert [r.method for r in server.requests] == ["HEAD", "HEAD"]
+        assert [r.method for r in server.requests] == ["POST", "POST"]
     assert KEY not in text.stdout + text.stderr + result.stdout + result.stderr
 
 
@@ -239,10 +256,6 @@ def test_command_checks_what_is_scheduled_in_the_store(folders):
     assert result.returncode == 1, result.stderr
     rows = json.loads(result.stdout)
     assert [(r["calendar"], r["channel"], r["outcome"], r["variable"]) for r in rows] == [
-        ("preflight", "hooks", "missing_secret", "PREFLIGHT_HOOK_KEY"),
+        ("preflight", "hooks", "missing_secret", "SOCIALSCHED_SECRET_PREFLIGHT_HOOK_KEY"),
         ("preflight", "screen", "ok", None),
     ]
-    both = run_cli(
-        "channels", "check", "../project/calendar.toml", "--db", "x.db", cwd=elsewhere, env={}
-    )
-    assert both.returncode == 2 and "not both" in both.stderr

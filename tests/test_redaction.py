@@ -12,7 +12,7 @@ from socialsched.redaction import SecretRedactor
 def test_a_secret_read_by_an_adapter_is_hidden_in_httpx_logs(caplog):
     channel = Channel(name="hook", adapter="console", secrets={"url": "HOOK_URL"})
     url = "https://hooks.example/T000/B000/xoxo-very-secret"
-    adapter = Adapter(channel, environ={"HOOK_URL": url})
+    adapter = Adapter(channel, environ={"SOCIALSCHED_SECRET_HOOK_URL": url})
     assert adapter.secret("url") == url
     with caplog.at_level(logging.INFO, logger="httpx"):
         logging.getLogger("httpx").info('HTTP Request: POST %s/extra "HTTP/1.1 200 OK"', url)
@@ -22,7 +22,9 @@ def test_a_secret_read_by_an_adapter_is_hidden_in_httpx_logs(caplog):
 
 def test_env_secret_is_hidden_too(caplog):
     channel = Channel(name="hook", adapter="console")
-    adapter = Adapter(channel, environ={"FR_HOOK": "https://hooks.example/fr-0123456789"})
+    adapter = Adapter(
+        channel, environ={"SOCIALSCHED_SECRET_FR_HOOK": "https://hooks.example/fr-0123456789"}
+    )
     value = adapter.env_secret("FR_HOOK", "the French webhook")
     with caplog.at_level(logging.INFO, logger="httpcore"):
         logging.getLogger("httpcore").info("connect %s", value)
@@ -79,10 +81,13 @@ def _runner_log(tmp_path, log_format: str) -> tuple[str, str]:
     try:
         with Store(tmp_path / f"{log_format}.db") as store:
             store.schedule(calendar, due.date(), due.date())
+            store.approve_channels()  # the operator approved where its token goes
             runner = Runner(
                 store,
                 worker="w-1",
-                adapters=lambda c: _LeakyAdapter(c, environ={"LEAKY_TOKEN": secret}),
+                adapters=lambda c: _LeakyAdapter(
+                    c, environ={"SOCIALSCHED_SECRET_LEAKY_TOKEN": secret}
+                ),
             )
             assert runner.dispatch() == 1
             (record,) = store.records()

@@ -70,13 +70,14 @@ BAD = """
             self.network = network
 
         def __repr__(self):
-            return f"<BadAdapter token={self._environ.get('NET_TOKEN')}>"
+            return f"<BadAdapter token={self._environ.get('SOCIALSCHED_SECRET_NET_TOKEN')}>"
 
         def validate(self, message):
             return []  # ignores every limit
 
         def publish(self, message, idempotency_key):
-            token = self._environ[self.channel.secrets["token"]]  # KeyError when unset
+            # KeyError when unset
+            token = self._environ["SOCIALSCHED_SECRET_" + self.channel.secrets["token"]]
             logging.getLogger("bad").info("posting with token %s", token)
             failure, self.network.failure = self.network.failure, None
             if failure:
@@ -102,7 +103,7 @@ CONTRACT = """
 
         @pytest.fixture
         def environ(self):
-            return {{"NET_TOKEN": "tok-very-secret-1234"}}
+            return {{"SOCIALSCHED_SECRET_NET_TOKEN": "tok-very-secret-1234"}}
 """
 
 

@@ -9,6 +9,7 @@ exceptions it lets escape are `TransientError` (retry later) and `PermanentError
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import sys
@@ -19,8 +20,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 import attrs
 
+from . import destinations as _destinations
 from .audiences import Audience, resolve_audience
+from .destinations import ANY_SECRET, Destination
 from .errors import SocialschedError
+from .grants import GrantError, not_granted_message, read_secret, secret_variable
 from .jsonl_log import LogRefused, check_line, open_log, record_key
 from .media import NO_MEDIA, Media, MediaLimits
 from .model import ENV_VAR_NAME, Channel, Delivery, QuietWindow, Segment, quiet_windows
@@ -179,10 +183,11 @@ class PermanentError(AdapterError):
 
 
 class MissingSecretError(PermanentError):
-    """A channel's secret names an environment variable that is not set.
+    """A channel's secret is not granted (see `socialsched.grants`).
 
-    `variable` is the name of that environment variable (None when the channel does
-    not declare the secret at all); never its value."""
+    `variable` is the environment variable that would grant it,
+    `SOCIALSCHED_SECRET_<NAME>` (None when the channel does not declare the secret at
+    all); never its value."""
 
     def __init__(self, message: str, variable: str | None = None) -> None:
         super().__init__(message)
@@ -198,6 +203,24 @@ class CredentialsRejected(PermanentError):
 class CannotCheck(AdapterError):
     """Raised by `Adapter.verify` or `Adapter.find` where the network offers no way to
     check without posting."""
+
+
+def granted_secret(channel: Channel, name: str, what: str, environ: Mapping[str, str]) -> str:
+    """The value granted for secret `name` of `channel` (`what` says which, for the
+    message); `MissingSecretError` saying what to set, or rename, when there is none."""
+    try:
+        value = read_secret(name, environ)
+    except GrantError as error:
+        raise MissingSecretError(
+            f"channel {channel.name!r}: {what}: {error}", variable=secret_variable(name)
+        ) from None
+    if not value:
+        raise MissingSecretError(
+            f"channel {channel.name!r}: {what} ({name}): {not_granted_message(name, environ)}",
+            variable=secret_variable(name),
+        )
+    hide_secret(value, f"secret {name}")
+    return value
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -238,6 +261,13 @@ class Adapter:
     #: adapter that overrides `validate`, False for one that keeps the base's checks;
     #: an adapter whose own checks never read the time sets False.
     validation_reads_time: ClassVar[bool | None] = None
+    #: Where each secret is sent, by secret name (`ANY_SECRET`, "*", for the others):
+    #: the channel setting holding the URL whose origin receives it, with the default
+    #: for a network with a fixed host, or `Destination(in_value=True)` for a secret
+    #: whose value is the URL. The operator approves these origins per channel
+    #: (`socialsched channels approve`); a secret with no declaration is approved
+    #: with the channel's whole settings, so any change of them needs approval again.
+    secret_destinations: ClassVar[Mapping[str, Destination | tuple[Destination, ...]]] = {}
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         self.channel = channel
@@ -247,10 +277,12 @@ class Adapter:
         return f"<{type(self).__name__} channel={self.channel.name!r}>"
 
     def secret(self, key: str, default: Any = _REQUIRED) -> Any:
-        """The value of secret `key`, read from the environment variable the channel names.
+        """The value of secret `key`, as the operator granted it (`socialsched.grants`):
+        the environment variable `SOCIALSCHED_SECRET_<NAME>` or the file `<NAME>` in
+        `$CREDENTIALS_DIRECTORY`, where NAME is what the channel's `secrets` table names.
 
-        Raises `MissingSecretError` when the channel does not declare it or the variable
-        is unset, unless a `default` is given (e.g. `self.secret("token", None)` for an
+        Raises `MissingSecretError` when the channel does not declare it or it is not
+        granted, unless a `default` is given (e.g. `self.secret("token", None)` for an
         optional secret), which is then returned.
         """
         env_name = self.channel.secrets.get(key)
@@ -259,35 +291,73 @@ class Adapter:
         if env_name is None:
             raise MissingSecretError(
                 f"channel {self.channel.name!r} declares no secret {key!r} "
-                f"(add secrets.{key} = 'ENV_VAR_NAME')"
+                f"(add secrets.{key} = 'SECRET_NAME')"
             )
-        value = self._environ.get(env_name)
-        if not value and default is not _REQUIRED:
+        if default is not _REQUIRED and not self._granted(env_name):
             return default
-        if not value:
-            raise MissingSecretError(
-                f"channel {self.channel.name!r}: environment variable {env_name} "
-                f"(secret {key!r}) is not set",
-                variable=env_name,
-            )
-        hide_secret(value, f"secret {env_name}")
-        return value
+        return granted_secret(self.channel, env_name, f"secret {key!r}", self._environ)
+
+    def _granted(self, name: str) -> bool:
+        try:
+            return read_secret(name, self._environ) is not None
+        except GrantError:
+            return True  # granted but unusable: reading it reports why
 
     def env_secret(self, env_name: str, what: str = "secret") -> str:
-        """The value of environment variable `env_name`, for secrets that a channel's
-        audience names directly (e.g. `webhook:SLACK_WEBHOOK_FR`) rather than through
-        its `secrets` table. `what` says what the value is, for the error message, which
-        names the variable but never shows a value.
+        """The value granted for secret `env_name`, for secrets that a channel's audience
+        names directly (e.g. `webhook:SLACK_WEBHOOK_FR`) rather than through its
+        `secrets` table: read like `secret`, from `SOCIALSCHED_SECRET_<env_name>` or
+        `$CREDENTIALS_DIRECTORY`, never from the variable `env_name` itself. `what`
+        says what the value is, for the error message, which never shows a value.
         """
-        value = self._environ.get(env_name)
-        if not value:
-            raise MissingSecretError(
-                f"channel {self.channel.name!r}: environment variable {env_name} "
-                f"({what}) is not set",
-                variable=env_name,
-            )
-        hide_secret(value, f"secret {env_name}")
-        return value
+        return granted_secret(self.channel, env_name, what, self._environ)
+
+    @classmethod
+    def destinations(
+        cls, channel: Channel, environ: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """{secret name: destination origin} for each secret `channel` declares, per
+        `secret_destinations`: what the operator approves and the runner checks.
+        Reads only the secrets whose value is the URL (from `environ`, default the
+        process environment); raises `MissingSecretError` when one is not granted and
+        `PermanentError` when a destination setting is not a URL.
+
+        Keyed by the secret's name (what `SOCIALSCHED_SECRET_<NAME>` grants), not its
+        key: a calendar that swaps which granted secret a channel uses needs approval."""
+        found: dict[str, str] = {}
+        for key, name in sorted(channel.secrets.items()):
+            where = cls._destination(channel, key, name, environ)
+            if name in found and where not in found[name].split(" "):
+                where = f"{found[name]} {where}"  # one secret under two keys
+            found[name] = where
+        return dict(sorted(found.items()))
+
+    @classmethod
+    def _destination(
+        cls, channel: Channel, key: str, name: str, environ: Mapping[str, str] | None
+    ) -> str:
+        """The origin(s) secret `key` (granted as `name`) goes to; several are joined
+        by a space, in order."""
+        declared = cls.secret_destinations.get(key, cls.secret_destinations.get(ANY_SECRET))
+        if declared is None:
+            return _destinations.settings_digest(channel.settings)
+        rules = declared if isinstance(declared, tuple) else (declared,)
+        env = os.environ if environ is None else environ
+        found: list[str] = []
+        for rule in rules:
+            try:
+                where = _destinations.resolve(
+                    rule,
+                    channel.settings,
+                    lambda: granted_secret(channel, name, f"secret {key!r}", env),
+                )
+            except _destinations.DestinationError as error:
+                raise PermanentError(
+                    f"channel {channel.name!r}: cannot tell where secret {key!r} is sent: {error}"
+                ) from None
+            if where not in found:
+                found.append(where)
+        return " ".join(found)
 
     def text_length(self, text: str) -> int:
         """Length of `text` as the network counts it (code points by default)."""
@@ -662,10 +732,47 @@ class WebhookAudienceAdapter(Adapter):
     """Base for networks reached through incoming webhooks (Slack, Discord, ...).
 
     A webhook URL is a credential, so a segment's audience is `webhook:NAME`, where NAME
-    is a key of the channel's `secrets` table or an environment variable holding the
-    URL; with no audience, the channel's `webhook` secret is used. The URL itself is
-    never accepted inline, echoed in errors or shown in HTTP client logs.
+    is a key of the channel's `secrets` table or else a secret granted under that name
+    (`SOCIALSCHED_SECRET_NAME`) holding the URL; with no audience, the channel's
+    `webhook` secret is used. The URL itself is never accepted inline, echoed in errors
+    or shown in HTTP client logs. Each webhook's destination is its URL's origin.
     """
+
+    # Every secret of such a channel is a webhook URL unless a subclass says otherwise.
+    secret_destinations: ClassVar[Mapping[str, Destination | tuple[Destination, ...]]] = (
+        _destinations.declare({ANY_SECRET: Destination(in_value=True)})
+    )
+
+    @classmethod
+    def destinations(
+        cls, channel: Channel, environ: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """The base's, plus the origin of each `webhook:NAME` audience that names a
+        granted secret directly (keyed by NAME)."""
+        found = super().destinations(channel, environ)
+        webhook = Destination(in_value=True)
+        env = os.environ if environ is None else environ
+        for raw in channel.audiences.values():
+            try:
+                audience = Audience.parse(raw)
+            except ValueError:
+                continue  # reported by lint and validate, with its segment
+            name = str(audience.id or "")
+            if audience.kind != "webhook" or not ENV_VAR_NAME.match(name):
+                continue
+            if name in channel.secrets or name in found:
+                continue
+            try:
+                found[name] = _destinations.resolve(
+                    webhook,
+                    channel.settings,
+                    functools.partial(granted_secret, channel, name, "webhook audience", env),
+                )
+            except _destinations.DestinationError as error:
+                raise PermanentError(
+                    f"channel {channel.name!r}: cannot tell where webhook {name} is sent: {error}"
+                ) from None
+        return dict(sorted(found.items()))
 
     def validate(self, message: Message) -> list[str]:
         return [*super().validate(message), *self.webhook_audience_problems(message.audience)]

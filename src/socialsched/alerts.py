@@ -27,6 +27,7 @@ import attrs
 from .adapters import Adapter, Message
 from .model import Channel, RunnerSettings
 from .redaction import redact
+from .store.approvals import DESTINATION_NOT_APPROVED
 from .store.records import HoldEntry
 
 logger = logging.getLogger("socialsched.alerts")
@@ -234,6 +235,11 @@ class Alerter:
             text = (
                 f"{count} deliveries were missed (later than their misfire grace) on "
                 f"{where} since {since} ({some})."
+            )
+        elif kind == "held" and group.detail.startswith(DESTINATION_NOT_APPROVED):
+            text = (
+                f"{where} is held: {group.detail}. Nothing goes out on it until an operator "
+                f"checks the destination and runs `socialsched channels approve {channel}`."
             )
         elif kind == "held":
             text = (

@@ -357,14 +357,28 @@ def _table(deliveries: Sequence[Delivery]) -> str:
     default="text",
     show_default=True,
 )
+@click.option(
+    "--db",
+    metavar="URL|FILE",
+    help="Also report channels whose secrets would go to a destination not approved "
+    "in this store (socialsched channels approve).",
+)
 def lint_command(
-    calendar_file: Path, start: date | None, end: date | None, output_format: str
+    calendar_file: Path,
+    start: date | None,
+    end: date | None,
+    output_format: str,
+    db: str | None = None,
 ) -> None:
     """Report every problem in CAL at once, plus warnings (avoided topics, gaps).
 
     Exits 1 when there is an error, 0 when there are only warnings."""
     start, end = _range(start, end, 90)
     problems = lint(calendar_file, start, end)
+    if db is not None:
+        from .cli_approve import approval_problems
+
+        problems = [*approval_problems(calendar_file, db), *problems]
     errors = sum(p.severity == "error" for p in problems)
     if output_format == "json":
         click.echo(
@@ -487,8 +501,9 @@ def channels_group() -> None:
 @click.option(
     "--db",
     metavar="URL|FILE",
-    help="Check the channels of what is scheduled in this store instead of CAL's "
-    "(default without CAL: $SOCIALSCHED_DB, else ./socialsched.db).",
+    help="Without CAL: check the channels of what is scheduled in this store. Either "
+    "way, the store whose approved destinations apply (default: $SOCIALSCHED_DB, else "
+    "./socialsched.db).",
 )
 @click.option(
     "--format",
@@ -503,13 +518,14 @@ def channels_check_command(calendar_file: Path | None, db: str | None, output_fo
     checkable or broken. Exits 1 when any channel fails (not checkable is no failure)."""
     from .preflight import OUTCOMES, check_channels
 
-    if calendar_file is not None and db is not None:
-        raise click.UsageError("give CAL or --db, not both")
     if calendar_file is not None:
-        checks = check_channels(load(calendar_file))
+        from .cli_approve import stored_approvals
+
+        # Nothing goes to a destination the operator has not approved, not even a check.
+        checks = check_channels(load(calendar_file), approvals=stored_approvals(db))
     else:
         with _open_store(db) as store:
-            checks = check_channels(store.channels())
+            checks = check_channels(store.channels(), approvals=store.approvals())
     if output_format == "json":
         _echo_json([check.to_dict() for check in checks])
     else:
@@ -627,6 +643,9 @@ def schedule_command(
         # A chunk at a time: a range of years takes the memory of one chunk.
         chunks = _chunk_progress(planner.plan_chunks(start, end), start, end)
         result = store.schedule_chunks(calendar, chunks, dry_run=dry_run)
+        from .cli_approve import warn_unapproved
+
+        warn_unapproved(store, calendar)  # the runner would hold these channels
     counts = (
         f"{len(result.added)} added, {len(result.moved)} moved, {len(result.updated)} "
         f"updated, {len(result.cancelled)} cancelled, {result.unchanged} unchanged"
@@ -1069,6 +1088,9 @@ def preview_command(
     _write_file(html_file, render_html(calendar, deliveries, start, end).encode("utf-8"))
     click.echo(f"wrote {len(deliveries)} deliveries to {html_file}", err=True)
 
+
+# Commands kept in modules of their own (cli.py stays small), registered on import.
+from . import cli_approve  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -24,9 +24,11 @@ from .adapters import (
     MissingSecretError,
     TransientError,
 )
+from .grants import GrantError, not_granted_message, read_secret, secret_variable
 from .model import Calendar, Channel
 from .redaction import redact
 from .registry import adapter_class
+from .store.approvals import Approval, describe_unapproved, unapproved
 
 OK = "ok"
 MISSING_SECRET = "missing_secret"
@@ -34,6 +36,7 @@ REJECTED = "rejected"
 UNREACHABLE = "unreachable"
 NOT_CHECKABLE = "not_checkable"
 BROKEN = "broken"
+NOT_APPROVED = "not_approved"
 
 OUTCOMES: Mapping[str, str] = {
     OK: "ok",
@@ -42,9 +45,12 @@ OUTCOMES: Mapping[str, str] = {
     UNREACHABLE: "unreachable",
     NOT_CHECKABLE: "not checkable",
     BROKEN: "broken",
+    NOT_APPROVED: "destination not approved",
 }
 """Each outcome and how it reads in text output. `broken` covers a channel whose
-adapter cannot be set up or whose network refused the check for another reason."""
+adapter cannot be set up or whose network refused the check for another reason;
+`not_approved` a channel whose secrets would go to a destination the operator has not
+approved (`socialsched channels approve`): it is not checked, so nothing is sent."""
 
 AdapterFactory = Callable[[Channel], Adapter]
 
@@ -84,24 +90,36 @@ def check_channel(
     calendar: str | None = None,
     adapters: AdapterFactory | None = None,
     environ: Mapping[str, str] | None = None,
+    approvals: Mapping[tuple[str, str], Approval] | None = None,
 ) -> ChannelCheck:
-    """Check one channel: its declared secrets are set, then `Adapter.verify`.
+    """Check one channel: its declared secrets are granted, its secrets' destinations
+    approved, then `Adapter.verify`.
 
     `adapters` builds the adapter (default: the installed adapter the channel names);
     `environ` is where secrets are looked up (default: the process environment).
+    `approvals` are the operator's (`Store.approvals()`): a channel whose secrets would
+    go anywhere else is `not_approved` and never verified. None skips that check (for
+    code that builds its own channels; the CLI always passes them).
     """
     found = functools.partial(ChannelCheck, channel.name, channel.adapter, calendar=calendar)
     env = os.environ if environ is None else environ
     for key, variable in sorted(channel.secrets.items()):
-        if not env.get(variable):
-            return found(
-                MISSING_SECRET,
-                f"environment variable {variable} (secret {key!r}) is not set",
-                variable=variable,
-            )
+        try:
+            granted = read_secret(variable, env) is not None
+            why = f"secret {key!r} ({variable}): {not_granted_message(variable, env)}"
+        except GrantError as error:
+            granted, why = False, f"secret {key!r}: {error}"
+        if not granted:
+            return found(MISSING_SECRET, why, variable=secret_variable(variable))
     adapter: Adapter | None = None
     try:
         adapter = (adapters or _default_adapter)(channel)
+        if approvals is not None:
+            where = type(adapter).destinations(channel, env)
+            approval = approvals.get((calendar or "", channel.name))
+            missing = unapproved(approval, channel.adapter, where)
+            if missing:
+                return found(NOT_APPROVED, describe_unapproved(channel.name, missing, approval))
         description = adapter.verify()
     except MissingSecretError as error:
         return found(MISSING_SECRET, _safe(error), variable=error.variable)
@@ -126,9 +144,11 @@ def check_channels(
     *,
     adapters: AdapterFactory | None = None,
     environ: Mapping[str, str] | None = None,
+    approvals: Mapping[tuple[str, str], Approval] | None = None,
 ) -> list[ChannelCheck]:
     """Check every channel of a calendar, of an iterable, or of a store's channel table
-    (`Store.channels()`, keyed by (calendar, name)); results in that order."""
+    (`Store.channels()`, keyed by (calendar, name)); results in that order.
+    `approvals`: as for `check_channel`."""
     if isinstance(channels, Calendar):
         named: list[tuple[str | None, Channel]] = [(channels.name, c) for c in channels.channels]
     elif isinstance(channels, Mapping):
@@ -136,7 +156,9 @@ def check_channels(
     else:
         named = [(None, channel) for channel in channels]
     return [
-        check_channel(channel, calendar=calendar, adapters=adapters, environ=environ)
+        check_channel(
+            channel, calendar=calendar, adapters=adapters, environ=environ, approvals=approvals
+        )
         for calendar, channel in named
     ]
 

@@ -45,6 +45,7 @@ from .adapters import (
     TransientError,
 )
 from .alerts import Alert, Alerter
+from .approval_checks import ApprovalGate, DestinationNotApproved
 from .audiences import Audience
 from .errors import SocialschedError
 from .journal import Journal
@@ -55,6 +56,7 @@ from .redaction import redact
 from .registry import adapter_class
 from .store import (
     CREDENTIALS_REJECTED,
+    DESTINATION_NOT_APPROVED,
     Outcomes,
     Record,
     Store,
@@ -170,9 +172,11 @@ class Runner:
         self._database_retry_at = 0.0  # time.monotonic() of the next try after a loss
         self._pass_lock = threading.Lock()
         self._blocked_until: datetime | None = None
-        # Channels held during this pass (rejected credentials): the rest of their
-        # claimed batch goes back unattempted.
-        self._held: set[tuple[str, str]] = set()
+        # Channels held during this pass (rejected credentials, destination not
+        # approved), with which: the rest of their claimed batch goes back unattempted.
+        self._held: dict[tuple[str, str], str] = {}
+        # Secrets go only to destinations the operator approved (channels approve).
+        self.approvals = ApprovalGate(store)
         self.alerts = Alerter(self._adapter, store.clock, self.worker)
         self.published = 0
         # What `outcomes` counts: the log entries this runner writes from now on.
@@ -269,6 +273,7 @@ class Runner:
         self._channels = self.store.channels()
         self._blocked_until = None
         self._held.clear()
+        self.approvals.refresh()
         self.alerts.configure(self.store.runner_settings(), self._channels)
         if self.alerts.troubles("held"):  # a held channel resumed says "recovered"
             self.alerts.holds_in_force(self.store.hold_entries())
@@ -300,7 +305,8 @@ class Runner:
                     break
                 if (calendar, channel_name) in self._held:
                     for rest in records[index:]:
-                        why = f"channel {channel_name} held: {CREDENTIALS_REJECTED}"
+                        held = self._held[calendar, channel_name]
+                        why = f"channel {channel_name} held: {held}"
                         self.store.record_paused(rest, self.worker, why)
                     break
                 if self._reload.is_set():  # SIGHUP applies before the next delivery
@@ -355,6 +361,9 @@ class Runner:
         adapter = self._adapters[key]
         if isinstance(adapter, PermanentError):
             raise adapter
+        problem = self.approvals.problem(calendar, channel, adapter)
+        if problem is not None:
+            raise DestinationNotApproved(problem)
         return adapter
 
     def _publish(self, record: Record, channel: Channel) -> None:
@@ -535,7 +544,10 @@ class Runner:
         """Hold the channel instead of failing each delivery in turn: the delivery goes
         back (its attempt not counted) and waits, with the rest of the channel, for
         `resume --channel`."""
+        label = CREDENTIALS_REJECTED
         reason = f"{CREDENTIALS_REJECTED}: {redact(str(error))}"
+        if isinstance(error, DestinationNotApproved):
+            label, reason = DESTINATION_NOT_APPROVED, redact(str(error))
         logger.warning(
             "channel %s held: %s",
             channel.name,
@@ -544,7 +556,7 @@ class Runner:
         )
         self.store.hold_channel(channel.name, reason=reason)
         self.store.record_paused(record, self.worker, reason)
-        self._held.add((record.calendar, channel.name))
+        self._held[record.calendar, channel.name] = label
         self.alerts.report(Alert("held", record.calendar, channel.name, reason, record.id))
 
     def _publish_thread(self, record: Record, adapter: Adapter, first: Message) -> Receipt | None:
@@ -647,6 +659,7 @@ class Runner:
         channel = self.store.channels().get((record.calendar, record.channel))
         if channel is None:
             raise SocialschedError(f"channel {record.channel!r} is no longer in the store")
+        self.approvals.refresh()
         adapter = self._adapter(record.calendar, channel)
         # A thread: every part, the last first, so no part is left replying to nothing.
         parts = (record.receipt.get("extra") or {}).get("parts") or [record.receipt]

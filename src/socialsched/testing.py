@@ -6,7 +6,7 @@ the network, following the `Remote` protocol), `channel` (a `Channel` pointing a
 and `environ` (the environment holding the channel's secrets)::
 
     from socialsched.model import Channel
-    from socialsched.testing import AdapterContract, LocalServer
+    from socialsched.testing import AdapterContract, LocalServer, grant
 
     class TestMyAdapter(AdapterContract):
         adapter_class = MyAdapter
@@ -23,7 +23,7 @@ and `environ` (the environment holding the channel's secrets)::
 
         @pytest.fixture
         def environ(self):
-            return {"MYNET_TOKEN": "s3cr3t-value"}
+            return grant(MYNET_TOKEN="s3cr3t-value")  # SOCIALSCHED_SECRET_MYNET_TOKEN
 
 Every `test_*` method below then runs against the adapter. Messages the kit
 publishes have the text `"contract message <idempotency key>"`, so a remote that
@@ -75,6 +75,7 @@ from .adapters import (
     TransientError,
 )
 from .audiences import AUDIENCE_KINDS, Audience
+from .grants import read_secret, secret_variable
 from .media import IMAGE_TYPES, Media, MediaLimits, digest_of
 from .model import Channel
 
@@ -183,7 +184,7 @@ class AdapterContract:
 
     @pytest.fixture
     def environ(self) -> Mapping[str, str]:
-        """Environment variables holding the channel's secret values (override)."""
+        """The environment granting the channel's secrets (override; see `grant`)."""
         return {}
 
     @pytest.fixture
@@ -196,7 +197,8 @@ class AdapterContract:
 
     @pytest.fixture
     def secret_values(self, channel: Channel, environ: Mapping[str, str]) -> list[str]:
-        return [environ[name] for name in channel.secrets.values() if environ.get(name)]
+        values = [read_secret(name, environ) for name in channel.secrets.values()]
+        return [value for value in values if value]
 
     # ---- the contract ----
 
@@ -500,6 +502,22 @@ class AdapterContract:
             missing = [key for key in declared if key not in given]
             assert not missing, f"the working channel lacks required {missing}"
 
+    def test_declares_where_each_secret_goes(
+        self,
+        adapter: Adapter,
+        channel: Channel,
+        environ: Mapping[str, str],
+        secret_values: list[str],
+    ) -> None:
+        # What the operator approves (`socialsched channels approve`): an origin for
+        # every secret the channel names, never a secret value.
+        where = type(adapter).destinations(channel, environ)
+        assert set(channel.secrets.values()) <= set(where), "a secret has no destination"
+        for origin in where.values():
+            assert isinstance(origin, str) and origin
+            shown = [value for value in secret_values if value in origin]
+            assert not shown, "a destination shows a secret"
+
     def test_verify_returns_a_description_or_cannot_check(self, adapter: Adapter) -> None:
         try:
             answer = adapter.verify()
@@ -559,6 +577,13 @@ class AdapterContract:
 
 
 _FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/gif": "GIF"}
+
+
+def grant(values: Mapping[str, str] | None = None, /, **by_name: str) -> dict[str, str]:
+    """The environment that grants each secret NAME its value, as an operator does:
+    `grant(MYNET_TOKEN="s3cr3t")` is `{"SOCIALSCHED_SECRET_MYNET_TOKEN": "s3cr3t"}`.
+    Pass it as an adapter's `environ` (or a contract's `environ` fixture)."""
+    return {secret_variable(name): value for name, value in {**(values or {}), **by_name}.items()}
 
 
 def sample_image(
@@ -802,6 +827,7 @@ __all__ = [
     "Remote",
     "Reply",
     "Request",
+    "grant",
     "key_in_text",
     "sample_image",
     "sample_video",

@@ -51,6 +51,7 @@ from .adapters import (
     TransientError,
     read_media,
 )
+from .destinations import ANY_SECRET, Destination, declare
 from .media import Media, MediaLimits
 from .model import Channel
 from .webhook_signing import (
@@ -115,6 +116,23 @@ class WebhookAdapter(Adapter):
     )
     #: The receiver drops a repeated `Idempotency-Key`; it cannot be asked what it got.
     doubt_guarantee = "idempotent key (receiver)"
+    #: Every secret goes to the URL's origin: `settings.url`, or the `url` secret's own.
+    secret_destinations = declare(
+        {"url": Destination(in_value=True), ANY_SECRET: Destination("url")}
+    )
+
+    @classmethod
+    def destinations(
+        cls, channel: Channel, environ: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """Each secret's destination: the origin of `settings.url`, or of the `url`
+        secret's value when the URL is a secret (the signing key goes there too)."""
+        if channel.settings.get("url") or "url" not in channel.secrets:
+            return super().destinations(channel, environ)
+        name = channel.secrets["url"]
+        where = cls._destination(channel, "url", name, environ)
+        return dict.fromkeys(sorted(channel.secrets.values()), where)
+
     def __init__(
         self,
         channel: Channel,

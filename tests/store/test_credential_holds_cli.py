@@ -26,7 +26,7 @@ def socialsched(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**os.environ, "HOLDS_HOOK_KEY": KEY},
+        env={**os.environ, "SOCIALSCHED_SECRET_HOLDS_HOOK_KEY": KEY},
         timeout=180,
     )
     assert result.returncode == 0, result.stderr

@@ -203,7 +203,7 @@ def test_two_runners_without_the_calendar_files_publish_the_stored_media(tmp_pat
         f'media.es = [{{ path = "img/banner.es.png", alt = "{alts["es"]}" }}]\n\n'
         for n in range(6)
     )
-    env = {"MEDIA_SIGNING_KEY": "media-signing-key-0123"}
+    env = {"SOCIALSCHED_SECRET_MEDIA_SIGNING_KEY": "media-signing-key-0123"}
     with LocalServer() as receiver:
         (folder / "calendar.toml").write_text(
             '[calendar]\nname = "media"\n\n'

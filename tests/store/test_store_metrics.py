@@ -20,7 +20,7 @@ from socialsched.runner import Runner
 from socialsched.store import Store
 from socialsched.testing import LocalServer, Reply
 
-SIGNING_ENV = {"OPS_SIGNING_KEY": "k3y-for-the-metrics-test"}
+SIGNING_ENV = {"SOCIALSCHED_SECRET_OPS_SIGNING_KEY": "k3y-for-the-metrics-test"}
 
 
 def write_calendar(folder: Path, receiver: str, today: date) -> None:

@@ -23,7 +23,7 @@ from socialsched.runner import DATABASE_RETRY_MAX, Runner
 from socialsched.store import Store
 from socialsched.testing import LocalServer, Reply
 
-KEY_ENV = {"LIFE_SIGNING_KEY": "life-signing-key-0123"}
+KEY_ENV = {"SOCIALSCHED_SECRET_LIFE_SIGNING_KEY": "life-signing-key-0123"}
 
 
 def write_calendar(
@@ -265,7 +265,7 @@ def test_json_lines_of_a_cli_runner_hide_secret_urls(tmp_path):
         # -v: httpx's request lines too (they name the URL).
         result = socialsched(
             "--log-format", "json", "run", "-v", "--until-idle", "--db", "../outbox.db",
-            "--worker", "ops-1", cwd=ops, env={**KEY_ENV, "LIFE_HOOK_URL": url},
+            "--worker", "ops-1", cwd=ops, env={**KEY_ENV, "SOCIALSCHED_SECRET_LIFE_HOOK_URL": url},
         )  # fmt: skip
         assert [r.path for r in receiver.requests] == [secret_path]
     # Every line is JSON, the closing report of what the store recorded included.
@@ -274,7 +274,10 @@ def test_json_lines_of_a_cli_runner_hide_secret_urls(tmp_path):
     assert (report["event"], report["level"]) == ("summary", "info")
     assert report["message"].startswith("published 1")
     assert report["outcomes"]["per_channel"]["hook"]["published"] == 1
-    assert "T0KEN" not in result.stderr and KEY_ENV["LIFE_SIGNING_KEY"] not in result.stderr
+    assert (
+        "T0KEN" not in result.stderr
+        and KEY_ENV["SOCIALSCHED_SECRET_LIFE_SIGNING_KEY"] not in result.stderr
+    )
     (published,) = [e for e in entries if e["event"] == "published"]
     with Store(tmp_path / "outbox.db") as store:
         (record,) = store.records("published")

@@ -180,7 +180,7 @@ def test_every_new_delivery_is_logged_as_planned_in_its_first_state(
 def test_secret_values_never_reach_the_database(store, monkeypatch, recorder):
     from socialsched.model import Channel
 
-    monkeypatch.setenv("FEED_TOKEN", "s3cr3t-value-xyz")
+    monkeypatch.setenv("SOCIALSCHED_SECRET_FEED_TOKEN", "s3cr3t-value-xyz")
     channel = Channel(
         name="feed", adapter="jsonl", settings={"path": "/tmp/x"}, secrets={"token": "FEED_TOKEN"}
     )

@@ -23,7 +23,7 @@ XRPC = f"{SERVICE}/xrpc"
 DID = "did:plc:brand0000000000000000000"
 ALICE = "did:plc:alice0000000000000000000"
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
-ENV = {"BSKY_APP_PASSWORD": APP_PASSWORD}
+ENV = {"SOCIALSCHED_SECRET_BSKY_APP_PASSWORD": APP_PASSWORD}
 NOW = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # man ZWJ woman ZWJ girl: one grapheme
 

@@ -163,4 +163,4 @@ class TestBlueskyContract(AdapterContract):
 
     @pytest.fixture
     def environ(self) -> Mapping[str, str]:
-        return {"BSKY_CONTRACT_PASSWORD": APP_PASSWORD}
+        return {"SOCIALSCHED_SECRET_BSKY_CONTRACT_PASSWORD": APP_PASSWORD}

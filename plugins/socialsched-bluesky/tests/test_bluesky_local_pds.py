@@ -34,7 +34,9 @@ def make_adapter(pds: dict[str, Any], password: str | None = None) -> BlueskyAda
         secrets={"app_password": "BSKY_APP_PASSWORD"},
         settings={"handle": pds["handle"], "service": pds["url"]},
     )
-    return BlueskyAdapter(channel, environ={"BSKY_APP_PASSWORD": password or pds["app_password"]})
+    return BlueskyAdapter(
+        channel, environ={"SOCIALSCHED_SECRET_BSKY_APP_PASSWORD": password or pds["app_password"]}
+    )
 
 
 def make_message(text: str, **fields: Any) -> Message:
@@ -371,7 +373,9 @@ def test_a_calendar_with_per_locale_banners_goes_out_as_threads_with_their_alt_t
     assert sorted(d.segment for d in deliveries) == ["madrid", "paris"]
     segments = {segment.name: segment for segment in calendar.segments}
     (channel,) = calendar.channels
-    adapter = BlueskyAdapter(channel, environ={"BSKY_E2E_PASSWORD": pds["app_password"]})
+    adapter = BlueskyAdapter(
+        channel, environ={"SOCIALSCHED_SECRET_BSKY_E2E_PASSWORD": pds["app_password"]}
+    )
     expected_alt = {
         "paris": "Bannière du salon, paris",
         "madrid": "Cartel de la feria, madrid",
@@ -496,4 +500,4 @@ class TestBlueskyContractOnLocalPds(AdapterContract):
 
     @pytest.fixture
     def environ(self, pds: dict[str, Any]) -> Mapping[str, str]:
-        return {"BSKY_APP_PASSWORD": pds["app_password"]}
+        return {"SOCIALSCHED_SECRET_BSKY_APP_PASSWORD": pds["app_password"]}

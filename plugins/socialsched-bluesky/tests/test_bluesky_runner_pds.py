@@ -104,7 +104,7 @@ def test_a_runner_killed_mid_thread_leaves_five_posts_once_each_in_order(
     banner = calendar(tmp_path / "calendar", pds, due)
     ops = tmp_path / "ops"
     ops.mkdir()
-    env = {"BSKY_RUNNER_PASSWORD": pds["app_password"]}
+    env = {"SOCIALSCHED_SECRET_BSKY_RUNNER_PASSWORD": pds["app_password"]}
     day = f"{due:%Y-%m-%d}"
     socialsched(
         "schedule", "../calendar/calendar.toml", "--db", "../outbox.db",

@@ -30,7 +30,10 @@ from socialsched.registry import available_adapters
 from socialsched.testing import sample_image, sample_video
 
 FR_URL = "https://discord.com/api/webhooks/111/frtokenpart"
-ENV = {"DISCORD_FR": FR_URL, "DISCORD_DEFAULT": "https://discord.com/api/webhooks/222/deftok"}
+ENV = {
+    "SOCIALSCHED_SECRET_DISCORD_FR": FR_URL,
+    "SOCIALSCHED_SECRET_DISCORD_DEFAULT": "https://discord.com/api/webhooks/222/deftok",
+}
 POSTED = {"id": "9001", "channel_id": "555", "guild_id": "777", "content": "x"}
 
 
@@ -249,7 +252,7 @@ def test_webhook_token_never_reaches_the_logs(caplog):
 
 # ---- media, verify, find, credentials ----
 
-DEFAULT_URL = ENV["DISCORD_DEFAULT"]
+DEFAULT_URL = ENV["SOCIALSCHED_SECRET_DISCORD_DEFAULT"]
 
 
 def form(request: httpx.Request) -> dict[str, tuple[str | None, str | None, bytes]]:

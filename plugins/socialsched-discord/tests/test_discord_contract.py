@@ -90,13 +90,15 @@ class TestDiscordContract(AdapterContract):
 
     @pytest.fixture
     def environ(self, remote: DiscordWebhook) -> dict[str, str]:
-        return {"DISCORD_HOOK_URL": remote.url + WEBHOOK_PATH}
+        return {"SOCIALSCHED_SECRET_DISCORD_HOOK_URL": remote.url + WEBHOOK_PATH}
 
 
 def test_contract_fake_sees_the_webhook_paths():
     with DiscordWebhook() as server:
         channel = Channel(name="c", adapter="discord", secrets={"hook": "HOOK"})
-        adapter = DiscordAdapter(channel, environ={"HOOK": server.url + WEBHOOK_PATH})
+        adapter = DiscordAdapter(
+            channel, environ={"SOCIALSCHED_SECRET_HOOK": server.url + WEBHOOK_PATH}
+        )
         message = TestDiscordContract().make_message(adapter, "k1")
         adapter.delete(adapter.publish(message, "k1"))
     assert [(r.method, r.path) for r in server.requests] == [

@@ -33,7 +33,7 @@ from socialsched.registry import available_adapters
 
 HOST = "127.0.0.1"
 USER, PASSWORD = "mailer", "s3cret-pass-phrase"
-ENV = {"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD}
+ENV = {"SOCIALSCHED_SECRET_SMTP_USER": USER, "SOCIALSCHED_SECRET_SMTP_PASSWORD": PASSWORD}
 
 
 class Recorder:
@@ -252,7 +252,12 @@ def test_starttls_with_login(starttls_server, ca_file):
 
 def test_wrong_password_is_permanent_and_not_shown(starttls_server, ca_file):
     adapter = login_adapter(
-        starttls_server, ca_file, {"SMTP_USER": USER, "SMTP_PASSWORD": "wrong-guess-123"}
+        starttls_server,
+        ca_file,
+        {
+            "SOCIALSCHED_SECRET_SMTP_USER": USER,
+            "SOCIALSCHED_SECRET_SMTP_PASSWORD": "wrong-guess-123",
+        },
     )
     with pytest.raises(PermanentError, match="login refused") as caught:
         adapter.publish(message(), "k")
@@ -494,7 +499,9 @@ def test_verify_logs_in_and_quits_without_sending(starttls_server, ca_file):
 
 def test_verify_with_a_wrong_password_is_credentials_rejected(starttls_server, ca_file):
     adapter = login_adapter(
-        starttls_server, ca_file, {"SMTP_USER": USER, "SMTP_PASSWORD": "not-it-0000"}
+        starttls_server,
+        ca_file,
+        {"SOCIALSCHED_SECRET_SMTP_USER": USER, "SOCIALSCHED_SECRET_SMTP_PASSWORD": "not-it-0000"},
     )
     with pytest.raises(CredentialsRejected, match="login refused") as caught:
         adapter.verify()

@@ -160,4 +160,4 @@ class TestEmailContract(AdapterContract):
 
     @pytest.fixture
     def environ(self) -> dict[str, str]:
-        return {"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD}
+        return {"SOCIALSCHED_SECRET_SMTP_USER": USER, "SOCIALSCHED_SECRET_SMTP_PASSWORD": PASSWORD}

@@ -53,7 +53,7 @@ class TestExampleChat(AdapterContract):
 
     @pytest.fixture
     def environ(self):
-        return {"EXAMPLE_CHAT_TOKEN": "chat-token-abc-123"}
+        return {"SOCIALSCHED_SECRET_EXAMPLE_CHAT_TOKEN": "chat-token-abc-123"}
 
 
 def test_direct_messages_go_to_the_recipient():
@@ -66,7 +66,7 @@ def test_direct_messages_go_to_the_recipient():
             settings={"base_url": server.url},
             secrets={"token": "T"},
         )
-        adapter = ExampleChatAdapter(channel, environ={"T": "tok"})
+        adapter = ExampleChatAdapter(channel, environ={"SOCIALSCHED_SECRET_T": "tok"})
         message = TestExampleChat().make_message(
             adapter, "k1", audience=Audience("recipient", "@ana")
         )
@@ -87,7 +87,7 @@ def test_a_refused_token_is_credentials_rejected():
             settings={"base_url": server.url},
             secrets={"token": "T"},
         )
-        adapter = ExampleChatAdapter(channel, environ={"T": "expired"})
+        adapter = ExampleChatAdapter(channel, environ={"SOCIALSCHED_SECRET_T": "expired"})
         server.reply(Reply(401))
         message = TestExampleChat().make_message(adapter, "k1")
         with pytest.raises(CredentialsRejected, match="401"):

@@ -20,7 +20,7 @@ from socialsched.model import Channel
 from socialsched.registry import available_adapters
 
 TOKEN = "EAAGpagetoken0123456789"
-ENV = {"FB_PAGE_TOKEN": TOKEN}
+ENV = {"SOCIALSCHED_SECRET_FB_PAGE_TOKEN": TOKEN}
 FEED = "https://graph.facebook.com/v23.0/4242/feed"
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 IN_TWO_DAYS = str(calendar.timegm((2027, 3, 3, 12, 0, 0)))

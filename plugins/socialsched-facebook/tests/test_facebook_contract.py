@@ -139,7 +139,7 @@ class TestFacebookContract(AdapterContract):
 
     @pytest.fixture
     def environ(self) -> dict[str, str]:
-        return {"FB_PAGE_TOKEN": "EAAGcontracttoken987654321"}
+        return {"SOCIALSCHED_SECRET_FB_PAGE_TOKEN": "EAAGcontracttoken987654321"}
 
 
 def test_contract_posts_are_natively_scheduled_with_targeting():
@@ -151,7 +151,7 @@ def test_contract_posts_are_natively_scheduled_with_targeting():
             secrets={"page_token": "TOKEN"},
             settings={"page_id": PAGE, "graph_url": server.url, "locale_keys": {"en-US": 6}},
         )
-        adapter = contract.make_adapter(channel, {"TOKEN": "t"}, server)
+        adapter = contract.make_adapter(channel, {"SOCIALSCHED_SECRET_TOKEN": "t"}, server)
         adapter.publish(contract.make_message(adapter, "k1"), "k1")
     (request,) = server.requests
     fields = {key: values[0] for key, values in parse_qs(request.body.decode()).items()}

@@ -39,7 +39,9 @@ def adapter(now: datetime = NOW, **settings: object) -> FacebookPageAdapter:
         secrets={"page_token": "FB_PAGE_TOKEN"},
         settings={"page_id": "4242", "locale_keys": {"en-US": 6}, **settings},
     )
-    return FacebookPageAdapter(channel, environ={"FB_PAGE_TOKEN": TOKEN}, clock=lambda: now)
+    return FacebookPageAdapter(
+        channel, environ={"SOCIALSCHED_SECRET_FB_PAGE_TOKEN": TOKEN}, clock=lambda: now
+    )
 
 
 def message(utc: datetime, *attachments: Media, text: str = "Spring menu") -> Message:

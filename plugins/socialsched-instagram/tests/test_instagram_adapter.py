@@ -45,7 +45,9 @@ def adapter(folder: Path) -> InstagramAdapter:
         secrets={"access_token": "IG_TOKEN"},
         settings={"user_id": USER, "media_host": {"folder": str(folder), "base_url": BASE_URL}},
     )
-    return InstagramAdapter(channel, environ={"IG_TOKEN": TOKEN}, sleep=lambda seconds: None)
+    return InstagramAdapter(
+        channel, environ={"SOCIALSCHED_SECRET_IG_TOKEN": TOKEN}, sleep=lambda seconds: None
+    )
 
 
 def message(*attachments, text: str = "Spring is here #olive") -> Message:

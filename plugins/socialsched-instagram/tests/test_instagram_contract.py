@@ -51,4 +51,4 @@ class TestInstagramContract(AdapterContract):
 
     @pytest.fixture
     def environ(self) -> dict[str, str]:
-        return {"IG_ACCESS_TOKEN": "IGQWRcontracttoken1234567890"}
+        return {"SOCIALSCHED_SECRET_IG_ACCESS_TOKEN": "IGQWRcontracttoken1234567890"}

@@ -32,7 +32,7 @@ def make_adapter(author: str = ORG) -> LinkedInAdapter:
         secrets={"access_token": "LI_TOKEN"},
         settings={"author": author},
     )
-    return LinkedInAdapter(channel, environ={"LI_TOKEN": TOKEN})
+    return LinkedInAdapter(channel, environ={"SOCIALSCHED_SECRET_LI_TOKEN": TOKEN})
 
 
 def message(text: str = "Fresh bread at 9") -> Message:

@@ -135,4 +135,4 @@ class TestLinkedInContract(AdapterContract):
 
     @pytest.fixture
     def environ(self) -> dict[str, str]:
-        return {"LI_TOKEN": "li-contract-token-987654321"}
+        return {"SOCIALSCHED_SECRET_LI_TOKEN": "li-contract-token-987654321"}

@@ -31,7 +31,7 @@ def adapter(author: str = ORG, slept: list[float] | None = None) -> LinkedInAdap
         settings={"author": author, "geo_urns": {"fr": PARIS}},
     )
     sleep = slept.append if slept is not None else (lambda seconds: None)
-    return LinkedInAdapter(channel, environ={"LI_TOKEN": TOKEN}, sleep=sleep)
+    return LinkedInAdapter(channel, environ={"SOCIALSCHED_SECRET_LI_TOKEN": TOKEN}, sleep=sleep)
 
 
 def message(*attachments, audience=None) -> Message:

@@ -17,7 +17,7 @@ from socialsched.registry import adapter_class
 
 INSTANCE = "https://social.example"
 TOKEN = "s3cr3t-mastodon-token"
-ENV = {"MASTO_TOKEN": TOKEN}
+ENV = {"SOCIALSCHED_SECRET_MASTO_TOKEN": TOKEN}
 NOW = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
 
 

@@ -188,4 +188,4 @@ class TestMastodonContract(AdapterContract):
 
     @pytest.fixture
     def environ(self) -> Mapping[str, str]:
-        return {"MASTODON_CONTRACT_TOKEN": TOKEN}
+        return {"SOCIALSCHED_SECRET_MASTODON_CONTRACT_TOKEN": TOKEN}

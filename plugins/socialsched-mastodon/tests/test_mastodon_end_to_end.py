@@ -90,7 +90,7 @@ def test_a_calendar_with_per_locale_banners_goes_out_as_threads(tmp_path: Path) 
 
     with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
         fake = FakeMastodon(router)
-        adapter = MastodonAdapter(channel, environ={"MASTODON_E2E_TOKEN": TOKEN})
+        adapter = MastodonAdapter(channel, environ={"SOCIALSCHED_SECRET_MASTODON_E2E_TOKEN": TOKEN})
         for delivery in deliveries:
             assert len(delivery.parts) >= 2  # over 500 characters: a thread
             base = Message.for_delivery(delivery, segments[delivery.segment], channel)
@@ -155,14 +155,18 @@ def test_a_five_part_thread_resumed_after_a_crash_has_five_parts_once_each() -> 
 
     with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
         fake = FakeMastodon(router)
-        first_worker = MastodonAdapter(channel, environ={"MASTODON_E2E_TOKEN": TOKEN})
+        first_worker = MastodonAdapter(
+            channel, environ={"SOCIALSCHED_SECRET_MASTODON_E2E_TOKEN": TOKEN}
+        )
         recorded: list[Any] = []
         for number in (1, 2):
             recorded.append(first_worker.publish(part(number, recorded), key(number)))
         lost = first_worker.publish(part(3, recorded), key(3))  # sent, never recorded
         fake.forget_keys()
 
-        second_worker = MastodonAdapter(channel, environ={"MASTODON_E2E_TOKEN": TOKEN})
+        second_worker = MastodonAdapter(
+            channel, environ={"SOCIALSCHED_SECRET_MASTODON_E2E_TOKEN": TOKEN}
+        )
         found = second_worker.find(part(3, recorded), key(3))
         assert found == lost
         recorded.append(found)

@@ -171,7 +171,7 @@ def make_adapter(homeserver: FakeHomeserver, **settings: object) -> MatrixAdapte
         secrets={"access_token": "MATRIX_TOKEN"},
         settings={"homeserver": homeserver.url, "user_id": "@brand:hs.example", **settings},
     )
-    return MatrixAdapter(channel, environ={"MATRIX_TOKEN": TOKEN})
+    return MatrixAdapter(channel, environ={"SOCIALSCHED_SECRET_MATRIX_TOKEN": TOKEN})
 
 
 def make_message(text: str = "Bonne année !", audience: str | None = f"room:{ROOM}") -> Message:
@@ -282,7 +282,7 @@ def test_forbidden_and_bad_token_are_permanent_without_secret(
         secrets={"access_token": "MATRIX_TOKEN"},
         settings={"homeserver": homeserver.url, "user_id": "@brand:hs.example"},
     )
-    wrong = MatrixAdapter(channel, environ={"MATRIX_TOKEN": "wrong-token-value"})
+    wrong = MatrixAdapter(channel, environ={"SOCIALSCHED_SECRET_MATRIX_TOKEN": "wrong-token-value"})
     with pytest.raises(PermanentError, match="M_UNKNOWN_TOKEN") as caught:
         wrong.publish(make_message(), "k")
     assert "wrong-token-value" not in str(caught.value)
@@ -462,7 +462,7 @@ def test_verify_rejects_a_token_of_another_account_or_a_bad_one(
     with pytest.raises(CredentialsRejected, match=r"belongs to @intern:hs\.example"):
         make_adapter(homeserver).verify()
     channel = make_adapter(homeserver).channel
-    wrong = MatrixAdapter(channel, environ={"MATRIX_TOKEN": "syt_wrong_value"})
+    wrong = MatrixAdapter(channel, environ={"SOCIALSCHED_SECRET_MATRIX_TOKEN": "syt_wrong_value"})
     with pytest.raises(CredentialsRejected, match="M_UNKNOWN_TOKEN") as caught:
         wrong.verify()
     assert "syt_wrong_value" not in str(caught.value)

@@ -88,4 +88,4 @@ class TestMatrixContract(AdapterContract):
 
     @pytest.fixture
     def environ(self) -> Mapping[str, str]:
-        return {"MATRIX_CONTRACT_TOKEN": TOKEN}
+        return {"SOCIALSCHED_SECRET_MATRIX_CONTRACT_TOKEN": TOKEN}

@@ -33,7 +33,7 @@ from socialsched.testing import sample_image, sample_video
 
 FR_URL = "https://hooks.slack.com/services/T000/B000/frsecretpart"
 DE_URL = "https://hooks.slack.com/services/T000/B111/desecretpart"
-ENV = {"SLACK_WEBHOOK_FR": FR_URL, "SLACK_DE": DE_URL}
+ENV = {"SOCIALSCHED_SECRET_SLACK_WEBHOOK_FR": FR_URL, "SOCIALSCHED_SECRET_SLACK_DE": DE_URL}
 
 
 def channel(**settings: object) -> Channel:
@@ -190,7 +190,7 @@ def test_no_audience_uses_the_channels_webhook_secret():
     default_url = "https://hooks.slack.com/services/T000/B222/defaultpart"
     route = respx.post(default_url).mock(return_value=httpx.Response(200, text="ok"))
     plain = Channel(name="team-slack", adapter="slack", secrets={"webhook": "SLACK_DEFAULT"})
-    adapter = SlackAdapter(plain, environ={"SLACK_DEFAULT": default_url})
+    adapter = SlackAdapter(plain, environ={"SOCIALSCHED_SECRET_SLACK_DEFAULT": default_url})
     receipt = adapter.publish(message(audience=None), "k")
     assert route.call_count == 1
     assert receipt.extra == {"webhook": "webhook"}
@@ -273,7 +273,11 @@ def bot_channel(**settings: object) -> Channel:
     )
 
 
-BOT_ENV = {**ENV, "SLACK_BOT": BOT_TOKEN, "SLACK_DEFAULT": DE_URL}
+BOT_ENV = {
+    **ENV,
+    "SOCIALSCHED_SECRET_SLACK_BOT": BOT_TOKEN,
+    "SOCIALSCHED_SECRET_SLACK_DEFAULT": DE_URL,
+}
 
 
 def bot(**settings: object) -> SlackAdapter:
@@ -468,7 +472,7 @@ def test_verify_asks_auth_test_and_probes_each_webhook_without_posting(slack: Fa
 @respx.mock
 def test_a_revoked_webhook_is_credentials_rejected(status, body):
     respx.post(FR_URL).mock(return_value=httpx.Response(status, text=body))
-    adapter = SlackAdapter(channel(), environ={**ENV, "SLACK_DE": DE_URL})
+    adapter = SlackAdapter(channel(), environ={**ENV, "SOCIALSCHED_SECRET_SLACK_DE": DE_URL})
     respx.post(DE_URL).mock(return_value=httpx.Response(400, text="no_text"))
     with pytest.raises(CredentialsRejected, match=body) as caught:
         adapter.verify()

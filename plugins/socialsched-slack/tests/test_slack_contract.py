@@ -60,14 +60,16 @@ class TestSlackContract(AdapterContract):
 
     @pytest.fixture
     def environ(self, remote: SlackWebhook) -> dict[str, str]:
-        return {"SLACK_HOOK_URL": remote.url + WEBHOOK_PATH}
+        return {"SOCIALSCHED_SECRET_SLACK_HOOK_URL": remote.url + WEBHOOK_PATH}
 
 
 def test_contract_requests_went_to_the_webhook_path():
     # The contract fake answers any path; the URL the adapter posts to is the secret's.
     with SlackWebhook() as server:
         channel = Channel(name="c", adapter="slack", secrets={"hook": "HOOK"})
-        adapter = SlackAdapter(channel, environ={"HOOK": server.url + WEBHOOK_PATH})
+        adapter = SlackAdapter(
+            channel, environ={"SOCIALSCHED_SECRET_HOOK": server.url + WEBHOOK_PATH}
+        )
         contract = TestSlackContract()
         adapter.publish(contract.make_message(adapter, "k1"), "k1")
     assert [(r.method, r.path) for r in server.requests] == [("POST", WEBHOOK_PATH)]
@@ -104,4 +106,4 @@ class TestSlackBotContract(AdapterContract):
 
     @pytest.fixture
     def environ(self) -> dict[str, str]:
-        return {"SLACK_BOT_TOKEN": BOT_TOKEN}
+        return {"SOCIALSCHED_SECRET_SLACK_BOT_TOKEN": BOT_TOKEN}

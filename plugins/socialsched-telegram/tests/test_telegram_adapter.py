@@ -30,7 +30,7 @@ from socialsched.registry import adapter_class
 from socialsched.testing import sample_image, sample_video
 
 TOKEN = "123456789:AAH-s3cr3t_TokenValue"
-ENV = {"TG_TOKEN": TOKEN}
+ENV = {"SOCIALSCHED_SECRET_TG_TOKEN": TOKEN}
 API = f"https://api.telegram.org/bot{TOKEN}"
 PARIS = ZoneInfo("Europe/Paris")
 # 22:30 in Paris on 5 January 2027 (UTC+1).

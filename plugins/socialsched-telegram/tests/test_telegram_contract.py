@@ -141,4 +141,4 @@ class TestTelegramContract(AdapterContract):
 
     @pytest.fixture
     def environ(self) -> Mapping[str, str]:
-        return {"TELEGRAM_CONTRACT_TOKEN": TOKEN}
+        return {"SOCIALSCHED_SECRET_TELEGRAM_CONTRACT_TOKEN": TOKEN}

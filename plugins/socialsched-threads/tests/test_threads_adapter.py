@@ -47,7 +47,9 @@ def adapter(folder: Path) -> ThreadsAdapter:
         secrets={"access_token": "TH_TOKEN"},
         settings={"user_id": USER, "media_host": {"folder": str(folder), "base_url": BASE_URL}},
     )
-    return ThreadsAdapter(channel, environ={"TH_TOKEN": TOKEN}, sleep=lambda seconds: None)
+    return ThreadsAdapter(
+        channel, environ={"SOCIALSCHED_SECRET_TH_TOKEN": TOKEN}, sleep=lambda seconds: None
+    )
 
 
 def message(*attachments, text: str = "Olivar 3.0 is out", **fields) -> Message:

@@ -44,4 +44,4 @@ class TestThreadsContract(AdapterContract):
 
     @pytest.fixture
     def environ(self) -> dict[str, str]:
-        return {"THREADS_ACCESS_TOKEN": "THQWcontracttoken1234567890"}
+        return {"SOCIALSCHED_SECRET_THREADS_ACCESS_TOKEN": "THQWcontracttoken1234567890"}

@@ -26,7 +26,7 @@ WHEN = datetime(2030, 1, 15, 9, 30, tzinfo=UTC)
 
 def make_adapter() -> XAdapter:
     channel = Channel(name="x-main", adapter="x", secrets={"access_token": "X_TOKEN"})
-    return XAdapter(channel, environ={"X_TOKEN": TOKEN})
+    return XAdapter(channel, environ={"SOCIALSCHED_SECRET_X_TOKEN": TOKEN})
 
 
 def message(text: str = "Fresh bread at 9", **kwargs) -> Message:
@@ -164,7 +164,13 @@ def test_a_refused_token_is_refreshed_once_and_the_new_pair_stored_privately(tmp
         secrets={"access_token": "X_TOKEN", "refresh_token": "X_REFRESH"},
         settings={"client_id": "client-1", "token_store": str(store)},
     )
-    adapter = XAdapter(channel, environ={"X_TOKEN": TOKEN, "X_REFRESH": "refresh-old"})
+    adapter = XAdapter(
+        channel,
+        environ={
+            "SOCIALSCHED_SECRET_X_TOKEN": TOKEN,
+            "SOCIALSCHED_SECRET_X_REFRESH": "refresh-old",
+        },
+    )
     posts = respx.post(f"{API}/2/tweets").mock(
         side_effect=[
             httpx.Response(401, json={"title": "Unauthorized"}),
@@ -193,7 +199,13 @@ def test_a_refused_token_is_refreshed_once_and_the_new_pair_stored_privately(tmp
     respx.get(f"{API}/2/users/me").mock(
         return_value=httpx.Response(200, json={"data": {"id": "77", "username": "bakery"}})
     )
-    XAdapter(channel, environ={"X_TOKEN": TOKEN, "X_REFRESH": "refresh-old"}).verify()
+    XAdapter(
+        channel,
+        environ={
+            "SOCIALSCHED_SECRET_X_TOKEN": TOKEN,
+            "SOCIALSCHED_SECRET_X_REFRESH": "refresh-old",
+        },
+    ).verify()
     assert respx.calls.last.request.headers["Authorization"] == "Bearer access-new"
 
 
@@ -205,7 +217,13 @@ def test_a_refused_refresh_token_is_credentials_rejected(tmp_path):
         secrets={"access_token": "X_TOKEN", "refresh_token": "X_REFRESH"},
         settings={"client_id": "client-1"},
     )
-    adapter = XAdapter(channel, environ={"X_TOKEN": TOKEN, "X_REFRESH": "refresh-old"})
+    adapter = XAdapter(
+        channel,
+        environ={
+            "SOCIALSCHED_SECRET_X_TOKEN": TOKEN,
+            "SOCIALSCHED_SECRET_X_REFRESH": "refresh-old",
+        },
+    )
     respx.post(f"{API}/2/tweets").mock(return_value=httpx.Response(401, json={}))
     respx.post(f"{API}/2/oauth2/token").mock(
         return_value=httpx.Response(400, json={"error": "invalid_request"})

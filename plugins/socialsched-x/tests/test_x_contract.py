@@ -145,7 +145,7 @@ class TestXContract(AdapterContract):
 
     @pytest.fixture
     def environ(self) -> dict[str, str]:
-        return {"X_TOKEN": "x-contract-token-987654321"}
+        return {"SOCIALSCHED_SECRET_X_TOKEN": "x-contract-token-987654321"}
 
 
 def test_a_retry_after_a_lost_reply_does_not_post_twice():
@@ -154,9 +154,9 @@ def test_a_retry_after_a_lost_reply_does_not_post_twice():
         channel = Channel(
             name="x", adapter="x", secrets={"access_token": "T"}, settings={"api_url": server.url}
         )
-        message = contract.make_message(XAdapter(channel, {"T": "t"}), "k1")
-        first = XAdapter(channel, {"T": "t"}).publish(message, "k1")
+        message = contract.make_message(XAdapter(channel, {"SOCIALSCHED_SECRET_T": "t"}), "k1")
+        first = XAdapter(channel, {"SOCIALSCHED_SECRET_T": "t"}).publish(message, "k1")
         # Another process (the reply was lost, the runner retries) posts it again.
-        again = XAdapter(channel, {"T": "t"}).publish(message, "k1")
+        again = XAdapter(channel, {"SOCIALSCHED_SECRET_T": "t"}).publish(message, "k1")
     assert again.remote_id == first.remote_id
     assert server.published() == ["k1"]

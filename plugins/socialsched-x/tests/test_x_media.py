@@ -22,7 +22,7 @@ WHEN = datetime(2030, 1, 15, 9, 30, tzinfo=UTC)
 
 def adapter(slept: list[float]) -> XAdapter:
     channel = Channel(name="x-main", adapter="x", secrets={"access_token": "X_TOKEN"})
-    return XAdapter(channel, environ={"X_TOKEN": "tok"}, sleep=slept.append)
+    return XAdapter(channel, environ={"SOCIALSCHED_SECRET_X_TOKEN": "tok"}, sleep=slept.append)
 
 
 def message(*attachments) -> Message:

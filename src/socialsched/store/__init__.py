@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .approvals import DESTINATION_NOT_APPROVED, Approval
 from .common import DEFAULT_DB as DEFAULT_DB
 from .common import DEFAULT_MISFIRE_GRACE as DEFAULT_MISFIRE_GRACE
 from .common import ENV_DB as ENV_DB
@@ -50,9 +51,11 @@ _FANOUT_MIN_ROWS = 10_000
 
 __all__ = [
     "CREDENTIALS_REJECTED",
+    "DESTINATION_NOT_APPROVED",
     "OUTCOMES",
     "RUNNER_ACTOR",
     "Activity",
+    "Approval",
     "Hold",
     "HoldEntry",
     "Outcomes",

@@ -11,13 +11,14 @@ import attrs
 from ..model import Calendar, Delivery
 from ..planner import PlanChunk, Planner
 from ..plans import Plan
+from .approvals import Approvals
 from .operator import Operations
 from .reconcile import Reconciliation
 from .records import ReconcileResult
 from .worker import WorkerProtocol
 
 
-class Store(Reconciliation, Operations, WorkerProtocol):
+class Store(Reconciliation, Operations, WorkerProtocol, Approvals):
     """The outbox of deliveries and its activity log, in SQLite or PostgreSQL.
 
     `db` is a SQLAlchemy URL or an SQLite file path (default: $SOCIALSCHED_DB, else

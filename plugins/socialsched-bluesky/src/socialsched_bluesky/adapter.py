@@ -46,8 +46,10 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
+from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
+from socialsched.redirects import refuse_cross_origin_redirects
 
 MAX_GRAPHEMES = 300
 MAX_LANGS = 3
@@ -156,6 +158,8 @@ class BlueskyAdapter(Adapter):
     """Posts to one Bluesky account, logging in with an app password."""
 
     name = "bluesky"
+    #: Where each secret is sent (the origin the operator approves).
+    secret_destinations = declare({ANY_SECRET: Destination("service", DEFAULT_SERVICE)})
     # Its checks read the text, media and audience, never the time.
     validation_reads_time = False
     capabilities = Capabilities(
@@ -238,7 +242,13 @@ class BlueskyAdapter(Adapter):
 
     def _login(self) -> Client:
         if self._client is None:
-            client = Client(base_url=self.service, request=Request(timeout=self.timeout))
+            # atproto follows redirects: never to another origin (the login body holds
+            # the app password; see socialsched.redirects).
+            request = Request(
+                timeout=self.timeout,
+                event_hooks={"response": [refuse_cross_origin_redirects]},
+            )
+            client = Client(base_url=self.service, request=request)
             client.on_session_change(self._session_changed)
             self._call(
                 "login",

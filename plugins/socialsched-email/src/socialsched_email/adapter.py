@@ -21,6 +21,7 @@ from socialsched.adapters import (
     TransientError,
     read_media,
 )
+from socialsched.destinations import origin
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
 
@@ -94,6 +95,30 @@ class EmailAdapter(Adapter):
     # Files the calendar names: resolved next to it and kept inside its folder.
     path_settings = ("html_template", "ca_file")
     doubt_guarantee = "cannot check (a resend has the same Message-ID)"
+
+    @classmethod
+    def destinations(
+        cls, channel: Channel, environ: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """The username and password go to the SMTP server: `smtp://host:port`
+        (`smtps://` for implicit TLS), from settings `host`, `port` and `security`."""
+        settings = channel.settings
+        security = str(settings.get("security", "starttls"))
+        scheme = "smtps" if security == "ssl" else "smtp"
+        try:
+            port = int(settings.get("port", SECURITY_MODES.get(security, 25)))
+        except (TypeError, ValueError):
+            raise PermanentError(
+                f"channel {channel.name!r}: settings.port must be a number"
+            ) from None
+        host = str(settings.get("host") or "")
+        if not host:
+            raise PermanentError(
+                f"channel {channel.name!r}: cannot tell where its secrets are sent: "
+                "settings.host is not set"
+            )
+        where = origin(f"{scheme}://{host}:{port}")
+        return dict.fromkeys(sorted(channel.secrets.values()), where)
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(channel, environ)

@@ -16,6 +16,7 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
+from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.model import Channel
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ class ExampleChatAdapter(Adapter):
     (`group:<chat id>`) or a person (`recipient:<user>`, a direct message)."""
 
     name = "example-chat"
+    #: Where each secret is sent (the origin the operator approves).
+    secret_destinations = declare({ANY_SECRET: Destination("base_url")})
     capabilities = Capabilities(max_length=500, audiences=("group", "recipient"), delete=True)
     required_secrets = ("token",)  # `socialsched lint` reports a channel without them
     required_settings = ("base_url",)

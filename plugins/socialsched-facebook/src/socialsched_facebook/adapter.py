@@ -23,6 +23,7 @@ from socialsched.adapters import (
     TransientError,
     read_media,
 )
+from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.graph import error_codes, graph_error, graph_failed, graph_request, graph_time
 from socialsched.http_client import ChannelClient
 from socialsched.media import Media, MediaLimits
@@ -135,6 +136,15 @@ class FacebookPageAdapter(Adapter):
     """
 
     name = "facebook"
+    # The page token goes to the Graph API and, for videos, to its video host.
+    secret_destinations = declare(
+        {
+            ANY_SECRET: (
+                Destination("graph_url", GRAPH_URL),
+                Destination("graph_video_url", GRAPH_VIDEO_URL),
+            )
+        }
+    )
     capabilities = Capabilities(
         max_length=TEXT_LIMIT,
         audiences=("targeting",),

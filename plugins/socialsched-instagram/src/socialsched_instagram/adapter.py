@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 
 from socialsched.adapters import Capabilities, Message, PermanentError, Receipt
+from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.graph import ContainerPublisher
 from socialsched.media import Media, MediaLimits
 
@@ -55,6 +56,8 @@ class InstagramAdapter(ContainerPublisher):
     """
 
     name = "instagram"
+    #: Where each secret is sent (the origin the operator approves).
+    secret_destinations = declare({ANY_SECRET: Destination("graph_url", GRAPH_URL)})
     # Its checks read the text, media and audience, never the time.
     validation_reads_time = False
     capabilities = Capabilities(

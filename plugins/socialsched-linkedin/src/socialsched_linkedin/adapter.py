@@ -23,6 +23,7 @@ from socialsched.adapters import (
     TransientError,
     retry_after_seconds,
 )
+from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.http_client import ChannelClient
 from socialsched.media import Media
 from socialsched.model import Channel
@@ -67,6 +68,8 @@ class LinkedInAdapter(Adapter):
     """
 
     name = "linkedin"
+    #: Where each secret is sent (the origin the operator approves).
+    secret_destinations = declare({ANY_SECRET: Destination("api_url", API_URL)})
     # Its checks read the text, media and audience, never the time.
     validation_reads_time = False
     capabilities = Capabilities(

@@ -45,6 +45,7 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.audiences import Audience
+from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.media import IMAGE_TYPES, VIDEO_TYPES, Media, MediaLimits
 from socialsched.model import Channel
 
@@ -118,6 +119,8 @@ class MastodonAdapter(Adapter):
     """Posts statuses to one Mastodon account."""
 
     name = "mastodon"
+    #: Where each secret is sent (the origin the operator approves).
+    secret_destinations = declare({ANY_SECRET: Destination("instance")})
     # Its checks read the text, media and audience, never the time.
     validation_reads_time = False
     capabilities = InstanceCapabilities(

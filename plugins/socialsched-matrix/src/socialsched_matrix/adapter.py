@@ -58,6 +58,7 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.audiences import Audience
+from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.media import IMAGE_TYPES, Media, MediaLimits
 from socialsched.model import Channel
 
@@ -102,6 +103,8 @@ class MatrixAdapter(Adapter):
     """Sends messages as a Matrix user (usually a bot) to rooms."""
 
     name = "matrix"
+    #: Where each secret is sent (the origin the operator approves).
+    secret_destinations = declare({ANY_SECRET: Destination("homeserver")})
     # Its checks read the text, media and audience, never the time.
     validation_reads_time = False
     capabilities = Capabilities(

@@ -30,6 +30,7 @@ from socialsched.adapters import (
     WebhookAudienceAdapter,
     retry_after_seconds,
 )
+from socialsched.destinations import Destination, declare
 from socialsched.http_client import ChannelClient
 from socialsched.media import NO_MEDIA, Media, MediaLimits
 from socialsched.model import Channel
@@ -92,6 +93,13 @@ class SlackAdapter(WebhookAudienceAdapter):
     """
 
     name = "slack"
+    #: Where each secret is sent (the origin the operator approves).
+    secret_destinations = declare(
+        {
+            **WebhookAudienceAdapter.secret_destinations,
+            "bot_token": Destination("api_url", DEFAULT_API_URL),
+        }
+    )
     # Its checks read the text, media and audience, never the time.
     validation_reads_time = False
     # With a bot token; a channel without one takes webhook audiences and text only.

@@ -49,6 +49,7 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.audiences import Audience
+from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel, QuietWindow
 
@@ -89,6 +90,8 @@ class TelegramAdapter(Adapter):
     """Sends messages as a Telegram bot to channels, groups and single users."""
 
     name = "telegram"
+    #: Where each secret is sent (the origin the operator approves).
+    secret_destinations = declare({ANY_SECRET: Destination("api_url", DEFAULT_API_URL)})
     # Its checks read the text, media and audience, never the time.
     validation_reads_time = False
     capabilities = Capabilities(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from socialsched.adapters import Capabilities, CredentialsRejected, Message, Receipt
+from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.graph import ContainerPublisher
 from socialsched.media import Media, MediaLimits
 
@@ -45,6 +46,8 @@ class ThreadsAdapter(ContainerPublisher):
     """
 
     name = "threads"
+    #: Where each secret is sent (the origin the operator approves).
+    secret_destinations = declare({ANY_SECRET: Destination("api_url", API_URL)})
     # Its checks read the text, media and audience, never the time.
     validation_reads_time = False
     capabilities = Capabilities(

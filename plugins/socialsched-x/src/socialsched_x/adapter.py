@@ -22,6 +22,7 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
+from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.http_client import ChannelClient
 from socialsched.media import Media
 from socialsched.model import Channel
@@ -72,6 +73,8 @@ class XAdapter(Adapter):
     """
 
     name = "x"
+    #: Where each secret is sent (the origin the operator approves).
+    secret_destinations = declare({ANY_SECRET: Destination("api_url", API_URL)})
     capabilities = Capabilities(
         max_length=MAX_LENGTH,
         delete=True,
