@@ -109,6 +109,7 @@ def test_metrics_of_a_live_runner_show_what_status_shows(tmp_path):
             str(today + timedelta(days=12)),
             cwd=ops,
         )
+        socialsched("channels", "approve", "--all", "--db", db, cwd=ops)
         socialsched("pause", "--post", "held", "--db", db, "--reason", "not yet", cwd=ops)
         with RunnerProcess(
             ["--db", db, "--poll", "0.5", "--metrics", "127.0.0.1:0"], cwd=ops, env=SIGNING_ENV
@@ -145,7 +146,8 @@ def test_metrics_of_a_live_runner_show_what_status_shows(tmp_path):
                 dict(k)["outcome"]: v
                 for k, v in samples["socialsched_publish_attempts_total"].items()
             }
-            assert attempts == {"published": 1.0, "failed": 1.0}
+            # Every outcome has its series, at 0 until counted.
+            assert attempts == {"published": 1.0, "failed": 1.0, "retry": 0.0}
             assert samples["socialsched_queue_depth"][()] == 0
             assert samples["socialsched_holds"] == {
                 (("kind", "pause"),): 1.0,
