@@ -109,7 +109,6 @@ def test_metrics_of_a_live_runner_show_what_status_shows(tmp_path):
             str(today + timedelta(days=12)),
             cwd=ops,
         )
-        socialsched("channels", "approve", "--all", "--db", db, cwd=ops)
         socialsched("pause", "--post", "held", "--db", db, "--reason", "not yet", cwd=ops)
         with RunnerProcess(
             ["--db", db, "--poll", "0.5", "--metrics", "127.0.0.1:0"], cwd=ops, env=SIGNING_ENV
