@@ -265,6 +265,11 @@ def wsgi_app(metrics: RunnerMetrics, runner: Readiness | None = None) -> Any:
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints a bare traceback on stderr (a scraper that hung up, say):
+        # a log line instead, so that with --log-format json every line stays JSON.
+        logger.warning("metrics: a request from %s failed", client_address[0], exc_info=True)
+
 
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:

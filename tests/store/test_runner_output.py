@@ -149,3 +149,29 @@ def test_in_text_start_up_errors_stay_plain(tmp_path):
     assert not result.stderr.startswith("{")
     result = socialsched("run", "--until-idle", "--db", "../no/x.db", cwd=tmp_path, check=False)
     assert result.returncode == 1 and result.stderr.startswith("error: cannot open database")
+
+
+def test_a_failed_metrics_request_is_a_json_line_not_a_bare_traceback(capsys):
+    import io
+    import logging
+
+    from socialsched import logs
+    from socialsched.metrics import MetricsServer
+
+    stream = io.StringIO()
+    handler = logs.configure("json", stream=stream)
+    server = MetricsServer(lambda environ, start_response: [], ("127.0.0.1", 0))
+    try:
+        try:
+            raise ConnectionResetError("the scraper hung up")
+        except ConnectionResetError:
+            server._server.handle_error(None, ("127.0.0.1", 50000))
+    finally:
+        server._server.server_close()
+        logging.getLogger().removeHandler(handler)
+        logs.prefer("text")
+    assert capsys.readouterr().err == ""
+    (line,) = stream.getvalue().splitlines()
+    entry = json.loads(line)
+    assert entry["level"] == "warning" and "127.0.0.1" in entry["message"]
+    assert entry["error"] == "ConnectionResetError: the scraper hung up"
