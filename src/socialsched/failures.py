@@ -42,13 +42,13 @@ def describe(error: BaseException) -> str:
             "input nested too deeply (arrays, tables or templates nested thousands of "
             "levels): simplify it"
         )
+    module = type(error).__module__.split(".")[0]
+    if module == "PIL":  # before OSError: some of Pillow's errors are OSErrors
+        return f"image error: {error}"
     if isinstance(error, OSError):
         where = f" ({error.filename})" if error.filename else ""
         reason = error.strerror or str(error) or type(error).__name__
         return f"operating-system error{where}: {reason}"
-    module = type(error).__module__.split(".")[0]
-    if module == "PIL":
-        return f"image error: {error}"
     if module == "tomllib":
         return f"invalid TOML: {error}"
     text = str(error)
