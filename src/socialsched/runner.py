@@ -54,6 +54,7 @@ from .policy import Rate, retry_delay
 from .receipts import Receipts
 from .redaction import redact
 from .registry import adapter_class
+from .signal_safe import nap
 from .store import (
     CREDENTIALS_REJECTED,
     DESTINATION_NOT_APPROVED,
@@ -712,7 +713,7 @@ class Runner:
 
     def _sleep_unless_stopped(self, seconds: float) -> None:
         if self._sleep is time.sleep:
-            self._stopping.wait(seconds)
+            nap(self._stopping, seconds)  # not Event.wait: see socialsched.signal_safe
         else:
             self._sleep(seconds)
 
@@ -742,7 +743,7 @@ class Runner:
         self._started.set()
         logger.info("runner %s started", self.worker, extra=self._fields(event="started"))
         try:
-            while not self._stopping.wait(0.5):
+            while not nap(self._stopping, 0.5):  # not Event.wait: see signal_safe
                 if self._reload.is_set():
                     # Not from the signal handler: it may interrupt the scheduler's locks.
                     self._wake_soon(0.0)
