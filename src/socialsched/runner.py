@@ -387,7 +387,7 @@ class Runner:
                     message = attrs.evolve(message, text=record.parts[0])
                 # The sending mark, committed before the network is called: after a
                 # crash only a marked delivery is in doubt.
-                if not self.store.mark_sending(record, self.worker):
+                if not self.store.mark_sending(record, self.worker, self.lease):
                     return  # the claim was lost: its new owner sends it
                 receipt = adapter.publish(message, idempotency_key=record.id)
         except SQLAlchemyError:
@@ -569,7 +569,7 @@ class Runner:
         total = len(record.parts)
         for number in range(len(done) + 1, total + 1):
             message, key = _thread_part(record, first, done)
-            if not self.store.mark_sending(record, self.worker):
+            if not self.store.mark_sending(record, self.worker, self.lease):
                 return None  # the claim was lost before this part went out
             data = receipt_data(adapter.publish(message, idempotency_key=key), key)
             done.append(_receipt(data))

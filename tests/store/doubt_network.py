@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -30,10 +31,14 @@ from socialsched.adapters import (
 class Receiver:
     """Keeps the posts it receives (POST /posts, JSON with an idempotency key) and
     answers whether one exists (GET /posts/KEY: 200 with its id, or 404). While
-    `holding`, a post is kept at once but answered only on `release()`."""
+    `holding`, a post is kept at once but answered only on `release()`. `arrived` has
+    the Idempotency-Key header of every POST as soon as its headers are read, kept
+    even when the sender dies before the body is in (a request cut mid-flight)."""
 
     def __init__(self) -> None:
         self.posts: list[tuple[str, str]] = []  # (idempotency key, remote id)
+        self.arrived: list[str] = []
+        self.delay = 0.0  # seconds each POST takes to answer (a network's latency)
         self.holding = threading.Event()
         self.released = threading.Event()
         self._lock = threading.Lock()
@@ -41,12 +46,16 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                with receiver._lock:
+                    receiver.arrived.append(self.headers.get("Idempotency-Key", ""))
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with receiver._lock:
                     remote_id = f"post-{len(receiver.posts) + 1}"
                     receiver.posts.append((body["key"], remote_id))
                 if receiver.holding.is_set():
                     receiver.released.wait(60)
+                elif receiver.delay:
+                    time.sleep(receiver.delay)
                 self._answer(200, {"id": remote_id})
 
             def do_GET(self) -> None:
@@ -104,10 +113,25 @@ class ReceiverAdapter(Adapter):
     def _url(self, path: str) -> str:
         return f"{self.channel.settings['url']}{path}"
 
+    @property
+    def _client(self) -> httpx.Client:
+        # One client per channel: a new one per request costs tens of milliseconds.
+        client = self.__dict__.get("_http")
+        if client is None:
+            client = self.__dict__["_http"] = httpx.Client(timeout=90)
+        return client
+
+    def close(self) -> None:
+        client = self.__dict__.pop("_http", None)
+        if client is not None:
+            client.close()
+
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
         try:
-            response = httpx.post(
-                self._url("/posts"), json={"key": idempotency_key, "text": message.text}, timeout=90
+            response = self._client.post(
+                self._url("/posts"),
+                json={"key": idempotency_key, "text": message.text},
+                headers={"Idempotency-Key": idempotency_key},
             )
         except httpx.HTTPError as error:
             raise TransientError(f"receiver: {type(error).__name__}") from None
@@ -117,7 +141,7 @@ class ReceiverAdapter(Adapter):
 
     def find(self, message: Message, idempotency_key: str) -> Receipt | None:
         try:
-            response = httpx.get(self._url(f"/posts/{idempotency_key}"), timeout=10)
+            response = self._client.get(self._url(f"/posts/{idempotency_key}"), timeout=10)
         except httpx.HTTPError as error:
             raise TransientError(f"receiver: {type(error).__name__}") from None
         if response.status_code == 404:

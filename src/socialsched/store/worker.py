@@ -95,10 +95,15 @@ class WorkerProtocol(Queries):
             )
         return len(rows)
 
-    def mark_sending(self, record: Record, worker: str) -> bool:
+    def mark_sending(self, record: Record, worker: str, lease: timedelta | None = None) -> bool:
         """Record, durably (committed), that `worker` is about to call the network for
-        `record`: after a crash only marked deliveries are in doubt. False when the
-        claim was lost meanwhile (then nothing may be sent)."""
+        `record`, and extend its claim by `lease` when given (a long batch must not let
+        the delivery in flight be taken over): after a crash only marked deliveries are
+        in doubt. False when the claim was lost meanwhile (then nothing may be sent)."""
+        now = self.now()
+        values: dict[str, Any] = {"sending_at": now}
+        if lease is not None:
+            values["lease_until"] = now + lease
         with self.engine.begin() as connection:
             marked = connection.execute(
                 update(deliveries)
@@ -107,7 +112,7 @@ class WorkerProtocol(Queries):
                     deliveries.c.state == "claimed",
                     deliveries.c.claimed_by == worker,
                 )
-                .values(sending_at=self.now())
+                .values(**values)
             ).rowcount
         return bool(marked)
 
