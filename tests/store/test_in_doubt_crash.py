@@ -76,8 +76,11 @@ def kill_runner_after_the_post_arrived(receiver: Receiver, db: str, cwd: Path) -
 
 
 @pytest.mark.skipif(os.name != "posix", reason="signals")
-@pytest.mark.parametrize("adapter", ["receiver", "receiver-blind"])
-def test_killed_between_sending_and_recording(tmp_path, adapter):
+@pytest.mark.parametrize(
+    ("adapter", "resolution"),
+    [("receiver", None), ("receiver-blind", "--sent"), ("receiver-blind", "--resend")],
+)
+def test_killed_between_sending_and_recording(tmp_path, adapter, resolution):
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
     project.mkdir()
     elsewhere.mkdir()
@@ -119,12 +122,23 @@ def test_killed_between_sending_and_recording(tmp_path, adapter):
             assert record.state == "doubt"
             status = socialsched("status", "--db", db, cwd=elsewhere, network=False)
             assert "doubt 1" in status.stdout
-            resolved = socialsched(
-                "resolve", key, "--sent", "--db", db, cwd=elsewhere, network=False
-            )
-            assert resolved.stdout.strip() == f"{key} published"
-            socialsched("run", "--db", db, "--until-idle", "--lease", "1", "-q", cwd=elsewhere)
-            assert receiver.keys() == [key]
-            with Store(project / "outbox.db") as store:
-                assert store.get(key).state == "published"
-                assert store.log(delivery=key)[-1].actor == "operator"
+            if resolution == "--sent":
+                resolved = socialsched(
+                    "resolve", key, "--sent", "--db", db, cwd=elsewhere, network=False
+                )
+                assert resolved.stdout.strip() == f"{key} published"
+                socialsched("run", "--db", db, "--until-idle", "--lease", "1", "-q", cwd=elsewhere)
+                assert receiver.keys() == [key]
+                with Store(project / "outbox.db") as store:
+                    assert store.get(key).state == "published"
+                    assert store.log(delivery=key)[-1].actor == "operator"
+            else:
+                # Sent again at once, by the command itself, under the same key: no
+                # runner runs here.
+                resolved = socialsched("resolve", key, "--resend", "--db", db, cwd=elsewhere)
+                assert resolved.stdout.strip() == f"{key} published"
+                assert receiver.keys() == [key, key]
+                with Store(project / "outbox.db") as store:
+                    record = store.get(key)
+                    assert record.state == "published"
+                    assert record.receipt["remote_id"] == receiver.posts[1][1]
