@@ -6,6 +6,7 @@ run them, from another folder than the calendar's, with relative paths."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ from pathlib import Path
 from socialsched.store import Store
 from socialsched.testing import LocalServer, Reply
 
-KEY = "whsec-holds-0123456789"
+KEY = "whsec_" + base64.b64encode(b"holds-signing-key-0123456789").decode()
 SEGMENTS = ("uk", "pt", "fr")
 
 
@@ -82,6 +83,7 @@ def test_rejected_token_holds_the_channel_alerts_once_and_resume_publishes_all(t
             "schedule", "../project/calendar.toml", "--db", db, "--start", day, "--end", day,
             cwd=elsewhere,
         )  # fmt: skip
+        socialsched("channels", "approve", "--all", "--db", db, cwd=elsewhere)
         socialsched("run", "--db", db, "--until-idle", "-q", cwd=elsewhere)
 
         # One request, rejected; nothing failed; the channel is held.

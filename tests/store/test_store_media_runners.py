@@ -98,6 +98,7 @@ def test_a_runner_killed_mid_thread_leaves_each_of_five_parts_once_in_order(
     socialsched(
         "schedule", "../calendar/calendar.toml", "--db", db, "--start", day, "--end", day, cwd=ops
     )
+    socialsched("channels", "approve", "--all", "--db", db, cwd=ops)
     mark = tmp_path / "stopped"
     stopping = subprocess.Popen(
         [sys.executable, str(STOP_RUNNER), "run", "--db", db, "--lease", "1", "--poll", "0.3"],
@@ -203,7 +204,8 @@ def test_two_runners_without_the_calendar_files_publish_the_stored_media(tmp_pat
         f'media.es = [{{ path = "img/banner.es.png", alt = "{alts["es"]}" }}]\n\n'
         for n in range(6)
     )
-    env = {"SOCIALSCHED_SECRET_MEDIA_SIGNING_KEY": "media-signing-key-0123"}
+    key = "whsec_" + base64.b64encode(b"media-signing-key-0123456789").decode()
+    env = {"SOCIALSCHED_SECRET_MEDIA_SIGNING_KEY": key}
     with LocalServer() as receiver:
         (folder / "calendar.toml").write_text(
             '[calendar]\nname = "media"\n\n'
@@ -221,6 +223,7 @@ def test_two_runners_without_the_calendar_files_publish_the_stored_media(tmp_pat
             "schedule", "../calendar/calendar.toml", "--db", pg_db, "--start", day, "--end", day,
             cwd=ops,
         )  # fmt: skip
+        socialsched("channels", "approve", "--all", "--db", pg_db, cwd=ops)
         shutil.rmtree(folder)  # the runners' machines have no calendar files
         runners = []
         for name in ("a", "b"):

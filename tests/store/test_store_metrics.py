@@ -3,6 +3,7 @@ counts `socialsched status` shows) and what the runner did; /healthz and /readyz
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -20,7 +21,10 @@ from socialsched.runner import Runner
 from socialsched.store import Store
 from socialsched.testing import LocalServer, Reply
 
-SIGNING_ENV = {"SOCIALSCHED_SECRET_OPS_SIGNING_KEY": "k3y-for-the-metrics-test"}
+SIGNING_ENV = {
+    "SOCIALSCHED_SECRET_OPS_SIGNING_KEY": "whsec_"
+    + base64.b64encode(b"k3y-for-the-metrics-test-0123").decode()
+}
 
 
 def write_calendar(folder: Path, receiver: str, today: date) -> None:
@@ -109,6 +113,7 @@ def test_metrics_of_a_live_runner_show_what_status_shows(tmp_path):
             str(today + timedelta(days=12)),
             cwd=ops,
         )
+        socialsched("channels", "approve", "--all", "--db", db, cwd=ops)
         socialsched("pause", "--post", "held", "--db", db, "--reason", "not yet", cwd=ops)
         with RunnerProcess(
             ["--db", db, "--poll", "0.5", "--metrics", "127.0.0.1:0"], cwd=ops, env=SIGNING_ENV

@@ -5,6 +5,7 @@ as operators start them, from their own folder, with JSON log lines."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import signal
@@ -23,7 +24,10 @@ from socialsched.runner import DATABASE_RETRY_MAX, Runner
 from socialsched.store import Store
 from socialsched.testing import LocalServer, Reply
 
-KEY_ENV = {"SOCIALSCHED_SECRET_LIFE_SIGNING_KEY": "life-signing-key-0123"}
+KEY_ENV = {
+    "SOCIALSCHED_SECRET_LIFE_SIGNING_KEY": "whsec_"
+    + base64.b64encode(b"life-signing-key-0123456789").decode()
+}
 
 
 def write_calendar(
@@ -54,6 +58,7 @@ def schedule(ops: Path, db: str, posts: dict[str, datetime]) -> None:
         "schedule", "../calendar/calendar.toml", "--db", db,
         "--start", str(days[0]), "--end", str(days[-1]), cwd=ops,
     )  # fmt: skip
+    socialsched("channels", "approve", "--all", "--db", db, cwd=ops)
 
 
 def receiver_keys(receiver: LocalServer) -> list[str | None]:

@@ -49,7 +49,7 @@ from socialsched.adapters import (
 from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
-from socialsched.redirects import refuse_cross_origin_redirects
+from socialsched.redirects import CrossOriginRedirect, refuse_cross_origin_redirects
 
 MAX_GRAPHEMES = 300
 MAX_LANGS = 3
@@ -270,6 +270,8 @@ class BlueskyAdapter(Adapter):
             raise TransientError(f"bluesky {what}: rate limited", retry_after=retry_after) from None
         except NetworkError as error:
             raise TransientError(f"bluesky {what}: {_describe(error)}") from None
+        except CrossOriginRedirect as error:  # the service sent us elsewhere: never follow
+            raise PermanentError(f"bluesky {what}: {error}") from None
         except UnauthorizedError as error:
             raise CredentialsRejected(
                 f"bluesky {what} for {self.handle!r} refused: {_describe(error)}"
