@@ -2,9 +2,11 @@
 nothing, so an expired token shows up before a week of posts fails.
 
 `check_channels` builds each channel's adapter and calls `Adapter.verify`; every
-outcome is one `ChannelCheck`. Secrets the channel declares are looked up in the
-environment first, so a missing variable is reported (by name, never a value) even
-for networks that offer no credentials check.
+outcome is one `ChannelCheck`. Secrets the channel declares must be granted first
+(`socialsched.grants`), so a missing one is reported (by name, never a value) even for
+networks that offer no credentials check; with the operator's approvals given, a
+channel whose secrets would go to a destination not approved is reported and never
+verified, so nothing is sent to it.
 """
 
 from __future__ import annotations

@@ -227,7 +227,7 @@ def test_other_audience_kinds_are_refused():
 
 
 def test_unset_webhook_env_var_is_permanent_and_named():
-    with pytest.raises(PermanentError, match=r"variable DISCORD_FR .* is not set"):
+    with pytest.raises(PermanentError, match=r"set SOCIALSCHED_SECRET_DISCORD_FR\b"):
         DiscordAdapter(channel(), environ={}).publish(message(), "k")
 
 

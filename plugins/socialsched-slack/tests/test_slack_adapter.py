@@ -158,8 +158,8 @@ def test_4xx_is_permanent_and_names_slacks_reason(status, body):
     assert "frsecretpart" not in str(caught.value)
 
 
-def test_unset_webhook_env_var_is_permanent_and_named():
-    with pytest.raises(PermanentError, match=r"variable SLACK_WEBHOOK_FR .* is not set"):
+def test_ungranted_webhook_secret_is_permanent_and_named():
+    with pytest.raises(PermanentError, match=r"set SOCIALSCHED_SECRET_SLACK_WEBHOOK_FR\b"):
         SlackAdapter(channel(), environ={}).publish(message(), "k")
 
 
