@@ -114,6 +114,8 @@ def test_every_stderr_line_of_a_json_run_is_json(tmp_path):
     assert per_channel["broken"]["failed"] == 1
     assert summary["message"].startswith("published 1  retried 1  failed 1")
     assert all(entry["worker"] == "json-1" for entry in entries)
+    # Libraries (SQLAlchemy, Alembic, APScheduler) said nothing at INFO without -v.
+    assert {entry["logger"].split(".")[0] for entry in entries} == {"socialsched"}
     assert (ops.parent / "calendar" / "ok.jsonl").exists()
 
 
@@ -175,3 +177,27 @@ def test_a_failed_metrics_request_is_a_json_line_not_a_bare_traceback(capsys):
     entry = json.loads(line)
     assert entry["level"] == "warning" and "127.0.0.1" in entry["message"]
     assert entry["error"] == "ConnectionResetError: the scraper hung up"
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_libraries_loggers_stay_at_warning_unless_verbose(verbose):
+    import io
+    import logging
+
+    from socialsched import logs
+
+    root = logging.getLogger()
+    before = root.level, {name: logging.getLogger(name).level for name in logs.THIRD_PARTY}
+    handler = logs.configure("text", level=logging.INFO, stream=io.StringIO(), verbose=verbose)
+    try:
+        levels = {name: logging.getLogger(name).getEffectiveLevel() for name in logs.THIRD_PARTY}
+        own = logging.getLogger("socialsched.runner").getEffectiveLevel()
+    finally:  # as it was, for the tests that follow in this process
+        root.removeHandler(handler)
+        root.setLevel(before[0])
+        for name, level in before[1].items():
+            logging.getLogger(name).setLevel(level)
+    assert set(logs.THIRD_PARTY) == {"apscheduler", "httpx", "httpcore", "sqlalchemy", "alembic"}
+    expected = logging.INFO if verbose else logging.WARNING
+    assert levels == dict.fromkeys(logs.THIRD_PARTY, expected)
+    assert own == logging.INFO
