@@ -105,3 +105,29 @@ def test_pause_resume_and_log_match_post_segment_and_channel_names_exactly(store
         expected = [entry for entry in everything if getattr(entry, field) == name]
         assert store.log(**{field: name}) == expected
         assert len(expected) >= 3 * per_name  # scheduled, paused, scheduled again
+
+
+def test_a_retry_whose_error_mentions_credentials_rejected_is_counted_a_retry(store, clock):
+    """`outcomes` tells a hold by how the runner words its reason (a prefix), not by
+    the words appearing anywhere: a network's error text cannot turn a retry into a
+    hold."""
+    import random
+
+    from conftest import Recorder
+
+    from socialsched.adapters import TransientError
+    from socialsched.runner import Runner
+
+    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    adapter = Recorder(Channel(name="feed", adapter="jsonl", settings={"path": "/x"}))
+    adapter.failures = [TransientError("upstream: credentials rejected by the proxy")]
+    worker = Runner(
+        store,
+        adapters=lambda channel: adapter,
+        sleep=clock.sleep,
+        rng=random.Random(7),
+        worker="w1",
+    )
+    worker.dispatch()
+    totals = worker.outcomes().totals
+    assert (totals["retried"], totals["held"]) == (1, 0)

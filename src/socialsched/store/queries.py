@@ -191,7 +191,9 @@ class Queries(StoreCore):
             claimed,
             or_(
                 activity.c.to_state == "paused",
-                activity.c.reason.like(f"%{CREDENTIALS_REJECTED}%"),
+                # How the runner words a hold's reason: a prefix, matched literally (an
+                # error text that merely mentions it is a retry, not a hold).
+                activity.c.reason.startswith(CREDENTIALS_REJECTED, autoescape=True),
             ),
         )
         kind = case(
