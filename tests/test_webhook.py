@@ -185,7 +185,9 @@ def test_url_can_come_from_a_secret(server):
         adapter="webhook",
         secrets={"signing_key": "HOOK_KEY", "url": "HOOK_URL"},
     )
-    adapter = WebhookAdapter(channel, environ={**ENV, "SOCIALSCHED_SECRET_HOOK_URL": f"{server.url}/secret/abc"})
+    adapter = WebhookAdapter(
+        channel, environ={**ENV, "SOCIALSCHED_SECRET_HOOK_URL": f"{server.url}/secret/abc"}
+    )
     adapter.publish(message(), "key-u")
     assert server.requests[0].path == "/secret/abc"
     assert "abc" not in repr(adapter)
