@@ -38,6 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sqlalchemy
+from _mark_cost import mark_rows
 from _synthetic import calendar, deliveries
 
 from socialsched.model import Channel
@@ -255,6 +256,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             f"RSS ratio {args.pending[1]:,} vs {args.pending[0]:,} pending: "
             f"{results['rss_ratio']:.2f}"
         )
+        if not getattr(args, "http_only", False):
+            # The sending mark's cost: one runner with and without it, in one process.
+            sqlite = ("sqlite", lambda: (str(folder / f"mark-{uuid.uuid4().hex[:6]}.db"), None))
+            backends = [sqlite]
+            if not args.no_postgresql:
+                backends.append(("postgresql", postgres_database))
+            results.update(mark_rows(args.size, backends, prepare, drop_schema, folder))
         # Last: forked workers start with the parent's memory, and the receiver's grows it.
         results.update(scale_out(args.size, args.runners, args.no_postgresql, folder))
     finally:

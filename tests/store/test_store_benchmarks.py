@@ -34,8 +34,10 @@ def test_store_benchmark_runs_and_prints_the_ratio(capsys):
 def test_dispatch_benchmark_runs_and_prints_rss(capsys):
     results = load("dispatch").main(["--size", "20", "--pending", "50", "100", "--no-postgresql"])
     out = capsys.readouterr().out
-    assert set(results) == {"sqlite-1", "sqlite-2", "rss_ratio"}
+    assert set(results) == {"sqlite-1", "sqlite-2", "rss_ratio", "mark_ratio-sqlite"}
     assert "runner peak RSS" in out and out.count("20 in") == 2
+    # The sending mark's row: one runner with and without it, and the ratio.
+    assert results["mark_ratio-sqlite"] > 0 and "the mark costs" in out
 
 
 def test_dispatch_benchmark_measures_webhook_scale_out_on_postgresql(capsys):

@@ -26,6 +26,7 @@ from .common import _naive
 from .queries import Queries
 from .records import _DEFERRED_PREFIX, _RETRY_REASON, Record
 from .rows import _LOG_COLUMNS
+from .sending import mark_sqlite
 
 #: The activity log's reason for an expired claim whose worker never began sending it.
 UNSTARTED = "claimed by a runner that stopped before sending it"
@@ -104,6 +105,8 @@ class WorkerProtocol(Queries):
         values: dict[str, Any] = {"sending_at": now}
         if lease is not None:
             values["lease_until"] = now + lease
+        if not self.is_postgresql:
+            return mark_sqlite(self.engine, record.id, worker, now, lease)
         with self.engine.begin() as connection:
             marked = connection.execute(
                 update(deliveries)
