@@ -55,7 +55,11 @@ def expected_signature(method: str, url: httpx.URL, oauth: dict[str, str]) -> st
     )
     base_url = f"{url.scheme}://{url.host}{url.path}"
     base = "&".join([method, encode(base_url), encode(normalized)])
-    key = f"{encode(SECRETS['X_API_SECRET'])}&{encode(SECRETS['X_ACCESS_SECRET'])}"
+    consumer, token = (
+        SECRETS["SOCIALSCHED_SECRET_X_API_SECRET"],
+        SECRETS["SOCIALSCHED_SECRET_X_ACCESS_SECRET"],
+    )
+    key = f"{encode(consumer)}&{encode(token)}"
     digest = hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 
@@ -87,8 +91,8 @@ def test_each_request_is_signed_with_the_four_oauth1_secrets():
     for call in respx.calls:
         request = call.request
         oauth = header_parameters(request.headers["Authorization"])
-        assert oauth["oauth_consumer_key"] == SECRETS["X_API_KEY"]
-        assert oauth["oauth_token"] == SECRETS["X_ACCESS_TOKEN"]
+        assert oauth["oauth_consumer_key"] == SECRETS["SOCIALSCHED_SECRET_X_API_KEY"]
+        assert oauth["oauth_token"] == SECRETS["SOCIALSCHED_SECRET_X_ACCESS_TOKEN"]
         assert oauth["oauth_signature_method"] == "HMAC-SHA1"
         assert oauth["oauth_version"] == "1.0"
         assert oauth["oauth_signature"] == expected_signature(request.method, request.url, oauth)
