@@ -181,4 +181,5 @@ class TestWebhookContract(AdapterContract):
 
     @pytest.fixture
     def environ(self):
-        return {"SOCIALSCHED_SECRET_HOOK_KEY": "hook-signing-secret-9000"}
+        # A Standard Webhooks key: whsec_ and base64 ("hook-signing-secret-9000").
+        return {"SOCIALSCHED_SECRET_HOOK_KEY": "whsec_aG9vay1zaWduaW5nLXNlY3JldC05MDAw"}

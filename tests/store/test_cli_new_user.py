@@ -164,7 +164,7 @@ secrets = {{ signing_key = "HOOK_KEY" }}
         server.reply(Reply(503))
         first = socialsched(
             "run", "--until-idle", "--db", "../ops/state.db", "--worker", "first",
-            cwd=elsewhere, HOOK_KEY="k3y",
+            cwd=elsewhere, HOOK_KEY="whsec_bmV3LXVzZXItc2lnbmluZy1rZXk=",
         )  # fmt: skip
         assert first.returncode == 0, first.stderr
         assert (
@@ -180,7 +180,7 @@ secrets = {{ signing_key = "HOOK_KEY" }}
             store.publish_now(retry.id)
         second = socialsched(
             "run", "--until-idle", "--db", "../ops/state.db", "--worker", "second",
-            "--format", "json", cwd=elsewhere, HOOK_KEY="k3y",
+            "--format", "json", cwd=elsewhere, HOOK_KEY="whsec_bmV3LXVzZXItc2lnbmluZy1rZXk=",
         )  # fmt: skip
         assert second.returncode == 0, second.stderr
         nothing = {
