@@ -10,6 +10,7 @@ library's error) are reported."""
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import tempfile
@@ -151,6 +152,32 @@ def test_a_calendar_that_is_not_utf8_is_a_message(tmp_path):
     assert_no_traceback(result)
     assert result.returncode == 1
     assert "../cal/calendar.toml" in result.stderr
+
+
+def seeded_mutation(text: bytes, seed: int) -> bytes:
+    """A fixed mutation of `text`: a flip and a duplication, and with an odd seed a
+    deep nesting too."""
+    generator = random.Random(seed)
+    at = generator.randrange(len(text))
+    text = text[:at] + bytes([text[at] ^ (1 << generator.randrange(8))]) + text[at + 1 :]
+    at = generator.randrange(len(text))
+    text = text[:at] + text[at : at + 300] * 20 + text[at:]
+    if not seed % 2:
+        return text
+    line = text.rfind(b"\n", 0, generator.randrange(len(text))) + 1
+    return text[:line] + b"deep = " + b"[" * 3000 + b"]" * 3000 + b"\n" + text[line:]
+
+
+@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+def test_mutated_examples_from_another_folder_end_in_a_message(tmp_path, example):
+    calendar = copy_example(tmp_path, example)
+    for seed, command in enumerate(("lint", "plan")):
+        calendar.write_bytes(
+            seeded_mutation((EXAMPLES / example / "calendar.toml").read_bytes(), seed)
+        )
+        result = run_probe(command, "../cal/calendar.toml", *RANGE, cwd=tmp_path / "elsewhere")
+        assert_no_traceback(result)
+        assert result.returncode in (0, 1), result.stderr[-2000:]
 
 
 # ---- unexpected errors: a message and exit 1, in process ----
