@@ -72,8 +72,8 @@ def test_lint_names_the_missing_secret_and_the_channels_line(tmp_path, monkeypat
     hooks_line = line_of(calendar, "[[channel]]")
     assert (
         f"{shown}:{hooks_line}: error: channel 'hooks': the webhook adapter requires "
-        "secrets.signing_key (name the environment variable holding it: signing_key = "
-        '"HOOKS_SIGNING_KEY")'
+        "secrets.signing_key (name the secret holding it: signing_key = "
+        '"HOOKS_SIGNING_KEY", granted as SOCIALSCHED_SECRET_HOOKS_SIGNING_KEY)'
     ) in result.stderr
     # No settings table at all: the channel's [[channel]] line.
     block_line = line_of(calendar, "[[channel]]", occurrence=2)
@@ -145,7 +145,8 @@ settings = { base_url = "https://api.example", region = "" }
         (line, "channel 'mine': the needsboth adapter requires settings.region (add region = "
          "... to the channel's settings)"),
         (line_of(path, "[[channel]]"), "channel 'mine': the needsboth adapter requires "
-         'secrets.token (name the environment variable holding it: token = "MINE_TOKEN")'),
+         'secrets.token (name the secret holding it: token = "MINE_TOKEN", granted as '
+         "SOCIALSCHED_SECRET_MINE_TOKEN)"),
     ]  # fmt: skip
 
 

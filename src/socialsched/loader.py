@@ -499,7 +499,10 @@ def _missing_declared(
                 continue
             if table == "secrets":
                 example = f"{raw.get('name', cls.name)}_{key}".upper().replace("-", "_")
-                hint = f'name the environment variable holding it: {key} = "{example}"'
+                hint = (
+                    f'name the secret holding it: {key} = "{example}", granted as '
+                    f"SOCIALSCHED_SECRET_{example}"
+                )
             else:
                 hint = f"add {key} = ... to the channel's settings"
             problems.append(
