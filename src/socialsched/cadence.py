@@ -57,8 +57,12 @@ def _window_text(seconds: int) -> str:
         days = seconds // 86_400
         return "24 hours" if days == 1 else f"{days} days"
     if seconds % 3_600 == 0:
-        return "hour" if seconds == 3_600 else f"{seconds // 3_600} hours"
-    return "minute" if seconds == 60 else f"{seconds} seconds"
+        hours = seconds // 3_600
+        return f"{hours} hour{'s' if hours > 1 else ''}"
+    if seconds % 60 == 0:
+        minutes = seconds // 60
+        return f"{minutes} minute{'s' if minutes > 1 else ''}"
+    return f"{seconds} seconds"
 
 
 def cadence_warnings(calendar: Calendar, deliveries: Iterable[Delivery]) -> list[Problem]:
@@ -90,9 +94,9 @@ def cadence_warnings(calendar: Calendar, deliveries: Iterable[Delivery]) -> list
             span = _window_text(window)
             warnings.append(
                 Problem(
-                    f"channel {channel.name!r} plans {busiest} posts within {span} from "
+                    f"channel {channel.name!r} plans {busiest} posts in {span} from "
                     f"{start:%Y-%m-%d %H:%M} UTC; {channel.adapter} allows about {limit} "
-                    f"per {span} per account: publishes past that will be rate limited "
+                    f"in {span} per account: publishes past that will be rate limited "
                     "(post less often, or spread posts over more channels)",
                     severity="warning",
                     file=calendar.source,

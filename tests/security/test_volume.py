@@ -101,8 +101,8 @@ def test_lint_warns_about_a_cadence_faster_than_the_network_allows(tmp_path):
     # 3 segments on one account, every minute: 3 x 180 posts in any 3 hours, where
     # Mastodon allows 300.
     assert (
-        "channel 'feed' plans 540 posts within 3 hours from 2027-03-01 00:00 UTC; mastodon "
-        "allows about 300 per 3 hours per account"
+        "channel 'feed' plans 540 posts in 3 hours from 2027-03-01 00:00 UTC; mastodon "
+        "allows about 300 in 3 hours per account"
     ) in result.stdout + result.stderr
 
 
@@ -157,3 +157,19 @@ def test_the_python_api_has_the_limit_too(tmp_path):
         Planner(calendar).plan(START, START + timedelta(days=29))
     with pytest.raises(volume.TooManyDeliveries, match="more than 1,000 deliveries"):
         next(Planner(calendar, max_deliveries=1000).plan_chunks(START, START))
+
+
+def test_an_adapter_may_declare_its_own_post_rate(tmp_path, monkeypatch):
+    from socialsched.lint import lint
+    from socialsched.registry import adapter_class
+
+    calendar = load(flood_calendar(tmp_path / "cal", 3))
+    assert [p for p in lint(calendar, START, START) if "posts in" in p.message] == []
+    # Two posts a minute: three segments posting every minute on one channel pass it.
+    monkeypatch.setattr(adapter_class("console"), "post_rate", (2, 60), raising=False)
+    warnings = [p.message for p in lint(calendar, START, START) if "posts in" in p.message]
+    assert warnings == [
+        "channel 'feed' plans 3 posts in 1 minute from 2027-03-01 00:00 UTC; console allows "
+        "about 2 in 1 minute per account: publishes past that will be rate limited (post less "
+        "often, or spread posts over more channels)"
+    ]
