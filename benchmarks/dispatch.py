@@ -6,10 +6,14 @@
 2. The runner's peak memory (RSS) while N deliveries are pending in the future and a
    fixed number are due, for N = 10,000 and N = 1,000,000: claiming in batches with
    LIMIT keeps it flat. Pending rows are bulk-copied in SQL to set up quickly.
-3. Scale-out: deliveries published per second through the `webhook` adapter to a local
-   HTTP receiver (a real server on 127.0.0.1, in this process) by 1, 2 and 4 runner
-   processes sharing one PostgreSQL database. The receiver must get every delivery
-   exactly once (checked by its Idempotency-Key headers).
+3. HTTP: deliveries published per second through the `webhook` adapter to a local
+   HTTP receiver by 1, 2 and 4 runner processes sharing one PostgreSQL database, side
+   by side with a baseline: a plain `httpx.Client` loop posting the same bodies, with
+   the same headers, to the same receiver (printed: each rate, runner / baseline, and
+   N runners / one). The receiver (`socialsched.http_receiver`) runs in a process of
+   its own and answers each request in one send on a TCP_NODELAY socket, so no delayed
+   ACK stalls a client; it must get every delivery exactly once (checked by its
+   Idempotency-Key headers) over one connection per runner.
 
 Timing starts when every worker process has opened the store (a start signal), so
 process start-up and imports are not counted. The jsonl adapter fsyncs every line;
@@ -18,11 +22,14 @@ hide the runner's own cost (printed).
 
     python benchmarks/dispatch.py                       # 3,000 deliveries; 10k vs 1M pending
     python benchmarks/dispatch.py --size 200 --pending 1000 5000   # quick check
+    python benchmarks/dispatch.py --http-only --size 2000 --runners 1 2   # the HTTP row
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import multiprocessing
 import os
 import resource
@@ -41,13 +48,16 @@ import sqlalchemy
 from _mark_cost import mark_rows
 from _synthetic import calendar, deliveries
 
+from socialsched.journal import Journal
 from socialsched.model import Channel
+from socialsched.registry import adapter_class
 from socialsched.runner import Runner
 from socialsched.store import Store
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-# The webhook channel's signing key: read from the environment, as in production.
-SIGNING_ENV = "SOCIALSCHED_BENCH_SIGNING_KEY"
+# The webhook channel's signing key: granted through the environment, as in production.
+SIGNING_SECRET = "BENCH_SIGNING_KEY"
+SIGNING_ENV = f"SOCIALSCHED_SECRET_{SIGNING_SECRET}"
 
 
 def scratch() -> Path:
@@ -62,9 +72,16 @@ def _work(
     ready: multiprocessing.Queue,  # type: ignore[type-arg]
     go: Any,
     result: multiprocessing.Queue,  # type: ignore[type-arg]
+    adapters: tuple[str, ...] = ("jsonl",),
+    state: str | None = None,
 ) -> None:
     store = Store(db)
-    runner = Runner(store, batch=100, lease=timedelta(minutes=5))
+    # A receipt journal, as `socialsched run` keeps (in the scratch folder).
+    journal = None if state is None else Journal(Path(state), store.url)
+    runner = Runner(store, batch=100, lease=timedelta(minutes=5), journal=journal)
+    # Start-up, not publishing: loading the adapter plugins is not timed.
+    for adapter in adapters:
+        adapter_class(adapter)
     ready.put(True)
     go.wait()
     published = runner.run_until_idle()
@@ -73,14 +90,18 @@ def _work(
     result.put((published, finished, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
 
 
-def run_workers(db: str, workers: int) -> tuple[int, float, int]:
+def run_workers(
+    db: str, workers: int, adapters: tuple[str, ...] = ("jsonl",), state: str | None = None
+) -> tuple[int, float, int]:
     """(deliveries published, seconds from the start signal until the last worker was
-    idle, peak RSS KiB of the largest worker)."""
+    idle, peak RSS KiB of the largest worker). With `state`, each worker keeps a receipt
+    journal in that folder, as `socialsched run` does in its state folder."""
     ready: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     result: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     go = multiprocessing.Event()
     processes = [
-        multiprocessing.Process(target=_work, args=(db, ready, go, result)) for _ in range(workers)
+        multiprocessing.Process(target=_work, args=(db, ready, go, result, adapters, state))
+        for _ in range(workers)
     ]
     for process in processes:
         process.start()
@@ -117,6 +138,9 @@ def _prepare(
     planned = deliveries(cal, due, now - timedelta(minutes=30), timedelta(0))
     store = Store(db)
     store.schedule(cal, "2000-01-01", "2100-01-01", planned=planned)
+    approve = getattr(store, "approve_channels", None)
+    if approve is not None:  # where the store asks the operator to approve destinations
+        approve()
     if pending:
         # Far-future copies of the due rows, made in SQL: setup, not what is measured.
         copies = -(-pending // due)
@@ -164,41 +188,118 @@ def drop_schema(schema: str) -> None:
     engine.dispose()
 
 
-def scale_out(size: int, runners: list[int], no_postgresql: bool, folder: Path) -> dict[str, float]:
-    """Webhook throughput by 1, 2, 4... runners on PostgreSQL, against a local receiver."""
+def _body(number: int) -> bytes:
+    """A webhook body of the size the adapter sends for a synthetic delivery."""
+    return json.dumps(
+        {
+            "type": "message",
+            "idempotency_key": f"{number:020x}",
+            "delivery_id": f"{number:020x}",
+            "post": "p1",
+            "segment": "s1",
+            "channel": "feed",
+            "locale": "en-GB",
+            "text": f"message {number} for s1",
+            "utc": "2030-01-01T09:00:00+00:00",
+            "local": "2030-01-01T09:00:00+00:00",
+            "audience": None,
+            "tags": ["content"],
+            "quiet_hours": None,
+            "attachments": [],
+        }
+    ).encode()
+
+
+def _httpx_loop(url: str, size: int, result: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    import hashlib
+    import hmac
+
+    import httpx
+
+    bodies = [_body(number) for number in range(size)]
+    key = os.urandom(32)
+    with httpx.Client(timeout=10) as client:
+        started = time.perf_counter()
+        for number, body in enumerate(bodies):
+            # The webhook adapter's headers, signature included (HMAC-SHA256).
+            stamp = str(int(time.time()))
+            signed = f"b{number}.{stamp}.".encode() + body
+            signature = hmac.new(key, signed, hashlib.sha256).hexdigest()
+            client.post(
+                url,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": f"b{number}",
+                    "webhook-id": f"b{number}",
+                    "webhook-timestamp": stamp,
+                    "webhook-signature": f"v1,{signature}",
+                },
+            ).read()
+        result.put(time.perf_counter() - started)
+
+
+def httpx_baseline(url: str, size: int) -> float:
+    """Seconds a plain httpx.Client loop in a process of its own takes to post `size`
+    webhook bodies to `url`."""
+    result: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    child = multiprocessing.Process(target=_httpx_loop, args=(url, size, result))
+    child.start()
+    seconds = float(result.get())
+    child.join()
+    return seconds
+
+
+def http_rows(size: int, runners: list[int], no_postgresql: bool, folder: Path) -> dict[str, float]:
+    """The HTTP row: webhook throughput by 1, 2, 4... runners on PostgreSQL and the
+    httpx loop, to a receiver in another process."""
     # Imported here: the memory section's forked workers would start with its modules.
-    from socialsched.testing import LocalServer
+    from socialsched.http_receiver import Receiver
 
     results: dict[str, float] = {}
     if no_postgresql:
-        print("scale-out (webhook, PostgreSQL): skipped (--no-postgresql)")
+        print("HTTP (webhook, PostgreSQL): skipped (--no-postgresql)")
         return results
-    os.environ[SIGNING_ENV] = uuid.uuid4().hex
+    os.environ[SIGNING_ENV] = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    with Receiver(in_process=False) as receiver:
+        seconds = httpx_baseline(f"{receiver.url}/hook", size)
+    assert receiver.stats.requests == size, receiver.stats
+    baseline = results["httpx-loop"] = size / seconds
+    print(
+        f"http       httpx.Client loop: {size} in {seconds:.2f} s = {baseline:,.0f}/s "
+        f"({receiver.stats.connections} connection)"
+    )
     for workers in runners:
         found = postgres_database()
         if found is None:
             break
         db, schema = found
-        with LocalServer() as receiver:
+        with Receiver(in_process=False) as receiver:
             channel = Channel(
                 name="feed",
                 adapter="webhook",
                 settings={"url": f"{receiver.url}/hook"},
-                secrets={"signing_key": SIGNING_ENV},
+                secrets={"signing_key": SIGNING_SECRET},
             )
             try:
                 prepare(db, folder, size, channel=channel)
-                published, seconds, _ = run_workers(db, workers)
+                published, seconds, _ = run_workers(
+                    db, workers, ("webhook",), state=str(folder / f"state-{workers}")
+                )
             finally:
                 drop_schema(schema)
-            keys = [request.header("Idempotency-Key") for request in receiver.requests]
+        stats = receiver.stats
         assert published == size, (published, size)
-        assert len(keys) == len(set(keys)) == size, (len(keys), len(set(keys)), size)
-        rate = published / seconds
-        results[f"webhook-postgresql-{workers}"] = rate
+        assert len(stats.keys) == len(set(stats.keys)) == size, (len(stats.keys), size)
+        rate = results[f"webhook-postgresql-{workers}"] = published / seconds
+        versus = ""
+        if workers > 1 and "webhook-postgresql-1" in results:
+            versus = f", {rate / results['webhook-postgresql-1']:.2f}x one runner"
         print(
             f"webhook    {workers} runner(s) on PostgreSQL: {published} in {seconds:.2f} s "
-            f"= {rate:,.0f}/s ({len(keys)} requests received, each key once)"
+            f"= {rate:,.0f}/s ({rate / baseline:.2f} of the httpx loop{versus}; "
+            f"{len(stats.keys)} requests received, each key once, "
+            f"over {stats.connections} connection(s))"
         )
     return results
 
@@ -215,12 +316,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         help="runner processes to measure the webhook scale-out with",
     )
     parser.add_argument("--no-postgresql", action="store_true")
+    parser.add_argument(
+        "--http-only", action="store_true", help="only the HTTP row (webhook and httpx loop)"
+    )
     args = parser.parse_args(argv)
     folder = scratch()
     results: dict[str, float] = {}
     print(f"output and SQLite files in {folder}")
     try:
-        for backend in ("sqlite", "postgresql"):
+        for backend in () if args.http_only else ("sqlite", "postgresql"):
             for workers in (1, 2):
                 if backend == "sqlite":
                     db, schema = str(folder / f"w{workers}.db"), None
@@ -242,7 +346,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                     f"= {rate:,.0f}/s"
                 )
         rss = []
-        for pending in args.pending:
+        for pending in [] if args.http_only else args.pending:
             db = str(folder / f"pending{pending}.db")
             prepare(db, folder, min(args.size, pending), pending)
             published, _, peak = run_workers(db, 1)
@@ -251,11 +355,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 f"pending {pending:>9,}: runner peak RSS {peak / 1024:.1f} MiB "
                 f"({published} published)"
             )
-        results["rss_ratio"] = rss[1] / rss[0]
-        print(
-            f"RSS ratio {args.pending[1]:,} vs {args.pending[0]:,} pending: "
-            f"{results['rss_ratio']:.2f}"
-        )
+        if rss:
+            results["rss_ratio"] = rss[1] / rss[0]
+            print(
+                f"RSS ratio {args.pending[1]:,} vs {args.pending[0]:,} pending: "
+                f"{results['rss_ratio']:.2f}"
+            )
         if not getattr(args, "http_only", False):
             # The sending mark's cost: one runner with and without it, in one process.
             sqlite = ("sqlite", lambda: (str(folder / f"mark-{uuid.uuid4().hex[:6]}.db"), None))
@@ -264,7 +369,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 backends.append(("postgresql", postgres_database))
             results.update(mark_rows(args.size, backends, prepare, drop_schema, folder))
         # Last: forked workers start with the parent's memory, and the receiver's grows it.
-        results.update(scale_out(args.size, args.runners, args.no_postgresql, folder))
+        results.update(http_rows(args.size, args.runners, args.no_postgresql, folder))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return results

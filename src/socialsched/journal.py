@@ -117,6 +117,9 @@ class Journal:
         self._descriptor: int | None = None
         self._path: Path | None = None
         self._unrecorded = 0
+        #: Called before the file is emptied or removed: the store may have recorded
+        #: its receipts without waiting for the disk (`Store.make_durable`).
+        self.before_empty: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"<Journal {self.folder}>"
@@ -163,8 +166,18 @@ class Journal:
         self._unrecorded = max(0, self._unrecorded - 1)
         if self._descriptor is None or self._unrecorded:
             return
-        if os.fstat(self._descriptor).st_size > ROTATE_BYTES:
+        if os.fstat(self._descriptor).st_size > ROTATE_BYTES and self._durable():
             os.ftruncate(self._descriptor, 0)
+
+    def _durable(self) -> bool:
+        """Whether what the store recorded is on its disk (`before_empty` succeeded)."""
+        try:
+            if self.before_empty is not None:
+                self.before_empty()
+        except Exception:  # the database is away: the file stays, to be replayed
+            logger.warning("journal %s kept: the store cannot say it is on disk", self._path)
+            return False
+        return True
 
     @property
     def unrecorded(self) -> int:
@@ -175,7 +188,7 @@ class Journal:
         """Close this process's file; remove it when everything in it is recorded."""
         if self._descriptor is None or self._path is None:
             return
-        if not self._unrecorded:
+        if not self._unrecorded and self._durable():
             with contextlib.suppress(OSError):
                 self._path.unlink()
         os.close(self._descriptor)

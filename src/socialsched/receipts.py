@@ -59,6 +59,10 @@ class Receipts:
         self.lease = lease
         self._wait = wait
         self._stopping = stopping
+        if journal is not None:
+            # Outcomes are committed without waiting for the disk (store.round_trips):
+            # the journal is emptied only once they are on it.
+            journal.before_empty = store.make_durable
 
     def replay(self) -> int:
         """Record the receipts left in the journals of runners that are gone."""

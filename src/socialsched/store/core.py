@@ -40,6 +40,7 @@ from .common import (
     describe_database_error,
 )
 from .records import Hold, Record
+from .round_trips import make_durable, outcome_engine, ping_when_idle
 from .tagmatch import has_tag
 
 
@@ -88,6 +89,8 @@ class StoreCore:
                 cursor.execute("PRAGMA cache_size=-65536")
                 cursor.close()
 
+            self.outcome_engine = engine
+
             @event.listens_for(engine, "begin")
             def _sqlite_begin(connection: Connection) -> None:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -96,7 +99,11 @@ class StoreCore:
         connect_args: dict[str, Any] = {}
         if self.schema:
             connect_args["options"] = f"-c search_path={self.schema}"
-        engine = create_engine(self.url, connect_args=connect_args, pool_pre_ping=True)
+        engine = create_engine(self.url, connect_args=connect_args)
+        # A ping per checkout was a round trip per transaction: only after idling.
+        ping_when_idle(engine)
+        # Outcomes wait for no disk flush: the next sending mark's flushes them.
+        self.outcome_engine = outcome_engine(self.url, connect_args)
         if self.schema:
             with engine.begin() as connection:
                 connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
@@ -118,6 +125,14 @@ class StoreCore:
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+        if self.outcome_engine is not self.engine:
+            self.outcome_engine.dispose()
+
+    def make_durable(self) -> None:
+        """Wait until every outcome recorded so far is on disk (PostgreSQL commits
+        outcomes without waiting for it: `store.round_trips`); at once on SQLite."""
+        if self.is_postgresql:
+            make_durable(self.engine)
 
     def __enter__(self) -> Self:
         return self

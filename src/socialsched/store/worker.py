@@ -25,6 +25,7 @@ from ..tables import (
 from .common import _naive
 from .queries import Queries
 from .records import _DEFERRED_PREFIX, _RETRY_REASON, Record
+from .round_trips import finish_statement, one_statement
 from .rows import _LOG_COLUMNS
 from .sending import mark_sqlite
 
@@ -107,7 +108,8 @@ class WorkerProtocol(Queries):
             values["lease_until"] = now + lease
         if not self.is_postgresql:
             return mark_sqlite(self.engine, record.id, worker, now, lease)
-        with self.engine.begin() as connection:
+        # One statement in autocommit mode: one round trip (store.round_trips).
+        with one_statement(self.engine) as connection:
             marked = connection.execute(
                 update(deliveries)
                 .where(
@@ -361,6 +363,34 @@ class WorkerProtocol(Queries):
         receipt_json = json.dumps(dict(receipt), default=str) if receipt is not None else None
         if receipt_json is not None:
             values["receipt"] = receipt_json
+        values = {
+            "state": to_state,
+            "state_actor": worker,
+            "claimed_by": None,
+            "lease_until": None,
+            "sending_at": None,
+            "updated_at": now,
+            **values,
+        }
+        entry = {
+            "at": now,
+            "delivery_id": record.id,
+            "post": record.post,
+            "segment": record.segment,
+            "channel": record.channel,
+            "from_state": "claimed",
+            "to_state": to_state,
+            "actor": worker,
+            "reason": reason,
+            "attempt": record.attempts,
+            "receipt": receipt_json,
+            "media": sent_media_json(record.media) if to_state == "published" else None,
+        }
+        if self.is_postgresql:
+            # One statement, one round trip, no wait for the disk (store.round_trips).
+            with self.outcome_engine.connect() as connection:
+                statement, parameters = finish_statement(record.id, worker, values, entry)
+                return bool(connection.execute(statement, parameters).all())
         with self.engine.begin() as connection:
             done = connection.execute(
                 update(deliveries)
@@ -369,38 +399,10 @@ class WorkerProtocol(Queries):
                     deliveries.c.state == "claimed",
                     deliveries.c.claimed_by == worker,
                 )
-                .values(
-                    state=to_state,
-                    state_actor=worker,
-                    claimed_by=None,
-                    lease_until=None,
-                    sending_at=None,
-                    updated_at=now,
-                    **values,
-                )
+                .values(**values)
             ).rowcount
             if done:
-                self._append_log(
-                    connection,
-                    [
-                        {
-                            "at": now,
-                            "delivery_id": record.id,
-                            "post": record.post,
-                            "segment": record.segment,
-                            "channel": record.channel,
-                            "from_state": "claimed",
-                            "to_state": to_state,
-                            "actor": worker,
-                            "reason": reason,
-                            "attempt": record.attempts,
-                            "receipt": receipt_json,
-                            "media": sent_media_json(record.media)
-                            if to_state == "published"
-                            else None,
-                        }
-                    ],
-                )
+                self._append_log(connection, [entry])
         return bool(done)
 
     def record_published(

@@ -1,0 +1,196 @@
+"""Fewer round trips to PostgreSQL per delivery.
+
+A runner writes twice per delivery: the sending mark before the network call and the
+outcome after it. Each was a transaction of its own: a pool pre-ping, BEGIN, the
+statements (the outcome: an UPDATE and the activity-log INSERT), COMMIT: five or six
+round trips to the server each, about eleven per delivery, and on a busy two-core
+machine each round trip costs a scheduling delay in both processes. Here:
+
+- `ping_when_idle`: a pooled connection is pinged at checkout only when it has been
+  idle for `PING_AFTER_IDLE` seconds, not every time (SQLAlchemy's `pool_pre_ping`).
+  A connection that fails mid-statement instead is reported like any database error,
+  which the runner already handles (it retries, with backoff).
+- `one_statement`: a write that is one SQL statement runs in autocommit mode, where the
+  statement is its own transaction: no BEGIN and no COMMIT round trip.
+- `finish_statement`: an outcome (the delivery's new state and its activity-log entry)
+  is one statement, `WITH done AS (UPDATE ... RETURNING ...) INSERT INTO activity
+  SELECT ... FROM done`: atomic, and one round trip.
+
+- `outcome_engine`: outcomes are committed without waiting for PostgreSQL to flush
+  its write-ahead log to disk (`synchronous_commit = off`, on connections of their
+  own). The sending mark is still committed synchronously, and PostgreSQL's log is one
+  sequence: the next delivery's mark, committed before its network call, flushes the
+  previous delivery's outcome with it. So a delivery waits for one disk flush (its
+  mark), not two. Until then an outcome is committed (visible, atomic) but not yet on
+  disk: PostgreSQL itself flushes it within a fraction of a second, and only a crash
+  of the PostgreSQL server in that window loses it, leaving the delivery claimed with
+  its sending mark, so in doubt after the lease (never sent again blindly); a
+  published receipt is then still in the runner's journal, which is emptied only
+  after `make_durable`.
+
+So a delivery costs two round trips to PostgreSQL (mark, outcome) and one disk flush,
+besides its share of the batch's claim. SQLite is left as it was: it is in-process,
+without round trips.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import (
+    ClauseElement,
+    Engine,
+    Insert,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
+
+from ..tables import activity, deliveries
+
+#: Seconds a pooled connection may sit unused before its next checkout pings it.
+PING_AFTER_IDLE = 1.0
+
+
+def ping_when_idle(engine: Engine, after: float = PING_AFTER_IDLE) -> None:
+    """Ping a connection at checkout when it was idle `after` seconds or more (a
+    dropped connection is then replaced before use, as with `pool_pre_ping`)."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_from"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_from = record.info.get("idle_from")
+        if idle_from is not None and time.monotonic() - idle_from < after:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # the dialect's own error for a dead connection
+            raise DisconnectionError(str(error)) from error
+        if not alive:
+            raise DisconnectionError("the database connection did not answer a ping")
+
+
+@contextlib.contextmanager
+def one_statement(engine: Engine) -> Iterator[Connection]:
+    """A connection for a write that is a single SQL statement: in autocommit mode, so
+    the statement is its own transaction (atomic, durable when it returns)."""
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
+def outcome_engine(url: str, connect_args: Mapping[str, Any]) -> Engine:
+    """An engine on the same PostgreSQL database for outcome statements: autocommit,
+    and each session commits without waiting for the disk (see the module's text)."""
+    engine = create_engine(url, connect_args=dict(connect_args), isolation_level="AUTOCOMMIT")
+
+    @event.listens_for(engine, "connect")
+    def _asynchronous_commit(dbapi_connection: Any, record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET synchronous_commit TO off")
+        cursor.close()
+        dbapi_connection.commit()
+
+    ping_when_idle(engine)
+    return engine
+
+
+def make_durable(engine: Engine) -> None:
+    """Wait until every commit made so far, asynchronous ones included, is on disk:
+    a transaction that takes a transaction id commits synchronously, and PostgreSQL
+    flushes its log up to that commit, so everything before it too."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("SELECT pg_current_xact_id()")
+
+
+#: Outcome statements by the names of their values and entry fields: built once, then
+#: only their parameters change (building one costs more than sending it).
+_TEMPLATES: dict[tuple[tuple[str, ...], tuple[str, ...]], Insert] = {}
+
+
+def _template(values: Mapping[str, Any], names: tuple[str, ...]) -> Insert:
+    """The outcome statement with a bound parameter for every value (`v_<column>`),
+    every entry field (`e_<field>`), the delivery (`record_id`) and the worker;
+    values that are SQL expressions (attempts - 1) are written into it."""
+    done = (
+        update(deliveries)
+        .where(
+            deliveries.c.id == bindparam("record_id"),
+            deliveries.c.state == "claimed",
+            deliveries.c.claimed_by == bindparam("worker"),
+        )
+        .values(
+            {
+                name: value
+                if isinstance(value, ClauseElement)
+                else bindparam(f"v_{name}", type_=deliveries.c[name].type)
+                for name, value in values.items()
+            }
+        )
+        .returning(deliveries.c.id)
+        .cte("done")
+    )
+    columns = [
+        done.c.id if name == "delivery_id" else bindparam(f"e_{name}", type_=activity.c[name].type)
+        for name in names
+    ]
+    return (
+        insert(activity)
+        .from_select(list(names), select(*columns).select_from(done))
+        # At the top level: PostgreSQL runs a data-modifying WITH only there.
+        .add_cte(done)
+        .returning(activity.c.id)
+    )
+
+
+def finish_statement(
+    record_id: str,
+    worker: str,
+    values: Mapping[str, Any],
+    entry: Mapping[str, Any],
+) -> tuple[Insert, dict[str, Any]]:
+    """One statement, and its parameters, that moves `record_id`, while `worker` holds
+    its claim, to `values` and appends the activity-log `entry` (a row of `activity`
+    without its id) only when it did. It returns the new entry's id: one row when both
+    happened, none when the claim was lost (then nothing changed). (Its row count
+    cannot tell: the driver reports -1 for an INSERT ... SELECT under a WITH.)"""
+    names = tuple(entry)
+    plain = all(not isinstance(value, ClauseElement) for value in values.values())
+    key = (tuple(values), names)
+    statement = _TEMPLATES.get(key) if plain else None
+    if statement is None:
+        statement = _template(values, names)
+        if plain:
+            _TEMPLATES[key] = statement
+    parameters = {
+        "record_id": record_id,
+        "worker": worker,
+        **{
+            f"v_{name}": value
+            for name, value in values.items()
+            if not isinstance(value, ClauseElement)
+        },
+        **{f"e_{name}": entry[name] for name in names if name != "delivery_id"},
+    }
+    return statement, parameters
+
+
+__all__ = [
+    "PING_AFTER_IDLE",
+    "finish_statement",
+    "make_durable",
+    "one_statement",
+    "outcome_engine",
+    "ping_when_idle",
+]
