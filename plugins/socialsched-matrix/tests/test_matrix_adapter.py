@@ -47,8 +47,9 @@ class FakeHomeserver:
     room history (`/messages`, newest first with `from`/`limit` paging and the
     `senders`/`types` filter) like a homeserver."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_alive: bool = False) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.connections: set[tuple[str, int]] = set()  # client addresses seen
         self.scripted: list[tuple[int, dict[str, Any]]] = []
         self.events: dict[tuple[str, str], str] = {}  # (token, txn id) -> event id
         self.timeline: dict[str, list[dict[str, Any]]] = {}  # room id -> events, oldest first
@@ -58,6 +59,9 @@ class FakeHomeserver:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1 keeps a connection open across requests (to count them).
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -90,6 +94,7 @@ class FakeHomeserver:
             "data": raw,
         }
         self.requests.append(record)
+        self.connections.add(handler.client_address)
         status, body = self.answer(record)
         data = json.dumps(body).encode()
         handler.send_response(status)
@@ -526,3 +531,21 @@ def test_an_unreadable_answer_after_sending_is_still_a_receipt(
     homeserver.scripted.append((200, {"unexpected": True}))
     receipt = make_adapter(homeserver).publish(make_message(), "k")
     assert receipt == Receipt(remote_id=f"{ROOM}/?", extra={"room_id": ROOM, "event_id": "?"})
+
+
+def test_publishes_reuse_one_connection_and_close_ends_it() -> None:
+    server = FakeHomeserver(keep_alive=True)
+    server.thread.start()
+    try:
+        adapter = make_adapter(server)
+        for number in range(4):
+            adapter.publish(make_message(f"post {number}"), f"key-{number}")
+        assert len(server.requests) >= 4
+        assert len(server.connections) == 1  # one client, one kept connection
+        adapter.close()
+        adapter.publish(make_message("after close"), "key-after")
+        adapter.close()
+        assert len(server.connections) == 2  # a new client after close
+    finally:
+        server.server.shutdown()
+        server.server.server_close()

@@ -23,8 +23,6 @@ id) or "room:#news-fr:example.org" (an alias); the bot must already be in the ro
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import hashlib
 import html
 import io
@@ -61,6 +59,8 @@ from socialsched.audiences import Audience
 from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.media import IMAGE_TYPES, Media, MediaLimits
 from socialsched.model import Channel
+
+from .loop import KeptLoop
 
 MSGTYPES = ("m.text", "m.notice")
 FORMATS = ("plain", "html")
@@ -147,6 +147,9 @@ class MatrixAdapter(Adapter):
                 f"{', '.join(FORMATS)}"
             )
         self.timeout = float(settings.get("timeout", 20))
+        # One client on one kept event loop: the homeserver connection is reused.
+        self._kept = KeptLoop(f"matrix {channel.name}")
+        self._nio: AsyncClient | None = None
         upload_mb = settings.get("max_upload_mb")
         if upload_mb is not None:
             limit = int(float(upload_mb) * MB)
@@ -198,38 +201,35 @@ class MatrixAdapter(Adapter):
     # -- running nio --------------------------------------------------------------------
 
     def _run(self, work: Callable[[AsyncClient], Awaitable[_RESULT]]) -> _RESULT:
-        """Run `work` with a logged-in client on a fresh event loop, mapping errors."""
+        """Run `work` with the channel's logged-in client on its kept event loop (built
+        at first use, closed by `close`), mapping errors."""
 
         async def session() -> _RESULT:
-            config = AsyncClientConfig(
-                max_limit_exceeded=0,  # report 429 to the caller instead of sleeping
-                max_timeouts=0,
-                request_timeout=self.timeout,
-                encryption_enabled=False,
-            )
-            client = AsyncClient(self.homeserver, self.user_id, config=config)
-            client.restore_login(self.user_id, self.device_id, self.secret("access_token"))
-            try:
-                return await work(client)
-            finally:
-                await client.close()
-
-        def run() -> _RESULT:
-            try:
-                return asyncio.run(session())
-            except TimeoutError:
-                raise TransientError(f"matrix {self.homeserver} timed out") from None
-            except ClientError as error:
-                raise TransientError(
-                    f"matrix {self.homeserver} unreachable: {type(error).__name__}"
-                ) from None
+            if self._nio is None:
+                config = AsyncClientConfig(
+                    max_limit_exceeded=0,  # report 429 to the caller instead of sleeping
+                    max_timeouts=0,
+                    request_timeout=self.timeout,
+                    encryption_enabled=False,
+                )
+                client = AsyncClient(self.homeserver, self.user_id, config=config)
+                client.restore_login(self.user_id, self.device_id, self.secret("access_token"))
+                self._nio = client
+            return await work(self._nio)
 
         try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return run()
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(run).result()
+            return self._kept.run(session)
+        except TimeoutError:
+            raise TransientError(f"matrix {self.homeserver} timed out") from None
+        except ClientError as error:
+            raise TransientError(
+                f"matrix {self.homeserver} unreachable: {type(error).__name__}"
+            ) from None
+
+    def close(self) -> None:
+        """Close the channel's client and stop its event loop."""
+        client, self._nio = self._nio, None
+        self._kept.close(client.close if client is not None else None)
 
     def _check(self, response: Any, what: str) -> None:
         if not isinstance(response, ErrorResponse):
