@@ -83,6 +83,9 @@ def schedule(folders: dict[str, Path]) -> None:
     )  # fmt: skip
     assert scheduled.returncode == 0, scheduled.stderr
     assert scheduled.stdout.startswith("2 added")
+    # The operator approves where the channels' secrets go.
+    approved = socialsched("channels", "approve", "--all", "--db", "state.db", cwd=folders["ops"])
+    assert approved.returncode == 0, approved.stderr
 
 
 def in_process(*args: str) -> str:
@@ -164,7 +167,7 @@ secrets = {{ signing_key = "HOOK_KEY" }}
         server.reply(Reply(503))
         first = socialsched(
             "run", "--until-idle", "--db", "../ops/state.db", "--worker", "first",
-            cwd=elsewhere, HOOK_KEY="whsec_bmV3LXVzZXItc2lnbmluZy1rZXk=",
+            cwd=elsewhere, SOCIALSCHED_SECRET_HOOK_KEY="whsec_bmV3LXVzZXItc2lnbmluZy1rZXk=",
         )  # fmt: skip
         assert first.returncode == 0, first.stderr
         assert (
@@ -180,7 +183,8 @@ secrets = {{ signing_key = "HOOK_KEY" }}
             store.publish_now(retry.id)
         second = socialsched(
             "run", "--until-idle", "--db", "../ops/state.db", "--worker", "second",
-            "--format", "json", cwd=elsewhere, HOOK_KEY="whsec_bmV3LXVzZXItc2lnbmluZy1rZXk=",
+            "--format", "json", cwd=elsewhere,
+            SOCIALSCHED_SECRET_HOOK_KEY="whsec_bmV3LXVzZXItc2lnbmluZy1rZXk=",
         )  # fmt: skip
         assert second.returncode == 0, second.stderr
         nothing = {
