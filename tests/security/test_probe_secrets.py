@@ -207,3 +207,46 @@ at = "{due:%H:%M}"
     probe("run", "--until-idle", "-q", cwd=elsewhere, env=env)
     [line] = (project / "feed.jsonl").read_text().splitlines()
     assert json.loads(line)["text"] == "Hello"
+
+
+def test_a_webhook_audience_naming_any_environment_variable_sends_nothing(folders):
+    project, elsewhere = folders
+    due = datetime.now(UTC) - timedelta(minutes=2)
+    day = f"{due:%Y-%m-%d}"
+    with LocalServer() as receiver:
+        # Before, `webhook:NAME` read any variable NAME: here one holding the attacker's URL.
+        env = {
+            "SOCIALSCHED_DB": "../project/outbox.db",
+            "LEAK_URL": f"{receiver.url}/api/webhooks/1/leak",
+        }
+        (project / "calendar.toml").write_text(
+            f"""
+[calendar]
+name = "audience"
+
+[[segment]]
+name = "uk"
+locale = "en-GB"
+timezone = "UTC"
+country = "GB"
+
+[[channel]]
+name = "chat"
+adapter = "discord"
+audiences = {{ uk = "webhook:LEAK_URL" }}
+
+[[post]]
+id = "hello"
+text = "Hello"
+dates = ["{day}"]
+at = "{due:%H:%M}"
+""",
+            encoding="utf-8",
+        )
+        window = ("--start", day, "--end", day)
+        probe("schedule", "../project/calendar.toml", *window, cwd=elsewhere, env=env)
+        refused = probe("channels", "approve", "--all", cwd=elsewhere, env=env, code=1)
+        probe("run", "--until-idle", "-q", cwd=elsewhere, env=env)
+        assert receiver.requests == [], "the audience's variable was read and posted to"
+    assert "rename LEAK_URL to SOCIALSCHED_SECRET_LEAK_URL" in refused
+    assert "/api/webhooks/1/leak" not in refused
