@@ -76,7 +76,7 @@ def invoke(call: Callable[[click.Context], Any], ctx: click.Context) -> Any:
     except (click.exceptions.Exit, click.Abort, KeyboardInterrupt, SystemExit):
         raise
     except Exception as error:
-        if logs.current_format() != "json":
+        if logs.current_format() != "json" or failures.from_input(error):
             if failures.debugging():
                 raise
             # Out of memory, too deep, an OS or image error: a message, never a traceback.

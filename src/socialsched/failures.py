@@ -29,6 +29,13 @@ def debugging() -> bool:
     return os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
 
 
+def from_input(error: BaseException) -> bool:
+    """Whether `error` is one that input can cause (out of memory, too deep, an OS,
+    image or TOML error) rather than a bug: reported as a message even in JSON logs."""
+    module = type(error).__module__.split(".")[0]
+    return isinstance(error, (MemoryError, RecursionError, OSError)) or module in ("PIL", "tomllib")
+
+
 def describe(error: BaseException) -> str:
     """One sentence for an unexpected `error`, naming its kind and what to do."""
     if isinstance(error, MemoryError):
@@ -91,4 +98,4 @@ def _deepest_line(text: str) -> int | None:
     return best if deepest else None
 
 
-__all__ = ["DEBUG_VARIABLE", "debugging", "describe", "toml_problem"]
+__all__ = ["DEBUG_VARIABLE", "debugging", "describe", "from_input", "toml_problem"]

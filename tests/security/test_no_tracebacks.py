@@ -226,3 +226,17 @@ def test_debug_variable_gives_the_traceback_back(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "load", mock.Mock(side_effect=ValueError("boom")))
     result = CliRunner().invoke(cli.main, ["plan", str(calendar)])
     assert isinstance(result.exception, ValueError)
+
+
+def test_errors_from_input_are_messages_in_json_logs_too(tmp_path, monkeypatch):
+    import json
+
+    calendar = copy_example(tmp_path)
+    monkeypatch.delenv(failures.DEBUG_VARIABLE, raising=False)
+    monkeypatch.setattr(cli, "load", mock.Mock(side_effect=MemoryError()))
+    result = CliRunner().invoke(cli.main, ["--log-format", "json", "plan", str(calendar)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.stderr
+    line = json.loads(result.stderr.strip().splitlines()[-1])
+    assert line["level"] == "error"
+    assert line["error"].startswith("out of memory")
