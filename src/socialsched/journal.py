@@ -120,6 +120,7 @@ class Journal:
         #: Called before the file is emptied or removed: the store may have recorded
         #: its receipts without waiting for the disk (`Store.make_durable`).
         self.before_empty: Callable[[], None] | None = None
+        self._kept = False  # whether keeping the file was already reported
 
     def __repr__(self) -> str:
         return f"<Journal {self.folder}>"
@@ -169,13 +170,27 @@ class Journal:
         if os.fstat(self._descriptor).st_size > ROTATE_BYTES and self._durable():
             os.ftruncate(self._descriptor, 0)
 
+    def entries(self) -> list[Entry]:
+        """The entries of this process's own file (none before the first write)."""
+        if self._path is None:
+            return []
+        with open(self._path, "rb") as file:
+            return [entry for line in file if (entry := Entry.from_line(line)) is not None]
+
     def _durable(self) -> bool:
         """Whether what the store recorded is on its disk (`before_empty` succeeded)."""
         try:
             if self.before_empty is not None:
                 self.before_empty()
-        except Exception:  # the database is away: the file stays, to be replayed
-            logger.warning("journal %s kept: the store cannot say it is on disk", self._path)
+        except Exception as error:  # the database is away or restarted: the file stays
+            if not self._kept:  # said once: this runs again at every recorded receipt
+                logger.warning(
+                    "journal %s kept, to be replayed: the store cannot say its receipts are "
+                    "on disk (%s)",
+                    self._path,
+                    type(error).__name__,  # not its text: a driver's may name the server
+                )
+            self._kept = True
             return False
         return True
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from .journal import Entry, Journal
 from .store import Record, Store, describe_database_error
+from .store.round_trips import ServerRestarted
 
 logger = logging.getLogger("socialsched.runner")
 
@@ -62,13 +63,26 @@ class Receipts:
         if journal is not None:
             # Outcomes are committed without waiting for the disk (store.round_trips):
             # the journal is emptied only once they are on it.
-            journal.before_empty = store.make_durable
+            journal.before_empty = self._durable
 
     def replay(self) -> int:
         """Record the receipts left in the journals of runners that are gone."""
         if self.journal is None:
             return 0
         return self.journal.replay(self._record_entry)
+
+    def _durable(self) -> None:
+        """Make what the store recorded durable; when PostgreSQL restarted meanwhile
+        (outcomes committed without waiting for the disk may be lost), record again
+        every receipt in this runner's journal first (recording twice is harmless)."""
+        try:
+            self.store.make_durable()
+        except ServerRestarted:
+            assert self.journal is not None
+            for entry in self.journal.entries():
+                self._record_entry(entry)
+            self.store.server_seen()
+            self.store.make_durable()
 
     def _record_entry(self, entry: Entry) -> None:
         if entry.part is None:

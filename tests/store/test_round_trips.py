@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,9 @@ from sqlalchemy import event
 
 from socialsched.journal import Entry, Journal
 from socialsched.model import Channel
+from socialsched.receipts import Receipts
 from socialsched.runner import Runner
-from socialsched.store.round_trips import finish_statement
+from socialsched.store.round_trips import ServerRestarted, finish_statement
 from socialsched.tables import activity
 
 SEGMENTS = [segment(f"s{number}") for number in range(12)]
@@ -88,6 +89,30 @@ def test_outcomes_commit_without_waiting_for_the_disk_and_marks_do(pg_store):
     with pg_store.engine.connect() as connection:
         assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
     pg_store.make_durable()  # a synchronous commit that flushes them: it runs
+
+
+def test_after_a_server_restart_the_journal_is_recorded_again_before_it_is_emptied(
+    pg_store, tmp_path
+):
+    store = pg_store
+    store.schedule(calendar([post("a", "05:30")], [segment("uk")]), "2027-01-04", "2027-01-04")
+    (record,) = store.claim("w1", limit=5, lease=timedelta(minutes=1))
+    journal = Journal(tmp_path, store.url)
+    Receipts(  # it sets the journal's before_empty
+        store, "w1", journal, lease=timedelta(minutes=1), wait=lambda s: None, stopping=bool
+    )
+    # A receipt in the journal whose outcome a crash of the server lost (never recorded
+    # here), and PostgreSQL started again since the store was opened.
+    journal.write(Entry(record.id, None, {"remote_id": "r-1"}), "w1")
+    store._server_started = datetime(2000, 1, 1, tzinfo=UTC)
+    with pytest.raises(ServerRestarted, match="restarted"):
+        store.make_durable()
+    assert journal.before_empty is not None
+    journal.before_empty()  # what emptying the journal calls first
+    assert store.get(record.id).state == "published"
+    assert store.get(record.id).receipt["remote_id"] == "r-1"
+    store.make_durable()  # the restart is known now
+    journal.close()
 
 
 def test_the_outcome_statement_needs_the_claim_and_logs_only_what_it_changed(pg_store, clock):

@@ -40,7 +40,12 @@ from .common import (
     describe_database_error,
 )
 from .records import Hold, Record
-from .round_trips import make_durable, outcome_engine, ping_when_idle
+from .round_trips import (
+    make_durable,
+    outcome_engine,
+    ping_when_idle,
+    server_started,
+)
 from .tagmatch import has_tag
 
 
@@ -62,6 +67,8 @@ class StoreCore:
             self.engine = self._create_engine()
             self.is_postgresql = self.engine.dialect.name == "postgresql"
             self._migrate()
+            # When the server started, to tell a restart that may have lost outcomes.
+            self._server_started = server_started(self.engine) if self.is_postgresql else None
         except (SQLAlchemyError, ImportError) as error:
             raise StoreError(
                 f"cannot open database {_redact(self.url)}: {error.__class__.__name__}: "
@@ -130,9 +137,17 @@ class StoreCore:
 
     def make_durable(self) -> None:
         """Wait until every outcome recorded so far is on disk (PostgreSQL commits
-        outcomes without waiting for it: `store.round_trips`); at once on SQLite."""
+        outcomes without waiting for it: `store.round_trips`); at once on SQLite.
+        Raises `ServerRestarted` when PostgreSQL restarted since the store was opened
+        (or since `server_seen`): outcomes recorded before a crash may be lost."""
         if self.is_postgresql:
-            make_durable(self.engine)
+            make_durable(self.engine, getattr(self, "_server_started", None))
+
+    def server_seen(self) -> None:
+        """Take PostgreSQL's current start time as known (after `make_durable` raised
+        `ServerRestarted` and what may have been lost was recorded again)."""
+        if self.is_postgresql:
+            self._server_started = server_started(self.engine)
 
     def __enter__(self) -> Self:
         return self

@@ -24,9 +24,11 @@ machine each round trip costs a scheduling delay in both processes. Here:
   mark), not two. Until then an outcome is committed (visible, atomic) but not yet on
   disk: PostgreSQL itself flushes it within a fraction of a second, and only a crash
   of the PostgreSQL server in that window loses it, leaving the delivery claimed with
-  its sending mark, so in doubt after the lease (never sent again blindly); a
-  published receipt is then still in the runner's journal, which is emptied only
-  after `make_durable`.
+  its sending mark, so in doubt after the lease (never sent again blindly). A
+  published receipt is also in the runner's journal, which is emptied only after
+  `make_durable`; that raises `ServerRestarted` when PostgreSQL started again since
+  the store last saw it, and the runner then records its journal's receipts again
+  first (`socialsched.receipts`).
 
 So a delivery costs two round trips to PostgreSQL (mark, outcome) and one disk flush,
 besides its share of the batch's claim. SQLite is left as it was: it is in-process,
@@ -106,12 +108,31 @@ def outcome_engine(url: str, connect_args: Mapping[str, Any]) -> Engine:
     return engine
 
 
-def make_durable(engine: Engine) -> None:
+class ServerRestarted(RuntimeError):
+    """PostgreSQL restarted since it was last seen: outcomes committed without waiting
+    for the disk before a crash may be lost, so what depends on them (the runner's
+    journal) must be kept."""
+
+
+def server_started(engine: Engine) -> Any:
+    """When the PostgreSQL server behind `engine` started."""
+    with engine.connect() as connection:
+        return connection.exec_driver_sql("SELECT pg_postmaster_start_time()").scalar()
+
+
+def make_durable(engine: Engine, started: Any) -> Any:
     """Wait until every commit made so far, asynchronous ones included, is on disk:
     a transaction that takes a transaction id commits synchronously, and PostgreSQL
-    flushes its log up to that commit, so everything before it too."""
+    flushes its log up to that commit, so everything before it too. `started` is when
+    the server had started as last seen; returns when it started now, and raises
+    `ServerRestarted` when that changed (a crash may have lost earlier outcomes)."""
     with engine.begin() as connection:
-        connection.exec_driver_sql("SELECT pg_current_xact_id()")
+        now_started = connection.exec_driver_sql(
+            "SELECT pg_postmaster_start_time() FROM (SELECT pg_current_xact_id()) AS flush"
+        ).scalar()
+    if started is not None and now_started != started:
+        raise ServerRestarted(f"the PostgreSQL server restarted at {now_started}")
+    return now_started
 
 
 #: Outcome statements by the names of their values and entry fields: built once, then
@@ -188,6 +209,7 @@ def finish_statement(
 
 __all__ = [
     "PING_AFTER_IDLE",
+    "ServerRestarted",
     "finish_statement",
     "make_durable",
     "one_statement",
