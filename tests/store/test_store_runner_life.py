@@ -52,13 +52,16 @@ def write_calendar(
     return path
 
 
-def schedule(ops: Path, db: str, posts: dict[str, datetime]) -> None:
+def schedule(
+    ops: Path, db: str, posts: dict[str, datetime], env: dict[str, str] | None = None
+) -> None:
     days = sorted(due.date() for due in posts.values())
     socialsched(
         "schedule", "../calendar/calendar.toml", "--db", db,
         "--start", str(days[0]), "--end", str(days[-1]), cwd=ops,
     )  # fmt: skip
-    socialsched("channels", "approve", "--all", "--db", db, cwd=ops)
+    # The operator approves where the channels' secrets go (webhook URLs read from env).
+    socialsched("channels", "approve", "--all", "--db", db, cwd=ops, env=env or {})
 
 
 def receiver_keys(receiver: LocalServer) -> list[str | None]:
@@ -265,8 +268,8 @@ def test_json_lines_of_a_cli_runner_hide_secret_urls(tmp_path):
         calendar.write_text(text, encoding="utf-8")
         ops = tmp_path / "ops"
         ops.mkdir()
-        schedule(ops, "../outbox.db", {"p": due})
         url = receiver.url + secret_path
+        schedule(ops, "../outbox.db", {"p": due}, env={"SOCIALSCHED_SECRET_LIFE_HOOK_URL": url})
         # -v: httpx's request lines too (they name the URL).
         result = socialsched(
             "--log-format", "json", "run", "-v", "--until-idle", "--db", "../outbox.db",
