@@ -4,6 +4,7 @@ line), and settings that are file paths (taken from the calendar's folder)."""
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -152,6 +153,9 @@ settings = { base_url = "https://api.example", region = "" }
 
 def test_path_settings_are_taken_from_the_calendars_folder(tmp_path, needsboth, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    # Paths outside the calendar's folder are the operator's to allow.
+    allowed = [tmp_path / "abs", tmp_path / "certs", tmp_path / "home"]
+    monkeypatch.setenv("SOCIALSCHED_ALLOWED_PATHS", os.pathsep.join(map(str, allowed)))
     project = tmp_path / "project"
     write(
         project,
@@ -207,6 +211,7 @@ settings = { path = 7 }
 @pytest.mark.parametrize("folder", [None, "words", "~/shared/words"])
 def test_the_templates_folder_is_taken_from_the_calendars_folder(tmp_path, monkeypatch, folder):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SOCIALSCHED_ALLOWED_PATHS", str(tmp_path / "home" / "shared"))
     project = tmp_path / "project"
     expected = {
         None: project / "templates",

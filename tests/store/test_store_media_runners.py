@@ -89,7 +89,8 @@ def test_a_runner_killed_mid_thread_leaves_each_of_five_parts_once_in_order(
     tmp_path, stop_when, written_at_kill
 ):
     due = datetime.now(UTC) - timedelta(minutes=2)
-    network = tmp_path / "network.jsonl"
+    # The jsonl "network" lives in the calendar's folder, where calendar paths must be.
+    network = tmp_path / "calendar" / "network.jsonl"
     thread_calendar(tmp_path / "calendar", network, due)
     ops = tmp_path / "ops"
     ops.mkdir()
@@ -140,7 +141,7 @@ def test_a_runner_killed_mid_thread_leaves_each_of_five_parts_once_in_order(
 
 def test_scheduling_again_reads_no_media_file_and_a_replaced_file_updates_deliveries(tmp_path):
     calendar_file = thread_calendar(
-        tmp_path / "calendar", tmp_path / "out.jsonl", datetime(2031, 3, 3, 9, tzinfo=UTC)
+        tmp_path / "calendar", tmp_path / "calendar" / "out.jsonl", datetime(2031, 3, 3, 9, tzinfo=UTC)
     )
     banner = tmp_path / "calendar" / "banner.png"
     original = banner.read_bytes()
