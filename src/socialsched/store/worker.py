@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    and_,
     select,
     update,
 )
@@ -34,6 +35,11 @@ UNSTARTED = "claimed by a runner that stopped before sending it"
 
 # States a receipt found later does not overwrite.
 _SETTLED = ("published", "cancelled")
+
+
+def _held(which: Any, worker: str) -> Any:
+    """The delivery `which` selects, while `worker` still holds its claim."""
+    return and_(which, deliveries.c.state == "claimed", deliveries.c.claimed_by == worker)
 
 
 class WorkerProtocol(Queries):
@@ -112,11 +118,7 @@ class WorkerProtocol(Queries):
         with one_statement(self.engine) as connection:
             marked = connection.execute(
                 update(deliveries)
-                .where(
-                    deliveries.c.id == record.id,
-                    deliveries.c.state == "claimed",
-                    deliveries.c.claimed_by == worker,
-                )
+                .where(_held(deliveries.c.id == record.id, worker))
                 .values(**values)
             ).rowcount
         return bool(marked)
@@ -126,11 +128,7 @@ class WorkerProtocol(Queries):
         with self.engine.begin() as connection:
             held = connection.execute(
                 update(deliveries)
-                .where(
-                    deliveries.c.id == record.id,
-                    deliveries.c.state == "claimed",
-                    deliveries.c.claimed_by == worker,
-                )
+                .where(_held(deliveries.c.id == record.id, worker))
                 .values(lease_until=self.now() + lease)
             ).rowcount
         return bool(held)
@@ -394,11 +392,7 @@ class WorkerProtocol(Queries):
         with self.engine.begin() as connection:
             done = connection.execute(
                 update(deliveries)
-                .where(
-                    deliveries.c.id == record.id,
-                    deliveries.c.state == "claimed",
-                    deliveries.c.claimed_by == worker,
-                )
+                .where(_held(deliveries.c.id == record.id, worker))
                 .values(**values)
             ).rowcount
             if done:
@@ -487,11 +481,7 @@ class WorkerProtocol(Queries):
             connection.execute(insert.on_conflict_do_nothing())
             held = connection.execute(
                 update(deliveries)
-                .where(
-                    deliveries.c.id == record.id,
-                    deliveries.c.state == "claimed",
-                    deliveries.c.claimed_by == worker,
-                )
+                .where(_held(deliveries.c.id == record.id, worker))
                 # This part is recorded: until the next one is marked, nothing is in
                 # flight.
                 .values(lease_until=now + lease, sending_at=None)
