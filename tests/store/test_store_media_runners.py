@@ -141,7 +141,9 @@ def test_a_runner_killed_mid_thread_leaves_each_of_five_parts_once_in_order(
 
 def test_scheduling_again_reads_no_media_file_and_a_replaced_file_updates_deliveries(tmp_path):
     calendar_file = thread_calendar(
-        tmp_path / "calendar", tmp_path / "calendar" / "out.jsonl", datetime(2031, 3, 3, 9, tzinfo=UTC)
+        tmp_path / "calendar",
+        tmp_path / "calendar" / "out.jsonl",
+        datetime(2031, 3, 3, 9, tzinfo=UTC),
     )
     banner = tmp_path / "calendar" / "banner.png"
     original = banner.read_bytes()
