@@ -7,31 +7,28 @@ import json
 from pathlib import Path
 
 import sqlalchemy
+from calendar_text import uk_segment
 
 from .probe import assert_no_traceback, run_probe
 
 HOOK_URL = "https://hooks.example.org:8443/services/T000/B000/xoxo-url-token-42"
 
-CALENDAR = """
+CALENDAR = f"""
 [calendar]
 name = "approve"
 
-[[segment]]
-name = "uk"
-locale = "en-GB"
-timezone = "UTC"
-country = "GB"
+{uk_segment()}
 
 [[channel]]
 name = "hooks"
 adapter = "webhook"
-secrets = { url = "HOOK_URL", signing_key = "HOOK_KEY" }
+secrets = {{ url = "HOOK_URL", signing_key = "HOOK_KEY" }}
 
 [[channel]]
 name = "masto"
 adapter = "mastodon"
-settings = { instance = "https://Mastodon.Example", max_length = 500 }
-secrets = { token = "MASTO_TOKEN" }
+settings = {{ instance = "https://Mastodon.Example", max_length = 500 }}
+secrets = {{ token = "MASTO_TOKEN" }}
 
 [[channel]]
 name = "screen"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from calendar_text import uk_segment
+
 from .probe import assert_no_traceback, run_probe
 
 DAY = "2099-03-02"
@@ -13,11 +15,7 @@ CALENDAR = f"""
 [calendar]
 name = "filters"
 
-[[segment]]
-name = "uk"
-locale = "en-GB"
-timezone = "Europe/London"
-country = "GB"
+{uk_segment("Europe/London")}
 
 [[channel]]
 name = "feed"
