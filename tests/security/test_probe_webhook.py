@@ -8,6 +8,7 @@ import base64
 
 import pytest
 import standardwebhooks
+from calendar_text import uk_segment
 
 from socialsched.testing import LocalServer, Reply
 
@@ -23,11 +24,7 @@ def calendar_text(url: str) -> str:
 [calendar]
 name = "hooks"
 
-[[segment]]
-name = "uk"
-locale = "en-GB"
-timezone = "Europe/London"
-country = "GB"
+{uk_segment("Europe/London")}
 
 [[channel]]
 name = "hook"
