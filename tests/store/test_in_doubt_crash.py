@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from calendar_text import post_due, uk_segment
 from doubt_network import Receiver
 
 from socialsched.store import Store
@@ -35,22 +36,14 @@ def write_calendar(folder: Path, adapter: str, url: str) -> str:
 [calendar]
 name = "doubt"
 
-[[segment]]
-name = "uk"
-locale = "en-GB"
-timezone = "UTC"
-country = "GB"
+{uk_segment()}
 
 [[channel]]
 name = "net"
 adapter = "{adapter}"
 settings = {{ url = "{url}" }}
 
-[[post]]
-id = "hello"
-text = "Hello"
-dates = ["{due:%Y-%m-%d}"]
-at = "{due:%H:%M}"
+{post_due(due)}
 """,
         encoding="utf-8",
     )
