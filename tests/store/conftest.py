@@ -123,6 +123,20 @@ class Recorder(Adapter):
 
 
 @pytest.fixture
+def pg_schema() -> Iterator[tuple[sqlalchemy.Engine, str]]:
+    """An engine on PostgreSQL and the name of a schema (not created) that is dropped
+    afterwards, with its "_away" twin; skips where PostgreSQL does not answer."""
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(PG_URL)
+    yield engine, schema
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}_away" CASCADE')
+    engine.dispose()
+
+
+@pytest.fixture
 def recorder() -> Recorder:
     return Recorder(Channel(name="feed", adapter="jsonl", settings={"path": "/nonexistent"}))
 

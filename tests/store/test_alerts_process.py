@@ -6,28 +6,14 @@ from __future__ import annotations
 
 import json
 import signal
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-import sqlalchemy
-from conftest import PG_URL, require_postgres
+from calendar_text import uk_segment
+from conftest import PG_URL
 from runner_process import RunnerProcess, socialsched
 
 from socialsched.store import Store
-
-
-@pytest.fixture
-def pg_schema():
-    require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = sqlalchemy.create_engine(PG_URL)
-    yield engine, schema
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}_away" CASCADE')
-    engine.dispose()
 
 
 def alerts(folder: Path) -> list[dict]:
@@ -52,11 +38,7 @@ name = "alerting"
 [runner]
 alert_channels = ["ops"]
 
-[[segment]]
-name = "uk"
-locale = "en-GB"
-timezone = "UTC"
-country = "GB"
+{uk_segment()}
 
 [[channel]]
 name = "feed"

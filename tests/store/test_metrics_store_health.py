@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import os
 import signal
-import uuid
 from pathlib import Path
 
-import pytest
-import sqlalchemy
-from conftest import PG_URL, calendar, post, require_postgres
+from conftest import PG_URL, calendar, post
 from prometheus_client.parser import text_string_to_metric_families
 from runner_process import RunnerProcess, get
 
@@ -153,18 +150,6 @@ def test_an_unwritable_sqlite_file_or_folder_is_read_only(tmp_path):
             folder.chmod(0o755)
             path.chmod(0o644)
         assert serve(metrics, "/readyz") == ("200 OK", "ready\n")
-
-
-@pytest.fixture
-def pg_schema():
-    require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = sqlalchemy.create_engine(PG_URL)
-    yield engine, schema
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}_away" CASCADE')
-    engine.dispose()
 
 
 def test_an_unreachable_postgresql_leaves_the_store_figures_out(pg_schema):
