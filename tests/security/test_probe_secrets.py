@@ -19,7 +19,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
+from calendar_text import post_due, uk_segment
 
 from socialsched.store import Store
 from socialsched.testing import LocalServer
@@ -42,11 +42,7 @@ name = "probe"
 [runner]
 alert_channels = ["ops"]
 
-[[segment]]
-name = "uk"
-locale = "en-GB"
-timezone = "UTC"
-country = "GB"
+{uk_segment()}
 
 [[channel]]
 name = "masto"
@@ -60,23 +56,11 @@ name = "ops"
 adapter = "jsonl"
 settings = {{ path = "ops.jsonl" }}
 
-[[post]]
-id = "{post}"
-text = "Hello"
-dates = ["{due:%Y-%m-%d}"]
-at = "{due:%H:%M}"
+{post_due(due, post)}
 """,
         encoding="utf-8",
     )
     return f"{due:%Y-%m-%d}"
-
-
-@pytest.fixture
-def folders(tmp_path: Path) -> tuple[Path, Path]:
-    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
-    project.mkdir()
-    elsewhere.mkdir()
-    return project, elsewhere
 
 
 def probe(*args: str, cwd: Path, env: dict[str, str], code: int = 0) -> str:
@@ -176,22 +160,14 @@ def test_console_and_jsonl_channels_need_no_approval(folders):
 [calendar]
 name = "plain"
 
-[[segment]]
-name = "uk"
-locale = "en-GB"
-timezone = "UTC"
-country = "GB"
+{uk_segment()}
 
 [[channel]]
 name = "feed"
 adapter = "jsonl"
 settings = {{ path = "feed.jsonl" }}
 
-[[post]]
-id = "hello"
-text = "Hello"
-dates = ["{due:%Y-%m-%d}"]
-at = "{due:%H:%M}"
+{post_due(due)}
 """,
         encoding="utf-8",
     )
@@ -224,22 +200,14 @@ def test_a_webhook_audience_naming_any_environment_variable_sends_nothing(folder
 [calendar]
 name = "audience"
 
-[[segment]]
-name = "uk"
-locale = "en-GB"
-timezone = "UTC"
-country = "GB"
+{uk_segment()}
 
 [[channel]]
 name = "chat"
 adapter = "discord"
 audiences = {{ uk = "webhook:LEAK_URL" }}
 
-[[post]]
-id = "hello"
-text = "Hello"
-dates = ["{day}"]
-at = "{due:%H:%M}"
+{post_due(due)}
 """,
             encoding="utf-8",
         )
