@@ -55,3 +55,13 @@ def assert_no_traceback(result: subprocess.CompletedProcess[str]) -> None:
         assert "Traceback (most recent call last)" not in stream, stream[-3000:]
         assert "MemoryError" not in stream, stream[-3000:]
         assert "RecursionError" not in stream, stream[-3000:]
+
+
+def lint_one_day(tmp_path: Path, day: str = "2027-03-01") -> subprocess.CompletedProcess[str]:
+    """`socialsched lint` of `tmp_path/cal/calendar.toml` over `day`, run from the folder
+    `tmp_path/elsewhere` (created here); it must end without a traceback."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run_probe("lint", "../cal/calendar.toml", "--start", day, "--end", day, cwd=elsewhere)
+    assert_no_traceback(result)
+    return result

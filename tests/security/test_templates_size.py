@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .probe import assert_no_traceback, run_probe
+from .probe import assert_no_traceback, lint_one_day, run_probe
 
 # Doubles `ns.s` 40 times with EXPR: 2**40 characters (or items) if nothing stops it.
 DOUBLING = (
@@ -60,13 +60,7 @@ def write_calendar(folder: Path, text: str, templates: dict[str, str] | None = N
 
 
 def lint_from_elsewhere(tmp_path: Path) -> tuple[int, str]:
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    result = run_probe(
-        "lint", "../cal/calendar.toml", "--start", "2027-03-01", "--end", "2027-03-01",
-        cwd=elsewhere,
-    )  # fmt: skip
-    assert_no_traceback(result)
+    result = lint_one_day(tmp_path)
     return result.returncode, result.stderr
 
 

@@ -17,7 +17,7 @@ from socialsched import volume
 from socialsched.loader import load
 from socialsched.planner import Planner
 
-from .probe import assert_no_traceback, run_probe
+from .probe import assert_no_traceback, lint_one_day, run_probe
 
 START = date(2027, 3, 1)
 
@@ -91,13 +91,7 @@ def test_max_deliveries_moves_the_limit(tmp_path):
 
 def test_lint_warns_about_a_cadence_faster_than_the_network_allows(tmp_path):
     flood_calendar(tmp_path / "cal", 3, adapter="mastodon")
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    result = run_probe(
-        "lint", "../cal/calendar.toml", "--start", "2027-03-01", "--end", "2027-03-01",
-        cwd=elsewhere,
-    )  # fmt: skip
-    assert_no_traceback(result)
+    result = lint_one_day(tmp_path)
     # 3 segments on one account, every minute: 3 x 180 posts in any 3 hours, where
     # Mastodon allows 300.
     assert (
