@@ -21,13 +21,6 @@ from .hostile import calendar, gif_bomb, line_of, png_bomb, reply, serving
 from .probe import assert_no_traceback, run_probe
 
 
-@pytest.fixture
-def folders(tmp_path: Path) -> tuple[Path, Path]:
-    (tmp_path / "project").mkdir()
-    (tmp_path / "elsewhere").mkdir()
-    return tmp_path / "project", tmp_path / "elsewhere"
-
-
 def lint(project: Path, elsewhere: Path):
     result = run_probe("lint", f"../{project.name}/calendar.toml", cwd=elsewhere)
     assert_no_traceback(result)

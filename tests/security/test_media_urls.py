@@ -43,13 +43,6 @@ def plan(folder: Path, elsewhere: Path, env: dict[str, str] | None = None, timeo
     return result
 
 
-@pytest.fixture
-def folders(tmp_path: Path) -> tuple[Path, Path]:
-    (tmp_path / "project").mkdir()
-    (tmp_path / "elsewhere").mkdir()
-    return tmp_path / "project", tmp_path / "elsewhere"
-
-
 def test_a_url_to_the_loopback_is_refused_without_connecting(folders):
     """Before: http://127.0.0.1:PORT/... was fetched."""
     project, elsewhere = folders
