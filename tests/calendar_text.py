@@ -23,3 +23,22 @@ id = "{post}"
 text = "{text}"
 dates = ["{due:%Y-%m-%d}"]
 at = "{due:%H:%M}\""""
+
+
+def numbered_segments(count: int) -> list[str]:
+    """`count` `[[segment]]` tables, "s0", "s1", ... (en-GB, in GB, on UTC), each
+    ending in a newline."""
+    return [
+        f'[[segment]]\nname = "s{index}"\nlocale = "en-GB"\ntimezone = "UTC"\ncountry = "GB"\n'
+        for index in range(count)
+    ]
+
+
+def numbered_posts(count: int, due: datetime) -> list[str]:
+    """`count` `[[post]]` tables, "p0", "p1", ..., each once at the minute of `due`, its
+    text naming the post and the segment; each ends in a newline."""
+    return [
+        f'[[post]]\nid = "p{index}"\ntext = "post {index} for {{{{ segment.name }}}}"\n'
+        f'dates = ["{due:%Y-%m-%d}"]\nat = "{due:%H:%M}"\n'
+        for index in range(count)
+    ]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
+from calendar_text import numbered_posts, numbered_segments
 from conftest import PG_URL, require_postgres
 from doubt_network import Receiver
 
@@ -39,10 +40,7 @@ STORM = float(os.environ.get("SOCIALSCHED_STORM_SECONDS", "30"))
 def write_calendar(folder: Path, url: str) -> str:
     due = datetime.now(UTC) - timedelta(minutes=3)
     lines = ['[calendar]\nname = "storm"\n']
-    for index in range(SEGMENTS):
-        lines.append(
-            f'[[segment]]\nname = "s{index}"\nlocale = "en-GB"\ntimezone = "UTC"\ncountry = "GB"\n'
-        )
+    lines.extend(numbered_segments(SEGMENTS))
     lines.append(
         f'[[channel]]\nname = "held"\nadapter = "receiver-blind"\nsettings = {{ url = "{url}" }}\n'
     )
@@ -50,11 +48,7 @@ def write_calendar(folder: Path, url: str) -> str:
         f'[[channel]]\nname = "again"\nadapter = "receiver-blind"\non_doubt = "resend"\n'
         f'settings = {{ url = "{url}" }}\n'
     )
-    for index in range(POSTS):
-        lines.append(
-            f'[[post]]\nid = "p{index}"\ntext = "post {index} for {{{{ segment.name }}}}"\n'
-            f'dates = ["{due:%Y-%m-%d}"]\nat = "{due:%H:%M}"\n'
-        )
+    lines.extend(numbered_posts(POSTS, due))
     (folder / "calendar.toml").write_text("\n".join(lines), encoding="utf-8")
     return f"{due:%Y-%m-%d}"
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
+from calendar_text import numbered_posts, numbered_segments
 from conftest import PG_URL, require_postgres
 
 from socialsched.receipts import RECOVERED
@@ -48,18 +49,11 @@ def write_calendar(folder: Path) -> tuple[Path, Path, str]:
     due = datetime.now(UTC) - timedelta(minutes=3)
     out = folder / "published.jsonl"
     lines = ['[calendar]\nname = "crash"\n']
-    for index in range(SEGMENTS):
-        lines.append(
-            f'[[segment]]\nname = "s{index}"\nlocale = "en-GB"\ntimezone = "UTC"\ncountry = "GB"\n'
-        )
+    lines.extend(numbered_segments(SEGMENTS))
     lines.append(
         f'[[channel]]\nname = "feed"\nadapter = "jsonl"\nsettings = {{ path = "{out}" }}\n'
     )
-    for index in range(POSTS):
-        lines.append(
-            f'[[post]]\nid = "p{index}"\ntext = "post {index} for {{{{ segment.name }}}}"\n'
-            f'dates = ["{due:%Y-%m-%d}"]\nat = "{due:%H:%M}"\n'
-        )
+    lines.extend(numbered_posts(POSTS, due))
     path = folder / "calendar.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path, out, f"{due:%Y-%m-%d}"
