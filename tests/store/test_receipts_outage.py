@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
+from calendar_text import post_due, uk_segment
 from doubt_network import Receiver
 from private_postgres import PrivatePostgres
 
@@ -105,22 +106,14 @@ def schedule_one(project: Path, elsewhere: Path, db: str, url: str) -> None:
 [calendar]
 name = "outage"
 
-[[segment]]
-name = "uk"
-locale = "en-GB"
-timezone = "UTC"
-country = "GB"
+{uk_segment()}
 
 [[channel]]
 name = "net"
 adapter = "receiver-blind"
 settings = {{ url = "{url}" }}
 
-[[post]]
-id = "hello"
-text = "Hello"
-dates = ["{due:%Y-%m-%d}"]
-at = "{due:%H:%M}"
+{post_due(due)}
 """,
         encoding="utf-8",
     )
