@@ -5,7 +5,7 @@ make one tag's stored JSON look like another's."""
 from __future__ import annotations
 
 import pytest
-from conftest import calendar, post, segment
+from conftest import Recorder, calendar, post, segment
 
 from socialsched.model import Channel
 
@@ -112,8 +112,6 @@ def test_a_retry_whose_error_mentions_credentials_rejected_is_counted_a_retry(st
     the words appearing anywhere: a network's error text cannot turn a retry into a
     hold."""
     import random
-
-    from conftest import Recorder
 
     from socialsched.adapters import TransientError
     from socialsched.runner import Runner

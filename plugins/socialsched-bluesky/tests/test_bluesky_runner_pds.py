@@ -110,7 +110,7 @@ def test_a_runner_killed_mid_thread_leaves_five_posts_once_each_in_order(
         "schedule", "../calendar/calendar.toml", "--db", "../outbox.db",
         "--start", day, "--end", day, cwd=ops, env=env,
     )  # fmt: skip
-    socialsched("channels", "approve", "--all", "--db", "../outbox.db", cwd=ops)
+    socialsched("channels", "approve", "--all", "--db", "../outbox.db", cwd=ops, env=env)
 
     mark = tmp_path / "stopped"
     stopping = subprocess.Popen(

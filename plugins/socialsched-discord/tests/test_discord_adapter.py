@@ -243,7 +243,8 @@ def test_webhook_token_never_reaches_the_logs(caplog):
     respx.post(FR_URL).mock(return_value=httpx.Response(200, json=POSTED))
     respx.delete(f"{FR_URL}/messages/9001").mock(return_value=httpx.Response(204))
     adapter = DiscordAdapter(channel(), environ=ENV)
-    with caplog.at_level(logging.DEBUG):
+    # httpx's own logger: an in-process CLI run earlier may have quietened it.
+    with caplog.at_level(logging.DEBUG, logger="httpx"):
         adapter.delete(adapter.publish(message(), "k1"))
     assert "HTTP Request: DELETE" in caplog.text
     assert "frtokenpart" not in caplog.text

@@ -346,7 +346,8 @@ def test_default_clock_is_the_system_clock():
 @respx.mock
 def test_token_never_reaches_the_logs(caplog):
     respx.post(FEED).mock(return_value=httpx.Response(200, json={"id": "4242_1"}))
-    with caplog.at_level(logging.DEBUG):
+    # httpx's own logger: an in-process CLI run earlier may have quietened it.
+    with caplog.at_level(logging.DEBUG, logger="httpx"):
         adapter().publish(message(NOW), "k1")
     assert "HTTP Request: POST" in caplog.text
     assert TOKEN not in caplog.text

@@ -247,7 +247,8 @@ def test_webhook_url_never_reaches_the_logs(caplog):
     respx.post(FR_URL).mock(return_value=httpx.Response(200, text="ok"))
     respx.post(DE_URL).mock(return_value=httpx.Response(200, text="ok"))
     adapter = SlackAdapter(channel(), environ=ENV)
-    with caplog.at_level(logging.DEBUG):
+    # httpx's own logger: an in-process CLI run earlier may have quietened it.
+    with caplog.at_level(logging.DEBUG, logger="httpx"):
         adapter.publish(message(), "k1")
         adapter.publish(message(audience=DE), "k2")
     assert "HTTP Request: POST" in caplog.text  # httpx did log both requests

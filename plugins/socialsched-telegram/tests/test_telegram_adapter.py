@@ -254,7 +254,8 @@ def test_delete_sends_delete_message(respx_mock: respx.MockRouter) -> None:
 @respx.mock
 def test_token_never_logged(respx_mock: respx.MockRouter, caplog: pytest.LogCaptureFixture) -> None:
     respx_mock.post(f"{API}/sendMessage").mock(return_value=ok())
-    with caplog.at_level(logging.DEBUG):
+    # httpx's own logger: an in-process CLI run earlier may have quietened it.
+    with caplog.at_level(logging.DEBUG, logger="httpx"):
         make_adapter().publish(make_message(), "k")
     assert "sendMessage" in caplog.text  # httpx did log the request ...
     assert TOKEN not in caplog.text  # ... without the token
