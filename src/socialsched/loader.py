@@ -308,6 +308,11 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
                 vars=header.get("vars", {}),
                 source=path,
                 runner=runner or RunnerSettings(),
+                post_origins={
+                    post.id: (path, lines.line("post", index))
+                    for index, post in enumerate(in_order["post"])
+                    if isinstance(post, Post)
+                },
             )
         except CalendarError as error:
             problems.extend(_locate(p, path, lines) for p in error.problems)

@@ -557,6 +557,12 @@ class Calendar:
     vars: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, repr=False)
     source: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
     runner: RunnerSettings = attrs.field(factory=RunnerSettings)
+    #: Where each post was written: post id -> (file, line). The loader fills it (the
+    #: calendar file's `[[post]]` line, or a spreadsheet's row) so that problems found
+    #: later (limits, media) can name file and line; empty for calendars built in Python.
+    post_origins: Mapping[str, tuple[Path, int | None]] = attrs.field(
+        factory=dict, converter=_frozen_mapping, repr=False, eq=False
+    )
 
     def __attrs_post_init__(self) -> None:
         problems = self.reference_problems()
