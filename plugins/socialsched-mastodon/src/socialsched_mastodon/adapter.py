@@ -23,6 +23,7 @@ Audiences (per segment, see `socialsched.audiences`):
 from __future__ import annotations
 
 import html.parser
+import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ import babel
 import httpx
 import regex
 
+from socialsched import safe_fetch
 from socialsched.adapters import (
     Adapter,
     CannotCheck,
@@ -52,6 +54,8 @@ from socialsched.model import Channel
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 DEFAULT_MAX_LENGTH = 500
 DEFAULT_URL_LENGTH = 23
+# An instance document is a few kilobytes; more is not an instance's answer.
+INSTANCE_DOCUMENT_BYTES = 1_000_000
 MEGABYTE = 1024 * 1024
 # Mastodon's own defaults since 4.2 (MediaAttachment: 16 MB and 3840x2160 pixels per
 # image, 99 MB per video; four attachments, of which at most one video, never mixed);
@@ -163,6 +167,9 @@ class MastodonAdapter(Adapter):
             )
         self.media_wait = float(settings.get("media_wait", 120))
         self._client: httpx.Client | None = None
+        #: Extra arguments for `safe_fetch.fetch` when reading the instance's limits
+        #: (tests give a resolver and a network backend).
+        self.instance_fetch_options: dict[str, Any] = {}
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.sleep: Callable[[float], None] = time.sleep
         self._blocked_until: datetime | None = None
@@ -178,15 +185,20 @@ class MastodonAdapter(Adapter):
         self._limits_known = True
         try:
             # Public endpoint: no token needed, so `plan` works without secrets; a short
-            # timeout because planning offline should fall back to the defaults quickly.
-            # Once per adapter, without the token the kept client sends: its own client.
-            with httpx.Client(timeout=min(self.timeout, 5)) as public:
-                response = public.get(f"{self.instance}/api/v2/instance")
-            response.raise_for_status()
-            config = response.json()["configuration"]
+            # deadline because planning offline should fall back to the defaults quickly.
+            # The instance is named by the calendar, so it is fetched like a calendar's
+            # media URL: public addresses only (or SOCIALSCHED_ALLOWED_NETWORKS), bounded
+            # in bytes and time, and never with the token.
+            document = safe_fetch.fetch(
+                f"{self.instance}/api/v2/instance",
+                max_bytes=INSTANCE_DOCUMENT_BYTES,
+                deadline=min(self.timeout, 5),
+                **self.instance_fetch_options,
+            )
+            config = json.loads(document.data)["configuration"]
             statuses = config.get("statuses", {})
             media = config.get("media_attachments", {})
-        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+        except (safe_fetch.FetchRefused, ValueError, KeyError, TypeError, AttributeError):
             return
         try:
             capabilities = instance_media_limits(self.capabilities, statuses, media)
