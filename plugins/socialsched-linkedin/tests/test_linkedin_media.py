@@ -198,3 +198,25 @@ def test_targeting_problems_are_reported_at_plan_time():
     assert member.capabilities.audiences == ()
     problems = member.validate(message(audience=Audience("targeting", countries=("FR",))))
     assert any("only in organization posts" in problem for problem in problems)
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "upload",
+    [
+        "https://uploads.attacker.example/put",
+        "http://www.linkedin.com/dms-uploads/plain-http",
+        "https://linkedin.com.attacker.example/put",
+    ],
+)
+def test_an_upload_url_off_linkedin_gets_the_bytes_but_never_the_token(upload):
+    image = sample_image(alt="Notre oliveraie")
+    respx.post(f"{API}/rest/images", params={"action": "initializeUpload"}).respond(
+        200, json={"value": {"uploadUrl": upload, "image": "urn:li:image:C1"}}
+    )
+    put = respx.put(upload).respond(201)
+    respx.post(f"{API}/rest/posts").respond(201, headers={"x-restli-id": "urn:li:share:9"})
+    adapter().publish(message(image), "d1")
+    assert put.calls.last.request.content == image.read()
+    assert "Authorization" not in put.calls.last.request.headers
+    assert not any(TOKEN in value for value in put.calls.last.request.headers.values())

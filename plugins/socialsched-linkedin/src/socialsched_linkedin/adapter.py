@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import attrs
 import httpx
@@ -23,7 +23,13 @@ from socialsched.adapters import (
     TransientError,
     retry_after_seconds,
 )
-from socialsched.destinations import ANY_SECRET, Destination, declare
+from socialsched.destinations import (
+    ANY_SECRET,
+    Destination,
+    DestinationError,
+    declare,
+    origin,
+)
 from socialsched.http_client import ChannelClient
 from socialsched.media import Media
 from socialsched.model import Channel
@@ -133,9 +139,12 @@ class LinkedInAdapter(Adapter):
             "X-Restli-Protocol-Version": "2.0.0",
             **kwargs.pop("headers", {}),
         }
+        # Upload URLs LinkedIn hands out are absolute; API paths are not.
+        absolute = path.startswith(("http://", "https://"))
+        url = path if absolute else f"{self.api_url}{path}"
+        if absolute and not self.token_goes_to(url):
+            del headers["Authorization"]
         try:
-            # Upload URLs LinkedIn hands out are absolute; API paths are not.
-            url = path if path.startswith(("http://", "https://")) else f"{self.api_url}{path}"
             response = self._http.request(
                 method, url, headers=headers, timeout=self.timeout, **kwargs
             )
@@ -160,6 +169,24 @@ class LinkedInAdapter(Adapter):
         if response.status_code == 401:
             raise CredentialsRejected(detail)
         raise PermanentError(detail)
+
+    def token_goes_to(self, url: str) -> bool:
+        """Whether the token may go with a request to `url`, a URL an answer gave: to
+        the approved API origin, or over https to LinkedIn's own hosts when the API is
+        LinkedIn's (its upload URLs are on www.linkedin.com). Anywhere else an answer
+        points, the request goes without it."""
+        try:
+            target = origin(url)
+        except DestinationError:
+            return False
+        if target == origin(self.api_url):
+            return True
+        host = urlsplit(url).hostname or ""
+        return (
+            origin(self.api_url) == origin(API_URL)
+            and target.startswith("https://")
+            and (host == "linkedin.com" or host.endswith(".linkedin.com"))
+        )
 
     def post_body(self, message: Message, media_urns: Sequence[str] = ()) -> dict[str, Any]:
         """The JSON body of the post for `message`, naming its uploaded media."""
