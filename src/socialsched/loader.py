@@ -20,6 +20,7 @@ from .media import MediaItem
 from .media_library import file_problem, resolve_path
 from .model import Calendar, Channel, Observance, Post, RunnerSettings, Segment
 from .paths import PathRefused, confined, is_confined, not_found
+from .post_sheets import Sheets, sheets_for
 from .registry import UnknownAdapterError, adapter_class
 
 _TABLES: dict[str, type] = {
@@ -28,7 +29,7 @@ _TABLES: dict[str, type] = {
     "observance": Observance,
     "post": Post,
 }
-_CALENDAR_KEYS = {"name", "templates", "max_gap_days", "vars"}
+_CALENDAR_KEYS = {"name", "posts_from", "templates", "max_gap_days", "vars"}
 _RUNNER_KEYS = {field.name for field in attrs.fields(RunnerSettings)}
 _HEADER = re.compile(r"^\s*\[\[\s*([A-Za-z_][\w.]*)\s*\]\]|^\s*\[\s*([A-Za-z_][\w.]*)\s*\]")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"']+)\s*[=.]")
@@ -266,6 +267,11 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
         ]
         if kind == "channel":
             _check_adapters(raw_items, path, lines, problems)
+    # Rows of the `posts_from` data files come after the [[post]] tables, as posts.
+    sheets = sheets_for(header, data.get("post"), path, lines, problems)
+    built["post"].extend(sheets.posts)
+    in_order["post"].extend(sheets.posts)
+    tables = len(in_order["post"]) - len(sheets.rows)
 
     templates = resolve_relative(header.get("templates") or "templates", path)
     if not is_confined(templates, path):
@@ -294,7 +300,7 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
             runner=runner,
         )
         references = Calendar.reference_problems(cast(Calendar, partial))
-        problems.extend(_locate(p, path, lines) for p in references)
+        problems.extend(sheets.locate(p, tables) or _locate(p, path, lines) for p in references)
     else:
         try:
             calendar = Calendar(
@@ -312,14 +318,16 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
                     post.id: (path, lines.line("post", index))
                     for index, post in enumerate(in_order["post"])
                     if isinstance(post, Post)
-                },
+                }
+                | sheets.origins,
             )
         except CalendarError as error:
-            problems.extend(_locate(p, path, lines) for p in error.problems)
+            located = (sheets.locate(p, tables) or _locate(p, path, lines) for p in error.problems)
+            problems.extend(located)
         except (TypeError, ValueError) as error:
             problems.append(Problem(str(error), file=path, line=lines.line("calendar", 0)))
     if calendar is not None:
-        _check_templates(calendar, path, lines, problems)
+        _check_templates(calendar, path, lines, problems, sheets)
     if collect is not None:
         collect.extend(problems)
     if problems:
@@ -573,7 +581,7 @@ def resolve_relative(value: str, calendar_file: Path) -> Path:
 
 
 def _check_templates(
-    calendar: Calendar, path: Path, lines: LineIndex, problems: list[Problem]
+    calendar: Calendar, path: Path, lines: LineIndex, problems: list[Problem], sheets: Sheets
 ) -> None:
     from .errors import RenderError
     from .render import Renderer
@@ -585,7 +593,12 @@ def _check_templates(
                 renderer.check(post, locale)
             except RenderError as error:
                 key = "template" if post.template else "text"
-                problems.append(Problem(str(error), file=path, line=lines.line("post", index, key)))
+                line = lines.line("post", index, key)
+                # A row of a data file is located at its file, row and column.
+                problems.append(
+                    sheets.problem(post, key, str(error))
+                    or Problem(str(error), file=path, line=line)
+                )
                 break
         items = post.media.values() if isinstance(post.media, Mapping) else [post.media]
         for item in (item for listed in items for item in listed):
@@ -596,4 +609,7 @@ def _check_templates(
                 except RenderError as error:
                     first_line = (alt.splitlines() or [""])[0]
                     line = lines.find(first_line, lines.line("post", index, "media"))
-                    problems.append(Problem(str(error), file=path, line=line))
+                    problems.append(
+                        sheets.problem(post, "media", str(error))
+                        or Problem(str(error), file=path, line=line)
+                    )
