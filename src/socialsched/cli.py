@@ -639,7 +639,12 @@ def schedule_command(
     start, end = _range(start, end, 30)
     calendar = load(calendar_file)
     with _open_store(_dry_run_db(db) if dry_run else db) as store:
-        planner = Planner(calendar, media_cache=store.media_cache(read_only=dry_run))
+        planner = Planner(
+            calendar,
+            media_cache=store.media_cache(read_only=dry_run),
+            today=date.today(),
+            pins=store.queue_pins(calendar),  # queued posts that went out keep their slots
+        )
         # A chunk at a time: a range of years takes the memory of one chunk.
         chunks = _chunk_progress(planner.plan_chunks(start, end), start, end)
         result = store.schedule_chunks(calendar, chunks, dry_run=dry_run)

@@ -21,12 +21,14 @@ from .media_library import file_problem, resolve_path
 from .model import Calendar, Channel, Observance, Post, RunnerSettings, Segment
 from .paths import PathRefused, confined, is_confined, not_found
 from .post_sheets import Sheets, sheets_for
+from .queues import Queue
 from .registry import UnknownAdapterError, adapter_class
 
 _TABLES: dict[str, type] = {
     "segment": Segment,
     "channel": Channel,
     "observance": Observance,
+    "queue": Queue,
     "post": Post,
 }
 _CALENDAR_KEYS = {"name", "posts_from", "templates", "max_gap_days", "vars"}
@@ -90,7 +92,7 @@ class LineIndex:
 _KEY_IN_MESSAGE = re.compile(
     r"\b(timezone|time zone|locale|country|subdivision|schedule|quiet_hours|at|dates|date|start"
     r"|end|on_holiday|on_weekend|secrets|secret|text|template|late|misfire_grace|month|weekday"
-    r"|nth)\b"
+    r"|nth|times|days|per_slot|evergreen|queue)\b"
 )
 # Messages say "time zone" and "secret 'token'"; the keys are spelled differently.
 _KEY_ALIASES = {"time zone": "timezone", "secret": "secrets"}
@@ -187,7 +189,7 @@ def _value_problem(
     return Problem(message, file=path, line=lines.line(kind, index, key), where=where)
 
 
-_WHERE = re.compile(r"^(segment|channel|post|observance|runner)\[(\d+)\](?:\.(\w+))?$")
+_WHERE = re.compile(r"^(segment|channel|post|observance|queue|runner)\[(\d+)\](?:\.(\w+))?$")
 
 
 def _locate(problem: Problem, path: Path, lines: LineIndex) -> Problem:
@@ -297,6 +299,7 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
             segments=in_order["segment"],
             channels=in_order["channel"],
             posts=in_order["post"],
+            queues=in_order["queue"],
             runner=runner,
         )
         references = Calendar.reference_problems(cast(Calendar, partial))
@@ -309,6 +312,7 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
                 channels=built["channel"],
                 posts=built["post"],
                 observances=built["observance"],
+                queues=built["queue"],
                 templates=templates,
                 max_gap_days=header.get("max_gap_days"),
                 vars=header.get("vars", {}),

@@ -23,6 +23,7 @@ import holidays
 from .cron import Cron, CronError
 from .errors import CalendarError, Problem
 from .media import Media, MediaSpec, media_spec
+from .queues import Evergreen, Queue, evergreen_setting
 from .timezones import to_zoneinfo
 
 ON_HOLIDAY_POLICIES = ("post", "skip", "next_business_day")
@@ -378,18 +379,26 @@ class Post:
         validator=attrs.validators.in_(THREAD_MODES),  # type: ignore[arg-type]
     )
     number_parts: bool = attrs.field(default=True, validator=_is_bool)
+    #: A `[[queue]]` name: the post takes that queue's next free slot (see `queues`).
+    queue: str | None = None
+    evergreen: Evergreen | None = attrs.field(default=None, converter=evergreen_setting)
     cron: Cron | None = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if (self.text is None) == (self.template is None):
             raise ValueError(f"post {self.id!r} needs exactly one of text or template")
         modes = [self.schedule is not None, bool(self.dates), bool(self.on_holidays)]
+        modes.append(self.queue is not None)
         if sum(modes) != 1:
             raise ValueError(
                 f"post {self.id!r} needs exactly one timing: schedule (cron), "
-                "dates + at, or on_holidays + at"
+                "dates + at, on_holidays + at, or queue"
             )
-        if self.schedule is None and self.at is None:
+        if self.evergreen is not None and self.queue is None:
+            raise ValueError(f"post {self.id!r}: evergreen needs queue = 'NAME' (a queued post)")
+        if self.queue is not None and self.at is not None:
+            raise ValueError(f"post {self.id!r}: at does not go with queue (the queue sets times)")
+        if self.queue is None and self.schedule is None and self.at is None:
             raise ValueError(f"post {self.id!r} needs at = 'HH:MM' with dates or on_holidays")
         if self.schedule is not None and self.at is not None:
             raise ValueError(f"post {self.id!r}: at does not go with schedule (cron sets the time)")
@@ -563,6 +572,8 @@ class Calendar:
     post_origins: Mapping[str, tuple[Path, int | None]] = attrs.field(
         factory=dict, converter=_frozen_mapping, repr=False, eq=False
     )
+    #: The `[[queue]]` tables: posting times that queued posts fill (`socialsched.queues`).
+    queues: tuple[Queue, ...] = attrs.field(default=(), converter=tuple)
 
     def __attrs_post_init__(self) -> None:
         problems = self.reference_problems()
@@ -575,6 +586,8 @@ class Calendar:
         _check_unique("segment", [s.name for s in self.segments], problems, "name")
         _check_unique("channel", [c.name for c in self.channels], problems, "name")
         _check_unique("post", [p.id for p in self.posts], problems, "id")
+        queue_names = {q.name for q in getattr(self, "queues", ())}
+        _check_unique("queue", [q.name for q in getattr(self, "queues", ())], problems, "name")
         segment_names = {s.name for s in self.segments}
         channel_names = {c.name for c in self.channels}
         circles = {circle for s in self.segments for circle in s.circles}
@@ -619,6 +632,15 @@ class Calendar:
                             where=f"post[{index}].segments",
                         )
                     )
+            queue = getattr(post, "queue", None)
+            if queue is not None and queue not in queue_names:
+                problems.append(
+                    Problem(
+                        f"post {post.id!r} names unknown queue {queue!r}"
+                        + (_known(queue_names) if queue_names else " (add a [[queue]] table)"),
+                        where=f"post[{index}].queue",
+                    )
+                )
             for channel_name in post.channels:
                 if channel_name not in channel_names:
                     problems.append(
@@ -637,6 +659,10 @@ class Calendar:
     def channel(self, name: str) -> Channel:
         """The channel called `name`."""
         return next(c for c in self.channels if c.name == name)
+
+    def queue(self, name: str) -> Queue:
+        """The queue called `name`."""
+        return next(q for q in self.queues if q.name == name)
 
     def post(self, post_id: str) -> Post:
         """The post with id `post_id`."""

@@ -24,6 +24,7 @@ from .media import Media, MediaCache
 from .media_library import MediaLibrary, alt_source, items_for, keep_metadata
 from .model import Calendar, Channel, Delivery, Post, Segment
 from .plans import Plan, Route, Slot, Timing, delivery_id
+from .queue_plan import QueuePin, QueuePlanner
 from .registry import adapter_class
 from .render import Renderer
 from .text_variance import RouteTexts, TextCache
@@ -209,8 +210,14 @@ class Planner:
         adapters: Callable[[Channel], Adapter] | None = None,
         media_cache: MediaCache | None = None,
         max_deliveries: int | None = None,
+        *,
+        today: date | None = None,
+        pins: Iterable[QueuePin] = (),
     ) -> None:
         self.calendar = calendar
+        #: Queued posts' slots; `today` is the first day of a queue without a start
+        #: (default: the real today), `pins` the queued deliveries already out.
+        self.queues = QueuePlanner(calendar, self.day_table, today, pins)
         #: The most deliveries one `plan` or `plan_chunks` may plan, counted before
         #: planning (`socialsched.volume`); None: `volume.default_limit()`.
         self.max_deliveries = max_deliveries
@@ -292,6 +299,11 @@ class Planner:
                     continue
                 groups.setdefault(_group_key(segment, self.calendar), []).append(segment)
             for members in groups.values():
+                if post.queue is not None:
+                    for segment, channel, timing in self.queues.timings(post, members, start, end):
+                        if wanted_channels is None or channel.name in wanted_channels:
+                            routes.append(_Route(post, segment, channel, timing))
+                    continue
                 table = self.day_table(members[0], years)
                 timing = Timing.of(_slots(post, members[0], table, start, end))
                 for segment in members:

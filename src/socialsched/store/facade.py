@@ -13,12 +13,13 @@ from ..planner import PlanChunk, Planner
 from ..plans import Plan
 from .approvals import Approvals
 from .operator import Operations
+from .queue_pins import QueuePins
 from .reconcile import Reconciliation
 from .records import ReconcileResult
 from .worker import WorkerProtocol
 
 
-class Store(Reconciliation, Operations, WorkerProtocol, Approvals):
+class Store(Reconciliation, Operations, WorkerProtocol, Approvals, QueuePins):
     """The outbox of deliveries and its activity log, in SQLite or PostgreSQL.
 
     `db` is a SQLAlchemy URL or an SQLite file path (default: $SOCIALSCHED_DB, else
@@ -48,7 +49,14 @@ class Store(Reconciliation, Operations, WorkerProtocol, Approvals):
         and describe every change in the result's `changes`."""
         if planned is not None:
             return self.reconcile(calendar, start, end, planned, actor=actor, dry_run=dry_run)
-        planner = Planner(calendar, media_cache=self.media_cache(read_only=dry_run))
+        # Queued posts that went out keep their slots; a queue without a start begins
+        # on the store's today.
+        planner = Planner(
+            calendar,
+            media_cache=self.media_cache(read_only=dry_run),
+            today=self.now().date(),
+            pins=self.queue_pins(calendar),
+        )
         return self.schedule_chunks(
             calendar, planner.plan_chunks(start, end), actor=actor, dry_run=dry_run
         )
