@@ -88,7 +88,10 @@ def alt_text_warnings(calendar: Calendar) -> list[Problem]:
             if item.alt:
                 continue
             line = None
-            if lines is not None:
+            file, row_line = calendar.post_origins.get(post.id, (calendar.source, None))
+            if file != calendar.source:  # a row of a posts_from data file
+                line = row_line
+            elif lines is not None:
                 raw = item.url or Path(item.source).name
                 line = lines.find(raw, lines.line("post", index, "media"))
             warnings.append(
@@ -96,11 +99,20 @@ def alt_text_warnings(calendar: Calendar) -> list[Problem]:
                     f'post {post.id!r}: {item.source} has no alt text (add alt = "...": '
                     "screen-reader users get nothing from media without it)",
                     severity="warning",
-                    file=calendar.source,
+                    file=file,
                     line=line,
                 )
             )
     return warnings
+
+
+def _at_origin(problem: Problem, calendar: Calendar) -> Problem:
+    """A planner problem located where its post was written (a `[[post]]` table or a
+    row of a `posts_from` file), else at the calendar file."""
+    where = problem.where or ""
+    post = where[6:-1] if where.startswith("post '") else ""
+    file, line = calendar.post_origins.get(post, (calendar.source, problem.line))
+    return Problem(problem.message, problem.severity, file, line, problem.where)
 
 
 def _line_index(calendar: Calendar) -> LineIndex | None:
@@ -124,10 +136,7 @@ def lint(source: str | Path | Calendar, start: date, end: date) -> list[Problem]
             return list(error.problems)
     planner = Planner(calendar)
     deliveries = planner.plan(start, end, problems=problems)
-    problems = [
-        p if p.file else Problem(p.message, p.severity, calendar.source, p.line, p.where)
-        for p in problems
-    ]
+    problems = [p if p.file else _at_origin(p, calendar) for p in problems]
     for exclusion in planner.exclusions:
         problems.append(
             Problem(
