@@ -83,6 +83,13 @@ def test_locale_tables_of_media_resolve_each_list(tmp_path):
         [post.media]
         default = ["en.png"]
         es = [{ path = "es.png", alt = { default = "Banner", es = "Cartel" } }]
+
+        # A segment that reads the "es" entries (a key no segment uses is an error).
+        [[segment]]
+        name = "madrid"
+        locale = "es-ES"
+        timezone = "Europe/Madrid"
+        country = "ES"
         """,
         {"en.png": png_bytes(), "es.png": png_bytes()},
     )
@@ -206,7 +213,7 @@ def test_broken_alt_text_template_is_reported_at_load_on_its_line(tmp_path):
         """
         [[post.media]]
         path = "a.png"
-        alt = { default = "fine", es = "Cartel {{ segment.name " }
+        alt = { default = "fine", fr = "Cartel {{ segment.name " }
         """,
         {"a.png": png_bytes()},
     )

@@ -12,10 +12,11 @@ from typing import Any, cast
 
 import attrs
 
-from . import failures
+from . import duplicates, failures, series
 from .adapters import Adapter
 from .audiences import Audience
 from .errors import CalendarError, Problem
+from .locale_keys import key_line
 from .media import MediaItem
 from .media_library import file_problem, resolve_path
 from .model import Calendar, Channel, Observance, Post, RunnerSettings, Segment
@@ -31,7 +32,7 @@ _TABLES: dict[str, type] = {
     "queue": Queue,
     "post": Post,
 }
-_CALENDAR_KEYS = {"name", "posts_from", "templates", "max_gap_days", "vars"}
+_CALENDAR_KEYS = {"name", "posts_from", "templates", "max_gap_days", "vars", "duplicate_window"}
 _RUNNER_KEYS = {field.name for field in attrs.fields(RunnerSettings)}
 _HEADER = re.compile(r"^\s*\[\[\s*([A-Za-z_][\w.]*)\s*\]\]|^\s*\[\s*([A-Za-z_][\w.]*)\s*\]")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"']+)\s*[=.]")
@@ -131,6 +132,8 @@ def _build(
     label = raw.get("name", raw.get("id"))
     if label is not None:
         where = f"{kind} {label!r}"
+    if kind == "post":  # [[post.occurrence]] tables, each checked on its own lines
+        raw = series.prepare(raw, index, path, lines, problems)
     fields = {a.name for a in attrs.fields(cls) if a.init}
     unknown = sorted(set(raw) - fields)
     for key in unknown:
@@ -157,6 +160,8 @@ def _build(
             problems.append(Problem(text, file=path, line=lines.line(kind, index), where=where))
         else:
             problems.append(_value_problem(message, kind, index, raw, cls, path, lines, where))
+    except series.SeriesError as error:
+        problems.append(series.located(error, index, path, lines, where))
     except (ValueError, KeyError) as error:
         message = str(error.args[0]) if error.args else str(error)
         # The location already names the table; don't say "post 'x': post 'x': ...".
@@ -189,12 +194,14 @@ def _value_problem(
     return Problem(message, file=path, line=lines.line(kind, index, key), where=where)
 
 
-_WHERE = re.compile(r"^(segment|channel|post|observance|queue|runner)\[(\d+)\](?:\.(\w+))?$")
+_WHERE = re.compile(r"^(segment|channel|post|observance|queue|runner)\[(\d+)\](?:\.(\w+))?(.*)$")
 
 
 def _locate(problem: Problem, path: Path, lines: LineIndex) -> Problem:
     match = _WHERE.match(problem.where or "")
     line = lines.line(match[1], int(match[2]), match[3]) if match else None
+    if match and match[4]:  # a key inside the table: `post[2].text[fe]`
+        line = key_line(lines.text_lines, match[4], line)
     return attrs.evolve(problem, file=path, line=line, where=None)
 
 
@@ -228,6 +235,7 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
         problems.append(Problem("calendar must be a table: [calendar]", file=path))
         header = {}
     problems.extend(_header_problems(header, path, lines))
+    problems.extend(duplicates.header_problems(header, path, lines))
     for key in sorted(set(header) - _CALENDAR_KEYS):
         problems.append(
             Problem(
@@ -315,6 +323,9 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
                 queues=built["queue"],
                 templates=templates,
                 max_gap_days=header.get("max_gap_days"),
+                duplicate_window=header.get(
+                    "duplicate_window", duplicates.DEFAULT_DUPLICATE_WINDOW
+                ),
                 vars=header.get("vars", {}),
                 source=path,
                 runner=runner or RunnerSettings(),
@@ -346,6 +357,8 @@ def _with_media_files(
     """`post` with its media paths made absolute (relative to the calendar file), each
     file checked: missing, of an unknown type (by content) or unreadable is a problem
     on the line that names it."""
+    check = lambda stand_in, view: _with_media_files(stand_in, 0, path, view, problems)  # noqa: E731
+    post = series.resolve_media(post, index, lines, check)  # each occurrence's media
     if not post.media:
         return post
     media_line = lines.line("post", index, "media")

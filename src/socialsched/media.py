@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 import attrs
 
+from .locale_keys import locale_table
+
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 """Image MIME types socialsched accepts in a calendar."""
 
@@ -190,7 +192,7 @@ def _alt(value: Any) -> str | Mapping[str, str] | None:
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items()}
+        return locale_table({str(k): str(v) for k, v in value.items()}, "alt")
     raise ValueError("alt must be a string or a table keyed by locale")
 
 
@@ -254,7 +256,8 @@ def media_spec(value: Any) -> MediaSpec:
     if value is None:
         return ()
     if isinstance(value, Mapping) and not ({"path", "url", "alt"} & set(value)):
-        return {str(locale): media_spec(items) for locale, items in value.items()}  # type: ignore[misc]
+        lists = {str(locale): media_spec(items) for locale, items in value.items()}
+        return locale_table(lists, "media")  # type: ignore[arg-type]
     if isinstance(value, str | Mapping | MediaItem):
         value = [value]
     if not isinstance(value, list | tuple):

@@ -14,17 +14,22 @@ import zoneinfo
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import babel
 import holidays
 
 from .cron import Cron, CronError
+from .duplicates import DEFAULT_DUPLICATE_WINDOW, duplicate_window
 from .errors import CalendarError, Problem
+from .locale_keys import locale_table, unused_key_problems
 from .media import Media, MediaSpec, media_spec
 from .queues import Evergreen, Queue, evergreen_setting
 from .timezones import to_zoneinfo
+
+if TYPE_CHECKING:
+    from .series import Occurrence
 
 ON_HOLIDAY_POLICIES = ("post", "skip", "next_business_day")
 THREAD_MODES: tuple[bool | str, ...] = (False, True, "auto")
@@ -324,11 +329,25 @@ def _timedelta(value: Any) -> timedelta | None:
     return timedelta(**{unit.get(match[2], "days"): int(match[1])})
 
 
+def _occurrences(value: Any) -> tuple[Occurrence, ...]:
+    from .series import occurrences  # series builds on this module
+
+    return occurrences(value)
+
+
+def series_references(index: int, post: Any, channel_names: set[str]) -> list[Problem]:
+    """Unknown channels named by a post's changed occurrences (`series`)."""
+    from .series import reference_problems
+
+    return reference_problems(index, post, channel_names)
+
+
 def _text(value: Any) -> str | Mapping[str, str] | None:
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items()}
+        # Keys are locales however written: 'fr-Fr' and 'es_MX' are 'fr-FR' and 'es-MX'.
+        return locale_table({str(k): str(v) for k, v in value.items()}, "text")
     raise ValueError("text must be a string or a table keyed by locale")
 
 
@@ -382,6 +401,11 @@ class Post:
     #: A `[[queue]]` name: the post takes that queue's next free slot (see `queues`).
     queue: str | None = None
     evergreen: Evergreen | None = attrs.field(default=None, converter=evergreen_setting)
+    #: A finite series (`socialsched.series`): the first `count` occurrences from
+    #: `start`, none on `skip` dates, and `[[post.occurrence]]` changes to single ones.
+    count: int | None = None
+    skip: tuple[date, ...] = attrs.field(default=(), converter=_dates)
+    occurrence: tuple[Occurrence, ...] = attrs.field(default=(), converter=_occurrences)
     cron: Cron | None = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -413,6 +437,10 @@ class Post:
                     f"post {self.id!r}: bad schedule {self.schedule!r}: {error}"
                 ) from None
         object.__setattr__(self, "cron", cron)
+        if self.count is not None or self.skip or self.occurrence:
+            from .series import check
+
+            check(self)
 
 
 # No __weakref__ slot: it would keep `_DeliveryFields` below from sharing the layout.
@@ -566,6 +594,10 @@ class Calendar:
     vars: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, repr=False)
     source: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
     runner: RunnerSettings = attrs.field(factory=RunnerSettings)
+    #: Same text to the same channel and audience closer than this is a lint warning.
+    duplicate_window: timedelta = attrs.field(
+        default=DEFAULT_DUPLICATE_WINDOW, converter=duplicate_window
+    )
     #: Where each post was written: post id -> (file, line). The loader fills it (the
     #: calendar file's `[[post]]` line, or a spreadsheet's row) so that problems found
     #: later (limits, media) can name file and line; empty for calendars built in Python.
@@ -641,6 +673,7 @@ class Calendar:
                         where=f"post[{index}].queue",
                     )
                 )
+            problems.extend(series_references(index, post, channel_names))
             for channel_name in post.channels:
                 if channel_name not in channel_names:
                     problems.append(
@@ -650,6 +683,12 @@ class Calendar:
                             where=f"post[{index}].channels",
                         )
                     )
+        if all(isinstance(segment, Segment) for segment in self.segments):
+            # A key of `text`, `media` or `alt` no selected segment can reach ('fe' for
+            # 'fr') would quietly send the default instead.
+            problems.extend(
+                unused_key_problems(self.posts, lambda post: Calendar.segments_for(self, post))
+            )
         return problems
 
     def segment(self, name: str) -> Segment:

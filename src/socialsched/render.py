@@ -6,6 +6,7 @@ Inline text keyed by locale falls back the same way, ending at `default`.
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
@@ -22,6 +23,7 @@ from jinja2.sandbox import SecurityError
 
 from . import plugins
 from .errors import RenderError
+from .locale_keys import locale_chain, lookup
 from .model import Calendar, Channel, Post, Segment
 from .paths import confined_loader
 from .template_limits import LimitedSandbox, TemplateTooLarge
@@ -37,19 +39,11 @@ def babel_locale(tag: str) -> babel.Locale:
     return babel.Locale.parse(tag, sep="-" if "-" in tag else "_")
 
 
-def locale_chain(tag: str) -> list[str]:
-    """Fallback chain for a locale tag: 'fr-DZ' -> ['fr-DZ', 'fr']."""
-    parts = tag.split("-")
-    return ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]
-
-
 def by_locale(table: Mapping[str, T], locale: str) -> tuple[str, T] | None:
     """The entry of a table keyed by locale that `locale` falls back to ('fr-DZ', then
-    'fr', then 'default'), with its key; None when there is none."""
-    for tag in [*locale_chain(locale), "default"]:
-        if tag in table:
-            return tag, table[tag]
-    return None
+    'fr', then 'default'), with its key; None when there is none. Keys compare as
+    locales (`socialsched.locale_keys`): 'fr-Fr' and 'fr_FR' are 'fr-FR'."""
+    return lookup(table, locale)
 
 
 def _locale_of(context: Any) -> babel.Locale:
@@ -139,6 +133,14 @@ class Renderer:
         self._inline: dict[str, jinja2.Template] = {}
         self._inline_variables: dict[jinja2.Template, frozenset[str]] = {}
         self._variances: dict[tuple[str, str], Analysis] = {}
+
+    def fork(self) -> Renderer:
+        """A renderer with this one's environment (filters, globals, templates) and
+        empty per-post caches: for a variant of a post that keeps its id but not its
+        text (a changed occurrence of a series)."""
+        twin = copy.copy(self)
+        twin._templates, twin._variances = {}, {}
+        return twin
 
     def template_names(self, name: str, locale: str) -> list[str]:
         """File names tried, in order, for template `name` in `locale`."""
