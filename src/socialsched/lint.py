@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from .cadence import cadence_warnings
+from .duplicates import duplicate_warnings, slot_warnings
 from .errors import CalendarError, Problem
 from .holidays_table import name_matches
 from .loader import LineIndex, load
@@ -150,5 +151,7 @@ def lint(source: str | Path | Calendar, start: date, end: date) -> list[Problem]
     problems.extend(holiday_reference_problems(calendar, planner, years))
     problems.extend(gap_warnings(calendar, deliveries, start, end))
     problems.extend(cadence_warnings(calendar, deliveries))
+    problems.extend(duplicate_warnings(calendar, deliveries))
+    problems.extend(slot_warnings(calendar, deliveries))
     problems.extend(alt_text_warnings(calendar))
     return sorted(problems, key=lambda p: p.severity != "error")
