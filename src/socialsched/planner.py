@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from . import plugins, volume
+from . import plugins, series, volume
 from .adapters import Adapter, Message
 from .audiences import Audience, resolve_audience
 from .errors import MediaError, PlanError, Problem, RenderError, SocialschedError
@@ -27,7 +27,7 @@ from .plans import Plan, Route, Slot, Timing, delivery_id
 from .queue_plan import QueuePin, QueuePlanner
 from .registry import adapter_class
 from .render import Renderer
-from .text_variance import RouteTexts, TextCache
+from .text_variance import TextCache
 from .threads import split_thread
 
 # A delivery moved by next_business_day can come from up to this many days before
@@ -106,6 +106,7 @@ def _candidates(
                     (f"{day.isoformat()}#{index}", datetime.combine(day, moment), None, True)
                 )
             day += timedelta(days=1)
+        found = series.select(post, found)  # count, skip and changed times
     elif post.dates:
         assert post.at is not None
         for day in post.dates:
@@ -230,6 +231,7 @@ class Planner:
         self._tables: dict[tuple, DayTable] = {}
         self.exclusions: list[Exclusion] = []
         self._texts: TextCache = {}
+        self.series = series.Variants(self.renderer)
 
     def adapter(self, channel: Channel) -> Adapter:
         """The adapter instance for a channel (created once)."""
@@ -305,12 +307,14 @@ class Planner:
                             routes.append(_Route(post, segment, channel, timing))
                     continue
                 table = self.day_table(members[0], years)
-                timing = Timing.of(_slots(post, members[0], table, start, end))
-                for segment in members:
-                    for channel in self.calendar.channels_for(post, segment):
-                        if wanted_channels is not None and channel.name not in wanted_channels:
-                            continue
-                        routes.append(_Route(post, segment, channel, timing))
+                slots = _slots(post, members[0], table, start, end)
+                # A series' changed occurrences go out as variants of the post.
+                for variant, chosen in self.series.split(post, slots):
+                    timing = Timing.of(chosen)
+                    for segment in members:
+                        for channel in self.calendar.channels_for(variant, segment):
+                            if wanted_channels is None or channel.name in wanted_channels:
+                                routes.append(_Route(variant, segment, channel, timing))
         planned: list[Route] = []
         with _collector_paused():
             for done, route in enumerate(routes, 1):
@@ -319,6 +323,7 @@ class Planner:
                     planned.append(columns)
                 if progress is not None:
                     progress(done, len(routes))
+        planned = self.series.merge(planned)
         # Planned in the calendar's order, so that the first problem raised is the first
         # one met there; held in the plan's order of (post, segment, channel).
         planned.sort(key=lambda route: (route.post, route.segment, route.channel))
@@ -439,7 +444,7 @@ class Planner:
         media: tuple[Media, ...] = ()
         parts: tuple[str, ...] = ()
         thread_issues: list[str] = []
-        route_texts = RouteTexts(self.renderer, post, segment, channel, self._texts)
+        route_texts = self.series.texts(post, segment, channel, self._texts)
         # Checks that cannot read the time pass or fail alike for every slot with the
         # same text, media and thread: each such combination is checked once.
         passed: set[tuple[str, int]] | None = None

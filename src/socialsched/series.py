@@ -1,0 +1,483 @@
+"""Finite series with exceptions: `count`, `skip` and `[[post.occurrence]]` on a
+`schedule` post.
+
+A series' occurrences are its cron's own times in each segment's local time, from
+`start`, *before* any holiday, weekend or quiet-hour move, so every segment has the
+same occurrence dates:
+
+- `count = N` keeps the first N occurrences from `start` (which it requires); with
+  `end` too, the series stops at whichever comes first. Every occurrence counts,
+  including those on `skip` dates and those `on_holiday = "skip"` or
+  `on_weekend = "skip"` drops: a six-week series stays six weeks long.
+- `skip` lists local dates with no occurrence.
+- an `Occurrence` (`[[post.occurrence]]`) changes the occurrence(s) of one cron date:
+  its local time (`at`, on the same date: moves still apply after), its `text`,
+  `media` or `channels`.
+
+An occurrence keeps its slot key (its cron date and index of the day), whatever is
+changed about it, so its delivery keeps its id: editing one occurrence updates that
+delivery alone.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .cron import Cron
+from .errors import Problem
+from .media import MediaSpec, media_spec
+from .model import Post, _text, _to_date, parse_clock, string_tuple
+from .text_variance import RouteTexts, TextCache
+
+if TYPE_CHECKING:
+    from .loader import LineIndex
+    from .model import Channel, Segment
+    from .plans import Route, Slot
+    from .render import Renderer
+
+#: How far ahead counting looks for the occurrences of a cron that seldom fires.
+SEARCH_DAYS = 100 * 366
+#: What a post is a series by: keys that go only with `schedule`.
+SERIES_KEYS = ("count", "skip", "occurrence")
+
+
+def _optional_clock(value: Any) -> time | None:
+    return None if value is None else parse_clock(value)
+
+
+def _optional_media(value: Any) -> MediaSpec | None:
+    return None if value is None else media_spec(value)
+
+
+def _optional_channels(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    channels = string_tuple(value)
+    if not channels:
+        # An empty list would read as "every channel", the opposite of what it says.
+        raise ValueError("channels must name at least one channel (to drop it, use skip)")
+    return channels
+
+
+@attrs.frozen
+class Occurrence:
+    """A change to one occurrence of a series: the occurrence(s) its cron gives on
+    local date `date`, which keep their delivery ids.
+
+    `at` moves it to another local time of the same date (only where the cron gives
+    one time that day); `text` (a string or a table keyed by locale), `media` and
+    `channels` replace the post's for this occurrence only.
+    """
+
+    date: date = attrs.field(converter=_to_date)
+    at: time | None = attrs.field(default=None, converter=_optional_clock)
+    text: str | Mapping[str, str] | None = attrs.field(default=None, converter=_text)
+    media: MediaSpec | None = attrs.field(default=None, converter=_optional_media)
+    channels: tuple[str, ...] | None = attrs.field(default=None, converter=_optional_channels)
+
+    @property
+    def changes_content(self) -> bool:
+        """Whether it changes what goes out or where (text, media, channels), not
+        only when."""
+        return self.text is not None or self.media is not None or self.channels is not None
+
+
+OCCURRENCE_KEYS = tuple(field.name for field in attrs.fields(Occurrence))
+
+
+def occurrences(value: Any) -> tuple[Occurrence, ...]:
+    """A post's `occurrence` from `Occurrence`s or tables of their keys."""
+    if value is None:
+        return ()
+    if isinstance(value, Occurrence | Mapping):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        raise ValueError("occurrence must be a list of tables, written [[post.occurrence]]")
+    return tuple(item if isinstance(item, Occurrence) else Occurrence(**item) for item in value)
+
+
+class SeriesError(ValueError):
+    """A series that cannot be: says which key (and which occurrence) is wrong."""
+
+    def __init__(self, message: str, key: str, occurrence: int | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        #: The index of the occurrence (in the post's `occurrence`) the error is about.
+        self.occurrence = occurrence
+
+
+def is_series(post: Post) -> bool:
+    """Whether `post` uses `count`, `skip` or `occurrence`."""
+    return post.count is not None or bool(post.skip) or bool(post.occurrence)
+
+
+@functools.lru_cache(maxsize=1024)
+def last_occurrence(
+    cron: Cron, start: date, end: date | None, count: int
+) -> tuple[date, int] | None:
+    """(local date, index within the day) of the `count`-th occurrence of `cron` from
+    `start`; None when there are fewer by `end` (or within `SEARCH_DAYS`)."""
+    stop = min(end, start + timedelta(days=SEARCH_DAYS)) if end else start + timedelta(SEARCH_DAYS)
+    seen, day = 0, start
+    while day <= stop:
+        times = len(cron.times_on(day))
+        if seen + times >= count:
+            return day, count - seen - 1
+        seen += times
+        day += timedelta(days=1)
+    return None
+
+
+def _last_day(post: Post) -> date | None:
+    """The last local date of the series: `end`, or the `count`-th occurrence's."""
+    if post.count is None or post.cron is None or post.start is None:
+        return post.end
+    last = last_occurrence(post.cron, post.start, post.end, post.count)
+    return last[0] if last is not None else post.end
+
+
+def is_occurrence(post: Post, day: date) -> bool:
+    """Whether the post's cron gives it an occurrence on local date `day` (skipped or
+    not), within `start`, `end` and `count`."""
+    if post.cron is None or not post.cron.times_on(day):
+        return False
+    last = _last_day(post)
+    return (post.start is None or post.start <= day) and (last is None or day <= last)
+
+
+def _span(post: Post) -> str:
+    first, last = post.start, _last_day(post)
+    if first and last:
+        return f" from {first} to {last}"
+    return f" from {first}" if first else f" up to {last}" if last else ""
+
+
+def _not_an_occurrence(post: Post, day: date) -> str:
+    return f"{day} ({day:%A}) is not an occurrence of schedule {post.schedule!r}{_span(post)}"
+
+
+def check(post: Post) -> None:
+    """Raise `SeriesError` when the post's `count`, `skip` or `occurrence` cannot be
+    (called by `Post` on construction)."""
+    where = f"post {post.id!r}"
+    if post.cron is None:
+        key = next(k for k in SERIES_KEYS if getattr(post, k) not in (None, ()))
+        raise SeriesError(
+            f"{where}: {key} goes only with schedule (a cron): a series is the cron's "
+            "occurrences; with dates, list the days you want",
+            key,
+        )
+    count = post.count
+    if count is not None:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise SeriesError(
+                f"{where}: count = {count!r}: must be a whole number, 1 or more", "count"
+            )
+        if post.start is None:
+            raise SeriesError(
+                f"{where}: count needs start = 'YYYY-MM-DD', the day counting begins", "count"
+            )
+    for day in post.skip:
+        if not is_occurrence(post, day):
+            raise SeriesError(f"{where}: skip date {_not_an_occurrence(post, day)}", "skip")
+    seen: set[date] = set()
+    for index, change in enumerate(post.occurrence):
+        day = change.date
+        problem = None
+        if day in seen:
+            problem = f"a second [[post.occurrence]] for {day}: change each date once"
+        elif not is_occurrence(post, day):
+            problem = f"occurrence date {_not_an_occurrence(post, day)}"
+        elif day in post.skip:
+            problem = f"occurrence date {day} is also in skip: drop one of them"
+        elif change.at is not None and len(post.cron.times_on(day)) > 1:
+            times = ", ".join(f"{t:%H:%M}" for t in post.cron.times_on(day))
+            problem = (
+                f"occurrence {day} has at = '{change.at:%H:%M}' but the schedule gives "
+                f"{times} that day: at would put them at one time"
+            )
+        seen.add(day)
+        if problem is not None:
+            key = "at" if problem.startswith("occurrence ") and "has at" in problem else "date"
+            raise SeriesError(f"{where}: {problem}", key, index)
+
+
+def _slot_day(key: str) -> date:
+    return date.fromisoformat(key.partition("#")[0])
+
+
+Candidate = tuple[str, datetime, str | None, bool]
+
+
+def select(post: Post, found: list[Candidate]) -> list[Candidate]:
+    """The planner's cron candidates (slot key, naive local time, ...) of `post` that
+    are occurrences of its series, changed times applied; `found` as is for a post
+    that is no series."""
+    if not is_series(post):
+        return found
+    last = None
+    if post.count is not None and post.cron is not None and post.start is not None:
+        last = last_occurrence(post.cron, post.start, post.end, post.count)
+    skipped = set(post.skip)
+    moved = {change.date: change.at for change in post.occurrence if change.at is not None}
+    kept = []
+    for key, naive, trigger, applies in found:
+        day = naive.date()
+        if last is not None and (day, int(key.rpartition("#")[2])) > last:
+            continue
+        if day in skipped:
+            continue
+        at = moved.get(day)
+        kept.append((key, naive if at is None else datetime.combine(day, at), trigger, applies))
+    return kept
+
+
+def variant(post: Post, change: Occurrence) -> Post:
+    """The post as its changed occurrence `change` goes out: its text, media and
+    channels in place of the post's; the same id (so the same delivery ids)."""
+    changes: dict[str, Any] = {"count": None, "skip": (), "occurrence": ()}
+    if change.text is not None:
+        changes.update(text=change.text, template=None)
+    if change.media is not None:
+        changes["media"] = change.media
+    if change.channels is not None:
+        changes["channels"] = change.channels
+    return attrs.evolve(post, **changes)
+
+
+class Variants:
+    """The planner's side of series: splits a post's slots between the post and the
+    variants of its changed occurrences, gives each variant its own renderer and text
+    cache (theirs are keyed by post id, which a variant shares), and merges the routes
+    of one post, segment and channel back into one."""
+
+    def __init__(self, renderer: Renderer) -> None:
+        self.renderer = renderer
+        self._made: dict[tuple[str, date], Post] = {}
+        self._forks: dict[int, tuple[Post, Renderer, TextCache]] = {}
+        self._split = False
+
+    def split(self, post: Post, slots: list[Slot]) -> list[tuple[Post, list[Slot]]]:
+        """(post or variant, its slots): the post with the slots of its unchanged
+        occurrences, then each changed occurrence's variant with its own."""
+        changed = {change.date: change for change in post.occurrence if change.changes_content}
+        if not changed:
+            return [(post, slots)]
+        base: list[Slot] = []
+        extra: dict[date, list[Slot]] = {}
+        for slot in slots:
+            day = _slot_day(slot.key)
+            if day in changed:
+                extra.setdefault(day, []).append(slot)
+            else:
+                base.append(slot)
+        self._split = True
+        return [(post, base)] + [
+            (self._variant(post, changed[day]), chosen) for day, chosen in extra.items()
+        ]
+
+    def _variant(self, post: Post, change: Occurrence) -> Post:
+        key = (post.id, change.date)
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = variant(post, change)
+            self._forks[id(made)] = (made, self.renderer.fork(), {})
+        return made
+
+    def texts(
+        self, post: Post, segment: Segment, channel: Channel, shared: TextCache
+    ) -> RouteTexts:
+        """The route's `RouteTexts`, with the variant's own renderer and cache."""
+        fork = self._forks.get(id(post))
+        if fork is None:
+            return RouteTexts(self.renderer, post, segment, channel, shared)
+        return RouteTexts(fork[1], post, segment, channel, fork[2])
+
+    def merge(self, routes: list[Route]) -> list[Route]:
+        """`routes` with those of one (post, segment, channel) made one route."""
+        if not self._split:
+            return routes
+        groups: dict[tuple[str, str, str], list[Route]] = {}
+        for route in routes:
+            groups.setdefault((route.post, route.segment, route.channel), []).append(route)
+        return [group[0] if len(group) == 1 else _merged(group) for group in groups.values()]
+
+
+def _merged(group: Sequence[Route]) -> Route:
+    from .plans import Timing
+
+    rows = [
+        (
+            slot,
+            None if route.texts is None else route.texts[index],
+            () if route.media is None else route.media[index],
+            () if route.parts is None else route.parts[index],
+        )
+        for route in group
+        for index, slot in enumerate(route.timing.slots)
+    ]
+    rows.sort(key=lambda row: row[0].utc)
+    first = group[0]
+    rendered = first.texts is not None
+    has_media = any(route.media is not None for route in group)
+    has_parts = any(route.parts is not None for route in group)
+    return first._replace(
+        timing=Timing.of([row[0] for row in rows]),
+        texts=[row[1] or "" for row in rows] if rendered else None,
+        media=[row[2] for row in rows] if has_media else None,
+        parts=[row[3] for row in rows] if has_parts else None,
+    )
+
+
+# Loading: [[post.occurrence]] tables, with the line of each problem.
+
+
+def occurrence_line(
+    lines: LineIndex, post_index: int, occurrence: int, key: str | None = None
+) -> int | None:
+    """The line of `key` (or the header) of the post's `occurrence`-th
+    `[[post.occurrence]]` table; the post's line when it was written otherwise."""
+    posts = sorted(line for (table, _), line in lines.blocks.items() if table == "post")
+    mine = [
+        index
+        for (table, index), line in sorted(lines.blocks.items(), key=lambda item: item[1])
+        if table == "post.occurrence" and bisect.bisect_left(posts, line) - 1 == post_index
+    ]
+    if occurrence < len(mine):
+        return lines.line("post.occurrence", mine[occurrence], key)
+    return lines.line("post", post_index, "occurrence")
+
+
+def prepare(raw: Any, index: int, path: Path, lines: LineIndex, problems: list[Problem]) -> Any:
+    """A `[[post]]` table with its `[[post.occurrence]]` tables built into
+    `Occurrence`s; each bad one (unknown key, bad value, no date) is a problem on its
+    line and left out."""
+    if not isinstance(raw, dict) or "occurrence" not in raw:
+        return raw
+    where = f"post {raw.get('id')!r}"
+    items = raw["occurrence"]
+    built: list[Occurrence] = []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        line = lines.line("post", index, "occurrence")
+        message = "occurrence must be tables, written [[post.occurrence]] with date = YYYY-MM-DD"
+        problems.append(Problem(message, file=path, line=line, where=where))
+        return {**raw, "occurrence": ()}
+    for number, item in enumerate(items):
+        problem = _occurrence_problem(item)
+        if problem is None:
+            built.append(Occurrence(**item))
+            continue
+        message, key = problem
+        line = occurrence_line(lines, index, number, key)
+        problems.append(Problem(message, file=path, line=line, where=where))
+    return {**raw, "occurrence": tuple(built)}
+
+
+def _occurrence_problem(item: dict[str, Any]) -> tuple[str, str | None] | None:
+    """(message, key) of what is wrong with one `[[post.occurrence]]` table."""
+    for key in sorted(set(item) - set(OCCURRENCE_KEYS)):
+        close = difflib.get_close_matches(key, OCCURRENCE_KEYS, n=1, cutoff=0.7)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return (
+            f"unknown key {key!r} in [[post.occurrence]]{hint}; allowed: "
+            f"{', '.join(sorted(OCCURRENCE_KEYS))}"
+        ), key
+    if "date" not in item:
+        return "[[post.occurrence]] needs date = YYYY-MM-DD, the occurrence's local date", None
+    for field in attrs.fields(Occurrence):
+        if field.name in item and field.converter is not None:
+            try:
+                field.converter(item[field.name])  # type: ignore[operator]
+            except (TypeError, ValueError) as error:
+                message = str(error)
+                if repr(item[field.name]) not in message and field.name not in message:
+                    message = f"{field.name} = {item[field.name]!r}: {message}"
+                return f"[[post.occurrence]] {message}", field.name
+    return None
+
+
+def located(error: SeriesError, index: int, path: Path, lines: LineIndex, where: str) -> Problem:
+    """`error` (raised building post number `index`) as a problem on its line."""
+    if error.occurrence is not None:
+        line = occurrence_line(lines, index, error.occurrence, error.key)
+    else:
+        line = lines.line("post", index, error.key)
+    message = str(error).removeprefix(f"{where}: ")
+    return Problem(message, file=path, line=line, where=where)
+
+
+class _MediaLines:
+    """What the loader's media check reads of a `LineIndex`, for one occurrence's
+    `media`: its line, and the lines after it."""
+
+    def __init__(self, lines: LineIndex, line: int | None) -> None:
+        self._lines, self._line = lines, line
+
+    def line(self, table: str, index: int, key: str | None = None) -> int | None:
+        return self._line
+
+    def find(self, needle: str, start: int | None) -> int | None:
+        return self._lines.find(needle, start)
+
+
+def resolve_media(
+    post: Post, index: int, lines: LineIndex, resolve: Callable[[Post, Any], Post]
+) -> Post:
+    """`post` with each occurrence's media checked and resolved by `resolve(post,
+    lines)`, the loader's own check of a post's media, with the occurrence's lines."""
+    if not any(change.media for change in post.occurrence):
+        return post
+    changes = []
+    for number, change in enumerate(post.occurrence):
+        if change.media:
+            stand_in = Post(id=post.id, text="", dates=(change.date,), at="00:00")
+            stand_in = attrs.evolve(stand_in, media=change.media)
+            view = _MediaLines(lines, occurrence_line(lines, index, number, "media"))
+            change = attrs.evolve(change, media=resolve(stand_in, view).media)
+        changes.append(change)
+    return attrs.evolve(post, occurrence=tuple(changes))
+
+
+def reference_problems(index: int, post: Any, channel_names: set[str]) -> list[Problem]:
+    """Channels a post's changed occurrences name that the calendar has not."""
+    problems = []
+    for change in getattr(post, "occurrence", ()):
+        for name in change.channels or ():
+            if name not in channel_names:
+                known = f" (known: {', '.join(sorted(channel_names))})" if channel_names else ""
+                problems.append(
+                    Problem(
+                        f"post {post.id!r}: occurrence {change.date} names unknown channel "
+                        f"{name!r}{known}",
+                        where=f"post[{index}].occurrence",
+                    )
+                )
+    return problems
+
+
+def check_texts(post: Post, renderer: Renderer, locales: Sequence[str]) -> list[tuple[int, str]]:
+    """(occurrence index, message) for each changed text that does not compile in
+    one of `locales`."""
+    from .errors import RenderError
+
+    found = []
+    fork = renderer.fork()
+    for number, change in enumerate(post.occurrence):
+        if change.text is None:
+            continue
+        for locale in locales:
+            try:
+                fork.check(variant(post, change), locale)
+            except RenderError as error:
+                found.append((number, str(error)))
+                break
+        fork = renderer.fork()  # the next variant has the same post id
+    return found
