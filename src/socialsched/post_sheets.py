@@ -191,7 +191,8 @@ def _data_file(
         return None
     try:
         path = confined(name, calendar_file, "posts_from file")
-        size = regular_size(path, label).st_size  # a FIFO or device is refused unopened
+        # Only the kind here (a FIFO or device is refused unopened); the size just below.
+        size = regular_size(path, label, limit=2**63).st_size
     except PathMissing:
         message = not_found(name, "posts_from file", calendar_file)
     except PathRefused as error:
