@@ -12,9 +12,16 @@ import pytest
 
 from socialsched import loader
 from socialsched.model import Channel, Observance, Post, RunnerSettings, Segment
+from socialsched.queues import Queue
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "reference" / "calendar.md"
-TABLES = {"segment": Segment, "channel": Channel, "observance": Observance, "post": Post}
+TABLES = {
+    "segment": Segment,
+    "channel": Channel,
+    "observance": Observance,
+    "queue": Queue,
+    "post": Post,
+}
 
 
 def _sections() -> dict[str, str]:
