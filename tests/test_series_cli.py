@@ -192,3 +192,13 @@ def test_plan_shows_a_skipped_date_and_a_changed_occurrence(elsewhere: Path):
         if day != date(2027, 1, 18)
     ]
     assert got == expected
+
+
+def test_lint_names_the_line_of_a_broken_occurrence_text(elsewhere: Path):
+    text = HEAD + SERIES.replace('text = "Class moved to 10:30"', 'text = "Moved {{ when|date "')
+    (elsewhere / "calendar.toml").write_text(text, encoding="utf-8")
+    result = invoke("lint", "../project/calendar.toml", *RANGE)
+    assert result.exit_code == 1, result.output
+    line = line_of(text, 'text = "Moved {{')
+    prefix = f"../project/calendar.toml:{line}: error: post 'class' occurrence 2027-01-25 text"
+    assert prefix in result.output and "template syntax error" in result.output

@@ -617,6 +617,10 @@ def _check_templates(
                     or Problem(str(error), file=path, line=line)
                 )
                 break
+        locales = sorted({segment.locale for segment in calendar.segments_for(post)})
+        for number, message in series.check_texts(post, renderer, locales):
+            line = series.occurrence_line(lines, index, number, "text")
+            problems.append(Problem(message, file=path, line=line))
         items = post.media.values() if isinstance(post.media, Mapping) else [post.media]
         for item in (item for listed in items for item in listed):
             alts = [item.alt] if isinstance(item.alt, str) else list((item.alt or {}).values())

@@ -477,7 +477,9 @@ def check_texts(post: Post, renderer: Renderer, locales: Sequence[str]) -> list[
             try:
                 fork.check(variant(post, change), locale)
             except RenderError as error:
-                found.append((number, str(error)))
+                label = f"post {post.id!r}"
+                message = str(error).replace(label, f"{label} occurrence {change.date} text", 1)
+                found.append((number, message))
                 break
         fork = renderer.fork()  # the next variant has the same post id
     return found
