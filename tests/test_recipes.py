@@ -43,6 +43,9 @@ TESTED = {
     "threads",
     "calendar-as-code",
     "all-networks",
+    # Queue recipes: tested in tests/test_recipes_queues.py.
+    "queues-per-market",
+    "evergreen",
 }
 
 
