@@ -358,7 +358,8 @@ class Post:
     Text comes from `template` (a file in the calendar's templates folder) or inline
     `text` (a string or a mapping keyed by locale). Timing is exactly one of: `schedule`
     (5-field cron in each segment's local time, between `start` and `end`), `dates` +
-    `at` (one-offs), or `on_holidays` + `at` (+ `offset_days`).
+    `at` (one-offs), `on_holidays` + `at` (+ `offset_days`), or `queue` (the named
+    queue's next free slot; `evergreen` recycles it, see `socialsched.queues`).
 
     `media` is a list of `MediaItem`s, or lists keyed by locale with the same fallback
     as text (fr-DZ, fr, default). `thread = true` sends a text too long for one post as

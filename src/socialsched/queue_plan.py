@@ -231,6 +231,7 @@ class QueuePlanner:
             self.pins.setdefault((pin.segment, pin.channel), []).append(pin)
         # Fills of one range end (one `plan` call); a new end starts afresh.
         self._fills: dict[tuple[str, str, str], list[Placement]] = {}
+        self._by_post: dict[tuple[str, str, str], dict[str, list[Slot]]] = {}
         self._last: date | None = None
 
     def start(self, queue: Queue) -> date:
@@ -260,7 +261,7 @@ class QueuePlanner:
     def fill(self, queue: Queue, segment: Segment, channel: Channel, last: date) -> list[Placement]:
         """Every placement of `queue` for `segment` and `channel` up to day `last`."""
         if last != self._last:
-            self._fills, self._last = {}, last
+            self._fills, self._by_post, self._last = {}, {}, last
         key = (queue.name, segment.name, channel.name)
         found = self._fills.get(key)
         if found is None:
@@ -281,12 +282,22 @@ class QueuePlanner:
         queue = self.calendar.queue(post.queue)
         for segment in segments:
             for channel in self.calendar.channels_for(post, segment):
-                slots = [
-                    placement.slot
-                    for placement in self.fill(queue, segment, channel, end)
-                    if placement.post == post.id and start <= placement.slot.local.date() <= end
-                ]
+                placed = self._post_slots(queue, segment, channel, end).get(post.id, [])
+                slots = [slot for slot in placed if start <= slot.local.date() <= end]
                 yield segment, channel, Timing.of(slots)
+
+    def _post_slots(
+        self, queue: Queue, segment: Segment, channel: Channel, last: date
+    ) -> dict[str, list[Slot]]:
+        """The fill of `queue` for `segment` and `channel`, as each post's slots."""
+        placements = self.fill(queue, segment, channel, last)
+        key = (queue.name, segment.name, channel.name)
+        found = self._by_post.get(key)
+        if found is None:
+            found = self._by_post[key] = {}
+            for placement in placements:
+                found.setdefault(placement.post, []).append(placement.slot)
+        return found
 
 
 @attrs.frozen

@@ -98,6 +98,10 @@ def daily_counts(
             for day in post.dates:
                 if start <= day <= end:
                     fixed[day] = fixed.get(day, 0) + routes
+        elif post.queue is not None:
+            # A queued post goes out once per route, and an evergreen one at most
+            # 1 + max_repeats times: counted once, at the start.
+            yearly += routes * (post.evergreen.max_uses if post.evergreen else 1)
         else:
             yearly += len(post.on_holidays) * routes
     day = start
