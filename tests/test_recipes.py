@@ -43,6 +43,10 @@ TESTED = {
     "threads",
     "calendar-as-code",
     "all-networks",
+    # Tested in tests/test_recipes_sheets.py.
+    "spreadsheet-import",
+    # Tested in tests/test_recipes_series.py.
+    "six-week-series",
     # Queue recipes: tested in tests/test_recipes_queues.py.
     "queues-per-market",
     "evergreen",
