@@ -645,6 +645,11 @@ def schedule_command(
             today=date.today(),
             pins=store.queue_pins(calendar),  # queued posts that went out keep their slots
         )
+        from .lateness import past_report
+
+        past = past_report(store, calendar, planner, start, end)  # said before any change
+        if output_format != "json" and past.text():
+            click.echo(past.text())
         # A chunk at a time: a range of years takes the memory of one chunk.
         chunks = _chunk_progress(planner.plan_chunks(start, end), start, end)
         result = store.schedule_chunks(calendar, chunks, dry_run=dry_run)
@@ -657,6 +662,7 @@ def schedule_command(
     )
     if output_format == "json":
         shown = attrs.asdict(result, filter=lambda field, value: field.name != "changes")
+        shown["past"] = past.to_dict()
         if dry_run:
             shown["changes"] = [change.to_dict() for change in result.changes]
         else:

@@ -82,7 +82,11 @@ def schedule(folders: dict[str, Path]) -> None:
         "--end", DAY, cwd=folders["ops"],
     )  # fmt: skip
     assert scheduled.returncode == 0, scheduled.stderr
-    assert scheduled.stdout.startswith("2 added")
+    said, counts = scheduled.stdout.splitlines()
+    # Said before scheduling: DAY is long past (see the run's outcome below).
+    assert said.startswith("2 planned deliveries are already past")
+    assert "1 will be marked missed" in said and "1 will be published late" in said
+    assert counts.startswith("2 added")
     # The operator approves where the channels' secrets go.
     approved = socialsched("channels", "approve", "--all", "--db", "state.db", cwd=folders["ops"])
     assert approved.returncode == 0, approved.stderr
