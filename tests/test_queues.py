@@ -153,9 +153,11 @@ def test_quiet_hours_can_be_ignored_by_the_queue():
     [
         (NEW_YORK, "America/New_York", "US", date(2027, 3, 12)),  # DST starts 2027-03-14
         (MADRID, "Europe/Madrid", "ES", date(2027, 3, 26)),  # DST starts 2027-03-28
+        (NEW_YORK, "America/New_York", "US", date(2027, 11, 5)),  # DST ends 2027-11-07
+        (MADRID, "Europe/Madrid", "ES", date(2027, 10, 29)),  # DST ends 2027-10-31
     ],
 )
-def test_slots_across_the_spring_forward_week(segment, zone, country, first):
+def test_slots_across_a_dst_change(segment, zone, country, first):
     times = ["02:30", "09:15"]  # 02:30 does not exist on the day of the change
     cal = calendar(posts(12), [queue(times=times, days=list(DAYS), start=first)], [segment])
     last = first + timedelta(days=4)

@@ -121,6 +121,20 @@ def test_queue_show_usage_errors_exit_2(tmp_path, elsewhere, args, message):
     assert "Traceback" not in result.output
 
 
+def test_queue_show_with_a_store_reads_its_pins(tmp_path, elsewhere):
+    write(tmp_path / "cal", post("tip-1"), post("tip-2"))
+    db = tmp_path / "outbox.db"
+    scheduled = invoke(
+        "schedule", "../cal/cal.toml", "--start", "2027-01-18", "--end", "2027-01-24", "--db", db
+    )
+    assert scheduled.exit_code == 0, scheduled.output
+    args = ["queue", "show", "../cal/cal.toml", "--start", "2027-01-18", "--end", "2027-01-20"]
+    with_store = invoke(*args, "--db", db)
+    assert with_store.exit_code == 0, with_store.output
+    # Nothing went out yet: the store pins nothing and the queue shows as planned.
+    assert with_store.stdout == invoke(*args).stdout
+
+
 def test_queue_help():
     result = invoke("queue", "show", "--help")
     assert result.exit_code == 0 and "--segment" in result.output
