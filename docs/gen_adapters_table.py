@@ -53,8 +53,10 @@ exists (`Adapter.find`) and records it instead of sending it again; "idempotent 
 means the network drops the repeated send; "cannot check" means the channel's
 `on_doubt` setting decides between sending again and holding the delivery for an
 operator. Some adapters adjust a limit from channel settings (e.g. Discord's embed
-format); the table shows the defaults. Each plugin's README in `plugins/` has the
-details.
+format); the table shows the defaults. Each adapter has a page with its settings,
+secrets and a complete calendar: the [built-in adapters](built-in/console.md) and the
+networks ([Mastodon](networks/mastodon.md), [X](networks/x.md), ...; all in the
+*Networks* menu).
 
 """
 
