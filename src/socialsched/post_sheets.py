@@ -215,6 +215,8 @@ def _read(path: Path, name: str, calendar_file: Path, problems: list[Problem]) -
     except PathRefused as error:
         problems.append(Problem(str(error), file=calendar_file))
         return []
+    # Messages name the file as the calendar does (relative to where it was named from).
+    path = Path(name) if Path(name).is_absolute() else calendar_file.parent / name
     try:
         text = data.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
     except UnicodeDecodeError as error:
@@ -531,7 +533,7 @@ def _media_path(value: str, data_file: Path, calendar_file: Path, fail: Any) -> 
     allowed folders; a refused or bad file is a problem on the media column."""
     candidate = Path(value).expanduser()
     if not candidate.is_absolute():
-        candidate = data_file.parent / candidate
+        candidate = (data_file.parent / candidate).absolute()
     missing = not_found(value, "media file", calendar_file)
     try:
         absolute = confined(str(candidate), calendar_file, "media file")
