@@ -15,12 +15,14 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from socialsched import plan
 from socialsched.cli import main
 from socialsched.duplicates import duplicate_warnings, normalise, slot_warnings
 from socialsched.errors import CalendarError
 from socialsched.lint import lint
 from socialsched.loader import load
 from socialsched.model import Calendar, Channel, Delivery, Post, Segment
+from socialsched.queues import Queue
 
 HEAD = """
 [calendar]
@@ -193,6 +195,26 @@ def test_two_posts_in_one_slot_is_a_warning(tmp_path):
     assert "channel 'feed'" in clash.message and "segment 'nyc'" in clash.message
     assert local("2027-03-03", "09:00", "America/New_York") in clash.message
     assert clash.line == post_line(path, "weekly")
+
+
+def test_two_posts_of_one_queue_may_share_a_slot_its_per_slot_allows():
+    segment = Segment(name="s", locale="en-GB", timezone="Europe/London", country="GB")
+    calendar = Calendar(
+        segments=[segment],
+        channels=[Channel(name="c", adapter="console")],
+        posts=[
+            Post(id="a", text="A", queue="q"),
+            Post(id="b", text="B", queue="q"),
+            Post(id="fixed", text="F", dates=["2027-01-04"], at="09:00"),
+        ],
+        queues=[Queue(name="q", times=["09:00"], per_slot=2, start="2027-01-04")],
+    )
+    deliveries = plan(calendar, "2027-01-04", "2027-01-04")
+    nine = datetime(2027, 1, 4, 9, tzinfo=ZoneInfo("Europe/London"))
+    assert sorted(d.post for d in deliveries if d.local == nine) == ["a", "b", "fixed"]
+    # a and b share the slot by design; the fixed post's clash is still reported.
+    (warning,) = slot_warnings(calendar, deliveries)
+    assert "'fixed'" in warning.message and "'a'" not in warning.message
 
 
 def test_lint_from_another_folder_shows_the_warning_and_exits_zero(tmp_path, monkeypatch):

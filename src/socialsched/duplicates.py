@@ -215,12 +215,20 @@ def duplicate_warnings(calendar: Calendar, deliveries: Iterable[Delivery]) -> li
 
 def slot_warnings(calendar: Calendar, deliveries: Iterable[Delivery]) -> list[Problem]:
     """A warning per pair of posts planned for the same segment and channel at the
-    same instant."""
+    same instant (but two posts of one queue whose `per_slot` allows it)."""
     groups: dict[tuple[str, str, datetime], list[Delivery]] = {}
     for delivery in deliveries:
         groups.setdefault((delivery.segment, delivery.channel, delivery.utc), []).append(delivery)
+    # A queue with `per_slot` above 1 puts several posts in one slot on purpose.
+    shared = {queue.name for queue in calendar.queues if queue.per_slot > 1}
+    queue_of = {post.id: post.queue for post in calendar.posts if post.queue in shared}
+
+    def clash(earlier: Delivery, later: Delivery) -> bool:
+        queue = queue_of.get(earlier.post)
+        return earlier.post != later.post and (queue is None or queue != queue_of.get(later.post))
+
     warnings = []
-    for pair in _pairs(calendar, groups.values(), lambda a, b: a.post != b.post):
+    for pair in _pairs(calendar, groups.values(), clash):
         first, second = pair.first, pair.second
         more = f" (and {pair.more} more time{'s' if pair.more > 1 else ''})" if pair.more else ""
         file, line = _location(calendar, first.post)
