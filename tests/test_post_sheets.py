@@ -351,3 +351,21 @@ def test_a_queue_row_is_a_queued_post(tmp_path):
     rows = _plan(tmp_path)
     assert rows == expected
     assert {row["post"] for row in rows} == {"q1", "q2"}
+
+
+def test_a_tsv_row_without_alt_text_is_warned_about_at_its_row(tmp_path):
+    calendar = _project(tmp_path, posts_from='posts_from = ["data/posts.tsv"]')
+    (calendar.parent / "data" / "posts.tsv").write_text(
+        "id\ttext\ttext.fr\tdate\tat\tsegments\tmedia\n"
+        "\n"
+        "banner\tA banner, with a comma\tUne bannière\t2027-03-16\t10:00\tparis\t"
+        "../img/green.png\n",
+        encoding="utf-8",
+    )
+    result = _run(tmp_path, "lint", "../project/calendar.toml", *RANGE)
+    assert result.exit_code == 0, result.output
+    # The row is line 3; the warning names the data file, not the calendar.
+    assert "../project/data/posts.tsv:3: warning: post 'banner':" in result.output
+    assert "has no alt text" in result.output
+    rows = _plan(tmp_path)
+    assert [(row["post"], row["text"]) for row in rows] == [("banner", "Une bannière")] * 2
