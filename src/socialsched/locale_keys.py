@@ -235,18 +235,20 @@ def key_line(text_lines: Sequence[str], tail: str, start: int | None) -> int | N
         return start
     line = start
     if match["anchor"]:
-        line = _first_line(text_lines, re.escape(match["anchor"]), line) or line
+        line = line_in_post(text_lines, re.escape(match["anchor"]), line) or line
     # The key as written may differ in case and '-'/'_' from the canonical one.
     tag = "[-_]".join(re.escape(part) for part in match["key"].split("-"))
     pattern = rf"(?:^|[\s{{,.\[])[\"']?{tag}[\"']?\s*(?:=|\])"
-    return _first_line(text_lines, pattern, line) or line
+    return line_in_post(text_lines, pattern, line) or line
 
 
 _NEXT_POST = re.compile(r"^\s*\[\[\s*post\s*\]\]")
 
 
-def _first_line(text_lines: Sequence[str], pattern: str, start: int) -> int | None:
-    """The first line from `start` on, within the same `[[post]]` block, that matches."""
+def line_in_post(text_lines: Sequence[str], pattern: str, start: int) -> int | None:
+    """The first line of a calendar's text from line `start` on, up to the next
+    `[[post]]`, that matches regular expression `pattern` (case-insensitive); None
+    when none does."""
     compiled = re.compile(pattern, re.IGNORECASE)
     for number in range(start, len(text_lines) + 1):
         line = text_lines[number - 1]
@@ -261,6 +263,7 @@ __all__ = [
     "DEFAULT",
     "canonical",
     "key_line",
+    "line_in_post",
     "locale_chain",
     "locale_table",
     "lookup",

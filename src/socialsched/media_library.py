@@ -29,6 +29,7 @@ from .paths import (
     read_regular,
     regular_size,
 )
+from .post_problems import PostLines, PostMediaError
 from .render import Renderer, by_locale
 
 UNDECLARED_MEDIA_BYTES = 100_000_000
@@ -164,7 +165,8 @@ class MediaLibrary:
         self._files: dict[tuple[str, int, int], Media] = {}
         self._urls: dict[str, Media] = {}
         self._fitted: dict[tuple[str, str], Media] = {}
-        self._locations: dict[str, str] = {}
+        #: Where each post was written, for messages naming file and line.
+        self.lines = PostLines(calendar)
 
     def sources(self, post: Post, locale: str) -> tuple[Media, ...]:
         """The original media of `post` for `locale` (alt text not rendered)."""
@@ -182,23 +184,22 @@ class MediaLibrary:
         try:
             path = confined(item.path, source, "media file")
         except PathRefused as error:
-            raise MediaError(f"{self._where(post)}: {error}") from None
+            raise self._error(post, item.path, str(error)) from None
         return self._read(path, post)
 
-    def _where(self, post: Post) -> str:
-        """`FILE:LINE: post 'ID'` for messages (the line of the post's media, when the
-        calendar came from a file)."""
-        where = self._locations.get(post.id)
-        if where is None:
-            where = self._locations[post.id] = post_location(self.calendar, post)
-        return where
+    def _error(self, post: Post, source: str | None, detail: str) -> PostMediaError:
+        """A `MediaError` about `source` of `post`, beginning `FILE:LINE: post 'ID'`
+        (the line naming the file, when the calendar came from a file)."""
+        return PostMediaError(
+            self.lines.location(post.id, source, "media"), post.id, source, detail
+        )
 
     def _read(self, path: Path, post: Post) -> Media:
         label = f"media file {path}"
         try:
             stat = regular_size(path, label, self.max_bytes)
         except PathRefused as error:
-            raise MediaError(f"{self._where(post)}: {error}") from None
+            raise self._error(post, str(path), str(error)) from None
         source = str(path)
         key = (source, stat.st_size, stat.st_mtime_ns)
         media = self._files.get(key)
@@ -208,7 +209,7 @@ class MediaLibrary:
             try:
                 data = read_regular(path, label, self.max_bytes)
             except PathRefused as error:
-                raise MediaError(f"{self._where(post)}: {error}") from None
+                raise self._error(post, str(path), str(error)) from None
             media = self.cache.remember_source(*key, _parsed(data, path.name, source, post, self))
         self._files[key] = media
         return media
@@ -222,7 +223,7 @@ class MediaLibrary:
         try:
             data = fetch(url, max_bytes=self.max_bytes).data
         except FetchRefused as error:
-            raise MediaError(f"{self._where(post)}: cannot fetch media {url}: {error}") from None
+            raise self._error(post, url, f"cannot fetch media {url}: {error}") from None
         name = PurePosixPath(urlsplit(url).path).name or "media"
         # A URL has no modification time: what was fetched is kept under its size.
         media = self.cache.remember_source(url, len(data), 0, _parsed(data, name, url, post, self))
@@ -246,7 +247,7 @@ class MediaLibrary:
             except MediaError as error:
                 if post is None:
                     raise
-                raise MediaError(f"{self._where(post)}: {error}") from None
+                raise self._error(post, media.source or None, str(error)) from None
             self._fitted[key] = variant
         return attrs.evolve(variant, alt=media.alt, source=media.source)
 
@@ -271,26 +272,15 @@ class MediaLibrary:
 
 
 def post_location(calendar: Calendar, post: Post) -> str:
-    """`FILE:LINE: post 'ID'` (the line of the post's `media`, else of its block) when
-    `calendar` was loaded from a file, else `post 'ID'`: how media errors begin."""
-    where = f"post {post.id!r}"
-    if calendar.source is None:
-        return where
-    from .loader import LineIndex
-
-    try:
-        lines = LineIndex(calendar.source.read_text(encoding="utf-8"))
-        index = next(i for i, p in enumerate(calendar.posts) if p.id == post.id)
-    except (OSError, UnicodeDecodeError, StopIteration):
-        return f"{calendar.source}: {where}"
-    line = lines.line("post", index, "media") or lines.line("post", index)
-    return f"{calendar.source}:{line}: {where}" if line else f"{calendar.source}: {where}"
+    """`FILE:LINE: post 'ID'` (the line of the post's `media`, else of its block; a
+    spreadsheet row's line) when known, else `post 'ID'`: how media errors begin."""
+    return PostLines(calendar).location(post.id, key="media")
 
 
 def _parsed(data: bytes, name: str, source: str, post: Post, library: MediaLibrary) -> Media:
     problem = content_problem(data[:32], source)
     if problem is not None:
-        raise MediaError(f"{library._where(post)}: {problem}")
+        raise library._error(post, source, problem)
     try:
         media = Media.from_bytes(data, filename=name, source=source)
         if media.kind == "image" and "://" in source:
@@ -298,7 +288,7 @@ def _parsed(data: bytes, name: str, source: str, post: Post, library: MediaLibra
             # find a truncated or damaged image before it is stored.
             check_decodes(data)
     except ValueError as error:
-        raise MediaError(f"{library._where(post)}: {source}: {error}") from None
+        raise library._error(post, source, f"{source}: {error}") from None
     return media
 
 

@@ -24,6 +24,7 @@ from .media import Media, MediaCache
 from .media_library import MediaLibrary, alt_source, items_for, keep_metadata
 from .model import Calendar, Channel, Delivery, Post, Segment
 from .plans import Plan, Route, Slot, Timing, delivery_id
+from .post_problems import LocatedPlanError, joined, route_error, text_key
 from .queue_plan import QueuePin, QueuePlanner
 from .registry import adapter_class
 from .render import Renderer
@@ -216,8 +217,9 @@ class Planner:
         pins: Iterable[QueuePin] = (),
     ) -> None:
         self.calendar = calendar
-        #: Queued posts' slots; `today` is the first day of a queue without a start
-        #: (default: the real today), `pins` the queued deliveries already out.
+        #: Queued posts' slots. `today`, the day of scheduling: a queue without a start
+        #: begins then (default: the real today), and queued posts take no slot before
+        #: it (default: no limit); `pins`: queued deliveries already out keep theirs.
         self.queues = QueuePlanner(calendar, self.day_table, today, pins)
         #: The most deliveries one `plan` or `plan_chunks` may plan, counted before
         #: planning (`socialsched.volume`); None: `volume.default_limit()`.
@@ -466,9 +468,13 @@ class Planner:
                     if passed is not None:
                         passed.add(checked)
             except SocialschedError as error:
+                # At the post's text line, naming the post once (the message does).
+                problem = self.media.lines.problem(post, str(error), key=text_key(post))
                 if problems is None:
-                    raise
-                problems.append(Problem(str(error), where=f"post {post.id!r}"))
+                    if isinstance(error, RenderError):
+                        raise
+                    raise LocatedPlanError(problem) from None
+                problems.append(problem)
                 if isinstance(error, RenderError):
                     break  # the same template fails the same way for every slot
                 continue
@@ -486,15 +492,18 @@ class Planner:
     ) -> _RouteExtras | None:
         """The route's media and thread settings, checked once for the route; None
         (the problem recorded) when they cannot go to the channel."""
-        post = route.post
+        post, segment, channel, _ = route
+        key = "media"
         try:
             if post.thread is True and not adapter.capabilities.threads:
+                key = "thread"
                 raise PlanError(f"{adapter.name} cannot publish threads (thread = true)")
             return _RouteExtras.of(self, route, adapter)
         except SocialschedError as error:
+            located = route_error(self.media.lines, post, segment, channel, error, key)
             if problems is None:
-                raise _route_error(route, error) from None
-            problems.append(Problem(str(_route_error(route, error)), where=f"post {post.id!r}"))
+                raise located from None
+            problems.append(located.problem)
             return None
 
     def _route_adapter(self, channel: Channel, problems: list[Problem] | None) -> Adapter | None:
@@ -562,15 +571,6 @@ class Planner:
             )
 
 
-def _route_error(route: _Route, error: SocialschedError) -> PlanError:
-    """`error` as a `PlanError` naming the route's post, segment and channel."""
-    post, segment, channel, _ = route
-    return PlanError(
-        f"post {post.id!r} for segment {segment.name!r} on channel {channel.name!r} "
-        f"({channel.adapter}): {str(error).removeprefix(f'post {post.id!r}: ')}"
-    )
-
-
 def _thread_parts(adapter: Adapter, post: Post, text: str) -> tuple[tuple[str, ...], list[str]]:
     """(the thread parts of `text`, empty for a single post; problems with threading it)."""
     if not post.thread:
@@ -633,11 +633,11 @@ class _RouteExtras:
                 limits = capabilities.limits(source.kind)
                 fitted.append(library.fitted(source, limits, keep, post=post))
             except MediaError as error:
-                errors.append(f"{error}")
+                errors.append(error)
         alts = [alt_source(item, post, segment.locale) for item in items]
         route_media = cls(planner, route, adapter, tuple(fitted), alts)
         if errors:
-            raise MediaError("; ".join(errors))
+            raise joined(errors)
         if not route_media.timed:
             # Alt text is the same for every slot: check the media once for the route.
             media = route_media.media_for(timing.slots[0])

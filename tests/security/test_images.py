@@ -58,7 +58,8 @@ def test_a_decompression_bomb_behind_a_url_is_refused_with_the_posts_line(folder
     assert_no_traceback(result)
     assert result.returncode == 1
     output = result.stdout + result.stderr
-    assert f"calendar.toml:{line_of(path, 'media =')}: post 'launch'" in output
+    assert f"calendar.toml:{line_of(path, 'media =')}: error: post 'launch' for segment" in output
+    assert output.count("'launch'") == 1
     assert "has too many pixels" in output
 
 

@@ -53,7 +53,8 @@ def test_a_url_to_the_loopback_is_refused_without_connecting(folders):
         assert server.paths == []
     assert result.returncode == 1
     output = result.stdout + result.stderr
-    assert f"calendar.toml:{line_of(path, 'media =')}: post 'launch'" in output
+    assert f"calendar.toml:{line_of(path, 'media =')}: error: post 'launch' for segment" in output
+    assert output.count("'launch'") == 1
     assert f"cannot fetch media {url}: refused: 127.0.0.1 is a loopback address" in output
 
 
