@@ -309,3 +309,15 @@ def test_queue_is_a_timing_of_its_own(extra, message):
 def test_evergreen_needs_a_queue():
     with pytest.raises(ValueError, match="evergreen needs queue"):
         Post(id="a", text="a", schedule="0 9 * * *", evergreen={"min_gap": "14d"})
+
+
+def test_posts_not_yet_out_take_no_slot_before_the_day_of_scheduling():
+    cal = calendar(posts(3), [queue(times=["10:00"], start="2027-02-01")], segments=[MADRID])
+    first = list(Planner(cal).plan("2027-02-01", "2027-02-07"))
+    went_out = first[0]  # tip-1, on 02-01
+    pin = QueuePin("tip-1", "madrid", "feed", "queue", went_out.utc, went_out.local)
+    # Scheduled again on Thursday 02-04: tip-1 went out; tip-2 and tip-3 (02-02, 02-03)
+    # did not and now take the next slots from that day, not the past ones.
+    plan = Planner(cal, today=date(2027, 2, 4), pins=[pin]).plan("2027-02-01", "2027-02-07")
+    assert [(d.post, d.local.day) for d in plan] == [("tip-1", 1), ("tip-2", 4), ("tip-3", 5)]
+    assert [d.id for d in plan] == [d.id for d in first]

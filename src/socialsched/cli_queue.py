@@ -48,7 +48,8 @@ def queue_group() -> None:
     "--today",
     callback=_date,
     metavar="YYYY-MM-DD",
-    help="The first day of a queue without a start (default: today, as `schedule` uses).",
+    help="The day of scheduling, as `schedule` takes it (default: today): a queue without "
+    "a start begins then, and posts not yet out take no slot before it.",
 )
 @_db_option
 @click.option(
@@ -86,7 +87,7 @@ def queue_show_command(
             end,
             segments=segments or None,
             queues=queues or None,
-            today=today,
+            today=today or date.today(),
             pins=pins,
         )
     except PlanError as error:

@@ -110,9 +110,11 @@ def fill(
     locale: str,
     last: date,
     pins: Sequence[QueuePin] = (),
+    first: date | None = None,
 ) -> list[Placement]:
     """The queued `posts` (in file order) placed on `slots` (one segment and channel,
-    in time order) up to local day `last`; `pins` keep their slots. Pure."""
+    in time order) up to local day `last`; `pins` keep their slots, and no other post
+    takes a slot before local day `first` (the day of scheduling). Pure."""
     evergreen = [post for post in posts if post.evergreen is not None]
     order = {post.id: index for index, post in enumerate(posts)}
     by_id = {post.id: post for post in posts}
@@ -151,6 +153,8 @@ def fill(
             next_pin = next(pending, None)
         if slot.local.date() > last or (not fresh and not evergreen):
             break
+        if first is not None and slot.local.date() < first:
+            continue  # gone by: a post added now must not land in the past
         here = set(pinned_at.get(slot.utc, ()))
         for _ in range(queue.per_slot - taken[slot.utc]):
             if fresh:
@@ -226,6 +230,8 @@ class QueuePlanner:
         self.day_table = day_table
         #: The first day of a queue without a `start`: the day it is scheduled.
         self.today = today or date.today()
+        #: Given a day of scheduling, posts not yet out take no slot before it.
+        self.cutoff = today
         self.pins: dict[tuple[str, str], list[QueuePin]] = {}
         for pin in pins:
             self.pins.setdefault((pin.segment, pin.channel), []).append(pin)
@@ -268,7 +274,7 @@ class QueuePlanner:
             posts = self.members(queue, segment, channel)
             pins = self.pins.get((segment.name, channel.name), [])
             slots = self.slots(queue, segment, last) if posts else []
-            found = fill(queue, posts, slots, segment.locale, last, pins)
+            found = fill(queue, posts, slots, segment.locale, last, pins, self.cutoff)
             self._fills[key] = found
         return found
 
