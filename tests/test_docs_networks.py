@@ -24,6 +24,8 @@ from socialsched import plugins
 from socialsched.adapters import Adapter, WebhookAudienceAdapter
 from socialsched.cli import main
 from socialsched.destinations import ANY_SECRET, Destination
+from socialsched.model import Channel
+from socialsched.runner import on_doubt
 from socialsched.testing import sample_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -471,3 +473,23 @@ def test_every_socialsched_command_shown_parses(path):
     for block in re.findall(r"```(?:bash|sh)\n(.*?)```", text, flags=re.DOTALL):
         for args in socialsched_commands(block):
             resolve(args)  # raises click's usage error for an unknown command or option
+
+
+# -- delivery guarantees --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_the_on_doubt_default_a_page_states_is_the_runners(name):
+    """Each page says what `on_doubt` defaults to; the runner decides it from the adapter
+    built for the page's own channel (its `on_doubt` left unset)."""
+    text = " ".join(page_text(name).split())
+    stated = set(re.findall(r'`on_doubt`[^.]*?default[^.]*?`"(resend|hold)"`', text))
+    assert len(stated) == 1, f"{page_of(name)} states no single on_doubt default: {stated}"
+    table = dict(channel_tables(page_text(name), name)[0])
+    table.pop("on_doubt", None)
+    channel = Channel(**table)
+    adapter = installed()[name](channel, environ={})
+    try:
+        assert stated == {on_doubt(channel, adapter)}
+    finally:
+        adapter.close()
