@@ -299,6 +299,7 @@ def test_unknown_and_duplicate_queue_names_are_reference_problems():
     [
         ({"at": "10:00"}, "at does not go with queue"),
         ({"dates": ["2027-01-01"], "at": "10:00"}, "exactly one timing"),
+        ({"start": "2027-01-01"}, "start and end do not go with queue"),
     ],
 )
 def test_queue_is_a_timing_of_its_own(extra, message):

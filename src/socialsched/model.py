@@ -423,6 +423,11 @@ class Post:
             raise ValueError(f"post {self.id!r}: evergreen needs queue = 'NAME' (a queued post)")
         if self.queue is not None and self.at is not None:
             raise ValueError(f"post {self.id!r}: at does not go with queue (the queue sets times)")
+        if self.queue is not None and (self.start or self.end):
+            # Silently ignored, it would publish before the day the user meant.
+            raise ValueError(
+                f"post {self.id!r}: start and end do not go with queue (set start on the [[queue]])"
+            )
         if self.queue is None and self.schedule is None and self.at is None:
             raise ValueError(f"post {self.id!r} needs at = 'HH:MM' with dates or on_holidays")
         if self.schedule is not None and self.at is not None:
