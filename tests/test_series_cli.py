@@ -202,3 +202,15 @@ def test_lint_names_the_line_of_a_broken_occurrence_text(elsewhere: Path):
     line = line_of(text, 'text = "Moved {{')
     prefix = f"../project/calendar.toml:{line}: error: post 'class' occurrence 2027-01-25 text"
     assert prefix in result.output and "template syntax error" in result.output
+
+
+def test_lint_names_the_line_of_an_unknown_occurrence_channel(elsewhere: Path):
+    text = HEAD + SERIES + '\n[[post.occurrence]]\ndate = 2027-02-08\nchannels = ["feeed"]\n'
+    (elsewhere / "calendar.toml").write_text(text, encoding="utf-8")
+    result = invoke("lint", "../project/calendar.toml", *RANGE)
+    assert result.exit_code == 1, result.output
+    line = line_of(text, 'channels = ["feeed"]')
+    assert (
+        f"../project/calendar.toml:{line}: error: post 'class': occurrence 2027-02-08 names "
+        "unknown channel 'feeed' (known: feed)"
+    ) in result.output

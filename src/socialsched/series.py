@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import functools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -446,10 +447,17 @@ def resolve_media(
     return attrs.evolve(post, occurrence=tuple(changes))
 
 
+def where_line(lines: LineIndex, post_index: int, tail: str) -> int | None:
+    """The line a problem's `where` of `post[N].occurrence[J].KEY` points at, given
+    N and the tail `[J].KEY`."""
+    match = re.fullmatch(r"\[(\d+)\](?:\.(\w+))?", tail)
+    return occurrence_line(lines, post_index, int(match[1]), match[2]) if match else None
+
+
 def reference_problems(index: int, post: Any, channel_names: set[str]) -> list[Problem]:
     """Channels a post's changed occurrences name that the calendar has not."""
     problems = []
-    for change in getattr(post, "occurrence", ()):
+    for number, change in enumerate(getattr(post, "occurrence", ())):
         for name in change.channels or ():
             if name not in channel_names:
                 known = f" (known: {', '.join(sorted(channel_names))})" if channel_names else ""
@@ -457,7 +465,7 @@ def reference_problems(index: int, post: Any, channel_names: set[str]) -> list[P
                     Problem(
                         f"post {post.id!r}: occurrence {change.date} names unknown channel "
                         f"{name!r}{known}",
-                        where=f"post[{index}].occurrence",
+                        where=f"post[{index}].occurrence[{number}].channels",
                     )
                 )
     return problems
