@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 
 import attrs
 from click.testing import CliRunner
-from conftest import Recorder, calendar, post
+from conftest import Clock, Recorder, calendar, post, segment
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from socialsched.cli import main
 from socialsched.lateness import PastDeliveries, past_report
@@ -215,3 +217,57 @@ def test_cli_says_it_first_and_the_runner_does_it(tmp_path, monkeypatch):
     again = CliRunner().invoke(main, ["schedule", cal, *span, "--db", "out.db"])
     assert again.exit_code == 0, again.output
     assert "already past" not in again.stdout
+
+
+# ---- random calendars: the prediction is what the store records after a run ----
+
+NOW = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
+LONDON = ZoneInfo("Europe/London")
+GRACES = [None, "10min", "2h", "2d"]
+
+
+@st.composite
+def past_posts(draw):
+    posts = []
+    for index in range(draw(st.integers(1, 6))):
+        # Minutes from now: up to three days back, a little ahead.
+        moment = NOW + timedelta(minutes=draw(st.integers(-3 * 24 * 60, 90)))
+        local = moment.astimezone(LONDON)
+        options = {}
+        grace = draw(st.sampled_from(GRACES))
+        if grace is not None:
+            options["misfire_grace"] = grace
+        if draw(st.booleans()):
+            options["late"] = "publish"
+        if draw(st.integers(0, 3)) == 0:
+            options["requires_approval"] = True
+        if draw(st.integers(0, 3)) == 0:
+            options["tags"] = ["hold-me"]
+        posts.append(post(f"p{index}", f"{local:%H:%M}", (f"{local:%Y-%m-%d}",), **options))
+    return posts
+
+
+@settings(max_examples=25, deadline=None)
+@given(past_posts(), st.booleans())
+def test_random_calendars_predict_what_the_store_records(tmp_path_factory, posts, pause):
+    clock = Clock(NOW)
+    cal = calendar(posts, segments=[segment("uk")], channels=[FEED])
+    start, end = date(2026, 12, 31), date(2027, 1, 5)
+    with Store(tmp_path_factory.mktemp("db") / "out.db", clock=clock) as store:
+        if pause:
+            store.pause(tag="hold-me")
+        predicted = past_report(store, cal, Planner(cal), start, end)
+        store.schedule(cal, start, end)
+        run(store, clock)
+        past = Counter(
+            (record.state, record.requires_approval)
+            for record in store.records()
+            if record.utc < NOW
+        )
+    assert past[("missed", False)] + past[("missed", True)] == predicted.missed
+    assert past[("published", False)] + past[("published", True)] == (
+        predicted.late + predicted.within_grace
+    )
+    assert past[("scheduled", True)] == predicted.awaiting_approval
+    assert past[("paused", False)] + past[("paused", True)] == predicted.paused
+    assert sum(past.values()) == predicted.total
