@@ -493,3 +493,25 @@ def test_the_on_doubt_default_a_page_states_is_the_runners(name):
         assert stated == {on_doubt(channel, adapter)}
     finally:
         adapter.close()
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_a_page_explains_every_audience_kind_its_adapter_takes(name):
+    kinds = installed()[name].capabilities.audiences
+    text = page_text(name)
+    channels = channel_tables(text, name)
+    if not kinds:
+        # No audiences: the page's calendars give none, and the page says so.
+        assert not any(channel.get("audiences") for channel in channels)
+        assert re.search(r"(?i)audiences? per segment|no audience", " ".join(text.split()))
+    elif "any" in kinds:
+        assert "Any audience kind" in text
+    else:
+        for kind in kinds:
+            assert f"`{kind}:" in text or f'kind = "{kind}"' in text, f"{name}: {kind}"
+        given = {
+            str(value).partition(":")[0] if isinstance(value, str) else value["kind"]
+            for channel in channels
+            for value in channel.get("audiences", {}).values()
+        }
+        assert given <= set(kinds)
