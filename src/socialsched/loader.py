@@ -200,7 +200,7 @@ _WHERE = re.compile(r"^(segment|channel|post|observance|queue|runner)\[(\d+)\](?
 def _locate(problem: Problem, path: Path, lines: LineIndex) -> Problem:
     match = _WHERE.match(problem.where or "")
     line = lines.line(match[1], int(match[2]), match[3]) if match else None
-    if match and match[3] == "occurrence":  # `post[2].occurrence[1].channels`
+    if match and match[3] == "occurrence" and match[4][:1] == "[":  # `occurrence[1].channels`
         line = series.where_line(lines, int(match[2]), match[4]) or line
     elif match and match[4]:  # a key inside the table: `post[2].text[fe]`
         line = key_line(lines.text_lines, match[4], line)
