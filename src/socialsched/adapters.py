@@ -13,7 +13,7 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TextIO
@@ -23,6 +23,7 @@ import attrs
 from . import destinations as _destinations
 from .audiences import Audience, resolve_audience
 from .destinations import ANY_SECRET, Destination
+from .engagement import Engagement, engagement_counts
 from .errors import SocialschedError
 from .grants import GrantError, not_granted_message, read_secret, secret_variable
 from .jsonl_log import LogRefused, check_line, open_log, record_key
@@ -43,7 +44,8 @@ class Capabilities:
     `images` and `videos` say how many of each a post may carry and their byte, pixel
     and type limits (the default accepts none); `mixed_media` whether images and a
     video may go in one post; `max_alt_length` the longest alt text; `threads` whether
-    long text can go out as a reply chain (`Message.reply_to`).
+    long text can go out as a reply chain (`Message.reply_to`); `engagement` which
+    counts `Adapter.engagement` gives.
     """
 
     max_length: int | None = None
@@ -56,6 +58,9 @@ class Capabilities:
     mixed_media: bool = False
     max_alt_length: int | None = None
     threads: bool = False
+    #: The engagement counts the network gives (names from
+    #: `socialsched.engagement.COUNTS`); empty: it gives none (`Adapter.engagement`).
+    engagement: tuple[str, ...] = attrs.field(default=(), converter=engagement_counts)
 
     @property
     def media(self) -> bool:
@@ -497,6 +502,18 @@ class Adapter:
         the network cannot tell, `TransientError` to try again later.
         """
         raise CannotCheck(f"{self.name} cannot look up earlier posts")
+
+    def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
+        """The engagement of many published posts at once, by `Receipt.remote_id`.
+
+        Batched as the network's API allows (one call for many posts where it can).
+        Each `Engagement` carries the counts of `capabilities.engagement` and None for
+        the others. A post the network no longer has (deleted) is left out. Raises
+        `TransientError` to try again later (rate limits: with `retry_after`) and
+        `PermanentError` when the network refuses. The base gives nothing: a network
+        that declares no counts is never asked.
+        """
+        return {}
 
     def delete(self, receipt: Receipt) -> None:
         """Delete a published post, where the network allows it."""

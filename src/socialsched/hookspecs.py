@@ -23,6 +23,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .adapters import AdapterError, Message, Receipt
+    from .engagement import Engagement
     from .model import Channel, Delivery, Segment
 
 PROJECT_NAME = "socialsched"
@@ -103,4 +104,17 @@ def delivery_failed(
 
     `final` is true when no retry will follow (permanent error or attempts used up).
     The error message never contains secret values.
+    """
+
+
+@hookspec
+def engagement_collected(
+    delivery_id: str, post: str, segment: str, channel: str, engagement: Engagement
+) -> None:
+    """Engagement counts of a published delivery were fetched and stored (`socialsched
+    collect`, or the runner collecting by age): one call per delivery and snapshot.
+
+    `engagement` holds the counts the channel's network gives (None for the others)
+    and `fetched_at`. For exporters to a warehouse or a dashboard; an observer that
+    raises is logged and does not stop collection.
     """

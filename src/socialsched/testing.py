@@ -31,7 +31,8 @@ only sees text can still tell which key a post belongs to (see `key_in_text`).
 
 Cases for what an adapter declares only run when it declares it, and skip otherwise:
 media (`Capabilities.images`, `videos`), threads (`Capabilities.threads`), the
-credentials check (`Adapter.verify`) and the in-doubt lookup (`Adapter.find`). Two
+credentials check (`Adapter.verify`), the in-doubt lookup (`Adapter.find`) and
+engagement counts (`Capabilities.engagement`; see `socialsched.testing_engagement`). Two
 optional methods of the remote let the kit check what arrived (see `Remote`):
 `attachments(key)` and `reply_chain(key)`.
 
@@ -78,6 +79,7 @@ from .audiences import AUDIENCE_KINDS, Audience
 from .grants import read_secret, secret_variable
 from .media import IMAGE_TYPES, Media, MediaLimits, digest_of
 from .model import Channel
+from .testing_engagement import EngagementContract
 
 TEXT_PREFIX = "contract message "
 _KEY_IN_TEXT = re.compile(re.escape(TEXT_PREFIX) + r"(\S+)")
@@ -133,7 +135,7 @@ class Arrived:
         return cls(digest_of(data), alt)
 
 
-class AdapterContract:
+class AdapterContract(EngagementContract):
     """Base class of an adapter's conformance tests (see the module docs).
 
     Set `adapter_class`; provide the `remote`, `channel` and `environ` fixtures;
