@@ -192,15 +192,17 @@ def past_deliveries(
         }
         if paused or any(hold.matches(row) for hold in holds):
             counts["paused"] += 1
-        elif deadline is not None and deadline < now and attempts == 0:
+            continue
+        if deadline is not None and deadline < now and attempts == 0:
             counts["missed"] += 1
-        elif post.requires_approval and not approved:
+            continue
+        if post.requires_approval and not approved:
             counts["awaiting_approval"] += 1
         elif deadline is None:
             counts["late"] += 1
         else:
             counts["within_grace"] += 1
-        if deadline is not None and deadline >= now and not paused:
+        if deadline is not None:
             first_deadline = deadline if first_deadline is None else min(first_deadline, deadline)
     return PastDeliveries(now=now, deadline=first_deadline, **counts)
 
