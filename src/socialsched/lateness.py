@@ -202,7 +202,7 @@ def past_deliveries(
             counts["late"] += 1
         else:
             counts["within_grace"] += 1
-        if deadline is not None:
+        if deadline is not None and deadline >= now:  # (a retry's may have passed)
             first_deadline = deadline if first_deadline is None else min(first_deadline, deadline)
     return PastDeliveries(now=now, deadline=first_deadline, **counts)
 
