@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import io
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -540,10 +542,20 @@ def _media_path(value: str, data_file: Path, calendar_file: Path, fail: Any) -> 
     except PathRefused:
         fail(missing, "media")
         return str(candidate)
-    problem = file_problem(absolute, value, missing)
+    try:
+        info = os.stat(absolute)  # never opens: a FIFO cannot block here
+        problem = _file_problem(absolute, value, missing, info.st_size, info.st_mtime_ns)
+    except OSError:
+        problem = file_problem(absolute, value, missing)
     if problem is not None:
         fail(problem, "media")
     return str(absolute)
+
+
+@functools.lru_cache(maxsize=512)
+def _file_problem(path: Path, value: str, missing: str, size: int, mtime_ns: int) -> str | None:
+    # Rows often share an image: it is read and decoded once per content, not per row.
+    return file_problem(path, value, missing)
 
 
 def _string(value: Any) -> str:
