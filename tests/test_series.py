@@ -335,3 +335,43 @@ def test_a_weekly_series_has_count_minus_its_skips(count, skipped, weekday):
     )
     got = [d.local.date() for d in planned(calendar(post, segments=(LONDON,)))]
     assert got == [day for day in days if day not in skip]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    count=st.integers(min_value=1, max_value=12),
+    which=st.integers(min_value=0, max_value=11),
+    minutes=st.one_of(st.none(), st.integers(min_value=0, max_value=23 * 60 + 59)),
+    text=st.one_of(st.none(), st.text(alphabet="abc xyz", min_size=1, max_size=12)),
+    channels=st.sampled_from([None, ("main",), ("extra",), ("main", "extra")]),
+)
+def test_changing_any_one_occurrence_changes_only_its_deliveries(
+    count, which, minutes, text, channels
+):
+    first = date(2027, 3, 2)  # Tuesdays, across both DST changes of the two zones
+    changed = first + timedelta(weeks=which % count)
+    at = None if minutes is None else time(minutes // 60, minutes % 60)
+    fields = {"id": "p", "text": "Tuesday {{ when|date }}", "schedule": "15 8 * * tue"}
+    base = Post(**fields, start=first, count=count)
+    change = Occurrence(date=changed, at=at, text=text.strip() or None if text else None,
+                        channels=channels)  # fmt: skip
+    edited = Post(**fields, start=first, count=count, occurrence=[change])
+    before = {(d.segment, d.channel, d.id): d for d in socialsched.plan(calendar(base), *WIDE)}
+    after = {(d.segment, d.channel, d.id): d for d in socialsched.plan(calendar(edited), *WIDE)}
+    kept = {key for key, d in before.items() if d.local.date() != changed}
+    assert {key for key, d in after.items() if d.local.date() != changed} == kept
+    assert all(after[key] == before[key] for key in kept)
+    zones = {"uk": "Europe/London", "us": "America/New_York"}
+    on_changed = {key: d for key, d in after.items() if d.local.date() == changed}
+    wanted = channels or ("main", "extra")
+    assert sorted(key[:2] for key in on_changed) == sorted(
+        (segment, channel) for segment in zones for channel in wanted
+    )
+    for (segment, _, _), delivery in on_changed.items():
+        clock = at or time(8, 15)
+        assert delivery.utc == utc(changed, clock, zones[segment])
+        if change.text is not None:
+            assert delivery.text == change.text
+    # Ids on the changed date are those of the same (segment, channel) before.
+    ids_before = {key for key, d in before.items() if d.local.date() == changed}
+    assert {key for key in ids_before if key[1] in wanted} == set(on_changed)
