@@ -383,3 +383,37 @@ def test_examples_and_recipes_keep_loading():
     assert calendars
     for path in calendars:
         load(path)
+
+
+def test_a_changed_occurrence_has_its_keys_checked_too(project):
+    # The post's own text is fine; the occurrence of 2027-03-09 misspells 'fr'.
+    posts = """
+[[post]]
+id = "class"
+segments = ["paris", "new-york"]
+text = { default = "Class today", fr = "Cours aujourd'hui" }
+schedule = "0 9 * * tue"
+start = 2027-03-02
+count = 3
+
+[[post.occurrence]]
+date = 2027-03-09
+text = { default = "Class moved", fe = "Cours déplacé" }
+"""
+    path = write(project, posts)
+    result = cli("lint", "../project/calendar.toml", "--start", "2027-03-01", "--end", "2027-03-20")
+    assert result.exit_code == 1
+    (error,) = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert error.startswith(f"../project/calendar.toml:{line_of(path, 'fe = ')}: error: ")
+    assert (
+        "post 'class' occurrence 2027-03-09 text: fe: no segment uses it; did you mean fr?" in error
+    )
+    fixed = path.read_text().replace("fe = ", "FR = ")
+    path.write_text(fixed)
+    deliveries = cli(
+        "plan", "../project/calendar.toml", "--start", "2027-03-09", "--end", "2027-03-09",
+        "--format", "json",
+    )  # fmt: skip
+    assert deliveries.exit_code == 0, deliveries.output
+    texts = {d["segment"]: d["text"] for d in json.loads(deliveries.stdout)}
+    assert texts == {"paris": "Cours déplacé", "new-york": "Class moved"}

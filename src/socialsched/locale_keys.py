@@ -141,14 +141,16 @@ def suggestion(key: str, candidates: Iterable[str]) -> str | None:
 def unused_key_problems(
     posts: Sequence[Any], segments_for: Callable[[Any], Sequence[Any]]
 ) -> list[Problem]:
-    """Keys of posts' per-locale tables that no segment the post selects can use (no
-    tag of its locale's fallback chain is the key), each a problem with a suggestion.
+    """Keys of posts' per-locale tables (`text`, `media`, a media item's `alt`, and
+    the same in changed occurrences) that no segment the post selects can use (no tag
+    of its locale's fallback chain is the key), each a problem with a suggestion.
 
     `segments_for(post)` gives the segments a post selects. A post that selects no
     segment is skipped (that is reported elsewhere). A media item's `alt` keys are
     checked against the segments that get the item's list. `where` reads
-    `post[INDEX].TABLE[KEY]` (`post[INDEX].media>FILE[KEY]` for alt text), for the
-    loader to find the key's line (`key_line`).
+    `post[INDEX].TABLE[KEY]` (`post[INDEX].media>FILE[KEY]` for alt text,
+    `post[INDEX].occurrence>DATE[KEY]` in an occurrence), for the loader to find the
+    key's line (`key_line`).
     """
     problems: list[Problem] = []
     for index, post in enumerate(posts):
@@ -157,33 +159,38 @@ def unused_key_problems(
             continue
         locales = [segment.locale for segment in segments]
         post_id = getattr(post, "id", None)
-        text = getattr(post, "text", None)
-        if isinstance(text, Mapping):
-            problems.extend(_unused(text, locales, post_id, "text", f"post[{index}].text"))
-        media = getattr(post, "media", ())
-        if isinstance(media, Mapping):
-            problems.extend(_unused(media, locales, post_id, "media", f"post[{index}].media"))
-            lists = []
-            for key, items in media.items():
-                users = [locale for locale in locales if _picked(media, locale) == key]
-                lists.append((items, users))
-        else:
-            lists = [(media, locales)]
-        for items, users in lists:
-            for item in items:
-                alt = getattr(item, "alt", None)
-                if not isinstance(alt, Mapping) or not users:
-                    continue
-                name = _source_name(item)
-                problems.extend(
-                    _unused(
-                        alt,
-                        users,
-                        post_id,
-                        f"media {name!r} alt",
-                        f"post[{index}].media>{name}",
-                    )
-                )
+        label, where = f"post {post_id!r} ", f"post[{index}]."
+        problems.extend(_tables(post, locales, label, where + "{}"))
+        for change in getattr(post, "occurrence", ()):
+            at = f"{where}occurrence>{change.date}"  # no table name: the date finds it
+            problems.extend(_tables(change, locales, f"{label}occurrence {change.date} ", at))
+    return problems
+
+
+def _tables(holder: Any, locales: Sequence[str], label: str, where: str) -> list[Problem]:
+    """The unused keys of `holder`'s (a post's or an occurrence's) `text`, `media`
+    and alt tables; `where` has "{}" where the table's name goes, if anywhere."""
+    problems: list[Problem] = []
+    text = getattr(holder, "text", None)
+    if isinstance(text, Mapping):
+        problems.extend(_unused(text, locales, f"{label}text", where.format("text")))
+    media = getattr(holder, "media", None) or ()
+    if isinstance(media, Mapping):
+        problems.extend(_unused(media, locales, f"{label}media", where.format("media")))
+        lists = [
+            (items, [locale for locale in locales if _picked(media, locale) == key])
+            for key, items in media.items()
+        ]
+    else:
+        lists = [(media, list(locales))]
+    for items, users in lists:
+        for item in items:
+            alt = getattr(item, "alt", None)
+            if not isinstance(alt, Mapping) or not users:
+                continue
+            name = _source_name(item)
+            anchor = f"{where.format('media')}>{name}"
+            problems.extend(_unused(alt, users, f"{label}media {name!r} alt", anchor))
     return problems
 
 
@@ -199,7 +206,7 @@ def _source_name(item: Any) -> str:
 
 
 def _unused(
-    table: Mapping[str, Any], locales: Sequence[str], post_id: Any, what: str, where: str
+    table: Mapping[str, Any], locales: Sequence[str], what: str, where: str
 ) -> list[Problem]:
     usable = {tag for locale in locales for tag in locale_chain(locale)}
     problems = []
@@ -216,7 +223,7 @@ def _unused(
         )
         problems.append(
             Problem(
-                f"post {post_id!r} {what}: {key}: no segment uses it; {hint}",
+                f"{what}: {key}: no segment uses it; {hint}",
                 where=f"{where}[{key}]",
             )
         )
@@ -229,13 +236,15 @@ _TAIL = re.compile(r"^(?:>(?P<anchor>.+))?\[(?P<key>[^\[\]]+)\]$")
 def key_line(text_lines: Sequence[str], tail: str, start: int | None) -> int | None:
     """The line of a locale key in a calendar's text, from line `start` (the line of
     the table holding it) on; `tail` is what `unused_key_problems` puts after the
-    table in `where` (`[KEY]` or `>FILE[KEY]`). `start` when it is not found."""
+    table in `where` (`[KEY]`, `>FILE[KEY]`, `>DATE[KEY]`, `>DATE>FILE[KEY]`); `start`
+    when it is not found."""
     match = _TAIL.match(tail)
     if match is None or start is None:
         return start
     line = start
-    if match["anchor"]:
-        line = line_in_post(text_lines, re.escape(match["anchor"]), line) or line
+    for anchor in (match["anchor"] or "").split(">"):
+        if anchor:  # a date, then a file name: each found after the one before
+            line = line_in_post(text_lines, re.escape(anchor), line) or line
     # The key as written may differ in case and '-'/'_' from the canonical one.
     tag = "[-_]".join(re.escape(part) for part in match["key"].split("-"))
     pattern = rf"(?:^|[\s{{,.\[])[\"']?{tag}[\"']?\s*(?:=|\])"
