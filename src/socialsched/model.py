@@ -359,7 +359,9 @@ class Post:
     `text` (a string or a mapping keyed by locale). Timing is exactly one of: `schedule`
     (5-field cron in each segment's local time, between `start` and `end`), `dates` +
     `at` (one-offs), `on_holidays` + `at` (+ `offset_days`), or `queue` (the named
-    queue's next free slot; `evergreen` recycles it, see `socialsched.queues`).
+    queue's next free slot; `evergreen` recycles it, see `socialsched.queues`). A
+    `schedule` post can be a finite series: `count`, `skip` and `occurrence` (see
+    `socialsched.series`).
 
     `media` is a list of `MediaItem`s, or lists keyed by locale with the same fallback
     as text (fr-DZ, fr, default). `thread = true` sends a text too long for one post as
