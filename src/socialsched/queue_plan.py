@@ -116,6 +116,7 @@ def fill(
     in time order) up to local day `last`; `pins` keep their slots, and no other post
     takes a slot before local day `first` (the day of scheduling). Pure."""
     evergreen = [post for post in posts if post.evergreen is not None]
+    sources = {post.id: text_source(post, locale) for post in posts}
     order = {post.id: index for index, post in enumerate(posts)}
     by_id = {post.id: post for post in posts}
     pins = sorted((pin for pin in pins if pin.post in by_id), key=lambda pin: pin.utc)
@@ -140,7 +141,7 @@ def fill(
         uses[post_id] += 1
         numbers[post_id] = max(numbers.get(post_id, 0), use)
         last_use[post_id] = slot.local.replace(tzinfo=None)
-        previous = text_source(by_id[post_id], locale)
+        previous = sources[post_id]
         placements.append(Placement(post_id, use, slot, pinned))
 
     def take_pin(pin: QueuePin) -> None:
@@ -161,7 +162,7 @@ def fill(
                 post = fresh.pop(0)
                 use = 1
             else:
-                chosen = _evergreen_choice(evergreen, slot, uses, last_use, previous, here, locale)
+                chosen = _evergreen_choice(evergreen, slot, uses, last_use, previous, here, sources)
                 if chosen is None:
                     break
                 post = chosen
@@ -184,7 +185,7 @@ def _evergreen_choice(
     last_use: Mapping[str, datetime],
     previous: tuple[str, Any] | None,
     here: set[str],
-    locale: str,
+    sources: Mapping[str, tuple[str, Any]],
 ) -> Post | None:
     """The evergreen post that takes `slot`: among those that went out before (their
     first, fresh run), have repeats left, are past their gap and do not say what went
@@ -198,7 +199,7 @@ def _evergreen_choice(
             continue
         if uses[post.id] >= settings.max_uses or wall - last_use[post.id] < settings.min_gap:
             continue
-        if text_source(post, locale) == previous:
+        if sources[post.id] == previous:
             continue
         if best is None or last_use[post.id] < last_use[best.id]:
             best = post
@@ -213,6 +214,10 @@ def pin_key(calendar: str, post: Post, segment: str, channel: str, delivery: str
         if delivery_id(calendar, post.id, segment, channel, slot_key(use)) == delivery:
             return slot_key(use)
     return None
+
+
+#: How far past a plan's last day a queue is filled, for the chunks that follow.
+_AHEAD_DAYS = 366
 
 
 class QueuePlanner:
@@ -235,9 +240,10 @@ class QueuePlanner:
         self.pins: dict[tuple[str, str], list[QueuePin]] = {}
         for pin in pins:
             self.pins.setdefault((pin.segment, pin.channel), []).append(pin)
-        # Fills of one range end (one `plan` call); a new end starts afresh.
+        # Fills up to `_last`; a plan reaching past it starts them afresh.
         self._fills: dict[tuple[str, str, str], list[Placement]] = {}
         self._by_post: dict[tuple[str, str, str], dict[str, list[Slot]]] = {}
+        self._shared: dict[tuple[Any, ...], list[Placement]] = {}
         self._last: date | None = None
 
     def start(self, queue: Queue) -> date:
@@ -265,16 +271,37 @@ class QueuePlanner:
         return queue_slots(queue, segment, table, first, last)
 
     def fill(self, queue: Queue, segment: Segment, channel: Channel, last: date) -> list[Placement]:
-        """Every placement of `queue` for `segment` and `channel` up to day `last`."""
-        if last != self._last:
-            self._fills, self._by_post, self._last = {}, {}, last
+        """Every placement of `queue` for `segment` and `channel` up to day `last` at
+        least (callers keep the days they want)."""
+        if self._last is None or last > self._last:
+            # A fill up to a day is the start of any longer one (each slot is decided by
+            # the slots before it), so one fill a year ahead serves the chunks after.
+            self._fills, self._by_post, self._shared = {}, {}, {}
+            self._last = last + timedelta(days=_AHEAD_DAYS)
+        last = self._last
         key = (queue.name, segment.name, channel.name)
         found = self._fills.get(key)
         if found is None:
             posts = self.members(queue, segment, channel)
             pins = self.pins.get((segment.name, channel.name), [])
-            slots = self.slots(queue, segment, last) if posts else []
-            found = fill(queue, posts, slots, segment.locale, last, pins, self.cutoff)
+            # Segments of one market, locale, posts and pins have the same fill.
+            shared = (
+                queue.name,
+                channel.name,
+                segment.timezone.key,
+                segment.country,
+                segment.subdivision_code,
+                segment.quiet_hours,
+                tuple(o.name for o in self.calendar.observances if o.applies_to(segment)),
+                segment.locale,
+                tuple(post.id for post in posts),
+                tuple((pin.post, pin.key, pin.utc, pin.local) for pin in pins),
+            )
+            found = self._shared.get(shared)
+            if found is None:
+                slots = self.slots(queue, segment, last) if posts else []
+                found = fill(queue, posts, slots, segment.locale, last, pins, self.cutoff)
+                self._shared[shared] = found
             self._fills[key] = found
         return found
 
