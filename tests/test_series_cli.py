@@ -214,3 +214,28 @@ def test_lint_names_the_line_of_an_unknown_occurrence_channel(elsewhere: Path):
         f"../project/calendar.toml:{line}: error: post 'class': occurrence 2027-02-08 names "
         "unknown channel 'feeed' (known: feed)"
     ) in result.output
+
+
+@pytest.mark.parametrize(
+    ("occurrence", "needle", "message"),
+    [
+        (
+            'date = "2027-13-01"',
+            "2027-13-01",
+            "[[post.occurrence]] date: '2027-13-01' is not a date",
+        ),
+        (
+            'date = 2027-02-08\nat = "25:00"',
+            "25:00",
+            "[[post.occurrence]] at: '25:00' is not a time",
+        ),
+        ('text = "no date"', "no date", "[[post.occurrence]] needs date = YYYY-MM-DD"),
+    ],
+)
+def test_lint_names_the_line_of_a_bad_occurrence_value(elsewhere, occurrence, needle, message):
+    text = HEAD + SERIES + f"\n[[post.occurrence]]\n{occurrence}\n"
+    (elsewhere / "calendar.toml").write_text(text, encoding="utf-8")
+    result = invoke("lint", "../project/calendar.toml", *RANGE)
+    assert result.exit_code == 1, result.output
+    line = line_of(text, needle) if "needs date" not in message else len(text.splitlines()) - 1
+    assert f"calendar.toml:{line}: error: post 'class': {message}" in result.output, result.output

@@ -399,8 +399,8 @@ def _occurrence_problem(item: dict[str, Any]) -> tuple[str, str | None] | None:
                 field.converter(item[field.name])  # type: ignore[operator]
             except (TypeError, ValueError) as error:
                 message = str(error)
-                if repr(item[field.name]) not in message and field.name not in message:
-                    message = f"{field.name} = {item[field.name]!r}: {message}"
+                if not message.startswith(field.name):
+                    message = f"{field.name}: {message}"
                 return f"[[post.occurrence]] {message}", field.name
     return None
 
