@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import babel.dates
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from socialsched.cli import main
 from socialsched.store import Store
@@ -239,3 +240,23 @@ def test_lint_names_the_line_of_a_bad_occurrence_value(elsewhere, occurrence, ne
     assert result.exit_code == 1, result.output
     line = line_of(text, needle) if "needs date" not in message else len(text.splitlines()) - 1
     assert f"calendar.toml:{line}: error: post 'class': {message}" in result.output, result.output
+
+
+def test_lint_checks_an_occurrences_media_on_its_line(elsewhere: Path):
+    media = '\n[[post.occurrence]]\ndate = 2027-02-08\nmedia = [{ path = "img/final.png" }]\n'
+    text = HEAD + SERIES + media
+    (elsewhere / "calendar.toml").write_text(text, encoding="utf-8")
+    line = line_of(text, "img/final.png")
+    missing = invoke("lint", "../project/calendar.toml", *RANGE)
+    assert missing.exit_code == 1
+    assert f"calendar.toml:{line}: error: post 'class': media file 'img/final.png' not found" in (
+        missing.output
+    )
+    (elsewhere / "img").mkdir()
+    Image.new("RGB", (40, 20), (10, 20, 30)).save(elsewhere / "img" / "final.png")
+    no_alt = invoke("lint", "../project/calendar.toml", *RANGE)
+    assert no_alt.exit_code == 0, no_alt.output
+    assert (
+        f"calendar.toml:{line}: warning: post 'class' occurrence 2027-02-08: "
+        f"{(elsewhere / 'img' / 'final.png').resolve()} has no alt text"
+    ) in no_alt.output

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
+from . import series
 from .cadence import cadence_warnings
 from .duplicates import duplicate_warnings, slot_warnings
 from .errors import CalendarError, Problem
@@ -14,6 +15,7 @@ from .holidays_table import name_matches
 from .loader import LineIndex, load
 from .model import Calendar, Delivery
 from .planner import Planner
+from .queue_plan import queue_warnings
 
 
 def gap_warnings(
@@ -153,5 +155,7 @@ def lint(source: str | Path | Calendar, start: date, end: date) -> list[Problem]
     problems.extend(cadence_warnings(calendar, deliveries))
     problems.extend(duplicate_warnings(calendar, deliveries))
     problems.extend(slot_warnings(calendar, deliveries))
+    problems.extend(queue_warnings(calendar, planner.queues))
     problems.extend(alt_text_warnings(calendar))
+    problems.extend(series.alt_text_warnings(calendar))
     return sorted(problems, key=lambda p: p.severity != "error")

@@ -22,6 +22,7 @@ delivery alone.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import difflib
 import functools
 import re
@@ -40,7 +41,7 @@ from .text_variance import RouteTexts, TextCache
 
 if TYPE_CHECKING:
     from .loader import LineIndex
-    from .model import Channel, Segment
+    from .model import Calendar, Channel, Segment
     from .plans import Route, Slot
     from .render import Renderer
 
@@ -491,3 +492,42 @@ def check_texts(post: Post, renderer: Renderer, locales: Sequence[str]) -> list[
                 break
         fork = renderer.fork()  # the next variant has the same post id
     return found
+
+
+def alt_text_warnings(calendar: Calendar) -> list[Problem]:
+    """Changed occurrences' media with no alt text, as `lint` warns of a post's."""
+    from .loader import LineIndex  # the loader builds on this module
+
+    lines = None
+    if calendar.source is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            lines = LineIndex(calendar.source.read_text(encoding="utf-8"))
+    # Posts of `posts_from` data files have no [[post]] table: count the file's only.
+    in_file = [
+        post
+        for post in calendar.posts
+        if calendar.post_origins.get(post.id, (calendar.source,))[0] == calendar.source
+    ]
+    warnings = []
+    for index, post in enumerate(in_file):
+        for number, change in enumerate(post.occurrence):
+            media = change.media or ()
+            lists = media.values() if isinstance(media, Mapping) else [media]
+            for item in (item for items in lists for item in items):
+                if item.alt:
+                    continue
+                line = None
+                if lines is not None:
+                    start = occurrence_line(lines, index, number, "media")
+                    line = lines.find(item.url or Path(item.source).name, start)
+                warnings.append(
+                    Problem(
+                        f"post {post.id!r} occurrence {change.date}: {item.source} has no alt "
+                        'text (add alt = "...": screen-reader users get nothing from media '
+                        "without it)",
+                        severity="warning",
+                        file=calendar.source,
+                        line=line,
+                    )
+                )
+    return warnings
