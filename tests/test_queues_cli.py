@@ -208,3 +208,17 @@ def test_schedule_then_editing_the_queue_reports_moves_as_the_store_recorded(tmp
     }  # fmt: skip
     assert len(moved) == 6 and {before[key][0] for key in cancelled} == {"a"}
     assert path.exists()
+
+
+def test_lint_warns_about_a_queue_with_no_slot_for_a_segment(tmp_path, elsewhere):
+    path = write(tmp_path / "cal", post("a"))
+    text = path.read_text().replace(
+        'country = "US"\n', 'country = "US"\nquiet_hours = ["20:00-13:00"]\n'
+    )
+    path.write_text(text)
+    result = invoke("lint", "../cal/cal.toml", "--start", "2027-01-18", "--end", "2027-01-24")
+    assert result.exit_code == 0, result.output  # a warning
+    line = text.splitlines().index('times = ["09:15", "12:30"]') + 1
+    (warning,) = [row for row in result.output.splitlines() if "no slot" in row]
+    assert warning.startswith(f"../cal/cal.toml:{line}: warning: queue 'mornings' has no slot")
+    assert "segment 'new-york'" in warning and "20:00-13:00" in warning

@@ -16,6 +16,7 @@ from .loader import LineIndex, load
 from .model import Calendar, Delivery
 from .planner import Planner
 from .queue_plan import queue_warnings
+from .queue_plan import queue_warnings
 
 
 def gap_warnings(
@@ -155,6 +156,7 @@ def lint(source: str | Path | Calendar, start: date, end: date) -> list[Problem]
     problems.extend(cadence_warnings(calendar, deliveries))
     problems.extend(duplicate_warnings(calendar, deliveries))
     problems.extend(slot_warnings(calendar, deliveries))
+    problems.extend(queue_warnings(calendar, planner.queues))
     problems.extend(queue_warnings(calendar, planner.queues))
     problems.extend(alt_text_warnings(calendar))
     problems.extend(series.alt_text_warnings(calendar))

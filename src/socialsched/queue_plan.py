@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from .errors import PlanError
+from .errors import PlanError, Problem
 from .holidays_table import DayTable
 from .model import Calendar, Channel, Post, Segment
 from .plans import Slot, Timing, delivery_id
@@ -416,6 +416,45 @@ def show(
     return shown
 
 
+#: How many days from its start a queue must have a slot in each segment it serves.
+EMPTY_QUEUE_DAYS = 28
+
+
+def queue_warnings(calendar: Calendar, queues: QueuePlanner) -> list[Problem]:
+    """Queues with no slot at all for a segment their posts go to, in the
+    `EMPTY_QUEUE_DAYS` days from their start (every time inside the segment's quiet
+    hours, or every day a holiday there): those posts would silently never go out."""
+    from .loader import LineIndex
+
+    lines = None
+    if calendar.source is not None:
+        try:
+            lines = LineIndex(calendar.source.read_text(encoding="utf-8"))
+        except OSError:
+            lines = None
+    warnings = []
+    for index, queue in enumerate(calendar.queues):
+        first = queues.start(queue)
+        last = first + timedelta(days=EMPTY_QUEUE_DAYS - 1)
+        for segment in calendar.segments:
+            if not any(queues.members(queue, segment, channel) for channel in calendar.channels):
+                continue
+            if queues.slots(queue, segment, last):
+                continue
+            quiet = ", ".join(str(window) for window in segment.quiet_hours) or "none"
+            warnings.append(
+                Problem(
+                    f"queue {queue.name!r} has no slot for segment {segment.name!r} from "
+                    f"{first} to {last} (its quiet hours: {quiet}; holidays have no slots): "
+                    "its posts never go out there",
+                    severity="warning",
+                    file=calendar.source,
+                    line=lines.line("queue", index, "times") if lines else None,
+                )
+            )
+    return warnings
+
+
 def pin_rows_to_pins(
     calendar: Calendar, rows: Iterable[tuple[str, str, str, str, datetime, datetime]]
 ) -> list[QueuePin]:
@@ -442,6 +481,7 @@ __all__ = [
     "pin_key",
     "pin_rows_to_pins",
     "queue_slots",
+    "queue_warnings",
     "show",
     "text_source",
 ]
