@@ -285,6 +285,12 @@ BAD = [
         "id,text,date,at\na,Hi {{ vars.nope }},2027-03-16,10:00\n",
         "posts.csv:2: error: post 'a'",  # a template problem found when rendering
     ),
+    (
+        "posts.csv",
+        "id,text,text.fe,date,at\na,Hi,Salut,2027-03-16,10:00\n",
+        "posts.csv:2: error: row 1, column 'text.fe': post 'a' text: fe: no segment uses it; "
+        "did you mean fr?",
+    ),
     ("posts.csv", "text,date,at\nx,2027-03-16,10:00\n", "posts.csv:1: error: no 'id' column"),
     (
         "posts.csv",

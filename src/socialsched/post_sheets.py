@@ -20,6 +20,7 @@ import functools
 import io
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,14 @@ class Sheets:
         if not index_text.isdigit() or not offset <= int(index_text) < offset + len(self.rows):
             return None
         row = self.rows[int(index_text) - offset]
-        return row.problem(problem.message, key.lstrip(".") or None)
+        key = key.lstrip(".")
+        # A per-locale key (`text[fe]`, `media>banner.png[fe]` for alt text) is a column.
+        keyed = re.fullmatch(r"(text|media>[^\[]*)\[(.+)\]", key)
+        if keyed is None:
+            return row.problem(problem.message, key or None)
+        prefix = "text" if keyed[1] == "text" else "alt"
+        column = prefix if keyed[2] == "default" else f"{prefix}.{keyed[2]}"
+        return _problem(problem.message, row.file, row.line, row.row, column)
 
     def problem(self, post: Post, key: str, message: str) -> Problem | None:
         """`message` located at the row and column (of `key`) `post` came from, or
