@@ -4,8 +4,9 @@ deletes)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from socialsched_x import XAdapter
@@ -28,11 +29,42 @@ class XApi(LocalServer):
     account already posted, as X does), DELETE /2/tweets/n removes it, GET /2/users/me
     answers as user 77 and GET /2/users/77/tweets lists the posts, newest first. The
     media upload endpoints keep what was uploaded: a video is "pending" once after
-    finalize, then "succeeded" on the STATUS check."""
+    finalize, then "succeeded" on the STATUS check. GET /2/tweets?ids=... gives the
+    posts' `public_metrics` (as `set_engagement` made them)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.uploads: dict[str, dict[str, Any]] = {}
+        self.metrics: dict[str, dict[str, int]] = {}
+
+    def set_engagement(self, key: str, counts: Mapping[str, int]) -> bool:
+        [post_id] = [pid for pid, post in self.posts().items() if key_in_text(post["text"]) == key]
+        self.metrics[post_id] = {
+            "like_count": counts["likes"],
+            "retweet_count": counts["reposts"],
+            "reply_count": counts["replies"],
+            "quote_count": counts["quotes"],
+            "impression_count": counts["views"],
+            "bookmark_count": counts["clicks"],  # not a click: must not come back as one
+        }
+        return True
+
+    def _lookup(self, request: Request) -> Reply:
+        query = parse_qs(request.path.partition("?")[2])
+        assert query["tweet.fields"] == ["public_metrics"]
+        posts = self.posts()
+        data, errors = [], []
+        for post_id in query["ids"][0].split(","):
+            if post_id in posts:
+                metrics = self.metrics.get(post_id, {})
+                data.append(
+                    {"id": post_id, "text": posts[post_id]["text"], "public_metrics": metrics}
+                )
+            else:
+                errors.append(
+                    {"value": post_id, "title": "Not Found Error", "resource_id": post_id}
+                )
+        return Reply(200, {"data": data, "errors": errors} if errors else {"data": data})
 
     def attachments(self, key: str) -> list[Arrived]:
         [post] = [post for post in self.posts().values() if key_in_text(post["text"]) == key]
@@ -118,6 +150,8 @@ class XApi(LocalServer):
             return Reply(201, {"data": {"id": str(number), "text": text}})
         if request.method == "DELETE":
             return Reply(200, {"data": {"deleted": True}})
+        if path == "/2/tweets":
+            return self._lookup(request)
         if path == "/2/users/me":
             return Reply(200, {"data": {"id": USER, "username": "contract"}})
         if path == f"/2/users/{USER}/tweets":

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,13 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.destinations import ANY_SECRET, Destination, declare
+from socialsched.engagement import Engagement
 from socialsched.http_client import ChannelClient
 from socialsched.media import Media
 from socialsched.model import Channel
 from socialsched.redaction import hide_secret
 
+from . import engagement as _engagement
 from .length import MAX_LENGTH, weighted_length
 from .media import IMAGES, MAX_ALT_LENGTH, VIDEOS, upload
 
@@ -70,6 +72,9 @@ class XAdapter(Adapter):
     Images (up to four) and a video go up through the chunked media upload, with their
     alt text, before the post names them (`media.media_ids`); the token needs the
     media.write scope too. `sleep` waits between checks of a video's processing.
+
+    Engagement: likes, reposts, replies, quotes and views (`public_metrics`) of up to
+    100 posts a call (`GET /2/tweets`, scope tweet.read).
     """
 
     name = "x"
@@ -82,6 +87,7 @@ class XAdapter(Adapter):
         images=IMAGES,
         videos=VIDEOS,
         max_alt_length=MAX_ALT_LENGTH,
+        engagement=_engagement.COUNTS,
     )
     required_secrets = ("access_token",)
     path_settings = ("token_store",)
@@ -314,6 +320,11 @@ class XAdapter(Adapter):
                     extra={"found": True},
                 )
         return None
+
+    def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
+        """Likes, reposts, replies, quotes and views of the posts, 100 a call; a
+        deleted post is left out."""
+        return _engagement.engagement(self._request, receipts)
 
     def delete(self, receipt: Receipt) -> None:
         """Delete (retract) a post by its id."""
