@@ -127,15 +127,17 @@ def last_occurrence(
 ) -> tuple[date, int] | None:
     """(local date, index within the day) of the `count`-th occurrence of `cron` from
     `start`; None when there are fewer by `end` (or within `SEARCH_DAYS`)."""
-    stop = min(end, start + timedelta(days=SEARCH_DAYS)) if end else start + timedelta(SEARCH_DAYS)
+    stop = start + timedelta(days=min(SEARCH_DAYS, (date.max - start).days))
+    stop = min(stop, end) if end else stop
     seen, day = 0, start
-    while day <= stop:
+    while True:
         times = len(cron.times_on(day))
         if seen + times >= count:
             return day, count - seen - 1
+        if day >= stop:
+            return None
         seen += times
         day += timedelta(days=1)
-    return None
 
 
 def _last_day(post: Post) -> date | None:
