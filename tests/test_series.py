@@ -106,6 +106,23 @@ def test_occurrences_on_skip_holidays_count_too():
     assert got == expected
 
 
+def test_the_last_counted_occurrence_moved_off_a_holiday_still_goes_out():
+    first = date(2027, 1, 4)
+    us_holidays = holidays.country_holidays("US", years=2027)
+    post = Post(
+        id="p", text="p", schedule="0 9 * * mon", start=first, count=3,
+        on_holiday="next_business_day",
+    )  # fmt: skip
+    got = [d.local.date() for d in planned(calendar(post, segments=(NEW_YORK,)))]
+    expected = []
+    for day in weekly(first, 3):
+        while day in us_holidays or day.weekday() >= 5:
+            day += timedelta(days=1)
+        expected.append(day)
+    assert expected[-1] != weekly(first, 3)[-1]  # MLK Day, 18 January, moved to the 19th
+    assert got == expected
+
+
 def test_changing_one_occurrence_keeps_every_delivery_id():
     first = date(2027, 1, 4)
     changed = first + timedelta(weeks=3)
