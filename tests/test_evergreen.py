@@ -141,3 +141,21 @@ def test_evergreen_never_breaks_min_gap_or_max_repeats_and_is_reproducible(drawn
             if repeat:
                 assert by_id[after.post].evergreen is not None
                 assert before.text != after.text
+
+
+def test_repeats_that_went_out_count_towards_max_repeats():
+    from socialsched.queue_plan import QueuePin
+
+    queued = [evergreen("a", gap="1d", repeats=1), evergreen("b", gap="1d", repeats=3),
+              evergreen("c", gap="1d", repeats=3)]  # fmt: skip
+    cal, plan = plan_of(queued, end=START + timedelta(days=9))
+    a_uses = [d for d in plan if d.post == "a"]
+    assert len(a_uses) == 2  # its first run and its one repeat
+    pins = [
+        QueuePin("a", "madrid", "feed", key, d.utc, d.local)
+        for key, d in zip(["queue", "queue#2"], a_uses, strict=True)
+    ]
+    today = a_uses[1].local.date() + timedelta(days=1)
+    again = Planner(cal, today=today, pins=pins).plan(START, START + timedelta(days=9))
+    assert [d for d in again if d.post == "a"] == a_uses  # kept, and no third use
+    assert {d.post for d in again if d.local.date() >= today} == {"b", "c"}

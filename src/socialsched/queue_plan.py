@@ -209,13 +209,17 @@ def _evergreen_choice(
 def pin_key(calendar: str, post: Post, segment: str, channel: str, delivery: str) -> str | None:
     """The queue slot key a stored delivery of a queued post was planned with (found
     from its id, which hashes it), or None when it was not a queued delivery."""
-    uses = post.evergreen.max_uses if post.evergreen is not None else 1
+    # Repeats past today's max_repeats may have gone out before it was lowered: they
+    # still count.
+    uses = max(post.evergreen.max_uses, _PIN_KEYS) if post.evergreen is not None else 1
     for use in range(1, uses + 1):
         if delivery_id(calendar, post.id, segment, channel, slot_key(use)) == delivery:
             return slot_key(use)
     return None
 
 
+#: How many evergreen repeat keys a stored delivery's id is tried against at least.
+_PIN_KEYS = 64
 #: How far past a plan's last day a queue is filled, for the chunks that follow.
 _AHEAD_DAYS = 366
 
