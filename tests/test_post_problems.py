@@ -227,3 +227,14 @@ def test_a_spreadsheet_row_is_named_by_its_file_and_line(project):
     (error,) = errors_of(result.stderr)
     assert error.startswith("../project/posts.csv:3: error: post 'essay' for segment 'paris'")
     assert error.count("essay") == 1
+
+
+def test_an_alt_text_that_fails_to_render_names_the_post_and_segment_once(project):
+    posts = MEDIA.replace('alt = "A clip"', 'alt = "A {{ nope }}"')
+    path = write(project, posts, {"a.png": png(), "clip.mp4": mp4(500)})
+    result = cli("lint", "../project/calendar.toml", *RANGE)
+    assert result.exit_code == 1
+    (error,) = errors_of(result.stderr)
+    assert error.startswith(f"../project/calendar.toml:{line_of(path, 'media = [')}: error: ")
+    assert "undefined variable ('nope' is undefined)" in error
+    assert error.count("gallery") == 1 and error.count("paris") == 1

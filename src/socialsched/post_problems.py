@@ -116,8 +116,11 @@ def route_error(
         detail, source = error.detail, error.source
     else:
         detail, source = str(error), None
-    # Messages from the renderer or the media library may begin with the post too.
+    # Messages from the renderer or the media library may name the post (and the
+    # segment) too, at the start or the end: the message below names them once.
     detail = detail.removeprefix(f"post {post.id!r}: ").removeprefix(f"post {post.id!r} ")
+    rendering = f" rendering post {post.id!r} for segment {segment.name!r}"
+    detail = detail.removesuffix(rendering).removesuffix(",")
     message = (
         f"post {post.id!r} for segment {segment.name!r} on channel {channel.name!r} "
         f"({channel.adapter}): {detail}"
