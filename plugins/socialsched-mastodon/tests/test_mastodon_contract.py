@@ -5,8 +5,10 @@ token, answers a repeated `Idempotency-Key` with the status it created first, ta
 media uploads with their description (shown to the kit by `attachments`), refuses a
 status naming unknown media, lists the account's statuses newest first (HTML content,
 `max_id` paging) and their reply chains (`reply_chain`), answers `verify_credentials`,
-deletes statuses, and fails on request the way Mastodon does (503 with Retry-After, 422,
-or a status stored behind a proxy's error page).
+deletes statuses, shows statuses with their favourites, boosts, replies and quotes
+(`GET /api/v1/statuses?id[]=`, counts set by `set_engagement`), and fails on request the
+way Mastodon does (503 with Retry-After, 422, or a status stored behind a proxy's error
+page).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class FakeMastodon:
         router.post(f"{INSTANCE}/api/v2/media").mock(side_effect=self._upload)
         router.get(f"{INSTANCE}/api/v1/accounts/verify_credentials").mock(side_effect=self._me)
         router.get(f"{INSTANCE}/api/v1/accounts/42/statuses").mock(side_effect=self._list)
+        router.get(f"{INSTANCE}/api/v1/statuses").mock(side_effect=self._show_many)
 
     def published(self) -> list[str]:
         return [status["key"] for status in self.statuses.values()]
@@ -87,6 +90,16 @@ class FakeMastodon:
 
     def fail_next(self, kind: str) -> bool:
         self._failure = kind
+        return True
+
+    def set_engagement(self, key: str, counts: Mapping[str, int]) -> bool:
+        """The status's counts, as Mastodon 4.5 names them."""
+        self._status(key).update(
+            favourites_count=counts["likes"],
+            reblogs_count=counts["reposts"],
+            replies_count=counts["replies"],
+            quotes_count=counts["quotes"],
+        )
         return True
 
     def _authorised(self, request: httpx.Request) -> bool:
@@ -153,6 +166,15 @@ class FakeMastodon:
         limit = int(request.url.params.get("limit", 20))
         page = [{k: v for k, v in s.items() if k != "key"} for s in newest_first[:limit]]
         return httpx.Response(200, json=page)
+
+    def _show_many(self, request: httpx.Request) -> httpx.Response:
+        if not self._authorised(request):
+            return self._refused()
+        ids = request.url.params.get_list("id[]")
+        if len(ids) > 20:
+            return httpx.Response(422, json={"error": "Validation failed"})
+        shown = [self.statuses[i] for i in ids if i in self.statuses]
+        return httpx.Response(200, json=[{k: v for k, v in s.items() if k != "key"} for s in shown])
 
     def _delete(self, request: httpx.Request) -> httpx.Response:
         if not self._authorised(request):

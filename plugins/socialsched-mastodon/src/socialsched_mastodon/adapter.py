@@ -22,10 +22,9 @@ Audiences (per segment, see `socialsched.audiences`):
 
 from __future__ import annotations
 
-import html.parser
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, overload
@@ -48,8 +47,13 @@ from socialsched.adapters import (
 )
 from socialsched.audiences import Audience
 from socialsched.destinations import ANY_SECRET, Destination, declare
+from socialsched.engagement import Engagement
 from socialsched.media import IMAGE_TYPES, VIDEO_TYPES, Media, MediaLimits
 from socialsched.model import Channel
+
+from .engagement import ENGAGEMENT, status_engagement
+from .html_text import plain_text
+from .limits import instance_media_limits
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 DEFAULT_MAX_LENGTH = 500
@@ -139,6 +143,7 @@ class MastodonAdapter(Adapter):
             mixed_media=False,
             max_alt_length=DEFAULT_ALT_LENGTH,
             threads=True,
+            engagement=ENGAGEMENT,
         )
     )
     required_secrets = ("token",)
@@ -174,6 +179,8 @@ class MastodonAdapter(Adapter):
         self.sleep: Callable[[float], None] = time.sleep
         self._blocked_until: datetime | None = None
         self._account: dict[str, Any] | None = None
+        #: Whether the server shows many statuses in one request (None: not asked yet).
+        self.batch_statuses: bool | None = None
 
     # -- limits -------------------------------------------------------------------------
 
@@ -507,7 +514,7 @@ class MastodonAdapter(Adapter):
                 if _created_at(status) < since:
                     return None
                 if (
-                    _comparable(_plain_text(status.get("content") or "")) == expected
+                    _comparable(plain_text(status.get("content") or "")) == expected
                     and (status.get("spoiler_text") or "") == warning
                     and (any_reply or status.get("in_reply_to_id") == reply_to)
                 ):
@@ -530,65 +537,16 @@ class MastodonAdapter(Adapter):
         if response.status_code >= 400 and response.status_code != 404:
             raise self._refused(response, f"refused to delete status {receipt.remote_id}")
 
+    def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
+        """Favourites, boosts, replies and quotes: 20 statuses a request (see
+        `socialsched_mastodon.engagement`); an unconfirmed receipt has no id to ask."""
+        ids = [r.remote_id for r in receipts if not r.remote_id.startswith(UNCONFIRMED)]
+        return status_engagement(self, ids)
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-def instance_media_limits(
-    capabilities: Capabilities, statuses: Mapping[str, Any], media: Mapping[str, Any]
-) -> Capabilities:
-    """`capabilities` with the media limits an instance announces in its configuration
-    (`statuses.max_media_attachments`, `media_attachments.*`); what it leaves out keeps
-    Mastodon's default."""
-
-    def limits(current: MediaLimits, kind_types: tuple[str, ...], prefix: str) -> MediaLimits:
-        changes: dict[str, Any] = {}
-        if prefix == "image" and statuses.get("max_media_attachments") is not None:
-            changes["max_count"] = int(statuses["max_media_attachments"])
-        if media.get(f"{prefix}_size_limit") is not None:
-            changes["max_bytes"] = int(media[f"{prefix}_size_limit"])
-        if media.get(f"{prefix}_matrix_limit") is not None:
-            changes["max_pixels"] = int(media[f"{prefix}_matrix_limit"])
-        supported = media.get("supported_mime_types")
-        if isinstance(supported, list):
-            types = tuple(mime for mime in kind_types if mime in supported)
-            # No accepted type at all: the kind is refused (empty types would mean any).
-            changes["types"] = types or current.types
-            if not types:
-                changes["max_count"] = 0
-        return attrs.evolve(current, **changes)
-
-    alt_length = media.get("description_limit")
-    return attrs.evolve(
-        capabilities,
-        images=limits(capabilities.images, IMAGE_TYPES, "image"),
-        videos=limits(capabilities.videos, VIDEO_TYPES, "video"),
-        max_alt_length=int(alt_length) if alt_length is not None else capabilities.max_alt_length,
-    )
-
-
-class _TextOf(html.parser.HTMLParser):
-    """The text of a status's HTML `content`, a space where a line or paragraph breaks."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("br", "p"):
-            self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def _plain_text(content: str) -> str:
-    parser = _TextOf()
-    parser.feed(content)
-    parser.close()
-    return "".join(parser.parts)
 
 
 def _comparable(text: str) -> str:
