@@ -16,7 +16,6 @@ from .loader import LineIndex, load
 from .model import Calendar, Delivery
 from .planner import Planner
 from .queue_plan import queue_warnings
-from .queue_plan import queue_warnings
 
 
 def gap_warnings(
@@ -156,7 +155,6 @@ def lint(source: str | Path | Calendar, start: date, end: date) -> list[Problem]
     problems.extend(cadence_warnings(calendar, deliveries))
     problems.extend(duplicate_warnings(calendar, deliveries))
     problems.extend(slot_warnings(calendar, deliveries))
-    problems.extend(queue_warnings(calendar, planner.queues))
     problems.extend(queue_warnings(calendar, planner.queues))
     problems.extend(alt_text_warnings(calendar))
     problems.extend(series.alt_text_warnings(calendar))
