@@ -110,6 +110,11 @@ def build_calendar(segment_count: int, text: Any = TEXTS) -> Calendar:
         for index in range(segment_count)
         for market in [MARKETS[index % len(MARKETS)]]
     ]
+    if isinstance(text, dict):
+        # A key no segment reads is an error (`socialsched.locale_keys`): with few
+        # segments, keep only the languages they speak.
+        spoken = {segment.locale.split("-")[0] for segment in segments}
+        text = {key: value for key, value in text.items() if key == "default" or key in spoken}
     posts = [
         Post(id=post_id, text=text, schedule=schedule, on_holiday="skip")
         for post_id, schedule in SCHEDULES.items()
