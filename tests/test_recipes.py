@@ -45,8 +45,6 @@ TESTED = {
     "all-networks",
     # Tested in tests/test_recipes_sheets.py.
     "spreadsheet-import",
-    # Tested in tests/test_recipes_sheets.py.
-    "spreadsheet-import",
     # Tested in tests/test_recipes_series.py.
     "six-week-series",
     # Queue recipes: tested in tests/test_recipes_queues.py.
