@@ -27,7 +27,8 @@ DEFAULT = "default"
 _TAG = re.compile(r"[A-Za-z0-9]{1,8}(?:[-_][A-Za-z0-9]{1,8})*")
 
 
-@functools.cache
+# Bounded: keys come from calendars, which a long-running process may load many of.
+@functools.lru_cache(maxsize=4096)
 def canonical(key: str) -> str:
     """The one spelling of a locale key: `default`, or a BCP 47 tag with `-` between
     subtags, the language in lower case, a script in title case and a region in
