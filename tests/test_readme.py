@@ -55,7 +55,7 @@ def test_readme_commands_table_lists_every_command():
     for cell in re.findall(r"^\| `socialsched ([^`]*)`", table, flags=re.M):
         words = cell.split()
         name = words[0]
-        if name in ("adapters", "channels"):
+        if name in ("adapters", "channels", "queue"):
             name = f"{name} {words[1]}"
         listed.update(name.split("\\|"))
     # Every top-level command, and each subcommand of a group (`adapters list`).
