@@ -37,8 +37,14 @@ from .model import Channel
 
 #: Error codes of a token that was revoked, expired or never valid.
 REJECTED_TOKEN_CODES = frozenset({102, 190})
+#: (code, subcode) of a request naming an object that does not exist (any more).
+MISSING_OBJECT = (100, 33)
 
 log = logging.getLogger(__name__)
+
+
+class ObjectMissing(PermanentError):
+    """The object a request names does not exist (deleted), or the token may not see it."""
 
 
 class ReplyLost(TransientError):
@@ -112,7 +118,8 @@ def graph_error(
 ) -> AdapterError:
     """The error to raise for a failed reply: `QuotaReached` for a quota subcode,
     `TransientError` for 429, 5xx and transient codes, `CredentialsRejected` for a
-    rejected token, else `PermanentError`. Its text names `where`, the status, code and
+    rejected token, `ObjectMissing` for an object that does not exist, else
+    `PermanentError`. Its text names `where`, the status, code and
     subcode and the network's message, with the token masked."""
     graph_error = body.get("error") or {}
     code, subcode = error_codes(body)
@@ -129,6 +136,8 @@ def graph_error(
         return TransientError(detail, retry_after=retry_after(response))
     if code in REJECTED_TOKEN_CODES:
         return CredentialsRejected(detail)
+    if (code, subcode) == MISSING_OBJECT or status == 404:
+        return ObjectMissing(detail)
     return PermanentError(detail)
 
 
@@ -382,8 +391,10 @@ class ContainerPublisher(Adapter):
 
 
 __all__ = [
+    "MISSING_OBJECT",
     "REJECTED_TOKEN_CODES",
     "ContainerPublisher",
+    "ObjectMissing",
     "ReplyLost",
     "error_codes",
     "graph_error",

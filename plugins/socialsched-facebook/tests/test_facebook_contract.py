@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from socialsched_facebook import FacebookPageAdapter
@@ -35,7 +35,50 @@ class GraphPage(LocalServer):
     default reply `{"id": n}`, n counting requests), attaching the unpublished photos
     POSTed to /PAGE/photos before it; POST /PAGE/videos makes a video post; DELETE
     /v23.0/n removes one; GET /PAGE/posts, /PAGE/scheduled_posts and /PAGE/videos list
-    them; GET /me answers as the page."""
+    them; GET /me answers as the page. GET /v23.0/?ids=... (and GET /v23.0/n?fields=)
+    gives the posts' reactions, comments, shares and insights as `set_engagement` made
+    them; an id that is no post is refused as Facebook does (code 100, subcode 33)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.engagement: dict[str, Mapping[str, int]] = {}
+
+    def set_engagement(self, key: str, counts: Mapping[str, int]) -> bool:
+        [post_id] = [
+            post_id
+            for post_id, (fields, _request) in self.posts().items()
+            if key_in_text(fields.get("message") or fields.get("description") or "") == key
+        ]
+        self.engagement[post_id] = counts
+        return True
+
+    def _post_engagement(self, post_id: str) -> dict[str, Any]:
+        counts = self.engagement.get(post_id, {})
+        metrics = [("post_media_view", "views"), ("post_clicks", "clicks")]
+        return {
+            "id": post_id,
+            "reactions": {"data": [], "summary": {"total_count": counts.get("likes", 0)}},
+            "comments": {"data": [], "summary": {"total_count": counts.get("replies", 0)}},
+            "shares": {"count": counts.get("reposts", 0)},
+            "insights": {
+                "data": [
+                    {
+                        "name": name,
+                        "period": "lifetime",
+                        "values": [{"value": counts.get(count, 0)}],
+                    }
+                    for name, count in metrics
+                ]
+            },
+        }
+
+    def _lookup(self, ids: list[str]) -> Reply:
+        posts = self.posts()
+        missing = [one for one in ids if one not in posts]
+        if missing:
+            error = {"message": f"Object with ID '{missing[0]}' does not exist", "code": 100}
+            return Reply(400, {"error": {**error, "error_subcode": 33}})
+        return Reply(200, {one: self._post_engagement(one) for one in ids})
 
     def posts(self) -> dict[str, tuple[dict[str, str], Request]]:
         """Post id -> (its form fields, its request), for the posts that exist now."""
@@ -88,7 +131,13 @@ class GraphPage(LocalServer):
             return None
         if path == "/v23.0/me":
             return Reply(200, {"id": PAGE, "name": "Contract Bakery"})
+        query = parse_qs(urlsplit(request.path).query)
+        if path == "/v23.0/":
+            return self._lookup(query["ids"][0].split(","))
         edge = path.rsplit("/", 1)[1]
+        if edge.isdigit():
+            reply = self._lookup([edge])
+            return Reply(reply.status, reply.body[edge]) if reply.status == 200 else reply
         listed = []
         for post_id, (fields, _request) in self.posts().items():
             scheduled = fields.get("published") == "false"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,11 +24,13 @@ from socialsched.adapters import (
     read_media,
 )
 from socialsched.destinations import ANY_SECRET, Destination, declare
+from socialsched.engagement import Engagement
 from socialsched.graph import error_codes, graph_error, graph_failed, graph_request, graph_time
 from socialsched.http_client import ChannelClient
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
 
+from . import engagement as _engagement
 from .targeting import (
     FIELD_MODES,
     audience_problems,
@@ -133,6 +135,10 @@ class FacebookPageAdapter(Adapter):
 
     `clock` (a callable returning an aware UTC `datetime`) is the adapter's "now", for
     the window checks; it defaults to the system clock.
+
+    Engagement: likes (reactions), replies (comments), reposts (shares), views and
+    clicks (post insights) of 50 posts a call; the page token then needs
+    pages_read_engagement and read_insights too.
     """
 
     name = "facebook"
@@ -153,6 +159,7 @@ class FacebookPageAdapter(Adapter):
         idempotent=False,
         images=IMAGES,
         videos=VIDEOS,
+        engagement=_engagement.COUNTS,
     )
     required_secrets = ("page_token",)
     required_settings = ("page_id",)
@@ -415,6 +422,13 @@ class FacebookPageAdapter(Adapter):
             return None
         url = f"https://www.facebook.com/{matches[0]}"
         return Receipt(remote_id=matches[0], url=url, extra={"found": True})
+
+    def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
+        """Reactions, comments, shares, views and clicks of the posts, 50 a call; a
+        deleted post is left out."""
+        return _engagement.engagement(
+            lambda path, params: self._request("GET", path, params=dict(params)), receipts
+        )
 
     def delete(self, receipt: Receipt) -> None:
         """Delete (retract) a published or natively scheduled post by its Facebook id."""
