@@ -29,6 +29,7 @@ def test_the_guides_adapter_passes_the_guides_contract_test_and_its_examples_run
         "test_publishes_a_fitting_video",  # no videos declared
         "test_validate_rejects_more_videos_than_max_count",
         "test_validate_rejects_images_with_a_video_unless_mixed_media",
+        "test_engagement_gives_declared_counts_and_none_for_the_others",  # none declared
     }
     assert {
         "test_a_post_accepted_with_an_unreadable_reply_still_returns_a_receipt",
