@@ -6,13 +6,11 @@ All classes are frozen attrs classes validated on construction, so a
 
 from __future__ import annotations
 
-import calendar as _calendar
-import datetime as _datetime
 import functools
 import re
 import zoneinfo
-from collections.abc import Callable, Mapping
-from datetime import date, datetime, time, timedelta
+from collections.abc import Mapping
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,12 +19,26 @@ import babel
 import holidays
 
 from .cron import Cron, CronError
+from .deliveries import Delivery as Delivery
+from .deliveries import build_delivery as build_delivery
 from .duplicates import DEFAULT_DUPLICATE_WINDOW, duplicate_window
 from .errors import CalendarError, Problem
 from .locale_keys import locale_table, unused_key_problems
-from .media import Media, MediaSpec, media_spec
+from .media import MediaSpec, media_spec
+from .observances import Observance
 from .queues import Evergreen, Queue, evergreen_setting
 from .timezones import to_zoneinfo
+from .values import (
+    QuietWindow,
+    date_list,
+    duration,
+    frozen_mapping,
+    is_bool,
+    optional_clock,
+    optional_date,
+    quiet_windows,
+    string_tuple,
+)
 
 if TYPE_CHECKING:
     from .series import Occurrence
@@ -37,98 +49,6 @@ LATE_POLICIES = ("skip", "publish")
 ON_DOUBT_POLICIES = ("resend", "hold")
 # An environment variable name: what secrets and webhook audiences must be.
 ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def string_tuple(value: Any) -> tuple[str, ...]:
-    """A string or a list of them (as TOML gives) as a tuple of strings."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(str(item) for item in value)
-
-
-def _is_bool(instance: Any, attribute: Any, value: Any) -> None:
-    # TOML has real booleans; "no" or 0 is a mistake that must not read as true.
-    if not isinstance(value, bool):
-        raise ValueError(f"{attribute.name} must be true or false, not {value!r}")
-
-
-def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return dict(value or {})
-
-
-def parse_clock(text: str | time) -> time:
-    """Parse "HH:MM" (24-hour) into a `time`."""
-    if isinstance(text, time):
-        return text
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(text).strip())
-    if not match or int(match[1]) > 23 or int(match[2]) > 59:
-        raise ValueError(f"{text!r} is not a time of day in HH:MM form")
-    return time(int(match[1]), int(match[2]))
-
-
-def _to_date(value: str | date) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError(f"{value!r} is not a date in YYYY-MM-DD form") from None
-
-
-def _optional_date(value: str | date | None) -> date | None:
-    return None if value is None else _to_date(value)
-
-
-def _optional_clock(value: str | time | None) -> time | None:
-    return None if value is None else parse_clock(value)
-
-
-def _dates(value: Any) -> tuple[date, ...]:
-    return tuple(_to_date(item) for item in string_tuple(value) if item) if value else ()
-
-
-@attrs.frozen
-class QuietWindow:
-    """A local time window (e.g. 22:00-08:00, may cross midnight) with no posting."""
-
-    start: time
-    end: time
-
-    @classmethod
-    def parse(cls, text: str | QuietWindow) -> QuietWindow:
-        """Parse "HH:MM-HH:MM"."""
-        if isinstance(text, QuietWindow):
-            return text
-        parts = str(text).split("-")
-        if len(parts) != 2:
-            raise ValueError(f"quiet hours {text!r} must look like 'HH:MM-HH:MM'")
-        start, end = (parse_clock(part) for part in parts)
-        if start == end:
-            raise ValueError(f"quiet hours {text!r} start and end at the same time")
-        return cls(start, end)
-
-    def contains(self, moment: time) -> bool:
-        """Whether a local wall-clock time is inside the window (end excluded)."""
-        if self.start < self.end:
-            return self.start <= moment < self.end
-        return moment >= self.start or moment < self.end
-
-    def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
-
-
-def quiet_windows(value: Any) -> tuple[QuietWindow, ...]:
-    """Quiet windows from None, one window or a list ("HH:MM-HH:MM" or `QuietWindow`)."""
-    if value is None:
-        return ()
-    if isinstance(value, str | QuietWindow):
-        value = [value]
-    return tuple(QuietWindow.parse(item) for item in value)
 
 
 @functools.cache
@@ -165,7 +85,7 @@ class Segment:
     circles: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
     quiet_hours: tuple[QuietWindow, ...] = attrs.field(default=(), converter=quiet_windows)
     avoid_topics: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
-    vars: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, repr=False)
+    vars: Mapping[str, Any] = attrs.field(factory=dict, converter=frozen_mapping, repr=False)
 
     @country.validator
     def _check_country(self, attribute: Any, value: str) -> None:
@@ -216,117 +136,16 @@ class Channel:
 
     name: str
     adapter: str
-    audiences: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    audiences: Mapping[str, Any] = attrs.field(factory=dict, converter=frozen_mapping)
     secrets: Mapping[str, str] = attrs.field(
-        factory=dict, converter=_frozen_mapping, validator=_check_secret_names
+        factory=dict, converter=frozen_mapping, validator=_check_secret_names
     )
-    settings: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    settings: Mapping[str, Any] = attrs.field(factory=dict, converter=frozen_mapping)
     rate: str | None = None
     max_attempts: int = 5
     on_doubt: str | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.in_(ON_DOUBT_POLICIES))
     )
-
-
-def _weekday_index(value: str | int | None) -> int | None:
-    if value is None or isinstance(value, int):
-        return value
-    name = str(value).lower()
-    for index, weekday in enumerate(_WEEKDAY_NAMES):
-        if weekday.startswith(name[:3]) and len(name) >= 3:
-            return index
-    raise ValueError(f"unknown weekday {value!r}")
-
-
-def _month_day(value: str | None) -> tuple[int, int] | None:
-    if value is None:
-        return None
-    match = re.fullmatch(r"(\d{1,2})-(\d{1,2})", str(value))
-    if not match:
-        raise ValueError(f"observance date {value!r} must be 'MM-DD' (every year)")
-    month, day = int(match[1]), int(match[2])
-    try:
-        date(2000, month, day)  # a leap year, so 02-29 is allowed
-    except ValueError:
-        raise ValueError(f"observance date {value!r} is not a day of the year") from None
-    return month, day
-
-
-@attrs.frozen
-class Observance:
-    """A user-defined day (Ferragosto, a country's Mother's Day, a brand anniversary).
-
-    Give exactly one of: `date` ("MM-DD", every year), `dates` (explicit days), or
-    `month` + `weekday` + `nth` (e.g. the 2nd Sunday of May; `nth = -1` is the last).
-    It applies to segments of `countries` (or of `segments`); with neither, to all.
-    `holiday = true` makes it count as a holiday for `on_holiday` policies.
-    """
-
-    name: str
-    date: tuple[int, int] | None = attrs.field(default=None, converter=_month_day)
-    # `_datetime.date`: inside this class `date` is the field above, not the type.
-    dates: tuple[_datetime.date, ...] = attrs.field(default=(), converter=_dates)
-    month: int | None = None
-    weekday: int | None = attrs.field(default=None, converter=_weekday_index)
-    nth: int | None = None
-    countries: tuple[str, ...] = attrs.field(
-        default=(), converter=lambda v: tuple(c.upper() for c in string_tuple(v))
-    )
-    segments: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
-    holiday: bool = attrs.field(default=False, validator=_is_bool)
-
-    def __attrs_post_init__(self) -> None:
-        rule = self.month is not None or self.weekday is not None or self.nth is not None
-        given = sum([self.date is not None, bool(self.dates), rule])
-        if given != 1:
-            raise ValueError(
-                f"observance {self.name!r} needs exactly one of date = 'MM-DD', "
-                "dates = [...], or month + weekday + nth"
-            )
-        if rule and (self.month is None or self.weekday is None or self.nth is None):
-            raise ValueError(f"observance {self.name!r} needs month, weekday and nth together")
-        if self.month is not None and not 1 <= self.month <= 12:
-            raise ValueError(f"observance {self.name!r}: month {self.month} is not 1-12")
-        if self.nth is not None and self.nth not in (-1, 1, 2, 3, 4, 5):
-            raise ValueError(f"observance {self.name!r}: nth {self.nth} must be 1-5 or -1 (last)")
-
-    def applies_to(self, segment: Segment) -> bool:
-        """Whether this observance is observed by `segment`."""
-        if not self.countries and not self.segments:
-            return True
-        return segment.country in self.countries or segment.name in self.segments
-
-    def dates_in(self, year: int) -> list[_datetime.date]:
-        """The days this observance falls on in `year`."""
-        if self.date is not None:
-            month, day = self.date
-            if month == 2 and day == 29 and not _calendar.isleap(year):
-                return []
-            return [date(year, month, day)]
-        if self.dates:
-            return [d for d in self.dates if d.year == year]
-        assert self.month is not None and self.weekday is not None and self.nth is not None
-        weeks = _calendar.Calendar().monthdatescalendar(year, self.month)
-        matching = [
-            d
-            for week in weeks
-            for d in week
-            if d.month == self.month and d.weekday() == self.weekday
-        ]
-        index = self.nth - 1 if self.nth > 0 else self.nth
-        return [matching[index]] if -len(matching) <= index < len(matching) else []
-
-
-def _timedelta(value: Any) -> timedelta | None:
-    if value is None or isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    match = re.fullmatch(r"\s*(\d+)\s*(s|sec|min|m|h|d)\s*", str(value))
-    if not match:
-        raise ValueError(f"duration {value!r} must look like '90s', '30min', '2h' or '1d'")
-    unit = {"s": "seconds", "sec": "seconds", "min": "minutes", "m": "minutes", "h": "hours"}
-    return timedelta(**{unit.get(match[2], "days"): int(match[1])})
 
 
 def _occurrences(value: Any) -> tuple[Occurrence, ...]:
@@ -376,10 +195,10 @@ class Post:
     segments: tuple[str, ...] = attrs.field(default=("*",), converter=string_tuple)
     channels: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
     schedule: str | None = None
-    start: date | None = attrs.field(default=None, converter=_optional_date)
-    end: date | None = attrs.field(default=None, converter=_optional_date)
-    at: time | None = attrs.field(default=None, converter=_optional_clock)
-    dates: tuple[date, ...] = attrs.field(default=(), converter=_dates)
+    start: date | None = attrs.field(default=None, converter=optional_date)
+    end: date | None = attrs.field(default=None, converter=optional_date)
+    at: time | None = attrs.field(default=None, converter=optional_clock)
+    dates: tuple[date, ...] = attrs.field(default=(), converter=date_list)
     on_holidays: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
     offset_days: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
     on_holiday: str = attrs.field(
@@ -388,26 +207,26 @@ class Post:
     on_weekend: str = attrs.field(
         default="post", validator=attrs.validators.in_(ON_HOLIDAY_POLICIES)
     )
-    respect_quiet_hours: bool = attrs.field(default=True, validator=_is_bool)
+    respect_quiet_hours: bool = attrs.field(default=True, validator=is_bool)
     topics: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
     tags: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
-    vars: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, repr=False)
-    misfire_grace: timedelta | None = attrs.field(default=None, converter=_timedelta)
+    vars: Mapping[str, Any] = attrs.field(factory=dict, converter=frozen_mapping, repr=False)
+    misfire_grace: timedelta | None = attrs.field(default=None, converter=duration)
     late: str = attrs.field(default="skip", validator=attrs.validators.in_(LATE_POLICIES))
-    requires_approval: bool = attrs.field(default=False, validator=_is_bool)
+    requires_approval: bool = attrs.field(default=False, validator=is_bool)
     media: MediaSpec = attrs.field(default=(), converter=media_spec)
     thread: bool | str = attrs.field(
         default=False,
         validator=attrs.validators.in_(THREAD_MODES),  # type: ignore[arg-type]
     )
-    number_parts: bool = attrs.field(default=True, validator=_is_bool)
+    number_parts: bool = attrs.field(default=True, validator=is_bool)
     #: A `[[queue]]` name: the post takes that queue's next free slot (see `queues`).
     queue: str | None = None
     evergreen: Evergreen | None = attrs.field(default=None, converter=evergreen_setting)
     #: A finite series (`socialsched.series`): the first `count` occurrences from
     #: `start`, none on `skip` dates, and `[[post.occurrence]]` changes to single ones.
     count: int | None = None
-    skip: tuple[date, ...] = attrs.field(default=(), converter=_dates)
+    skip: tuple[date, ...] = attrs.field(default=(), converter=date_list)
     occurrence: tuple[Occurrence, ...] = attrs.field(default=(), converter=_occurrences)
     cron: Cron | None = attrs.field(init=False, repr=False, eq=False)
 
@@ -451,117 +270,24 @@ class Post:
             check(self)
 
 
-# No __weakref__ slot: it would keep `_DeliveryFields` below from sharing the layout.
-@attrs.frozen(slots=True, weakref_slot=False)
-class Delivery:
-    """One planned message: a post, to a segment, on a channel, at one instant."""
-
-    id: str
-    post: str
-    segment: str
-    channel: str
-    adapter: str
-    utc: datetime
-    local: datetime
-    text: str | None
-    holiday: str | None = None
-    shifted_from: datetime | None = None
-    reason: str | None = None
-    audience: Any = None
-    tags: tuple[str, ...] = ()
-    media: tuple[Media, ...] = ()
-    parts: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (ISO 8601 strings for times); `media` and `parts` only
-        when the delivery has them."""
-        extra: dict[str, Any] = {}
-        if self.media:
-            extra["media"] = [media.to_dict() for media in self.media]
-        if self.parts:
-            extra["parts"] = list(self.parts)
-        return {
-            "id": self.id,
-            "post": self.post,
-            "segment": self.segment,
-            "channel": self.channel,
-            "adapter": self.adapter,
-            "utc": self.utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "local": self.local.isoformat(),
-            "text": self.text,
-            "holiday": self.holiday,
-            "shifted_from": self.shifted_from.isoformat() if self.shifted_from else None,
-            "reason": self.reason,
-            # A resolved `Audience` (planner output) becomes its dict; anything else as is.
-            "audience": (
-                self.audience.to_dict() if hasattr(self.audience, "to_dict") else self.audience
-            ),
-            "tags": list(self.tags),
-            **extra,
-        }
-
-
-class _DeliveryFields:
-    """A mutable twin of `Delivery` with the same slots, hence the same memory layout.
-
-    Attrs' frozen `__init__` stores each field through `object.__setattr__`, which is
-    most of the cost of planning a large calendar. Plain slot stores followed by a
-    switch of `__class__` build an equal `Delivery` about three times faster.
-    """
-
-    __slots__ = Delivery.__slots__
-
-    def __init__(
-        self,
-        id: str,
-        post: str,
-        segment: str,
-        channel: str,
-        adapter: str,
-        utc: datetime,
-        local: datetime,
-        text: str | None,
-        holiday: str | None,
-        shifted_from: datetime | None,
-        reason: str | None,
-        audience: Any,
-        tags: tuple[str, ...],
-        media: tuple[Media, ...],
-        parts: tuple[str, ...],
-    ) -> None:
-        self.id = id
-        self.post = post
-        self.segment = segment
-        self.channel = channel
-        self.adapter = adapter
-        self.utc = utc
-        self.local = local
-        self.text = text
-        self.holiday = holiday
-        self.shifted_from = shifted_from
-        self.reason = reason
-        self.audience = audience
-        self.tags = tags
-        self.media = media
-        self.parts = parts
-        self.__class__ = Delivery  # type: ignore[assignment]
-
-
-if _DeliveryFields.__init__.__code__.co_varnames[1:16] != tuple(
-    field.name for field in attrs.fields(Delivery)
-):
-    raise ImportError("_DeliveryFields must take exactly Delivery's fields, in order")
-
-
-#: `Delivery(*fields)`, all fifteen fields given positionally, built faster (bulk planning).
-build_delivery = cast(Callable[..., Delivery], _DeliveryFields)
-
-
 def _alert_window(value: Any) -> timedelta:
-    window = _timedelta(value)
+    window = duration(value)
     if window is None or window <= timedelta(0):
         raise ValueError(f"alert_window {value!r} must be a positive duration, e.g. '15min'")
     return window
+
+
+#: When engagement is collected by default: these ages after publishing.
+DEFAULT_COLLECT_AFTER = (timedelta(hours=1), timedelta(hours=24), timedelta(days=7))
+
+
+def _collect_after(value: Any) -> tuple[timedelta, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ValueError(f"collect_after {value!r} must be a list of ages, e.g. ['1h', '24h']")
+    ages = [duration(age) for age in value]
+    if any(age is None or age <= timedelta(0) for age in ages):
+        raise ValueError(f"collect_after {value!r}: each age must be a positive duration")
+    return tuple(sorted(set(cast(list[timedelta], ages))))
 
 
 @attrs.frozen
@@ -572,11 +298,15 @@ class RunnerSettings:
     failed and missed deliveries, credential holds, deliveries held in doubt and a
     database the runner cannot reach. Alerts are grouped per kind and channel and sent
     at most once per `alert_window` each. An alert channel gets no posts unless a post
-    names it in its `channels`.
+    names it in its `channels`. `collect_after`: the ages after publishing at which
+    engagement is collected (`socialsched.collect`; empty: never by age).
     """
 
     alert_channels: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
     alert_window: timedelta = attrs.field(default=timedelta(minutes=15), converter=_alert_window)
+    collect_after: tuple[timedelta, ...] = attrs.field(
+        default=DEFAULT_COLLECT_AFTER, converter=_collect_after
+    )
 
 
 def _check_unique(kind: str, names: list[str], problems: list[Problem], key: str) -> None:
@@ -599,7 +329,7 @@ class Calendar:
     name: str = "calendar"
     templates: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
     max_gap_days: int | None = None
-    vars: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, repr=False)
+    vars: Mapping[str, Any] = attrs.field(factory=dict, converter=frozen_mapping, repr=False)
     source: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
     runner: RunnerSettings = attrs.field(factory=RunnerSettings)
     #: Same text to the same channel and audience closer than this is a lint warning.
@@ -610,7 +340,7 @@ class Calendar:
     #: calendar file's `[[post]]` line, or a spreadsheet's row) so that problems found
     #: later (limits, media) can name file and line; empty for calendars built in Python.
     post_origins: Mapping[str, tuple[Path, int | None]] = attrs.field(
-        factory=dict, converter=_frozen_mapping, repr=False, eq=False
+        factory=dict, converter=frozen_mapping, repr=False, eq=False
     )
     #: The `[[queue]]` tables: posting times that queued posts fill (`socialsched.queues`).
     queues: tuple[Queue, ...] = attrs.field(default=(), converter=tuple)

@@ -36,8 +36,10 @@ import attrs
 from .cron import Cron
 from .errors import Problem
 from .media import MediaSpec, media_spec
-from .model import Post, _text, _to_date, parse_clock, string_tuple
+from .model import Post, _text
 from .text_variance import RouteTexts, TextCache
+from .values import parse_clock, string_tuple
+from .values import to_date as _to_date
 
 if TYPE_CHECKING:
     from .loader import LineIndex
