@@ -12,7 +12,8 @@ from .cadence import cadence_warnings
 from .duplicates import duplicate_warnings, slot_warnings
 from .errors import CalendarError, Problem
 from .holidays_table import name_matches
-from .loader import LineIndex, load
+from .line_index import LineIndex
+from .loader import load
 from .model import Calendar, Delivery
 from .planner import Planner
 from .queue_plan import queue_warnings

@@ -13,9 +13,9 @@ from typing import Any, cast
 import attrs
 
 from . import duplicates, failures, series
-from .adapters import Adapter
-from .audiences import Audience
+from .channel_tables import check_adapters, resolve_path_settings
 from .errors import CalendarError, Problem
+from .line_index import LineIndex as LineIndex
 from .locale_keys import key_line
 from .media import MediaItem
 from .media_library import file_problem, resolve_path
@@ -23,7 +23,6 @@ from .model import Calendar, Channel, Observance, Post, RunnerSettings, Segment
 from .paths import PathRefused, confined, is_confined, not_found
 from .post_sheets import Sheets, sheets_for
 from .queues import Queue
-from .registry import UnknownAdapterError, adapter_class
 
 _TABLES: dict[str, type] = {
     "segment": Segment,
@@ -34,62 +33,6 @@ _TABLES: dict[str, type] = {
 }
 _CALENDAR_KEYS = {"name", "posts_from", "templates", "max_gap_days", "vars", "duplicate_window"}
 _RUNNER_KEYS = {field.name for field in attrs.fields(RunnerSettings)}
-_HEADER = re.compile(r"^\s*\[\[\s*([A-Za-z_][\w.]*)\s*\]\]|^\s*\[\s*([A-Za-z_][\w.]*)\s*\]")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"']+)\s*[=.]")
-
-
-class LineIndex:
-    """Maps (table, index, key) to a line number by reading the file's headers and keys.
-
-    tomllib gives no positions for values, so this scans the text: good enough to point
-    at the `[[post]]` block and the `key =` line a problem is about.
-    """
-
-    def __init__(self, text: str) -> None:
-        self.text_lines = text.splitlines()
-        self.blocks: dict[tuple[str, int], int] = {}
-        self.keys: dict[tuple[str, int, str], int] = {}
-        counts: dict[str, int] = {}
-        current: tuple[str, int] | None = None
-        for number, line in enumerate(text.splitlines(), start=1):
-            header = _HEADER.match(line)
-            if header:
-                if header[1]:  # [[table]]
-                    table = header[1]
-                    index = counts.get(table, 0)
-                    counts[table] = index + 1
-                    current = (table, index)
-                    self.blocks[current] = number
-                else:  # [table] or [post.vars] style sub-table
-                    table = header[2]
-                    root, _, sub = table.partition(".")
-                    if root in counts and sub:
-                        current = (root, counts[root] - 1)
-                        self.keys.setdefault((*current, sub), number)
-                    else:
-                        current = (table, 0)
-                        self.blocks[current] = number
-                continue
-            key = _KEY.match(line)
-            if key and current is not None:
-                self.keys.setdefault((*current, key[1].strip("\"'")), number)
-
-    def line(self, table: str, index: int, key: str | None = None) -> int | None:
-        """Line of `key` in the index-th `[[table]]` (or of the block itself)."""
-        if key is not None and (table, index, key) in self.keys:
-            return self.keys[(table, index, key)]
-        return self.blocks.get((table, index))
-
-    def find(self, needle: str, start: int | None) -> int | None:
-        """The first line from line `start` on that contains `needle`, else `start`."""
-        if start is None:
-            return None
-        for number in range(start, len(self.text_lines) + 1):
-            if needle in self.text_lines[number - 1]:
-                return number
-        return start
-
-
 _KEY_IN_MESSAGE = re.compile(
     r"\b(timezone|time zone|locale|country|subdivision|schedule|quiet_hours|at|dates|date|start"
     r"|end|on_holiday|on_weekend|secrets|secret|text|template|late|misfire_grace|month|weekday"
@@ -263,7 +206,7 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
             raw_items = []
         if kind == "channel":
             raw_items = [
-                _resolve_path_settings(raw, index, path, lines, problems)
+                resolve_path_settings(raw, index, path, lines, problems)
                 for index, raw in enumerate(raw_items)
             ]
         items = [_build(kind, i, raw, path, lines, problems) for i, raw in enumerate(raw_items)]
@@ -278,7 +221,7 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
             for item, raw in zip(items, raw_items, strict=True)
         ]
         if kind == "channel":
-            _check_adapters(raw_items, path, lines, problems)
+            check_adapters(raw_items, path, lines, problems)
     # Rows of the `posts_from` data files come after the [[post]] tables, as posts.
     sheets = sheets_for(header, data.get("post"), path, lines, problems)
     built["post"].extend(sheets.posts)
@@ -481,116 +424,6 @@ def _stand_in(raw: Any) -> SimpleNamespace:
         segments=(),
         channels=(),
     )
-
-
-def _check_adapters(
-    raw_items: list[Any], path: Path, lines: LineIndex, problems: list[Problem]
-) -> None:
-    for index, raw in enumerate(raw_items):
-        audiences = raw.get("audiences") if isinstance(raw, dict) else None
-        if isinstance(audiences, dict):
-            for segment, audience in audiences.items():
-                try:
-                    Audience.parse(audience)
-                except ValueError as error:
-                    problems.append(
-                        Problem(
-                            f"audience for segment {segment!r}: {error}",
-                            file=path,
-                            line=lines.line("channel", index, "audiences"),
-                            where=f"channel {raw.get('name')!r}",
-                        )
-                    )
-        if isinstance(raw, dict) and isinstance(raw.get("adapter"), str):
-            try:
-                cls = adapter_class(raw["adapter"])
-            except UnknownAdapterError as error:
-                problems.append(
-                    Problem(
-                        str(error),
-                        file=path,
-                        line=lines.line("channel", index, "adapter"),
-                        where=f"channel {raw.get('name')!r}",
-                    )
-                )
-                continue
-            problems.extend(_missing_declared(raw, index, cls, path, lines))
-
-
-def _missing_declared(
-    raw: dict[str, Any], index: int, cls: type[Adapter], path: Path, lines: LineIndex
-) -> list[Problem]:
-    """The settings and secrets the channel's adapter requires that the channel lacks:
-    without them every publication would fail, long after `schedule` accepted it."""
-    problems = []
-    for table, required in (("settings", cls.required_settings), ("secrets", cls.required_secrets)):
-        given = raw.get(table)
-        given = given if isinstance(given, dict) else {}
-        for key in required:
-            if given.get(key) not in (None, ""):
-                continue
-            if table == "secrets":
-                example = f"{raw.get('name', cls.name)}_{key}".upper().replace("-", "_")
-                hint = (
-                    f'name the secret holding it: {key} = "{example}", granted as '
-                    f"SOCIALSCHED_SECRET_{example}"
-                )
-            else:
-                hint = f"add {key} = ... to the channel's settings"
-            problems.append(
-                Problem(
-                    f"the {cls.name} adapter requires {table}.{key} ({hint})",
-                    file=path,
-                    line=lines.line("channel", index, table),
-                    where=f"channel {raw.get('name')!r}",
-                )
-            )
-    return problems
-
-
-def _resolve_path_settings(
-    raw: Any, index: int, path: Path, lines: LineIndex, problems: list[Problem]
-) -> Any:
-    """The channel table with the settings its adapter declares as file paths
-    (`Adapter.path_settings`) made absolute against the calendar file's folder, so
-    what `schedule` stores works from any working folder."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("adapter"), str):
-        return raw
-    settings = raw.get("settings")
-    if not isinstance(settings, dict):
-        return raw
-    try:
-        cls = adapter_class(raw["adapter"])
-    except UnknownAdapterError:
-        return raw  # reported with the channel's other problems
-    resolved = dict(settings)
-    for key in cls.path_settings:
-        value = settings.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, str) or not value:
-            problems.append(
-                Problem(
-                    f"settings.{key} = {value!r}: must be a file path (a string)",
-                    file=path,
-                    line=lines.line("channel", index, "settings"),
-                    where=f"channel {raw.get('name')!r}",
-                )
-            )
-            continue
-        try:
-            # A file the adapter writes or reads must stay in the calendar's folder.
-            resolved[key] = str(confined(value, path, f"settings.{key}"))
-        except PathRefused as error:
-            problems.append(
-                Problem(
-                    str(error),
-                    file=path,
-                    line=lines.line("channel", index, "settings"),
-                    where=f"channel {raw.get('name')!r}",
-                )
-            )
-    return {**raw, "settings": resolved}
 
 
 def resolve_relative(value: str, calendar_file: Path) -> Path:

@@ -30,6 +30,7 @@ import attrs
 
 from .errors import PlanError, Problem
 from .holidays_table import DayTable
+from .line_index import LineIndex
 from .model import Calendar, Channel, Post, Segment
 from .plans import Slot, Timing, delivery_id
 from .queues import QUEUE_KEY, Queue, slot_key
@@ -428,8 +429,6 @@ def queue_warnings(calendar: Calendar, queues: QueuePlanner) -> list[Problem]:
     """Queues with no slot at all for a segment their posts go to, in the
     `EMPTY_QUEUE_DAYS` days from their start (every time inside the segment's quiet
     hours, or every day a holiday there): those posts would silently never go out."""
-    from .loader import LineIndex
-
     lines = None
     if calendar.source is not None:
         try:

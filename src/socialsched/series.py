@@ -35,14 +35,13 @@ import attrs
 
 from .cron import Cron
 from .errors import Problem
+from .line_index import LineIndex
 from .media import MediaSpec, media_spec
 from .model import Post, _text
 from .text_variance import RouteTexts, TextCache
-from .values import parse_clock, string_tuple
-from .values import to_date as _to_date
+from .values import parse_clock, string_tuple, to_date
 
 if TYPE_CHECKING:
-    from .loader import LineIndex
     from .model import Calendar, Channel, Segment
     from .plans import Route, Slot
     from .render import Renderer
@@ -81,7 +80,7 @@ class Occurrence:
     `channels` replace the post's for this occurrence only.
     """
 
-    date: date = attrs.field(converter=_to_date)
+    date: date = attrs.field(converter=to_date)
     at: time | None = attrs.field(default=None, converter=_optional_clock)
     text: str | Mapping[str, str] | None = attrs.field(default=None, converter=_text)
     media: MediaSpec | None = attrs.field(default=None, converter=_optional_media)
@@ -500,8 +499,6 @@ def check_texts(post: Post, renderer: Renderer, locales: Sequence[str]) -> list[
 
 def alt_text_warnings(calendar: Calendar) -> list[Problem]:
     """Changed occurrences' media with no alt text, as `lint` warns of a post's."""
-    from .loader import LineIndex  # the loader builds on this module
-
     lines = None
     if calendar.source is not None:
         with contextlib.suppress(OSError, UnicodeDecodeError):
