@@ -18,18 +18,19 @@ import attrs
 from . import plugins, series, volume
 from .adapters import Adapter, Message
 from .audiences import Audience, resolve_audience
-from .errors import MediaError, PlanError, Problem, RenderError, SocialschedError
+from .errors import PlanError, Problem, RenderError, SocialschedError
 from .holidays_table import DayTable, display_language
 from .media import Media, MediaCache
-from .media_library import MediaLibrary, alt_source, items_for, keep_metadata
+from .media_library import MediaLibrary
 from .model import Calendar, Channel, Delivery, Post, Segment
 from .plans import Plan, Route, Slot, Timing, delivery_id
-from .post_problems import LocatedPlanError, joined, route_error, text_key
+from .post_problems import LocatedPlanError, route_error, text_key
 from .queue_plan import QueuePin, QueuePlanner
 from .registry import adapter_class
 from .render import Renderer
+from .route_extras import PlannedRoute as _Route
+from .route_extras import RouteExtras
 from .text_variance import TextCache
-from .threads import split_thread
 
 # A delivery moved by next_business_day can come from up to this many days before
 # the planned range; candidates are generated from there and kept by their final day.
@@ -50,15 +51,6 @@ class PlanChunk(NamedTuple):
 
 def _plan_order(delivery: Delivery) -> tuple[datetime, str, str, str]:
     return delivery.utc, delivery.post, delivery.segment, delivery.channel
-
-
-class _Route(NamedTuple):
-    """One post going to one segment on one channel, with the group's slots."""
-
-    post: Post
-    segment: Segment
-    channel: Channel
-    timing: Timing
 
 
 @attrs.frozen
@@ -489,7 +481,7 @@ class Planner:
 
     def _route_extras(
         self, route: _Route, adapter: Adapter, problems: list[Problem] | None
-    ) -> _RouteExtras | None:
+    ) -> RouteExtras | None:
         """The route's media and thread settings, checked once for the route; None
         (the problem recorded) when they cannot go to the channel."""
         post, segment, channel, _ = route
@@ -498,7 +490,7 @@ class Planner:
             if post.thread is True and not adapter.capabilities.threads:
                 key = "thread"
                 raise PlanError(f"{adapter.name} cannot publish threads (thread = true)")
-            return _RouteExtras.of(self, route, adapter)
+            return RouteExtras.of(self.renderer, self.media, route, adapter)
         except SocialschedError as error:
             located = route_error(self.media.lines, post, segment, channel, error, key)
             if problems is None:
@@ -569,111 +561,6 @@ class Planner:
                 f"post {post.id!r} for segment {segment.name!r} on channel {channel.name!r} "
                 f"({channel.adapter}) at {slot.local:%Y-%m-%d %H:%M}: {'; '.join(issues)}"
             )
-
-
-def _thread_parts(adapter: Adapter, post: Post, text: str) -> tuple[tuple[str, ...], list[str]]:
-    """(the thread parts of `text`, empty for a single post; problems with threading it)."""
-    if not post.thread:
-        return (), []
-    capabilities = adapter.capabilities
-    limit = capabilities.max_length
-    if limit is None or adapter.text_length(text) <= limit:
-        return (), []
-    if not capabilities.threads:
-        return (), [f"{adapter.name} cannot publish threads, so the text must fit in one post"]
-    try:
-        parts = split_thread(text, limit, adapter.text_length, post.number_parts)
-    except ValueError as error:
-        return (), [str(error)]
-    return tuple(parts), []
-
-
-class _RouteExtras:
-    """A route's media, fitted to its channel once, and thread parts. Alt text is
-    rendered once, or per slot (memoised by local time and holiday) when an alt
-    template reads the date; a text is split into parts once."""
-
-    def __init__(
-        self,
-        planner: Planner,
-        route: _Route,
-        adapter: Adapter,
-        fitted: tuple[Media, ...],
-        alts: list[tuple[str, str]],
-    ) -> None:
-        self.planner = planner
-        self.route = route
-        self.adapter = adapter
-        self.fitted = fitted
-        self.alts = alts
-        renderer = planner.renderer
-        self.timed = any(renderer.uses_time(source, label) for source, label in alts)
-        self._rendered: dict[tuple[datetime, str | None] | None, tuple[Media, ...]] = {}
-        self._split: dict[str, tuple[tuple[str, ...], list[str]]] = {}
-        #: What the kept slots carry, filled in by `Planner._render`.
-        self.media_column: list[tuple[Media, ...]] = []
-        self.parts_column: list[tuple[str, ...]] = []
-
-    @classmethod
-    def of(cls, planner: Planner, route: _Route, adapter: Adapter) -> _RouteExtras:
-        """Read and fit the route's media; raises `MediaError` or `PlanError` for a file
-        that cannot be used or media the channel's network refuses."""
-        post, segment, channel, timing = route
-        items = items_for(post.media, segment.locale)
-        if not items or not timing.slots:
-            return cls(planner, route, adapter, (), [])
-        library = planner.media
-        capabilities = adapter.capabilities
-        keep = keep_metadata(channel)
-        fitted = []
-        errors = []
-        for item in items:
-            source = library.source(item, post)
-            try:
-                limits = capabilities.limits(source.kind)
-                fitted.append(library.fitted(source, limits, keep, post=post))
-            except MediaError as error:
-                errors.append(error)
-        alts = [alt_source(item, post, segment.locale) for item in items]
-        route_media = cls(planner, route, adapter, tuple(fitted), alts)
-        if errors:
-            raise joined(errors)
-        if not route_media.timed:
-            # Alt text is the same for every slot: check the media once for the route.
-            media = route_media.media_for(timing.slots[0])
-            issues = adapter.media_problems(media)
-            if issues:
-                files = ", ".join(item.source for item in media)
-                raise PlanError(f"{'; '.join(issues)} (media: {files})")
-        return route_media
-
-    def for_slot(
-        self, slot: Slot, text: str
-    ) -> tuple[tuple[Media, ...], tuple[str, ...], list[str]]:
-        """(media, thread parts, problems threading `text`) for `slot`."""
-        split = self._split.get(text)
-        if split is None:
-            split = self._split[text] = _thread_parts(self.adapter, self.route.post, text)
-        return self.media_for(slot), *split
-
-    def media_for(self, slot: Slot) -> tuple[Media, ...]:
-        """The media with alt text rendered for `slot`."""
-        if not self.fitted:
-            return ()
-        key = (slot.local, slot.holiday) if self.timed else None
-        media = self._rendered.get(key)
-        if media is None:
-            post, segment, channel, _ = self.route
-            render = self.planner.renderer.render_alt
-            media = tuple(
-                attrs.evolve(
-                    variant,
-                    alt=render(post, source, label, segment, channel, slot.local, slot.holiday),
-                )
-                for variant, (source, label) in zip(self.fitted, self.alts, strict=True)
-            )
-            self._rendered[key] = media
-        return media
 
 
 def plan(
