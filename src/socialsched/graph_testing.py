@@ -9,8 +9,10 @@ with the same class attributes the adapter uses.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -27,7 +29,12 @@ class FakeContainerApi(LocalServer):
     container whose media is of `processed_kinds`), POST /USER/{publish_edge} publishes
     one as post "{post_prefix}<n>", GET /USER/{create_edge} lists the posts,
     GET /USER/{quota_edge} reports `quota_total` and the posts made, GET
-    {profile_path} answers as the account, DELETE /<post> deletes a post."""
+    {profile_path} answers as the account, DELETE /<post> deletes a post.
+
+    Engagement, as `set_engagement` made it: GET /?ids=<posts>&fields=... and GET
+    /<post>?fields=... give each post's `count_fields` (and its `insight_metrics` when
+    the fields ask for `insights`), GET /<post>/insights?metric=... its insights; a post
+    that does not exist is refused as the Graph API does (code 100, subcode 33)."""
 
     api_version: ClassVar[str]
     user: ClassVar[str]
@@ -45,6 +52,10 @@ class FakeContainerApi(LocalServer):
     #: The status of the transient error `fail_next` replies with, and the permanent one.
     transient_status: ClassVar[int] = 429
     permanent_error: ClassVar[dict[str, Any]] = {"message": "Invalid parameter", "code": 100}
+    #: A post's fields that are counts, and its insights metrics: the network's name ->
+    #: the `socialsched.engagement.COUNTS` name it gives.
+    count_fields: ClassVar[Mapping[str, str]] = {}
+    insight_metrics: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, quota_total: int = 50, processing: int = 0) -> None:
         super().__init__()
@@ -54,6 +65,7 @@ class FakeContainerApi(LocalServer):
         self.posts: dict[str, dict[str, Any]] = {}
         self._polls: dict[str, int] = {}
         self._garble_publish = False
+        self.engagement: dict[str, Mapping[str, int]] = {}
 
     @property
     def prefix(self) -> str:
@@ -99,6 +111,9 @@ class FakeContainerApi(LocalServer):
             return Reply(200, {"data": listed})
         if path == self.profile_path:
             return Reply(200, {"id": self.user, "username": self.username})
+        engagement = self._engagement(path, parse_qs(urlsplit(request.path).query))
+        if engagement is not None:
+            return engagement
         container = path.rsplit("/", 1)[1]
         if container in self.containers:
             polled = self._polls[container] = self._polls.get(container, 0) + 1
@@ -107,6 +122,55 @@ class FakeContainerApi(LocalServer):
             status = "IN_PROGRESS" if waits and polled <= self.processing else "FINISHED"
             return Reply(200, {self.status_field: status, "id": container})
         return None
+
+    # ---- engagement ----
+
+    def _insights(self, post: str, metrics: list[str]) -> dict[str, Any]:
+        counts = self.engagement.get(post, {})
+        return {
+            "data": [
+                {
+                    "name": metric,
+                    "period": "lifetime",
+                    "values": [{"value": counts.get(self.insight_metrics[metric], 0)}],
+                    "id": f"{post}/insights/{metric}/lifetime",
+                }
+                for metric in metrics
+            ]
+        }
+
+    def _fields(self, post: str, fields: str) -> dict[str, Any]:
+        counts = self.engagement.get(post, {})
+        found: dict[str, Any] = {"id": post}
+        for field, count in self.count_fields.items():
+            if field in fields:
+                found[field] = counts.get(count, 0)
+        if "insights.metric(" in fields:
+            asked = fields.split("insights.metric(", 1)[1].split(")", 1)[0]
+            found["insights"] = self._insights(post, asked.split(","))
+        return found
+
+    def _engagement(self, path: str, query: Mapping[str, list[str]]) -> Reply | None:
+        """The reply to an engagement lookup, or None when `path` is none."""
+        parts = path.removeprefix(f"/{self.api_version}/").split("/")
+        if parts == [""] and "ids" in query:
+            posts = query["ids"][0].split(",")
+        elif parts[0] in self.posts and (len(parts) == 1 or parts[1:] == ["insights"]):
+            posts = parts[:1]
+        elif len(parts) <= 2 and parts[0].removeprefix(self.post_prefix).isdigit():
+            posts = parts[:1]  # a post that is gone
+        else:
+            return None
+        missing = [post for post in posts if post not in self.posts]
+        if missing:
+            error = {"message": f"Object with ID '{missing[0]}' does not exist", "code": 100}
+            return Reply(400, {"error": {**error, "error_subcode": 33}})
+        if parts[1:] == ["insights"]:
+            return Reply(200, self._insights(posts[0], query["metric"][0].split(",")))
+        fields = query.get("fields", [""])[0]
+        if parts == [""]:
+            return Reply(200, {post: self._fields(post, fields) for post in posts})
+        return Reply(200, self._fields(posts[0], fields))
 
     def _post_of(self, key: str) -> dict[str, Any]:
         text = self.text_field
@@ -141,6 +205,16 @@ class FakeContainerApi(LocalServer):
 
     def garble_next_reply(self) -> bool:
         self._garble_publish = True
+        return True
+
+    def set_engagement(self, key: str, counts: Mapping[str, int]) -> bool:
+        """Give the post published under `key` these counts; False when the network
+        names none of its counts here (`count_fields`, `insight_metrics`)."""
+        if not self.count_fields and not self.insight_metrics:
+            return False
+        fields = self._post_of(key)
+        [post] = [post for post, found in self.posts.items() if found is fields]
+        self.engagement[post] = counts
         return True
 
     def fail_next(self, kind: str) -> bool:

@@ -182,3 +182,12 @@ def test_no_receipts_ask_nothing():
     with respx.mock(assert_all_called=False) as mock:
         assert make_adapter().engagement([Receipt(remote_id="unknown:k")]) == {}
         assert not mock.calls
+
+
+@respx.mock
+def test_insights_not_computed_yet_leave_views_and_clicks_unknown_not_zero():
+    item = {**post(1), "insights": {"data": []}}
+    respx.get(GRAPH).mock(return_value=httpx.Response(200, json={f"{PAGE}_1": item}))
+    engagement = make_adapter().engagement([Receipt(remote_id=f"{PAGE}_1")])[f"{PAGE}_1"]
+    assert (engagement.likes, engagement.replies, engagement.reposts) == (2, 3, 4)
+    assert (engagement.views, engagement.clicks) == (None, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from socialsched.graph_testing import FakeContainerApi
@@ -11,7 +12,8 @@ USER = "17841400000000042"
 
 class InstagramGraph(FakeContainerApi):
     """Instagram's edges (`media`, `media_publish`, `content_publishing_limit`), posts
-    "m<n>" captioned, only video containers processed, the account at /USER."""
+    "m<n>" captioned, only video containers processed, the account at /USER; a post's
+    like and comment counts and its views and shares insights."""
 
     api_version = "v23.0"
     user = USER
@@ -24,6 +26,8 @@ class InstagramGraph(FakeContainerApi):
     profile_path = f"/v23.0/{USER}"
     processed_kinds = ("video_url",)
     transient_status = 400
+    count_fields: ClassVar[Mapping[str, str]] = {"like_count": "likes", "comments_count": "replies"}
+    insight_metrics: ClassVar[Mapping[str, str]] = {"views": "views", "shares": "reposts"}
     permanent_error: ClassVar[dict[str, Any]] = {
         "message": "Invalid parameter",
         "code": 100,

@@ -41,8 +41,8 @@ def engagement(
 ) -> dict[str, Engagement]:
     """The engagement of the posts of `receipts`, by post id: likes are reactions of
     every kind, replies comments, reposts shares, views and clicks the post's lifetime
-    insights. A page video gives likes and replies only (the others None). Deleted
-    posts are left out."""
+    insights (None while Facebook has not computed them). A page video gives likes and
+    replies only (the others None). Deleted posts are left out."""
     videos = {receipt.remote_id for receipt in receipts if is_video(receipt)}
     ids = graph_ids(receipts)
     found: dict[str, Engagement] = {}
@@ -50,15 +50,16 @@ def engagement(
     fetched_at = now()
     for post_id, item in posts.items():
         insights = insight_values(item.get("insights"))
-        given = {
-            "likes": summary_total(item.get("reactions")),
-            "replies": summary_total(item.get("comments")),
+        found[post_id] = Engagement(
+            fetched_at=fetched_at,
+            likes=summary_total(item.get("reactions")) or 0,
+            replies=summary_total(item.get("comments")) or 0,
             # Facebook leaves `shares` out of a post nobody shared.
-            "reposts": (item.get("shares") or {}).get("count"),
-            "views": insights.get(VIEWS_METRIC),
-            "clicks": insights.get(CLICKS_METRIC),
-        }
-        found[post_id] = Engagement.of(fetched_at, given, COUNTS)
+            reposts=int((item.get("shares") or {}).get("count") or 0),
+            # Insights not computed yet come back empty: unknown, not zero.
+            views=insights.get(VIEWS_METRIC),
+            clicks=insights.get(CLICKS_METRIC),
+        )
     clips = lookup_many(get, [one for one in ids if one in videos], VIDEO_FIELDS)
     fetched_at = now()
     for video_id, item in clips.items():

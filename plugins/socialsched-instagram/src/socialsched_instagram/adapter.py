@@ -4,12 +4,15 @@ Instagram Graph API's container-then-publish flow."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from socialsched.adapters import Capabilities, Message, PermanentError, Receipt
 from socialsched.destinations import ANY_SECRET, Destination, declare
+from socialsched.engagement import Engagement
 from socialsched.graph import ContainerPublisher
 from socialsched.media import Media, MediaLimits
+
+from . import engagement as _engagement
 
 API_VERSION = "v23.0"
 """The Graph API version every request names (one place to move it)."""
@@ -53,6 +56,10 @@ class InstagramAdapter(ContainerPublisher):
     Before each post the account's publishing quota is read
     (`content_publishing_limit`); when it is used up the delivery is deferred
     (`QuotaReached`), not failed.
+
+    Engagement: likes and replies (like and comment counts), views and reposts (the
+    views and shares insights) of 50 posts a call; the token then needs
+    instagram_manage_insights too.
     """
 
     name = "instagram"
@@ -65,6 +72,7 @@ class InstagramAdapter(ContainerPublisher):
         images=IMAGES,
         videos=VIDEOS,
         mixed_media=True,
+        engagement=_engagement.COUNTS,
     )
     doubt_guarantee = "checked (recent posts, by caption and time)"
     account = "instagram account"
@@ -144,6 +152,13 @@ class InstagramAdapter(ContainerPublisher):
         """The token works for this account (`GET /{user-id}?fields=username`)."""
         body = self._request("GET", self.user_id, params={"fields": "id,username"})
         return f"instagram account @{body.get('username') or '?'} ({self.user_id})"
+
+    def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
+        """Likes, comments, views and shares of the posts, 50 a call; a deleted post
+        is left out."""
+        return _engagement.engagement(
+            lambda path, params: self._request("GET", path, params=dict(params)), receipts
+        )
 
     def delete(self, receipt: Receipt) -> None:
         """Instagram's API cannot delete a post: retract it in the Instagram app."""

@@ -3,12 +3,15 @@ API's container-then-publish flow."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from socialsched.adapters import Capabilities, CredentialsRejected, Message, Receipt
 from socialsched.destinations import ANY_SECRET, Destination, declare
+from socialsched.engagement import Engagement
 from socialsched.graph import ContainerPublisher
 from socialsched.media import Media, MediaLimits
+
+from . import engagement as _engagement
 
 API_VERSION = "v1.0"
 """The Threads API version every request names (one place to move it)."""
@@ -43,6 +46,9 @@ class ThreadsAdapter(ContainerPublisher):
     Before each post the profile's publishing quota is read
     (`threads_publishing_limit`); when it is used up the delivery is deferred
     (`QuotaReached`), not failed.
+
+    Engagement: views, likes, replies, reposts and quotes (the post's media insights),
+    one call a post; the token then needs threads_manage_insights too.
     """
 
     name = "threads"
@@ -58,6 +64,7 @@ class ThreadsAdapter(ContainerPublisher):
         max_alt_length=MAX_ALT_LENGTH,
         threads=True,
         delete=True,
+        engagement=_engagement.COUNTS,
     )
     doubt_guarantee = "checked (recent posts, by text and time)"
     account = "threads user"
@@ -111,6 +118,13 @@ class ThreadsAdapter(ContainerPublisher):
                 "not this profile's"
             )
         return f"threads profile @{body.get('username') or '?'} ({self.user_id})"
+
+    def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
+        """Views, likes, replies, reposts and quotes of the posts, one call a post; a
+        deleted post is left out."""
+        return _engagement.engagement(
+            lambda path, params: self._request("GET", path, params=dict(params)), receipts
+        )
 
     def delete(self, receipt: Receipt) -> None:
         """Delete (retract) a post by its Threads id (`DELETE /{id}`)."""
