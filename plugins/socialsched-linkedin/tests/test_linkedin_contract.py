@@ -3,9 +3,9 @@ server standing in for the Posts API."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 import pytest
 from socialsched_linkedin import LinkedInAdapter
@@ -28,11 +28,45 @@ class PostsApi(LocalServer):
     DELETE /rest/posts/{urn} removes it, GET /rest/posts lists the author's posts and
     GET /v2/userinfo answers as a member. The Images and Videos APIs hand out upload
     URLs on this server (/upload/n, a video in two parts) and keep what was PUT there;
-    a finalized video is AVAILABLE."""
+    a finalized video is AVAILABLE. GET /rest/organizationalEntityShareStatistics gives
+    the organization's posts named in `shares=List(...)` their statistics, as
+    `set_engagement` made them."""
 
     def __init__(self) -> None:
         super().__init__()
         self.uploaded: dict[str, bytes] = {}
+        self.statistics: dict[str, dict[str, int]] = {}
+
+    def set_engagement(self, key: str, counts: Mapping[str, int]) -> bool:
+        [urn] = [u for u, post in self.posts().items() if key_in_text(post["commentary"]) == key]
+        self.statistics[urn] = {
+            "likeCount": counts["likes"],
+            "shareCount": counts["reposts"],
+            "commentCount": counts["replies"],
+            "impressionCount": counts["views"],
+            "clickCount": counts["clicks"],
+            "uniqueImpressionsCount": counts["quotes"],  # not a quote: must not come back
+        }
+        return True
+
+    def _share_statistics(self, request: Request) -> Reply:
+        raw = request.path.partition("?")[2]
+        query = parse_qs(raw)
+        assert query["q"] == ["organizationalEntity"]
+        assert query["organizationalEntity"] == [ORG]
+        named = [pair.partition("=")[2] for pair in raw.split("&") if pair.startswith("shares=")]
+        urns = [unquote(urn) for urn in named[0].removeprefix("List(")[:-1].split(",")]
+        posts = self.posts()
+        elements = [
+            {
+                "organizationalEntity": ORG,
+                "share": urn,
+                "totalShareStatistics": self.statistics.get(urn, {}),
+            }
+            for urn in urns
+            if urn in posts
+        ]
+        return Reply(200, {"paging": {"count": 10, "start": 0}, "elements": elements})
 
     def attachments(self, key: str) -> list[Arrived]:
         [post] = [p for p in self.posts().values() if key_in_text(p["commentary"]) == key]
@@ -104,6 +138,8 @@ class PostsApi(LocalServer):
             return Reply(201, headers={"x-restli-id": f"urn:li:share:{number}"})
         if request.method == "DELETE":
             return Reply(204)
+        if path == "/rest/organizationalEntityShareStatistics":
+            return self._share_statistics(request)
         if path == "/v2/userinfo":
             return Reply(200, {"sub": "abc", "name": "Contract Member"})
         if path == "/rest/posts":

@@ -30,10 +30,12 @@ from socialsched.destinations import (
     declare,
     origin,
 )
+from socialsched.engagement import Engagement
 from socialsched.http_client import ChannelClient
 from socialsched.media import Media
 from socialsched.model import Channel
 
+from . import engagement as _engagement
 from .media import IMAGES, MAX_ALT_LENGTH, VIDEOS, content, upload_image, upload_video
 from .targeting import target_entities, targeting_problems
 
@@ -71,6 +73,10 @@ class LinkedInAdapter(Adapter):
     the post names them. An organization post may target a segment: a `targeting`
     audience becomes `distribution.targetEntities` (interface locales, and countries as
     geo URNs); a member's posts cannot be targeted.
+
+    Engagement, 20 posts a call: an organization's likes, reposts, replies, views and
+    clicks (share statistics; the token needs `rw_organization_admin`, from a page
+    ADMINISTRATOR), a member's likes and replies (social actions; `r_member_social`).
     """
 
     name = "linkedin"
@@ -85,6 +91,7 @@ class LinkedInAdapter(Adapter):
         images=IMAGES,
         videos=VIDEOS,
         max_alt_length=MAX_ALT_LENGTH,
+        engagement=_engagement.ORGANIZATION_COUNTS,
     )
     required_secrets = ("access_token",)
     required_settings = ("author",)
@@ -108,8 +115,11 @@ class LinkedInAdapter(Adapter):
         self.author = author
         self.organization = author.startswith("urn:li:organization:")
         if not self.organization:
-            # LinkedIn has no targeting for a member's own posts.
-            self.capabilities = attrs.evolve(self.capabilities, audiences=())
+            # LinkedIn has no targeting for a member's own posts, and gives a member's
+            # posts only their social actions' counts.
+            self.capabilities = attrs.evolve(
+                self.capabilities, audiences=(), engagement=_engagement.MEMBER_COUNTS
+            )
         geo_urns = settings.get("geo_urns") or {}
         if not isinstance(geo_urns, Mapping):
             raise PermanentError(
@@ -255,6 +265,13 @@ class LinkedInAdapter(Adapter):
                 url = f"https://www.linkedin.com/feed/update/{urn}/"
                 return Receipt(remote_id=urn, url=url, extra={"found": True})
         return None
+
+    def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
+        """The posts' counts, 20 a call: an organization's from its share statistics, a
+        member's from the posts' social actions; a deleted post is left out."""
+        if self.organization:
+            return _engagement.organization_engagement(self._request, self.author, receipts)
+        return _engagement.member_engagement(self._request, receipts)
 
     def delete(self, receipt: Receipt) -> None:
         """Delete (retract) a post by its urn."""
