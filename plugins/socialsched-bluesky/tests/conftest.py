@@ -2,15 +2,24 @@
 publish to: one for the whole session, started by `pds/start_pds.js`, which creates an
 account with an app password and prints {url, handle, did, app_password, alice_did}.
 
+`bsky_network` is a second, fuller one (`pds/start_network.js`): a PDS with a Bluesky
+AppView behind it, which indexes into PostgreSQL and uses Redis, for the engagement
+tests (likes and reposts are counted by the AppView, not the PDS).
+
 Needs `npm ci --prefix plugins/socialsched-bluesky/tests/pds`; the tests that use it are
-skipped, saying so, when Node or those packages are missing.
+skipped, saying so, when Node or those packages are missing (and, for `bsky_network`,
+when PostgreSQL or Redis does not answer).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import selectors
 import shutil
+import socket
+import string
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +28,8 @@ from typing import Any
 import pytest
 
 PDS_DIR = Path(__file__).parent / "pds"
+PG_URL = os.environ.get("SOCIALSCHED_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("SOCIALSCHED_TEST_REDIS", "127.0.0.1:6379")
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +67,102 @@ def pds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class Network:
+    """The running PDS + AppView: `info` is what start_network.js printed; `index()`
+    waits until the AppView has indexed everything the PDS has."""
+
+    def __init__(self, process: subprocess.Popen[str], info: dict[str, Any]) -> None:
+        self.process = process
+        self.info = info
+
+    def index(self) -> None:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("index\n")
+        self.process.stdin.flush()
+        assert _read_line(self.process, timeout=60) == "indexed\n"
+
+
+def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
+    assert process.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    ready = selector.select(timeout=timeout)
+    selector.close()
+    return process.stdout.readline() if ready else ""
+
+
+def _network_problem() -> str | None:
+    """Why the PDS + AppView cannot run here, or None."""
+    if shutil.which("node") is None or not (PDS_DIR / "node_modules" / "@atproto").is_dir():
+        return f"local PDS not installed: run `npm ci --prefix {PDS_DIR}`"
+    host, _, port = REDIS.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+    except OSError:
+        return f"Redis at {REDIS} does not answer (the local AppView needs it)"
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        engine.dispose()
+    except Exception as error:
+        return f"PostgreSQL at {PG_URL} does not answer ({type(error).__name__})"
+    return None
+
+
+def _drop_schemas(schema: str) -> None:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(PG_URL)
+    with engine.begin() as connection:
+        for prefix in ("appview", "ozone"):
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{prefix}_{schema}" CASCADE')
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def bsky_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
+    problem = _network_problem()
+    if problem:
+        pytest.skip(problem)
+    # The AppView's tables go in schemas of their own (letters only, as it requires),
+    # dropped afterwards.
+    schema = "socialsched_" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(10))
+    environ = {
+        **os.environ,
+        "DB_POSTGRES_URL": PG_URL.replace("postgresql+psycopg://", "postgresql://"),
+        "DB_POSTGRES_SCHEMA": schema,
+        "REDIS_HOST": REDIS,
+    }
+    log = tmp_path_factory.mktemp("network") / "network.log"
+    with log.open("w") as errors:
+        process = subprocess.Popen(
+            [str(shutil.which("node")), "start_network.js"],
+            cwd=PDS_DIR,
+            env=environ,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
+    try:
+        line = _read_line(process, timeout=180)
+        if not line:
+            process.kill()
+            process.wait()
+            pytest.fail(f"local PDS and AppView did not start: {log.read_text()[-2000:]}")
+        yield Network(process, json.loads(line))
+    finally:
+        if process.poll() is None:
+            assert process.stdin is not None
+            process.stdin.close()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        _drop_schemas(schema)

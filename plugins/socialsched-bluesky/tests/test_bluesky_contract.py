@@ -6,6 +6,8 @@ for a missing one, `deleteRecord` removes it; `uploadBlob` keeps blobs by CID, s
 kit sees the bytes and alt text that arrived (`attachments`) and reply chains
 (`reply_chain`); a create can be made to fail with 502 (transient) or 400
 InvalidRequest (permanent), or store a record and answer with an unreadable reply.
+Like an AppView behind the PDS, `app.bsky.feed.getPosts` shows the posts it has with
+their like, repost, reply and quote counts (set by `set_engagement`).
 `test_bluesky_local_pds.py` runs the same kit against a real local PDS.
 """
 
@@ -39,6 +41,7 @@ class FakePds:
     def __init__(self, router: respx.MockRouter) -> None:
         self.records: dict[tuple[str, str], dict[str, Any]] = {}
         self.blobs: dict[str, bytes] = {}
+        self.counts: dict[str, Mapping[str, int]] = {}
         self._failure: str | None = None
         self._garble = False
         router.post(f"{XRPC}/com.atproto.server.createSession").mock(side_effect=self._login)
@@ -46,6 +49,7 @@ class FakePds:
         router.post(f"{XRPC}/com.atproto.repo.createRecord").mock(side_effect=self._create)
         router.post(f"{XRPC}/com.atproto.repo.deleteRecord").mock(side_effect=self._delete)
         router.post(f"{XRPC}/com.atproto.repo.uploadBlob").mock(side_effect=self._upload)
+        router.get(f"{XRPC}/app.bsky.feed.getPosts").mock(side_effect=self._get_posts)
 
     def published(self) -> list[str]:
         return [key_in_text(record["text"]) or "" for record in self.records.values()]
@@ -89,6 +93,10 @@ class FakePds:
 
     def fail_next(self, kind: str) -> bool:
         self._failure = kind
+        return True
+
+    def set_engagement(self, key: str, counts: Mapping[str, int]) -> bool:
+        self.counts[self._record(key)[0]] = counts
         return True
 
     def _login(self, request: httpx.Request) -> httpx.Response:
@@ -137,6 +145,30 @@ class FakePds:
             return httpx.Response(200, json={"unexpected": "shape"})
         uri = f"at://{body['repo']}/app.bsky.feed.post/{body['rkey']}"
         return httpx.Response(200, json={"uri": uri, "cid": "bafynew"})
+
+    def _get_posts(self, request: httpx.Request) -> httpx.Response:
+        uris = request.url.params.get_list("uris")
+        if len(uris) > 25:
+            return httpx.Response(400, json={"error": "InvalidRequest", "message": "too many"})
+        views = []
+        for (repo, rkey), record in self.records.items():
+            uri = f"at://{repo}/app.bsky.feed.post/{rkey}"
+            if uri in uris:
+                counts = self.counts.get(uri, {})
+                views.append(
+                    {
+                        "uri": uri,
+                        "cid": "bafyexisting",
+                        "author": {"did": repo, "handle": "brand.example"},
+                        "record": record,
+                        "indexedAt": record["createdAt"],
+                        "likeCount": counts.get("likes", 0),
+                        "repostCount": counts.get("reposts", 0),
+                        "replyCount": counts.get("replies", 0),
+                        "quoteCount": counts.get("quotes", 0),
+                    }
+                )
+        return httpx.Response(200, json={"posts": views})
 
     def _delete(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)

@@ -467,6 +467,11 @@ class LocalPds:
     def fail_next(self, kind: str) -> bool:
         return False  # a real PDS cannot be told to fail; the respx contract covers that
 
+    def set_engagement(self, key: str, counts: Mapping[str, int]) -> bool:
+        # Counts live in an AppView, which this PDS has none of: the engagement tests
+        # with one are in test_bluesky_engagement_pds.py.
+        return False
+
     def clear(self) -> None:
         for record in self._kit_records():
             rkey = record.uri.rsplit("/", 1)[1]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,9 +47,12 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.destinations import ANY_SECRET, Destination, declare
+from socialsched.engagement import Engagement
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
 from socialsched.redirects import CrossOriginRedirect, refuse_cross_origin_redirects
+
+from .engagement import ENGAGEMENT, post_engagement
 
 MAX_GRAPHEMES = 300
 MAX_LANGS = 3
@@ -173,6 +176,7 @@ class BlueskyAdapter(Adapter):
         mixed_media=False,
         max_alt_length=MAX_ALT_GRAPHEMES,
         threads=True,
+        engagement=ENGAGEMENT,
     )
     required_secrets = ("app_password",)
     required_settings = ("handle",)
@@ -453,6 +457,11 @@ class BlueskyAdapter(Adapter):
             repo=parts[0], collection=POST_COLLECTION, rkey=parts[2]
         )
         self._call("deleteRecord", lambda: client.com.atproto.repo.delete_record(data))
+
+    def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
+        """Likes, reposts, replies and quotes from `app.bsky.feed.getPosts`, 25 posts a
+        call (see `socialsched_bluesky.engagement`)."""
+        return post_engagement(self, [receipt.remote_id for receipt in receipts])
 
     def close(self) -> None:
         if self._client is not None:
