@@ -368,7 +368,12 @@ def has_content_checks() -> bool:
     return bool(_get().manager.hook.check_message.get_hookimpls())
 
 
-LIFECYCLE_EVENTS = ("delivery_scheduled", "delivery_published", "delivery_failed")
+LIFECYCLE_EVENTS = (
+    "delivery_scheduled",
+    "delivery_published",
+    "delivery_failed",
+    "engagement_collected",
+)
 
 
 def observed(event: str) -> bool:

@@ -47,6 +47,7 @@ from .adapters import (
 from .alerts import Alert, Alerter
 from .approval_checks import ApprovalGate, DestinationNotApproved
 from .audiences import Audience
+from .collect_runner import AgeCollection
 from .errors import SocialschedError
 from .journal import Journal
 from .model import Channel
@@ -182,6 +183,8 @@ class Runner:
         self.published = 0
         # What `outcomes` counts: the log entries this runner writes from now on.
         self._log_start = store.last_activity_id()
+        # Engagement by age, in steps taken only when nothing is due to publish.
+        self.collection = AgeCollection(self)
 
     def outcomes(self) -> Outcomes:
         """What the store recorded of this runner's work since it was created, per
@@ -690,7 +693,7 @@ class Runner:
                 handled = self.dispatch()
                 self._database_back()
                 total += handled
-                if handled:
+                if handled or self.collection.step():
                     continue
                 now = self.store.clock()
                 waits = []
@@ -792,7 +795,7 @@ class Runner:
         try:
             if self._database_failures and time.monotonic() < self._database_retry_at:
                 return  # backing off: the wake-up set for the retry time tries again
-            while not self.stopping and self.dispatch():
+            while not self.stopping and (self.dispatch() or self.collection.step()):
                 pass
             if self.stopping:
                 return

@@ -161,6 +161,8 @@ runner_settings = Table(
     # JSON list of channel names.
     Column("alert_channels", Text(), nullable=False),
     Column("alert_window_s", Integer(), nullable=False),
+    # JSON list of ages in seconds (NULL: the default, `model.DEFAULT_COLLECT_AFTER`).
+    Column("collect_after", Text()),
 )
 
 media = Table(
@@ -210,3 +212,68 @@ thread_parts = Table(
 )
 """The receipt of each part of a thread already out, recorded as soon as the network
 returns it: a runner that takes over a half-posted thread goes on with the next part."""
+
+engagement = Table(
+    "engagement",
+    metadata,
+    Column("delivery_id", String(40), primary_key=True),
+    Column("fetched_at", DateTime(), primary_key=True),
+    # The age this snapshot answers: the largest `collect_after` age (seconds) the
+    # delivery had reached when it was fetched.
+    Column("age_s", Integer(), nullable=False),
+    # Each count NULL where the network does not give it (never 0 for "not given").
+    Column("likes", BigInteger()),
+    Column("reposts", BigInteger()),
+    Column("replies", BigInteger()),
+    Column("quotes", BigInteger()),
+    Column("views", BigInteger()),
+    Column("clicks", BigInteger()),
+    # A thread: how many of its parts the counts sum (1 for a single post).
+    Column("parts", Integer(), nullable=False, server_default="1"),
+    Column("recorded_at", DateTime(), nullable=False),
+    Index("ix_engagement_fetched_at", "fetched_at"),
+)
+"""Engagement snapshots, a time series: one row per published delivery and fetch."""
+
+engagement_progress = Table(
+    "engagement_progress",
+    metadata,
+    Column("delivery_id", String(40), primary_key=True),
+    Column("channel", String(200), nullable=False),
+    # The largest `collect_after` age (seconds) collected: the delivery is due again
+    # once it reaches a larger one.
+    Column("age_s", Integer(), nullable=False),
+    Column("collected_at", DateTime(), nullable=False),
+    # Whether the network had the post at the last collection (deleted: false).
+    Column("found", Boolean(), nullable=False),
+    # The latest snapshot's fetched_at (NULL: none yet).
+    Column("fetched_at", DateTime()),
+    Column("snapshots", Integer(), nullable=False, server_default="0"),
+    # The collection run that collected it last (what `collect` reports it did).
+    Column("collected_by", String(100), nullable=False),
+    Index("ix_engagement_progress_collected_by", "collected_by"),
+)
+"""Where collection stands per delivery: what makes it resumable and "due" computable."""
+
+engagement_calls = Table(
+    "engagement_calls",
+    metadata,
+    Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    Column("calendar", String(200), nullable=False),
+    Column("channel", String(200), nullable=False),
+    Column("at", DateTime(), nullable=False),
+    Column("receipts", Integer(), nullable=False),
+    Index("ix_engagement_calls_channel_at", "channel", "at"),
+)
+"""Each `Adapter.engagement` call made, counted against the channel's rate."""
+
+segment_markets = Table(
+    "segment_markets",
+    metadata,
+    Column("calendar", String(200), primary_key=True),
+    Column("segment", String(200), primary_key=True),
+    # IANA name (e.g. "Europe/Madrid"): reports read local hours in it.
+    Column("timezone", String(100), nullable=False),
+    Column("country", String(10), nullable=False),
+)
+"""Each scheduled segment's market (time zone, country), for engagement reports."""

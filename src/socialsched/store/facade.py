@@ -12,6 +12,7 @@ from ..model import Calendar, Delivery
 from ..planner import PlanChunk, Planner
 from ..plans import Plan
 from .approvals import Approvals
+from .engagement import EngagementStore
 from .operator import Operations
 from .queue_pins import QueuePins
 from .reconcile import Reconciliation
@@ -19,7 +20,7 @@ from .records import ReconcileResult
 from .worker import WorkerProtocol
 
 
-class Store(Reconciliation, Operations, WorkerProtocol, Approvals, QueuePins):
+class Store(Reconciliation, Operations, WorkerProtocol, Approvals, QueuePins, EngagementStore):
     """The outbox of deliveries and its activity log, in SQLite or PostgreSQL.
 
     `db` is a SQLAlchemy URL or an SQLite file path (default: $SOCIALSCHED_DB, else

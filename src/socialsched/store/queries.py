@@ -71,6 +71,7 @@ class Queries(StoreCore):
                 row.calendar: RunnerSettings(
                     alert_channels=json.loads(row.alert_channels),
                     alert_window=timedelta(seconds=row.alert_window_s),
+                    **_collect_after(row.collect_after),
                 )
                 for row in connection.execute(select(runner_settings))
             }
@@ -307,3 +308,10 @@ class Queries(StoreCore):
             return connection.execute(
                 select(func.count()).where(self._claimable(self.now()))
             ).scalar_one()
+
+
+def _collect_after(stored: str | None) -> dict[str, Any]:
+    """`RunnerSettings` keywords for a stored `collect_after` (NULL: the default)."""
+    if stored is None:
+        return {}
+    return {"collect_after": [timedelta(seconds=age) for age in json.loads(stored)]}

@@ -346,5 +346,8 @@ class Reconciliation(Queries):
                 calendar=calendar.name,
                 alert_channels=json.dumps(list(calendar.runner.alert_channels)),
                 alert_window_s=int(calendar.runner.alert_window.total_seconds()),
+                collect_after=json.dumps(
+                    [int(age.total_seconds()) for age in calendar.runner.collect_after]
+                ),
             )
         )

@@ -1,0 +1,66 @@
+"""The runner's collection of engagement by age, in small steps between publishing.
+
+`Runner` calls `AgeCollection.step` only when a pass found nothing to publish, and a
+step makes at most one `Adapter.engagement` call per channel before the runner looks
+for due deliveries again: collection never keeps a due delivery waiting for more than
+one call. A channel whose collection failed, whose rate is used up or whose network
+gives no counts is left alone for `BACKOFF`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from .collect import Collector
+
+if TYPE_CHECKING:
+    from .runner import Runner
+
+logger = logging.getLogger("socialsched.runner")
+
+BACKOFF = timedelta(minutes=5)
+"""How long the runner leaves a channel alone after its collection failed."""
+
+
+class AgeCollection:
+    """Collects due engagement snapshots for `runner`, one bounded step at a time,
+    through the runner's own adapters (so only to approved destinations)."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.collector = Collector(runner.store, runner._adapter)
+        self._resting: dict[tuple[str, str], datetime] = {}
+
+    def step(self) -> int:
+        """One step: at most one engagement call per channel. Returns how many
+        deliveries were collected (0: nothing was due, or nothing could be)."""
+        runner = self.runner
+        if runner.stopping:
+            return 0
+        now = runner.store.clock()
+        self._resting = {key: until for key, until in self._resting.items() if until > now}
+        result = self.collector.collect(
+            max_calls=1, stopping=lambda: runner.stopping, skip=set(self._resting)
+        )
+        for stop in result.stopped:
+            self._resting[stop.calendar, stop.channel] = now + BACKOFF
+            if stop.error:
+                logger.warning(
+                    "engagement of channel %s not collected: %s",
+                    stop.channel,
+                    stop.reason,
+                    extra=runner._fields(event="engagement_failed", channel=stop.channel),
+                )
+        collected = result.totals.collected
+        if collected:
+            logger.info(
+                "collected engagement of %d deliveries",
+                collected,
+                extra=runner._fields(event="engagement_collected", collected=collected),
+            )
+        return collected
+
+
+__all__ = ["BACKOFF", "AgeCollection"]
