@@ -96,6 +96,7 @@ class DiscordAdapter(WebhookAudienceAdapter):
         mixed_media=True,
         max_alt_length=DESCRIPTION_LIMIT,
         threads=False,
+        engagement=(),  # no views, shares or reply counts (docs/networks/discord.md)
     )
     # A webhook cannot list messages; `find` only knows this process's own sends.
     doubt_guarantee = "cannot check"

@@ -90,6 +90,7 @@ class EmailAdapter(Adapter):
         images=IMAGES,
         videos=VIDEOS,
         mixed_media=True,
+        engagement=(),  # SMTP hands a message over and hears nothing back
     )
     required_settings = ("host", "from")
     # Files the calendar names: resolved next to it and kept inside its folder.

@@ -117,6 +117,7 @@ class MatrixAdapter(Adapter):
         videos=MediaLimits(max_count=MAX_MEDIA, max_bytes=UPLOAD_LIMIT, types=("video/mp4",)),
         mixed_media=True,
         threads=False,
+        engagement=(),  # no views or shares; reactions are room events (docs/networks/matrix.md)
     )
     required_secrets = ("access_token",)
     required_settings = ("homeserver", "user_id")

@@ -114,6 +114,7 @@ class SlackAdapter(WebhookAudienceAdapter):
         mixed_media=True,
         max_alt_length=ALT_LIMIT,
         threads=False,
+        engagement=(),  # no views or shares; webhooks read nothing (docs/networks/slack.md)
     )
     doubt_guarantee = "checked (find) as a bot; webhooks: cannot check"
 

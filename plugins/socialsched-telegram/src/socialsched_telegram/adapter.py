@@ -104,6 +104,9 @@ class TelegramAdapter(Adapter):
         videos=VIDEOS,
         mixed_media=True,
         threads=False,
+        # The Bot API has no method that reads a sent message's views, forwards,
+        # reactions or replies (docs/networks/telegram.md, Engagement).
+        engagement=(),
     )
     required_secrets = ("token",)
     # Bots cannot read their chats back; `find` only knows this process's own sends.
