@@ -1101,7 +1101,7 @@ def preview_command(
 
 
 # Commands kept in modules of their own (cli.py stays small), registered on import.
-from . import cli_approve, cli_collect, cli_queue  # noqa: E402, F401
+from . import cli_approve, cli_collect, cli_queue, cli_report  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -46,6 +46,7 @@ from .bulk import (
     _minutes,
 )
 from .common import _as_date, _chunks, _collector_paused, _emit
+from .markets import save_markets
 from .operator import _hold_view
 from .queries import Queries
 from .records import Hold, ReconcileResult
@@ -104,6 +105,7 @@ class Reconciliation(Queries):
                 # built by hand): their bytes, so runners elsewhere can read them.
                 store_media(connection, used_media.values(), now)
                 self._save_channels(connection, calendar)
+                save_markets(connection, calendar)
                 active_holds = self._holds(connection)
                 # The planned content as the driver hands it back, to compare with the
                 # new rows as they are: no conversion either way.

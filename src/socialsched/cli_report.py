@@ -1,0 +1,195 @@
+"""`socialsched report` and `socialsched suggest-times`: what each market answered,
+and when it listens.
+
+Registered on `socialsched.cli.main` (kept out of cli.py, which is large enough); a
+thin layer over `socialsched.reports`, `socialsched.report_html` and
+`socialsched.best_times`, fed by `socialsched.observations.observations_from_store`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import best_times, reports
+from .cli import _db_option, _open_store, _write_file, main
+from .observations import observations_from_store
+from .report_html import render_report_html
+from .reports import Observation
+
+
+def _moment(end: bool) -> Any:
+    def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            if len(value) == 10:
+                day = date.fromisoformat(value)
+                # A day is a whole UTC day: --until's is included.
+                return datetime.combine(day + timedelta(days=end), time(), tzinfo=UTC)
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r} is not a date (YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM[+HH:MM])"
+            ) from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    return parse
+
+
+def _range_options(function: Any) -> Any:
+    function = click.option(
+        "--until",
+        callback=_moment(end=True),
+        metavar="DATE|TIME",
+        help="Only deliveries that went out before this time; a date (UTC) is included.",
+    )(function)
+    return click.option(
+        "--since",
+        callback=_moment(end=False),
+        metavar="DATE|TIME",
+        help="Only deliveries that went out at or after this time (a date: its start, UTC; "
+        "a time without offset: UTC).",
+    )(function)
+
+
+def _observations(
+    db: str | None, since: datetime | None, until: datetime | None
+) -> list[Observation]:
+    if since is not None and until is not None and until <= since:
+        raise click.UsageError(
+            f"--until {until.isoformat()} is not after --since {since.isoformat()}"
+        )
+    with _open_store(db) as store:
+        found = observations_from_store(store, since, until)
+        if not found:
+            if (since is None and until is None) or not store.engagement_facts():
+                click.echo(
+                    "no engagement recorded in this store yet "
+                    "(run `socialsched collect` after publishing)",
+                    err=True,
+                )
+            else:
+                click.echo("no engagement recorded for deliveries in this time range", err=True)
+    return found
+
+
+@main.command("report")
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    type=click.Choice(reports.BY),
+    help="Group by this key; repeat to group by several at once (their combination). "
+    "local_hour and weekday are in each segment's own time zone; a delivery with several "
+    "tags counts in each tag's group.",
+)
+@_range_options
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a self-contained HTML page: a bar chart per market, a local-hour x "
+    "week-day heatmap per segment.",
+)
+@_db_option
+def report_command(
+    by: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    output_format: str,
+    html_file: Path | None,
+    db: str | None,
+) -> None:
+    """Engagement per group of published deliveries, from the latest snapshot the store
+    recorded for each: deliveries, and the sum and median of each count (a count no
+    delivery of a group has is shown as null / empty / "-")."""
+    if not by and html_file is None:
+        raise click.UsageError(f"give --by (one of: {', '.join(reports.BY)}) or --html")
+    try:
+        names = reports.check_by(by) if by else ()
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    observations = _observations(db, since, until)
+    if html_file is not None:
+        _write_file(html_file, render_report_html(observations).encode("utf-8"))
+        click.echo(f"wrote {len(observations)} deliveries to {html_file}", err=True)
+    if not names:
+        return
+    groups = reports.report(observations, names)
+    if output_format == "json":
+        click.echo(reports.to_json(groups))
+    elif output_format == "csv":
+        click.echo(reports.to_csv(groups, names), nl=False)
+    elif groups:
+        click.echo(reports.to_table(groups, names))
+
+
+@main.command("suggest-times")
+@click.argument("segments", metavar="SEGMENT...", nargs=-1, required=True)
+@click.option("--channel", metavar="NAME", help="Only deliveries on this channel.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "toml"]),
+    default="text",
+    show_default=True,
+    help="toml: [[queue]] tables (one per segment, `best-SEGMENT`) for the calendar.",
+)
+@click.option(
+    "--min-samples",
+    type=click.IntRange(min=1),
+    default=best_times.DEFAULT_MIN_SAMPLES,
+    show_default=True,
+    help="Fewest deliveries with a score behind a proposed hour.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=best_times.DEFAULT_TOP,
+    show_default=True,
+    help="Most hours proposed per segment.",
+)
+@_range_options
+@_db_option
+def suggest_times_command(
+    segments: tuple[str, ...],
+    channel: str | None,
+    output_format: str,
+    min_samples: int,
+    top: int,
+    since: datetime | None,
+    until: datetime | None,
+    db: str | None,
+) -> None:
+    """Propose each SEGMENT's local posting hours with the highest median engagement
+    (likes + reposts + replies + quotes, those the network gives), with the number of
+    deliveries behind each. Where no hour has --min-samples deliveries, nothing is
+    proposed, and it says so."""
+    observations = _observations(db, since, until)
+    found = best_times.suggest(
+        observations,
+        list(dict.fromkeys(segments)),
+        channel=channel,
+        min_samples=min_samples,
+        top=top,
+    )
+    if output_format == "json":
+        click.echo(best_times.to_json(found))
+    elif output_format == "toml":
+        click.echo(best_times.to_toml(found), nl=False)
+    else:
+        click.echo(best_times.to_text(found))
+
+
+__all__ = ["report_command", "suggest_times_command"]
