@@ -50,7 +50,7 @@ def docs(session: nox.Session) -> None:
     session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
-BENCHMARKS = ("plan", "store", "dispatch", "media")
+BENCHMARKS = ("plan", "store", "dispatch", "media", "collect")
 
 
 @nox.session
@@ -58,7 +58,8 @@ def bench(session: nox.Session) -> None:
     """Benchmarks, baseline vs socialsched, each printing its ratio: all three scripts
     at their default sizes (see docs/performance.md). Options go to one script, named
     first: `nox -s bench -- plan --days 30`, `nox -s bench -- store --size 2000`."""
-    session.install("-e", ".[postgresql]")
+    # collect.py collects through the Bluesky adapter.
+    session.install("-e", ".[postgresql]", "-e", "plugins/socialsched-bluesky")
     if session.posargs:
         script, *options = session.posargs
         if script not in BENCHMARKS:

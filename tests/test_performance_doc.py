@@ -30,7 +30,7 @@ def _commands() -> list[list[str]]:
 
 
 def test_nox_bench_runs_every_benchmark_script():
-    assert sorted(_nox_benchmarks()) == SCRIPTS == ["dispatch", "media", "plan", "store"]
+    assert sorted(_nox_benchmarks()) == SCRIPTS == ["collect", "dispatch", "media", "plan", "store"]
 
 
 def test_page_shows_how_to_run_every_script_and_the_nox_session():
