@@ -4,20 +4,30 @@ reposts, replies to and quotes the posts, the AppView indexes them, and
 `BlueskyAdapter.engagement` reads the counts through the PDS (`app.bsky.feed.getPosts`,
 which the PDS passes on to its AppView).
 
+`TestEngagementKitOnAppView` runs the conformance kit's engagement cases there: each
+count the kit asks for is made real (that many accounts like and repost the post, and
+reply to and quote it that many times) before the kit collects.
+
 A bare PDS (the `pds` fixture, no AppView) cannot count anything: there the call fails
 as transient instead of reporting the posts as gone.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 from atproto import Client, models
 from conftest import Network
+from socialsched_bluesky import BlueskyAdapter
 from test_bluesky_local_pds import make_adapter, make_message
 
-from socialsched.adapters import Receipt, TransientError
+from socialsched.adapters import Adapter, Receipt, TransientError
+from socialsched.model import Channel
+from socialsched.testing import AdapterContract, key_in_text
+from socialsched.testing_engagement import EngagementContract
 
 
 def strong_ref(receipt: Receipt) -> models.ComAtprotoRepoStrongRef.Main:
@@ -91,3 +101,91 @@ def test_a_pds_without_an_appview_cannot_count_and_says_so(pds: dict[str, Any]) 
     receipt = adapter.publish(make_message("Nobody counts this"), "engagement-no-appview")
     with pytest.raises(TransientError, match="getPosts"):
         adapter.engagement([receipt])
+
+
+FAN_NUMBERS = itertools.count()
+
+
+class AppViewRemote:
+    """The kit's view of the PDS + AppView: `set_engagement` makes the counts real."""
+
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self.info = network.info
+        self.brand = Client(base_url=self.info["url"])
+        self.brand.login(self.info["handle"], self.info["app_password"], fetch_bsky_profile=False)
+        self.fans: list[tuple[Client, str]] = []
+
+    def fan(self, number: int) -> tuple[Client, str]:
+        """The `number`th other account (created when first needed) and its DID."""
+        while len(self.fans) <= number:
+            handle = f"fan{next(FAN_NUMBERS)}.test"
+            client = Client(base_url=self.info["url"])
+            created = client.com.atproto.server.create_account(
+                models.ComAtprotoServerCreateAccount.Data(
+                    handle=handle, email=f"{handle}@example.com", password="fan-password"
+                )
+            )
+            client.login(handle, "fan-password", fetch_bsky_profile=False)
+            self.fans.append((client, created.did))
+        return self.fans[number]
+
+    def set_engagement(self, key: str, counts: Mapping[str, int]) -> bool:
+        post = next(
+            r
+            for r in records(self.brand, self.info["did"], "app.bsky.feed.post")
+            if key_in_text(r.value.text) == key
+        )
+        ref = models.ComAtprotoRepoStrongRef.Main(uri=post.uri, cid=post.cid)
+        now = self.brand.get_current_time_iso()
+        for number in range(counts["likes"]):
+            write(*self.fan(number), models.AppBskyFeedLike.Record(subject=ref, created_at=now))
+        for number in range(counts["reposts"]):
+            write(*self.fan(number), models.AppBskyFeedRepost.Record(subject=ref, created_at=now))
+        reply = models.AppBskyFeedPost.ReplyRef(root=ref, parent=ref)
+        for number in range(counts["replies"]):
+            post_record = models.AppBskyFeedPost.Record(
+                text=f"reply {number}", reply=reply, created_at=now
+            )
+            write(*self.fan(0), post_record)
+        quoted = models.AppBskyEmbedRecord.Main(record=ref)
+        for number in range(counts["quotes"]):
+            post_record = models.AppBskyFeedPost.Record(
+                text=f"quote {number}", embed=quoted, created_at=now
+            )
+            write(*self.fan(0), post_record)
+        self.network.index()
+        return True  # views and clicks: Bluesky gives none, so the kit expects None
+
+
+def write(client: Client, did: str, record: Any) -> None:
+    client.com.atproto.repo.create_record(
+        models.ComAtprotoRepoCreateRecord.Data(repo=did, collection=record.py_type, record=record)
+    )
+
+
+class TestEngagementKitOnAppView(EngagementContract):
+    """The conformance kit's engagement cases against the PDS + AppView."""
+
+    adapter_class = BlueskyAdapter
+    make_message = AdapterContract.make_message
+    make_audience = AdapterContract.make_audience
+
+    @pytest.fixture
+    def remote(self, bsky_network: Network) -> AppViewRemote:
+        return AppViewRemote(bsky_network)
+
+    @pytest.fixture
+    def adapter(self, bsky_network: Network) -> Iterator[Adapter]:
+        info = bsky_network.info
+        channel = Channel(
+            name="bsky",
+            adapter="bluesky",
+            secrets={"app_password": "BSKY_APP_PASSWORD"},
+            settings={"handle": info["handle"], "service": info["url"]},
+        )
+        adapter = BlueskyAdapter(
+            channel, environ={"SOCIALSCHED_SECRET_BSKY_APP_PASSWORD": info["app_password"]}
+        )
+        yield adapter
+        adapter.close()
