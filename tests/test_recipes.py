@@ -50,6 +50,8 @@ TESTED = {
     # Queue recipes: tested in tests/test_recipes_queues.py.
     "queues-per-market",
     "evergreen",
+    # Tested in tests/test_recipes_analytics.py.
+    "which-market-answers",
 }
 
 

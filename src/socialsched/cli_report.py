@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from . import best_times, reports
-from .cli import _db_option, _open_store, _write_file, main
+from .cli import _db_option, _open_store, _since, _write_file, main
 from .observations import observations_from_store
 from .report_html import render_report_html
 from .reports import Observation
@@ -23,19 +23,15 @@ from .reports import Observation
 
 def _moment(end: bool) -> Any:
     def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
-        if value is None:
-            return None
+        if value is None or len(value.strip()) != 10:
+            # A time, or an age ("30d": that long ago), as `log` and `collect` take them.
+            return _since(ctx, param, value)
         try:
-            if len(value) == 10:
-                day = date.fromisoformat(value)
-                # A day is a whole UTC day: --until's is included.
-                return datetime.combine(day + timedelta(days=end), time(), tzinfo=UTC)
-            moment = datetime.fromisoformat(value)
+            day = date.fromisoformat(value.strip())
         except ValueError:
-            raise click.BadParameter(
-                f"{value!r} is not a date (YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM[+HH:MM])"
-            ) from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from None
+        # A day is a whole UTC day: --until's is included.
+        return datetime.combine(day + timedelta(days=end), time(), tzinfo=UTC)
 
     return parse
 
@@ -44,15 +40,16 @@ def _range_options(function: Any) -> Any:
     function = click.option(
         "--until",
         callback=_moment(end=True),
-        metavar="DATE|TIME",
-        help="Only deliveries that went out before this time; a date (UTC) is included.",
+        metavar="WHEN",
+        help="Only deliveries that went out before then: a date (UTC, included), "
+        "YYYY-MM-DDTHH:MM (UTC unless an offset is given) or an age such as 7d.",
     )(function)
     return click.option(
         "--since",
         callback=_moment(end=False),
-        metavar="DATE|TIME",
-        help="Only deliveries that went out at or after this time (a date: its start, UTC; "
-        "a time without offset: UTC).",
+        metavar="WHEN",
+        help="Only deliveries that went out since then: YYYY-MM-DD (from its start, UTC), "
+        "YYYY-MM-DDTHH:MM (UTC unless an offset is given) or an age such as 30d.",
     )(function)
 
 

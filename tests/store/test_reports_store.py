@@ -418,3 +418,15 @@ def test_suggest_times_proposes_the_best_local_hours_with_their_samples_and_toml
         for s in slots
         if s["queue"] == "best-madrid"
     ) == sorted(f"{h:02d}:00" for h in best)
+
+
+def test_since_and_until_take_ages_as_log_and_collect_do(sqlite_store, clock, recorder, elsewhere):
+    # The deliveries went out in 2027: after any time an age points to.
+    _published_sample(sqlite_store, clock, recorder, days=1)
+    db = ["--db", "../outbox.db"]
+    everything = invoke(["report", "--by", "segment", "--format", "json", *db])
+    recent = invoke(["report", "--by", "segment", "--since", "30d", "--format", "json", *db])
+    assert json.loads(recent.stdout) == json.loads(everything.stdout) != []
+    old = invoke(["report", "--by", "segment", "--until", "30d", "--format", "json", *db])
+    assert json.loads(old.stdout) == []
+    assert "in this time range" in old.stderr
