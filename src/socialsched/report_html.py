@@ -2,11 +2,12 @@
 
 Inline CSS and SVG only: no script, font, image or style is fetched (a Content
 Security Policy in the page forbids it), so the page opens offline and leaks nothing.
-Per market (segment): a bar chart of each channel's median score (likes + reposts +
-replies + quotes, see `socialsched.best_times.score`) with its deliveries, and a
-week day x local hour heatmap of the median score, the hours in the segment's own time
-zone. Every heatmap cell carries its numbers as data attributes (`data-segment`,
-`data-weekday`, `data-hour`, `data-deliveries`, `data-median`).
+A bar chart of each market's (segment's) median score (likes + reposts + replies +
+quotes, see `socialsched.best_times.score`) with its deliveries; then per market, a bar
+chart of each channel's median score and a week day x local hour heatmap of the median
+score, the hours in the segment's own time zone. Every heatmap cell carries its
+numbers as data attributes (`data-segment`, `data-weekday`, `data-hour`,
+`data-deliveries`, `data-median`).
 """
 
 from __future__ import annotations
@@ -42,36 +43,41 @@ def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def _bars(segment: str, observations: Sequence[Observation]) -> str:
-    by_channel: dict[str, list[int]] = {}
+def _scores(observations: Sequence[Observation], key: str) -> list[tuple[str, list[int], int]]:
+    """(value of `key`, scores given, deliveries) for each value, sorted."""
+    scored: dict[str, list[int]] = {}
     sent: dict[str, int] = {}
     for o in observations:
-        sent[o.channel] = sent.get(o.channel, 0) + 1
+        name = str(getattr(o, key))
+        sent[name] = sent.get(name, 0) + 1
         value = score(o)
         if value is not None:
-            by_channel.setdefault(o.channel, []).append(value)
-    channels = sorted(sent)
-    medians = {name: _median(by_channel.get(name, [])) for name in channels}
+            scored.setdefault(name, []).append(value)
+    return [(name, scored.get(name, []), sent[name]) for name in sorted(sent)]
+
+
+def _bars(kind: str, rows: list[tuple[str, list[int], int]], label: str, segment: str = "") -> str:
+    """An SVG bar chart: a bar per row, as long as its median score."""
+    medians = {name: _median(values) for name, values, _ in rows}
     top = max((m for m in medians.values() if m), default=1.0)
     row, label_w, bar_w = 26, 160, 360
+    owner = f' data-segment="{escape(segment)}"' if segment else ""
     parts = [
-        f'<svg class="bars" data-segment="{escape(segment)}" role="img" '
-        f'aria-label="median score per channel in {escape(segment)}" '
-        f'width="{label_w + bar_w + 200}" height="{row * len(channels) + 8}">'
+        f'<svg class="bars" data-kind="{kind}"{owner} role="img" aria-label="{escape(label)}" '
+        f'width="{label_w + bar_w + 360}" height="{row * len(rows) + 8}">'
     ]
-    for i, name in enumerate(channels):
+    for i, (name, values, sent) in enumerate(rows):
         median = medians[name]
         width = 0 if not median else max(2, round(bar_w * median / top))
         y = i * row + 4
-        scored = len(by_channel.get(name, []))
         caption = (
-            f"median {_fmt(median)} ({scored} of {sent[name]} deliveries scored)"
+            f"median {_fmt(median)} ({len(values)} of {sent} deliveries scored)"
             if median is not None
-            else f"no score given ({sent[name]} deliveries)"
+            else f"no score given ({sent} deliveries)"
         )
         parts.append(
-            f'<g class="bar" data-channel="{escape(name)}" data-median="{_fmt(median)}" '
-            f'data-deliveries="{sent[name]}">'
+            f'<g class="bar" data-{kind}="{escape(name)}" data-median="{_fmt(median)}" '
+            f'data-deliveries="{sent}">'
             f'<text x="0" y="{y + 15}">{escape(name)}</text>'
             f'<rect x="{label_w}" y="{y}" width="{width}" height="{row - 8}" fill="#3b6fd4"/>'
             f'<text x="{label_w + width + 6}" y="{y + 15}">{escape(caption)}</text></g>'
@@ -93,7 +99,8 @@ def _heatmap(segment: str, observations: Sequence[Observation]) -> str:
     hours = "".join(f"<th>{hour:02d}</th>" for hour in range(24))
     rows = [
         f'<table class="heatmap" data-segment="{escape(segment)}">'
-        f"<caption>median score by local hour ({escape(_zone(observations))})</caption>"
+        f"<caption>deliveries per week day and local hour ({escape(_zone(observations))}), "
+        "shaded by their median score</caption>"
         f"<tr><th></th>{hours}</tr>"
     ]
     for day, name in enumerate(WEEKDAYS):
@@ -110,9 +117,10 @@ def _heatmap(segment: str, observations: Sequence[Observation]) -> str:
                 continue
             alpha = 0.12 + 0.88 * (median or 0.0) / top
             title = f"{name} {hour:02d}:00: median {_fmt(median) or '-'}, {count} deliveries"
+            ink = "#fff" if alpha > 0.6 else "#1d2430"
             row.append(
                 f'<td class="cell" {data} title="{escape(title)}" '
-                f'style="background: rgba(59, 111, 212, {alpha:.2f})">{count}</td>'
+                f'style="background: rgba(59, 111, 212, {alpha:.2f}); color: {ink}">{count}</td>'
             )
         row.append("</tr>")
         rows.append("".join(row))
@@ -127,8 +135,8 @@ def _zone(observations: Sequence[Observation]) -> str:
 
 
 def render_report_html(observations: Iterable[Observation], title: str = "Engagement") -> str:
-    """The page for `observations`: a summary table by segment, then per segment a bar
-    chart per channel and a local-hour x week-day heatmap."""
+    """The page for `observations`: a summary table and a bar chart by segment, then per
+    segment a bar chart per channel and a local-hour x week-day heatmap."""
     found = list(observations)
     by_segment: dict[str, list[Observation]] = {}
     for o in found:
@@ -144,12 +152,22 @@ def render_report_html(observations: Iterable[Observation], title: str = "Engage
         )
         summary = to_table(report(found, ["segment"]), ["segment"])
         body.append(f'<pre class="summary">{escape(summary)}</pre>')
+        body.append(
+            "<h2>Which market answers</h2>"
+            + _bars("segment", _scores(found, "segment"), "median score per market")
+        )
     for segment in sorted(by_segment):
         members = by_segment[segment]
+        channels = _bars(
+            "channel",
+            _scores(members, "channel"),
+            f"median score per channel in {segment}",
+            segment,
+        )
         body.append(
             f'<section class="market" data-segment="{escape(segment)}">'
             f"<h2>{escape(segment)}</h2>"
-            f"<h3>Median score per channel</h3>{_bars(segment, members)}"
+            f"<h3>Median score per channel</h3>{channels}"
             f"<h3>When it answers</h3>{_heatmap(segment, members)}</section>"
         )
     return (

@@ -11,6 +11,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -96,6 +97,7 @@ class Cells(HTMLParser):
         super().__init__()
         self.cells: list[dict[str, str]] = []
         self.bars: list[dict[str, str]] = []
+        self.markets: list[dict[str, str]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = {key: value or "" for key, value in attrs}
@@ -103,6 +105,8 @@ class Cells(HTMLParser):
             self.cells.append(found)
         if tag == "g" and "data-channel" in found:
             self.bars.append(found)
+        if tag == "g" and found.get("class") == "bar" and "data-segment" in found:
+            self.markets.append(found)
 
 
 def test_the_network_log_check_sees_a_page_that_fetches(chromium, tmp_path):
@@ -190,6 +194,17 @@ def test_heatmap_hours_are_each_segments_local_hours(
     # The same instant, different local hours per segment, and per season.
     assert len({hour for _, _, hour in filled}) == 4
     assert {b["data-channel"] for b in parser.bars} == {"feed"}
+    # The market chart: a bar per segment, its median the median of its likes.
+    assert {
+        (b["data-segment"], b["data-deliveries"], b["data-median"]) for b in parser.markets
+    } == {
+        (
+            name,
+            "2",
+            f"{statistics.median(likes[i] for i, r in published.items() if r.segment == name):g}",
+        )
+        for name in ZONES
+    }
 
 
 def test_the_html_option_reports_an_unwritable_file(tmp_path, monkeypatch):
