@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -248,3 +249,36 @@ def test_a_server_in_trouble_stops_the_channel_with_a_message_and_status_1(
     # Nothing was lost: the next run collects all four.
     again = collect(tmp_path, "--format", "json")
     assert again.returncode == 0 and json.loads(again.stdout)["snapshots"] == 4
+
+
+def test_on_a_terminal_collect_shows_its_progress(
+    tmp_path: Path, server: FakeMastodon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(f"SOCIALSCHED_SECRET_{TOKEN_VARIABLE}", "token-e2e")
+    publish(tmp_path, server)
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [console_script(), "collect", "--db", "../salon/outbox.db"],
+            cwd=tmp_path / "elsewhere",
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            env={**os.environ, "COLUMNS": "100"},
+        )
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal closed: the command is done
+                break
+            if not chunk:
+                break
+            shown += chunk
+        out, _ = process.communicate(timeout=120)
+    finally:
+        os.close(controller)
+    assert process.returncode == 0
+    assert b"collecting" in shown and b"100%" in shown
+    assert out.splitlines()[0].startswith("collected 4: 4 snapshots")
