@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import socialsched
 from socialsched.best_times import score, suggest, to_json, to_text, to_toml
@@ -161,3 +163,38 @@ def test_html_page_of_nothing_says_so():
     page = render_report_html([])
     assert "No engagement recorded yet." in page
     assert 'data-deliveries="0"' in page
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(sorted(ZONES)),
+            st.integers(min_value=0, max_value=24 * 10),
+            st.one_of(st.none(), st.integers(min_value=0, max_value=50)),
+            st.one_of(st.none(), st.integers(min_value=0, max_value=50)),
+        ),
+        max_size=60,
+    ),
+    st.integers(min_value=1, max_value=6),
+    st.integers(min_value=1, max_value=4),
+)
+def test_property_proposals_are_the_best_eligible_local_hours(rows, min_samples, top):
+    found = [
+        observe(n, segment, DAY + timedelta(hours=hours), likes=likes, replies=replies)
+        for n, (segment, hours, likes, replies) in enumerate(rows)
+    ]
+    for suggestion in suggest(found, sorted(ZONES), min_samples=min_samples, top=top):
+        by_hour: dict[int, list[int]] = {}
+        for o in found:
+            if o.segment == suggestion.segment and (o.likes, o.replies) != (None, None):
+                local = o.utc.astimezone(ZoneInfo(ZONES[o.segment]))
+                by_hour.setdefault(local.hour, []).append((o.likes or 0) + (o.replies or 0))
+        eligible = {
+            h: float(statistics.median(v)) for h, v in by_hour.items() if len(v) >= min_samples
+        }
+        ranked = sorted(eligible, key=lambda h: (-eligible[h], -len(by_hour[h]), h))[:top]
+        assert [s.hour for s in suggestion.slots] == ranked
+        assert [s.samples for s in suggestion.slots] == [len(by_hour[h]) for h in ranked]
+        assert suggestion.scored == sum(map(len, by_hour.values()))
+        assert (suggestion.note is None) == bool(ranked)
