@@ -190,7 +190,9 @@ def test_collect_stores_what_mastodon_counts_and_again_at_once_asks_nothing(
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
     assert (report["collected"], report["snapshots"], report["not_found"]) == (4, 4, 0)
-    assert report["per_channel"] == {"fedi": {"collected": 4, "snapshots": 4, "not_found": 0}}
+    assert report["per_channel"] == {
+        "fedi": {"collected": 4, "snapshots": 4, "not_found": 0, "skipped": 0}
+    }
     assert report["left"] == 0 and report["stopped"] == []
     # One request for every status (at most 20 ids a request on Mastodon).
     (asked,) = server.engagement_requests()

@@ -81,13 +81,14 @@ def _print_text(result: CollectResult) -> None:
         f"network ({result.calls} call{'' if result.calls == 1 else 's'})"
     )
     for channel, counts in sorted(result.recorded.items()):
-        click.echo(
-            f"  {channel}: {counts.collected} collected, {counts.snapshots} snapshots, "
-            f"{counts.not_found} not found"
-        )
+        if counts.collected:
+            click.echo(
+                f"  {channel}: {counts.collected} collected, {counts.snapshots} snapshots, "
+                f"{counts.not_found} not found"
+            )
     for stop in result.stopped:
-        where = f"channel {stop.channel}"
-        line = f"{where}: {stop.reason} ({stop.left} left)"
+        left = f" ({stop.left} left)" if stop.left else ""
+        line = f"channel {stop.channel}: {stop.reason}{left}"
         click.echo(("error: " if stop.error else "") + line, err=stop.error)
     if result.left:
         click.echo(f"{result.left} still due")

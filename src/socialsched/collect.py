@@ -80,6 +80,7 @@ class CollectResult:
             collected=sum(c.collected for c in counts),
             snapshots=sum(c.snapshots for c in counts),
             not_found=sum(c.not_found for c in counts),
+            skipped=sum(c.skipped for c in counts),
         )
 
     @property
@@ -148,7 +149,7 @@ class Collector:
             run=run,
             calls=calls,
             stopped=tuple(stopped),
-            recorded=self.store.engagement_recorded(run) if calls else {},
+            recorded=self.store.engagement_recorded(run),
             left=left,
         )
 
@@ -176,7 +177,7 @@ class Collector:
         except Exception as error:  # a broken plugin or a secret not granted: this channel only
             return 0, stop(f"cannot set up its adapter: {_describe(error)}")
         if not declared:
-            return 0, stop(f"{channel.adapter} gives no engagement counts", error=False)
+            return 0, self._skip(run, calendar, channel, since)
         budget, keep = self._budget(channel)
         calls = 0
         while budget > calls and (max_calls is None or calls < max_calls):
@@ -219,6 +220,22 @@ class Collector:
         if self.store.engagement_due(since=since, calendar=calendar, channel=name, limit=1):
             return calls, stop(f"rate {channel.rate} reached; the rest waits", error=False)
         return calls, None
+
+    def _skip(
+        self, run: str, calendar: str, channel: Channel, since: datetime | None
+    ) -> ChannelStop:
+        """Record the due deliveries of a channel whose network gives no counts as
+        collected for their age, without asking it (so they are not due again until
+        their next age), and say so."""
+        skipped = 0
+        while due := self.store.engagement_due(
+            since=since, calendar=calendar, channel=channel.name, limit=1000
+        ):
+            skipped += len(due)
+            collected = [Collected(item, None, 0, asked=False) for item in due]
+            self.store.record_engagement(calendar, channel.name, collected, run=run, calls=0)
+        reason = f"{channel.adapter} gives no engagement counts; {skipped} skipped"
+        return ChannelStop(calendar, channel.name, reason, error=False)
 
     def _budget(self, channel: Channel) -> tuple[float, timedelta]:
         """How many calls the channel's rate leaves now (publishing counts too), and

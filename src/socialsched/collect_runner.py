@@ -60,7 +60,8 @@ class AgeCollection:
                 collected,
                 extra=runner._fields(event="engagement_collected", collected=collected),
             )
-        return collected
+        # Skipped deliveries (no counts to give) are progress too: look again.
+        return collected + result.totals.skipped
 
 
 __all__ = ["BACKOFF", "AgeCollection"]

@@ -244,8 +244,9 @@ engagement_progress = Table(
     # once it reaches a larger one.
     Column("age_s", Integer(), nullable=False),
     Column("collected_at", DateTime(), nullable=False),
-    # Whether the network had the post at the last collection (deleted: false).
-    Column("found", Boolean(), nullable=False),
+    # Whether the network had the post at the last collection (deleted: false; NULL:
+    # its network gives no counts, so it was not asked).
+    Column("found", Boolean()),
     # The latest snapshot's fetched_at (NULL: none yet).
     Column("fetched_at", DateTime()),
     Column("snapshots", Integer(), nullable=False, server_default="0"),

@@ -313,3 +313,23 @@ def test_the_runner_publishes_what_is_due_before_collection_work(store, clock, n
     assert network.events[first_call + 1 : first_call + 3] == [f"publish {key}" for key in late]
     assert network.events.count("engagement") == 3  # 6 deliveries, 2 a call
     assert len(store.engagement_snapshots()) == 6
+
+
+def test_a_channel_whose_network_gives_no_counts_is_skipped_not_asked(store, clock, network):
+    quiet = Recorder(Channel(name="quiet", adapter="jsonl", settings={"path": "/y"}))
+    channels = [
+        Channel(name="feed", adapter="jsonl", settings={"path": "/x"}),
+        Channel(name="quiet", adapter="jsonl", settings={"path": "/y"}),
+    ]
+    cal = calendar([post("a", "05:30", channels=("feed", "quiet"))], channels=channels)
+    store.schedule(cal, "2027-01-04", "2027-01-04")
+    by_name = {"feed": network, "quiet": quiet}
+    Runner(store, adapters=lambda ch: by_name[ch.name], sleep=clock.sleep).run_until_idle()
+    clock.advance(hours=1)
+    result = Collector(store, lambda cal, ch: by_name[ch.name]).collect()
+    assert result.recorded["quiet"].skipped == 2 and result.recorded["quiet"].collected == 0
+    assert result.recorded["feed"].snapshots == 2 and result.left == 0 and not result.failed
+    (stop,) = result.stopped
+    assert (stop.channel, stop.error) == ("quiet", False) and "gives no engagement" in stop.reason
+    assert store.engagement_due() == []
+    assert {f.channel for f in store.engagement_facts()} == {"feed"}

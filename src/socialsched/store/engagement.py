@@ -195,7 +195,7 @@ class EngagementStore(Queries):
                 "channel": channel,
                 "age_s": item.age_s,
                 "collected_at": now,
-                "found": item.engagement is not None,
+                "found": (item.engagement is not None) if item.asked else None,
                 "fetched_at": (
                     _naive(item.engagement.fetched_at) if item.engagement is not None else None
                 ),
@@ -263,6 +263,7 @@ class EngagementStore(Queries):
                 _p.channel,
                 func.count(),
                 func.sum(case((_p.found.is_(False), 1), else_=0)),
+                func.sum(case((_p.found.is_(None), 1), else_=0)),
             )
             .where(_p.collected_by == run)
             .group_by(_p.channel)
@@ -271,9 +272,12 @@ class EngagementStore(Queries):
             rows = connection.execute(query).all()
         return {
             channel: CollectedCounts(
-                collected=count, snapshots=count - int(lost or 0), not_found=int(lost or 0)
+                collected=count - int(skipped or 0),
+                snapshots=count - int(lost or 0) - int(skipped or 0),
+                not_found=int(lost or 0),
+                skipped=int(skipped or 0),
             )
-            for channel, count, lost in rows
+            for channel, count, lost, skipped in rows
         }
 
     # ---- reading, for reports ----
@@ -341,12 +345,13 @@ class EngagementStore(Queries):
 class _Item:
     """A `Collected` with its age in seconds (what the rows keep)."""
 
-    __slots__ = ("age_s", "due", "engagement", "parts")
+    __slots__ = ("age_s", "asked", "due", "engagement", "parts")
 
     def __init__(self, collected: Collected) -> None:
         self.due = collected.due
         self.engagement = collected.engagement
         self.parts = collected.parts
+        self.asked = collected.asked
         self.age_s = int(collected.due.age.total_seconds())
 
 

@@ -41,11 +41,13 @@ class DueEngagement:
 @attrs.frozen
 class Collected:
     """What one collection found for a due delivery: its (thread-summed) engagement,
-    or None when the network no longer has the post; `parts` the thread parts summed."""
+    or None when the network no longer has the post; `parts` the thread parts summed.
+    `asked` is false when the delivery's network gives no counts (it was skipped)."""
 
     due: DueEngagement
     engagement: Engagement | None
     parts: int = 1
+    asked: bool = True
 
 
 @attrs.frozen
@@ -162,12 +164,14 @@ class EngagementFact:
 
 @attrs.frozen
 class CollectedCounts:
-    """What the store recorded of collection since a moment, for one channel:
-    deliveries collected, snapshots stored, and posts their network no longer had."""
+    """What the store recorded of one collection run, for one channel: deliveries
+    collected (asked of their network), snapshots stored, posts their network no longer
+    had, and deliveries skipped (their network gives no counts)."""
 
     collected: int = 0
     snapshots: int = 0
     not_found: int = 0
+    skipped: int = 0
 
     def to_dict(self) -> dict[str, int]:
         """A JSON-ready dict."""

@@ -47,7 +47,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(200), nullable=False),
         sa.Column("age_s", sa.Integer(), nullable=False),
         sa.Column("collected_at", sa.DateTime(), nullable=False),
-        sa.Column("found", sa.Boolean(), nullable=False),
+        sa.Column("found", sa.Boolean()),
         sa.Column("fetched_at", sa.DateTime()),
         sa.Column("snapshots", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("collected_by", sa.String(100), nullable=False),
