@@ -333,3 +333,43 @@ def test_a_channel_whose_network_gives_no_counts_is_skipped_not_asked(store, clo
     assert (stop.channel, stop.error) == ("quiet", False) and "gives no engagement" in stop.reason
     assert store.engagement_due() == []
     assert {f.channel for f in store.engagement_facts()} == {"feed"}
+
+
+def test_since_keeps_to_deliveries_published_since_then(store, clock, network):
+    settings = RunnerSettings(collect_after=["3h"])
+    early = attrs.evolve(calendar([post("early", "05:30")]), runner=settings)
+    store.schedule(early, "2027-01-04", "2027-01-04")
+    runner(store, network, clock).run_until_idle()  # 06:00
+    clock.advance(hours=2)  # 08:00: "later" goes out two hours after "early"
+    both = attrs.evolve(calendar([post("early", "05:30"), post("later", "07:30")]), runner=settings)
+    store.schedule(both, "2027-01-04", "2027-01-04")
+    runner(store, network, clock).run_until_idle()
+    later_sent = clock.now
+    clock.advance(hours=3)
+    assert {d.post for d in store.engagement_due()} == {"early", "later"}
+    assert {d.post for d in store.engagement_due(since=later_sent)} == {"later"}
+    result = collector(store, network).collect(since=later_sent)
+    assert result.totals.snapshots == 2 and result.left == 0
+    assert {f.post for f in store.engagement_facts()} == {"later"}
+    assert {d.post for d in store.engagement_due()} == {"early"}
+
+
+def test_a_runner_whose_collection_fails_stops_trying_for_a_while_and_keeps_publishing(
+    store, clock, network, caplog
+):
+    from socialsched.collect_runner import BACKOFF
+
+    published(store, network, clock, [post("a", "05:30")])
+    clock.advance(hours=1)
+    network.engagement_failures.append(TransientError("503 unavailable"))
+    worker = runner(store, network, clock)
+    with caplog.at_level("WARNING", logger="socialsched.runner"):
+        worker.run_until_idle()
+    assert len(network.calls) == 1  # asked once, not again and again
+    assert "engagement of channel feed not collected: 503 unavailable" in caplog.text
+    assert store.engagement_snapshots() == []
+    worker.run_until_idle()
+    assert len(network.calls) == 1  # resting
+    clock.advance(seconds=BACKOFF.total_seconds())
+    worker.run_until_idle()
+    assert len(network.calls) == 2 and len(store.engagement_snapshots()) == 2
