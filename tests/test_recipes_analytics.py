@@ -3,7 +3,8 @@ experiment its page describes, and the page's sessions are what the commands pri
 on a store where its deliveries went out and were answered as the page says.
 
 Expected plans come from the recipe file read as plain TOML and zoneinfo; the answers
-are made here (`answers`), recorded through the store's collection API, and the
+are made here (`answers`), collected through an adapter giving them (by the runner
+as it publishes, then by `socialsched collect`'s Collector), and the
 numbers checked with statistics, never with the report code.
 """
 
@@ -15,6 +16,7 @@ import shlex
 import statistics
 import tomllib
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,11 +28,11 @@ from click.testing import CliRunner
 import socialsched
 from socialsched.adapters import Adapter, Capabilities, Message, Receipt
 from socialsched.cli import main
-from socialsched.engagement import Engagement
+from socialsched.collect import Collector
+from socialsched.engagement import COUNTS, Engagement
 from socialsched.registry import adapter_class
 from socialsched.runner import Runner
 from socialsched.store import Store
-from socialsched.store.engagement_records import Collected
 
 RECIPE = Path(__file__).resolve().parents[1] / "docs" / "recipes" / "which-market-answers"
 #: What each market answers at each local hour (the likes of an average day); the
@@ -60,21 +62,6 @@ def answers(segment: str, channel: str, local: datetime) -> dict[str, int | None
     }
 
 
-class Sent(Adapter):
-    """Takes every message (the recipe's networks, without a network)."""
-
-    name = "sent"
-    capabilities = Capabilities(audiences=("any",), idempotent=True)
-
-    @classmethod
-    def destinations(cls, channel: Any, environ: Any = None) -> dict[str, str]:
-        # Where the recipe's own adapter would send its secrets: what was approved.
-        return adapter_class(channel.adapter).destinations(channel, environ)
-
-    def publish(self, message: Message, idempotency_key: str) -> Receipt:
-        return Receipt(remote_id=idempotency_key)
-
-
 class Clock:
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -84,6 +71,33 @@ class Clock:
 
     def sleep(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+
+class Sent(Adapter):
+    """Takes every message (the recipe's networks, without a network) and answers
+    engagement with `counts[delivery id]`, fetched at the clock's time."""
+
+    name = "sent"
+    capabilities = Capabilities(audiences=("any",), idempotent=True, engagement=COUNTS)
+
+    def __init__(self, channel: Any, counts: dict[str, dict[str, Any]], clock: Clock) -> None:
+        super().__init__(channel)
+        self.counts = counts
+        self.clock = clock
+
+    @classmethod
+    def destinations(cls, channel: Any, environ: Any = None) -> dict[str, str]:
+        # Where the recipe's own adapter would send its secrets: what was approved.
+        return adapter_class(channel.adapter).destinations(channel, environ)
+
+    def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        return Receipt(remote_id=idempotency_key)
+
+    def engagement(self, receipts: Sequence[Receipt]) -> dict[str, Engagement]:
+        return {
+            r.remote_id: Engagement(fetched_at=self.clock.now, **self.counts[r.remote_id])
+            for r in receipts
+        }
 
 
 def first_and_last() -> tuple[date, date]:
@@ -107,21 +121,19 @@ def answered(tmp_path_factory) -> tuple[Path, list[Any]]:
     with Store(path, clock=clock) as store:
         store.schedule(calendar, first, last)
         store.approve_channels()
+        counts = {r.id: answers(r.segment, r.channel, r.local) for r in store.records()}
+
+        def sent(channel: Any) -> Sent:
+            return Sent(channel, counts, clock)
+
+        # The runner publishes, and collects by age on its own as it goes.
         for moment in sorted({r.utc for r in store.records()}):
             clock.now = moment
-            Runner(store, adapters=Sent, sleep=clock.sleep, rng=random.Random(1)).run_until_idle()
+            Runner(store, adapters=sent, sleep=clock.sleep, rng=random.Random(1)).run_until_idle()
+        # Then `socialsched collect`, 7 days after the last tips.
         clock.now = datetime.combine(last, datetime.min.time(), tzinfo=UTC) + timedelta(days=9)
+        Collector(store, lambda calendar, channel: sent(channel)).collect()
         records = store.records("published")
-        by_channel: dict[str, list[Collected]] = defaultdict(list)
-        local = {r.id: r.local for r in records}
-        segment = {r.id: r.segment for r in records}
-        for due in store.engagement_due():
-            counts = answers(segment[due.delivery_id], due.channel, local[due.delivery_id])
-            by_channel[due.channel].append(
-                Collected(due=due, engagement=Engagement(fetched_at=clock.now, **counts))
-            )
-        for channel, collected in by_channel.items():
-            store.record_engagement(calendar.name, channel, collected, run="recipe")
     return path, records
 
 

@@ -21,12 +21,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 from conftest import calendar, post, segment
+from test_reports_store import Answering
 
 from socialsched.cli import main
-from socialsched.engagement import Engagement
+from socialsched.collect import Collector
+from socialsched.engagement import COUNTS
+from socialsched.model import Channel
 from socialsched.runner import Runner
 from socialsched.store import Store
-from socialsched.store.engagement_records import Collected
 
 ZONES = {"madrid": "Europe/Madrid", "new-york": "America/New_York"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -116,9 +118,7 @@ def test_the_network_log_check_sees_a_page_that_fetches(chromium, tmp_path):
     assert requested == ["https://example.invalid/x.png"]
 
 
-def test_heatmap_hours_are_each_segments_local_hours(
-    chromium, tmp_path, clock, recorder, monkeypatch
-):
+def test_heatmap_hours_are_each_segments_local_hours(chromium, tmp_path, clock, monkeypatch):
     segments = [
         segment(name, zone, "ES" if name == "madrid" else "US") for name, zone in ZONES.items()
     ]
@@ -137,23 +137,20 @@ def test_heatmap_hours_are_each_segments_local_hours(
             )
     store = Store(tmp_path / "outbox.db", clock=clock)
     store.schedule(calendar(posts, segments=segments), "2027-01-01", "2027-07-31")
-
+    likes = {r.id: 3 + n for n, r in enumerate(sorted(store.records(), key=lambda r: r.id))}
+    answering = Answering(Channel(name="feed", adapter="jsonl", settings={"path": "/x"}), clock)
+    answering.counts.update(
+        {i: {"likes": n, **dict.fromkeys(COUNTS[1:])} for i, n in likes.items()}
+    )
     for instant in INSTANTS:
         clock.now = instant
         Runner(
-            store, adapters=lambda channel: recorder, sleep=clock.sleep, rng=random.Random(3)
+            store, adapters=lambda channel: answering, sleep=clock.sleep, rng=random.Random(3)
         ).run_until_idle()
     published = {r.id: r for r in store.records() if r.state == "published"}
     assert len(published) == 4
     clock.now = datetime(2027, 7, 5, 10, 0, tzinfo=UTC)
-    likes = {delivery_id: 3 + n for n, delivery_id in enumerate(sorted(published))}
-    by_channel: list[Collected] = [
-        Collected(
-            due=due, engagement=Engagement(fetched_at=clock.now, likes=likes[due.delivery_id])
-        )
-        for due in store.engagement_due()
-    ]
-    store.record_engagement("cal", "feed", by_channel, run="html-test")
+    Collector(store, lambda calendar, channel: answering).collect()
     sent = {
         a.delivery_id: a.at.replace(tzinfo=UTC) for a in store.log() if a.to_state == "published"
     }

@@ -1,5 +1,6 @@
-"""Reports from a store: deliveries published by the runner, engagement recorded
-through the store's collection API (`record_engagement`), then `socialsched report`
+"""Reports from a store: deliveries published by the runner, engagement collected
+through an adapter that answers known counts (by the runner on its own, then by the
+`Collector` that `socialsched collect` runs), then `socialsched report`
 and `socialsched suggest-times` run as users run them (another working folder,
 relative paths).
 
@@ -13,21 +14,24 @@ import json
 import random
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from conftest import Clock, calendar, post, segment
+from conftest import Clock, Recorder, calendar, post, segment
 from sqlalchemy import delete
 
+from socialsched.adapters import Capabilities, Receipt
 from socialsched.cli import main
+from socialsched.collect import Collector
 from socialsched.engagement import COUNTS, Engagement
+from socialsched.model import Channel
 from socialsched.observations import observations_from_store
 from socialsched.reports import report
 from socialsched.runner import Runner
 from socialsched.store import Store
-from socialsched.store.engagement_records import Collected
 from socialsched.tables import segment_markets
 
 MADRID = segment("madrid", "Europe/Madrid", "ES")
@@ -44,15 +48,36 @@ def publish_at(store: Store, clock: Clock, recorder, moments: list[datetime]) ->
         ).run_until_idle()
 
 
-def collect(store: Store, clock: Clock, counts: dict[str, dict[str, int | None]]) -> None:
-    """Record a snapshot of every delivery due for one now, with `counts[id]`, through
-    the store's collection API (one call per calendar and channel)."""
-    by_channel: dict[tuple[str, str], list[Collected]] = defaultdict(list)
-    for due in store.engagement_due():
-        engagement = Engagement(fetched_at=clock.now, **counts[due.delivery_id])
-        by_channel[due.calendar, due.channel].append(Collected(due=due, engagement=engagement))
-    for (calendar_name, channel), collected in by_channel.items():
-        store.record_engagement(calendar_name, channel, collected, run="report-tests")
+class Answering(Recorder):
+    """Publishes like `Recorder`, and answers engagement with `counts[delivery id]`
+    (the Recorder's remote id is "r-" + the delivery id), fetched at the clock's time.
+    The runner collects through it on its own; `collect` collects the rest."""
+
+    name = "answering"
+    capabilities = Capabilities(audiences=("any",), delete=True, idempotent=True, engagement=COUNTS)
+
+    def __init__(self, channel: Channel, clock: Clock) -> None:
+        super().__init__(channel)
+        self.clock = clock
+        self.counts: dict[str, dict[str, int | None]] = {}
+
+    def engagement(self, receipts: Sequence[Receipt]) -> dict[str, Engagement]:
+        return {
+            receipt.remote_id: Engagement(
+                fetched_at=self.clock.now, **self.counts[receipt.remote_id.removeprefix("r-")]
+            )
+            for receipt in receipts
+        }
+
+
+@pytest.fixture
+def recorder(clock) -> Answering:
+    return Answering(Channel(name="feed", adapter="jsonl", settings={"path": "/x"}), clock)
+
+
+def collect(store: Store, adapter: Answering) -> None:
+    """`socialsched collect`'s Collector: every snapshot due now, through `adapter`."""
+    Collector(store, lambda calendar, channel: adapter).collect()
 
 
 def invoke(args: list[str]):
@@ -102,11 +127,12 @@ def _published_sample(store: Store, clock: Clock, recorder, days: int = 4) -> di
     cal = calendar(posts, segments=[MADRID, NEW_YORK])
     store.schedule(cal, "2027-01-04", (date(2027, 1, 4) + timedelta(days=days)).isoformat())
     moments = [record.utc for record in store.records()]
+    counts = _random_counts([r.id for r in store.records()])
+    recorder.counts.update(counts)
     publish_at(store, clock, recorder, moments)
     clock.now = max(moments) + timedelta(hours=2)
     published = [r for r in store.records() if r.state == "published"]
-    counts = _random_counts([r.id for r in published])
-    collect(store, clock, counts)
+    collect(store, recorder)
     return {"records": published, "counts": counts}
 
 
@@ -140,7 +166,8 @@ def test_the_latest_snapshot_of_each_delivery_counts(sqlite_store, clock, record
     sample = _published_sample(sqlite_store, clock, recorder, days=1)
     later = {i: {**c, "likes": (c["likes"] or 0) + 100} for i, c in sample["counts"].items()}
     clock.advance(days=8)  # the 7 d snapshot is due
-    collect(sqlite_store, clock, later)
+    recorder.counts.update(later)
+    collect(sqlite_store, recorder)
     result = invoke(["report", "--by", "segment", "--format", "json", "--db", "../outbox.db"])
     shown = {row["segment"]: row for row in json.loads(result.stdout)}
     assert shown == _expected_by_segment(sample["records"], later)
@@ -307,14 +334,12 @@ def test_suggest_times_proposes_the_best_local_hours_with_their_samples_and_toml
     posts = [post(f"p{hour}", f"{hour:02d}:00", dates=dates) for hour in (8, 13, 19)]
     cal = calendar(posts, segments=[MADRID, NEW_YORK])
     sqlite_store.schedule(cal, dates[0], dates[-1])
-    publish_at(sqlite_store, clock, recorder, [r.utc for r in sqlite_store.records()])
-    clock.now = datetime(2027, 1, 12, tzinfo=UTC)
-    records = [r for r in sqlite_store.records() if r.state == "published"]
     rng = random.Random(5)
-    # Madrid answers best at 19:00 and worst at 08:00.
+    # Madrid answers best at 19:00 and worst at 08:00 (local: the planned times are the
+    # publication times here).
     base = {8: 1, 13: 10, 19: 30}
     counts = {}
-    for r in records:
+    for r in sqlite_store.records():
         counts[r.id] = {
             "likes": base[r.local.hour] + rng.randint(0, 5),
             "reposts": rng.randint(0, 2),
@@ -323,7 +348,11 @@ def test_suggest_times_proposes_the_best_local_hours_with_their_samples_and_toml
             "views": None,
             "clicks": None,
         }
-    collect(sqlite_store, clock, counts)
+    recorder.counts.update(counts)
+    publish_at(sqlite_store, clock, recorder, [r.utc for r in sqlite_store.records()])
+    clock.now = datetime(2027, 1, 12, tzinfo=UTC)
+    records = [r for r in sqlite_store.records() if r.state == "published"]
+    collect(sqlite_store, recorder)
     # Six deliveries behind each hour: fewer than 7, so nothing is proposed.
     result = invoke(
         [
