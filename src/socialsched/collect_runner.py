@@ -4,7 +4,8 @@
 step makes at most one `Adapter.engagement` call per channel before the runner looks
 for due deliveries again: collection never keeps a due delivery waiting for more than
 one call. A channel whose collection failed, whose rate is used up or whose network
-gives no counts is left alone for `BACKOFF`.
+gives no counts is left alone for `BACKOFF`; after a step that found nothing due, the
+store is asked again only `RECHECK` later (a runner idles through many passes).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ logger = logging.getLogger("socialsched.runner")
 
 BACKOFF = timedelta(minutes=5)
 """How long the runner leaves a channel alone after its collection failed."""
+RECHECK = timedelta(minutes=1)
+"""How long after a step that found nothing due the runner looks again."""
 
 
 class AgeCollection:
@@ -32,6 +35,7 @@ class AgeCollection:
         self.runner = runner
         self.collector = Collector(runner.store, runner._adapter)
         self._resting: dict[tuple[str, str], datetime] = {}
+        self._idle_until: datetime | None = None
 
     def step(self) -> int:
         """One step: at most one engagement call per channel. Returns how many
@@ -40,6 +44,8 @@ class AgeCollection:
         if runner.stopping:
             return 0
         now = runner.store.clock()
+        if self._idle_until is not None and now < self._idle_until:
+            return 0
         self._resting = {key: until for key, until in self._resting.items() if until > now}
         result = self.collector.collect(
             max_calls=1, stopping=lambda: runner.stopping, skip=set(self._resting)
@@ -61,7 +67,9 @@ class AgeCollection:
                 extra=runner._fields(event="engagement_collected", collected=collected),
             )
         # Skipped deliveries (no counts to give) are progress too: look again.
-        return collected + result.totals.skipped
+        done = collected + result.totals.skipped
+        self._idle_until = None if done else now + RECHECK
+        return done
 
 
-__all__ = ["BACKOFF", "AgeCollection"]
+__all__ = ["BACKOFF", "RECHECK", "AgeCollection"]
