@@ -201,6 +201,8 @@ class Collector:
                 logger.warning("channel %s: engagement failed", name, exc_info=True)
                 return calls, stop(f"adapter failed: {_describe(error)}")
             calls += 1
+            if not isinstance(found, Mapping):
+                return calls, stop(f"adapter answered {type(found).__name__}, not a mapping")
             collected = [_collected(due, found) for due in chunk]
             self.store.record_engagement(calendar, name, collected, run=run, keep_calls=keep)
             for item in collected:

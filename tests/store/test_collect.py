@@ -373,3 +373,16 @@ def test_a_runner_whose_collection_fails_stops_trying_for_a_while_and_keeps_publ
     clock.advance(seconds=BACKOFF.total_seconds())
     worker.run_until_idle()
     assert len(network.calls) == 2 and len(store.engagement_snapshots()) == 2
+
+
+def test_a_plugin_that_breaks_stops_its_channel_with_a_message(store, clock, network):
+    published(store, network, clock, [post("a", "05:30")])
+    clock.advance(hours=1)
+    network.engagement_failures.append(ZeroDivisionError("division by zero"))
+    result = collector(store, network).collect()
+    (stop,) = result.stopped
+    assert stop.error and stop.reason == "adapter failed: division by zero" and stop.left == 2
+    network.engagement = lambda receipts: [1, 2]  # not a mapping
+    (stop,) = collector(store, network).collect().stopped
+    assert stop.reason == "adapter answered list, not a mapping"
+    assert store.engagement_snapshots() == [] and len(store.engagement_due()) == 2
