@@ -40,6 +40,9 @@ CALL_SIZE = 100
 """Receipts handed to one `Adapter.engagement` call: a multiple of what one request
 takes on Mastodon (20), Bluesky (25) and X (100), so the adapter's batches are full."""
 
+LEASE = timedelta(minutes=10)
+"""How long a collector holds a channel without a call ending (then another may take it)."""
+
 AdapterFor = Callable[[str, Channel], Adapter]
 """Builds (or returns) the adapter of a calendar's channel; raises when it cannot."""
 
@@ -163,6 +166,29 @@ class Collector:
         progress: Callable[[int], None] | None,
         stopping: Callable[[], bool] | None,
     ) -> tuple[int, ChannelStop | None]:
+        """Collect one channel's due deliveries under its lease (another collector
+        holding it: left to that one): the calls made, and why it stopped early."""
+        if not self.store.lease_engagement(calendar, channel.name, run, LEASE):
+            left = self.store.engagement_due_counts(since=since).get((calendar, channel.name), 0)
+            reason = "another collector is collecting it now"
+            return 0, ChannelStop(calendar, channel.name, reason, False, left)
+        try:
+            return self._collect_channel(
+                run, calendar, channel, since, max_calls, progress, stopping
+            )
+        finally:
+            self.store.release_engagement(calendar, channel.name, run)
+
+    def _collect_channel(
+        self,
+        run: str,
+        calendar: str,
+        channel: Channel,
+        since: datetime | None,
+        max_calls: int | None,
+        progress: Callable[[int], None] | None,
+        stopping: Callable[[], bool] | None,
+    ) -> tuple[int, ChannelStop | None]:
         """Collect one channel's due deliveries: the calls made, and why it stopped
         early (None when nothing due is left)."""
 
@@ -205,6 +231,7 @@ class Collector:
                 return calls, stop(f"adapter answered {type(found).__name__}, not a mapping")
             collected = [_collected(due, found) for due in chunk]
             self.store.record_engagement(calendar, name, collected, run=run, keep_calls=keep)
+            self.store.lease_engagement(calendar, name, run, LEASE)  # still collecting
             for item in collected:
                 if item.engagement is not None:
                     _emit(

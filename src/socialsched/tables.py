@@ -268,6 +268,17 @@ engagement_calls = Table(
 )
 """Each `Adapter.engagement` call made, counted against the channel's rate."""
 
+engagement_leases = Table(
+    "engagement_leases",
+    metadata,
+    Column("calendar", String(200), primary_key=True),
+    Column("channel", String(200), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("until", DateTime(), nullable=False),
+)
+"""Which collector is collecting a channel now: two runners never ask one network for
+the same posts at once."""
+
 segment_markets = Table(
     "segment_markets",
     metadata,

@@ -386,3 +386,29 @@ def test_a_plugin_that_breaks_stops_its_channel_with_a_message(store, clock, net
     (stop,) = collector(store, network).collect().stopped
     assert stop.reason == "adapter answered list, not a mapping"
     assert store.engagement_snapshots() == [] and len(store.engagement_due()) == 2
+
+
+def test_two_collectors_never_ask_one_network_for_the_same_posts_at_once(
+    make_store, clock, network
+):
+    store = make_store()
+    published(store, network, clock, [post("a", "05:30")])
+    clock.advance(hours=1)
+    other = make_store()  # another process on the same database, collecting now
+    assert other.lease_engagement("cal", "feed", "collect:other", timedelta(minutes=10))
+    result = collector(store, network).collect()
+    (stop,) = result.stopped
+    assert (stop.reason, stop.error, stop.left) == (
+        "another collector is collecting it now",
+        False,
+        2,
+    )
+    assert network.calls == []
+    other.release_engagement("cal", "feed", "collect:other")
+    assert collector(store, network).collect().totals.snapshots == 2
+    # A collector that died leaves a lease that ends.
+    assert other.lease_engagement("cal", "feed", "collect:dead", timedelta(minutes=10))
+    clock.advance(minutes=9)
+    assert store.lease_engagement("cal", "feed", "collect:alive", timedelta(minutes=10)) is False
+    clock.advance(minutes=1)
+    assert store.lease_engagement("cal", "feed", "collect:alive", timedelta(minutes=10))

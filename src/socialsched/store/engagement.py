@@ -22,7 +22,13 @@ from sqlalchemy import and_, case, func, or_, select
 from ..engagement import COUNTS
 from ..media_store import dialect_insert
 from ..model import DEFAULT_COLLECT_AFTER
-from ..tables import deliveries, engagement, engagement_calls, engagement_progress
+from ..tables import (
+    deliveries,
+    engagement,
+    engagement_calls,
+    engagement_leases,
+    engagement_progress,
+)
 from .common import _naive
 from .engagement_records import (
     Collected,
@@ -244,6 +250,34 @@ class EngagementStore(Queries):
                         engagement_calls.c.at < now - keep_calls,
                     )
                 )
+
+    def lease_engagement(self, calendar: str, channel: str, holder: str, lease: timedelta) -> bool:
+        """Take (or extend) the right to collect a channel for `lease`: False while
+        another collector holds it and its lease has not ended."""
+        now = self.now()
+        leases = engagement_leases.c
+        with self.engine.begin() as connection:
+            insert = dialect_insert(connection, engagement_leases).values(
+                calendar=calendar, channel=channel, holder=holder, until=now + lease
+            )
+            taken = connection.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["calendar", "channel"],
+                    set_={"holder": holder, "until": now + lease},
+                    where=or_(leases.holder == holder, leases.until <= now),
+                ).returning(leases.holder)
+            ).first()
+        return taken is not None
+
+    def release_engagement(self, calendar: str, channel: str, holder: str) -> None:
+        """Give up the right to collect a channel (when `holder` has it)."""
+        leases = engagement_leases.c
+        with self.engine.begin() as connection:
+            connection.execute(
+                engagement_leases.delete().where(
+                    leases.calendar == calendar, leases.channel == channel, leases.holder == holder
+                )
+            )
 
     def engagement_calls_since(self, channel: str, since: datetime) -> int:
         """How many engagement calls were made on `channel` after `since`."""

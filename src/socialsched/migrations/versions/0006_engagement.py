@@ -4,7 +4,8 @@
 where the network gives none. `engagement_progress` says, per delivery, which age
 after publishing was collected last (so a delivery is due once it reaches the next
 one, and an interrupted collection goes on where it stopped). `engagement_calls`
-counts the calls made against each channel's rate. `runner_settings.collect_after`
+counts the calls made against each channel's rate; `engagement_leases` says which
+collector is collecting a channel now. `runner_settings.collect_after`
 keeps each calendar's ages (NULL: the default 1 h, 24 h and 7 d).
 
 Revision ID: 0006
@@ -62,6 +63,13 @@ def upgrade() -> None:
         sa.Column("receipts", sa.Integer(), nullable=False),
     )
     op.create_index("ix_engagement_calls_channel_at", "engagement_calls", ["channel", "at"])
+    op.create_table(
+        "engagement_leases",
+        sa.Column("calendar", sa.String(200), primary_key=True),
+        sa.Column("channel", sa.String(200), primary_key=True),
+        sa.Column("holder", sa.String(100), nullable=False),
+        sa.Column("until", sa.DateTime(), nullable=False),
+    )
     with op.batch_alter_table("runner_settings") as batch:
         batch.add_column(sa.Column("collect_after", sa.Text()))
 
@@ -69,6 +77,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("runner_settings") as batch:
         batch.drop_column("collect_after")
+    op.drop_table("engagement_leases")
     op.drop_table("engagement_calls")
     op.drop_table("engagement_progress")
     op.drop_table("engagement")
