@@ -203,7 +203,7 @@ class Collector:
         except Exception as error:  # a broken plugin or a secret not granted: this channel only
             return 0, stop(f"cannot set up its adapter: {_describe(error)}")
         if not declared:
-            return 0, self._skip(run, calendar, channel, since)
+            return 0, self._skip(run, calendar, channel, since, progress)
         budget, keep = self._budget(channel)
         calls = 0
         while budget > calls and (max_calls is None or calls < max_calls):
@@ -251,7 +251,12 @@ class Collector:
         return calls, None
 
     def _skip(
-        self, run: str, calendar: str, channel: Channel, since: datetime | None
+        self,
+        run: str,
+        calendar: str,
+        channel: Channel,
+        since: datetime | None,
+        progress: Callable[[int], None] | None,
     ) -> ChannelStop:
         """Record the due deliveries of a channel whose network gives no counts as
         collected for their age, without asking it (so they are not due again until
@@ -263,6 +268,8 @@ class Collector:
             skipped += len(due)
             collected = [Collected(item, None, 0, asked=False) for item in due]
             self.store.record_engagement(calendar, channel.name, collected, run=run, calls=0)
+            if progress is not None:
+                progress(len(due))
         reason = f"{channel.adapter} gives no engagement counts; {skipped} skipped"
         return ChannelStop(calendar, channel.name, reason, error=False)
 

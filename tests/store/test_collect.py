@@ -326,7 +326,9 @@ def test_a_channel_whose_network_gives_no_counts_is_skipped_not_asked(store, clo
     by_name = {"feed": network, "quiet": quiet}
     Runner(store, adapters=lambda ch: by_name[ch.name], sleep=clock.sleep).run_until_idle()
     clock.advance(hours=1)
-    result = Collector(store, lambda cal, ch: by_name[ch.name]).collect()
+    steps: list[int] = []
+    result = Collector(store, lambda cal, ch: by_name[ch.name]).collect(progress=steps.append)
+    assert sum(steps) == 4  # the progress reaches every due delivery, skipped ones too
     assert result.recorded["quiet"].skipped == 2 and result.recorded["quiet"].collected == 0
     assert result.recorded["feed"].snapshots == 2 and result.left == 0 and not result.failed
     (stop,) = result.stopped
