@@ -20,6 +20,7 @@ import attrs
 import click
 
 from . import __version__, plugins
+from .cli_options import format_option
 from .cli_volume import max_deliveries_option
 from .errors import SocialschedError
 from .export import to_ics
@@ -189,14 +190,7 @@ def main(ctx: click.Context, log_format: str | None, verbose: bool) -> None:
 @calendar_argument
 @start_option
 @end_option(30)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+@format_option(*FORMATS)
 @click.option(
     "--segment", "segments", multiple=True, metavar="NAME", help="Only this segment (repeatable)."
 )
@@ -350,13 +344,7 @@ def _table(deliveries: Sequence[Delivery]) -> str:
 @calendar_argument
 @start_option
 @end_option(90)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+@format_option("text", "json")
 @click.option(
     "--db",
     metavar="URL|FILE",
@@ -438,14 +426,7 @@ def adapters_group() -> None:
 
 
 @adapters_group.command("list")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+@format_option("table", "json")
 def adapters_list_command(output_format: str) -> None:
     """Show every installed adapter, the package it comes from and its capabilities."""
     found = plugins.adapters()
@@ -505,13 +486,7 @@ def channels_group() -> None:
     "way, the store whose approved destinations apply (default: $SOCIALSCHED_DB, else "
     "./socialsched.db).",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+@format_option("text", "json")
 def channels_check_command(calendar_file: Path | None, db: str | None, output_format: str) -> None:
     """Ask each channel's network whether its credentials work, posting nothing:
     ok, missing secret (which variable), rejected credentials, unreachable, not
@@ -612,11 +587,9 @@ def _echo_json(data: Any) -> None:
 @start_option
 @end_option(30)
 @_db_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
+@format_option(
+    "text",
+    "json",
     help="text: one line of counts (with --dry-run: a line per change first); json: the "
     "ids added, moved, updated and cancelled (with --dry-run: each change's details).",
 )
@@ -718,11 +691,9 @@ def _change_text(change: Any) -> str:
 )
 @click.option("--worker", metavar="NAME", help="Worker name in the activity log.")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
+@format_option(
+    "text",
+    "json",
     help="What this runner recorded, reported when it stops: text (stderr) or json (stdout).",
 )
 @click.option(
@@ -842,7 +813,7 @@ def _serving_metrics(runner: Any, address: tuple[str, int] | None) -> Iterator[N
 
 @main.command("status")
 @_db_option
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+@format_option("text", "json")
 def status_command(db: str | None, output_format: str) -> None:
     """Counts per state, per channel, and the next due time."""
     with _open_store(db) as store:
@@ -877,7 +848,7 @@ def status_command(db: str | None, output_format: str) -> None:
 @click.option("--channel", metavar="NAME")
 @click.option("--delivery", metavar="ID")
 @click.option("--since", callback=_since, metavar="WHEN", help="ISO time (UTC) or age: 2h, 3d.")
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 def log_command(
     db: str | None,
     post: str | None,

@@ -13,6 +13,7 @@ import click
 
 from .approval_checks import unapproved_channels
 from .cli import _db_option, _open_store, channels_group
+from .cli_options import format_option
 from .errors import CalendarError, Problem
 from .loader import load
 from .model import Calendar
@@ -23,13 +24,7 @@ from .store import DESTINATION_NOT_APPROVED, RUNNER_ACTOR, Approval, Hold, Store
 @click.argument("channels", nargs=-1, metavar="CHANNEL...")
 @click.option("--all", "approve_all", is_flag=True, help="Approve every channel in the store.")
 @_db_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+@format_option("text", "json")
 def channels_approve_command(
     channels: tuple[str, ...], approve_all: bool, db: str | None, output_format: str
 ) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from .cli import _date, _db_option, _open_store, _range, calendar_argument, main
+from .cli_options import format_option
 from .errors import PlanError
 from .loader import load
 from .queue_plan import QueuePin, QueueSlot, show
@@ -52,13 +53,7 @@ def queue_group() -> None:
     "a start begins then, and posts not yet out take no slot before it.",
 )
 @_db_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+@format_option("text", "json")
 def queue_show_command(
     calendar_file: Path,
     segments: tuple[str, ...],
