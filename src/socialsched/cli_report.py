@@ -16,6 +16,7 @@ import click
 
 from . import best_times, reports
 from .cli import _db_option, _open_store, _since, _write_file, main
+from .cli_options import format_option
 from .observations import observations_from_store
 from .report_html import render_report_html
 from .reports import Observation
@@ -85,12 +86,8 @@ def _observations(
     "tags counts in each tag's group.",
 )
 @_range_options
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
+@format_option(
+    "table", "json", "csv", help="table: aligned columns; json: one object per group; csv."
 )
 @click.option(
     "--html",
@@ -135,12 +132,10 @@ def report_command(
 @main.command("suggest-times")
 @click.argument("segments", metavar="SEGMENT...", nargs=-1, required=True)
 @click.option("--channel", metavar="NAME", help="Only deliveries on this channel.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "toml"]),
-    default="text",
-    show_default=True,
+@format_option(
+    "text",
+    "json",
+    "toml",
     help="toml: [[queue]] tables (one per segment, `best-SEGMENT`) for the calendar.",
 )
 @click.option(
