@@ -23,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -53,7 +54,16 @@ Resolver = Callable[[str, int], Sequence[str]]
 
 class FetchRefused(ValueError):
     """A media URL socialsched will not fetch or could not fetch: the message says why
-    (refused address, scheme, too large, too slow, HTTP status, network error)."""
+    (refused address, scheme, too large, too slow, HTTP status, network error). For an
+    HTTP answer refused by its status, `status` and `headers` (names lower-case) say
+    which (e.g. a rate limit's reset time); otherwise None and empty."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers: Mapping[str, str] = dict(headers or {})
 
 
 class _AddressRefused(Exception):
@@ -168,14 +178,15 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 
 class _DeadlineStream(httpcore.NetworkStream):
-    """A network stream whose every read and write ends by the fetch's deadline."""
+    """A network stream whose every read and write ends by the current call's deadline,
+    read from the backend: a pooled connection serves several calls, each with its own."""
 
-    def __init__(self, inner: Any, deadline: float) -> None:
+    def __init__(self, inner: Any, backend: _CheckedBackend) -> None:
         self._inner = inner
-        self._deadline = deadline
+        self._backend = backend
 
     def _left(self, timeout: float | None, error: type[Exception]) -> float:
-        left = self._deadline - time.monotonic()
+        left = self._backend.deadline - time.monotonic()
         if left <= 0:
             raise error("the fetch's deadline passed")
         return left if timeout is None else min(timeout, left)
@@ -194,7 +205,7 @@ class _DeadlineStream(httpcore.NetworkStream):
     ) -> _DeadlineStream:
         left = self._left(timeout, httpcore.ConnectTimeout)
         return _DeadlineStream(
-            self._inner.start_tls(ssl_context, server_hostname, left), self._deadline
+            self._inner.start_tls(ssl_context, server_hostname, left), self._backend
         )
 
     def get_extra_info(self, info: str) -> Any:
@@ -203,19 +214,14 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 class _CheckedBackend(httpcore.NetworkBackend):
     """An httpcore network backend that resolves hosts itself and connects only to
-    addresses `refusal` accepts: the check is on the address actually connected to."""
+    addresses `refusal` accepts: the check is on the address actually connected to.
+    `deadline` (a `time.monotonic()` instant) is the current call's, set by `Fetcher.get`."""
 
-    def __init__(
-        self,
-        allowed: tuple[Network, ...],
-        resolver: Resolver,
-        deadline: float,
-        inner: Any,
-    ) -> None:
+    def __init__(self, allowed: tuple[Network, ...], resolver: Resolver, inner: Any) -> None:
         self._allowed = allowed
         self._resolver = resolver
-        self._deadline = deadline
         self._inner = inner
+        self.deadline = time.monotonic()  # no call yet: nothing may be read
 
     def connect_tcp(
         self,
@@ -243,7 +249,7 @@ class _CheckedBackend(httpcore.NetworkBackend):
             raise _AddressRefused(reasons[0] if literal else f"{host} resolves to {reasons[0]}")
         last: Exception | None = None
         for address in usable:
-            left = self._deadline - time.monotonic()
+            left = self.deadline - time.monotonic()
             if left <= 0:
                 raise httpcore.ConnectTimeout("the fetch's deadline passed")
             try:
@@ -257,7 +263,7 @@ class _CheckedBackend(httpcore.NetworkBackend):
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
                 last = error
                 continue
-            return _DeadlineStream(stream, self._deadline)
+            return _DeadlineStream(stream, self)
         assert last is not None
         raise last
 
@@ -265,7 +271,7 @@ class _CheckedBackend(httpcore.NetworkBackend):
         raise _AddressRefused("unix sockets are never used for media")
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(max(0.0, min(seconds, self._deadline - time.monotonic())))
+        time.sleep(max(0.0, min(seconds, self.deadline - time.monotonic())))
 
 
 @attrs.frozen
@@ -288,6 +294,115 @@ def _scheme_checked(url: str) -> Any:
     return parsed
 
 
+class Fetcher:
+    """GETs within bounds, over one connection pool kept across calls (one TLS
+    context, connections reused), with `fetch`'s guarantees on every call: connections
+    only to public addresses or those in `allowed` (default: `allowed_networks()`),
+    checked on the address connected to and at each redirect (at most
+    `MAX_REDIRECTS`), a byte cap and one deadline per call.
+
+    A context manager; `close()` closes the pool. Calls are serialised (the deadline
+    is the current call's). `resolver` and `network_backend` are for tests, as in
+    `fetch`; `user_agent` names who asks.
+    """
+
+    def __init__(
+        self,
+        *,
+        allowed: Iterable[Network] | None = None,
+        resolver: Resolver | None = None,
+        network_backend: Any = None,
+        user_agent: str = "socialsched media fetch",
+    ) -> None:
+        import httpx
+
+        networks = allowed_networks() if allowed is None else tuple(allowed)
+        self._backend = _CheckedBackend(
+            networks, resolver or system_resolver, network_backend or httpcore.SyncBackend()
+        )
+        self._user_agent = user_agent.encode()
+        self._lock = threading.Lock()
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(), network_backend=self._backend, retries=0
+        )
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pool's connections (a later `get` opens new ones)."""
+        self._pool.close()
+
+    def get(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        deadline: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Fetched:
+        """GET `url`: at most `max_bytes` of body, `deadline` seconds in all (default:
+        `deadline_seconds()`), redirects included, `headers` added to the request.
+        Raises `FetchRefused` with the reason (its `status` set for an HTTP answer)."""
+        seconds = deadline_seconds() if deadline is None else deadline
+        with self._lock:
+            self._backend.deadline = end = time.monotonic() + seconds
+            try:
+                return self._get(url, max_bytes, seconds, end, headers or {})
+            finally:
+                # Between calls an idle pooled connection must not read on a stale deadline.
+                self._backend.deadline = time.monotonic()
+
+    def _get(
+        self, url: str, max_bytes: int, seconds: float, end: float, extra: Mapping[str, str]
+    ) -> Fetched:
+        current = _scheme_checked(url)
+        request_headers = [
+            (b"User-Agent", self._user_agent),
+            (b"Accept-Encoding", b"identity"),
+            *((key.encode(), value.encode()) for key, value in extra.items()),
+        ]
+        slow = f"took longer than the {seconds:g} s a media fetch may take"
+        for _hop in range(MAX_REDIRECTS + 1):
+            left = end - time.monotonic()
+            if left <= 0:
+                raise FetchRefused(slow)
+            timeouts = {"connect": left, "read": left, "write": left, "pool": left}
+            try:
+                with self._pool.stream(
+                    "GET", str(current), headers=request_headers, extensions={"timeout": timeouts}
+                ) as response:
+                    if response.status in _REDIRECTS:
+                        location = _header(response.headers, b"location")
+                        if location is None:
+                            raise FetchRefused(f"HTTP {response.status} without a Location")
+                        current = _scheme_checked(str(current.join(location)))
+                        continue
+                    if not 200 <= response.status < 300:
+                        raise FetchRefused(
+                            f"HTTP {response.status}",
+                            status=response.status,
+                            headers={
+                                k.decode("latin-1").lower(): v.decode("latin-1")
+                                for k, v in response.headers
+                            },
+                        )
+                    return Fetched(_body(response, max_bytes), str(current))
+            except _AddressRefused as error:
+                where = "" if str(current) == url else f" (redirected to {current})"
+                raise FetchRefused(f"refused{where}: {error}") from None
+            except httpcore.TimeoutException:
+                raise FetchRefused(slow) from None
+            except httpcore.ProtocolError as error:
+                raise FetchRefused(f"bad HTTP answer: {error}") from None
+            except (httpcore.NetworkError, httpcore.UnsupportedProtocol, OSError) as error:
+                raise FetchRefused(f"{type(error).__name__}: {error}") from None
+        raise FetchRefused(f"more than {MAX_REDIRECTS} redirects")
+
+
 def fetch(
     url: str,
     *,
@@ -302,56 +417,11 @@ def fetch(
     public addresses or those in `allowed` (default: `allowed_networks()`).
 
     `resolver` (host, port -> addresses) and `network_backend` (an httpcore backend
-    that really connects) are for tests. Raises `FetchRefused` with the reason.
+    that really connects) are for tests. Raises `FetchRefused` with the reason. One
+    call, one pool: a caller fetching many URLs keeps a `Fetcher` instead.
     """
-    import httpx
-
-    seconds = deadline_seconds() if deadline is None else deadline
-    networks = allowed_networks() if allowed is None else tuple(allowed)
-    end = time.monotonic() + seconds
-    backend = _CheckedBackend(
-        networks, resolver or system_resolver, end, network_backend or httpcore.SyncBackend()
-    )
-    current = _scheme_checked(url)
-    with httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(), network_backend=backend, retries=0
-    ) as pool:
-        for _hop in range(MAX_REDIRECTS + 1):
-            left = end - time.monotonic()
-            if left <= 0:
-                raise FetchRefused(f"took longer than the {seconds:g} s a media fetch may take")
-            timeouts = {"connect": left, "read": left, "write": left, "pool": left}
-            try:
-                with pool.stream(
-                    "GET",
-                    str(current),
-                    headers=[
-                        (b"User-Agent", b"socialsched media fetch"),
-                        (b"Accept-Encoding", b"identity"),
-                    ],
-                    extensions={"timeout": timeouts},
-                ) as response:
-                    if response.status in _REDIRECTS:
-                        location = _header(response.headers, b"location")
-                        if location is None:
-                            raise FetchRefused(f"HTTP {response.status} without a Location")
-                        current = _scheme_checked(str(current.join(location)))
-                        continue
-                    if not 200 <= response.status < 300:
-                        raise FetchRefused(f"HTTP {response.status}")
-                    return Fetched(_body(response, max_bytes), str(current))
-            except _AddressRefused as error:
-                where = "" if str(current) == url else f" (redirected to {current})"
-                raise FetchRefused(f"refused{where}: {error}") from None
-            except httpcore.TimeoutException:
-                raise FetchRefused(
-                    f"took longer than the {seconds:g} s a media fetch may take"
-                ) from None
-            except httpcore.ProtocolError as error:
-                raise FetchRefused(f"bad HTTP answer: {error}") from None
-            except (httpcore.NetworkError, httpcore.UnsupportedProtocol, OSError) as error:
-                raise FetchRefused(f"{type(error).__name__}: {error}") from None
-    raise FetchRefused(f"more than {MAX_REDIRECTS} redirects")
+    with Fetcher(allowed=allowed, resolver=resolver, network_backend=network_backend) as fetcher:
+        return fetcher.get(url, max_bytes=max_bytes, deadline=deadline)
 
 
 def _header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> str | None:
@@ -387,6 +457,7 @@ __all__ = [
     "MAX_REDIRECTS",
     "FetchRefused",
     "Fetched",
+    "Fetcher",
     "allowed_networks",
     "deadline_seconds",
     "fetch",
