@@ -6,8 +6,9 @@ for a missing one, `deleteRecord` removes it; `uploadBlob` keeps blobs by CID, s
 kit sees the bytes and alt text that arrived (`attachments`) and reply chains
 (`reply_chain`); a create can be made to fail with 502 (transient) or 400
 InvalidRequest (permanent), or store a record and answer with an unreadable reply.
-Like an AppView behind the PDS, `app.bsky.feed.getPosts` shows the posts it has with
-their like, repost, reply and quote counts (set by `set_engagement`).
+Like Bluesky's public AppView (the adapter's default `appview`, asked with no token),
+`app.bsky.feed.getPosts` shows the posts it has with their like, repost, reply and
+quote counts (set by `set_engagement`); a request carrying credentials is refused.
 `test_bluesky_local_pds.py` runs the same kit against a real local PDS.
 """
 
@@ -27,6 +28,8 @@ from test_bluesky_adapter import APP_PASSWORD, DID, SERVICE, XRPC, fake_jwt
 
 from socialsched.model import Channel
 from socialsched.testing import AdapterContract, Arrived, key_in_text
+
+APPVIEW = "https://public.api.bsky.app"
 
 
 def blob_cid(data: bytes) -> str:
@@ -49,7 +52,7 @@ class FakePds:
         router.post(f"{XRPC}/com.atproto.repo.createRecord").mock(side_effect=self._create)
         router.post(f"{XRPC}/com.atproto.repo.deleteRecord").mock(side_effect=self._delete)
         router.post(f"{XRPC}/com.atproto.repo.uploadBlob").mock(side_effect=self._upload)
-        router.get(f"{XRPC}/app.bsky.feed.getPosts").mock(side_effect=self._get_posts)
+        router.get(f"{APPVIEW}/xrpc/app.bsky.feed.getPosts").mock(side_effect=self._get_posts)
 
     def published(self) -> list[str]:
         return [key_in_text(record["text"]) or "" for record in self.records.values()]
@@ -148,6 +151,8 @@ class FakePds:
 
     def _get_posts(self, request: httpx.Request) -> httpx.Response:
         uris = request.url.params.get_list("uris")
+        if "authorization" in {name.lower() for name in request.headers}:
+            return httpx.Response(400, json={"error": "InvalidRequest", "message": "no tokens"})
         if len(uris) > 25:
             return httpx.Response(400, json={"error": "InvalidRequest", "message": "too many"})
         views = []

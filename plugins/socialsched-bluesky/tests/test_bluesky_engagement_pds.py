@@ -1,22 +1,25 @@
 """Engagement collected for real: the brand publishes through the adapter to a local PDS
 with a Bluesky AppView behind it (the `bsky_network` fixture), a second account likes,
 reposts, replies to and quotes the posts, the AppView indexes them, and
-`BlueskyAdapter.engagement` reads the counts through the PDS (`app.bsky.feed.getPosts`,
-which the PDS passes on to its AppView).
+`BlueskyAdapter.engagement` reads the counts from the AppView itself (the channel's
+`appview` setting; `app.bsky.feed.getPosts`, asked with no login and no token). The
+AppView listens on 127.0.0.1, which `SOCIALSCHED_ALLOWED_NETWORKS` allows here.
 
 `TestEngagementKitOnAppView` runs the conformance kit's engagement cases there: each
 count the kit asks for is made real (that many accounts like and repost the post, and
 reply to and quote it that many times) before the kit collects.
 
-A bare PDS (the `pds` fixture, no AppView) cannot count anything: there the call fails
-as transient instead of reporting the posts as gone.
+A bare PDS (the `pds` fixture, no AppView) named as the `appview` cannot count
+anything: there the call fails as transient instead of reporting the posts as gone.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from atproto import Client, models
@@ -26,8 +29,30 @@ from test_bluesky_local_pds import make_adapter, make_message
 
 from socialsched.adapters import Adapter, Receipt, TransientError
 from socialsched.model import Channel
+from socialsched.safe_fetch import ALLOWED_NETWORKS_VARIABLE
 from socialsched.testing import AdapterContract, key_in_text
 from socialsched.testing_engagement import EngagementContract
+
+ALLOW_LOCAL = "127.0.0.1/32"
+
+
+@pytest.fixture
+def local_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local AppView (and PDS) are on the loopback: allowed for engagement reads."""
+    monkeypatch.setenv(ALLOWED_NETWORKS_VARIABLE, ALLOW_LOCAL)
+
+
+def appview_adapter(info: dict[str, Any], appview: str) -> BlueskyAdapter:
+    """The brand's adapter (publishing through its PDS) reading counts from `appview`."""
+    channel = Channel(
+        name="bsky",
+        adapter="bluesky",
+        secrets={"app_password": "BSKY_APP_PASSWORD"},
+        settings={"handle": info["handle"], "service": info["url"], "appview": appview},
+    )
+    return BlueskyAdapter(
+        channel, environ={"SOCIALSCHED_SECRET_BSKY_APP_PASSWORD": info["app_password"]}
+    )
 
 
 def strong_ref(receipt: Receipt) -> models.ComAtprotoRepoStrongRef.Main:
@@ -42,7 +67,7 @@ def records(client: Client, did: str, collection: str) -> list[Any]:
 
 
 def test_likes_reposts_replies_and_quotes_of_a_second_account_are_collected(
-    bsky_network: Network,
+    bsky_network: Network, local_allowed: None
 ) -> None:
     info = bsky_network.info
     brand = make_adapter(info)
@@ -74,8 +99,9 @@ def test_likes_reposts_replies_and_quotes_of_a_second_account_are_collected(
     )
     assert [r.value.subject.uri for r in reposts] == [first.remote_id]
 
-    collector = make_adapter(info)
+    collector = appview_adapter(info, info["appview"])
     found = collector.engagement([first, second, gone])
+    collector.close()
 
     assert set(found) == {first.remote_id, second.remote_id}, "the deleted post is left out"
     assert found[first.remote_id].counts() == {
@@ -96,11 +122,15 @@ def test_likes_reposts_replies_and_quotes_of_a_second_account_are_collected(
     }
 
 
-def test_a_pds_without_an_appview_cannot_count_and_says_so(pds: dict[str, Any]) -> None:
-    adapter = make_adapter(pds)
+def test_a_pds_without_an_appview_cannot_count_and_says_so(
+    pds: dict[str, Any], local_allowed: None
+) -> None:
+    adapter = appview_adapter(pds, pds["url"])
     receipt = adapter.publish(make_message("Nobody counts this"), "engagement-no-appview")
-    with pytest.raises(TransientError, match="getPosts"):
+    host = re.escape(str(urlsplit(pds["url"]).hostname))
+    with pytest.raises(TransientError, match=rf"getPosts at the AppView {host}: HTTP [45]\d\d"):
         adapter.engagement([receipt])
+    adapter.close()
 
 
 FAN_NUMBERS = itertools.count()
@@ -176,16 +206,7 @@ class TestEngagementKitOnAppView(EngagementContract):
         return AppViewRemote(bsky_network)
 
     @pytest.fixture
-    def adapter(self, bsky_network: Network) -> Iterator[Adapter]:
-        info = bsky_network.info
-        channel = Channel(
-            name="bsky",
-            adapter="bluesky",
-            secrets={"app_password": "BSKY_APP_PASSWORD"},
-            settings={"handle": info["handle"], "service": info["url"]},
-        )
-        adapter = BlueskyAdapter(
-            channel, environ={"SOCIALSCHED_SECRET_BSKY_APP_PASSWORD": info["app_password"]}
-        )
+    def adapter(self, bsky_network: Network, local_allowed: None) -> Iterator[Adapter]:
+        adapter = appview_adapter(bsky_network.info, bsky_network.info["appview"])
         yield adapter
         adapter.close()

@@ -4,6 +4,8 @@ Channel settings:
   handle    the account's handle, e.g. "brand.bsky.social" (required)
   service   the account's PDS (default https://bsky.social)
   timeout   seconds per HTTP request (default 20)
+  appview   the AppView engagement counts are read from, without credentials
+            (default https://public.api.bsky.app)
   langs     table: segment -> language tags (at most 3), overriding the tags taken
             from the segment locale, e.g. { dz = ["fr", "ar"] }
 Secrets: app_password (an app password, never the account's main password).
@@ -51,8 +53,9 @@ from socialsched.engagement import Engagement
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
 from socialsched.redirects import CrossOriginRedirect, refuse_cross_origin_redirects
+from socialsched.safe_fetch import Fetcher, FetchRefused
 
-from .engagement import ENGAGEMENT, post_engagement
+from .engagement import DEFAULT_APPVIEW, ENGAGEMENT, appview_url, post_engagement
 
 MAX_GRAPHEMES = 300
 MAX_LANGS = 3
@@ -193,6 +196,7 @@ class BlueskyAdapter(Adapter):
         self.handle = str(handle).removeprefix("@")
         self.service = str(channel.settings.get("service", DEFAULT_SERVICE)).rstrip("/")
         self.timeout = float(channel.settings.get("timeout", 20))
+        self.appview = appview_url(channel.name, channel.settings.get("appview", DEFAULT_APPVIEW))
         langs = channel.settings.get("langs", {})
         if not isinstance(langs, Mapping):
             raise PermanentError(
@@ -203,6 +207,7 @@ class BlueskyAdapter(Adapter):
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._client: Client | None = None
         self._did: str | None = None
+        self._fetcher: Fetcher | None = None
 
     def text_length(self, text: str) -> int:
         """Grapheme clusters, as Bluesky counts them (an emoji family is one)."""
@@ -459,14 +464,26 @@ class BlueskyAdapter(Adapter):
         self._call("deleteRecord", lambda: client.com.atproto.repo.delete_record(data))
 
     def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
-        """Likes, reposts, replies and quotes from `app.bsky.feed.getPosts`, 25 posts a
-        call (see `socialsched_bluesky.engagement`)."""
-        return post_engagement(self, [receipt.remote_id for receipt in receipts])
+        """Likes, reposts, replies and quotes from the AppView's public
+        `app.bsky.feed.getPosts`, 25 posts a call, with no login and no token (see
+        `socialsched_bluesky.engagement`)."""
+        uris = [receipt.remote_id for receipt in receipts]
+        if not any(uri.startswith("at://") for uri in uris):
+            return {}
+        if self._fetcher is None:
+            try:
+                self._fetcher = Fetcher(user_agent="socialsched bluesky engagement")
+            except FetchRefused as error:  # SOCIALSCHED_ALLOWED_NETWORKS is not CIDRs
+                raise PermanentError(f"bluesky engagement: {error}") from None
+        return post_engagement(self, self._fetcher, uris)
 
     def close(self) -> None:
         if self._client is not None:
             self._client.request.close()
             self._client = None
+        if self._fetcher is not None:
+            self._fetcher.close()
+            self._fetcher = None
 
 
 def _describe(error: RequestErrorBase) -> str:
