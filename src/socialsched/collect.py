@@ -206,6 +206,7 @@ class Collector:
             return 0, self._skip(run, calendar, channel, since, progress)
         budget, keep = self._budget(channel)
         calls = 0
+        asked: set[str] = set()  # a delivery collected is not due again in this run
         while budget > calls and (max_calls is None or calls < max_calls):
             if stopping is not None and stopping():
                 return calls, None
@@ -216,6 +217,9 @@ class Collector:
             )
             if not chunk:
                 return calls, None
+            if any(due.delivery_id in asked for due in chunk):
+                return calls, stop("deliveries still due after being collected; stopped")
+            asked.update(due.delivery_id for due in chunk)
             try:
                 found = adapter.engagement([_receipt(r) for due in chunk for r in due.receipts])
             except TransientError as error:

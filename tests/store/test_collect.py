@@ -414,3 +414,15 @@ def test_two_collectors_never_ask_one_network_for_the_same_posts_at_once(
     assert store.lease_engagement("cal", "feed", "collect:alive", timedelta(minutes=10)) is False
     clock.advance(minutes=1)
     assert store.lease_engagement("cal", "feed", "collect:alive", timedelta(minutes=10))
+
+
+def test_a_delivery_still_due_after_collecting_stops_the_channel_not_loops(
+    store, clock, network, monkeypatch
+):
+    published(store, network, clock, [post("a", "05:30")])
+    clock.advance(hours=1)
+    monkeypatch.setattr(store, "record_engagement", lambda *args, **kwargs: None)  # lost
+    result = collector(store, network, call_size=1).collect()
+    assert len(network.calls) == 1  # the first is still due: not asked again
+    (stop,) = result.stopped
+    assert stop.error and "still due after being collected" in stop.reason
