@@ -24,5 +24,6 @@ def test_collect_benchmark_batches_and_a_second_run_asks_nothing() -> None:
     lines = result.stdout
     assert re.search(r"baseline \(one request per delivery\):\s+260 requests", lines)
     # 260 posts: 3 adapter calls (100, 100, 60), 4 + 4 + 3 getPosts of at most 25 URIs.
-    assert "1 login, 11 getPosts of at most 25 URIs; 3 adapter calls" in lines
+    assert re.search(r"\b11 getPosts of at most 25 URIs\b", lines)
+    assert re.search(r"\b3 adapter calls\b", lines)
     assert re.search(r"second run at once:\s+0 requests", lines)
