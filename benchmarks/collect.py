@@ -4,13 +4,16 @@ A store is seeded directly with N published deliveries of one Bluesky channel (e
 with a receipt naming its post's at:// URI, published two hours ago, so each is due
 for its 1 h snapshot). `socialsched.collect.Collector` then collects them through the
 real Bluesky adapter from a fake XRPC server on 127.0.0.1 that counts the requests it
-gets (`com.atproto.server.createSession` once, then `app.bsky.feed.getPosts`, which
-takes at most 25 URIs a call). The baseline is one request per delivery (a getPosts
+gets. The server is the channel's `appview` (allowed through
+SOCIALSCHED_ALLOWED_NETWORKS=127.0.0.1/32, set here) and its `service` (the PDS) too,
+so a login would be counted: `app.bsky.feed.getPosts` is public, taken at most 25 URIs a
+call, with no login and no token. The baseline is one request per delivery (a getPosts
 per post, as a collector asking post by post would make).
 
 Checked, not only printed: every delivery gets its snapshot with the counts the
-server gave, getPosts requests are at most N / 25 (400 for 10,000), and a second run
-at once makes no request at all (nothing is due).
+server gave, all requests together are at most N / 25 (400 for 10,000), none is a
+login or carries an Authorization header, and a second run at once makes no request
+at all (nothing is due).
 
     python benchmarks/collect.py                 # 10,000 deliveries, SQLite
     python benchmarks/collect.py --size 500      # quick check
@@ -37,6 +40,7 @@ import sqlalchemy
 
 from socialsched.collect import Collector, store_adapters
 from socialsched.model import Calendar, Channel, Segment
+from socialsched.safe_fetch import ALLOWED_NETWORKS_VARIABLE
 from socialsched.store import Store
 from socialsched.tables import deliveries
 from socialsched.testing import LocalServer, Reply, Request
@@ -61,18 +65,21 @@ def counts(uri: str) -> dict[str, int]:
 
 
 class FakeXrpc(LocalServer):
-    """A PDS answering createSession and getPosts (every post it is asked about
-    exists); counts requests per method."""
+    """A PDS and AppView answering createSession and getPosts (every post it is asked
+    about exists); counts requests per method, and those carrying a token."""
 
     def __init__(self) -> None:
         super().__init__()
         self.calls: dict[str, int] = {}
+        self.with_token = 0
         self.largest = 0
 
     def respond(self, request: Request, number: int) -> Reply | None:
         url = urlsplit(request.path)
         method = url.path.removeprefix("/xrpc/")
         self.calls[method] = self.calls.get(method, 0) + 1
+        if request.header("Authorization") is not None:
+            self.with_token += 1
         if method == "com.atproto.server.createSession":
             jwt = fake_jwt()
             return Reply(
@@ -89,6 +96,7 @@ class FakeXrpc(LocalServer):
     def reset(self) -> None:
         with self._lock:
             self.calls = {}
+            self.with_token = 0
 
 
 def view(uri: str) -> dict[str, Any]:
@@ -104,13 +112,14 @@ def view(uri: str) -> dict[str, Any]:
 
 
 def seed(store: Store, service: str, size: int) -> dict[str, str]:
-    """A calendar with one Bluesky channel, approved; `size` deliveries published two
-    hours ago, inserted directly. Returns their ids by post URI."""
+    """A calendar with one Bluesky channel (its PDS and AppView both `service`),
+    approved; `size` deliveries published two hours ago, inserted directly. Returns
+    their ids by post URI."""
     channel = Channel(
         name="sky",
         adapter="bluesky",
         secrets={"app_password": SECRET},
-        settings={"handle": "brand.example", "service": service},
+        settings={"handle": "brand.example", "service": service, "appview": service},
     )
     segment = Segment(name="uk", locale="en-GB", timezone="UTC", country="GB")
     cal = Calendar(segments=[segment], channels=[channel], posts=[], name="bench")
@@ -163,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="a PostgreSQL URL (default: an SQLite file)")
     args = parser.parse_args(argv)
     os.environ[f"SOCIALSCHED_SECRET_{SECRET}"] = "bench-app-password"
+    # The fake AppView is on the loopback, which engagement reads refuse unless allowed.
+    os.environ[ALLOWED_NETWORKS_VARIABLE] = "127.0.0.1/32"
     with tempfile.TemporaryDirectory() as tmp, FakeXrpc() as server:
         store, schema = open_store(args.db, Path(tmp))
         try:
@@ -175,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds = time.perf_counter() - started
             close()
             first = dict(server.calls)
+            with_token = server.with_token
             server.reset()
             adapters, close = store_adapters(store)
             again = Collector(store, adapters).collect()
@@ -190,14 +202,15 @@ def main(argv: list[str] | None = None) -> int:
                 engine.dispose()
 
     get_posts = first.get("app.bsky.feed.getPosts", 0)
+    logins = first.get("com.atproto.server.createSession", 0)
     requests = sum(first.values())
     baseline = args.size
     print(f"engagement collection, {args.size:,} published Bluesky deliveries ({due:,} due)")
     print(f"  {'baseline (one request per delivery):':<44}{baseline:>8,} requests")
     print(
         f"  {'socialsched collect:':<44}{requests:>8,} requests "
-        f"({first.get('com.atproto.server.createSession', 0)} login, {get_posts:,} getPosts "
-        f"of at most {server.largest} URIs; {result.calls} adapter calls) in {seconds:.2f} s"
+        f"({logins} login, {get_posts:,} getPosts of at most {server.largest} URIs, "
+        f"{with_token} with a token; {result.calls} adapter calls) in {seconds:.2f} s"
     )
     print(f"  {'baseline / ours (getPosts):':<44}{baseline / max(1, get_posts):>8.1f}x")
     print(f"  {'second run at once:':<44}{sum(second.values()):>8,} requests")
@@ -218,8 +231,10 @@ def main(argv: list[str] | None = None) -> int:
         ):
             problems.append(f"{key}: stored {got}, the server gave {want}")
             break
-    if get_posts > math.ceil(args.size / GET_POSTS_MAX):
-        problems.append(f"{get_posts} getPosts requests, over {math.ceil(args.size / 25)}")
+    if requests > math.ceil(args.size / GET_POSTS_MAX):
+        problems.append(f"{requests} requests, over {math.ceil(args.size / GET_POSTS_MAX)}")
+    if logins or with_token:
+        problems.append(f"{logins} logins, {with_token} requests with a token: reads need none")
     if second or again.calls:
         problems.append(f"the second run made {second} requests")
     for problem in problems:

@@ -1,5 +1,6 @@
 """benchmarks/collect.py runs end to end at a small size: every snapshot stored with the
-server's counts, getPosts at most size / 25, nothing asked again (no timing asserted)."""
+server's counts, all requests at most size / 25 (getPosts of the AppView, no login, no
+token), nothing asked again (no timing asserted)."""
 
 from __future__ import annotations
 
@@ -26,4 +27,7 @@ def test_collect_benchmark_batches_and_a_second_run_asks_nothing() -> None:
     # 260 posts: 3 adapter calls (100, 100, 60), 4 + 4 + 3 getPosts of at most 25 URIs.
     assert re.search(r"\b11 getPosts of at most 25 URIs\b", lines)
     assert re.search(r"\b3 adapter calls\b", lines)
+    # Nothing but getPosts: the AppView's getPosts needs no login and no token.
+    assert re.search(r"socialsched collect:\s+11 requests ", lines)
+    assert re.search(r"\(0 login, 11 getPosts\b.*\b0 with a token;", lines)
     assert re.search(r"second run at once:\s+0 requests", lines)
