@@ -55,6 +55,10 @@ def test_a_plan_and_its_deliveries_store_the_same_rows(path, tmp_path, monkeypat
         urls.append(f"sqlite:///{tmp_path / f'{name}.db'}")
     for name in ("deliveries", "activity", "media"):
         fanned_out, *others = (table(url, name) for url in urls)
+        if name == "media":
+            # Media are kept once per content digest: a set, whichever route met a
+            # file first.
+            fanned_out, others = sorted(fanned_out), [sorted(rows) for rows in others]
         assert all(rows == fanned_out for rows in others), name
     stored = table(urls[0], "deliveries")
     assert len(stored) == len(plan)
