@@ -13,6 +13,10 @@ the same way. The body is streamed and refused past a byte cap, and the whole fe
 (lookups, connections, redirects, every read) has one deadline: a server dripping a
 byte every few seconds cannot hold it longer.
 
+`fetch` makes one call with a pool of its own; a `Fetcher` keeps one pool (one TLS
+context, kept connections) across calls, with the same checks and a deadline of each
+call's own, for a caller reading many URLs (e.g. an adapter's public API reads).
+
 No proxy from the environment is used (a proxy would connect on our behalf to
 addresses never checked), and no compressed encoding is asked for (the cap counts
 the bytes as received).
