@@ -307,7 +307,8 @@ class Fetcher:
 
     A context manager; `close()` closes the pool. Calls are serialised (the deadline
     is the current call's). `resolver` and `network_backend` are for tests, as in
-    `fetch`; `user_agent` names who asks.
+    `fetch`; `user_agent` names who asks, and `purpose` what is fetched (in messages:
+    "took longer than the 20 s an engagement fetch may take").
     """
 
     def __init__(
@@ -317,6 +318,7 @@ class Fetcher:
         resolver: Resolver | None = None,
         network_backend: Any = None,
         user_agent: str = "socialsched media fetch",
+        purpose: str = "media",
     ) -> None:
         import httpx
 
@@ -325,6 +327,7 @@ class Fetcher:
             networks, resolver or system_resolver, network_backend or httpcore.SyncBackend()
         )
         self._user_agent = user_agent.encode()
+        self._purpose = purpose
         self._lock = threading.Lock()
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(), network_backend=self._backend, retries=0
@@ -369,7 +372,8 @@ class Fetcher:
             (b"Accept-Encoding", b"identity"),
             *((key.encode(), value.encode()) for key, value in extra.items()),
         ]
-        slow = f"took longer than the {seconds:g} s a media fetch may take"
+        article = "an" if self._purpose[:1] in "aeiou" else "a"
+        slow = f"took longer than the {seconds:g} s {article} {self._purpose} fetch may take"
         for _hop in range(MAX_REDIRECTS + 1):
             left = end - time.monotonic()
             if left <= 0:

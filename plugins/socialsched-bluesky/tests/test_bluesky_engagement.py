@@ -7,6 +7,9 @@ collects real likes and reposts from a local PDS and AppView."""
 
 from __future__ import annotations
 
+import socket
+import time
+
 import httpx
 import pytest
 import respx
@@ -243,3 +246,25 @@ def test_an_internal_appview_is_refused_without_connecting() -> None:
         patch.delenv("SOCIALSCHED_ALLOWED_NETWORKS", raising=False)
         adapter.engagement(receipts(uri(1)))
     assert "AppView 127.0.0.1" in str(caught.value)
+
+
+def test_an_appview_that_never_answers_is_cut_at_the_timeout() -> None:
+    """A listening socket nobody answers on: the read ends at the channel's `timeout`."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        adapter = make_adapter(appview=f"http://127.0.0.1:{port}", timeout=1)
+        started = time.monotonic()
+        with (
+            pytest.MonkeyPatch.context() as patch,
+            pytest.raises(TransientError) as caught,
+        ):
+            patch.setenv("SOCIALSCHED_ALLOWED_NETWORKS", "127.0.0.1/32")
+            adapter.engagement(receipts(uri(1)))
+        adapter.close()
+    assert time.monotonic() - started < 10
+    assert str(caught.value) == (
+        "bluesky getPosts at the AppView 127.0.0.1: "
+        "took longer than the 1 s an engagement fetch may take"
+    )

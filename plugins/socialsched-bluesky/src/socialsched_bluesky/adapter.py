@@ -472,7 +472,9 @@ class BlueskyAdapter(Adapter):
             return {}
         if self._fetcher is None:
             try:
-                self._fetcher = Fetcher(user_agent="socialsched bluesky engagement")
+                self._fetcher = Fetcher(
+                    user_agent="socialsched bluesky engagement", purpose="engagement"
+                )
             except FetchRefused as error:  # SOCIALSCHED_ALLOWED_NETWORKS is not CIDRs
                 raise PermanentError(f"bluesky engagement: {error}") from None
         return post_engagement(self, self._fetcher, uris)
