@@ -18,16 +18,18 @@ import attrs
 COUNTS: tuple[str, ...] = ("likes", "reposts", "replies", "quotes", "views", "clicks")
 
 
-def _count(instance: Any, attribute: Any, value: Any) -> None:
+def count_or_none(instance: Any, attribute: Any, value: Any) -> None:
+    """An attrs validator: a count (an integer >= 0, not a bool) or None."""
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{attribute.name} must be a count (an integer >= 0) or None")
 
 
-def _aware(instance: Any, attribute: Any, value: datetime) -> None:
+def aware(instance: Any, attribute: Any, value: datetime) -> None:
+    """An attrs validator: a timezone-aware datetime."""
     if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise ValueError("fetched_at must be a timezone-aware datetime")
+        raise ValueError(f"{attribute.name} must be a timezone-aware datetime")
 
 
 def engagement_counts(value: Iterable[str]) -> tuple[str, ...]:
@@ -47,13 +49,13 @@ class Engagement:
     """The counts of one published post at `fetched_at`; None where the network does
     not give that count."""
 
-    fetched_at: datetime = attrs.field(validator=_aware)
-    likes: int | None = attrs.field(default=None, validator=_count)
-    reposts: int | None = attrs.field(default=None, validator=_count)
-    replies: int | None = attrs.field(default=None, validator=_count)
-    quotes: int | None = attrs.field(default=None, validator=_count)
-    views: int | None = attrs.field(default=None, validator=_count)
-    clicks: int | None = attrs.field(default=None, validator=_count)
+    fetched_at: datetime = attrs.field(validator=aware)
+    likes: int | None = attrs.field(default=None, validator=count_or_none)
+    reposts: int | None = attrs.field(default=None, validator=count_or_none)
+    replies: int | None = attrs.field(default=None, validator=count_or_none)
+    quotes: int | None = attrs.field(default=None, validator=count_or_none)
+    views: int | None = attrs.field(default=None, validator=count_or_none)
+    clicks: int | None = attrs.field(default=None, validator=count_or_none)
 
     def counts(self) -> dict[str, int | None]:
         """Every count by name (`COUNTS` order), None where not given."""

@@ -28,7 +28,7 @@ from typing import Any
 
 import attrs
 
-from .engagement import COUNTS, Engagement
+from .engagement import COUNTS, Engagement, aware, count_or_none
 
 #: The keys a report can group by, in the order the command line lists them.
 BY: tuple[str, ...] = (
@@ -47,19 +47,9 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Key = str | int | None
 
 
-def _aware(instance: Any, attribute: Any, value: Any) -> None:
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise ValueError(f"{attribute.name} must be a timezone-aware datetime")
-
-
 def _aware_or_none(instance: Any, attribute: Any, value: Any) -> None:
     if value is not None:
-        _aware(instance, attribute, value)
-
-
-def _count(instance: Any, attribute: Any, value: Any) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise ValueError(f"{attribute.name} must be a count (an integer >= 0) or None")
+        aware(instance, attribute, value)
 
 
 def _tags(value: Iterable[str]) -> tuple[str, ...]:
@@ -82,15 +72,15 @@ class Observation:
     country: str | None
     channel: str
     tags: tuple[str, ...] = attrs.field(converter=_tags)
-    utc: datetime = attrs.field(validator=_aware)
-    local: datetime = attrs.field(validator=_aware)
+    utc: datetime = attrs.field(validator=aware)
+    local: datetime = attrs.field(validator=aware)
     published_at: datetime | None = attrs.field(default=None, validator=_aware_or_none)
-    likes: int | None = attrs.field(default=None, validator=_count)
-    reposts: int | None = attrs.field(default=None, validator=_count)
-    replies: int | None = attrs.field(default=None, validator=_count)
-    quotes: int | None = attrs.field(default=None, validator=_count)
-    views: int | None = attrs.field(default=None, validator=_count)
-    clicks: int | None = attrs.field(default=None, validator=_count)
+    likes: int | None = attrs.field(default=None, validator=count_or_none)
+    reposts: int | None = attrs.field(default=None, validator=count_or_none)
+    replies: int | None = attrs.field(default=None, validator=count_or_none)
+    quotes: int | None = attrs.field(default=None, validator=count_or_none)
+    views: int | None = attrs.field(default=None, validator=count_or_none)
+    clicks: int | None = attrs.field(default=None, validator=count_or_none)
 
     @property
     def when(self) -> datetime:
