@@ -273,6 +273,10 @@ class Adapter:
     #: (`socialsched channels approve`); a secret with no declaration is approved
     #: with the channel's whole settings, so any change of them needs approval again.
     secret_destinations: ClassVar[Mapping[str, Destination | tuple[Destination, ...]]] = {}
+    #: How many posts one request of `engagement` asks about (the network API's batch
+    #: size): collection counts `ceil(receipts / engagement_batch)` requests per call
+    #: against the channel's `rate`.
+    engagement_batch: ClassVar[int] = 1
 
     def __init__(self, channel: Channel, environ: Mapping[str, str] | None = None) -> None:
         self.channel = channel

@@ -11,9 +11,10 @@ on with what is still due. A thread's engagement is its first part's plus the ot
 parts' the network gives (`thread_engagement`); a post the network no longer has gets
 no snapshot and is asked again only at its next age.
 
-Calls count against the channel's `rate`, together with what the runner published in
-the same window. A `TransientError` (or a network that refuses) stops that channel for
-now with a message; the other channels go on.
+Requests count against the channel's `rate` (`ceil(receipts / engagement_batch)` per
+call, the adapter's batch), together with what the runner published in the same
+window. A `TransientError` (or a network that refuses) stops that channel for now with
+a message; the other channels go on.
 """
 
 from __future__ import annotations
@@ -205,15 +206,17 @@ class Collector:
         if not declared:
             return 0, self._skip(run, calendar, channel, since, progress)
         budget, keep = self._budget(channel)
-        calls = 0
+        batch = max(1, adapter.engagement_batch)
+        calls = requests = 0
         asked: set[str] = set()  # a delivery collected is not due again in this run
-        while budget > calls and (max_calls is None or calls < max_calls):
+        while budget > requests and (max_calls is None or calls < max_calls):
             if stopping is not None and stopping():
                 return calls, None
+            # No more receipts than the requests the rate still allows can ask about.
+            room = min(self.call_size, int(min(budget - requests, self.call_size) * batch))
             chunk = self._chunk(
-                self.store.engagement_due(
-                    since=since, calendar=calendar, channel=name, limit=self.call_size
-                )
+                self.store.engagement_due(since=since, calendar=calendar, channel=name, limit=room),
+                room,
             )
             if not chunk:
                 return calls, None
@@ -231,10 +234,14 @@ class Collector:
                 logger.warning("channel %s: engagement failed", name, exc_info=True)
                 return calls, stop(f"adapter failed: {_describe(error)}")
             calls += 1
+            made = math.ceil(sum(len(due.receipts) for due in chunk) / batch)
+            requests += made
             if not isinstance(found, Mapping):
                 return calls, stop(f"adapter answered {type(found).__name__}, not a mapping")
             collected = [_collected(due, found) for due in chunk]
-            self.store.record_engagement(calendar, name, collected, run=run, keep_calls=keep)
+            self.store.record_engagement(
+                calendar, name, collected, run=run, calls=made, keep_calls=keep
+            )
             self.store.lease_engagement(calendar, name, run, LEASE)  # still collecting
             for item in collected:
                 if item.engagement is not None:
@@ -278,7 +285,7 @@ class Collector:
         return ChannelStop(calendar, channel.name, reason, error=False)
 
     def _budget(self, channel: Channel) -> tuple[float, timedelta]:
-        """How many calls the channel's rate leaves now (publishing counts too), and
+        """How many requests the channel's rate leaves now (publishing counts too), and
         how long calls must be remembered for it."""
         if not channel.rate:
             return math.inf, timedelta(days=1)
@@ -288,13 +295,14 @@ class Collector:
         used += self.store.engagement_calls_since(channel.name, window)
         return rate.count - used, max(rate.period, timedelta(days=1))
 
-    def _chunk(self, due: Sequence[DueEngagement]) -> list[DueEngagement]:
-        """The first deliveries of `due` whose receipts fit one call (at least one)."""
+    def _chunk(self, due: Sequence[DueEngagement], room: int) -> list[DueEngagement]:
+        """The first deliveries of `due` whose receipts fit one call of at most `room`
+        receipts (at least one delivery)."""
         chunk: list[DueEngagement] = []
         size = 0
         for item in due:
             size += len(item.receipts)
-            if chunk and size > self.call_size:
+            if chunk and size > room:
                 break
             chunk.append(item)
         return chunk

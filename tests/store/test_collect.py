@@ -30,6 +30,8 @@ class Network(Recorder):
     reposts and replies from `counts` (by remote id; missing: the post is gone)."""
 
     capabilities = Capabilities(audiences=("any",), threads=True, engagement=COUNTED)
+    # One request answers for two posts (collect's rate counts requests).
+    engagement_batch = 2
 
     def __init__(self, channel: Channel, clock) -> None:
         super().__init__(channel)
@@ -231,6 +233,28 @@ def test_collection_keeps_within_the_channels_rate_with_what_was_published(store
     result = collector(store, network, call_size=2).collect()
     # Due: 2 at 1 h and 4 at 24 h; 8 - 2 calls leaves room for the 3 calls needed.
     assert result.calls == 3 and result.left == 0 and result.totals.snapshots == 6
+
+
+def test_the_rate_counts_requests_of_the_adapters_batch_not_calls(store, clock, network):
+    channel = Channel(name="feed", adapter="jsonl", settings={"path": "/x"}, rate="9/1d")
+    records = published(store, network, clock, [post("p", "05:30")], channels=[channel])
+    assert len(records) == 2  # one request of the 9 a day spent on each publication
+    network.engagement_batch = 1  # now each post is a request of its own
+    clock.advance(hours=1)
+    # 9 - 2 published leaves 7 requests: one call of 7 receipts could ask for no more,
+    # but only the 2 due deliveries are asked, in one call of 2 requests.
+    result = collector(store, network, call_size=100).collect()
+    assert result.calls == 1 and [len(call) for call in network.calls] == [2]
+    assert store.engagement_calls_since("feed", clock() - timedelta(days=1)) == 2
+    # 5 requests are left in the window: 5 more posts due would take 5, not one call.
+    more = [post(f"m{n}", "06:30") for n in range(4)]
+    store.schedule(calendar(more, channels=[channel]), "2027-01-04", "2027-01-04")
+    runner(store, network, clock).run_until_idle()  # publishes what the rate leaves: full
+    network.calls.clear()
+    clock.advance(hours=1)
+    stopped = collector(store, network, call_size=100).collect()
+    assert stopped.calls == 0 and network.calls == []
+    assert "rate 9/1d reached" in stopped.stopped[0].reason
 
 
 def test_engagement_collected_is_announced_per_snapshot(store, clock, network, monkeypatch):

@@ -180,7 +180,7 @@ class EngagementStore(Queries):
     ) -> None:
         """Record what one collection call found, in one transaction: a snapshot per
         delivery the network still has, and each delivery's progress (the age now
-        collected, found or not, by collection `run`). `calls` adapter calls are counted against the
+        collected, found or not, by collection `run`). `calls` requests are counted against the
         channel's rate; calls older than `keep_calls` are forgotten."""
         now = self.now()
         snapshots = [
@@ -239,10 +239,13 @@ class EngagementStore(Queries):
                     progress,
                 )
             if calls:
+                # One row per request the call made: the rate counts requests.
                 connection.execute(
-                    engagement_calls.insert().values(
-                        calendar=calendar, channel=channel, at=now, receipts=_receipts(collected)
-                    )
+                    engagement_calls.insert(),
+                    [
+                        {"calendar": calendar, "channel": channel, "at": now, "receipts": share}
+                        for share in _shares(_receipts(collected), calls)
+                    ],
                 )
                 connection.execute(
                     engagement_calls.delete().where(
@@ -280,7 +283,7 @@ class EngagementStore(Queries):
             )
 
     def engagement_calls_since(self, channel: str, since: datetime) -> int:
-        """How many engagement calls were made on `channel` after `since`."""
+        """How many engagement requests were made on `channel` after `since`."""
         with self.engine.connect() as connection:
             return connection.execute(
                 select(func.count()).where(
@@ -391,6 +394,12 @@ class _Item:
 
 def _receipts(collected: Sequence[Collected]) -> int:
     return sum(len(item.due.receipts) for item in collected)
+
+
+def _shares(receipts: int, requests: int) -> list[int]:
+    """`receipts` spread over `requests` rows as evenly as whole numbers allow."""
+    base, extra = divmod(receipts, requests)
+    return [base + (1 if index < extra else 0) for index in range(requests)]
 
 
 __all__ = ["EngagementStore"]

@@ -55,7 +55,7 @@ from socialsched.model import Channel
 from socialsched.redirects import CrossOriginRedirect, refuse_cross_origin_redirects
 from socialsched.safe_fetch import Fetcher, FetchRefused
 
-from .engagement import DEFAULT_APPVIEW, ENGAGEMENT, appview_url, post_engagement
+from .engagement import BATCH, DEFAULT_APPVIEW, ENGAGEMENT, appview_url, post_engagement
 
 MAX_GRAPHEMES = 300
 MAX_LANGS = 3
@@ -462,6 +462,8 @@ class BlueskyAdapter(Adapter):
             repo=parts[0], collection=POST_COLLECTION, rkey=parts[2]
         )
         self._call("deleteRecord", lambda: client.com.atproto.repo.delete_record(data))
+
+    engagement_batch = BATCH
 
     def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
         """Likes, reposts, replies and quotes from the AppView's public

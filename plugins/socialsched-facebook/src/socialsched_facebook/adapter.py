@@ -26,6 +26,7 @@ from socialsched.adapters import (
 from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.engagement import Engagement
 from socialsched.graph import error_codes, graph_error, graph_failed, graph_request, graph_time
+from socialsched.graph_engagement import GRAPH_BATCH
 from socialsched.http_client import ChannelClient
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
@@ -422,6 +423,8 @@ class FacebookPageAdapter(Adapter):
             return None
         url = f"https://www.facebook.com/{matches[0]}"
         return Receipt(remote_id=matches[0], url=url, extra={"found": True})
+
+    engagement_batch = GRAPH_BATCH
 
     def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
         """Reactions, comments, shares, views and clicks of the posts, 50 a call; a

@@ -10,6 +10,7 @@ from socialsched.adapters import Capabilities, Message, PermanentError, Receipt
 from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.engagement import Engagement
 from socialsched.graph import ContainerPublisher
+from socialsched.graph_engagement import GRAPH_BATCH
 from socialsched.media import Media, MediaLimits
 
 from . import engagement as _engagement
@@ -152,6 +153,8 @@ class InstagramAdapter(ContainerPublisher):
         """The token works for this account (`GET /{user-id}?fields=username`)."""
         body = self._request("GET", self.user_id, params={"fields": "id,username"})
         return f"instagram account @{body.get('username') or '?'} ({self.user_id})"
+
+    engagement_batch = GRAPH_BATCH
 
     def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
         """Likes, comments, views and shares of the posts, 50 a call; a deleted post

@@ -266,6 +266,8 @@ class LinkedInAdapter(Adapter):
                 return Receipt(remote_id=urn, url=url, extra={"found": True})
         return None
 
+    engagement_batch = _engagement.BATCH
+
     def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
         """The posts' counts, 20 a call: an organization's from its share statistics, a
         member's from the posts' social actions; a deleted post is left out."""

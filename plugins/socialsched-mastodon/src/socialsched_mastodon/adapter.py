@@ -51,7 +51,7 @@ from socialsched.engagement import Engagement
 from socialsched.media import IMAGE_TYPES, VIDEO_TYPES, Media, MediaLimits
 from socialsched.model import Channel
 
-from .engagement import ENGAGEMENT, status_engagement
+from .engagement import BATCH, ENGAGEMENT, status_engagement
 from .html_text import plain_text
 from .limits import instance_media_limits
 
@@ -536,6 +536,8 @@ class MastodonAdapter(Adapter):
         # 404: already gone, which is what deleting wanted.
         if response.status_code >= 400 and response.status_code != 404:
             raise self._refused(response, f"refused to delete status {receipt.remote_id}")
+
+    engagement_batch = BATCH
 
     def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
         """Favourites, boosts, replies and quotes: 20 statuses a request (see

@@ -119,6 +119,9 @@ class ThreadsAdapter(ContainerPublisher):
             )
         return f"threads profile @{body.get('username') or '?'} ({self.user_id})"
 
+    # Insights are asked post by post: no call answers for several.
+    engagement_batch = 1
+
     def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
         """Views, likes, replies, reposts and quotes of the posts, one call a post; a
         deleted post is left out."""

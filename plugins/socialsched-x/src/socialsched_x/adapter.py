@@ -321,6 +321,8 @@ class XAdapter(Adapter):
                 )
         return None
 
+    engagement_batch = _engagement.BATCH
+
     def engagement(self, receipts: Sequence[Receipt]) -> Mapping[str, Engagement]:
         """Likes, reposts, replies, quotes and views of the posts, 100 a call; a
         deleted post is left out."""
