@@ -33,27 +33,36 @@ THREAD = (
 
 
 class FakeMastodon(LocalServer):
-    """Statuses posted get ids 101, 102, ...; each status `n` has n % 7 + 1 favourites,
-    n % 3 boosts and n % 5 replies, shown by `GET /api/v1/statuses?id[]=...` (no
-    quotes_count: a server before 4.5)."""
+    """Statuses posted get ids 101, 102, ...; the audience gave each status `n`
+    n % 7 + 1 favourites, n % 3 boosts and n % 5 replies (`counts`). As on Mastodon,
+    `replies_count` also counts the statuses posted in reply to it (a thread's next
+    part). Shown by `GET /api/v1/statuses?id[]=...` (no quotes_count: a server before
+    4.5)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.statuses: dict[str, str] = {}  # status id -> Idempotency-Key
+        self.replied_to: dict[str, int] = {}  # status id -> statuses posted in reply
 
     @staticmethod
     def counts(status_id: str) -> dict[str, int]:
+        """What the audience did with status `status_id`."""
         n = int(status_id)
         return {"favourites_count": n % 7 + 1, "reblogs_count": n % 3, "replies_count": n % 5}
 
     def status(self, status_id: str) -> dict[str, Any]:
-        return {"id": status_id, "url": f"{self.url}/@shop/{status_id}", **self.counts(status_id)}
+        counts = self.counts(status_id)
+        counts["replies_count"] += self.replied_to.get(status_id, 0)
+        return {"id": status_id, "url": f"{self.url}/@shop/{status_id}", **counts}
 
     def respond(self, request: Request, number: int) -> Reply | None:
         url = urlsplit(request.path)
         if request.method == "POST" and url.path == "/api/v1/statuses":
             status_id = str(101 + len(self.statuses))
             self.statuses[status_id] = request.header("Idempotency-Key") or ""
+            reply_to = (request.json() or {}).get("in_reply_to_id")
+            if reply_to is not None:
+                self.replied_to[str(reply_to)] = self.replied_to.get(str(reply_to), 0) + 1
             return Reply(200, self.status(status_id))
         if request.method == "GET" and url.path == "/api/v1/statuses":
             wanted = parse_qs(url.query).get("id[]", [])
@@ -169,6 +178,8 @@ def test_collect_stores_what_mastodon_counts_and_again_at_once_asks_nothing(
     folder, published, records = publish(tmp_path, server)
     assert len(records) == 4 and {r.post for r in records} == {"salon", "stand"}
     assert all(len(r.parts) > 1 for r in records if r.post == "salon")
+    # Each thread part after the first replied to the one before: Mastodon counts those.
+    assert sum(server.replied_to.values()) == sum(len(r.parts) - 1 for r in records if r.parts)
 
     # Expected, from what the server received: each delivery's statuses by the
     # Idempotency-Key the runner sent ("id" for a post or a thread's first part,

@@ -318,12 +318,26 @@ def _receipt(stored: Mapping[str, Any]) -> Receipt:
 
 def _collected(due: DueEngagement, found: Mapping[str, Engagement]) -> Collected:
     """A due delivery's engagement from what the adapter answered: its first part's
-    counts plus the other parts' the network gave (none: the post is gone)."""
+    counts plus the other parts' the network gave (none: the post is gone). Each part
+    of a thread is a reply to the part before it, which networks count among that
+    part's replies: those replies are the thread's own, not its audience's, and are
+    taken out."""
     answers = [found.get(str(receipt.get("remote_id"))) for receipt in due.receipts]
     if not isinstance(answers[0], Engagement):
         return Collected(due, None, 0)
-    parts = [answer for answer in answers if isinstance(answer, Engagement)]
+    parts = [
+        _without_own_reply(answer) if isinstance(after, Engagement) else answer
+        for answer, after in zip(answers, [*answers[1:], None], strict=True)
+        if isinstance(answer, Engagement)
+    ]
     return Collected(due, thread_engagement(parts), len(parts))
+
+
+def _without_own_reply(part: Engagement) -> Engagement:
+    """A thread part's counts less the next part, which replies to it."""
+    if not part.replies:
+        return part
+    return attrs.evolve(part, replies=part.replies - 1)
 
 
 def _describe(error: BaseException) -> str:
