@@ -269,7 +269,7 @@ def test_inline_secret_is_rejected_without_echoing_it(tmp_path, secrets):
     assert "sk-live-9f8e7d6c5b4a" not in str(problem)
     assert "9f8e7d6c5b4a" not in repr(problem)
     assert "token" in problem.message
-    assert "environment variable" in problem.message
+    assert "SOCIALSCHED_SECRET_" in problem.message
     assert problem.line == line_of(path, "secrets")
 
 

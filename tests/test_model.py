@@ -181,7 +181,9 @@ def test_inline_secret_value_is_refused_without_being_echoed():
     with pytest.raises(ValueError) as caught:
         Channel(name="x", adapter="console", secrets={"token": secret})
     message = str(caught.value)
-    assert "'token'" in message and "environment variable" in message
+    assert (
+        "'token'" in message and "name of a secret" in message and "SOCIALSCHED_SECRET_" in message
+    )
     assert secret not in message
     assert secret not in repr(caught.value)
 

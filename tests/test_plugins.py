@@ -515,7 +515,7 @@ def test_lint_reports_a_channel_its_adapter_cannot_use_instead_of_stopping():
     errors = [p for p in lint(cal, date(2027, 3, 1), date(2027, 3, 5)) if p.severity == "error"]
     assert [p.message for p in errors] == [
         "channel 'hooks': the webhook adapter needs settings.url "
-        "(or secrets.url naming an environment variable)"
+        "(or secrets.url naming a granted secret)"
     ]
     with pytest.raises(SocialschedError, match=r"needs settings\.url"):
         Planner(cal).plan("2027-03-01", "2027-03-05")

@@ -806,7 +806,7 @@ class WebhookAudienceAdapter(Adapter):
             # Never echo the value: it is probably the webhook URL pasted in.
             example = f"{self.name.upper()}_WEBHOOK_FR"
             return [
-                "a webhook audience must name a secret or environment variable holding "
+                "a webhook audience must name a granted secret holding "
                 f"the webhook URL (e.g. webhook:{example}), not the URL itself"
             ]
         return []

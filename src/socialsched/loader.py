@@ -127,8 +127,8 @@ def _value_problem(
     if key == "secrets" and not message.startswith("secret "):
         # Never echo the value: it may be the secret itself.
         message = (
-            "secrets must be a table naming an environment variable per secret, "
-            'e.g. secrets = { token = "MASTO_TOKEN" }'
+            "secrets must be a table naming each secret, e.g. "
+            'secrets = { token = "MASTO_TOKEN" }, granted as SOCIALSCHED_SECRET_MASTO_TOKEN'
         )
     mentioned = key is not None and re.search(rf"\b{key}\b", message)
     if key is not None and key != "secrets" and not mentioned and repr(raw[key]) not in message:

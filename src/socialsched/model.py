@@ -116,8 +116,9 @@ def _check_secret_names(instance: Any, attribute: Any, value: Mapping[str, str])
         if not isinstance(env_name, str) or not ENV_VAR_NAME.match(env_name):
             # Never echo the value: it may be the secret pasted in by mistake.
             raise ValueError(
-                f"secret {key!r} must name an environment variable (e.g. "
-                f"{key.upper()}_TOKEN), not hold the secret itself"
+                f'secret {key!r} must be the name of a secret (e.g. {key} = "MYNET_'
+                f'{key.upper()}", granted as SOCIALSCHED_SECRET_MYNET_{key.upper()}), '
+                "not the secret itself"
             )
 
 

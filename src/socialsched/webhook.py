@@ -145,7 +145,7 @@ class WebhookAdapter(Adapter):
         if not self._url_in_settings and "url" not in channel.secrets:
             raise PermanentError(
                 f"channel {channel.name!r}: the webhook adapter needs settings.url "
-                "(or secrets.url naming an environment variable)"
+                "(or secrets.url naming a granted secret)"
             )
         try:
             self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
