@@ -1,10 +1,12 @@
 """Pieces of calendar TOML that many tests write: the one segment "uk" and a post due
 at a given minute. Each returns its table's lines without a trailing newline, to be
-put in a calendar's text where the table would be written out."""
+put in a calendar's text where the table would be written out. Also: writing a calendar
+file into a test's project folder, and finding the line a problem should name."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 
 def uk_segment(timezone: str = "UTC") -> str:
@@ -42,3 +44,19 @@ def numbered_posts(count: int, due: datetime) -> list[str]:
         f'dates = ["{due:%Y-%m-%d}"]\nat = "{due:%H:%M}"\n'
         for index in range(count)
     ]
+
+
+def write_calendar(folder: Path, text: str, files: dict[str, bytes] | None = None) -> Path:
+    """`folder`/calendar.toml holding `text`, beside `files` (name -> bytes)."""
+    for name, data in (files or {}).items():
+        (folder / name).write_bytes(data)
+    path = folder / "calendar.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def only_line_of(path: Path, needle: str) -> int:
+    """The number of the one line of `path` that contains `needle` (fails unless
+    exactly one does)."""
+    (number,) = [n for n, line in enumerate(path.read_text().splitlines(), 1) if needle in line]
+    return number

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+from calendar_text import only_line_of, write_calendar
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
@@ -74,16 +75,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def write(project: Path, posts: str, files: dict[str, bytes] | None = None) -> Path:
-    for name, data in (files or {}).items():
-        (project / name).write_bytes(data)
-    path = project / "calendar.toml"
-    path.write_text(SEGMENTS + posts, encoding="utf-8")
-    return path
-
-
-def line_of(path: Path, needle: str) -> int:
-    (number,) = [n for n, line in enumerate(path.read_text().splitlines(), 1) if needle in line]
-    return number
+    return write_calendar(project, SEGMENTS + posts, files)
 
 
 def cli(*args: str):
@@ -112,7 +104,7 @@ fe = "C'est parti"
 
 def test_a_key_no_segment_uses_is_a_lint_error_with_file_line_and_suggestion(project):
     path = write(project, TYPO_FE)
-    expected = f"../project/calendar.toml:{line_of(path, 'fe = ')}: error: "
+    expected = f"../project/calendar.toml:{only_line_of(path, 'fe = ')}: error: "
     result = cli("lint", "../project/calendar.toml", *RANGE)
     assert result.exit_code == 1, result.output
     assert expected in result.stderr
@@ -123,7 +115,7 @@ def test_a_key_no_segment_uses_is_a_lint_error_with_file_line_and_suggestion(pro
 
 def test_plan_and_schedule_refuse_a_calendar_with_an_unused_key(project):
     path = write(project, TYPO_FE)
-    line = line_of(path, "fe = ")
+    line = only_line_of(path, "fe = ")
     planned_ = cli("plan", "../project/calendar.toml", *RANGE)
     assert planned_.exit_code == 1
     assert f"../project/calendar.toml:{line}: error: " in planned_.stderr
@@ -216,7 +208,7 @@ def test_each_table_reports_the_line_of_its_key(project, table, key_line):
     result = cli("lint", "../project/calendar.toml", *RANGE)
     assert result.exit_code == 1
     (error,) = [line for line in result.stderr.splitlines() if ": error: " in line]
-    assert error.startswith(f"../project/calendar.toml:{line_of(path, key_line)}: error: ")
+    assert error.startswith(f"../project/calendar.toml:{only_line_of(path, key_line)}: error: ")
     assert "no segment uses it; did you mean fr" in error
 
 
@@ -251,7 +243,7 @@ default = [{{ path = "a.png", alt = {{ default = "A picture", fr = "Une image" }
 fr = [{{ path = "a.png", alt = "Une image" }}]
 """
     path = write(project, posts, {"a.png": png((1, 2, 3))})
-    line = line_of(path, "A picture")
+    line = only_line_of(path, "A picture")
     result = cli("lint", "../project/calendar.toml", *RANGE)
     assert result.exit_code == 1
     assert f"calendar.toml:{line}: error: " in result.stderr
@@ -276,7 +268,7 @@ text = {{ default = "Hi", fr-FR = "Salut", fr_fr = "Bonjour" }}
     path = write(project, posts)
     result = cli("lint", "../project/calendar.toml", *RANGE)
     assert result.exit_code == 1
-    assert f"calendar.toml:{line_of(path, 'fr_fr')}: error: " in result.stderr
+    assert f"calendar.toml:{only_line_of(path, 'fr_fr')}: error: " in result.stderr
     assert "keys 'fr-FR' and 'fr_fr' are the same locale (fr-FR)" in result.stderr
 
 
@@ -404,7 +396,7 @@ text = { default = "Class moved", fe = "Cours déplacé" }
     result = cli("lint", "../project/calendar.toml", "--start", "2027-03-01", "--end", "2027-03-20")
     assert result.exit_code == 1
     (error,) = [line for line in result.stderr.splitlines() if ": error: " in line]
-    assert error.startswith(f"../project/calendar.toml:{line_of(path, 'fe = ')}: error: ")
+    assert error.startswith(f"../project/calendar.toml:{only_line_of(path, 'fe = ')}: error: ")
     assert (
         "post 'class' occurrence 2027-03-09 text: fe: no segment uses it; did you mean fr?" in error
     )

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from calendar_text import only_line_of, write_calendar
 from click.testing import CliRunner
 from PIL import Image
 
@@ -92,16 +93,7 @@ def mp4(size: int) -> bytes:
 
 
 def write(project: Path, posts: str, files: dict[str, bytes] | None = None) -> Path:
-    for name, data in (files or {}).items():
-        (project / name).write_bytes(data)
-    path = project / "calendar.toml"
-    path.write_text(HEAD + posts, encoding="utf-8")
-    return path
-
-
-def line_of(path: Path, needle: str) -> int:
-    (number,) = [n for n, line in enumerate(path.read_text().splitlines(), 1) if needle in line]
-    return number
+    return write_calendar(project, HEAD + posts, files)
 
 
 def cli(*args: str):
@@ -129,7 +121,7 @@ def test_a_text_too_long_names_file_line_and_the_post_once(project, command):
     result = cli(command, "../project/calendar.toml", *RANGE, *extra)
     assert result.exit_code == 1, result.output
     (error,) = errors_of(result.stderr)
-    line = line_of(path, "text = ")
+    line = only_line_of(path, "text = ")
     assert error.startswith(f"../project/calendar.toml:{line}: error: post 'essay' ")
     assert "for segment 'paris' on channel 'short'" in error
     assert "text is 31 characters" in error
@@ -158,7 +150,7 @@ def test_an_oversized_media_file_names_its_line_and_the_post_once(project, comma
     result = cli(command, "../project/calendar.toml", *RANGE, *extra)
     assert result.exit_code == 1, result.output
     (error,) = errors_of(result.stderr)
-    line = line_of(path, "clip.mp4")
+    line = only_line_of(path, "clip.mp4")
     assert error.startswith(f"../project/calendar.toml:{line}: error: post 'gallery' ")
     assert "for segment 'paris' on channel 'strict' (strict)" in error
     assert "video is 5000 bytes, over the limit of 1000 bytes" in error
@@ -170,7 +162,7 @@ def test_media_the_network_refuses_name_the_media_line_and_the_post_once(project
     path = write(project, posts, {name: png() for name in ("a.png", "b.png", "c.png")})
     result = cli("lint", "../project/calendar.toml", *RANGE)
     (error,) = errors_of(result.stderr)
-    assert error.startswith(f"../project/calendar.toml:{line_of(path, 'media = [')}: error: ")
+    assert error.startswith(f"../project/calendar.toml:{only_line_of(path, 'media = [')}: error: ")
     assert "3 images; strict takes at most 2 per post" in error
     assert error.count("gallery") == 1
 
@@ -180,7 +172,7 @@ def test_a_file_that_is_no_image_is_named_on_its_line_when_loaded(project):
     result = cli("plan", "../project/calendar.toml", *RANGE)
     assert result.exit_code == 1
     (error,) = errors_of(result.stderr)
-    assert error.startswith(f"../project/calendar.toml:{line_of(path, 'a.png')}: error: ")
+    assert error.startswith(f"../project/calendar.toml:{only_line_of(path, 'a.png')}: error: ")
     assert "is not a JPEG, PNG, WebP or GIF image or an MP4 video" in error
     assert error.count("gallery") == 1
 
@@ -192,7 +184,7 @@ def test_the_python_api_raises_a_plan_error_with_the_located_problem(project):
         socialsched.plan(calendar, DAY, DAY)
     assert isinstance(caught.value, CalendarError)
     (problem,) = caught.value.problems
-    assert (problem.file, problem.line) == (path, line_of(path, "text = "))
+    assert (problem.file, problem.line) == (path, only_line_of(path, "text = "))
     problems: list[Problem] = []
     assert list(Planner(calendar).plan(date(2027, 3, 2), date(2027, 3, 2), problems=problems)) == []
     assert problems == [problem]
@@ -235,6 +227,6 @@ def test_an_alt_text_that_fails_to_render_names_the_post_and_segment_once(projec
     result = cli("lint", "../project/calendar.toml", *RANGE)
     assert result.exit_code == 1
     (error,) = errors_of(result.stderr)
-    assert error.startswith(f"../project/calendar.toml:{line_of(path, 'media = [')}: error: ")
+    assert error.startswith(f"../project/calendar.toml:{only_line_of(path, 'media = [')}: error: ")
     assert "undefined variable ('nope' is undefined)" in error
     assert error.count("gallery") == 1 and error.count("paris") == 1
