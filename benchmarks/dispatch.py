@@ -48,9 +48,9 @@ import sqlalchemy
 from _mark_cost import mark_rows
 from _synthetic import calendar, deliveries
 
+from socialsched.adapters.registry import adapter_class
 from socialsched.journal import Journal
 from socialsched.model import Channel
-from socialsched.registry import adapter_class
 from socialsched.runner import Runner
 from socialsched.store import Store
 

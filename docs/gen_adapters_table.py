@@ -3,7 +3,7 @@
     python docs/gen_adapters_table.py            # rewrite docs/adapters.md
     python docs/gen_adapters_table.py --check    # exit 1 if docs/adapters.md is stale
 
-The table is built from `socialsched.registry.available_adapters()`, so it lists the
+The table is built from `socialsched.adapters.registry.available_adapters()`, so it lists the
 built-in adapters and every installed plugin; install all of `plugins/*` before
 regenerating. tests/test_adapters_doc.py fails when the committed file drifts.
 """
@@ -16,8 +16,8 @@ from importlib.metadata import distributions, packages_distributions
 from pathlib import Path
 
 from socialsched.adapters import Adapter, in_doubt_guarantee
+from socialsched.adapters.registry import ENTRY_POINT_GROUP, available_adapters
 from socialsched.media import MediaLimits
-from socialsched.registry import ENTRY_POINT_GROUP, available_adapters
 
 DOC = Path(__file__).with_name("adapters.md")
 COLUMNS = (

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from socialsched.adapters import Adapter, Capabilities
+from socialsched.adapters.registry import available_adapters
 from socialsched.media import MediaLimits
-from socialsched.registry import available_adapters
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "adapters.md"

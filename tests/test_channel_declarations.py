@@ -14,8 +14,8 @@ from test_loader import line_of
 
 from socialsched import CalendarError, hookimpl, load, plugins
 from socialsched.adapters import Adapter, Capabilities, ConsoleAdapter, JsonlAdapter, Receipt
+from socialsched.adapters.webhook import WebhookAdapter
 from socialsched.cli import main
-from socialsched.webhook import WebhookAdapter
 
 HEAD = """
 [[segment]]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from socialsched.adapters import ConsoleAdapter, JsonlAdapter
+from socialsched.adapters.webhook import IDEMPOTENCY_HEADER, WebhookAdapter
 from socialsched.model import Channel
 from socialsched.testing import AdapterContract, Arrived, LocalServer, Reply, key_in_text
-from socialsched.webhook import IDEMPOTENCY_HEADER, WebhookAdapter
 
 
 class FlakyStream(io.StringIO):

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import yaml
 from cli_commands import resolve
-
 from socialsched.best_times import DEFAULT_MIN_SAMPLES, DEFAULT_TOP, SCORE_COUNTS
-from socialsched.cli import main
-from socialsched.engagement import COUNTS
 from socialsched.reports import BY
+
+from socialsched.adapters.engagement import COUNTS
+from socialsched.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = (ROOT / "docs" / "analytics.md").read_text(encoding="utf-8")

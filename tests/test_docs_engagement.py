@@ -9,8 +9,8 @@ import re
 import pytest
 from test_docs_networks import page_text
 
-from socialsched.engagement import COUNTS
-from socialsched.registry import adapter_class
+from socialsched.adapters.engagement import COUNTS
+from socialsched.adapters.registry import adapter_class
 
 # The networks whose pages have the section so far (issue 23); the others join as their
 # adapters learn engagement.

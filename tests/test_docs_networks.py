@@ -19,11 +19,11 @@ import pytest
 import yaml
 from cli_commands import resolve, socialsched_commands
 from click.testing import CliRunner
+from socialsched.destinations import ANY_SECRET, Destination
 
 from socialsched import plugins
 from socialsched.adapters import Adapter, WebhookAudienceAdapter
 from socialsched.cli import main
-from socialsched.destinations import ANY_SECRET, Destination
 from socialsched.model import Channel
 from socialsched.runner import on_doubt
 from socialsched.testing import sample_image
@@ -226,8 +226,8 @@ def secret_calls(tree: ast.AST) -> set[str]:
 
 def source_trees(cls: type[Adapter]) -> list[ast.AST]:
     """What the adapter's code is: a plugin's whole package; for each class of the core
-    in its bases (`socialsched.adapters`, `socialsched.graph`...), that class's source
-    and the module-level functions it calls, not the module's other adapters."""
+    in its bases (`socialsched.adapters`, `socialsched.adapters.graph`...), that class's source
+    and the core's module-level functions it calls, not the module's other adapters."""
     trees: list[ast.AST] = []
     for klass in cls.__mro__:
         if klass in (Adapter, object):
@@ -242,7 +242,9 @@ def source_trees(cls: type[Adapter]) -> list[ast.AST]:
         called = {n.id for n in ast.walk(trees[-1]) if isinstance(n, ast.Name)}
         for helper in sorted(called):
             function = getattr(module, helper, None)
-            if inspect.isfunction(function) and function.__module__ == module.__name__:
+            # The core's own helpers, wherever in `socialsched.adapters` they live (the
+            # console and jsonl adapters share one), not the Python or attrs functions.
+            if inspect.isfunction(function) and function.__module__.startswith("socialsched."):
                 trees.append(ast.parse(inspect.getsource(function)))
     return trees
 

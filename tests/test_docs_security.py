@@ -15,10 +15,8 @@ import yaml
 from test_webhook_signing import message
 
 from socialsched import grants, image_safety, paths, safe_fetch, template_limits, template_work
-from socialsched.model import Channel
-from socialsched.testing import LocalServer, Reply
-from socialsched.webhook import WebhookAdapter
-from socialsched.webhook_signing import (
+from socialsched.adapters.webhook import WebhookAdapter
+from socialsched.adapters.webhook_signing import (
     ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -26,6 +24,8 @@ from socialsched.webhook_signing import (
     key_bytes,
     sign,
 )
+from socialsched.model import Channel
+from socialsched.testing import LocalServer, Reply
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "security.md"

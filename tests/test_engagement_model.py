@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from socialsched.adapters import Adapter, Capabilities
-from socialsched.engagement import COUNTS, Engagement, engagement_counts, thread_engagement
+from socialsched.adapters.engagement import COUNTS, Engagement, engagement_counts, thread_engagement
 from socialsched.model import Channel
 
 AT = datetime(2027, 1, 20, 12, 0, tzinfo=UTC)

@@ -71,7 +71,7 @@ PUBLISH = """
 import sys
 import socialsched
 from socialsched.adapters import Message
-from socialsched.registry import adapter_class
+from socialsched.adapters.registry import adapter_class
 
 calendar = socialsched.load(sys.argv[1])
 channel = calendar.channel("chat")

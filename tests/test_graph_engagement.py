@@ -1,5 +1,5 @@
-"""The shared Graph API engagement helpers (socialsched.graph_engagement) and the error
-a missing object gets (socialsched.graph.ObjectMissing)."""
+"""The shared Graph API engagement helpers (socialsched.adapters.graph_engagement) and the error
+a missing object gets (socialsched.adapters.graph.ObjectMissing)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from socialsched.adapters import PermanentError, Receipt
-from socialsched.graph import ObjectMissing, graph_error
-from socialsched.graph_engagement import (
+from socialsched.adapters.graph import ObjectMissing, graph_error
+from socialsched.adapters.graph_engagement import (
     graph_ids,
     insight_values,
     lookup_each,

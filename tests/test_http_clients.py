@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from socialsched.http_client import ChannelClient
 
 from socialsched.adapters import Adapter, Message
-from socialsched.http_client import ChannelClient
 from socialsched.http_receiver import Receiver
 from socialsched.model import Channel
 
@@ -25,7 +25,7 @@ SHORTCUTS = {"request", "get", "post", "put", "patch", "delete", "head", "option
 #: Files allowed to call them, and why.
 ALLOWED = {
     # The test kit's fake Graph API fetches a media URL once per container, as Meta does.
-    "src/socialsched/graph_testing.py",
+    "src/socialsched/adapters/graph_testing.py",
 }
 
 
@@ -90,7 +90,7 @@ def _granted(**secrets: str) -> dict[str, str]:
 
 
 def _webhook(url: str) -> Adapter:
-    from socialsched.webhook import WebhookAdapter
+    from socialsched.adapters.webhook import WebhookAdapter
 
     channel = Channel(
         name="hook",

@@ -14,8 +14,9 @@ import pytest
 
 from socialsched import hookspecs, plugins
 from socialsched.adapters import Adapter, Capabilities, Message
+from socialsched.adapters.plugins import media_host
 from socialsched.media import Media, MediaLimits
-from socialsched.media_hosts import FolderMediaHost, MediaHostError, hosted, media_host
+from socialsched.media_hosts import FolderMediaHost, MediaHostError, hosted
 from socialsched.model import Channel
 from socialsched.testing import sample_image, serve_folder
 

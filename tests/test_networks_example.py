@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from socialsched import load, plan
+from socialsched.adapters.registry import available_adapters
 from socialsched.cli import main
-from socialsched.registry import available_adapters
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "networks" / "calendar.toml"
 NETWORKS = {"slack", "discord", "email", "facebook", "x", "linkedin"}

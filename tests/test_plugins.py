@@ -14,8 +14,8 @@ from typing import ClassVar
 import pytest
 from click.testing import CliRunner
 
-from socialsched import Calendar, Channel, PlanError, Post, Segment, hookimpl, plugins, registry
-from socialsched.adapters import Adapter, Capabilities, Receipt, TransientError
+from socialsched import Calendar, Channel, PlanError, Post, Segment, hookimpl, plugins
+from socialsched.adapters import Adapter, Capabilities, Receipt, TransientError, registry
 from socialsched.audiences import Audience
 from socialsched.cli import main
 from socialsched.errors import CalendarError, SocialschedError

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from socialsched.adapters import Adapter, Capabilities, CredentialsRejected, Message, Receipt
+from socialsched.adapters.webhook import verify_signature
 from socialsched.model import Calendar, Channel, Post, Segment
 from socialsched.preflight import ChannelCheck, check_channel, check_channels
 from socialsched.testing import LocalServer, Reply
-from socialsched.webhook import verify_signature
 
 KEY = "whsec_cHJlZmxpZ2h0LWtleS0wMTIzNDU2Nzg5"  # Standard Webhooks form
 

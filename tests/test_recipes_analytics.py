@@ -24,13 +24,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from socialsched.collect import Collector
 
 import socialsched
 from socialsched.adapters import Adapter, Capabilities, Message, Receipt
+from socialsched.adapters.engagement import COUNTS, Engagement
+from socialsched.adapters.registry import adapter_class
 from socialsched.cli import main
-from socialsched.collect import Collector
-from socialsched.engagement import COUNTS, Engagement
-from socialsched.registry import adapter_class
 from socialsched.runner import Runner
 from socialsched.store import Store
 

@@ -25,7 +25,7 @@ from test_collect_mastodon import (
 )
 from test_collect_mastodon import server as server  # the fixture
 
-from socialsched.engagement import COUNTS
+from socialsched.adapters.engagement import COUNTS
 
 NAMES = {"likes": "favourites_count", "reposts": "reblogs_count", "replies": "replies_count"}
 

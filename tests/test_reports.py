@@ -18,8 +18,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from socialsched.engagement import COUNTS, Engagement
 from socialsched.reports import (
     BY,
     Observation,
@@ -30,6 +28,8 @@ from socialsched.reports import (
     to_json,
     to_table,
 )
+
+from socialsched.adapters.engagement import COUNTS, Engagement
 
 ZONES = {"madrid": "Europe/Madrid", "new-york": "America/New_York", "tokyo": "Asia/Tokyo"}
 COUNTRIES = {"madrid": "ES", "new-york": "US", "tokyo": "JP"}

@@ -20,16 +20,16 @@ from socialsched.adapters import (
     PermanentError,
     TransientError,
 )
-from socialsched.audiences import Audience
-from socialsched.media import Media
-from socialsched.model import Channel
-from socialsched.testing import LocalServer, Reply
-from socialsched.webhook import (
+from socialsched.adapters.webhook import (
     SignatureError,
     WebhookAdapter,
     parse_retry_after,
     verify_signature,
 )
+from socialsched.audiences import Audience
+from socialsched.media import Media
+from socialsched.model import Channel
+from socialsched.testing import LocalServer, Reply
 
 KEY = "whsec_" + base64.b64encode(b"test-key-0123456789abcdef").decode()
 ENV = {"SOCIALSCHED_SECRET_HOOK_KEY": KEY}

@@ -15,17 +15,17 @@ import pytest
 import standardwebhooks
 
 from socialsched.adapters import CredentialsRejected, Message, PermanentError, TransientError
-from socialsched.audiences import Audience
-from socialsched.model import Channel
-from socialsched.testing import LocalServer, Reply
-from socialsched.webhook import WebhookAdapter, verify_signature
-from socialsched.webhook_signing import (
+from socialsched.adapters.webhook import WebhookAdapter, verify_signature
+from socialsched.adapters.webhook_signing import (
     SignatureError,
     SigningKeyError,
     key_bytes,
     new_key,
     sign,
 )
+from socialsched.audiences import Audience
+from socialsched.model import Channel
+from socialsched.testing import LocalServer, Reply
 
 RAW = bytes(range(32))
 KEY = "whsec_" + base64.b64encode(RAW).decode()

@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from socialsched.adapters.registry import UnknownAdapterError, adapter_class
+
 from .errors import Problem
 from .model import Calendar, Delivery
-from .registry import UnknownAdapterError, adapter_class
 
 #: Documented posting limits per account, by adapter name: (posts, window in seconds).
 NETWORK_RATES: dict[str, tuple[int, int]] = {

@@ -7,12 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from socialsched.adapters.registry import UnknownAdapterError, adapter_class
+
 from .adapters import Adapter
 from .audiences import Audience
 from .errors import Problem
 from .line_index import LineIndex
 from .paths import PathRefused, confined
-from .registry import UnknownAdapterError, adapter_class
 
 
 def check_adapters(

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from socialsched.adapters.engagement import Engagement
+
     from .adapters import AdapterError, Message, Receipt
-    from .engagement import Engagement
     from .model import Channel, Delivery, Segment
 
 PROJECT_NAME = "socialsched"

@@ -116,11 +116,13 @@ class FolderMediaHost:
                 (self.folder / name).unlink()
 
 
-def media_host(settings: Mapping[str, Any] | None) -> MediaHost:
-    """The host a channel's `media_host` table describes (`MediaHostError` when it
-    names none, an unknown kind or is incomplete)."""
-    from . import plugins
-
+def media_host(
+    settings: Mapping[str, Any] | None, factories: Mapping[str, MediaHostFactory]
+) -> MediaHost:
+    """The host a channel's `media_host` table describes, built by the factory of its
+    kind in `factories` (`MediaHostError` when it names none, an unknown kind or is
+    incomplete). `socialsched.plugins.media_host(settings)` passes the factories that
+    socialsched and its plugins provide."""
     if not settings:
         raise MediaHostError(
             "this network fetches media from a URL: set settings.media_host = "
@@ -130,7 +132,6 @@ def media_host(settings: Mapping[str, Any] | None) -> MediaHost:
         raise MediaHostError("settings.media_host must be a table")
     options = dict(settings)
     kind = str(options.pop("kind", DEFAULT_KIND))
-    factories = plugins.media_hosts()
     if kind not in factories:
         raise MediaHostError(
             f"unknown media_host kind {kind!r} (installed: {', '.join(sorted(factories))})"

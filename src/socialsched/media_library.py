@@ -117,7 +117,7 @@ def byte_cap(calendar: Calendar) -> int:
     """The most bytes read of one media file or URL of `calendar`: the largest any of
     its channels' networks accepts (at least `UNDECLARED_MEDIA_BYTES`, since images
     are fitted down), never over `MAX_FILE_BYTES`."""
-    from .registry import adapter_class
+    from socialsched.adapters.registry import adapter_class
 
     largest = UNDECLARED_MEDIA_BYTES
     for channel in calendar.channels:

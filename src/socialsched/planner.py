@@ -15,7 +15,10 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from . import plugins, series, volume
+from socialsched.adapters import plugins
+from socialsched.adapters.registry import adapter_class
+
+from . import series, volume
 from .adapters import Adapter, Message
 from .audiences import Audience, resolve_audience
 from .errors import PlanError, Problem, RenderError, SocialschedError
@@ -26,7 +29,6 @@ from .model import Calendar, Channel, Delivery, Post, Segment
 from .plans import Plan, Route, Slot, Timing, delivery_id
 from .post_problems import LocatedPlanError, route_error, text_key
 from .queue_plan import QueuePin, QueuePlanner
-from .registry import adapter_class
 from .render import Renderer
 from .route_extras import PlannedRoute as _Route
 from .route_extras import RouteExtras

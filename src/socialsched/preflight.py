@@ -18,6 +18,8 @@ from typing import Any
 
 import attrs
 
+from socialsched.adapters.registry import adapter_class
+
 from .adapters import (
     Adapter,
     AdapterError,
@@ -29,7 +31,6 @@ from .adapters import (
 from .grants import GrantError, not_granted_message, read_secret, secret_variable
 from .model import Calendar, Channel
 from .redaction import redact
-from .registry import adapter_class
 from .store.approvals import Approval, describe_unapproved, unapproved
 
 OK = "ok"

@@ -21,7 +21,8 @@ import jinja2.meta
 from jinja2 import StrictUndefined, pass_context
 from jinja2.sandbox import SecurityError
 
-from . import plugins
+from socialsched.adapters import plugins
+
 from .errors import RenderError
 from .locale_keys import locale_chain, lookup
 from .model import Calendar, Channel, Post, Segment

@@ -33,6 +33,9 @@ import attrs
 from apscheduler.jobstores.base import JobLookupError
 from sqlalchemy.exc import SQLAlchemyError
 
+from socialsched.adapters.receipts import Receipts
+from socialsched.adapters.registry import adapter_class
+
 from .adapters import (
     Adapter,
     AdapterError,
@@ -52,9 +55,7 @@ from .errors import SocialschedError
 from .journal import Journal
 from .model import Channel
 from .policy import Rate, retry_delay
-from .receipts import Receipts
 from .redaction import redact
-from .registry import adapter_class
 from .signal_safe import nap
 from .store import (
     CREDENTIALS_REJECTED,

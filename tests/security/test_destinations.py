@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from socialsched.destinations import DestinationError, origin
 
 from socialsched.adapters import MissingSecretError, PermanentError
-from socialsched.destinations import DestinationError, origin
+from socialsched.adapters.registry import adapter_class
 from socialsched.model import Channel
-from socialsched.registry import adapter_class
 from socialsched.testing import grant
 
 EVIL = "https://evil.example"

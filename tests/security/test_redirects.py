@@ -10,10 +10,10 @@ import base64
 
 import httpx
 import pytest
+from socialsched.redirects import CrossOriginRedirect, refuse_cross_origin_redirects
 
 from socialsched.adapters import AdapterError
 from socialsched.model import Channel
-from socialsched.redirects import CrossOriginRedirect, refuse_cross_origin_redirects
 from socialsched.testing import AdapterContract, LocalServer, Reply, grant
 
 TOKEN = "tok-redirect-0123456789"
@@ -65,7 +65,7 @@ def test_the_hook_lets_a_redirect_within_the_origin_through():
 
 
 def test_the_webhook_adapter_never_follows_a_redirect():
-    from socialsched.webhook import WebhookAdapter
+    from socialsched.adapters.webhook import WebhookAdapter
 
     with LocalServer() as source, LocalServer() as target:
         redirecting(source, target)

@@ -154,8 +154,8 @@ def test_the_python_api_has_the_limit_too(tmp_path):
 
 
 def test_an_adapter_may_declare_its_own_post_rate(tmp_path, monkeypatch):
+    from socialsched.adapters.registry import adapter_class
     from socialsched.lint import lint
-    from socialsched.registry import adapter_class
 
     calendar = load(flood_calendar(tmp_path / "cal", 3))
     assert [p for p in lint(calendar, START, START) if "posts in" in p.message] == []

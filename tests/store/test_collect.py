@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 from conftest import Recorder, calendar, post, segment
+from socialsched.collect import Collector
 
 from socialsched import store as store_module
 from socialsched.adapters import Capabilities, Receipt, TransientError
-from socialsched.collect import Collector
-from socialsched.engagement import Engagement
+from socialsched.adapters.engagement import Engagement
 from socialsched.model import Channel, Post, RunnerSettings
 from socialsched.runner import Runner
 

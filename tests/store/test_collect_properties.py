@@ -12,13 +12,13 @@ from pathlib import Path
 import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from socialsched.collect import Collector
+from socialsched.tables import deliveries
 
 from socialsched.adapters import Adapter, Capabilities
-from socialsched.collect import Collector
-from socialsched.engagement import Engagement
+from socialsched.adapters.engagement import Engagement
 from socialsched.model import Calendar, Channel, RunnerSettings, Segment
 from socialsched.store import Store
-from socialsched.tables import deliveries
 
 START = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
 HOURS = (1, 2, 6, 24, 72, 168)

@@ -16,9 +16,9 @@ from conftest import Recorder, calendar, post
 from sqlalchemy.exc import OperationalError
 
 from socialsched.adapters import Capabilities
+from socialsched.adapters.receipts import RECOVERED
 from socialsched.journal import STATE_FOLDER, Entry, Journal, default_state_dir
 from socialsched.model import Channel
-from socialsched.receipts import RECOVERED
 from socialsched.runner import Runner
 
 SETTINGS = {"path": "/nonexistent/feed.jsonl"}

@@ -21,11 +21,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 from conftest import calendar, post, segment
+from socialsched.collect import Collector
 from test_reports_store import Answering
 
+from socialsched.adapters.engagement import COUNTS
 from socialsched.cli import main
-from socialsched.collect import Collector
-from socialsched.engagement import COUNTS
 from socialsched.model import Channel
 from socialsched.runner import Runner
 from socialsched.store import Store

@@ -21,18 +21,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 from conftest import Clock, Recorder, calendar, post, segment
+from socialsched.collect import Collector
+from socialsched.observations import observations_from_store
+from socialsched.reports import report
+from socialsched.tables import segment_markets
 from sqlalchemy import delete
 
 from socialsched.adapters import Capabilities, Receipt
+from socialsched.adapters.engagement import COUNTS, Engagement
 from socialsched.cli import main
-from socialsched.collect import Collector
-from socialsched.engagement import COUNTS, Engagement
 from socialsched.model import Channel
-from socialsched.observations import observations_from_store
-from socialsched.reports import report
 from socialsched.runner import Runner
 from socialsched.store import Store
-from socialsched.tables import segment_markets
 
 MADRID = segment("madrid", "Europe/Madrid", "ES")
 NEW_YORK = segment("new-york", "America/New_York", "US")

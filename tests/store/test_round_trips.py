@@ -15,14 +15,14 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import PG_URL, Recorder, calendar, post, segment
+from socialsched.tables import activity
 from sqlalchemy import event
 
+from socialsched.adapters.receipts import Receipts
 from socialsched.journal import Entry, Journal
 from socialsched.model import Channel
-from socialsched.receipts import Receipts
 from socialsched.runner import Runner
 from socialsched.store.round_trips import ServerRestarted, finish_statement
-from socialsched.tables import activity
 
 SEGMENTS = [segment(f"s{number}") for number in range(12)]
 

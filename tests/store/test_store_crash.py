@@ -20,7 +20,7 @@ import sqlalchemy
 from calendar_text import numbered_posts, numbered_segments
 from conftest import PG_URL, require_postgres
 
-from socialsched.receipts import RECOVERED
+from socialsched.adapters.receipts import RECOVERED
 from socialsched.store import Store
 
 SEGMENTS = 12

@@ -16,9 +16,9 @@ from sqlalchemy import event
 
 from socialsched import store as store_module
 from socialsched.adapters import PermanentError, QuotaReached, TransientError
+from socialsched.adapters.registry import adapter_class
 from socialsched.model import Channel
 from socialsched.policy import Rate, RateError, retry_delay
-from socialsched.registry import adapter_class
 from socialsched.runner import Runner
 
 

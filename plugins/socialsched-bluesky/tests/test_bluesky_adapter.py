@@ -14,9 +14,9 @@ from socialsched_bluesky import BlueskyAdapter
 from socialsched_bluesky.adapter import find_spans, record_key
 
 from socialsched.adapters import Message, PermanentError, Receipt, TransientError
+from socialsched.adapters.registry import adapter_class
 from socialsched.audiences import Audience
 from socialsched.model import Channel
-from socialsched.registry import adapter_class
 
 SERVICE = "https://pds.example"
 XRPC = f"{SERVICE}/xrpc"

@@ -17,7 +17,7 @@ from socialsched_bluesky import BlueskyAdapter
 from test_bluesky_adapter import APP_PASSWORD, DID, NOW, make_adapter
 
 from socialsched.adapters import PermanentError, Receipt, TransientError
-from socialsched.engagement import Engagement
+from socialsched.adapters.engagement import Engagement
 
 PUBLIC_APPVIEW = "https://public.api.bsky.app"
 GET_POSTS = f"{PUBLIC_APPVIEW}/xrpc/app.bsky.feed.getPosts"

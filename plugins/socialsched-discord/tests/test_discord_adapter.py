@@ -23,10 +23,10 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
+from socialsched.adapters.registry import available_adapters
 from socialsched.audiences import Audience
 from socialsched.media import Media
 from socialsched.model import Channel
-from socialsched.registry import available_adapters
 from socialsched.testing import sample_image, sample_video
 
 FR_URL = "https://discord.com/api/webhooks/111/frtokenpart"

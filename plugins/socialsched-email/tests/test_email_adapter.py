@@ -26,10 +26,10 @@ from socialsched.adapters import (
     PermanentError,
     TransientError,
 )
+from socialsched.adapters.registry import available_adapters
 from socialsched.audiences import Audience
 from socialsched.media import Media
 from socialsched.model import Channel
-from socialsched.registry import available_adapters
 
 HOST = "127.0.0.1"
 USER, PASSWORD = "mailer", "s3cret-pass-phrase"

@@ -15,9 +15,9 @@ import respx
 from socialsched_facebook import FacebookPageAdapter
 
 from socialsched.adapters import Message, PermanentError, Receipt, TransientError
+from socialsched.adapters.registry import available_adapters
 from socialsched.audiences import Audience
 from socialsched.model import Channel
-from socialsched.registry import available_adapters
 
 TOKEN = "EAAGpagetoken0123456789"
 ENV = {"SOCIALSCHED_SECRET_FB_PAGE_TOKEN": TOKEN}

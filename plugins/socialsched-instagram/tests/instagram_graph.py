@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from socialsched.graph_testing import FakeContainerApi
+from socialsched.adapters.graph_testing import FakeContainerApi
 
 USER = "17841400000000042"
 

@@ -11,9 +11,9 @@ import respx
 from socialsched_mastodon import MastodonAdapter
 
 from socialsched.adapters import Message, PermanentError, Receipt, TransientError
+from socialsched.adapters.registry import adapter_class
 from socialsched.audiences import Audience
 from socialsched.model import Channel
-from socialsched.registry import adapter_class
 
 INSTANCE = "https://social.example"
 TOKEN = "s3cr3t-mastodon-token"

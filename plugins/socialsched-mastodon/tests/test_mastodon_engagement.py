@@ -13,7 +13,7 @@ from socialsched_mastodon import MastodonAdapter
 from test_mastodon_adapter import INSTANCE, NOW, TOKEN, make_adapter
 
 from socialsched.adapters import CredentialsRejected, Receipt, TransientError
-from socialsched.engagement import Engagement
+from socialsched.adapters.engagement import Engagement
 
 STATUSES = f"{INSTANCE}/api/v1/statuses"
 

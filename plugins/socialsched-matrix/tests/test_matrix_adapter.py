@@ -27,10 +27,10 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
+from socialsched.adapters.registry import adapter_class
 from socialsched.audiences import Audience
 from socialsched.media import Media
 from socialsched.model import Channel
-from socialsched.registry import adapter_class
 from socialsched.testing import sample_image, sample_video
 
 TOKEN = "syt_c2VjcmV0_token_value"

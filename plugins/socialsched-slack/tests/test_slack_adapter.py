@@ -25,10 +25,10 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
+from socialsched.adapters.registry import available_adapters
 from socialsched.audiences import Audience
 from socialsched.media import Media
 from socialsched.model import Channel
-from socialsched.registry import available_adapters
 from socialsched.testing import sample_image, sample_video
 
 FR_URL = "https://hooks.slack.com/services/T000/B000/frsecretpart"

@@ -24,9 +24,9 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
+from socialsched.adapters.registry import adapter_class
 from socialsched.audiences import Audience
 from socialsched.model import Channel
-from socialsched.registry import adapter_class
 from socialsched.testing import sample_image, sample_video
 
 TOKEN = "123456789:AAH-s3cr3t_TokenValue"

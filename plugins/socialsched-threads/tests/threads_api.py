@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from socialsched.graph_testing import FakeContainerApi
+from socialsched.adapters.graph_testing import FakeContainerApi
 
 USER = "27841400000000042"
 

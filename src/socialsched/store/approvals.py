@@ -67,7 +67,7 @@ def channel_destinations(
     """{secret name: origin} where `channel` sends its secrets now, as its installed
     adapter declares (`Adapter.destinations`); empty for a channel with no secrets
     (console, jsonl), which needs no approval."""
-    from ..registry import adapter_class
+    from socialsched.adapters.registry import adapter_class
 
     return adapter_class(channel.adapter).destinations(channel, environ)
 

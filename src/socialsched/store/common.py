@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .. import plugins
+from socialsched.adapters import plugins
+
 from ..errors import SocialschedError
 
 DEFAULT_DB = "socialsched.db"

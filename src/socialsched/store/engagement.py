@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 
-from ..engagement import COUNTS
+from socialsched.adapters.engagement import COUNTS
+
 from ..media_store import dialect_insert
 from ..model import DEFAULT_COLLECT_AFTER
 from ..tables import (

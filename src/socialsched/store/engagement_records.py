@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from ..engagement import COUNTS, Engagement
+from socialsched.adapters.engagement import COUNTS, Engagement
 
 
 @attrs.frozen

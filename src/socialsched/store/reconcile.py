@@ -24,7 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import NullType
 
-from .. import plugins
+from socialsched.adapters import plugins
+
 from ..media import Media
 from ..media_store import (
     store_media,

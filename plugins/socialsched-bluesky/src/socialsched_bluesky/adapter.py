@@ -37,6 +37,9 @@ from atproto.exceptions import (
     RequestErrorBase,
     UnauthorizedError,
 )
+from socialsched.destinations import ANY_SECRET, Destination, declare
+from socialsched.redirects import CrossOriginRedirect, refuse_cross_origin_redirects
+from socialsched.safe_fetch import Fetcher, FetchRefused
 
 from socialsched.adapters import (
     Adapter,
@@ -48,12 +51,9 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
-from socialsched.destinations import ANY_SECRET, Destination, declare
-from socialsched.engagement import Engagement
+from socialsched.adapters.engagement import Engagement
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
-from socialsched.redirects import CrossOriginRedirect, refuse_cross_origin_redirects
-from socialsched.safe_fetch import Fetcher, FetchRefused
 
 from .engagement import BATCH, DEFAULT_APPVIEW, ENGAGEMENT, appview_url, post_engagement
 

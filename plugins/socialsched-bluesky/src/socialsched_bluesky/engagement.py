@@ -17,9 +17,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-from socialsched.adapters import PermanentError, TransientError
-from socialsched.engagement import Engagement
 from socialsched.safe_fetch import Fetcher, FetchRefused
+
+from socialsched.adapters import PermanentError, TransientError
+from socialsched.adapters.engagement import Engagement
 
 if TYPE_CHECKING:
     from .adapter import BlueskyAdapter

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from socialsched.destinations import ANY_SECRET, Destination, declare
+from socialsched.http_client import ChannelClient
 
 from socialsched.adapters import (
     Adapter,
@@ -23,11 +25,15 @@ from socialsched.adapters import (
     TransientError,
     read_media,
 )
-from socialsched.destinations import ANY_SECRET, Destination, declare
-from socialsched.engagement import Engagement
-from socialsched.graph import error_codes, graph_error, graph_failed, graph_request, graph_time
-from socialsched.graph_engagement import GRAPH_BATCH
-from socialsched.http_client import ChannelClient
+from socialsched.adapters.engagement import Engagement
+from socialsched.adapters.graph import (
+    error_codes,
+    graph_error,
+    graph_failed,
+    graph_request,
+    graph_time,
+)
+from socialsched.adapters.graph_engagement import GRAPH_BATCH
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
 

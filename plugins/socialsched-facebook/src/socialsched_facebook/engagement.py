@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from socialsched.adapters import Receipt
-from socialsched.engagement import Engagement
-from socialsched.graph_engagement import (
+from socialsched.adapters.engagement import Engagement
+from socialsched.adapters.graph_engagement import (
     Get,
     graph_ids,
     insight_values,

@@ -9,8 +9,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from socialsched.adapters import CredentialsRejected, PermanentError, Receipt
-from socialsched.engagement import Engagement
-from socialsched.graph_engagement import GRAPH_BATCH, Get, graph_ids, insight_values, lookup_many
+from socialsched.adapters.engagement import Engagement
+from socialsched.adapters.graph_engagement import (
+    GRAPH_BATCH,
+    Get,
+    graph_ids,
+    insight_values,
+    lookup_many,
+)
 
 #: The counts a media gives at once (its owner sees them even when hidden from others).
 FIELDS = "like_count,comments_count"

@@ -12,6 +12,14 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 import httpx
+from socialsched.destinations import (
+    ANY_SECRET,
+    Destination,
+    DestinationError,
+    declare,
+    origin,
+)
+from socialsched.http_client import ChannelClient
 
 from socialsched.adapters import (
     Adapter,
@@ -23,15 +31,7 @@ from socialsched.adapters import (
     TransientError,
     retry_after_seconds,
 )
-from socialsched.destinations import (
-    ANY_SECRET,
-    Destination,
-    DestinationError,
-    declare,
-    origin,
-)
-from socialsched.engagement import Engagement
-from socialsched.http_client import ChannelClient
+from socialsched.adapters.engagement import Engagement
 from socialsched.media import Media
 from socialsched.model import Channel
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 
 from socialsched.adapters import Receipt
-from socialsched.engagement import Engagement
+from socialsched.adapters.engagement import Engagement
 
 #: Posts named in one call (LinkedIn documents no larger list for either endpoint).
 BATCH = 20

@@ -33,6 +33,7 @@ import attrs
 import babel
 import httpx
 import regex
+from socialsched.destinations import ANY_SECRET, Destination, declare
 
 from socialsched import safe_fetch
 from socialsched.adapters import (
@@ -45,9 +46,8 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
+from socialsched.adapters.engagement import Engagement
 from socialsched.audiences import Audience
-from socialsched.destinations import ANY_SECRET, Destination, declare
-from socialsched.engagement import Engagement
 from socialsched.media import IMAGE_TYPES, VIDEO_TYPES, Media, MediaLimits
 from socialsched.model import Channel
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from socialsched.adapters import TransientError
-from socialsched.engagement import Engagement
+from socialsched.adapters.engagement import Engagement
 
 if TYPE_CHECKING:
     from .adapter import MastodonAdapter

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from socialsched.adapters import Capabilities, CredentialsRejected, Message, Receipt
 from socialsched.destinations import ANY_SECRET, Destination, declare
-from socialsched.engagement import Engagement
-from socialsched.graph import ContainerPublisher
+
+from socialsched.adapters import Capabilities, CredentialsRejected, Message, Receipt
+from socialsched.adapters.engagement import Engagement
+from socialsched.adapters.graph import ContainerPublisher
 from socialsched.media import Media, MediaLimits
 
 from . import engagement as _engagement

@@ -12,6 +12,9 @@ from typing import Any
 
 import httpx
 import oauthlib.oauth1
+from socialsched.destinations import ANY_SECRET, Destination, declare
+from socialsched.http_client import ChannelClient
+from socialsched.redaction import hide_secret
 
 from socialsched.adapters import (
     Adapter,
@@ -22,12 +25,9 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
-from socialsched.destinations import ANY_SECRET, Destination, declare
-from socialsched.engagement import Engagement
-from socialsched.http_client import ChannelClient
+from socialsched.adapters.engagement import Engagement
 from socialsched.media import Media
 from socialsched.model import Channel
-from socialsched.redaction import hide_secret
 
 from . import engagement as _engagement
 from .length import MAX_LENGTH, weighted_length

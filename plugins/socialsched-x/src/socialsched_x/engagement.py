@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from socialsched.adapters import Receipt
-from socialsched.engagement import Engagement
+from socialsched.adapters.engagement import Engagement
 
 #: Most post ids one `GET /2/tweets` takes.
 BATCH = 100

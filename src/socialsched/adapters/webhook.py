@@ -41,19 +41,14 @@ from typing import Any
 import attrs
 import httpx
 
-from .adapters import (
-    Adapter,
-    Capabilities,
-    CredentialsRejected,
-    Message,
-    PermanentError,
-    Receipt,
-    TransientError,
-    read_media,
-)
-from .destinations import ANY_SECRET, Destination, declare
-from .media import Media, MediaLimits
-from .model import Channel
+from socialsched.media import Media, MediaLimits
+from socialsched.model import Channel
+from socialsched.trust.destinations import ANY_SECRET, Destination, declare
+
+from .base import Adapter, read_media
+from .capabilities import Capabilities
+from .errors import CredentialsRejected, PermanentError, TransientError
+from .messages import Message, Receipt
 from .webhook_signing import (
     ID_HEADER,
     SIGNATURE_HEADER,

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from .adapters import Adapter, Message
+from .base import Adapter
 from .engagement import COUNTS, Engagement
+from .messages import Message
 
 
 class EngagementContract:

@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from .testing import Arrived, LocalServer, Reply, Request, key_in_text
+from .testing_samples import Arrived, key_in_text
+from .testing_server import LocalServer, Reply, Request
 
 #: When the fake says its posts went out: the contract kit's messages are due a minute
 #: before.

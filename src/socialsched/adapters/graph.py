@@ -19,21 +19,21 @@ from typing import Any, ClassVar
 
 import httpx
 
-from .adapters import (
-    Adapter,
+from socialsched.media_hosts import MediaHostError, hosted
+from socialsched.model import Channel
+from socialsched.trust.http_client import ChannelClient
+
+from .base import Adapter
+from .errors import (
     AdapterError,
     CannotCheck,
     CredentialsRejected,
-    Message,
     PermanentError,
     QuotaReached,
-    Receipt,
     TransientError,
     retry_after_seconds,
 )
-from .http_client import ChannelClient
-from .media_hosts import MediaHostError, hosted
-from .model import Channel
+from .messages import Message, Receipt
 
 #: Error codes of a token that was revoked, expired or never valid.
 REJECTED_TOKEN_CODES = frozenset({102, 190})

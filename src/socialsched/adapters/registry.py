@@ -5,7 +5,7 @@ from __future__ import annotations
 import pluggy
 
 from . import plugins
-from .adapters import Adapter
+from .base import Adapter
 from .plugins import ENTRY_POINT_GROUP, UnknownAdapterError
 
 

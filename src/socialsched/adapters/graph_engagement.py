@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from .adapters import Receipt
 from .graph import ObjectMissing
+from .messages import Receipt
 
 #: Most ids one Graph API multi-id lookup takes.
 GRAPH_BATCH = 50

@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from .journal import Entry, Journal
-from .store import Record, Store, describe_database_error
-from .store.round_trips import ServerRestarted
+from socialsched.journal import Entry, Journal
+from socialsched.store import Record, Store, describe_database_error
+from socialsched.store.round_trips import ServerRestarted
 
 logger = logging.getLogger("socialsched.runner")
 

@@ -25,7 +25,7 @@ import hmac
 import time
 from collections.abc import Mapping
 
-from .errors import SocialschedError
+from socialsched.errors import SocialschedError
 
 ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
