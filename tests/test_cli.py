@@ -411,20 +411,20 @@ def test_plan_prints_every_problem_of_a_broken_file():
 
 
 def test_plan_shows_a_progress_bar_only_on_a_terminal(example_calendar_path, monkeypatch):
-    from socialsched import cli
+    from socialsched.cli import progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
 
     terminal = Terminal()
-    monkeypatch.setattr(cli.sys, "stderr", terminal)
+    monkeypatch.setattr(progress.sys, "stderr", terminal)
     calendar = socialsched.load(example_calendar_path)
-    shown = cli._plan(calendar, date(2027, 1, 1), date(2027, 1, 31))
+    shown = progress.plan_with_progress(calendar, date(2027, 1, 1), date(2027, 1, 31))
     assert "planning" in terminal.getvalue()
     assert "100%" in terminal.getvalue()
 
     quiet = io.StringIO()  # not a terminal: nothing printed
-    monkeypatch.setattr(cli.sys, "stderr", quiet)
-    assert cli._plan(calendar, date(2027, 1, 1), date(2027, 1, 31)) == shown
+    monkeypatch.setattr(progress.sys, "stderr", quiet)
+    assert progress.plan_with_progress(calendar, date(2027, 1, 1), date(2027, 1, 31)) == shown
     assert quiet.getvalue() == ""

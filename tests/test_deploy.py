@@ -315,5 +315,5 @@ def test_dockerignore_keeps_what_the_image_build_installs():
         if path in ("pyproject.toml", "README.md", "deploy/socialsched.env.example")
         or path.startswith(("src/", "plugins/"))
     ]
-    assert "src/socialsched/cli.py" in needed
+    assert "src/socialsched/cli/__init__.py" in needed
     assert [path for path in needed if excluded_from_image(path)] == []

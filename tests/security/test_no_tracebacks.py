@@ -24,7 +24,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from socialsched import cli, failures
+from socialsched import failures
+from socialsched.cli import main
+from socialsched.cli import plan as plan_commands
 
 from .probe import assert_no_traceback, run_probe
 
@@ -81,7 +83,7 @@ def only_loopback() -> Any:
 
 
 def run_in_process(folder: Path, command: str) -> Any:
-    return CliRunner().invoke(cli.main, [command, str(folder / "calendar.toml"), *RANGE])
+    return CliRunner().invoke(main, [command, str(folder / "calendar.toml"), *RANGE])
 
 
 @pytest.mark.parametrize("example", EXAMPLE_NAMES)
@@ -200,8 +202,8 @@ def test_unexpected_errors_are_one_line_and_exit_1(tmp_path, monkeypatch, error,
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise error
 
-    monkeypatch.setattr(cli, "load", fail)
-    result = CliRunner().invoke(cli.main, ["plan", str(calendar)])
+    monkeypatch.setattr(plan_commands, "load", fail)
+    result = CliRunner().invoke(main, ["plan", str(calendar)])
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit)
     assert message in result.stderr
@@ -214,8 +216,10 @@ def test_an_image_library_error_is_named(tmp_path, monkeypatch):
 
     calendar = copy_example(tmp_path)
     monkeypatch.delenv(failures.DEBUG_VARIABLE, raising=False)
-    monkeypatch.setattr(cli, "load", mock.Mock(side_effect=UnidentifiedImageError("bad.png")))
-    result = CliRunner().invoke(cli.main, ["plan", str(calendar)])
+    monkeypatch.setattr(
+        plan_commands, "load", mock.Mock(side_effect=UnidentifiedImageError("bad.png"))
+    )
+    result = CliRunner().invoke(main, ["plan", str(calendar)])
     assert result.exit_code == 1
     assert "error: image error: bad.png" in result.stderr
 
@@ -223,8 +227,8 @@ def test_an_image_library_error_is_named(tmp_path, monkeypatch):
 def test_debug_variable_gives_the_traceback_back(tmp_path, monkeypatch):
     calendar = copy_example(tmp_path)
     monkeypatch.setenv(failures.DEBUG_VARIABLE, "1")
-    monkeypatch.setattr(cli, "load", mock.Mock(side_effect=ValueError("boom")))
-    result = CliRunner().invoke(cli.main, ["plan", str(calendar)])
+    monkeypatch.setattr(plan_commands, "load", mock.Mock(side_effect=ValueError("boom")))
+    result = CliRunner().invoke(main, ["plan", str(calendar)])
     assert isinstance(result.exception, ValueError)
 
 
@@ -233,8 +237,8 @@ def test_errors_from_input_are_messages_in_json_logs_too(tmp_path, monkeypatch):
 
     calendar = copy_example(tmp_path)
     monkeypatch.delenv(failures.DEBUG_VARIABLE, raising=False)
-    monkeypatch.setattr(cli, "load", mock.Mock(side_effect=MemoryError()))
-    result = CliRunner().invoke(cli.main, ["--log-format", "json", "plan", str(calendar)])
+    monkeypatch.setattr(plan_commands, "load", mock.Mock(side_effect=MemoryError()))
+    result = CliRunner().invoke(main, ["--log-format", "json", "plan", str(calendar)])
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr
     line = json.loads(result.stderr.strip().splitlines()[-1])

@@ -15,7 +15,8 @@ import pytest
 from conftest import calendar, segment
 
 import socialsched
-from socialsched import Planner, Post, Segment, cli
+from socialsched import Planner, Post, Segment
+from socialsched.cli import progress
 from socialsched.planner import CHUNK_DAYS
 from socialsched.store import Store
 
@@ -166,14 +167,14 @@ def test_the_cli_shows_scheduling_progress_chunk_by_chunk_on_a_terminal(monkeypa
             return True
 
     terminal = Terminal()
-    monkeypatch.setattr(cli.sys, "stderr", terminal)
+    monkeypatch.setattr(progress.sys, "stderr", terminal)
     cal = nightly()
     start, end = date(2027, 1, 1), date(2027, 12, 31)
-    chunks = list(cli._chunk_progress(Planner(cal).plan_chunks(start, end), start, end))
+    chunks = list(progress.chunk_progress(Planner(cal).plan_chunks(start, end), start, end))
     assert len(chunks) == 4
     assert "scheduling" in terminal.getvalue() and "100%" in terminal.getvalue()
     # A range of one chunk is over too soon for a bar.
     quiet = Terminal()
-    monkeypatch.setattr(cli.sys, "stderr", quiet)
-    one = list(cli._chunk_progress(Planner(cal).plan_chunks(start, start), start, start))
+    monkeypatch.setattr(progress.sys, "stderr", quiet)
+    one = list(progress.chunk_progress(Planner(cal).plan_chunks(start, start), start, start))
     assert len(one) == 1 and quiet.getvalue() == ""

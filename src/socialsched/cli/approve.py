@@ -1,7 +1,7 @@
 """`socialsched channels approve`: the operator approves where channels send secrets.
 
-Registered on the `channels` group of `socialsched.cli` (kept out of cli.py, which is
-large enough). See `Store.approve` and docs/security.md.
+Added to the `channels` group by `socialsched.cli.channels`. See `Store.approve` and
+docs/security.md.
 """
 
 from __future__ import annotations
@@ -11,19 +11,27 @@ from pathlib import Path
 
 import click
 
-from .approval_checks import unapproved_channels
-from .cli import _db_option, _open_store, channels_group
-from .cli_options import format_option
-from .errors import CalendarError, Problem
-from .loader import load
-from .model import Calendar
-from .store import DESTINATION_NOT_APPROVED, RUNNER_ACTOR, Approval, Hold, Store, database_url
+from socialsched.errors import CalendarError, Problem
+from socialsched.loader import load
+from socialsched.model import Calendar
+from socialsched.store import (
+    DESTINATION_NOT_APPROVED,
+    RUNNER_ACTOR,
+    Approval,
+    Hold,
+    Store,
+    database_url,
+)
+from socialsched.trust.approval_checks import unapproved_channels
+
+from .options import db_option, format_option
+from .stores import open_store
 
 
-@channels_group.command("approve")
+@click.command("approve")
 @click.argument("channels", nargs=-1, metavar="CHANNEL...")
 @click.option("--all", "approve_all", is_flag=True, help="Approve every channel in the store.")
-@_db_option
+@db_option
 @format_option("text", "json")
 def channels_approve_command(
     channels: tuple[str, ...], approve_all: bool, db: str | None, output_format: str
@@ -37,7 +45,7 @@ def channels_approve_command(
     run it where the runner's secrets are granted; only the origin is stored."""
     if bool(channels) == approve_all:
         raise click.UsageError("give CHANNEL... or --all (not both)")
-    with _open_store(db) as store:
+    with open_store(db) as store:
         approvals = store.approve_channels(None if approve_all else channels)
         resumed = _lift_holds(store, approvals)
     if output_format == "json":
@@ -106,5 +114,5 @@ def stored_approvals(db: str | None) -> dict[tuple[str, str], Approval]:
     url = database_url(db)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return {}
-    with _open_store(db) as store:
+    with open_store(db) as store:
         return store.approvals()

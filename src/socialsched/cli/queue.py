@@ -1,7 +1,7 @@
 """`socialsched queue show`: each segment's queue slots and what fills them.
 
-Registered on `socialsched.cli.main` (kept out of cli.py, which is large enough); a
-thin layer over `socialsched.queue_plan.show`.
+Added to `socialsched.cli.main` by the package; a thin layer over
+`socialsched.queue_plan.show`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,16 @@ from pathlib import Path
 
 import click
 
-from .cli import _date, _db_option, _open_store, _range, calendar_argument, main
-from .cli_options import format_option
-from .errors import PlanError
-from .loader import load
-from .queue_plan import QueuePin, QueueSlot, show
+from socialsched.errors import PlanError
+from socialsched.loader import load
+from socialsched.queue_plan import QueuePin, QueueSlot, show
+from socialsched.scheduling import queue_pins
+
+from .options import calendar_argument, date_range, db_option, format_option, parse_date
+from .stores import open_store
 
 
-@main.group("queue")
+@click.group("queue")
 def queue_group() -> None:
     """Queues: posting times that queued posts fill, per segment (see `[[queue]]`)."""
 
@@ -37,22 +39,22 @@ def queue_group() -> None:
     "--queue", "queues", multiple=True, metavar="NAME", help="Only this queue (repeatable)."
 )
 @click.option(
-    "--start", callback=_date, metavar="YYYY-MM-DD", help="First local day (default: today)."
+    "--start", callback=parse_date, metavar="YYYY-MM-DD", help="First local day (default: today)."
 )
 @click.option(
     "--end",
-    callback=_date,
+    callback=parse_date,
     metavar="YYYY-MM-DD",
     help="Last local day, inclusive (default: start + 13 days).",
 )
 @click.option(
     "--today",
-    callback=_date,
+    callback=parse_date,
     metavar="YYYY-MM-DD",
     help="The day of scheduling, as `schedule` takes it (default: today): a queue without "
     "a start begins then, and posts not yet out take no slot before it.",
 )
-@_db_option
+@db_option
 @format_option("text", "json")
 def queue_show_command(
     calendar_file: Path,
@@ -69,12 +71,12 @@ def queue_show_command(
 
     With --db, queued posts that went out (as the store says) keep their slots and the
     rest flow around them, as `schedule` plans them."""
-    start, end = _range(start, end, 13)
+    start, end = date_range(start, end, 13)
     calendar = load(calendar_file)
     pins: list[QueuePin] = []
     if db is not None:
-        with _open_store(db) as store:
-            pins = store.queue_pins(calendar)
+        with open_store(db) as store:
+            pins = queue_pins(store, calendar)
     try:
         slots = show(
             calendar,

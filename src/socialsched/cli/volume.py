@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from . import volume
+from socialsched import volume
 
 
 def _set_limit(ctx: click.Context, param: click.Parameter, value: int) -> int:

@@ -1,7 +1,7 @@
 """`socialsched collect`: fetch and store the engagement of published deliveries.
 
-Registered on `socialsched.cli.main` (kept out of cli.py, which is large enough); a
-thin layer over `socialsched.collect.Collector`.
+Added to `socialsched.cli.main` by the package; a thin layer over
+`socialsched.analytics.collect.Collector`.
 """
 
 from __future__ import annotations
@@ -14,19 +14,21 @@ from datetime import datetime
 
 import click
 
-from .cli import _db_option, _open_store, _since, main
-from .collect import Collector, CollectResult, store_adapters
+from socialsched.analytics.collect import Collector, CollectResult, store_adapters
+
+from .options import db_option, parse_since
+from .stores import open_store
 
 
-@main.command("collect")
+@click.command("collect")
 @click.option(
     "--since",
-    callback=_since,
+    callback=parse_since,
     metavar="WHEN",
     help="Only deliveries published since then: YYYY-MM-DD, YYYY-MM-DDTHH:MM (UTC unless "
     "an offset is given) or an age such as 30d.",
 )
-@_db_option
+@db_option
 @click.option(
     "--format",
     "output_format",
@@ -47,7 +49,7 @@ def collect_command(since: datetime | None, db: str | None, output_format: str) 
     that fails (network unreachable, rate-limited, refused) is left for later with a
     message and exit status 1; the others are collected. The counts printed are what
     the store recorded."""
-    with _open_store(db) as store:
+    with open_store(db) as store:
         adapters, close = store_adapters(store)
         try:
             total = sum(store.engagement_due_counts(since=since).values())

@@ -1,9 +1,9 @@
 """`socialsched report` and `socialsched suggest-times`: what each market answered,
 and when it listens.
 
-Registered on `socialsched.cli.main` (kept out of cli.py, which is large enough); a
-thin layer over `socialsched.reports`, `socialsched.report_html` and
-`socialsched.best_times`, fed by `socialsched.observations.observations_from_store`.
+Added to `socialsched.cli.main` by the package; a thin layer over
+`socialsched.analytics.reports`, `.report_html` and `.best_times`, fed by
+`socialsched.analytics.observations.observations_from_store`.
 """
 
 from __future__ import annotations
@@ -14,19 +14,21 @@ from typing import Any
 
 import click
 
-from . import best_times, reports
-from .cli import _db_option, _open_store, _since, _write_file, main
-from .cli_options import format_option
-from .observations import observations_from_store
-from .report_html import render_report_html
-from .reports import Observation
+from socialsched.analytics import best_times, reports
+from socialsched.analytics.observations import observations_from_store
+from socialsched.analytics.report_html import render_report_html
+from socialsched.analytics.reports import Observation
+
+from .options import db_option, format_option, parse_since
+from .output import write_file
+from .stores import open_store
 
 
 def _moment(end: bool) -> Any:
     def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
         if value is None or len(value.strip()) != 10:
             # A time, or an age ("30d": that long ago), as `log` and `collect` take them.
-            return _since(ctx, param, value)
+            return parse_since(ctx, param, value)
         try:
             day = date.fromisoformat(value.strip())
         except ValueError:
@@ -61,7 +63,7 @@ def _observations(
         raise click.UsageError(
             f"--until {until.isoformat()} is not after --since {since.isoformat()}"
         )
-    with _open_store(db) as store:
+    with open_store(db) as store:
         found = observations_from_store(store, since, until)
         if not found:
             if (since is None and until is None) or not store.engagement_facts():
@@ -75,7 +77,7 @@ def _observations(
     return found
 
 
-@main.command("report")
+@click.command("report")
 @click.option(
     "--by",
     "by",
@@ -96,7 +98,7 @@ def _observations(
     help="Write a self-contained HTML page: a bar chart per market, a local-hour x "
     "week-day heatmap per segment.",
 )
-@_db_option
+@db_option
 def report_command(
     by: tuple[str, ...],
     since: datetime | None,
@@ -116,7 +118,7 @@ def report_command(
         raise click.UsageError(str(error)) from None
     observations = _observations(db, since, until)
     if html_file is not None:
-        _write_file(html_file, render_report_html(observations).encode("utf-8"))
+        write_file(html_file, render_report_html(observations).encode("utf-8"))
         click.echo(f"wrote {len(observations)} deliveries to {html_file}", err=True)
     if not names:
         return
@@ -129,7 +131,7 @@ def report_command(
         click.echo(reports.to_table(groups, names))
 
 
-@main.command("suggest-times")
+@click.command("suggest-times")
 @click.argument("segments", metavar="SEGMENT...", nargs=-1, required=True)
 @click.option("--channel", metavar="NAME", help="Only deliveries on this channel.")
 @format_option(
@@ -153,7 +155,7 @@ def report_command(
     help="Most hours proposed per segment.",
 )
 @_range_options
-@_db_option
+@db_option
 def suggest_times_command(
     segments: tuple[str, ...],
     channel: str | None,

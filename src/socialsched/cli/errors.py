@@ -17,8 +17,8 @@ from typing import Any
 
 import click
 
-from . import failures, logs
-from .errors import CalendarError, SocialschedError
+from socialsched import failures, logs
+from socialsched.errors import CalendarError, SocialschedError
 
 logger = logging.getLogger("socialsched.cli")
 
