@@ -14,9 +14,12 @@ Two more loops run beside them: the same naive loop written with zoneinfo, and a
 grouped tuple loop that does the date, zone and holiday work once per (time zone,
 market) and only fans out a tuple per delivery, the floor for a planner written in
 pure Python. A row also times planning followed by reading every delivery's columns
-(`Plan.columns()`, what a consumer reading every field pays). Rendering is timed on its own
-(plan with render=True minus plan with render=False), for three templates: one that
-reads only segment variables, one that formats the date, one that formats the time.
+(`Plan.columns()`, what a consumer reading every field pays), and another planning
+followed by the README's loop (iterate the plan, read each delivery's utc, segment,
+post, channel and local), against the grouped loop. Rendering is timed on its own
+(plan with render=True minus plan with render=False), for six templates: ones that
+read only segment (and calendar) variables, the date, the time, and two whose text
+changes with each delivery (the segment's name and the time, by filter or strftime).
 Wall and CPU time are printed: on a busy machine CPU time is the steadier one;
 `--repeat N` keeps the best of N runs.
 Peak memory is how far each run raised the process's peak resident memory (Linux
@@ -91,7 +94,24 @@ RENDER_TEMPLATES = {
     "segment variables only": "{{ post.id }} for {{ segment.name }} ({{ locale }})",
     "the date": "{{ post.id }}: {{ when|date('full') }}",
     "the time": "{{ post.id }} at {{ when|time('short') }}",
-}
+    # Texts that change with each delivery of a route (they read the segment and the
+    # time), and one reading segment and calendar variables through a filter.
+    "segment and calendar variables":
+        "Hello {{ segment.name }}, news from {{ vars.brand | default('us') }}",
+    "the segment and the time": "{{ segment.name }} at {{ when|time('short') }}",
+    "the segment and when.strftime":
+        "{{ segment.name }} at {{ when.strftime('%H:%M on %d %b') }}",
+}  # fmt: skip
+
+
+def read_plan(calendar: Calendar, start: date, days: int) -> int:
+    """Plan, then read each delivery's fields as the README's loop does."""
+    count = 0
+    for delivery in run_planner(calendar, start, days, False):
+        _ = (delivery.utc, delivery.segment, delivery.post, delivery.channel, delivery.local)
+        count += 1
+    return count
+
 
 Row = tuple[str, str, datetime]  # (segment, post, UTC instant)
 
@@ -345,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         lambda: sum(1 for _ in run_planner(calendar, start, days, False).columns()),
         options.repeat,
     )
+    # What the README's loop pays: iterating the plan's deliveries, reading five fields.
+    loop = measure(lambda: read_plan(calendar, start, days), options.repeat)
 
     print(f"deliveries: {count:,} (planner, reference, zoneinfo loop and grouped loop agree)")
     print(
@@ -357,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         ("grouped tuple loop (floor for pure Python)", grouped),
         ("socialsched Planner.plan(render=False)", planner),
         ("  the same, then every delivery's columns", read),
+        ("  plan + read (utc, segment, post, channel, local)", loop),
     )
     for label, run in rows:
         print(
@@ -373,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
         f"grouped tuple loop's time (wall; CPU: {planner.cpu / grouped.cpu:.2f}x; "
         "target <= 4x)"
     )
+    print(
+        f"ratio: plan + read takes {loop.wall / grouped.wall:.2f}x the grouped tuple loop's "
+        f"time (wall; CPU: {loop.cpu / grouped.cpu:.2f}x; target <= 4x)"
+    )
     for label, template in RENDER_TEMPLATES.items():
         templated = build_calendar(options.segments, template)
         bare = measure(lambda cal=templated: run_planner(cal, start, days, False), options.repeat)
@@ -387,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"rendering, template reading {label}: Planner.plan(render=True) "
             f"{rendered.wall:.3f} s wall ({rendered.cpu:.3f} s CPU, peak RSS + "
-            f"{mib(rendered.peak)}), of which rendering {render_cpu:.2f} µs CPU per delivery"
+            f"{mib(rendered.peak)}), {rendered.cpu / grouped.cpu:.1f}x the grouped loop's "
+            f"CPU, of which rendering {render_cpu:.2f} µs CPU per delivery"
         )
     if options.tracemalloc:
         reference_peak = traced_peak(lambda: naive_reference(calendar, start, days))

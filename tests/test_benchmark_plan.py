@@ -58,6 +58,7 @@ def test_tiny_run_agrees_with_the_reference_and_prints_a_ratio():
         "grouped tuple loop (floor for pure Python)",
         "socialsched Planner.plan(render=False)",
         "  the same, then every delivery's columns",
+        "  plan + read (utc, segment, post, channel, local)",
     ):
         assert re.search(
             rf"^{re.escape(row)} +[\d.]+ s +[\d.]+ s +[\d.]+ µs ", result.stdout, re.M
@@ -72,10 +73,24 @@ def test_tiny_run_agrees_with_the_reference_and_prints_a_ratio():
         result.stdout,
         re.M,
     )
-    for template in ("segment variables only", "the date", "the time"):
+    assert re.search(
+        r"^ratio: plan \+ read takes [\d.]+x the grouped tuple loop's time \(wall; "
+        r"CPU: [\d.]+x; target <= 4x\)$",
+        result.stdout,
+        re.M,
+    )
+    for template in (
+        "segment variables only",
+        "the date",
+        "the time",
+        "segment and calendar variables",
+        "the segment and the time",
+        "the segment and when.strftime",
+    ):
         assert re.search(
-            rf"^rendering, template reading {template}: Planner.plan\(render=True\) [\d.]+ s "
-            r".*of which rendering -?[\d.]+ µs CPU per delivery$",
+            rf"^rendering, template reading {re.escape(template)}: Planner.plan\(render=True\) "
+            r"[\d.]+ s .*, [\d.]+x the grouped loop's CPU, "
+            r"of which rendering -?[\d.]+ µs CPU per delivery$",
             result.stdout,
             re.M,
         ), (template, result.stdout)

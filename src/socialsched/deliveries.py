@@ -1,5 +1,6 @@
 """Deliveries: what planning gives, one message to one segment on one channel at one
-instant, and a fast way to build many of them."""
+instant, and fast ways to build many of them: eagerly (`build_delivery`) or lazily
+(`lazy_delivery`, fields other than the five every reader reads filled on first access)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,39 @@ import attrs
 
 from .media import Media
 
+#: The fields a lazily built delivery is given at once: what a loop over a plan reads.
+EAGER_FIELDS = ("post", "segment", "channel", "utc", "local")
+
+
+class _LazyFields:
+    """Hidden storage under `Delivery`'s slots for a delivery read from a plan's columns.
+
+    A lazily built delivery (`lazy_delivery`) leaves every field but `EAGER_FIELDS`
+    unset; reading an unset slot falls through to `__getattr__`, which asks the columns
+    for the value and stores it, so each field is computed at most once (its id hashed
+    only when read) and then read as a plain slot. A delivery built by the constructor
+    has every field set and never gets here. Not attrs fields: `attrs.fields`,
+    `attrs.asdict`, equality, hashing and `repr` see only `Delivery`'s own.
+    """
+
+    __slots__ = ("_columns", "_position")
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _FIELD_NAMES:
+            try:
+                columns = object.__getattribute__(self, "_columns")
+            except AttributeError:
+                pass
+            else:
+                value = columns.lazy_field(name, object.__getattribute__(self, "_position"))
+                object.__setattr__(self, name, value)  # frozen to users, not to its filler
+                return value
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
 
 # No __weakref__ slot: it would keep `_DeliveryFields` below from sharing the layout.
 @attrs.frozen(slots=True, weakref_slot=False)
-class Delivery:
+class Delivery(_LazyFields):
     """One planned message: a post, to a segment, on a channel, at one instant."""
 
     id: str
@@ -62,7 +92,10 @@ class Delivery:
         }
 
 
-class _DeliveryFields:
+_FIELD_NAMES = frozenset(field.name for field in attrs.fields(Delivery))
+
+
+class _DeliveryFields(_LazyFields):
     """A mutable twin of `Delivery` with the same slots, hence the same memory layout.
 
     Attrs' frozen `__init__` stores each field through `object.__setattr__`, which is
@@ -116,3 +149,29 @@ if _DeliveryFields.__init__.__code__.co_varnames[1:16] != tuple(
 
 #: `Delivery(*fields)`, all fifteen fields given positionally, built faster (bulk planning).
 build_delivery = cast(Callable[..., Delivery], _DeliveryFields)
+
+
+class _LazyDeliveryFields(_LazyFields):
+    """A mutable twin of `Delivery` (same layout) storing only `EAGER_FIELDS` and where
+    the rest is read from (see `_LazyFields`), then becoming a `Delivery`."""
+
+    __slots__ = Delivery.__slots__
+
+    def __init__(
+        self,
+        route: tuple[Any, str, str, str],
+        position: int,
+        utc: datetime,
+        local: datetime,
+    ) -> None:
+        # One tuple for what a route's deliveries share: one argument, unpacked in one go.
+        self._columns, self.post, self.segment, self.channel = route
+        self._position = position
+        self.utc = utc
+        self.local = local
+        self.__class__ = Delivery  # type: ignore[assignment]
+
+
+#: `lazy_delivery((columns, post, segment, channel), position, utc, local)`: a `Delivery`
+#: whose other fields are `columns.lazy_field(name, position)`, computed when first read.
+lazy_delivery = cast(Callable[..., Delivery], _LazyDeliveryFields)

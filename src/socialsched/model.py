@@ -21,6 +21,7 @@ import holidays
 from .cron import Cron, CronError
 from .deliveries import Delivery as Delivery
 from .deliveries import build_delivery as build_delivery
+from .deliveries import lazy_delivery as lazy_delivery
 from .duplicates import DEFAULT_DUPLICATE_WINDOW, duplicate_window
 from .errors import CalendarError, Problem
 from .locale_keys import locale_table, unused_key_problems

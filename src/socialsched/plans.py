@@ -7,7 +7,9 @@ keeps each group's slots once (`Timing`) and each route's own columns (texts, me
 thread parts) beside them, and orders the deliveries without building them: one entry
 per distinct instant, pointing at the routes due then. `Delivery` objects are built
 only when asked for (iterating, indexing), one at a time, equal to those the planner
-built before the plan became columnar; their ids are computed on the way.
+built before the plan became columnar. They are built lazily: a delivery gets its post,
+segment, channel and instants at once, and its other fields (the id's hash above all)
+from its route's columns when they are first read (`socialsched.deliveries`).
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import heapq
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import accumulate, groupby, repeat
+from itertools import accumulate, chain, groupby, repeat
 from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar, overload
 
 from .media import Media
-from .model import Delivery, build_delivery
+from .model import Delivery, build_delivery, lazy_delivery
 
 
 class Slot(NamedTuple):
@@ -134,8 +136,34 @@ class Route(NamedTuple):
         )
 
     def delivery(self, slot: int) -> Delivery:
-        """The `Delivery` at `slot`."""
+        """The `Delivery` at `slot`, every field computed now."""
         return build_delivery(*self.fields(slot))
+
+    def lazy_delivery(self, slot: int) -> Delivery:
+        """The `Delivery` at `slot`, its fields other than post, segment, channel, utc
+        and local computed when first read (`lazy_field`)."""
+        found = self.timing.slots[slot]
+        return lazy_delivery(self.head(), slot, found.utc, found.local)
+
+    def head(self) -> tuple[Route, str, str, str]:
+        """What `lazy_delivery` takes of the route: (itself, post, segment, channel)."""
+        return self, self.post, self.segment, self.channel
+
+    def lazy_field(self, name: str, slot: int) -> Any:
+        """Field `name` of the delivery at `slot` (as `fields` gives it)."""
+        if name == "id":
+            return self.delivery_id(slot)
+        if name in _SLOT_FIELDS:
+            return getattr(self.timing.slots[slot], name)
+        if name in _COLUMN_FIELDS:
+            column = getattr(self, _COLUMN_FIELDS[name])
+            empty = None if name == "text" else ()
+            return empty if column is None else column[slot]
+        return getattr(self, name)  # adapter, audience, tags: the route's own
+
+
+_SLOT_FIELDS = frozenset({"holiday", "shifted_from", "reason"})
+_COLUMN_FIELDS = {"text": "texts", "media": "media", "parts": "parts"}
 
 
 def _route_head(route: Route) -> tuple[Any, ...]:
@@ -299,8 +327,26 @@ class Plan(Sequence[Delivery]):
             yield row
 
     def __iter__(self) -> Iterator[Delivery]:
-        for route, slot in self.ordered():
-            yield route.delivery(slot)
+        # Block by block, each a C-level `map` building lazy deliveries
+        # (`Route.lazy_delivery`): what a block's routes share (one slot of one timing)
+        # is read once, and no Python code runs per delivery but `lazy_delivery`'s.
+        return chain.from_iterable(self._block_deliveries())
+
+    def _block_deliveries(self) -> Iterator[Iterator[Delivery]]:
+        routes, make = self.routes, lazy_delivery
+        heads = [route.head() for route in routes]
+        for indices, slots in self._blocks:
+            if isinstance(slots, int):
+                found = routes[indices[0]].timing.slots[slots]
+                yield map(
+                    make,
+                    map(heads.__getitem__, indices),
+                    repeat(slots),
+                    repeat(found.utc),
+                    repeat(found.local),
+                )
+            else:
+                yield map(Route.lazy_delivery, map(routes.__getitem__, indices), slots)
 
     @overload
     def __getitem__(self, index: int) -> Delivery: ...
@@ -319,7 +365,7 @@ class Plan(Sequence[Delivery]):
         indices, slots = self._blocks[block]
         within = index - self._offsets[block]
         slot = slots if isinstance(slots, int) else slots[within]
-        return self.routes[indices[within]].delivery(slot)
+        return self.routes[indices[within]].lazy_delivery(slot)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str | bytes):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import date, datetime, time
 from types import TracebackType
 from typing import Any, TypeVar
@@ -48,28 +48,81 @@ def by_locale(table: Mapping[str, T], locale: str) -> tuple[str, T] | None:
 
 
 def _locale_of(context: Any) -> babel.Locale:
+    return babel_locale(_locale_tag(context))
+
+
+def _locale_tag(context: Any) -> str:
     segment = context.get("segment")
-    return babel_locale(segment.locale if segment is not None else "en")
+    return segment.locale if segment is not None else "en"
+
+
+#: Dates and times already formatted, by (filter, locale, format, value): a plan formats
+#: the same local times for every segment of a market. Babel's result depends on nothing
+#: else, so a cached text is the one babel would give (a wall time, its UTC offset and its
+#: zone all in the key: a format may print the zone). Cleared when full.
+_FORMATTED: dict[Hashable, str] = {}
+FORMATTED_CACHE_SIZE = 100_000
+
+
+def _value_key(value: Any) -> Hashable:
+    if isinstance(value, datetime):
+        return datetime, value.replace(tzinfo=None), value.utcoffset(), value.tzinfo
+    if isinstance(value, time):
+        return time, value.replace(tzinfo=None), value.tzinfo
+    return type(value), value
+
+
+def _formatted(
+    kind: str, context: Any, format: str, value: Any, render: Callable[[babel.Locale], str]
+) -> str:
+    """`render(locale)` for `value`, cached by filter `kind`, locale, format and value."""
+    tag = _locale_tag(context)
+    try:
+        key = (kind, tag, format, _value_key(value))
+        found = _FORMATTED.get(key)
+    except TypeError:  # an unhashable format or value: not cached
+        return render(babel_locale(tag))
+    if found is None:
+        found = render(babel_locale(tag))
+        if len(_FORMATTED) >= FORMATTED_CACHE_SIZE:
+            _FORMATTED.clear()
+        _FORMATTED[key] = found
+    return found
 
 
 @pass_context
 def _date_filter(context: Any, value: date | datetime, format: str = "medium") -> str:
     if isinstance(value, datetime):
         value = value.date()
-    return babel.dates.format_date(value, format, locale=_locale_of(context))
+    day = value
+    return _formatted(
+        "date", context, format, day, lambda locale: babel.dates.format_date(day, format, locale)
+    )
 
 
 @pass_context
 def _datetime_filter(context: Any, value: datetime, format: str = "medium") -> str:
-    return babel.dates.format_datetime(
-        value, format, tzinfo=value.tzinfo, locale=_locale_of(context)
+    return _formatted(
+        "datetime",
+        context,
+        format,
+        value,
+        lambda locale: babel.dates.format_datetime(
+            value, format, tzinfo=value.tzinfo, locale=locale
+        ),
     )
 
 
 @pass_context
 def _time_filter(context: Any, value: datetime | time, format: str = "short") -> str:
     tzinfo = getattr(value, "tzinfo", None)
-    return babel.dates.format_time(value, format, tzinfo=tzinfo, locale=_locale_of(context))
+    return _formatted(
+        "time",
+        context,
+        format,
+        value,
+        lambda locale: babel.dates.format_time(value, format, tzinfo=tzinfo, locale=locale),
+    )
 
 
 @pass_context
@@ -134,6 +187,7 @@ class Renderer:
         self._inline: dict[str, jinja2.Template] = {}
         self._inline_variables: dict[jinja2.Template, frozenset[str]] = {}
         self._variances: dict[tuple[str, str], Analysis] = {}
+        self._globals: dict[jinja2.Template, dict[str, Any]] = {}
 
     def fork(self) -> Renderer:
         """A renderer with this one's environment (filters, globals, templates) and
@@ -227,6 +281,17 @@ class Renderer:
         template, label = self._compile(post, segment.locale)
         return self._run(template, label, post, segment, channel, when, holiday)
 
+    def render_in_route(
+        self,
+        route: Mapping[str, Any],
+        when: datetime,
+        holiday: str | None = None,
+    ) -> str:
+        """`render` with the route's context made once (`route_context`)."""
+        post, segment = route["post"], route["segment"]
+        template, label = self._compile(post, segment.locale)
+        return self._run(template, label, post, segment, route["channel"], when, holiday, route)
+
     def render_alt(
         self,
         post: Post,
@@ -269,6 +334,17 @@ class Renderer:
             )
         return template
 
+    def route_context(self, post: Post, segment: Segment, channel: Channel) -> dict[str, Any]:
+        """What the context of every rendering of `post` for `segment` on `channel`
+        holds but the time (`when`, `holiday`): made once per route (`RouteTexts`)."""
+        return {
+            "segment": segment,
+            "post": post,
+            "channel": channel,
+            "locale": segment.locale,
+            "vars": {**self.calendar.vars, **segment.vars, **post.vars},
+        }
+
     def _run(
         self,
         template: jinja2.Template,
@@ -278,15 +354,18 @@ class Renderer:
         channel: Channel,
         when: datetime,
         holiday: str | None,
+        route: Mapping[str, Any] | None = None,
     ) -> str:
+        if route is None:
+            route = self.route_context(post, segment, channel)
+        # A fresh context (and `vars` dict: the sandbox lets a template change a dict)
+        # for every rendering: nothing one rendering does is seen by the next.
         context = {
-            "segment": segment,
-            "post": post,
-            "channel": channel,
+            **self._template_globals(template),
+            **route,
+            "vars": dict(route["vars"]),
             "when": when,
             "holiday": holiday,
-            "locale": segment.locale,
-            "vars": {**self.calendar.vars, **segment.vars, **post.vars},
         }
         try:
             return self._capped_render(template, context).strip()
@@ -319,12 +398,31 @@ class Renderer:
                 f"for segment {segment.name!r}"
             ) from None
 
+    def _template_globals(self, template: jinja2.Template) -> dict[str, Any]:
+        """The template's globals (the environment's and its own) as one dict, made
+        once per template: Jinja would merge them for every rendering."""
+        found = self._globals.get(template)
+        if found is None:
+            found = self._globals[template] = dict(template.globals)
+        return found
+
     def _capped_render(self, template: jinja2.Template, context: dict[str, Any]) -> str:
         """The rendered text, stopped as soon as it passes the cap (a loop can emit
         far more than any one expression builds)."""
         limit = self.environment.max_text
         pieces, length = [], 0
-        for piece in template.generate(context):
+        # `context` holds the template's globals already: Jinja's `new_context` would
+        # merge them again and read their names from a ChainMap on every rendering.
+        environment = template.environment
+        made = environment.context_class(
+            environment,
+            context,
+            template.name,
+            template.blocks,
+            globals=self._template_globals(template),
+        )
+        generate = template.generate_in(made)  # type: ignore[attr-defined]
+        for piece in generate:
             length += len(piece)
             if length > limit:
                 raise TemplateTooLarge(

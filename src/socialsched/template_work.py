@@ -183,12 +183,17 @@ class BudgetedTemplate(Template):
 
     def generate(self, *args: Any, **kwargs: Any) -> Iterator[str]:
         # Jinja's own `generate` (synchronous), inlined: one generator less per rendering.
+        return self.generate_in(self.new_context(dict(*args, **kwargs)))
+
+    def generate_in(self, context: Any) -> Iterator[str]:
+        """`generate` in a context already made (`new_context`, e.g. with `shared=True`
+        over a dict holding the template's globals and the variables: Jinja's own
+        `new_context` copies the globals on every rendering), under a work budget."""
         environment: Any = self.environment
         token = None
         if _CURRENT.get() is None:
             token = _CURRENT.set(WorkBudget(environment.max_steps, environment.max_seconds))
         try:
-            context = self.new_context(dict(*args, **kwargs))
             try:
                 yield from self.root_render_func(context)
             except Exception:

@@ -228,6 +228,7 @@ class RouteTexts:
         self._key: Callable[[datetime, str | None], Hashable] | None = None
         self._analysed = False
         self._texts: dict[Hashable, str] = {}
+        self._context: Mapping[str, Any] | None = None
 
     def _analyse(self) -> None:
         analysis = self.renderer.analysis(self.post, self.segment.locale)
@@ -250,13 +251,20 @@ class RouteTexts:
             # uncached rendering would.
             self._analyse()
         if self._key is None:
-            return self.renderer.render(self.post, self.segment, self.channel, when, holiday)
+            return self.renderer.render_in_route(self._route(), when, holiday)
         key = self._key(when, holiday)
         text = self._texts.get(key)
         if text is None:
-            text = self.renderer.render(self.post, self.segment, self.channel, when, holiday)
+            text = self.renderer.render_in_route(self._route(), when, holiday)
             self._texts[key] = text
         return text
+
+    def _route(self) -> Mapping[str, Any]:
+        """The context shared by the route's renderings (`Renderer.route_context`),
+        made on first use; each rendering gets its own copy."""
+        if self._context is None:
+            self._context = self.renderer.route_context(self.post, self.segment, self.channel)
+        return self._context
 
 
 __all__ = [
