@@ -2,7 +2,7 @@
 
 A store is seeded directly with N published deliveries of one Bluesky channel (each
 with a receipt naming its post's at:// URI, published two hours ago, so each is due
-for its 1 h snapshot). `socialsched.collect.Collector` then collects them through the
+for its 1 h snapshot). `socialsched.analytics.collect.Collector` then collects them through the
 real Bluesky adapter from a fake XRPC server on 127.0.0.1 that counts the requests it
 gets. The server is the channel's `appview` (allowed through
 SOCIALSCHED_ALLOWED_NETWORKS=127.0.0.1/32, set here) and its `service` (the PDS) too,
@@ -37,13 +37,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy
-
-from socialsched.collect import Collector, store_adapters
-from socialsched.model import Calendar, Channel, Segment
-from socialsched.safe_fetch import ALLOWED_NETWORKS_VARIABLE
-from socialsched.store import Store
-from socialsched.tables import deliveries
 from socialsched.testing import LocalServer, Reply, Request
+
+from socialsched.analytics.collect import Collector, store_adapters
+from socialsched.model import Calendar, Channel, Segment
+from socialsched.scheduling import schedule
+from socialsched.store import Store
+from socialsched.store.tables import deliveries
+from socialsched.trust.safe_fetch import ALLOWED_NETWORKS_VARIABLE
 
 DID = "did:plc:benchcollect"
 SECRET = "BENCH_BSKY_APP_PASSWORD"
@@ -123,7 +124,7 @@ def seed(store: Store, service: str, size: int) -> dict[str, str]:
     )
     segment = Segment(name="uk", locale="en-GB", timezone="UTC", country="GB")
     cal = Calendar(segments=[segment], channels=[channel], posts=[], name="bench")
-    store.schedule(cal, "2030-01-01", "2030-01-01")
+    schedule(store, cal, "2030-01-01", "2030-01-01")
     store.approve_channels()
     sent = store.now() - timedelta(hours=2)
     rows = []

@@ -39,6 +39,7 @@ from socialsched import media as media_module
 from socialsched import media_store
 from socialsched.media import MediaItem
 from socialsched.model import Calendar
+from socialsched.scheduling import schedule
 from socialsched.store import Store
 
 SEGMENTS = 100
@@ -110,7 +111,7 @@ def run(folder: Path, cal: Calendar, days: int) -> Run:
     counts = {"files read": 0, "digests": 0}
     with Store(folder / "outbox.db") as store:
         started = time.perf_counter()
-        store.schedule(cal, FIRST_DAY, FIRST_DAY)
+        schedule(store, cal, FIRST_DAY, FIRST_DAY)
         first = time.perf_counter() - started
         with (
             counted(pathlib.Path, "read_bytes", counts, "files read"),
@@ -118,10 +119,10 @@ def run(folder: Path, cal: Calendar, days: int) -> Run:
             counted(media_store, "digest_of", counts, "digests"),
         ):
             started, cpu = time.perf_counter(), time.process_time()
-            result = store.schedule(cal, FIRST_DAY + timedelta(days=1), last)
+            result = schedule(store, cal, FIRST_DAY + timedelta(days=1), last)
             timed, timed_cpu = time.perf_counter() - started, time.process_time() - cpu
         started = time.perf_counter()
-        again = store.schedule(cal, FIRST_DAY + timedelta(days=1), last)
+        again = schedule(store, cal, FIRST_DAY + timedelta(days=1), last)
         unchanged = time.perf_counter() - started
     assert not again.changed
     return Run(first, timed, timed_cpu, unchanged, len(result.added), counts)

@@ -60,7 +60,7 @@ def test_an_optional_secret_gives_its_default_when_absent(declared, environ):
 
 
 def test_an_optional_secret_that_is_set_is_read_and_hidden_from_logs():
-    from socialsched.redaction import REDACTOR
+    from socialsched.trust.redaction import REDACTOR
 
     channel = Channel(name="team", adapter="x", secrets={"app_key": "TEAM_APP_KEY"})
     adapter = Adapter(channel, environ={"SOCIALSCHED_SECRET_TEAM_APP_KEY": "ak-998877"})

@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import socialsched
-from socialsched.best_times import score, suggest, to_json, to_text, to_toml
-from socialsched.report_html import render_report_html
-from socialsched.reports import Observation
+from socialsched.analytics.best_times import score, suggest, to_json, to_text, to_toml
+from socialsched.analytics.report_html import render_report_html
+from socialsched.analytics.reports import Observation
 
 ZONES = {"madrid": "Europe/Madrid", "new-york": "America/New_York"}
 DAY = datetime(2027, 3, 1, tzinfo=UTC)

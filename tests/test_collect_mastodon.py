@@ -19,11 +19,12 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from socialsched.testing import LocalServer, Reply, Request
 
 import socialsched
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 from socialsched.store import Store
-from socialsched.testing import LocalServer, Reply, Request
 
 TOKEN_VARIABLE = "MASTODON_COLLECT_TOKEN"
 THREAD = (
@@ -149,7 +150,7 @@ def publish(tmp_path: Path, server: FakeMastodon) -> tuple[Path, datetime, list[
     calendar = socialsched.load(path)
     clock = Clock(published - timedelta(minutes=10))
     with Store(folder / "outbox.db", clock=clock) as store:
-        store.schedule(calendar, local.date(), local.date())
+        schedule(store, calendar, local.date(), local.date())
         store.approve_channels()
         clock.now = published
         Runner(store, sleep=clock.sleep).run_until_idle()

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import yaml
 from cli_commands import resolve
-from socialsched.best_times import DEFAULT_MIN_SAMPLES, DEFAULT_TOP, SCORE_COUNTS
-from socialsched.reports import BY
 
 from socialsched.adapters.engagement import COUNTS
+from socialsched.analytics.best_times import DEFAULT_MIN_SAMPLES, DEFAULT_TOP, SCORE_COUNTS
+from socialsched.analytics.reports import BY
 from socialsched.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

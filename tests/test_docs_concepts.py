@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import socialsched
+from socialsched.scheduling import schedule
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "concepts.md"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -54,7 +55,7 @@ def _lifecycle() -> str:
 
 
 def test_lifecycle_table_lists_exactly_the_store_states():
-    from socialsched.tables import STATES
+    from socialsched.store.tables import STATES
 
     rows = re.findall(r"^\| `(\w+)` \|", _lifecycle(), flags=re.MULTILINE)
     assert rows == list(STATES)
@@ -102,7 +103,7 @@ def test_approval_after_the_grace_leaves_it_missed_and_publish_now_sends_it(tmp_
     )
     due = datetime(2027, 1, 5, 9, tzinfo=NEW_YORK).astimezone(UTC)
     with Store(tmp_path / "s.db", clock=lambda: now[0]) as store:
-        store.schedule(calendar, "2027-01-05", "2027-01-05")
+        schedule(store, calendar, "2027-01-05", "2027-01-05")
         runner = Runner(store, worker="w")
         now[0] = due + timedelta(minutes=5)
         assert runner.run_until_idle() == 0  # due, within the grace, but not approved

@@ -19,7 +19,6 @@ import pytest
 import yaml
 from cli_commands import resolve, socialsched_commands
 from click.testing import CliRunner
-from socialsched.destinations import ANY_SECRET, Destination
 
 from socialsched import plugins
 from socialsched.adapters import Adapter, WebhookAudienceAdapter
@@ -27,6 +26,7 @@ from socialsched.cli import main
 from socialsched.model import Channel
 from socialsched.runner import on_doubt
 from socialsched.testing import sample_image
+from socialsched.trust.destinations import ANY_SECRET, Destination
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

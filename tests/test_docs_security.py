@@ -14,7 +14,7 @@ import pytest
 import yaml
 from test_webhook_signing import message
 
-from socialsched import grants, image_safety, paths, safe_fetch, template_limits, template_work
+from socialsched import image_safety, template_limits, template_work
 from socialsched.adapters.webhook import WebhookAdapter
 from socialsched.adapters.webhook_signing import (
     ID_HEADER,
@@ -26,6 +26,7 @@ from socialsched.adapters.webhook_signing import (
 )
 from socialsched.model import Channel
 from socialsched.testing import LocalServer, Reply
+from socialsched.trust import grants, paths, safe_fetch
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "security.md"

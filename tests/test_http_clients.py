@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from socialsched.http_client import ChannelClient
 
 from socialsched.adapters import Adapter, Message
 from socialsched.http_receiver import Receiver
 from socialsched.model import Channel
+from socialsched.trust.http_client import ChannelClient
 
 ROOT = Path(__file__).resolve().parents[1]
 #: httpx's module-level shortcuts: each builds (and throws away) a client per call.

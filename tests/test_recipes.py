@@ -29,6 +29,7 @@ from PIL import Image
 import socialsched
 from socialsched.cli import main
 from socialsched.lint import lint
+from socialsched.scheduling import schedule
 
 RECIPES = Path(__file__).resolve().parents[1] / "docs" / "recipes"
 TESTED = {
@@ -457,7 +458,7 @@ def test_crisis_pause_holds_promotions_through_the_outage_and_resume_sends_them(
     printed = io.StringIO()
     published: dict[tuple[str, str, date], datetime] = {}
     with Store(tmp_path / "outbox.db", clock=clock) as store:
-        result = store.schedule(_load("crisis-pause"), "2027-02-10", "2027-02-11")
+        result = schedule(store, _load("crisis-pause"), "2027-02-10", "2027-02-11")
         assert len(result.added) == len(expected)
         runner = Runner(
             store,

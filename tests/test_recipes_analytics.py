@@ -24,14 +24,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from socialsched.collect import Collector
 
 import socialsched
 from socialsched.adapters import Adapter, Capabilities, Message, Receipt
 from socialsched.adapters.engagement import COUNTS, Engagement
 from socialsched.adapters.registry import adapter_class
+from socialsched.analytics.collect import Collector
 from socialsched.cli import main
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 from socialsched.store import Store
 
 RECIPE = Path(__file__).resolve().parents[1] / "docs" / "recipes" / "which-market-answers"
@@ -119,7 +120,7 @@ def answered(tmp_path_factory) -> tuple[Path, list[Any]]:
     clock = Clock(datetime.combine(first, datetime.min.time(), tzinfo=UTC) - timedelta(days=1))
     path = folder / "socialsched.db"
     with Store(path, clock=clock) as store:
-        store.schedule(calendar, first, last)
+        schedule(store, calendar, first, last)
         store.approve_channels()
         counts = {r.id: answers(r.segment, r.channel, r.local) for r in store.records()}
 

@@ -6,7 +6,8 @@ import logging
 
 from socialsched.adapters import Adapter
 from socialsched.model import Channel
-from socialsched.redaction import SecretRedactor
+from socialsched.scheduling import schedule
+from socialsched.trust.redaction import SecretRedactor
 
 
 def test_a_secret_read_by_an_adapter_is_hidden_in_httpx_logs(caplog):
@@ -80,7 +81,7 @@ def _runner_log(tmp_path, log_format: str) -> tuple[str, str]:
     handler = logs.configure(log_format, worker="w-1", stream=stream)
     try:
         with Store(tmp_path / f"{log_format}.db") as store:
-            store.schedule(calendar, due.date(), due.date())
+            schedule(store, calendar, due.date(), due.date())
             store.approve_channels()  # the operator approved where its token goes
             runner = Runner(
                 store,

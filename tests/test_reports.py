@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from socialsched.reports import (
+
+from socialsched.adapters.engagement import COUNTS, Engagement
+from socialsched.analytics.reports import (
     BY,
     Observation,
     check_by,
@@ -28,8 +30,6 @@ from socialsched.reports import (
     to_json,
     to_table,
 )
-
-from socialsched.adapters.engagement import COUNTS, Engagement
 
 ZONES = {"madrid": "Europe/Madrid", "new-york": "America/New_York", "tokyo": "Asia/Tokyo"}
 COUNTRIES = {"madrid": "ES", "new-york": "US", "tokyo": "JP"}

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from socialsched.destinations import DestinationError, origin
 
 from socialsched.adapters import MissingSecretError, PermanentError
 from socialsched.adapters.registry import adapter_class
 from socialsched.model import Channel
 from socialsched.testing import grant
+from socialsched.trust.destinations import DestinationError, origin
 
 EVIL = "https://evil.example"
 EXAMPLE_SOURCE = Path(__file__).resolve().parents[2] / "plugins" / "socialsched-example" / "src"

@@ -17,7 +17,7 @@ from typing import Any
 import httpcore
 import pytest
 
-from socialsched.safe_fetch import ALLOWED_NETWORKS_VARIABLE, Fetcher, FetchRefused
+from socialsched.trust.safe_fetch import ALLOWED_NETWORKS_VARIABLE, Fetcher, FetchRefused
 
 from .test_media_urls import REFUSED, NoConnections
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from socialsched.paths import (
+from socialsched.trust.paths import (
     PathMissing,
     PathRefused,
     allowed_folders,
@@ -18,7 +18,7 @@ from socialsched.paths import (
     read_regular,
     regular_size,
 )
-from socialsched.safe_fetch import FetchRefused, fetch
+from socialsched.trust.safe_fetch import FetchRefused, fetch
 
 from .hostile import endless, redirect, reply, serving
 

@@ -1,4 +1,4 @@
-"""Where a secret's value may come from (`socialsched.grants`): only
+"""Where a secret's value may come from (`socialsched.trust.grants`): only
 `SOCIALSCHED_SECRET_<NAME>` or the file `<NAME>` in `$CREDENTIALS_DIRECTORY`."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from socialsched.testing import grant
 
 from socialsched.adapters import Adapter, MissingSecretError
-from socialsched.grants import MAX_SECRET_BYTES, GrantError, read_secret
 from socialsched.model import Channel
-from socialsched.testing import grant
+from socialsched.trust.grants import MAX_SECRET_BYTES, GrantError, read_secret
 
 CHANNEL = Channel(name="masto", adapter="mastodon", secrets={"token": "MASTO_TOKEN"})
 

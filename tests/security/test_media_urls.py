@@ -13,7 +13,7 @@ from pathlib import Path
 import httpcore
 import pytest
 
-from socialsched.safe_fetch import (
+from socialsched.trust.safe_fetch import (
     ALLOWED_NETWORKS_VARIABLE,
     FetchRefused,
     allowed_networks,

@@ -10,11 +10,11 @@ import base64
 
 import httpx
 import pytest
-from socialsched.redirects import CrossOriginRedirect, refuse_cross_origin_redirects
 
 from socialsched.adapters import AdapterError
 from socialsched.model import Channel
 from socialsched.testing import AdapterContract, LocalServer, Reply, grant
+from socialsched.trust.redirects import CrossOriginRedirect, refuse_cross_origin_redirects
 
 TOKEN = "tok-redirect-0123456789"
 

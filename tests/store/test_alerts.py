@@ -18,6 +18,7 @@ from socialsched.adapters import JsonlAdapter, PermanentError
 from socialsched.alerts import Alert, Alerter
 from socialsched.model import Channel, RunnerSettings
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 from socialsched.store import Store
 
 FEED = Channel(name="feed", adapter="jsonl", settings={"path": "/nonexistent/feed.jsonl"})
@@ -48,7 +49,7 @@ def make_runner(store: Store, clock, feed: Recorder) -> Runner:
 
 def test_an_outage_of_many_failures_sends_one_message(store, clock, tmp_path):
     posts = [post(f"p{i}", "05:30") for i in range(15)]  # 30 deliveries: 15 x 2 segments
-    store.schedule(alerting_calendar(tmp_path, posts), "2027-01-04", "2027-01-04")
+    schedule(store, alerting_calendar(tmp_path, posts), "2027-01-04", "2027-01-04")
     feed = Recorder(FEED)
     feed.failures = [PermanentError("feed.example: HTTP 422 rejected") for _ in range(30)]
     make_runner(store, clock, feed).run_until_idle()
@@ -66,7 +67,7 @@ def test_an_outage_of_many_failures_sends_one_message(store, clock, tmp_path):
 
 
 def test_missed_deliveries_are_reported_with_their_count(store, clock, tmp_path):
-    store.schedule(alerting_calendar(tmp_path, [post("a", "03:00")]), "2027-01-04", "2027-01-04")
+    schedule(store, alerting_calendar(tmp_path, [post("a", "03:00")]), "2027-01-04", "2027-01-04")
     clock.advance(hours=2)  # three hours late, the grace is one
     make_runner(store, clock, Recorder(FEED)).run_until_idle()
     missed = store.records("missed")
@@ -80,7 +81,7 @@ def test_missed_deliveries_are_reported_with_their_count(store, clock, tmp_path)
 def test_no_alert_channels_no_alerts(store, clock, tmp_path):
     # Without [runner] alert_channels, "ops" is an ordinary channel: posts name "feed".
     cal = calendar([post("a", "05:30", channels=["feed"])], channels=[FEED, ops_channel(tmp_path)])
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(store, cal, "2027-01-04", "2027-01-04")
     feed = Recorder(FEED)
     feed.failures = [PermanentError("no"), PermanentError("no")]
     runner = make_runner(store, clock, feed)
@@ -107,7 +108,7 @@ class _LosesDatabase:
 
 
 def test_a_lost_database_is_reported_once_then_recovered(store, clock, tmp_path):
-    store.schedule(alerting_calendar(tmp_path, [post("a", "18:00")]), "2027-01-04", "2027-01-04")
+    schedule(store, alerting_calendar(tmp_path, [post("a", "18:00")]), "2027-01-04", "2027-01-04")
     flaky = _LosesDatabase(store, failures=6)
     runner = make_runner(flaky, clock, Recorder(FEED))  # type: ignore[arg-type]
     lost_at = clock.now
@@ -209,11 +210,11 @@ def test_alerts_of_an_unknown_calendar_or_without_channels_are_dropped(clock):
 
 def test_the_store_keeps_each_calendars_runner_settings(store, tmp_path):
     cal = alerting_calendar(tmp_path, [post("a")], window="30min")
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(store, cal, "2027-01-04", "2027-01-04")
     assert store.runner_settings() == {
         "cal": RunnerSettings(alert_channels=("ops",), alert_window=timedelta(minutes=30))
     }
-    store.schedule(attrs.evolve(cal, runner=RunnerSettings()), "2027-01-04", "2027-01-04")
+    schedule(store, attrs.evolve(cal, runner=RunnerSettings()), "2027-01-04", "2027-01-04")
     assert store.runner_settings() == {"cal": RunnerSettings()}
 
 
@@ -287,7 +288,7 @@ def test_a_runner_says_recovered_when_a_held_channel_is_resumed(store, clock, tm
     from socialsched.adapters import CredentialsRejected
 
     posts = [post("a", "05:30"), post("b", "07:30")]
-    store.schedule(alerting_calendar(tmp_path, posts), "2027-01-04", "2027-01-04")
+    schedule(store, alerting_calendar(tmp_path, posts), "2027-01-04", "2027-01-04")
     feed = Recorder(FEED)
     feed.failures = [CredentialsRejected("feed.example: HTTP 401 bad token")]
     runner = make_runner(store, clock, feed)

@@ -13,13 +13,14 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 from conftest import Recorder, calendar, post, segment
-from socialsched.collect import Collector
 
 from socialsched import store as store_module
 from socialsched.adapters import Capabilities, Receipt, TransientError
 from socialsched.adapters.engagement import Engagement
+from socialsched.analytics.collect import Collector
 from socialsched.model import Channel, Post, RunnerSettings
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 
 COUNTED = ("likes", "reposts", "replies")
 THREAD_TEXT = "First sentence is here. Second sentence follows it. Third sentence ends it all now."
@@ -77,7 +78,7 @@ def collector(store, network, **kwargs) -> Collector:
 
 def published(store, network, clock, posts: list[Post], **kwargs):
     """Schedule `posts` and publish what is due at the clock's time (06:00 UTC)."""
-    store.schedule(calendar(posts, **kwargs), "2027-01-04", "2027-01-04")
+    schedule(store, calendar(posts, **kwargs), "2027-01-04", "2027-01-04")
     runner(store, network, clock).run_until_idle()
     return {r.id: r for r in store.records("published")}
 
@@ -128,14 +129,17 @@ def test_deliveries_are_due_at_each_age_once_and_snapshots_form_a_time_series(
 def test_collect_after_comes_from_the_calendars_runner_table(store, clock, network):
     settings = RunnerSettings(collect_after=["2h"])
     cal = attrs.evolve(calendar([post("a", "05:30")]), runner=settings)
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(store, cal, "2027-01-04", "2027-01-04")
     runner(store, network, clock).run_until_idle()
     clock.advance(hours=1, minutes=59)
     assert store.engagement_due() == []
     clock.advance(minutes=1)
     assert {d.age for d in store.engagement_due()} == {timedelta(hours=2)}
-    store.schedule(
-        attrs.evolve(cal, runner=RunnerSettings(collect_after=[])), "2027-01-04", "2027-01-04"
+    schedule(
+        store,
+        attrs.evolve(cal, runner=RunnerSettings(collect_after=[])),
+        "2027-01-04",
+        "2027-01-04",
     )
     clock.advance(days=30)
     assert store.engagement_due() == []
@@ -205,7 +209,7 @@ def test_a_transient_error_stops_that_channel_with_a_message_others_go_on(store,
         Channel(name="other", adapter="jsonl", settings={"path": "/y"}),
     ]
     cal = calendar([post("a", "05:30", channels=("feed", "other"))], channels=channels)
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(store, cal, "2027-01-04", "2027-01-04")
     by_name = {"feed": network, "other": other}
     Runner(store, adapters=lambda ch: by_name[ch.name], sleep=clock.sleep).run_until_idle()
     clock.advance(hours=1)
@@ -251,7 +255,7 @@ def test_the_rate_counts_requests_of_the_adapters_batch_not_calls(store, clock, 
     assert store.engagement_calls_since("feed", clock() - timedelta(days=1)) == 2
     # 5 requests are left in the window: 5 more posts due would take 5, not one call.
     more = [post(f"m{n}", "06:30") for n in range(4)]
-    store.schedule(calendar(more, channels=[channel]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar(more, channels=[channel]), "2027-01-04", "2027-01-04")
     runner(store, network, clock).run_until_idle()  # publishes what the rate leaves: full
     network.calls.clear()
     clock.advance(hours=1)
@@ -349,7 +353,7 @@ def test_a_channel_whose_network_gives_no_counts_is_skipped_not_asked(store, clo
         Channel(name="quiet", adapter="jsonl", settings={"path": "/y"}),
     ]
     cal = calendar([post("a", "05:30", channels=("feed", "quiet"))], channels=channels)
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(store, cal, "2027-01-04", "2027-01-04")
     by_name = {"feed": network, "quiet": quiet}
     Runner(store, adapters=lambda ch: by_name[ch.name], sleep=clock.sleep).run_until_idle()
     clock.advance(hours=1)
@@ -367,11 +371,11 @@ def test_a_channel_whose_network_gives_no_counts_is_skipped_not_asked(store, clo
 def test_since_keeps_to_deliveries_published_since_then(store, clock, network):
     settings = RunnerSettings(collect_after=["3h"])
     early = attrs.evolve(calendar([post("early", "05:30")]), runner=settings)
-    store.schedule(early, "2027-01-04", "2027-01-04")
+    schedule(store, early, "2027-01-04", "2027-01-04")
     runner(store, network, clock).run_until_idle()  # 06:00
     clock.advance(hours=2)  # 08:00: "later" goes out two hours after "early"
     both = attrs.evolve(calendar([post("early", "05:30"), post("later", "07:30")]), runner=settings)
-    store.schedule(both, "2027-01-04", "2027-01-04")
+    schedule(store, both, "2027-01-04", "2027-01-04")
     runner(store, network, clock).run_until_idle()
     later_sent = clock.now
     clock.advance(hours=3)
@@ -386,7 +390,7 @@ def test_since_keeps_to_deliveries_published_since_then(store, clock, network):
 def test_a_runner_whose_collection_fails_stops_trying_for_a_while_and_keeps_publishing(
     store, clock, network, caplog
 ):
-    from socialsched.collect_runner import BACKOFF
+    from socialsched.analytics.collect_runner import BACKOFF
 
     published(store, network, clock, [post("a", "05:30")])
     clock.advance(hours=1)

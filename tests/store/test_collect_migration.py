@@ -13,13 +13,14 @@ from test_store_migrations import alembic_config, current_revision, head_revisio
 
 from socialsched.model import DEFAULT_COLLECT_AFTER, RunnerSettings
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 
 
 def test_a_revision_0005_store_upgrades_and_collects(make_store, clock, recorder: Recorder):
     settings = RunnerSettings(alert_channels=(), collect_after=["2h"])
     cal = attrs.evolve(calendar([post("a", "05:30")]), runner=settings)
     store = make_store()
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(store, cal, "2027-01-04", "2027-01-04")
     Runner(store, adapters=lambda channel: recorder, sleep=clock.sleep).run_until_idle()
     before = store.records()
     with store.engine.begin() as connection:
@@ -34,6 +35,6 @@ def test_a_revision_0005_store_upgrades_and_collects(make_store, clock, recorder
     assert upgraded.runner_settings()["cal"].collect_after == DEFAULT_COLLECT_AFTER
     clock.advance(hours=1)
     assert {d.delivery_id for d in upgraded.engagement_due()} == {r.id for r in before}
-    upgraded.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(upgraded, cal, "2027-01-04", "2027-01-04")
     assert upgraded.runner_settings()["cal"].collect_after == (timedelta(hours=2),)
     assert upgraded.engagement_due() == []

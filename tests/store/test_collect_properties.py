@@ -12,13 +12,14 @@ from pathlib import Path
 import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from socialsched.collect import Collector
-from socialsched.tables import deliveries
 
 from socialsched.adapters import Adapter, Capabilities
 from socialsched.adapters.engagement import Engagement
+from socialsched.analytics.collect import Collector
 from socialsched.model import Calendar, Channel, RunnerSettings, Segment
+from socialsched.scheduling import schedule
 from socialsched.store import Store
+from socialsched.store.tables import deliveries
 
 START = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
 HOURS = (1, 2, 6, 24, 72, 168)
@@ -62,7 +63,7 @@ def test_each_run_collects_exactly_what_is_due(ages, published, runs, call_size)
     with tempfile.TemporaryDirectory() as folder:
         store = Store(Path(folder) / "outbox.db", clock=lambda: now[0])
         try:
-            store.schedule(cal, "2027-01-04", "2027-01-04")
+            schedule(store, cal, "2027-01-04", "2027-01-04")
             sent = {f"d{n}": START + timedelta(hours=h) for n, h in enumerate(published)}
             seed(store, sent)
             collected: dict[str, list[int]] = {key: [] for key in sent}

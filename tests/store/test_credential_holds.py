@@ -9,6 +9,7 @@ from conftest import Recorder, calendar, post
 from socialsched.adapters import CredentialsRejected
 from socialsched.model import Channel
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 
 FEED = Channel(name="feed", adapter="jsonl", settings={"path": "/tmp/feed"})
 OTHER = Channel(name="other", adapter="jsonl", settings={"path": "/tmp/other"})
@@ -16,7 +17,7 @@ OTHER = Channel(name="other", adapter="jsonl", settings={"path": "/tmp/other"})
 
 def test_a_rejection_holds_the_channel_once_and_resume_publishes_everything(store, clock):
     cal = calendar([post("a", "05:30"), post("b", "05:45")], channels=[FEED, OTHER])
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(store, cal, "2027-01-04", "2027-01-04")
     recorders = {name: Recorder(channel) for name, channel in (("feed", FEED), ("other", OTHER))}
     recorders["feed"].failures = [CredentialsRejected("feed.example: HTTP 401 Unauthorized")]
     runner = Runner(
@@ -64,7 +65,7 @@ def test_a_rejection_holds_the_channel_once_and_resume_publishes_everything(stor
 
 
 def test_an_operator_pause_is_not_a_credentials_hold(store):
-    store.schedule(calendar([post("a")], channels=[FEED]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a")], channels=[FEED]), "2027-01-04", "2027-01-04")
     store.pause(channel="feed", reason="account under review")
     [entry] = store.hold_entries()
     assert (entry.actor, entry.credentials) == ("operator", False)

@@ -19,15 +19,16 @@ import pytest
 import sqlalchemy
 from alembic import command
 from conftest import Recorder
+from socialsched.testing import LocalServer, grant
 from sqlalchemy import inspect
 from test_store_migrations import alembic_config, current_revision
 
-from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.model import Calendar, Channel, Post, Segment
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 from socialsched.store import DESTINATION_NOT_APPROVED, Store
 from socialsched.store.approvals import Approval, unapproved
-from socialsched.testing import LocalServer, grant
+from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 
 SECRETS = grant(NET_TOKEN="tok-net-0123456789", OTHER_TOKEN="tok-other-9876543210")
 
@@ -78,7 +79,7 @@ def approve(store: Store, cal: Calendar) -> None:
 
 def test_a_channel_never_approved_is_held_and_sends_nothing(store, clock, runner, network):
     cal = calendar(clock)
-    store.schedule(cal, clock().date(), clock().date())
+    schedule(store, cal, clock().date(), clock().date())
     runner.dispatch()
     assert published(network) == []
     [record] = store.records()
@@ -95,7 +96,7 @@ def test_an_approved_channel_publishes_and_a_moved_destination_is_held_again(
     store, clock, runner, network
 ):
     cal = calendar(clock)
-    store.schedule(cal, clock().date(), clock().date())
+    schedule(store, cal, clock().date(), clock().date())
     approve(store, cal)
     [approval] = store.approvals().values()
     assert dict(approval.destinations) == {"NET_TOKEN": "https://api.net.example:443"}
@@ -108,7 +109,7 @@ def test_an_approved_channel_publishes_and_a_moved_destination_is_held_again(
         calendar(clock, settings={"api_url": "https://evil.example"}),
         posts=[attrs.evolve(cal.posts[0], id="q")],
     )
-    store.schedule(moved, clock().date(), clock().date())
+    schedule(store, moved, clock().date(), clock().date())
     runner.reload()
     runner.dispatch()
     assert published(network) == [r.id for r in store.records() if r.post == "p"]
@@ -166,7 +167,7 @@ def test_approve_channels_reads_the_channel_table_and_names_unknown_channels(sto
         ],
         posts=[Post(id="p", text="hello", dates=(f"{due:%Y-%m-%d}",), at="23:59")],
     )
-    store.schedule(cal, due.date(), due.date())
+    schedule(store, cal, due.date(), due.date())
     with pytest.raises(StoreError, match="no channel 'nope'"):
         store.approve_channels(["nope"])
     assert store.approvals() == {}

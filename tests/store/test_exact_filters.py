@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from conftest import Recorder, calendar, post, segment
 
+from socialsched import scheduling
 from socialsched.model import Channel
 
 # Each pair: a tag, and tags that a LIKE on the JSON text (or a substring test on it)
@@ -48,7 +49,7 @@ PROBES = (
 
 def schedule(store):
     posts = [post(post_id, "07:00", tags=tags) for post_id, tags in TAGS.items()]
-    store.schedule(calendar(posts), "2027-01-04", "2027-01-04")
+    scheduling.schedule(store, calendar(posts), "2027-01-04", "2027-01-04")
 
 
 def paused_posts(store):
@@ -91,7 +92,7 @@ def test_pause_resume_and_log_match_post_segment_and_channel_names_exactly(store
         segments=[segment(n) for n in WILD_NAMES],
         channels=channels,
     )
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    scheduling.schedule(store, cal, "2027-01-04", "2027-01-04")
     per_name = len(WILD_NAMES) ** 2  # deliveries of one post (segments x channels)
 
     for field in ("post", "segment", "channel"):
@@ -116,7 +117,7 @@ def test_a_retry_whose_error_mentions_credentials_rejected_is_counted_a_retry(st
     from socialsched.adapters import TransientError
     from socialsched.runner import Runner
 
-    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    scheduling.schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
     adapter = Recorder(Channel(name="feed", adapter="jsonl", settings={"path": "/x"}))
     adapter.failures = [TransientError("upstream: credentials rejected by the proxy")]
     worker = Runner(

@@ -10,13 +10,14 @@ from datetime import timedelta
 import attrs
 import pytest
 from conftest import Recorder, calendar, post
+from socialsched.testing import sample_image
 
+from socialsched import scheduling
 from socialsched.adapters import Capabilities, Message, Receipt, TransientError
 from socialsched.model import Channel
 from socialsched.planner import Planner
 from socialsched.runner import Runner
 from socialsched.store import StoreError
-from socialsched.testing import sample_image
 
 DAY = "2027-01-04"
 
@@ -85,7 +86,9 @@ def crash_while_publishing(store, clock, sent_by_dead_worker, adapter, marked=No
 
 
 def schedule(store, channel: Channel) -> None:
-    store.schedule(calendar([post("a", "05:30")], channels=[channel]), "2027-01-04", "2027-01-04")
+    scheduling.schedule(
+        store, calendar([post("a", "05:30")], channels=[channel]), "2027-01-04", "2027-01-04"
+    )
 
 
 def test_a_post_found_on_the_network_is_recorded_not_sent_again(store, clock):

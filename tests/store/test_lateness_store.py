@@ -22,6 +22,7 @@ from socialsched.lateness import PastDeliveries, past_report
 from socialsched.model import Channel
 from socialsched.planner import Planner
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 from socialsched.store import Store
 
 FEED = Channel(name="feed", adapter="jsonl", settings={"path": "/nonexistent"})
@@ -74,7 +75,7 @@ def test_prediction_matches_what_the_store_records_after_a_run(store, clock):
     # The first grace still running is "edge"'s: it ends exactly now.
     assert predicted.deadline == datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
 
-    store.schedule(cal, start, end)
+    schedule(store, cal, start, end)
     run(store, clock)
     recorded = states(store)
     by_state = Counter()
@@ -96,7 +97,7 @@ def test_prediction_matches_what_the_store_records_after_a_run(store, clock):
     )
     # The unapproved ones are missed at the end of their grace, as announced.
     clock.advance(hours=1)
-    store.schedule(cal, start, end)
+    schedule(store, cal, start, end)
     run(store, clock)
     assert states(store)[("gated", "missed")] == 2
 
@@ -105,13 +106,13 @@ def test_a_delivery_schedule_cancelled_comes_back_and_counts(store, clock):
     kept = post("wide", "09:00", ("2027-01-02",), misfire_grace="3d")
     other = post("other", "09:00", ("2027-01-08",))
     start, end = date(2027, 1, 1), date(2027, 1, 10)
-    store.schedule(calendar([kept, other], channels=[FEED]), start, end)
-    store.schedule(calendar([other], channels=[FEED]), start, end)  # cancels "wide"
+    schedule(store, calendar([kept, other], channels=[FEED]), start, end)
+    schedule(store, calendar([other], channels=[FEED]), start, end)  # cancels "wide"
     assert states(store)[("wide", "cancelled")] == 2
     cal = calendar([kept, other], channels=[FEED])
     predicted = past_report(store, cal, Planner(cal), start, end)
     assert (predicted.total, predicted.within_grace) == (2, 2)
-    store.schedule(cal, start, end)
+    schedule(store, cal, start, end)
     assert states(store)[("wide", "scheduled")] == 2  # revived, as predicted
     # An operator's cancel is history: schedule leaves it cancelled, and so it is not
     # counted.
@@ -119,7 +120,7 @@ def test_a_delivery_schedule_cancelled_comes_back_and_counts(store, clock):
         if record.post == "wide":
             store.cancel(record.id)
     assert past_report(store, cal, Planner(cal), start, end).total == 0
-    store.schedule(cal, start, end)
+    schedule(store, cal, start, end)
     assert states(store)[("wide", "cancelled")] == 2
 
 
@@ -257,7 +258,7 @@ def test_random_calendars_predict_what_the_store_records(tmp_path_factory, posts
         if pause:
             store.pause(tag="hold-me")
         predicted = past_report(store, cal, Planner(cal), start, end)
-        store.schedule(cal, start, end)
+        schedule(store, cal, start, end)
         run(store, clock)
         past = Counter(
             (record.state, record.requires_approval)

@@ -16,8 +16,9 @@ from runner_process import RunnerProcess, get
 
 from socialsched.metrics import OUTCOMES, RunnerMetrics, wsgi_app
 from socialsched.model import Channel
+from socialsched.scheduling import schedule
 from socialsched.store import Store
-from socialsched.store_health import REASONS, StoreProbe
+from socialsched.store.health import REASONS, StoreProbe
 
 CHANNELS = [
     Channel(name="feed", adapter="jsonl", settings={"path": "/tmp/feed.jsonl"}),
@@ -60,7 +61,7 @@ def store_state(shown: dict) -> tuple[float, str | None]:
 
 def scheduled_store(path: Path) -> Store:
     store = Store(path)
-    store.schedule(calendar([post("a")], channels=CHANNELS), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a")], channels=CHANNELS), "2027-01-04", "2027-01-04")
     return store
 
 
@@ -81,7 +82,7 @@ def test_a_channel_added_later_gets_its_zero_series_at_the_next_scrape(tmp_path)
     with Store(tmp_path / "outbox.db") as store:
         metrics = RunnerMetrics(store)  # an empty store: no channel yet
         assert "socialsched_publish_attempts_total" not in scrape(metrics)
-        store.schedule(calendar([post("a")], channels=CHANNELS[:1]), "2027-01-04", "2027-01-04")
+        schedule(store, calendar([post("a")], channels=CHANNELS[:1]), "2027-01-04", "2027-01-04")
         attempts = scrape(metrics)["socialsched_publish_attempts_total"]
     assert {dict(k)["outcome"] for k in attempts} == {"published", "retry", "failed"}
     assert {dict(k)["channel"] for k in attempts} == {"feed"}
@@ -155,7 +156,7 @@ def test_an_unwritable_sqlite_file_or_folder_is_read_only(tmp_path):
 def test_an_unreachable_postgresql_leaves_the_store_figures_out(pg_schema):
     engine, schema = pg_schema
     with Store(PG_URL, schema=schema) as store:
-        store.schedule(calendar([post("a")], channels=CHANNELS), "2027-01-04", "2027-01-04")
+        schedule(store, calendar([post("a")], channels=CHANNELS), "2027-01-04", "2027-01-04")
         metrics = RunnerMetrics(store)
         assert store_state(scrape(metrics)) == (1.0, None)
         with engine.begin() as connection:

@@ -15,6 +15,7 @@ import pytest
 from conftest import Recorder, calendar, post
 from sqlalchemy.exc import OperationalError
 
+from socialsched import scheduling
 from socialsched.adapters import Capabilities
 from socialsched.adapters.receipts import RECOVERED
 from socialsched.journal import STATE_FOLDER, Entry, Journal, default_state_dir
@@ -33,7 +34,9 @@ class Blind(Recorder):
 
 def schedule(store) -> Channel:
     channel = Channel(name="feed", adapter="jsonl", settings=SETTINGS)
-    store.schedule(calendar([post("a", "05:30")], channels=[channel]), "2027-01-04", "2027-01-04")
+    scheduling.schedule(
+        store, calendar([post("a", "05:30")], channels=[channel]), "2027-01-04", "2027-01-04"
+    )
     return channel
 
 

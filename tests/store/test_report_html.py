@@ -21,13 +21,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 from conftest import calendar, post, segment
-from socialsched.collect import Collector
 from test_reports_store import Answering
 
 from socialsched.adapters.engagement import COUNTS
+from socialsched.analytics.collect import Collector
 from socialsched.cli import main
 from socialsched.model import Channel
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 from socialsched.store import Store
 
 ZONES = {"madrid": "Europe/Madrid", "new-york": "America/New_York"}
@@ -136,7 +137,7 @@ def test_heatmap_hours_are_each_segments_local_hours(chromium, tmp_path, clock, 
                 )
             )
     store = Store(tmp_path / "outbox.db", clock=clock)
-    store.schedule(calendar(posts, segments=segments), "2027-01-01", "2027-07-31")
+    schedule(store, calendar(posts, segments=segments), "2027-01-01", "2027-07-31")
     likes = {r.id: 3 + n for n, r in enumerate(sorted(store.records(), key=lambda r: r.id))}
     answering = Answering(Channel(name="feed", adapter="jsonl", settings={"path": "/x"}), clock)
     answering.counts.update(

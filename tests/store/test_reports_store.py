@@ -21,18 +21,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 from conftest import Clock, Recorder, calendar, post, segment
-from socialsched.collect import Collector
-from socialsched.observations import observations_from_store
-from socialsched.reports import report
-from socialsched.tables import segment_markets
 from sqlalchemy import delete
 
 from socialsched.adapters import Capabilities, Receipt
 from socialsched.adapters.engagement import COUNTS, Engagement
+from socialsched.analytics.collect import Collector
+from socialsched.analytics.observations import observations_from_store
+from socialsched.analytics.reports import report
 from socialsched.cli import main
 from socialsched.model import Channel
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 from socialsched.store import Store
+from socialsched.store.tables import segment_markets
 
 MADRID = segment("madrid", "Europe/Madrid", "ES")
 NEW_YORK = segment("new-york", "America/New_York", "US")
@@ -125,7 +126,7 @@ def _published_sample(store: Store, clock: Clock, recorder, days: int = 4) -> di
         post("evening", "18:00", dates=("2027-01-05",), tags=["tips"]),
     ]
     cal = calendar(posts, segments=[MADRID, NEW_YORK])
-    store.schedule(cal, "2027-01-04", (date(2027, 1, 4) + timedelta(days=days)).isoformat())
+    schedule(store, cal, "2027-01-04", (date(2027, 1, 4) + timedelta(days=days)).isoformat())
     moments = [record.utc for record in store.records()]
     counts = _random_counts([r.id for r in store.records()])
     recorder.counts.update(counts)
@@ -310,8 +311,8 @@ def test_a_store_without_markets_reads_local_hours_at_the_planned_offset(
 
 
 def test_scheduling_records_each_segments_market(sqlite_store):
-    sqlite_store.schedule(
-        calendar([post("a")], segments=[MADRID, NEW_YORK]), "2027-01-04", "2027-01-04"
+    schedule(
+        sqlite_store, calendar([post("a")], segments=[MADRID, NEW_YORK]), "2027-01-04", "2027-01-04"
     )
     from socialsched.store.markets import Market, markets
 
@@ -319,7 +320,7 @@ def test_scheduling_records_each_segments_market(sqlite_store):
         ("cal", "madrid"): Market("Europe/Madrid", "ES"),
         ("cal", "new-york"): Market("America/New_York", "US"),
     }
-    sqlite_store.schedule(calendar([post("a")], segments=[MADRID]), "2027-01-04", "2027-01-04")
+    schedule(sqlite_store, calendar([post("a")], segments=[MADRID]), "2027-01-04", "2027-01-04")
     assert set(markets(sqlite_store.engine)) == {("cal", "madrid")}
 
 
@@ -333,7 +334,7 @@ def test_suggest_times_proposes_the_best_local_hours_with_their_samples_and_toml
     dates = tuple(day.isoformat() for day in days)
     posts = [post(f"p{hour}", f"{hour:02d}:00", dates=dates) for hour in (8, 13, 19)]
     cal = calendar(posts, segments=[MADRID, NEW_YORK])
-    sqlite_store.schedule(cal, dates[0], dates[-1])
+    schedule(sqlite_store, cal, dates[0], dates[-1])
     rng = random.Random(5)
     # Madrid answers best at 19:00 and worst at 08:00 (local: the planned times are the
     # publication times here).

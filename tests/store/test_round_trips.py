@@ -15,14 +15,15 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import PG_URL, Recorder, calendar, post, segment
-from socialsched.tables import activity
 from sqlalchemy import event
 
 from socialsched.adapters.receipts import Receipts
 from socialsched.journal import Entry, Journal
 from socialsched.model import Channel
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 from socialsched.store.round_trips import ServerRestarted, finish_statement
+from socialsched.store.tables import activity
 
 SEGMENTS = [segment(f"s{number}") for number in range(12)]
 
@@ -53,7 +54,7 @@ class Counts:
 def _publish(store: Any, clock: Any, prefix: str, deliveries: int) -> dict[str, int]:
     """Publish `deliveries` new deliveries due now; what it cost on each engine."""
     posts = [post(f"{prefix}{n}", "05:30") for n in range(deliveries // len(SEGMENTS))]
-    store.schedule(calendar(posts, SEGMENTS, name=prefix), "2027-01-04", "2027-01-04")
+    schedule(store, calendar(posts, SEGMENTS, name=prefix), "2027-01-04", "2027-01-04")
     recorder = Recorder(Channel(name="feed", adapter="jsonl", settings={"path": "/none"}))
     runner = Runner(
         store, adapters=lambda channel: recorder, sleep=clock.sleep, rng=random.Random(7)
@@ -95,7 +96,7 @@ def test_after_a_server_restart_the_journal_is_recorded_again_before_it_is_empti
     pg_store, tmp_path
 ):
     store = pg_store
-    store.schedule(calendar([post("a", "05:30")], [segment("uk")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")], [segment("uk")]), "2027-01-04", "2027-01-04")
     (record,) = store.claim("w1", limit=5, lease=timedelta(minutes=1))
     journal = Journal(tmp_path, store.url)
     Receipts(  # it sets the journal's before_empty
@@ -117,7 +118,7 @@ def test_after_a_server_restart_the_journal_is_recorded_again_before_it_is_empti
 
 def test_the_outcome_statement_needs_the_claim_and_logs_only_what_it_changed(pg_store, clock):
     store = pg_store
-    store.schedule(calendar([post("a", "05:30")], [segment("uk")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")], [segment("uk")]), "2027-01-04", "2027-01-04")
     (record,) = store.claim("w1", limit=5, lease=timedelta(minutes=1))
     entry = {
         "at": store.now(),

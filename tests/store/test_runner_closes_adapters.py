@@ -11,6 +11,7 @@ from conftest import Recorder, calendar, post
 
 from socialsched.model import Channel
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 
 
 class Closing(Recorder):
@@ -37,18 +38,18 @@ def _built(store: Any, clock: Any, **kwargs: Any) -> tuple[Runner, list[Closing]
 
 
 def test_run_until_idle_closes_each_adapter_once_and_the_next_run_builds_anew(store, clock):
-    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
     runner, built = _built(store, clock)
     assert runner.run_until_idle() == 2
     assert [adapter.closed for adapter in built] == [1]  # one channel, one adapter
     assert len(built[0].published) == 2
-    store.schedule(calendar([post("a", "05:30"), post("b", "05:40")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30"), post("b", "05:40")]), "2027-01-04", "2027-01-04")
     assert runner.run_until_idle() == 2
     assert [adapter.closed for adapter in built] == [1, 1]  # a new one, closed in turn
 
 
 def test_a_stopped_run_closes_its_adapters(store, clock):
-    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
     runner, built = _built(store, clock)
     done = threading.Event()
 

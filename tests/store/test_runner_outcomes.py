@@ -12,6 +12,7 @@ from socialsched import store as store_module
 from socialsched.adapters import CredentialsRejected, PermanentError, TransientError
 from socialsched.model import Channel
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 
 
 def runner(store, adapter, clock, **kwargs):
@@ -40,7 +41,7 @@ def test_outcomes_count_what_the_log_holds_per_channel(store, clock):
         ],
         channels=[feed, news],
     )
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(store, cal, "2027-01-04", "2027-01-04")
     failures = {
         ("flaky", "uk"): TransientError("503"),
         ("flaky", "lisbon"): PermanentError("rejected"),
@@ -84,7 +85,9 @@ def test_outcomes_count_what_the_log_holds_per_channel(store, clock):
 
 
 def test_deferred_work_is_counted_apart_from_retries(store, clock):
-    store.schedule(calendar([post(f"p{i}", "05:30") for i in range(3)]), "2027-01-04", "2027-01-04")
+    schedule(
+        store, calendar([post(f"p{i}", "05:30") for i in range(3)]), "2027-01-04", "2027-01-04"
+    )
     holder: list[Runner] = []
 
     class StopAfterOne(Recorder):
@@ -108,7 +111,7 @@ class ReturnsNoReceipt(Recorder):
 
 
 def test_an_adapter_returning_no_receipt_is_still_recorded_published(store, clock):
-    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
     adapter = ReturnsNoReceipt(Channel(name="feed", adapter="jsonl"))
     runner(store, adapter, clock).run_until_idle()
     assert len(adapter.published) == 2  # each went out once, never again
@@ -122,7 +125,7 @@ def test_an_adapter_returning_no_receipt_is_still_recorded_published(store, cloc
 def test_a_database_hiccup_while_recording_is_retried_not_counted_as_an_attempt(
     store, clock, recorder, monkeypatch
 ):
-    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
     real = store.record_published
     hiccups = [RuntimeError("connection reset")]
 
@@ -141,7 +144,7 @@ def test_a_database_hiccup_while_recording_is_retried_not_counted_as_an_attempt(
 def test_a_publication_that_cannot_be_recorded_is_left_claimed_not_failed(
     store, clock, recorder, monkeypatch
 ):
-    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
     worker = runner(store, recorder, clock, worker="w1")
     tries = []
 
@@ -170,7 +173,7 @@ def test_a_publication_that_cannot_be_recorded_is_left_claimed_not_failed(
 def test_a_failing_listener_after_recording_leaves_the_publication_alone(
     store, clock, recorder, monkeypatch
 ):
-    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
 
     def listener(event, fields):
         if event == "delivery_published":
@@ -184,7 +187,7 @@ def test_a_failing_listener_after_recording_leaves_the_publication_alone(
 
 
 def test_deliveries_given_back_for_rejected_credentials_count_as_held(store, clock):
-    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
 
     class Refused(Recorder):
         def publish(self, message, idempotency_key):

@@ -15,6 +15,7 @@ import attrs
 from conftest import Recorder, calendar, post
 from runner_process import RunnerProcess, socialsched
 
+from socialsched import scheduling
 from socialsched.adapters import Message, Receipt
 from socialsched.model import Channel
 from socialsched.runner import Runner
@@ -28,7 +29,7 @@ def feed(path: str) -> Channel:
 def test_sighup_mid_batch_applies_before_the_next_delivery(store, clock):
     posts = [post(f"p{index}", "05:59") for index in range(3)]  # 6 deliveries: 2 segments
     old = calendar(posts, channels=[feed("/srv/old.jsonl")])
-    store.schedule(old, "2027-01-04", "2027-01-04")
+    scheduling.schedule(store, old, "2027-01-04", "2027-01-04")
     sent: list[tuple[str, str]] = []  # (the adapter's path setting, idempotency key)
     runner: Runner
 
@@ -39,7 +40,7 @@ def test_sighup_mid_batch_applies_before_the_next_delivery(store, clock):
                 # While the first delivery is in flight: the operator changes the
                 # channel and sends SIGHUP (the handler the runner installs).
                 new = attrs.evolve(old, channels=[feed("/srv/new.jsonl")])
-                store.schedule(new, "2027-01-04", "2027-01-04")
+                scheduling.schedule(store, new, "2027-01-04", "2027-01-04")
                 runner._on_hangup(signal.SIGHUP, None)
             return super().publish(message, idempotency_key)
 
@@ -58,7 +59,7 @@ def test_without_sighup_the_batch_keeps_its_adapter(store, clock):
     # The control: a changed channel table alone changes nothing mid-batch.
     posts = [post(f"p{index}", "05:59") for index in range(2)]
     old = calendar(posts, channels=[feed("/srv/old.jsonl")])
-    store.schedule(old, "2027-01-04", "2027-01-04")
+    scheduling.schedule(store, old, "2027-01-04", "2027-01-04")
     paths: list[str] = []
 
     class Adapter(Recorder):
@@ -66,7 +67,7 @@ def test_without_sighup_the_batch_keeps_its_adapter(store, clock):
             paths.append(self.channel.settings["path"])
             if len(paths) == 1:
                 new = attrs.evolve(old, channels=[feed("/srv/new.jsonl")])
-                store.schedule(new, "2027-01-04", "2027-01-04")
+                scheduling.schedule(store, new, "2027-01-04", "2027-01-04")
             return super().publish(message, idempotency_key)
 
     runner = Runner(store, adapters=lambda channel: Adapter(channel), sleep=clock.sleep)

@@ -14,6 +14,7 @@ from PIL import Image
 
 from socialsched.media import MediaItem
 from socialsched.model import Calendar, Channel, Post
+from socialsched.scheduling import schedule
 from socialsched.series import Occurrence
 
 FIRST = date(2027, 1, 4)  # a Monday
@@ -63,12 +64,12 @@ def by_day(store) -> dict[tuple[str, date], object]:
 
 
 def test_one_changed_occurrence_changes_one_delivery(store, images):
-    first = store.schedule(series_calendar(images), *RANGE)
+    first = schedule(store, series_calendar(images), *RANGE)
     assert len(first.added) == WEEKS
     before = by_day(store)
     changed_id = before["feed", CHANGED].id
 
-    moved = store.schedule(series_calendar(images, Occurrence(date=CHANGED, at="11:30")), *RANGE)
+    moved = schedule(store, series_calendar(images, Occurrence(date=CHANGED, at="11:30")), *RANGE)
     assert moved.moved == (changed_id,) and moved.unchanged == WEEKS - 1
     assert not (moved.added or moved.updated or moved.cancelled)
     row = by_day(store)["feed", CHANGED]
@@ -76,21 +77,21 @@ def test_one_changed_occurrence_changes_one_delivery(store, images):
     assert row.id == changed_id and row.utc == expected.astimezone(UTC)
 
     text = Occurrence(date=CHANGED, at="11:30", text="Last-minute room change")
-    updated = store.schedule(series_calendar(images, text), *RANGE)
+    updated = schedule(store, series_calendar(images, text), *RANGE)
     assert updated.updated == (changed_id,) and updated.unchanged == WEEKS - 1
     assert not (updated.added or updated.moved or updated.cancelled)
     assert by_day(store)["feed", CHANGED].text == "Last-minute room change"
 
     media = [MediaItem(path=images["special"], alt="Room 4")]
     with_media = Occurrence(date=CHANGED, at="11:30", text="Last-minute room change", media=media)
-    updated = store.schedule(series_calendar(images, with_media), *RANGE)
+    updated = schedule(store, series_calendar(images, with_media), *RANGE)
     assert updated.updated == (changed_id,) and updated.unchanged == WEEKS - 1
     assert [m.alt for m in by_day(store)["feed", CHANGED].media] == ["Room 4"]
     others = [r for (_, day), r in by_day(store).items() if day != CHANGED]
     assert {m.alt for r in others for m in r.media} == {"Our class"}
 
     elsewhere = Occurrence(date=CHANGED, channels=["more"])
-    result = store.schedule(series_calendar(images, elsewhere), *RANGE)
+    result = schedule(store, series_calendar(images, elsewhere), *RANGE)
     rows = by_day(store)
     # Back to the post's time, text and media on its own day, on the other channel only.
     assert result.cancelled == (changed_id,) and len(result.added) == 1
@@ -100,17 +101,17 @@ def test_one_changed_occurrence_changes_one_delivery(store, images):
 
 
 def test_a_shorter_count_cancels_only_the_last_occurrence(store, images):
-    store.schedule(series_calendar(images), *RANGE)
+    schedule(store, series_calendar(images), *RANGE)
     last = by_day(store)["feed", FIRST + timedelta(weeks=WEEKS - 1)].id
-    result = store.schedule(series_calendar(images, count=WEEKS - 1), *RANGE)
+    result = schedule(store, series_calendar(images, count=WEEKS - 1), *RANGE)
     assert result.cancelled == (last,) and result.unchanged == WEEKS - 1
     assert not (result.added or result.moved or result.updated)
 
 
 def test_a_skip_cancels_only_that_date(store, images):
-    store.schedule(series_calendar(images), *RANGE)
+    schedule(store, series_calendar(images), *RANGE)
     skipped = FIRST + timedelta(weeks=2)
     gone = by_day(store)["feed", skipped].id
-    result = store.schedule(series_calendar(images, skip=[skipped]), *RANGE)
+    result = schedule(store, series_calendar(images, skip=[skipped]), *RANGE)
     assert result.cancelled == (gone,) and result.unchanged == WEEKS - 1
     assert not (result.added or result.moved or result.updated)

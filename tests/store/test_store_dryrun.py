@@ -1,4 +1,4 @@
-"""`schedule --dry-run` / `Store.schedule(..., dry_run=True)`: every change a schedule
+"""`schedule --dry-run` / `scheduling.schedule(..., dry_run=True)`: every change a schedule
 would make, described, and nothing changed."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import attrs
 from conftest import calendar, post
 
 from socialsched.model import Post
+from socialsched.scheduling import schedule
 from socialsched.store import Store
 
 DAY = "2027-01-04"
@@ -40,12 +41,12 @@ def snapshot(store: Store):
 
 
 def test_dry_run_describes_every_change_and_changes_nothing(store):
-    store.schedule(version_1(), DAY, DAY)
+    schedule(store, version_1(), DAY, DAY)
     store.pause(post="a", reason="to see the pause kept")
     before = snapshot(store)
     ids = {(r.post, r.segment): r.id for r in store.records()}
 
-    preview = store.schedule(version_2(), DAY, DAY, dry_run=True)
+    preview = schedule(store, version_2(), DAY, DAY, dry_run=True)
 
     assert snapshot(store) == before
     assert preview.dry_run
@@ -80,7 +81,7 @@ def test_dry_run_describes_every_change_and_changes_nothing(store):
             assert change.local == local("13:00", change.segment) and change.text == "d text"
 
     # The real schedule then does exactly what the dry run said.
-    done = store.schedule(version_2(), DAY, DAY)
+    done = schedule(store, version_2(), DAY, DAY)
     for kind in ("added", "moved", "updated", "cancelled"):
         assert sorted(getattr(done, kind)) == sorted(getattr(preview, kind)), kind
     assert done.unchanged == preview.unchanged and not done.dry_run and done.changes == ()
@@ -89,8 +90,8 @@ def test_dry_run_describes_every_change_and_changes_nothing(store):
 
 
 def test_dry_run_of_an_unchanged_calendar_lists_nothing(store):
-    store.schedule(version_1(), DAY, DAY)
-    preview = store.schedule(version_1(), DAY, DAY, dry_run=True)
+    schedule(store, version_1(), DAY, DAY)
+    preview = schedule(store, version_1(), DAY, DAY, dry_run=True)
     assert (preview.changes, preview.unchanged, preview.changed) == ((), 6, False)
 
 

@@ -18,6 +18,7 @@ from socialsched.adapters import Receipt, TransientError
 from socialsched.media import Media
 from socialsched.planner import Planner
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 from socialsched.store import Store
 
 DAY = "2027-01-04"
@@ -295,7 +296,7 @@ def test_retract_deletes_every_part_of_a_thread_last_first(store, clock, threads
 
 def test_retract_of_a_single_post_deletes_it(store, clock, recorder):
     cal = calendar([post("a", "05:30")])
-    store.schedule(cal, DAY, DAY)
+    schedule(store, cal, DAY, DAY)
     worker = runner(store, recorder, clock)
     worker.run_until_idle()
     key = store.records()[0].id

@@ -24,10 +24,11 @@ import sqlalchemy
 from conftest import PG_URL, require_postgres
 from PIL import Image
 from runner_process import socialsched
+from socialsched.testing import LocalServer
 
 from socialsched.loader import load
+from socialsched.scheduling import schedule
 from socialsched.store import Store
-from socialsched.testing import LocalServer
 
 STOP_RUNNER = Path(__file__).with_name("thread_stop_runner.py")
 SENTENCES = [
@@ -155,10 +156,10 @@ def test_scheduling_again_reads_no_media_file_and_a_replaced_file_updates_delive
                 query = sqlalchemy.text(f"SELECT digest FROM {table}")
                 return connection.execute(query).scalars().all()
 
-        tried = store.schedule(calendar, "2031-03-03", "2031-03-03", dry_run=True)
+        tried = schedule(store, calendar, "2031-03-03", "2031-03-03", dry_run=True)
         assert len(tried.added) == 1
         assert stored("media") == stored("media_sources") == []  # a dry run keeps nothing
-        first = store.schedule(calendar, "2031-03-03", "2031-03-03")
+        first = schedule(store, calendar, "2031-03-03", "2031-03-03")
         (key,) = first.added
         assert stored("media") == stored("media_sources") == [sha256(original)]
         # Other bytes of the same size, the modification time put back: a planner that
@@ -166,13 +167,13 @@ def test_scheduling_again_reads_no_media_file_and_a_replaced_file_updates_delive
         stat = banner.stat()
         banner.write_bytes(bytes(len(original)))
         os.utime(banner, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-        again = store.schedule(calendar, "2031-03-03", "2031-03-03")
+        again = schedule(store, calendar, "2031-03-03", "2031-03-03")
         assert not again.changed and again.unchanged == 1
         assert [m.digest for m in store.get(key).media] == [sha256(original)]
 
         replacement = png((20, 20, 200), (64, 40))
         banner.write_bytes(replacement)
-        result = store.schedule(load(calendar_file), "2031-03-03", "2031-03-03")
+        result = schedule(store, load(calendar_file), "2031-03-03", "2031-03-03")
         assert result.updated == (key,)
         (media,) = store.get(key).media
         assert (media.digest, media.read()) == (sha256(replacement), replacement)

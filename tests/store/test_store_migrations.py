@@ -1,5 +1,5 @@
 """The outbox schema: created and upgraded by the shipped Alembic migrations, equal to
-`socialsched.tables`, upgrades and downgrades keep the data."""
+`socialsched.store.tables`, upgrades and downgrades keep the data."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from alembic.script import ScriptDirectory
 from conftest import calendar, post
 
 import socialsched
-from socialsched.tables import metadata
+from socialsched.scheduling import schedule
+from socialsched.store.tables import metadata
 
 MIGRATIONS = Path(socialsched.__file__).with_name("migrations")
 VERSION_TABLE = "socialsched_alembic_version"
@@ -43,7 +44,7 @@ def test_migrated_schema_equals_the_tables_module(store):
 
 def test_reopening_keeps_data_and_does_not_migrate_again(make_store):
     first = make_store()
-    first.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
+    schedule(first, calendar([post("a")]), "2027-01-04", "2027-01-04")
     first.close()
     second = make_store()
     assert len(second.records()) == 2
@@ -54,7 +55,7 @@ def test_reopening_keeps_data_and_does_not_migrate_again(make_store):
 def test_downgrade_to_the_first_revision_and_upgrade_again_keep_every_delivery(make_store):
     cal = calendar([post("a"), post("b", dates=("2027-01-05",))])
     store = make_store()
-    store.schedule(cal, "2027-01-04", "2027-01-05")
+    schedule(store, cal, "2027-01-04", "2027-01-05")
     before = store.records()
     log_before = store.log()
     with store.engine.begin() as connection:
@@ -77,13 +78,13 @@ def test_downgrade_to_the_first_revision_and_upgrade_again_keep_every_delivery(m
     assert current_revision(upgraded) == head_revision()
     assert upgraded.records() == before
     assert upgraded.log() == log_before
-    again = upgraded.schedule(cal, "2027-01-04", "2027-01-05")
+    again = schedule(upgraded, cal, "2027-01-04", "2027-01-05")
     assert not again.changed and again.unchanged == len(before)
 
 
 def test_rate_limit_index_holds_only_sent_deliveries(store):
     """Sent deliveries are what rate limits count; the index skips unsent ones."""
-    store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a")]), "2027-01-04", "2027-01-04")
     with store.engine.connect() as connection:
         query = connection.exec_driver_sql
         if store.engine.dialect.name == "sqlite":
@@ -108,9 +109,9 @@ def test_rate_limit_index_holds_only_sent_deliveries(store):
 
 def test_downgrading_below_media_drops_them_and_the_next_schedule_puts_them_back(make_store):
     import attrs
+    from socialsched.testing import sample_image
 
     from socialsched.planner import Planner
-    from socialsched.testing import sample_image
 
     cal = calendar([post("a")])
     image = sample_image()

@@ -15,6 +15,7 @@ from conftest import PG_URL, require_postgres
 import socialsched
 import socialsched.store as store_package
 from socialsched import Planner
+from socialsched.scheduling import schedule
 from socialsched.store import Store
 from socialsched.store.bulk import _bulk_insert_values
 
@@ -75,7 +76,7 @@ def test_ranges_scheduled_one_after_another_are_each_fanned_out(tmp_path, monkey
     store = Store(tmp_path / "outbox.db", clock=lambda: NOW)
     added = []
     for start, end in (("2027-01-01", "2027-06-30"), ("2027-07-01", "2027-12-31")):
-        added += store.schedule(calendar, start, end).added
+        added += schedule(store, calendar, start, end).added
     planned = Planner(calendar).plan(date(2027, 1, 1), date(2027, 12, 31))
     assert sorted(added) == sorted(delivery.id for delivery in planned)
     assert sorted(record.id for record in store.records()) == sorted(added)

@@ -20,6 +20,7 @@ from socialsched.adapters.registry import adapter_class
 from socialsched.model import Channel
 from socialsched.policy import Rate, RateError, retry_delay
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 
 
 def runner(store, recorder, clock, **kwargs):
@@ -29,8 +30,8 @@ def runner(store, recorder, clock, **kwargs):
 
 
 def test_due_deliveries_are_published_once_with_their_id_as_idempotency_key(store, clock, recorder):
-    store.schedule(
-        calendar([post("a", "05:30"), post("later", "18:00")]), "2027-01-04", "2027-01-04"
+    schedule(
+        store, calendar([post("a", "05:30"), post("later", "18:00")]), "2027-01-04", "2027-01-04"
     )
     handled = runner(store, recorder, clock).run_until_idle()
     due = {r.id for r in store.records() if r.post == "a"}
@@ -57,7 +58,7 @@ def test_messages_carry_the_segments_quiet_hours(store, clock, recorder):
 
     uk = attrs.evolve(segment("uk"), quiet_hours=["22:00-23:30", "12:30-13:30"])
     cal = calendar([post("a", "05:30")], segments=[uk, segment("lisbon", "Europe/Lisbon", "PT")])
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(store, cal, "2027-01-04", "2027-01-04")
     runner(store, recorder, clock).run_until_idle()
     windows = {message.segment: message.quiet_hours for message, _ in recorder.published}
     assert windows == {
@@ -71,10 +72,10 @@ def test_messages_carry_the_segments_quiet_hours(store, clock, recorder):
 
 def test_changed_quiet_hours_update_unsent_deliveries(store):
     cal = calendar([post("a")])
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(store, cal, "2027-01-04", "2027-01-04")
     quiet_uk = attrs.evolve(segment("uk"), quiet_hours="21:00-06:00")
     edited = calendar([post("a")], segments=[quiet_uk, segment("lisbon", "Europe/Lisbon", "PT")])
-    result = store.schedule(edited, "2027-01-04", "2027-01-04")
+    result = schedule(store, edited, "2027-01-04", "2027-01-04")
     assert len(result.updated) == 1 and result.unchanged == 1
     assert {r.segment: r.quiet_hours for r in store.records()} == {
         "uk": ("21:00-06:00",),
@@ -85,7 +86,7 @@ def test_changed_quiet_hours_update_unsent_deliveries(store):
 def test_transient_errors_back_off_then_fail_at_the_channel_limit(store, clock, recorder):
     channel = Channel(name="feed", adapter="jsonl", settings={"path": "/x"}, max_attempts=3)
     cal = calendar([post("a", "05:30")], channels=[channel], segments=None)
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(store, cal, "2027-01-04", "2027-01-04")
     uk = next(r for r in store.records() if r.segment == "uk")
     store.cancel(next(r.id for r in store.records() if r.segment == "lisbon"))
     recorder.failures = [TransientError("503", retry_after=None)] * 3
@@ -110,7 +111,7 @@ def test_transient_errors_back_off_then_fail_at_the_channel_limit(store, clock, 
 
 
 def test_retry_after_is_honoured(store, clock, recorder):
-    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
     recorder.failures = [TransientError("slow down", retry_after=900)] * 2
     runner(store, recorder, clock).dispatch()
     for record in store.records():
@@ -119,7 +120,7 @@ def test_retry_after_is_honoured(store, clock, recorder):
 
 def test_a_used_up_network_quota_defers_without_counting_attempts(store, clock, recorder):
     channel = Channel(name="feed", adapter="jsonl", settings={"path": "/x"}, max_attempts=2)
-    store.schedule(calendar([post("a", "05:30")], channels=[channel]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")], channels=[channel]), "2027-01-04", "2027-01-04")
     # More quota refusals than max_attempts: none of them may fail the delivery.
     recorder.failures = [QuotaReached("25 of 25 posts used", retry_after=1728)] * 6
     worker = runner(store, recorder, clock)
@@ -138,7 +139,7 @@ def test_a_used_up_network_quota_defers_without_counting_attempts(store, clock, 
 
 
 def test_permanent_error_fails_at_once(store, clock, recorder):
-    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
     recorder.failures = [PermanentError("rejected: bad content")]
     runner(store, recorder, clock).run_until_idle()
     states = sorted(r.state for r in store.records())
@@ -149,7 +150,7 @@ def test_permanent_error_fails_at_once(store, clock, recorder):
 
 def test_unknown_adapter_fails_deliveries_with_a_clear_reason(store, clock):
     # The plugin providing the channel's adapter was uninstalled after scheduling.
-    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
     Runner(
         store, adapters=lambda c: adapter_class("nosuchnetwork")(c), sleep=clock.sleep
     ).run_until_idle()
@@ -160,7 +161,7 @@ def test_unknown_adapter_fails_deliveries_with_a_clear_reason(store, clock):
 def test_rate_limit_defers_instead_of_failing(store, clock, recorder):
     channel = Channel(name="feed", adapter="jsonl", settings={"path": "/x"}, rate="3/10min")
     cal = calendar([post(f"p{i}", "05:30") for i in range(4)], channels=[channel])
-    store.schedule(cal, "2027-01-04", "2027-01-04")  # 8 due deliveries
+    schedule(store, cal, "2027-01-04", "2027-01-04")  # 8 due deliveries
     worker = runner(store, recorder, clock)
     assert worker.dispatch() == 3
     assert worker.dispatch() == 0
@@ -182,7 +183,7 @@ def test_rate_text_is_checked():
 def test_bad_rate_is_refused_when_scheduling(store):
     channel = Channel(name="feed", adapter="jsonl", settings={"path": "/x"}, rate="fast")
     with pytest.raises(RateError, match="'fast'"):
-        store.schedule(calendar([post("a")], channels=[channel]), "2027-01-04", "2027-01-04")
+        schedule(store, calendar([post("a")], channels=[channel]), "2027-01-04", "2027-01-04")
 
 
 def test_retry_delay_grows_exponentially_and_is_capped():
@@ -203,7 +204,7 @@ def test_late_deliveries_are_missed_unless_the_post_says_publish(store, clock, r
         ],
         segments=None,
     )
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(store, cal, "2027-01-04", "2027-01-04")
     clock.now = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)  # 4h (London) / 5h (Lisbon) late
     runner(store, recorder, clock).run_until_idle()
     states = {(r.post, r.segment): r.state for r in store.records()}
@@ -214,7 +215,8 @@ def test_late_deliveries_are_missed_unless_the_post_says_publish(store, clock, r
 
 
 def test_posts_needing_approval_wait_for_it(store, clock, recorder):
-    store.schedule(
+    schedule(
+        store,
         calendar([post("review", "05:30", requires_approval=True, late="publish")]),
         "2027-01-04",
         "2027-01-04",
@@ -232,7 +234,7 @@ def test_posts_needing_approval_wait_for_it(store, clock, recorder):
 
 def test_paused_segment_publishes_nothing_then_everything_after_resume(store, clock, recorder):
     cal = calendar([post("promo", "07:00", tags=("promo",)), post("service", "07:00")])
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(store, cal, "2027-01-04", "2027-01-04")
     assert store.pause(segment="uk", tag="promo", reason="telco outage") == 1
     assert store.pause(segment="lisbon", reason="strike") == 2
     worker = runner(store, recorder, clock)
@@ -253,7 +255,7 @@ def test_paused_segment_publishes_nothing_then_everything_after_resume(store, cl
 
 
 def test_overlapping_pauses_hold_until_both_are_lifted(store, clock, recorder):
-    store.schedule(calendar([post("promo", "05:30", tags=("promo",))]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("promo", "05:30", tags=("promo",))]), "2027-01-04", "2027-01-04")
     store.pause(tag="promo")
     store.pause(segment="uk")
     assert store.resume(tag="promo") == 1  # lisbon: uk stays paused by the segment hold
@@ -265,7 +267,7 @@ def test_overlapping_pauses_hold_until_both_are_lifted(store, clock, recorder):
 
 
 def test_crashed_workers_lease_expires_and_is_reclaimed(store, clock, recorder):
-    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
     lost = store.claim("dead-worker", limit=10, lease=timedelta(minutes=2))
     assert len(lost) == 2
     worker = runner(store, recorder, clock)
@@ -285,7 +287,7 @@ def test_crashed_workers_lease_expires_and_is_reclaimed(store, clock, recorder):
 
 def test_concurrent_claims_never_overlap(store, clock):
     cal = calendar([post(f"p{i}", "05:30") for i in range(30)])
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(store, cal, "2027-01-04", "2027-01-04")
     claimed: list[list[str]] = [[], [], [], []]
 
     def work(index):
@@ -304,7 +306,7 @@ def test_concurrent_claims_never_overlap(store, clock):
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_postgresql_claim_skips_rows_locked_by_another_transaction(make_store):
     store = make_store(clock=lambda: datetime(2027, 1, 4, 6, 0, tzinfo=UTC))
-    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
     first = sorted(r.id for r in store.records())[0]
 
     def fail_instead_of_waiting(dbapi_connection, record):
@@ -326,7 +328,7 @@ def test_lifecycle_events_go_through_one_function(store, clock, recorder, monkey
     monkeypatch.setattr(
         store_module, "listeners", [lambda name, fields: seen.append((name, dict(fields)))]
     )
-    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
     recorder.failures = [PermanentError("no")]
     runner(store, recorder, clock).run_until_idle()
     names = sorted(name for name, _ in seen)
@@ -345,7 +347,7 @@ def test_lifecycle_events_go_through_one_function(store, clock, recorder, monkey
 
 
 def test_cancel_publish_now_and_retract(store, clock, recorder):
-    store.schedule(calendar([post("a", "20:00")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "20:00")]), "2027-01-04", "2027-01-04")
     uk, lisbon = sorted(store.records(), key=lambda r: r.segment != "uk")
     worker = runner(store, recorder, clock)
     assert worker.publish_now(uk.id).state == "published"
@@ -365,7 +367,9 @@ def test_cancel_publish_now_and_retract(store, clock, recorder):
 
 
 def test_stop_gives_back_claimed_work_unattempted(store, clock):
-    store.schedule(calendar([post(f"p{i}", "05:30") for i in range(3)]), "2027-01-04", "2027-01-04")
+    schedule(
+        store, calendar([post(f"p{i}", "05:30") for i in range(3)]), "2027-01-04", "2027-01-04"
+    )
     holder: list[Runner] = []
 
     class StopAfterOne(Recorder):
@@ -383,7 +387,7 @@ def test_stop_gives_back_claimed_work_unattempted(store, clock):
 
 
 def test_adapter_that_cannot_be_built_fails_its_deliveries(store, clock):
-    store.schedule(calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
 
     def broken(channel):
         raise KeyError("settings.token")
@@ -398,7 +402,8 @@ def test_run_keeps_one_wake_job_for_the_next_due_time_plus_a_poll(tmp_path, reco
 
     store = Store(tmp_path / "run.db")  # real time: deliveries far in the future
     days = tuple(f"2099-01-{day:02d}" for day in range(5, 25))
-    store.schedule(
+    schedule(
+        store,
         calendar([post(f"p{i}", "10:00", dates=days) for i in range(10)]),
         "2099-01-01",
         "2099-01-31",

@@ -11,6 +11,7 @@ from conftest import calendar, post
 from sqlalchemy import event
 
 from socialsched.runner import Runner
+from socialsched.scheduling import schedule
 
 
 def local_utc(day: str, clock_time: str, zone: str) -> datetime:
@@ -23,7 +24,7 @@ def by_key(store):
 
 
 def test_schedule_adds_every_delivery_at_its_local_time(store):
-    result = store.schedule(calendar([post("hello", "09:30")]), "2027-01-04", "2027-01-04")
+    result = schedule(store, calendar([post("hello", "09:30")]), "2027-01-04", "2027-01-04")
     rows = by_key(store)
     assert len(result.added) == 2 and set(rows) == {("hello", "uk"), ("hello", "lisbon")}
     assert rows["hello", "uk"].utc == local_utc("2027-01-04", "09:30", "Europe/London")
@@ -36,19 +37,19 @@ def test_schedule_adds_every_delivery_at_its_local_time(store):
 
 def test_schedule_twice_changes_nothing(store):
     cal = calendar([post("a"), post("b", "12:00")])
-    store.schedule(cal, "2027-01-01", "2027-01-31")
+    schedule(store, cal, "2027-01-01", "2027-01-31")
     before = store.records()
     log_before = store.log()
-    again = store.schedule(cal, "2027-01-01", "2027-01-31")
+    again = schedule(store, cal, "2027-01-01", "2027-01-31")
     assert not again.changed and again.unchanged == 4
     assert store.records() == before
     assert store.log() == log_before
 
 
 def test_moved_delivery_keeps_its_id_and_gets_the_new_time(store):
-    store.schedule(calendar([post("a", "09:00"), post("b")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "09:00"), post("b")]), "2027-01-04", "2027-01-04")
     old = by_key(store)
-    result = store.schedule(calendar([post("a", "15:45"), post("b")]), "2027-01-04", "2027-01-04")
+    result = schedule(store, calendar([post("a", "15:45"), post("b")]), "2027-01-04", "2027-01-04")
     new = by_key(store)
     assert set(result.moved) == {old["a", "uk"].id, old["a", "lisbon"].id}
     assert result.unchanged == 2 and not result.added and not result.cancelled
@@ -60,8 +61,8 @@ def test_moved_delivery_keeps_its_id_and_gets_the_new_time(store):
 
 
 def test_removed_post_is_cancelled(store):
-    store.schedule(calendar([post("a"), post("b")]), "2027-01-04", "2027-01-04")
-    result = store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a"), post("b")]), "2027-01-04", "2027-01-04")
+    result = schedule(store, calendar([post("a")]), "2027-01-04", "2027-01-04")
     rows = by_key(store)
     assert set(result.cancelled) == {rows["b", "uk"].id, rows["b", "lisbon"].id}
     assert rows["b", "uk"].state == rows["b", "lisbon"].state == "cancelled"
@@ -70,8 +71,8 @@ def test_removed_post_is_cancelled(store):
 
 
 def test_new_post_is_added(store):
-    store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
-    result = store.schedule(calendar([post("a"), post("c", "10:00")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a")]), "2027-01-04", "2027-01-04")
+    result = schedule(store, calendar([post("a"), post("c", "10:00")]), "2027-01-04", "2027-01-04")
     rows = by_key(store)
     assert set(result.added) == {rows["c", "uk"].id, rows["c", "lisbon"].id}
     assert result.unchanged == 2
@@ -79,9 +80,9 @@ def test_new_post_is_added(store):
 
 
 def test_changed_text_updates_unsent_deliveries(store):
-    store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a")]), "2027-01-04", "2027-01-04")
     edited = attrs.evolve(post("a"), text="new words")
-    result = store.schedule(calendar([edited]), "2027-01-04", "2027-01-04")
+    result = schedule(store, calendar([edited]), "2027-01-04", "2027-01-04")
     assert len(result.updated) == 2 and not result.moved
     assert {r.text for r in store.records()} == {"new words"}
 
@@ -90,15 +91,15 @@ def test_published_deliveries_are_never_touched(store, clock, recorder):
     def a(at):
         return post("a", at, misfire_grace="3h")
 
-    store.schedule(calendar([a("05:00"), post("b", "20:00")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([a("05:00"), post("b", "20:00")]), "2027-01-04", "2027-01-04")
     Runner(store, adapters=lambda channel: recorder).run_until_idle()
     published = {r.id: r for r in store.records("published")}
     # "a" at 05:00 local went out (London and Lisbon are both before 06:00 UTC).
     assert {r.post for r in published.values()} == {"a"} and len(published) == 2
     log_count = {key: len(store.log(delivery=key)) for key in published}
     # Move it, then remove it: published rows stay exactly as they were.
-    store.schedule(calendar([a("07:00"), post("b", "20:00")]), "2027-01-04", "2027-01-04")
-    result = store.schedule(calendar([post("b", "20:00")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([a("07:00"), post("b", "20:00")]), "2027-01-04", "2027-01-04")
+    result = schedule(store, calendar([post("b", "20:00")]), "2027-01-04", "2027-01-04")
     assert not set(result.cancelled) & set(published)
     for key, before in published.items():
         assert store.get(key) == before
@@ -106,11 +107,11 @@ def test_published_deliveries_are_never_touched(store, clock, recorder):
 
 
 def test_removed_then_restored_post_comes_back_but_operator_cancel_stays(store):
-    store.schedule(calendar([post("a"), post("b")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a"), post("b")]), "2027-01-04", "2027-01-04")
     rows = by_key(store)
     store.cancel(rows["a", "uk"].id, reason="not for the UK")
-    store.schedule(calendar([post("b")]), "2027-01-04", "2027-01-04")
-    store.schedule(calendar([post("a"), post("b")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("b")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a"), post("b")]), "2027-01-04", "2027-01-04")
     rows = by_key(store)
     assert rows["a", "lisbon"].state == "scheduled"
     assert rows["a", "uk"].state == "cancelled"
@@ -118,8 +119,8 @@ def test_removed_then_restored_post_comes_back_but_operator_cancel_stays(store):
 
 def test_deliveries_outside_the_range_are_left_alone(store):
     cal = calendar([post("a", dates=("2027-01-04", "2027-02-10"))])
-    store.schedule(cal, "2027-01-01", "2027-02-28")
-    store.schedule(calendar([post("other")]), "2027-01-01", "2027-01-31")
+    schedule(store, cal, "2027-01-01", "2027-02-28")
+    schedule(store, calendar([post("other")]), "2027-01-01", "2027-01-31")
     february = [r for r in store.records() if r.utc.month == 2]
     assert len(february) == 2 and {r.state for r in february} == {"scheduled"}
 
@@ -134,14 +135,14 @@ def test_schedule_writes_in_bulk(store):
         statements.append(statement)
 
     event.listen(store.engine, "before_cursor_execute", count)
-    result = store.schedule(cal, "2027-01-01", "2027-01-31")
+    result = schedule(store, cal, "2027-01-01", "2027-01-31")
     assert len(result.added) == 336
     assert len(statements) < 20, statements
 
 
 def test_new_deliveries_matching_a_pause_start_paused(store):
     store.pause(segment="uk", reason="outage")
-    store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a")]), "2027-01-04", "2027-01-04")
     rows = by_key(store)
     assert rows["a", "uk"].state == "paused" and rows["a", "lisbon"].state == "scheduled"
 
@@ -154,10 +155,10 @@ def test_every_new_delivery_is_logged_as_planned_in_its_first_state(
     import socialsched.store as store_module
 
     monkeypatch.setattr(store_module, "_REBUILD_MIN_ROWS", rebuild_from)
-    store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a")]), "2027-01-04", "2027-01-04")
     store.pause(segment="uk", reason="outage")
     cal = calendar([post("a"), post("b"), post("c")])
-    result = store.schedule(cal, "2027-01-04", "2027-01-04")
+    result = schedule(store, cal, "2027-01-04", "2027-01-04")
     assert len(result.added) == 4 and result.unchanged == 2
     planned = [e for e in store.log() if e.reason == "planned"]
     assert [e.delivery_id for e in planned[2:]] == list(result.added)
@@ -184,7 +185,7 @@ def test_secret_values_never_reach_the_database(store, monkeypatch, recorder):
     channel = Channel(
         name="feed", adapter="jsonl", settings={"path": "/tmp/x"}, secrets={"token": "FEED_TOKEN"}
     )
-    store.schedule(calendar([post("a", "05:00")], channels=[channel]), "2027-01-04", "2027-01-04")
+    schedule(store, calendar([post("a", "05:00")], channels=[channel]), "2027-01-04", "2027-01-04")
     Runner(store, adapters=lambda c: recorder).run_until_idle()
     with store.engine.connect() as connection:
         dump = repr(
@@ -198,7 +199,7 @@ def test_secret_values_never_reach_the_database(store, monkeypatch, recorder):
 
 
 def test_delivery_moving_into_the_range_from_outside_is_moved_not_added(store):
-    store.schedule(calendar([post("a", dates=("2027-02-10",))]), "2027-01-01", "2027-02-28")
+    schedule(store, calendar([post("a", dates=("2027-02-10",))]), "2027-01-01", "2027-02-28")
     old = by_key(store)["a", "uk"]
     later = local_utc("2027-01-20", "09:00", "Europe/London")
     moved = attrs.evolve(
@@ -321,8 +322,8 @@ def test_plugin_observers_hear_each_new_delivery_and_nothing_when_unchanged(stor
     try:
         assert plugins.observed("delivery_scheduled")
         cal = calendar([post("a")])
-        store.schedule(cal, "2027-01-04", "2027-01-04")
-        store.schedule(cal, "2027-01-04", "2027-01-04")
+        schedule(store, cal, "2027-01-04", "2027-01-04")
+        schedule(store, cal, "2027-01-04", "2027-01-04")
     finally:
         plugins.reset()
     assert sorted(heard) == [("a", "lisbon", "feed"), ("a", "uk", "feed")]
@@ -343,11 +344,11 @@ def test_schedule_leaves_the_garbage_collector_as_it_found_it(store):
 
     cal = calendar([post("a")])
     assert gc.isenabled()
-    store.schedule(cal, "2027-01-04", "2027-01-04")
+    schedule(store, cal, "2027-01-04", "2027-01-04")
     assert gc.isenabled()
     gc.disable()
     try:
-        store.schedule(calendar([post("b")]), "2027-01-04", "2027-01-04")
+        schedule(store, calendar([post("b")]), "2027-01-04", "2027-01-04")
         assert not gc.isenabled()
     finally:
         gc.enable()
@@ -379,7 +380,7 @@ def test_large_loads_rebuild_the_indexes_and_small_ones_update_them(store, monke
     indexes = index_definitions(store)
     assert len(indexes) >= 5
     three_posts = calendar([post("a"), post("b"), post("c")])
-    assert len(store.schedule(three_posts, "2027-01-04", "2027-01-04").added) == 6
+    assert len(schedule(store, three_posts, "2027-01-04", "2027-01-04").added) == 6
     dropped = {s.split()[2] for s in statements if s.startswith("DROP INDEX")}
     created = {s.split()[2] for s in statements if s.startswith("CREATE INDEX")}
     if store.engine.dialect.name == "sqlite":
@@ -399,7 +400,7 @@ def test_large_loads_rebuild_the_indexes_and_small_ones_update_them(store, monke
     assert index_definitions(store) == indexes
 
     statements.clear()
-    assert len(store.schedule(calendar([post("d")]), "2027-01-04", "2027-01-04").added) == 2
+    assert len(schedule(store, calendar([post("d")]), "2027-01-04", "2027-01-04").added) == 2
     assert not [s for s in statements if s.startswith(("DROP INDEX", "CREATE INDEX"))]
     assert index_definitions(store) == indexes
 
@@ -417,6 +418,6 @@ def test_a_failed_large_load_leaves_indexes_and_rows_as_they_were(store, monkeyp
     monkeypatch.setattr(store_module.Store, "_log_rows_after", staticmethod(failing_log))
     monkeypatch.setattr(store_module.Store, "_log_planned", staticmethod(failing_log))
     with pytest.raises(RuntimeError, match="disk full"):
-        store.schedule(calendar([post("a")]), "2027-01-04", "2027-01-04")
+        schedule(store, calendar([post("a")]), "2027-01-04", "2027-01-04")
     assert store.records() == [] and store.log() == []
     assert index_definitions(store) == indexes

@@ -1,4 +1,4 @@
-"""Scheduling a range chunk by chunk (`Store.schedule_chunks`, and `Store.schedule` of
+"""Scheduling a range chunk by chunk (`Store.schedule_chunks`, and `scheduling.schedule` of
 a long range) stores what scheduling it at once stores, and a delivery moved across a
 chunk border is moved, not cancelled in one chunk and added back in the next."""
 
@@ -18,6 +18,7 @@ import socialsched
 from socialsched import Planner, Post, Segment
 from socialsched.cli import progress
 from socialsched.planner import CHUNK_DAYS
+from socialsched.scheduling import schedule
 from socialsched.store import Store
 
 START, END = date(2027, 1, 4), date(2027, 1, 15)
@@ -56,7 +57,7 @@ def test_chunks_store_what_one_plan_stores(make_store):
 @pytest.mark.parametrize("dry_run", [True, False])
 def test_a_move_across_chunk_borders_is_a_move(make_store, dry_run):
     store = make_store()
-    store.schedule(nightly(), START, END)
+    schedule(store, nightly(), START, END)
     before = stored(store)
     # Quiet hours until 08:00 move every 23:30 delivery in Paris to the next local day:
     # across every border when each chunk is one day.
@@ -94,7 +95,7 @@ def test_schedule_of_a_long_range_plans_one_chunk_at_a_time(store, monkeypatch):
     monkeypatch.setattr(Planner, "plan", spy)
     cal = calendar([Post(id="weekly", text="hi", schedule="0 9 * * 1")])
     start, end = date(2027, 1, 1), date(2029, 12, 31)
-    result = store.schedule(cal, start, end)
+    result = schedule(store, cal, start, end)
     assert planned_ranges[0][0] == start and planned_ranges[-1][1] == end
     for (_, last), (first, _) in itertools.pairwise(planned_ranges):
         assert first == last + timedelta(days=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from socialsched.tables import metadata
+from socialsched.store.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -12,81 +12,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
-import attrs
 from sqlalchemy import and_, select
 
+from socialsched.trust.destinations import (
+    DESTINATION_NOT_APPROVED,
+    Approval,
+    describe_unapproved,
+    unapproved,
+)
+
 from ..model import Channel
-from ..tables import destination_approvals
 from .common import StoreError, _naive
 from .queries import Queries
-
-DESTINATION_NOT_APPROVED = "destination not approved"
-"""How the runner's hold of a channel whose secrets would go somewhere not approved
-begins (pause reason, alert, log)."""
-
-
-@attrs.frozen
-class Approval:
-    """What the operator approved for one channel: its adapter and, per secret name,
-    the destination origin (several separated by a space)."""
-
-    calendar: str
-    channel: str
-    adapter: str
-    destinations: Mapping[str, str]
-    actor: str
-    at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (ISO 8601 time)."""
-        shown = attrs.asdict(self)
-        return {**shown, "destinations": dict(self.destinations), "at": self.at.isoformat()}
-
-
-def unapproved(
-    approval: Approval | None, adapter: str, destinations: Mapping[str, str]
-) -> dict[str, str]:
-    """The secrets of `destinations` ({secret name: origin}, as a channel using
-    `adapter` would send them now) that `approval` does not cover: all of them without
-    an approval or when the adapter changed; none for a channel with no secrets."""
-    if approval is None or approval.adapter != adapter:
-        return dict(destinations)
-    return {
-        name: where
-        for name, where in destinations.items()
-        if approval.destinations.get(name) != where
-    }
-
-
-def channel_destinations(
-    channel: Channel, environ: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """{secret name: origin} where `channel` sends its secrets now, as its installed
-    adapter declares (`Adapter.destinations`); empty for a channel with no secrets
-    (console, jsonl), which needs no approval."""
-    from socialsched.adapters.registry import adapter_class
-
-    return adapter_class(channel.adapter).destinations(channel, environ)
-
-
-def describe_unapproved(channel: str, missing: Mapping[str, str], approval: Approval | None) -> str:
-    """Why a channel is held: which secret would go where, what was approved, and the
-    command that approves it (`DESTINATION_NOT_APPROVED` first)."""
-    sends = ", ".join(f"{name} to {where}" for name, where in sorted(missing.items()))
-    if approval is None:
-        before = "no destination was ever approved for it"
-    else:
-        known = ", ".join(
-            f"{name} to {where}" for name, where in sorted(approval.destinations.items())
-        )
-        before = f"approved: {approval.adapter}, {known or 'no secrets'}"
-    return (
-        f"{DESTINATION_NOT_APPROVED}: channel {channel!r} would send {sends} ({before}); "
-        f"check the change, then run: socialsched channels approve {channel}"
-    )
+from .tables import destination_approvals
 
 
 class Approvals(Queries):
@@ -157,8 +98,15 @@ class Approvals(Queries):
                     f"no channel {', '.join(map(repr, missing))} in the store "
                     f"(it has: {have}); run socialsched schedule first"
                 )
-        # Every destination is found before anything is recorded: all or nothing.
-        found = [(key, channel_destinations(known[key], environ)) for key in chosen]
+        # Where each channel's installed adapter sends its secrets now (as
+        # `trust.approval_checks.channel_destinations`), every destination found before
+        # anything is recorded: all or nothing.
+        from socialsched.adapters.registry import adapter_class
+
+        found = [
+            (key, adapter_class(known[key].adapter).destinations(known[key], environ))
+            for key in chosen
+        ]
         return [
             self.approve_destinations(calendar, known[(calendar, name)], where, actor=actor)
             for (calendar, name), where in found
@@ -197,7 +145,6 @@ __all__ = [
     "DESTINATION_NOT_APPROVED",
     "Approval",
     "Approvals",
-    "channel_destinations",
     "describe_unapproved",
     "unapproved",
 ]

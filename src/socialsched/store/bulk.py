@@ -20,7 +20,7 @@ from sqlalchemy import (
     func,
 )
 
-from ..tables import (
+from .tables import (
     deliveries,
 )
 

@@ -23,11 +23,6 @@ from ..media_store import (
     StoreMediaCache,
     read_media,
 )
-from ..tables import (
-    activity,
-    deliveries,
-    holds,
-)
 from .bulk import _bulk_insert
 from .common import (
     _MIGRATIONS,
@@ -45,6 +40,11 @@ from .round_trips import (
     outcome_engine,
     ping_when_idle,
     server_started,
+)
+from .tables import (
+    activity,
+    deliveries,
+    holds,
 )
 from .tagmatch import has_tag
 

@@ -1,7 +1,7 @@
 """Engagement in the store: snapshots per delivery and fetch (a time series), where
 collection stands per delivery, and the read API reports build on.
 
-Collection (`socialsched.collect`) asks `engagement_due` what to fetch, calls the
+Collection (`socialsched.analytics.collect`) asks `engagement_due` what to fetch, calls the
 adapters, and hands each call's findings to `record_engagement`: one transaction per
 call, so a crash loses nothing recorded before and a new run goes on with what is
 still due. A delivery is due once it has reached an age of its calendar's
@@ -23,13 +23,6 @@ from socialsched.adapters.engagement import COUNTS
 
 from ..media_store import dialect_insert
 from ..model import DEFAULT_COLLECT_AFTER
-from ..tables import (
-    deliveries,
-    engagement,
-    engagement_calls,
-    engagement_leases,
-    engagement_progress,
-)
 from .common import _naive
 from .engagement_records import (
     Collected,
@@ -39,6 +32,13 @@ from .engagement_records import (
     Snapshot,
 )
 from .queries import Queries
+from .tables import (
+    deliveries,
+    engagement,
+    engagement_calls,
+    engagement_leases,
+    engagement_progress,
+)
 
 _d = deliveries.c
 _p = engagement_progress.c

@@ -1,23 +1,30 @@
 """`Store`, the one public face of the durable outbox, composed of the parts that
-each own one responsibility."""
+each own one responsibility.
+
+The store receives plans and never plans: the caller plans (`socialsched.scheduling`
+for an app, `socialsched schedule` on the command line) and hands the plan, or its
+chunks, to `Store.schedule` or `Store.schedule_chunks`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 import attrs
 
 from ..model import Calendar, Delivery
-from ..planner import PlanChunk, Planner
-from ..plans import Plan
 from .approvals import Approvals
 from .engagement import EngagementStore
 from .operator import Operations
 from .queue_pins import QueuePins
 from .reconcile import Reconciliation
 from .records import ReconcileResult
+from .rows import RoutedPlan
 from .worker import WorkerProtocol
+
+if TYPE_CHECKING:
+    from ..planner import PlanChunk
 
 
 class Store(Reconciliation, Operations, WorkerProtocol, Approvals, QueuePins, EngagementStore):
@@ -26,6 +33,9 @@ class Store(Reconciliation, Operations, WorkerProtocol, Approvals, QueuePins, En
     `db` is a SQLAlchemy URL or an SQLite file path (default: $SOCIALSCHED_DB, else
     ./socialsched.db). `clock` returns the current time (aware UTC); tests inject one.
     `schema` (PostgreSQL only) puts every table in that schema, created if missing.
+
+    To plan a calendar and schedule it in one call, use
+    `socialsched.scheduling.schedule(store, calendar, start, end)`.
     """
 
     def schedule(
@@ -33,34 +43,23 @@ class Store(Reconciliation, Operations, WorkerProtocol, Approvals, QueuePins, En
         calendar: Calendar,
         start: date | str,
         end: date | str,
+        planned: Sequence[Delivery],
         *,
-        planned: Sequence[Delivery] | None = None,
         actor: str = "schedule",
         dry_run: bool = False,
     ) -> ReconcileResult:
-        """Plan `calendar` for local days [start, end] and reconcile the store with it.
+        """Reconcile the store with `planned`, the caller's plan of `calendar` for local
+        days [start, end] (a `Plan`, e.g. `Planner(calendar).plan(start, end)`, or any
+        deliveries).
 
         New deliveries are added, moved ones get their new time, changed ones their new
         text, deliveries of this calendar in the range that are no longer planned are
         cancelled; published (and in-flight) ones are never touched. Running it twice
-        changes nothing. `planned` is the plan of that range when the caller has it
-        (e.g. a `Plan`); otherwise the range is planned here, chunk by chunk
-        (`Planner.plan_chunks`), so that a range of years takes the memory of one chunk.
-        `dry_run`: reconcile in a transaction that is rolled back, so nothing changes,
-        and describe every change in the result's `changes`."""
-        if planned is not None:
-            return self.reconcile(calendar, start, end, planned, actor=actor, dry_run=dry_run)
-        # Queued posts that went out keep their slots; a queue without a start begins
-        # on the store's today.
-        planner = Planner(
-            calendar,
-            media_cache=self.media_cache(read_only=dry_run),
-            today=self.now().date(),
-            pins=self.queue_pins(calendar),
-        )
-        return self.schedule_chunks(
-            calendar, planner.plan_chunks(start, end), actor=actor, dry_run=dry_run
-        )
+        changes nothing. The store never plans: for a long range, hand the plan chunk by
+        chunk to `schedule_chunks`, or let `socialsched.scheduling.schedule` plan and
+        schedule it. `dry_run`: reconcile in a transaction that is rolled back, so
+        nothing changes, and describe every change in the result's `changes`."""
+        return self.reconcile(calendar, start, end, planned, actor=actor, dry_run=dry_run)
 
     def schedule_chunks(
         self,
@@ -108,7 +107,7 @@ def _with_next(chunks: Iterator[PlanChunk]) -> Iterator[tuple[PlanChunk, PlanChu
 
 
 def _ids(planned: Sequence[Delivery]) -> frozenset[str]:
-    if isinstance(planned, Plan):
+    if isinstance(planned, RoutedPlan):
         return frozenset(key for route in planned.routes for key in route.delivery_ids())
     return frozenset(delivery.id for delivery in planned)
 

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from ..plans import Plan
 from .rows import _PLANNED_COLUMNS, NEW_STATE, NEW_STATE_ACTOR
 
 if TYPE_CHECKING:
-    from .rows import _RowBuilder
+    from .rows import RoutedPlan, _RowBuilder
 
 _ROUTE_COLUMNS = (
     "post",
@@ -41,7 +40,7 @@ _CONSTANT_COLUMNS = ("calendar", "state_actor", "updated_at", "state")
 
 
 def insert_fanned_out(
-    connection: Connection, builder: _RowBuilder, plan: Plan, route_ids: Sequence[list[str]]
+    connection: Connection, builder: _RowBuilder, plan: RoutedPlan, route_ids: Sequence[list[str]]
 ) -> None:
     """Insert a `deliveries` row for every delivery of `plan` (whose ids, route by route,
     are `route_ids`), in plan order, with the values `builder` gives rows."""

@@ -12,7 +12,7 @@ import attrs
 from sqlalchemy import Connection, Engine, select
 
 from ..model import Calendar
-from ..tables import segment_markets
+from .tables import segment_markets
 
 
 @attrs.frozen

@@ -18,15 +18,15 @@ from sqlalchemy import (
     update,
 )
 
-from ..tables import (
-    deliveries,
-    holds,
-)
 from .bulk import _later
 from .common import StoreError
 from .queries import Queries
 from .records import RUNNER_ACTOR, Hold, Record
 from .rows import _CHANNEL, _LOG_COLUMNS, _POST, _SEGMENT, _TAGS
+from .tables import (
+    deliveries,
+    holds,
+)
 
 
 def _hold_view(row: tuple[Any, ...]) -> dict[str, Any]:

@@ -20,15 +20,6 @@ from sqlalchemy import (
 )
 
 from ..model import Channel, RunnerSettings
-from ..tables import (
-    STATES,
-    activity,
-    channels,
-    deliveries,
-    holds,
-    runner_settings,
-    thread_parts,
-)
 from .common import StoreError, _aware, _chunks, _naive
 from .core import StoreCore
 from .records import (
@@ -41,6 +32,15 @@ from .records import (
     Outcomes,
     Record,
     Status,
+)
+from .tables import (
+    STATES,
+    activity,
+    channels,
+    deliveries,
+    holds,
+    runner_settings,
+    thread_parts,
 )
 
 

@@ -32,13 +32,6 @@ from ..media_store import (
 )
 from ..model import Calendar, Delivery
 from ..policy import Rate
-from ..tables import (
-    activity,
-    channels,
-    deliveries,
-    runner_settings,
-    thread_parts,
-)
 from .bulk import (
     _bulk_insert_values,
     _bulk_update_values,
@@ -66,6 +59,13 @@ from .rows import (
     _UTC,
     PlannedRows,
     _what_changed,
+)
+from .tables import (
+    activity,
+    channels,
+    deliveries,
+    runner_settings,
+    thread_parts,
 )
 
 
@@ -149,7 +149,7 @@ class Reconciliation(Queries):
     def _dry_run_result(
         result: ReconcileResult, wanted: PlannedRows, existing: dict[str, Any]
     ) -> ReconcileResult:
-        from ..dryrun import describe
+        from .dryrun import describe
 
         ids = {kind: getattr(result, kind) for kind in ("added", "moved", "updated", "cancelled")}
         changes = describe(ids, wanted.rows, existing, _PLANNED_COLUMNS, _CONTENT_COLUMNS)

@@ -26,7 +26,7 @@ class ReconcileResult:
     settings), cancelled (no longer planned) and how many were already up to date.
 
     A dry run (`dry_run`, nothing written) also describes each change in `changes`
-    (`socialsched.dryrun.Change`: local times, changed fields, text diff)."""
+    (`socialsched.store.dryrun.Change`: local times, changed fields, text diff)."""
 
     added: tuple[str, ...] = ()
     moved: tuple[str, ...] = ()

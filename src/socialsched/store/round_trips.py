@@ -56,7 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DisconnectionError
 
-from ..tables import activity, deliveries
+from .tables import activity, deliveries
 
 #: Seconds a pooled connection may sit unused before its next checkout pings it.
 PING_AFTER_IDLE = 1.0

@@ -9,19 +9,36 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from itertools import repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import Connection
 
 from ..media import Media
 from ..media_store import media_json
 from ..model import Calendar, Delivery
-from ..plans import Plan, Route, Slot
-from ..tables import (
-    deliveries,
-)
 from .bulk import _bulk_insert_values, _db_flag, _db_time
 from .common import DEFAULT_MISFIRE_GRACE, _naive
+from .tables import (
+    deliveries,
+)
+
+if TYPE_CHECKING:
+    from ..plans import Route, Slot
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class RoutedPlan(Protocol):
+    """A plan held as routes, each with its columns (`socialsched.plans.Plan`): its rows
+    are built route by route, without a `Delivery` per row. The store reads plans the
+    caller made; it never plans (and imports nothing from the planner)."""
+
+    routes: list[Route]
+
+    def gather(self, per_route: Sequence[Sequence[T]]) -> list[T]:
+        """`per_route[route][slot]` for every delivery, in plan order."""
+        ...
 
 
 def _audience_json(audience: Any) -> str | None:
@@ -147,7 +164,7 @@ class PlannedRows(Mapping[str, tuple[Any, ...]]):
         used_media: dict[str, Media],
     ) -> None:
         self.builder = _RowBuilder(calendar, now, dialect, used_media)
-        self.plan = planned if isinstance(planned, Plan) else None
+        self.plan = planned if isinstance(planned, RoutedPlan) else None
         self._ids: Mapping[str, Any]
         if self.plan is None:
             self.__dict__["rows"] = self._ids = {
@@ -272,18 +289,10 @@ class _RowBuilder:
     def delivery_row(self, delivery: Delivery) -> tuple[Any, ...]:
         """The row of one `Delivery`."""
         head = self.route_head(delivery)
-        slot = Slot(
-            delivery.id,
-            delivery.utc,
-            delivery.local,
-            delivery.holiday,
-            delivery.shifted_from,
-            delivery.reason,
-        )
         (row,) = self._rows(
             head,
             [delivery.id],
-            [self._slot_values(slot, head[-2])],
+            [self._slot_values(delivery, head[-2])],
             [delivery.text],
             [delivery.media],
             [delivery.parts],
@@ -367,7 +376,8 @@ class _RowBuilder:
             )
         return found
 
-    def _slot_values(self, slot: Slot, grace: int | None) -> _SlotValues:
+    def _slot_values(self, slot: Slot | Delivery, grace: int | None) -> _SlotValues:
+        # A `Delivery` has a slot's times, holiday, move and reason under the same names.
         utc = _naive(slot.utc)
         local = slot.local.isoformat()
         return (

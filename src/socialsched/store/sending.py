@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from ..tables import deliveries
 from .common import _naive
+from .tables import deliveries
 
 _MARK = (
     "UPDATE deliveries SET sending_at = ?{lease} "

@@ -19,16 +19,16 @@ from ..media_store import (
     dialect_insert,
     sent_media_json,
 )
-from ..tables import (
-    deliveries,
-    thread_parts,
-)
 from .common import _naive
 from .queries import Queries
 from .records import _DEFERRED_PREFIX, _RETRY_REASON, Record
 from .round_trips import finish_statement, one_statement
 from .rows import _LOG_COLUMNS
 from .sending import mark_sqlite
+from .tables import (
+    deliveries,
+    thread_parts,
+)
 
 #: The activity log's reason for an expired claim whose worker never began sending it.
 UNSTARTED = "claimed by a runner that stopped before sending it"

@@ -37,9 +37,6 @@ from atproto.exceptions import (
     RequestErrorBase,
     UnauthorizedError,
 )
-from socialsched.destinations import ANY_SECRET, Destination, declare
-from socialsched.redirects import CrossOriginRedirect, refuse_cross_origin_redirects
-from socialsched.safe_fetch import Fetcher, FetchRefused
 
 from socialsched.adapters import (
     Adapter,
@@ -54,6 +51,9 @@ from socialsched.adapters import (
 from socialsched.adapters.engagement import Engagement
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
+from socialsched.trust.destinations import ANY_SECRET, Destination, declare
+from socialsched.trust.redirects import CrossOriginRedirect, refuse_cross_origin_redirects
+from socialsched.trust.safe_fetch import Fetcher, FetchRefused
 
 from .engagement import BATCH, DEFAULT_APPVIEW, ENGAGEMENT, appview_url, post_engagement
 
@@ -252,7 +252,7 @@ class BlueskyAdapter(Adapter):
     def _login(self) -> Client:
         if self._client is None:
             # atproto follows redirects: never to another origin (the login body holds
-            # the app password; see socialsched.redirects).
+            # the app password; see socialsched.trust.redirects).
             request = Request(
                 timeout=self.timeout,
                 event_hooks={"response": [refuse_cross_origin_redirects]},

@@ -4,7 +4,7 @@ The counts live in an AppView, not in the account's repository. `app.bsky.feed.g
 is a public AppView endpoint: asked of the channel's `appview` (default
 https://public.api.bsky.app) with no token and no login, it answers for up to 25 post
 URIs a call, leaving out posts that no longer exist. So no secret goes there, and it
-needs no destination approval; reads go through `socialsched.safe_fetch.Fetcher` (one
+needs no destination approval; reads go through `socialsched.trust.safe_fetch.Fetcher` (one
 connection pool, public addresses only unless SOCIALSCHED_ALLOWED_NETWORKS allows
 others, a byte cap and a deadline per call).
 """
@@ -17,10 +17,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-from socialsched.safe_fetch import Fetcher, FetchRefused
-
 from socialsched.adapters import PermanentError, TransientError
 from socialsched.adapters.engagement import Engagement
+from socialsched.trust.safe_fetch import Fetcher, FetchRefused
 
 if TYPE_CHECKING:
     from .adapter import BlueskyAdapter

@@ -20,9 +20,9 @@ from socialsched.adapters import (
     TransientError,
     WebhookAudienceAdapter,
 )
-from socialsched.http_client import ChannelClient
 from socialsched.media import IMAGE_TYPES, Media, MediaLimits
 from socialsched.model import Channel
+from socialsched.trust.http_client import ChannelClient
 
 CONTENT_LIMIT = 2_000
 """Most characters of a message's `content`."""

@@ -21,9 +21,9 @@ from socialsched.adapters import (
     TransientError,
     read_media,
 )
-from socialsched.destinations import origin
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
+from socialsched.trust.destinations import origin
 
 from .compose import (
     compose,

@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 
 from socialsched.adapters import Message
 from socialsched.media import Media
-from socialsched.paths import confined_loader
+from socialsched.trust.paths import confined_loader
 
 _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]")

@@ -16,8 +16,8 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
-from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.model import Channel
+from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from socialsched.destinations import ANY_SECRET, Destination, declare
-from socialsched.http_client import ChannelClient
 
 from socialsched.adapters import (
     Adapter,
@@ -36,6 +34,8 @@ from socialsched.adapters.graph import (
 from socialsched.adapters.graph_engagement import GRAPH_BATCH
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel
+from socialsched.trust.destinations import ANY_SECRET, Destination, declare
+from socialsched.trust.http_client import ChannelClient
 
 from . import engagement as _engagement
 from .targeting import (

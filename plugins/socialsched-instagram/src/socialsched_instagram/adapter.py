@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from socialsched.destinations import ANY_SECRET, Destination, declare
-
 from socialsched.adapters import Capabilities, Message, PermanentError, Receipt
 from socialsched.adapters.engagement import Engagement
 from socialsched.adapters.graph import ContainerPublisher
 from socialsched.adapters.graph_engagement import GRAPH_BATCH
 from socialsched.media import Media, MediaLimits
+from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 
 from . import engagement as _engagement
 

@@ -12,14 +12,6 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 import httpx
-from socialsched.destinations import (
-    ANY_SECRET,
-    Destination,
-    DestinationError,
-    declare,
-    origin,
-)
-from socialsched.http_client import ChannelClient
 
 from socialsched.adapters import (
     Adapter,
@@ -34,6 +26,14 @@ from socialsched.adapters import (
 from socialsched.adapters.engagement import Engagement
 from socialsched.media import Media
 from socialsched.model import Channel
+from socialsched.trust.destinations import (
+    ANY_SECRET,
+    Destination,
+    DestinationError,
+    declare,
+    origin,
+)
+from socialsched.trust.http_client import ChannelClient
 
 from . import engagement as _engagement
 from .media import IMAGES, MAX_ALT_LENGTH, VIDEOS, content, upload_image, upload_video

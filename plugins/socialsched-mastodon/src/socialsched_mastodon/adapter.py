@@ -33,9 +33,7 @@ import attrs
 import babel
 import httpx
 import regex
-from socialsched.destinations import ANY_SECRET, Destination, declare
 
-from socialsched import safe_fetch
 from socialsched.adapters import (
     Adapter,
     CannotCheck,
@@ -50,6 +48,8 @@ from socialsched.adapters.engagement import Engagement
 from socialsched.audiences import Audience
 from socialsched.media import IMAGE_TYPES, VIDEO_TYPES, Media, MediaLimits
 from socialsched.model import Channel
+from socialsched.trust import safe_fetch
+from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 
 from .engagement import BATCH, ENGAGEMENT, status_engagement
 from .html_text import plain_text

@@ -56,9 +56,9 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.audiences import Audience
-from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.media import IMAGE_TYPES, Media, MediaLimits
 from socialsched.model import Channel
+from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 
 from .loop import KeptLoop
 

@@ -30,10 +30,10 @@ from socialsched.adapters import (
     WebhookAudienceAdapter,
     retry_after_seconds,
 )
-from socialsched.destinations import Destination, declare
-from socialsched.http_client import ChannelClient
 from socialsched.media import NO_MEDIA, Media, MediaLimits
 from socialsched.model import Channel
+from socialsched.trust.destinations import Destination, declare
+from socialsched.trust.http_client import ChannelClient
 
 from .blocks import TEXT_LIMIT, escape, section_blocks
 

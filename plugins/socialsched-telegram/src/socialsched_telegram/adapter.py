@@ -49,9 +49,9 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.audiences import Audience
-from socialsched.destinations import ANY_SECRET, Destination, declare
 from socialsched.media import Media, MediaLimits
 from socialsched.model import Channel, QuietWindow
+from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 
 MAX_LENGTH = 4096
 MAX_CAPTION = 1024

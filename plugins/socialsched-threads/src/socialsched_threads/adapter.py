@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from socialsched.destinations import ANY_SECRET, Destination, declare
-
 from socialsched.adapters import Capabilities, CredentialsRejected, Message, Receipt
 from socialsched.adapters.engagement import Engagement
 from socialsched.adapters.graph import ContainerPublisher
 from socialsched.media import Media, MediaLimits
+from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 
 from . import engagement as _engagement
 

@@ -12,9 +12,6 @@ from typing import Any
 
 import httpx
 import oauthlib.oauth1
-from socialsched.destinations import ANY_SECRET, Destination, declare
-from socialsched.http_client import ChannelClient
-from socialsched.redaction import hide_secret
 
 from socialsched.adapters import (
     Adapter,
@@ -28,6 +25,9 @@ from socialsched.adapters import (
 from socialsched.adapters.engagement import Engagement
 from socialsched.media import Media
 from socialsched.model import Channel
+from socialsched.trust.destinations import ANY_SECRET, Destination, declare
+from socialsched.trust.http_client import ChannelClient
+from socialsched.trust.redaction import hide_secret
 
 from . import engagement as _engagement
 from .length import MAX_LENGTH, weighted_length

@@ -15,13 +15,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .errors import MediaError, RenderError
-from .fitting import fit, variant_key
-from .image_safety import ImageRefused, check_decodes
-from .media import VIDEO_TYPES, Media, MediaCache, MediaItem, MediaLimits, MediaSpec, sniff_type
-from .media_cache import MemoryMediaCache
-from .model import Calendar, Channel, Post, Segment
-from .paths import (
+from socialsched.trust.paths import (
     MAX_FILE_BYTES,
     PathMissing,
     PathRefused,
@@ -29,6 +23,13 @@ from .paths import (
     read_regular,
     regular_size,
 )
+
+from .errors import MediaError, RenderError
+from .fitting import fit, variant_key
+from .image_safety import ImageRefused, check_decodes
+from .media import VIDEO_TYPES, Media, MediaCache, MediaItem, MediaLimits, MediaSpec, sniff_type
+from .media_cache import MemoryMediaCache
+from .model import Calendar, Channel, Post, Segment
 from .post_problems import PostLines, PostMediaError
 from .render import Renderer, by_locale
 
@@ -146,8 +147,8 @@ class MediaLibrary:
 
     `cache` keeps sources and fitted variants (the store passes a persistent one;
     by default they are kept in memory). Files of a calendar loaded from a file must
-    be inside its folder (see `socialsched.paths`); URLs are fetched with
-    `socialsched.safe_fetch`. Neither is read past `byte_cap(calendar)` bytes.
+    be inside its folder (see `socialsched.trust.paths`); URLs are fetched with
+    `socialsched.trust.safe_fetch`. Neither is read past `byte_cap(calendar)` bytes.
     """
 
     def __init__(
@@ -218,7 +219,7 @@ class MediaLibrary:
         media = self._urls.get(url)
         if media is not None:
             return media
-        from .safe_fetch import FetchRefused, fetch
+        from socialsched.trust.safe_fetch import FetchRefused, fetch
 
         try:
             data = fetch(url, max_bytes=self.max_bytes).data

@@ -11,7 +11,7 @@ latest engagement the store recorded for it. Grouping keys (`BY`):
   its segment's own time zone (Madrid's 09:00 and New York's 09:00 share an hour).
 
 Each group has its number of `deliveries` and, for every count in
-`socialsched.engagement.COUNTS`, the `sum` and `median` over the group's deliveries
+`socialsched.adapters.engagement.COUNTS`, the `sum` and `median` over the group's deliveries
 whose network gives that count. A count no delivery of the group has is None (null in
 JSON), never 0: a network that does not say is not a post nobody liked.
 """
@@ -28,7 +28,7 @@ from typing import Any
 
 import attrs
 
-from .engagement import COUNTS, Engagement, aware, count_or_none
+from socialsched.adapters.engagement import COUNTS, Engagement, aware, count_or_none
 
 #: The keys a report can group by, in the order the command line lists them.
 BY: tuple[str, ...] = (

@@ -14,10 +14,22 @@ from typing import Any
 
 import attrs
 
-from .adapters import Adapter, CredentialsRejected
-from .model import Channel
+from socialsched.adapters import Adapter, CredentialsRejected
+from socialsched.model import Channel
+
+from .destinations import Approval, describe_unapproved, unapproved
 from .redaction import redact
-from .store.approvals import Approval, channel_destinations, describe_unapproved, unapproved
+
+
+def channel_destinations(
+    channel: Channel, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """{secret name: origin} where `channel` sends its secrets now, as its installed
+    adapter declares (`Adapter.destinations`); empty for a channel with no secrets
+    (console, jsonl), which needs no approval."""
+    from socialsched.adapters.registry import adapter_class
+
+    return adapter_class(channel.adapter).destinations(channel, environ)
 
 
 class DestinationNotApproved(CredentialsRejected):
@@ -100,4 +112,10 @@ def unapproved_channels(
     return problems
 
 
-__all__ = ["ApprovalGate", "ApprovalProblem", "DestinationNotApproved", "unapproved_channels"]
+__all__ = [
+    "ApprovalGate",
+    "ApprovalProblem",
+    "DestinationNotApproved",
+    "channel_destinations",
+    "unapproved_channels",
+]

@@ -18,9 +18,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from socialsched.store.tables import media, media_sources, media_variants
+
 from .errors import SocialschedError
 from .media import Media, digest_of, kind_of
-from .tables import media, media_sources, media_variants
 
 # The `media` columns that describe a blob (all but its bytes).
 _DESCRIPTION = (

@@ -44,10 +44,11 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from socialsched.store.health import REASONS, StoreHealth, StoreProbe
+
 from . import store as store_module
 from .errors import SocialschedError
 from .store import Store
-from .store_health import REASONS, StoreHealth, StoreProbe
 
 logger = logging.getLogger("socialsched.metrics")
 

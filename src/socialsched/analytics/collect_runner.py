@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .collect import Collector
 
 if TYPE_CHECKING:
-    from .runner import Runner
+    from socialsched.runner import Runner
 
 logger = logging.getLogger("socialsched.runner")
 

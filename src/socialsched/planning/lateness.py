@@ -209,8 +209,9 @@ def past_deliveries(
 
 def stored_deliveries(store: Store, ids: Sequence[str]) -> dict[str, Stored]:
     """What `store` holds of the deliveries `ids` (unknown ids left out)."""
+    from socialsched.store.tables import deliveries
+
     from .store.common import _chunks
-    from .tables import deliveries
 
     columns = (
         deliveries.c.id,

@@ -22,11 +22,11 @@ from jinja2 import StrictUndefined, pass_context
 from jinja2.sandbox import SecurityError
 
 from socialsched.adapters import plugins
+from socialsched.trust.paths import confined_loader
 
 from .errors import RenderError
 from .locale_keys import locale_chain, lookup
 from .model import Calendar, Channel, Post, Segment
-from .paths import confined_loader
 from .template_limits import LimitedSandbox, TemplateTooLarge
 from .template_work import where_in_template
 from .text_variance import Analysis, Variance, analyse

@@ -301,7 +301,7 @@ class RunnerSettings:
     database the runner cannot reach. Alerts are grouped per kind and channel and sent
     at most once per `alert_window` each. An alert channel gets no posts unless a post
     names it in its `channels`. `collect_after`: the ages after publishing at which
-    engagement is collected (`socialsched.collect`; empty: never by age).
+    engagement is collected (`socialsched.analytics.collect`; empty: never by age).
     """
 
     alert_channels: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from socialsched.adapters.registry import UnknownAdapterError, adapter_class
+from socialsched.trust.paths import PathRefused, confined
 
 from .adapters import Adapter
 from .audiences import Audience
 from .errors import Problem
 from .line_index import LineIndex
-from .paths import PathRefused, confined
 
 
 def check_adapters(

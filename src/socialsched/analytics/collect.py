@@ -28,14 +28,14 @@ from typing import Any
 
 import attrs
 
-from .adapters import Adapter, PermanentError, Receipt, TransientError
-from .engagement import Engagement, thread_engagement
-from .model import Channel
-from .policy import Rate
-from .store import Store, _emit
-from .store.engagement_records import Collected, CollectedCounts, DueEngagement
+from socialsched.adapters import Adapter, PermanentError, Receipt, TransientError
+from socialsched.adapters.engagement import Engagement, thread_engagement
+from socialsched.model import Channel
+from socialsched.policy import Rate
+from socialsched.store import Store, _emit
+from socialsched.store.engagement_records import Collected, CollectedCounts, DueEngagement
 
-logger = logging.getLogger("socialsched.collect")
+logger = logging.getLogger("socialsched.analytics.collect")
 
 CALL_SIZE = 100
 """Receipts handed to one `Adapter.engagement` call: a multiple of what one request
@@ -349,8 +349,8 @@ def store_adapters(store: Store) -> tuple[AdapterFor, Callable[[], None]]:
     """An adapter factory for `Collector` outside the runner: each channel's installed
     adapter, built once, used only where the operator approved its destinations (as
     the runner does); and a function closing them all."""
-    from .approval_checks import ApprovalGate, DestinationNotApproved
-    from .registry import adapter_class
+    from socialsched.adapters.registry import adapter_class
+    from socialsched.trust.approval_checks import ApprovalGate, DestinationNotApproved
 
     gate = ApprovalGate(store)
     built: dict[tuple[str, str], Adapter] = {}

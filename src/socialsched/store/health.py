@@ -21,7 +21,8 @@ import attrs
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from .store import Store, describe_database_error
+from .common import describe_database_error
+from .facade import Store
 
 REASONS = ("missing", "read_only", "unreachable")
 """Why a store cannot be used (`StoreHealth.reason`)."""

@@ -12,6 +12,8 @@ from typing import Any, cast
 
 import attrs
 
+from socialsched.trust.paths import PathRefused, confined, is_confined, not_found
+
 from . import duplicates, failures, series
 from .channel_tables import check_adapters, resolve_path_settings
 from .errors import CalendarError, Problem
@@ -20,7 +22,6 @@ from .locale_keys import key_line
 from .media import MediaItem
 from .media_library import file_problem, resolve_path
 from .model import Calendar, Channel, Observance, Post, RunnerSettings, Segment
-from .paths import PathRefused, confined, is_confined, not_found
 from .post_sheets import Sheets, sheets_for
 from .queues import Queue
 

@@ -3,7 +3,7 @@ nothing, so an expired token shows up before a week of posts fails.
 
 `check_channels` builds each channel's adapter and calls `Adapter.verify`; every
 outcome is one `ChannelCheck`. Secrets the channel declares must be granted first
-(`socialsched.grants`), so a missing one is reported (by name, never a value) even for
+(`socialsched.trust.grants`), so a missing one is reported (by name, never a value) even for
 networks that offer no credentials check; with the operator's approvals given, a
 channel whose secrets would go to a destination not approved is reported and never
 verified, so nothing is sent to it.
@@ -19,6 +19,8 @@ from typing import Any
 import attrs
 
 from socialsched.adapters.registry import adapter_class
+from socialsched.trust.grants import GrantError, not_granted_message, read_secret, secret_variable
+from socialsched.trust.redaction import redact
 
 from .adapters import (
     Adapter,
@@ -28,9 +30,7 @@ from .adapters import (
     MissingSecretError,
     TransientError,
 )
-from .grants import GrantError, not_granted_message, read_secret, secret_variable
 from .model import Calendar, Channel
-from .redaction import redact
 from .store.approvals import Approval, describe_unapproved, unapproved
 
 OK = "ok"

@@ -1,5 +1,6 @@
 """Observations for reports, built from what the store recorded: the one place where
-reports meet the store (`socialsched.reports` and `socialsched.best_times` are pure).
+reports meet the store (`socialsched.analytics.reports` and
+`socialsched.analytics.best_times` are pure).
 """
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ import zoneinfo
 from datetime import datetime
 from typing import Any
 
+from socialsched.store.markets import markets
+
 from .reports import Observation
-from .store.markets import markets
 
 
 def observations_from_store(

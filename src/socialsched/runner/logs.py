@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from .redaction import redact
+from socialsched.trust.redaction import redact
 
 LOG_FORMATS = ("text", "json")
 FIELDS = ("worker", "delivery", "channel", "event", "error")

@@ -9,7 +9,7 @@ only when at least `min_samples` scored deliveries are behind it, best median fi
 (ties: more samples, then the earlier hour). Where no slot has enough samples, nothing
 is proposed, and the suggestion says why.
 
-Pure functions over `socialsched.reports.Observation`s.
+Pure functions over `socialsched.analytics.reports.Observation`s.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """What a `schedule` would change, delivery by delivery (`schedule --dry-run`).
 
-`Store.schedule(..., dry_run=True)` reconciles inside a transaction it rolls back, and
-describes each change from the rows it compared: a delivery added (its local time and
-text), moved (old and new local time), updated (the fields that changed, and a diff of
-the text) or cancelled (the local time it had).
+`Store.schedule(..., dry_run=True)` (and `schedule_chunks`) reconciles inside a
+transaction it rolls back, and describes each change from the rows it compared: a
+delivery added (its local time and text), moved (old and new local time), updated (the
+fields that changed, and a diff of the text) or cancelled (the local time it had).
 """
 
 from __future__ import annotations

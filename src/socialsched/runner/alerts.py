@@ -24,9 +24,10 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from socialsched.trust.redaction import redact
+
 from .adapters import Adapter, Message
 from .model import Channel, RunnerSettings
-from .redaction import redact
 from .store.approvals import DESTINATION_NOT_APPROVED
 from .store.records import HoldEntry
 

@@ -27,11 +27,19 @@ from typing import Any
 
 import attrs
 
+from socialsched.trust.paths import (
+    PathMissing,
+    PathRefused,
+    confined,
+    not_found,
+    read_regular,
+    regular_size,
+)
+
 from .errors import Problem
 from .media import MediaItem
 from .media_library import file_problem
 from .model import Post
-from .paths import PathMissing, PathRefused, confined, not_found, read_regular, regular_size
 
 MAX_SHEET_BYTES = 4 * 1024**2
 """The largest data file read (4 MiB), checked by `stat` before a byte is read."""

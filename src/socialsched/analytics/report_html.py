@@ -3,7 +3,7 @@
 Inline CSS and SVG only: no script, font, image or style is fetched (a Content
 Security Policy in the page forbids it), so the page opens offline and leaks nothing.
 A bar chart of each market's (segment's) median score (likes + reposts + replies +
-quotes, see `socialsched.best_times.score`) with its deliveries; then per market, a bar
+quotes, see `socialsched.analytics.best_times.score`) with its deliveries; then per market, a bar
 chart of each channel's median score and a week day x local hour heatmap of the median
 score, the hours in the segment's own time zone. Every heatmap cell carries its
 numbers as data attributes (`data-segment`, `data-weekday`, `data-hour`,

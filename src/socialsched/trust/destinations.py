@@ -17,6 +17,7 @@ import hashlib
 import json
 import urllib.parse
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -104,12 +105,71 @@ def resolve(
         raise DestinationError(f"settings.{destination.setting} is {error}") from None
 
 
+DESTINATION_NOT_APPROVED = "destination not approved"
+"""How the runner's hold of a channel whose secrets would go somewhere not approved
+begins (pause reason, alert, log)."""
+
+
+@attrs.frozen
+class Approval:
+    """What the operator approved for one channel: its adapter and, per secret name,
+    the destination origin (several separated by a space)."""
+
+    calendar: str
+    channel: str
+    adapter: str
+    destinations: Mapping[str, str]
+    actor: str
+    at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (ISO 8601 time)."""
+        shown = attrs.asdict(self)
+        return {**shown, "destinations": dict(self.destinations), "at": self.at.isoformat()}
+
+
+def unapproved(
+    approval: Approval | None, adapter: str, destinations: Mapping[str, str]
+) -> dict[str, str]:
+    """The secrets of `destinations` ({secret name: origin}, as a channel using
+    `adapter` would send them now) that `approval` does not cover: all of them without
+    an approval or when the adapter changed; none for a channel with no secrets."""
+    if approval is None or approval.adapter != adapter:
+        return dict(destinations)
+    return {
+        name: where
+        for name, where in destinations.items()
+        if approval.destinations.get(name) != where
+    }
+
+
+def describe_unapproved(channel: str, missing: Mapping[str, str], approval: Approval | None) -> str:
+    """Why a channel is held: which secret would go where, what was approved, and the
+    command that approves it (`DESTINATION_NOT_APPROVED` first)."""
+    sends = ", ".join(f"{name} to {where}" for name, where in sorted(missing.items()))
+    if approval is None:
+        before = "no destination was ever approved for it"
+    else:
+        known = ", ".join(
+            f"{name} to {where}" for name, where in sorted(approval.destinations.items())
+        )
+        before = f"approved: {approval.adapter}, {known or 'no secrets'}"
+    return (
+        f"{DESTINATION_NOT_APPROVED}: channel {channel!r} would send {sends} ({before}); "
+        f"check the change, then run: socialsched channels approve {channel}"
+    )
+
+
 __all__ = [
     "ANY_SECRET",
+    "DESTINATION_NOT_APPROVED",
+    "Approval",
     "Destination",
     "DestinationError",
     "declare",
+    "describe_unapproved",
     "origin",
     "resolve",
     "settings_digest",
+    "unapproved",
 ]
