@@ -15,8 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from socialsched.journal import Journal
 from socialsched.runner import Runner
+from socialsched.runner.journal import Journal
 from socialsched.store import Store
 
 VARIANTS = ("without mark", "with mark", "mark + journal")

@@ -10,7 +10,7 @@
    HTTP receiver by 1, 2 and 4 runner processes sharing one PostgreSQL database, side
    by side with a baseline: a plain `httpx.Client` loop posting the same bodies, with
    the same headers, to the same receiver (printed: each rate, runner / baseline, and
-   N runners / one). The receiver (`socialsched.http_receiver`) runs in a process of
+   N runners / one). The receiver (`socialsched.runner.http_receiver`) runs in a process of
    its own and answers each request in one send on a TCP_NODELAY socket, so no delayed
    ACK stalls a client; it must get every delivery exactly once (checked by its
    Idempotency-Key headers) over one connection per runner.
@@ -47,11 +47,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sqlalchemy
 from _mark_cost import mark_rows
 from _synthetic import calendar, deliveries
+from socialsched.calendar.model import Channel
 
 from socialsched.adapters.registry import adapter_class
-from socialsched.journal import Journal
-from socialsched.model import Channel
 from socialsched.runner import Runner
+from socialsched.runner.journal import Journal
 from socialsched.store import Store
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -254,7 +254,7 @@ def http_rows(size: int, runners: list[int], no_postgresql: bool, folder: Path) 
     """The HTTP row: webhook throughput by 1, 2, 4... runners on PostgreSQL and the
     httpx loop, to a receiver in another process."""
     # Imported here: the memory section's forked workers would start with its modules.
-    from socialsched.http_receiver import Receiver
+    from socialsched.runner.http_receiver import Receiver
 
     results: dict[str, float] = {}
     if no_postgresql:

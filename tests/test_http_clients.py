@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from socialsched.calendar.model import Channel
 
 from socialsched.adapters import Adapter, Message
-from socialsched.http_receiver import Receiver
-from socialsched.model import Channel
+from socialsched.runner.http_receiver import Receiver
 from socialsched.trust.http_client import ChannelClient
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Channel preflight: `socialsched channels check` and `socialsched.preflight`, against
+"""Channel preflight: `socialsched channels check` and `socialsched.runner.preflight`, against
 the built-in adapters talking to a real local HTTP server and a test adapter."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from socialsched.calendar.model import Calendar, Channel, Post, Segment
 
 from socialsched.adapters import Adapter, Capabilities, CredentialsRejected, Message, Receipt
 from socialsched.adapters.webhook import verify_signature
-from socialsched.model import Calendar, Channel, Post, Segment
-from socialsched.preflight import ChannelCheck, check_channel, check_channels
+from socialsched.runner.preflight import ChannelCheck, check_channel, check_channels
 from socialsched.testing import LocalServer, Reply
 
 KEY = "whsec_cHJlZmxpZ2h0LWtleS0wMTIzNDU2Nzg5"  # Standard Webhooks form

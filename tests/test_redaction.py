@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from socialsched.calendar.model import Channel
+
 from socialsched.adapters import Adapter
-from socialsched.model import Channel
 from socialsched.scheduling import schedule
 from socialsched.trust.redaction import SecretRedactor
 
@@ -63,9 +64,9 @@ def _runner_log(tmp_path, log_format: str) -> tuple[str, str]:
     import io
     from datetime import UTC, datetime, timedelta
 
-    from socialsched import logs
-    from socialsched.model import Calendar, Post, Segment
-    from socialsched.runner import Runner
+    from socialsched.calendar.model import Calendar, Post, Segment
+
+    from socialsched.runner import Runner, logs
     from socialsched.store import Store
 
     secret = "bot-token-0123456789-abcdef"

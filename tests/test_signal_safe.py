@@ -9,12 +9,12 @@ import sys
 import textwrap
 import threading
 
-from socialsched.signal_safe import nap
+from socialsched.runner.signal_safe import nap
 
 STORM = textwrap.dedent(
     """
     import os, signal, threading, time
-    from socialsched.signal_safe import nap
+    from socialsched.runner.signal_safe import nap
 
     event = threading.Event()
     def handler(signum, frame):

@@ -10,12 +10,12 @@ import os
 import signal
 from pathlib import Path
 
-from conftest import PG_URL, calendar, post
 from prometheus_client.parser import text_string_to_metric_families
 from runner_process import RunnerProcess, get
+from socialsched.calendar.model import Channel
 
-from socialsched.metrics import OUTCOMES, RunnerMetrics, wsgi_app
-from socialsched.model import Channel
+from conftest import PG_URL, calendar, post
+from socialsched.runner.metrics import OUTCOMES, RunnerMetrics, wsgi_app
 from socialsched.scheduling import schedule
 from socialsched.store import Store
 from socialsched.store.health import REASONS, StoreProbe

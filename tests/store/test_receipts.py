@@ -12,15 +12,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import Recorder, calendar, post
+from socialsched.calendar.model import Channel
 from sqlalchemy.exc import OperationalError
 
+from conftest import Recorder, calendar, post
 from socialsched import scheduling
 from socialsched.adapters import Capabilities
-from socialsched.adapters.receipts import RECOVERED
-from socialsched.journal import STATE_FOLDER, Entry, Journal, default_state_dir
-from socialsched.model import Channel
 from socialsched.runner import Runner
+from socialsched.runner.journal import STATE_FOLDER, Entry, Journal, default_state_dir
+from socialsched.runner.receipts import RECOVERED
 
 SETTINGS = {"path": "/nonexistent/feed.jsonl"}
 

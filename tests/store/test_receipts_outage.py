@@ -23,7 +23,7 @@ from calendar_text import post_due, uk_segment
 from doubt_network import Receiver
 from private_postgres import PrivatePostgres
 
-from socialsched.adapters.receipts import RECOVERED
+from socialsched.runner.receipts import RECOVERED
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals, pg_ctl")
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import PG_URL, Recorder, calendar, post, segment
+from socialsched.calendar.model import Channel
 from sqlalchemy import event
 
-from socialsched.adapters.receipts import Receipts
-from socialsched.journal import Entry, Journal
-from socialsched.model import Channel
+from conftest import PG_URL, Recorder, calendar, post, segment
 from socialsched.runner import Runner
+from socialsched.runner.journal import Entry, Journal
+from socialsched.runner.receipts import Receipts
 from socialsched.scheduling import schedule
 from socialsched.store.round_trips import ServerRestarted, finish_statement
 from socialsched.store.tables import activity

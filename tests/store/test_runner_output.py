@@ -157,8 +157,8 @@ def test_a_failed_metrics_request_is_a_json_line_not_a_bare_traceback(capsys):
     import io
     import logging
 
-    from socialsched import logs
-    from socialsched.metrics import MetricsServer
+    from socialsched.runner import logs
+    from socialsched.runner.metrics import MetricsServer
 
     stream = io.StringIO()
     handler = logs.configure("json", stream=stream)
@@ -184,7 +184,7 @@ def test_libraries_loggers_stay_at_warning_unless_verbose(verbose):
     import io
     import logging
 
-    from socialsched import logs
+    from socialsched.runner import logs
 
     root = logging.getLogger()
     before = root.level, {name: logging.getLogger(name).level for name in logs.THIRD_PARTY}

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 from calendar_text import numbered_posts, numbered_segments
-from conftest import PG_URL, require_postgres
 
-from socialsched.adapters.receipts import RECOVERED
+from conftest import PG_URL, require_postgres
+from socialsched.runner.receipts import RECOVERED
 from socialsched.store import Store
 
 SEGMENTS = 12

@@ -16,8 +16,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from runner_process import RunnerProcess, get, socialsched
 
-from socialsched.metrics import RunnerMetrics, parse_address, wsgi_app
 from socialsched.runner import Runner
+from socialsched.runner.metrics import RunnerMetrics, parse_address, wsgi_app
 from socialsched.store import Store
 from socialsched.testing import LocalServer, Reply
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from socialsched.loader import load
+from socialsched.calendar.loader import load
 
 from .approve import channels_approve_command, stored_approvals
 from .options import format_option
@@ -40,7 +40,7 @@ def channels_check_command(calendar_file: Path | None, db: str | None, output_fo
     """Ask each channel's network whether its credentials work, posting nothing:
     ok, missing secret (which variable), rejected credentials, unreachable, not
     checkable or broken. Exits 1 when any channel fails (not checkable is no failure)."""
-    from socialsched.preflight import OUTCOMES, check_channels
+    from socialsched.runner.preflight import OUTCOMES, check_channels
 
     if calendar_file is not None:
         # Nothing goes to a destination the operator has not approved, not even a check.

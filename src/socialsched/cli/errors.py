@@ -17,8 +17,9 @@ from typing import Any
 
 import click
 
-from socialsched import failures, logs
+from socialsched import failures
 from socialsched.errors import CalendarError, SocialschedError
+from socialsched.runner import logs
 
 logger = logging.getLogger("socialsched.cli")
 

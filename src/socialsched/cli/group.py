@@ -40,7 +40,7 @@ class Group(click.Group):
 
 
 def _warn_plugin_failure(failure: plugins.PluginFailure) -> None:
-    from socialsched.logs import write
+    from socialsched.runner.logs import write
 
     write(f"warning: {failure}", level=logging.WARNING, event="plugin_failure")
 
@@ -55,7 +55,7 @@ def _warn_plugin_failure(failure: plugins.PluginFailure) -> None:
 @click.pass_context
 def main(ctx: click.Context, log_format: str | None, verbose: bool) -> None:
     """Plan and publish social-media content calendars for many audience segments."""
-    from socialsched import logs
+    from socialsched.runner import logs
 
     ctx.obj = {"log_format": log_format or "text", "verbose": verbose}
     # current_format: a command's own --log-format json, read off the command line, so

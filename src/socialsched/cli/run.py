@@ -72,12 +72,11 @@ def run_command(
 
     When it stops it reports what the store recorded of its work, per channel:
     published, retried, failed, deferred, missed, held (credentials rejected)."""
-    from socialsched import logs
-    from socialsched.runner import Runner, worker_name
+    from socialsched.runner import Runner, logs, worker_name
 
     address = None
     if metrics_address is not None:
-        from socialsched.metrics import parse_address
+        from socialsched.runner.metrics import parse_address
 
         try:
             address = parse_address(metrics_address)
@@ -137,7 +136,7 @@ def _serving_metrics(runner: Any, address: tuple[str, int] | None) -> Iterator[N
     if address is None:
         yield
         return
-    from socialsched.metrics import MetricsServer, RunnerMetrics, wsgi_app
+    from socialsched.runner.metrics import MetricsServer, RunnerMetrics, wsgi_app
 
     metrics = RunnerMetrics(runner.store)
     server = MetricsServer(wsgi_app(metrics, runner), address).start()

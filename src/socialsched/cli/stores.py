@@ -14,7 +14,7 @@ def open_store(db: str | None) -> Any:
 
 
 def journal(store: Any, state_dir: Path | None) -> Any:
-    """The receipt journal of a runner on `store` (see socialsched.journal)."""
-    from socialsched.journal import runner_journal
+    """The receipt journal of a runner on `store` (see socialsched.runner.journal)."""
+    from socialsched.runner.journal import runner_journal
 
     return runner_journal(store.url, state_dir)

@@ -24,12 +24,11 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from socialsched.adapters import Adapter, Message
+from socialsched.calendar.model import Channel, RunnerSettings
+from socialsched.store.approvals import DESTINATION_NOT_APPROVED
+from socialsched.store.records import HoldEntry
 from socialsched.trust.redaction import redact
-
-from .adapters import Adapter, Message
-from .model import Channel, RunnerSettings
-from .store.approvals import DESTINATION_NOT_APPROVED
-from .store.records import HoldEntry
 
 logger = logging.getLogger("socialsched.alerts")
 

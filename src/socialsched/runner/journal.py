@@ -33,7 +33,7 @@ from typing import Any
 
 import attrs
 
-from .errors import SocialschedError
+from socialsched.errors import SocialschedError
 
 logger = logging.getLogger("socialsched.journal")
 

@@ -44,11 +44,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from socialsched import store as store_module
+from socialsched.errors import SocialschedError
+from socialsched.store import Store
 from socialsched.store.health import REASONS, StoreHealth, StoreProbe
-
-from . import store as store_module
-from .errors import SocialschedError
-from .store import Store
 
 logger = logging.getLogger("socialsched.metrics")
 

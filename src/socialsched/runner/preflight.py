@@ -18,11 +18,7 @@ from typing import Any
 
 import attrs
 
-from socialsched.adapters.registry import adapter_class
-from socialsched.trust.grants import GrantError, not_granted_message, read_secret, secret_variable
-from socialsched.trust.redaction import redact
-
-from .adapters import (
+from socialsched.adapters import (
     Adapter,
     AdapterError,
     CannotCheck,
@@ -30,8 +26,11 @@ from .adapters import (
     MissingSecretError,
     TransientError,
 )
-from .model import Calendar, Channel
-from .store.approvals import Approval, describe_unapproved, unapproved
+from socialsched.adapters.registry import adapter_class
+from socialsched.calendar.model import Calendar, Channel
+from socialsched.store.approvals import Approval, describe_unapproved, unapproved
+from socialsched.trust.grants import GrantError, not_granted_message, read_secret, secret_variable
+from socialsched.trust.redaction import redact
 
 OK = "ok"
 MISSING_SECRET = "missing_secret"

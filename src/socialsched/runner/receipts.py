@@ -16,9 +16,10 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from socialsched.journal import Entry, Journal
 from socialsched.store import Record, Store, describe_database_error
 from socialsched.store.round_trips import ServerRestarted
+
+from .journal import Entry, Journal
 
 logger = logging.getLogger("socialsched.runner")
 

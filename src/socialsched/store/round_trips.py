@@ -28,7 +28,7 @@ machine each round trip costs a scheduling delay in both processes. Here:
   published receipt is also in the runner's journal, which is emptied only after
   `make_durable`; that raises `ServerRestarted` when PostgreSQL started again since
   the store last saw it, and the runner then records its journal's receipts again
-  first (`socialsched.adapters.receipts`).
+  first (`socialsched.runner.receipts`).
 
 So a delivery costs two round trips to PostgreSQL (mark, outcome) and one disk flush,
 besides its share of the batch's claim. SQLite is left as it was: it is in-process,
