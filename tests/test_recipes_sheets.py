@@ -98,7 +98,10 @@ def test_the_sheet_plans_as_its_rows_say(tmp_path):
     assert len(expected) == 8
 
 
-def test_the_page_shows_the_plan_the_cli_prints():
+def test_the_page_shows_the_plan_the_cli_prints(monkeypatch):
+    # The page shows the table at the width used when no terminal is known; under
+    # pytest-xdist a worker may see the width of the terminal the run started in.
+    monkeypatch.setenv("COLUMNS", "160")
     page = (RECIPE / "index.md").read_text(encoding="utf-8")
     command, shown = re.search(
         r"```console\n\$ socialsched (plan docs/recipes/spreadsheet-import/\S+ [^\n]*)\n(.*?)```",

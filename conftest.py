@@ -1,0 +1,65 @@
+"""Ctrl-C and SIGTERM stop a test run at once, serial or on pytest-xdist workers.
+
+Both signals raise KeyboardInterrupt, so pytest tears fixtures down (local servers,
+child processes, private PostgreSQL clusters) and exits. `nox -s tests` passes its own
+interrupt on as SIGTERM, and a terminal's Ctrl-C reaches every process of the run at
+once, so a second signal right after the first is the same stop and is ignored: it
+would otherwise cut the teardown short. The xdist controller passes the signal on to
+its workers, which a SIGTERM sent to the controller alone would not reach.
+
+A test that runs code which installs signal handlers in this process (the CLI's
+`run --until-idle` does) gets the runner's handlers back afterwards, so a later Ctrl-C
+still stops the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+import pytest
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# A repeat within this many seconds is taken for the same stop.
+SAME_STOP_SECONDS = 3.0
+
+_worker_pids: list[int] = []
+_first_stop: list[float] = []
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    now = time.monotonic()
+    if _first_stop and now - _first_stop[0] < SAME_STOP_SECONDS:
+        return
+    _first_stop[:] = [now]
+    for pid in _worker_pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGINT)
+    raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodeready(node: Any) -> None:
+    """(xdist controller) Remember each worker's process, to pass a stop on to it."""
+    with contextlib.suppress(Exception):
+        _worker_pids.append(int(node.gateway._rinfo().pid))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    try:
+        return (yield)
+    finally:
+        for signum in STOP_SIGNALS:
+            if signal.getsignal(signum) is not _stop:
+                signal.signal(signum, _stop)
