@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from socialsched.model import Calendar, Channel, Delivery, Post, Segment
-from socialsched.planner import delivery_id
+from socialsched.calendar.model import Calendar, Channel, Delivery, Post, Segment
+from socialsched.planning.planner import delivery_id
 
 
 def calendar(

@@ -37,13 +37,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy
-from socialsched.testing import LocalServer, Reply, Request
 
 from socialsched.analytics.collect import Collector, store_adapters
-from socialsched.model import Calendar, Channel, Segment
+from socialsched.calendar.model import Calendar, Channel, Segment
 from socialsched.scheduling import schedule
 from socialsched.store import Store
 from socialsched.store.tables import deliveries
+from socialsched.testing import LocalServer, Reply, Request
 from socialsched.trust.safe_fetch import ALLOWED_NETWORKS_VARIABLE
 
 DID = "did:plc:benchcollect"

@@ -47,9 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sqlalchemy
 from _mark_cost import mark_rows
 from _synthetic import calendar, deliveries
-from socialsched.calendar.model import Channel
 
 from socialsched.adapters.registry import adapter_class
+from socialsched.calendar.model import Channel
 from socialsched.runner import Runner
 from socialsched.runner.journal import Journal
 from socialsched.store import Store

@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _synthetic import calendar
 
-from socialsched import media as media_module
-from socialsched import media_store
-from socialsched.media import MediaItem
-from socialsched.model import Calendar
+from socialsched.calendar.model import Calendar
+from socialsched.media import model as media_module
+from socialsched.media import storage as media_store
+from socialsched.media.model import MediaItem
 from socialsched.scheduling import schedule
 from socialsched.store import Store
 

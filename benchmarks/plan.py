@@ -131,7 +131,7 @@ def build_calendar(segment_count: int, text: Any = TEXTS) -> Calendar:
         for market in [MARKETS[index % len(MARKETS)]]
     ]
     if isinstance(text, dict):
-        # A key no segment reads is an error (`socialsched.locale_keys`): with few
+        # A key no segment reads is an error (`socialsched.calendar.locale_keys`): with few
         # segments, keep only the languages they speak.
         spoken = {segment.locale.split("-")[0] for segment in segments}
         text = {key: value for key, value in text.items() if key == "default" or key in spoken}

@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _synthetic import calendar
 
 from socialsched import plugins
-from socialsched.model import Calendar, Delivery
-from socialsched.planner import Planner
+from socialsched.calendar.model import Calendar, Delivery
+from socialsched.planning.planner import Planner
 from socialsched.store import Store
 
 POSTS = 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from socialsched.adapters import Adapter, MissingSecretError, PermanentError
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 
 CHANNEL = Channel(name="team", adapter="x", secrets={"token": "TEAM_TOKEN"})
 

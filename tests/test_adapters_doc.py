@@ -12,7 +12,7 @@ import pytest
 
 from socialsched.adapters import Adapter, Capabilities
 from socialsched.adapters.registry import available_adapters
-from socialsched.media import MediaLimits
+from socialsched.media.model import MediaLimits
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "adapters.md"

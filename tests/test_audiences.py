@@ -8,8 +8,8 @@ import pytest
 
 from socialsched import Channel, PlanError, Segment
 from socialsched.adapters import Message
-from socialsched.audiences import Audience, resolve_audience
-from socialsched.model import Delivery
+from socialsched.calendar.audiences import Audience, resolve_audience
+from socialsched.calendar.model import Delivery
 
 SEGMENT = Segment(name="mx", locale="es-MX", timezone="America/Mexico_City", country="MX")
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from PIL import Image
 
 from socialsched.adapters import ConsoleAdapter, Message, Receipt
-from socialsched.media import Media
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
+from socialsched.media.model import Media
 
 WHEN = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 

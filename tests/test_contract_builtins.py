@@ -12,7 +12,7 @@ import pytest
 
 from socialsched.adapters import ConsoleAdapter, JsonlAdapter
 from socialsched.adapters.webhook import IDEMPOTENCY_HEADER, WebhookAdapter
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.testing import AdapterContract, Arrived, LocalServer, Reply, key_in_text
 
 

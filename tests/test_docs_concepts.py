@@ -72,7 +72,7 @@ class _Edge:
 
 
 def test_backoff_ranges_are_the_ones_the_page_gives():
-    from socialsched.policy import retry_delay
+    from socialsched.calendar.policy import retry_delay
 
     section = " ".join(_lifecycle().split())
     for attempt, low, high in ((1, 15, 30), (2, 30, 60)):

@@ -22,8 +22,8 @@ from click.testing import CliRunner
 
 from socialsched import plugins
 from socialsched.adapters import Adapter, WebhookAudienceAdapter
+from socialsched.calendar.model import Channel
 from socialsched.cli import main
-from socialsched.model import Channel
 from socialsched.runner import on_doubt
 from socialsched.testing import sample_image
 from socialsched.trust.destinations import ANY_SECRET, Destination

@@ -10,9 +10,9 @@ from pathlib import Path
 import attrs
 import pytest
 
-from socialsched import loader
-from socialsched.model import Channel, Observance, Post, RunnerSettings, Segment
-from socialsched.queues import Queue
+from socialsched.calendar import loader
+from socialsched.calendar.model import Channel, Observance, Post, RunnerSettings, Segment
+from socialsched.calendar.queues import Queue
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "reference" / "calendar.md"
 TABLES = {

@@ -14,7 +14,6 @@ import pytest
 import yaml
 from test_webhook_signing import message
 
-from socialsched import image_safety, template_limits, template_work
 from socialsched.adapters.webhook import WebhookAdapter
 from socialsched.adapters.webhook_signing import (
     ID_HEADER,
@@ -24,7 +23,9 @@ from socialsched.adapters.webhook_signing import (
     key_bytes,
     sign,
 )
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
+from socialsched.media import image_safety
+from socialsched.planning import template_limits, template_work
 from socialsched.testing import LocalServer, Reply
 from socialsched.trust import grants, paths, safe_fetch
 

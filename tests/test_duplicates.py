@@ -16,13 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socialsched import plan
+from socialsched.calendar.duplicates import duplicate_warnings, normalise, slot_warnings
+from socialsched.calendar.model import Calendar, Channel, Delivery, Post, Segment
+from socialsched.calendar.queues import Queue
 from socialsched.cli import main
-from socialsched.duplicates import duplicate_warnings, normalise, slot_warnings
 from socialsched.errors import CalendarError
-from socialsched.lint import lint
-from socialsched.loader import load
-from socialsched.model import Calendar, Channel, Delivery, Post, Segment
-from socialsched.queues import Queue
+from socialsched.planning.calendar_load import load
+from socialsched.planning.lint import lint
 
 HEAD = """
 [calendar]

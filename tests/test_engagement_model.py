@@ -8,7 +8,7 @@ import pytest
 
 from socialsched.adapters import Adapter, Capabilities
 from socialsched.adapters.engagement import COUNTS, Engagement, engagement_counts, thread_engagement
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 
 AT = datetime(2027, 1, 20, 12, 0, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from socialsched import Calendar, Channel, Planner, Post, Segment
-from socialsched.plans import delivery_id
-from socialsched.queues import Evergreen, Queue
+from socialsched.calendar.queues import Evergreen, Queue
+from socialsched.planning.plans import delivery_id
 
 MADRID = Segment(name="madrid", locale="es-ES", timezone="Europe/Madrid", country="ES")
 NEW_YORK = Segment(name="new-york", locale="en-US", timezone="America/New_York", country="US")
@@ -144,7 +144,7 @@ def test_evergreen_never_breaks_min_gap_or_max_repeats_and_is_reproducible(drawn
 
 
 def test_repeats_that_went_out_count_towards_max_repeats():
-    from socialsched.queue_plan import QueuePin
+    from socialsched.planning.queue_plan import QueuePin
 
     queued = [evergreen("a", gap="1d", repeats=1), evergreen("b", gap="1d", repeats=3),
               evergreen("c", gap="1d", repeats=3)]  # fmt: skip

@@ -14,7 +14,7 @@ import holidays
 import pytest
 
 import socialsched
-import socialsched.lint
+import socialsched.planning.lint
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "exporter" / "calendar.toml"
 TEMPLATES = EXAMPLE.parent / "templates"
@@ -232,7 +232,7 @@ def test_ferragosto_in_italy_only(calendar):
 
 
 def test_lint_of_example_warns_only_about_avoided_football():
-    problems = socialsched.lint.lint(EXAMPLE, date(2027, 1, 1), date(2027, 1, 31))
+    problems = socialsched.planning.lint.lint(EXAMPLE, date(2027, 1, 1), date(2027, 1, 31))
     assert {p.severity for p in problems} == {"warning"}
     # derby-night has topic football; es-ES and it-IT avoid it, es-MX does not.
     excluded = sorted((p.message.split("'")[1], p.message.split("'")[3]) for p in problems)

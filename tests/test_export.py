@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from socialsched import load, plan
 from socialsched.cli import main
-from socialsched.export import to_ics
+from socialsched.planning.export import to_ics
 
 CALENDAR = """
 [calendar]

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageSequence
 
 from socialsched.errors import MediaError
-from socialsched.fitting import fit, variant_key
-from socialsched.media import Media, MediaLimits
-from socialsched.media_cache import MemoryMediaCache
+from socialsched.media.cache import MemoryMediaCache
+from socialsched.media.fitting import fit, variant_key
+from socialsched.media.model import Media, MediaLimits
 
 ORIENTATION, GPS_IFD = 0x0112, 0x8825
 GPS = {1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)}

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from socialsched.calendar.model import Channel
 
 from socialsched.adapters import Adapter, Message
+from socialsched.calendar.model import Channel
 from socialsched.runner.http_receiver import Receiver
 from socialsched.trust.http_client import ChannelClient
 

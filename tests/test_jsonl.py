@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from socialsched.adapters import JsonlAdapter, Message
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 
 
 def message(text):

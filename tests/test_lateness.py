@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from socialsched.lateness import PastDeliveries, Stored, past_deliveries
-from socialsched.model import Calendar, Channel, Delivery, Post, Segment
+from socialsched.calendar.model import Calendar, Channel, Delivery, Post, Segment
+from socialsched.planning.lateness import PastDeliveries, Stored, past_deliveries
 from socialsched.store import DEFAULT_MISFIRE_GRACE
 from socialsched.store.records import Hold
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from socialsched.cli import main
-from socialsched.lint import lint
+from socialsched.planning.lint import lint
 
 DATA = Path(__file__).parent / "data"
 

@@ -9,7 +9,7 @@ import holidays
 import pytest
 
 from socialsched import CalendarError, Problem, load
-from socialsched.loader import LineIndex
+from socialsched.calendar.loader import LineIndex
 
 DATA = Path(__file__).parent / "data"
 

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from socialsched import CalendarError, load, plan
+from socialsched.calendar.locale_keys import canonical, locale_table, lookup
+from socialsched.calendar.model import Calendar, Channel, Post, Segment
 from socialsched.cli import main
-from socialsched.locale_keys import canonical, locale_table, lookup
-from socialsched.media import MediaItem
-from socialsched.model import Calendar, Channel, Post, Segment
+from socialsched.media.model import MediaItem
 
 SEGMENTS = """\
 [[segment]]

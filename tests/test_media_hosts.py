@@ -15,9 +15,9 @@ import pytest
 from socialsched import hookspecs, plugins
 from socialsched.adapters import Adapter, Capabilities, Message
 from socialsched.adapters.plugins import media_host
-from socialsched.media import Media, MediaLimits
-from socialsched.media_hosts import FolderMediaHost, MediaHostError, hosted
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
+from socialsched.media.hosts import FolderMediaHost, MediaHostError, hosted
+from socialsched.media.model import Media, MediaLimits
 from socialsched.testing import sample_image, serve_folder
 
 

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from socialsched import CalendarError, Problem, load
-from socialsched.media import MediaItem
-from socialsched.model import Post
+from socialsched.calendar.model import Post
+from socialsched.media.model import MediaItem
 
 HEAD = """
 [[segment]]

@@ -17,12 +17,12 @@ from PIL import Image
 
 import socialsched
 from socialsched.adapters import JsonlAdapter, Message
+from socialsched.calendar.model import Calendar, Channel, Post, Segment
 from socialsched.errors import PlanError
-from socialsched.export import to_ics
-from socialsched.media import Media, MediaItem
-from socialsched.model import Calendar, Channel, Post, Segment
-from socialsched.planner import Planner
-from socialsched.preview import render_html
+from socialsched.media.model import Media, MediaItem
+from socialsched.planning.export import to_ics
+from socialsched.planning.planner import Planner
+from socialsched.planning.preview import render_html
 from socialsched.testing import LocalServer, Reply
 
 

@@ -20,14 +20,14 @@ from PIL import Image
 import socialsched
 from socialsched import plugins
 from socialsched.adapters import Adapter, Capabilities, ConsoleAdapter, Receipt
+from socialsched.calendar.model import Calendar, Channel, Post, Segment
 from socialsched.cli import main
 from socialsched.errors import PlanError
 from socialsched.hookspecs import hookimpl
-from socialsched.lint import lint
-from socialsched.media import Media, MediaItem, MediaLimits
-from socialsched.media_cache import MemoryMediaCache
-from socialsched.model import Calendar, Channel, Post, Segment
-from socialsched.planner import Planner
+from socialsched.media.cache import MemoryMediaCache
+from socialsched.media.model import Media, MediaItem, MediaLimits
+from socialsched.planning.lint import lint
+from socialsched.planning.planner import Planner
 
 SEGMENTS = """
 [[segment]]
@@ -477,12 +477,13 @@ def test_csv_of_a_plan_without_media_has_no_media_column(tmp_path):
 def test_the_media_library_gives_a_posts_media_for_a_segment_with_alt_rendered(campaign):
     from datetime import datetime
 
-    from socialsched.media_library import MediaLibrary
+    from socialsched.media.library import MediaLibrary
+    from socialsched.planning.render import Renderer
 
     path, files = campaign
     calendar = socialsched.load(path)
     (post,) = calendar.posts
-    library = MediaLibrary(calendar, MemoryMediaCache())
+    library = MediaLibrary(calendar, MemoryMediaCache(), renderer=Renderer(calendar))
     when = datetime(2027, 3, 2, 10)
     (media,) = library.media_for(post, calendar.segment("mexico"), calendar.channels[0], when)
     assert media.read() == files["img/banner.es.png"]

@@ -21,7 +21,7 @@ from socialsched import (
     Segment,
     plan,
 )
-from socialsched.planner import Slot
+from socialsched.planning.planner import Slot
 
 CONSOLE = Channel(name="console", adapter="console")
 

@@ -102,7 +102,7 @@ def test_plan_checks_each_networks_length_limit(tmp_path):
 
 def test_each_network_gets_the_audience_it_understands():
     from socialsched.adapters import Message
-    from socialsched.audiences import Audience
+    from socialsched.calendar.audiences import Audience
 
     calendar = load(EXAMPLE)
     start, end = next_week()

@@ -20,8 +20,8 @@ from test_planner_properties import PROPERTY_SETTINGS, _calendar, scenarios
 
 import socialsched
 from socialsched import Calendar, Channel, Delivery, Planner, Post, Segment
-from socialsched.plans import Plan
-from socialsched.render import Renderer
+from socialsched.planning.plans import Plan
+from socialsched.planning.render import Renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 CALENDARS = sorted(

@@ -14,9 +14,9 @@ import babel.dates
 import pytest
 
 from socialsched import Calendar, Channel, Planner, Post, Segment
-from socialsched.model import Delivery
-from socialsched.plans import delivery_id
-from socialsched.render import FORMATTED_CACHE_SIZE, Renderer, babel_locale
+from socialsched.calendar.model import Delivery
+from socialsched.planning.plans import delivery_id
+from socialsched.planning.render import FORMATTED_CACHE_SIZE, Renderer, babel_locale
 
 # DST changes on both hemispheres (New York in March and November, Lord Howe's
 # half-hour in April and October), +05:45 and a zone without DST.
@@ -129,7 +129,7 @@ def test_cached_date_and_time_formats_give_babels_text(locale, format):
 
 
 def test_cached_formats_stay_bounded(monkeypatch):
-    from socialsched import render
+    from socialsched.planning import render
 
     monkeypatch.setattr(render, "FORMATTED_CACHE_SIZE", 3)
     monkeypatch.setattr(render, "_FORMATTED", {})

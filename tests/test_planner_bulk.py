@@ -11,7 +11,7 @@ import attrs
 import pytest
 
 from socialsched import Calendar, Channel, Delivery, Planner, Post, Segment
-from socialsched.model import build_delivery
+from socialsched.calendar.model import build_delivery
 
 UTC_NOON = datetime(2027, 1, 4, 12, tzinfo=UTC)
 FIELDS = (

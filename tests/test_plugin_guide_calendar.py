@@ -20,10 +20,10 @@ from click.testing import CliRunner
 
 from socialsched import hookimpl, plugins
 from socialsched.adapters import Adapter, Capabilities, Message
-from socialsched.audiences import Audience
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.cli import main
-from socialsched.media import MediaLimits
-from socialsched.model import Channel
+from socialsched.media.model import MediaLimits
 from socialsched.testing import sample_image
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"

@@ -16,12 +16,12 @@ from click.testing import CliRunner
 
 from socialsched import Calendar, Channel, PlanError, Post, Segment, hookimpl, plugins
 from socialsched.adapters import Adapter, Capabilities, Receipt, TransientError, registry
-from socialsched.audiences import Audience
+from socialsched.calendar.audiences import Audience
 from socialsched.cli import main
 from socialsched.errors import CalendarError, SocialschedError
-from socialsched.lint import lint
-from socialsched.loader import load
-from socialsched.planner import Planner
+from socialsched.planning.calendar_load import load
+from socialsched.planning.lint import lint
+from socialsched.planning.planner import Planner
 
 
 @pytest.fixture(autouse=True)
@@ -282,7 +282,7 @@ def install_fake_distribution(tmp_path, monkeypatch, name, entry_point, module_s
 GOOD_MODULE = """
     from socialsched import hookimpl
     from socialsched.adapters import Adapter, Capabilities, Receipt
-    from socialsched.media import MediaLimits
+    from socialsched.media.model import MediaLimits
 
     class FaxAdapter(Adapter):
         name = "fax"

@@ -17,12 +17,12 @@ from PIL import Image
 import socialsched
 from socialsched import plugins
 from socialsched.adapters import Adapter, Capabilities, Receipt
+from socialsched.calendar.model import Calendar, Channel, Post, Segment
 from socialsched.cli import main
 from socialsched.errors import CalendarError, PlanError, Problem
 from socialsched.hookspecs import hookimpl
-from socialsched.media import MediaLimits
-from socialsched.model import Calendar, Channel, Post, Segment
-from socialsched.planner import Planner
+from socialsched.media.model import MediaLimits
+from socialsched.planning.planner import Planner
 
 DAY = "2027-03-02"
 RANGE = ["--start", DAY, "--end", DAY]

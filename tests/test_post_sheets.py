@@ -341,7 +341,7 @@ def test_bad_rows_are_named_by_file_line_row_and_column(tmp_path, name, content,
 
 
 def test_a_queue_row_is_a_queued_post(tmp_path):
-    from socialsched.model import Post
+    from socialsched.calendar.model import Post
 
     if "queue" not in {f.name for f in __import__("attrs").fields(Post)}:
         pytest.skip("Post.queue is not there yet (queues are another part of issue 22)")

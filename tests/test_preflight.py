@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from socialsched.calendar.model import Calendar, Channel, Post, Segment
 
 from socialsched.adapters import Adapter, Capabilities, CredentialsRejected, Message, Receipt
 from socialsched.adapters.webhook import verify_signature
+from socialsched.calendar.model import Calendar, Channel, Post, Segment
 from socialsched.runner.preflight import ChannelCheck, check_channel, check_channels
 from socialsched.testing import LocalServer, Reply
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 import socialsched
 from socialsched.cli import main
-from socialsched.preview import render_html
+from socialsched.planning.preview import render_html
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "img" / "preview.png"

@@ -14,10 +14,10 @@ import holidays
 import pytest
 
 from socialsched import Calendar, Channel, Planner, Post, Segment
+from socialsched.calendar.queues import Queue
 from socialsched.errors import CalendarError
-from socialsched.plans import delivery_id
-from socialsched.queue_plan import QueuePin
-from socialsched.queues import Queue
+from socialsched.planning.plans import delivery_id
+from socialsched.planning.queue_plan import QueuePin
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MADRID = Segment(name="madrid", locale="es-ES", timezone="Europe/Madrid", country="ES")
@@ -220,7 +220,7 @@ def test_on_holiday_post_keeps_holiday_slots():
 
 
 def test_holiday_observance_has_no_slots():
-    from socialsched.model import Observance
+    from socialsched.calendar.model import Observance
 
     cal = Calendar(
         segments=[MADRID], channels=[FEED], posts=posts(1),

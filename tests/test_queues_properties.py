@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from socialsched import Calendar, Channel, Planner, Post, Segment
-from socialsched.queues import Queue
+from socialsched.calendar.queues import Queue
 
 SEGMENTS = [
     Segment(name="madrid", locale="es-ES", timezone="Europe/Madrid", country="ES"),

@@ -28,7 +28,7 @@ from PIL import Image
 
 import socialsched
 from socialsched.cli import main
-from socialsched.lint import lint
+from socialsched.planning.lint import lint
 from socialsched.scheduling import schedule
 
 RECIPES = Path(__file__).resolve().parents[1] / "docs" / "recipes"

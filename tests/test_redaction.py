@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from socialsched.calendar.model import Channel
-
 from socialsched.adapters import Adapter
+from socialsched.calendar.model import Channel
 from socialsched.scheduling import schedule
 from socialsched.trust.redaction import SecretRedactor
 
@@ -65,7 +64,6 @@ def _runner_log(tmp_path, log_format: str) -> tuple[str, str]:
     from datetime import UTC, datetime, timedelta
 
     from socialsched.calendar.model import Calendar, Post, Segment
-
     from socialsched.runner import Runner, logs
     from socialsched.store import Store
 

@@ -13,7 +13,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from socialsched import Calendar, Channel, Post, RenderError, Segment
-from socialsched.render import Renderer, locale_chain
+from socialsched.planning.render import Renderer, locale_chain
 
 WHEN = datetime(2027, 1, 15, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
 

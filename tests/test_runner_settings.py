@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 import socialsched
+from socialsched.calendar.model import RunnerSettings
 from socialsched.errors import CalendarError
-from socialsched.model import RunnerSettings
 
 BASE = """\
 [[segment]]

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import socialsched
+from socialsched.calendar.model import Calendar, Channel, Post, Segment
+from socialsched.calendar.occurrences import Occurrence
 from socialsched.errors import CalendarError
-from socialsched.model import Calendar, Channel, Post, Segment
-from socialsched.planner import Planner
-from socialsched.series import Occurrence
+from socialsched.planning.planner import Planner
 
 LONDON = Segment(name="uk", locale="en-GB", timezone="Europe/London", country="GB")
 NEW_YORK = Segment(name="us", locale="en-US", timezone="America/New_York", country="US")

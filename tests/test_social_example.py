@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 import socialsched
 from socialsched.adapters import Message
-from socialsched.audiences import Audience
+from socialsched.calendar.audiences import Audience
 from socialsched.cli import main
 from socialsched.errors import PlanError
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from socialsched import Calendar, Channel, Post, RenderError, Segment
 from socialsched.cli import main
-from socialsched.render import Renderer
-from socialsched.template_limits import MAX_TEMPLATE_TEXT, LimitedSandbox
+from socialsched.planning.render import Renderer
+from socialsched.planning.template_limits import MAX_TEMPLATE_TEXT, LimitedSandbox
 
 WHEN = datetime(2027, 3, 1, 10, 0, tzinfo=ZoneInfo("Europe/London"))
 UK = Segment(name="uk", locale="en-GB", timezone="Europe/London", country="GB")

@@ -14,7 +14,7 @@ REMOTE = """
     from socialsched.adapters import (
         Adapter, Capabilities, PermanentError, Receipt, TransientError,
     )
-    from socialsched.model import Channel
+    from socialsched.calendar.model import Channel
     from socialsched.testing import AdapterContract, key_in_text
 
 
@@ -169,8 +169,8 @@ RICH_REMOTE = """
     from socialsched.adapters import (
         Adapter, CannotCheck, Capabilities, CredentialsRejected, PermanentError, Receipt,
     )
-    from socialsched.media import MediaLimits
-    from socialsched.model import Channel
+    from socialsched.media.model import MediaLimits
+    from socialsched.calendar.model import Channel
     from socialsched.testing import AdapterContract, Arrived, key_in_text
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from socialsched import Calendar, Channel, Post, Segment
-from socialsched.planner import Planner
-from socialsched.render import Renderer
+from socialsched.planning.planner import Planner
+from socialsched.planning.render import Renderer
 
 DAYS = ["2027-01-15", "2027-01-16", "2027-01-17"]
 TIME = "09:00"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialsched.threads import split_thread
+from socialsched.planning.threads import split_thread
 
 NUMBER = re.compile(r" (\d+)/(\d+)$")
 

@@ -11,7 +11,7 @@ import pytz
 from dateutil import tz as dateutil_tz
 
 from socialsched import Calendar, Channel, Post, Segment, SocialschedError, plan
-from socialsched.timezones import UnknownTimezoneError, suggest_timezone, to_zoneinfo
+from socialsched.calendar.timezones import UnknownTimezoneError, suggest_timezone, to_zoneinfo
 
 ZONE_INPUTS = {
     "iana string": lambda name: name,

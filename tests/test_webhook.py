@@ -26,9 +26,9 @@ from socialsched.adapters.webhook import (
     parse_retry_after,
     verify_signature,
 )
-from socialsched.audiences import Audience
-from socialsched.media import Media
-from socialsched.model import Channel
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
+from socialsched.media.model import Media
 from socialsched.testing import LocalServer, Reply
 
 KEY = "whsec_" + base64.b64encode(b"test-key-0123456789abcdef").decode()

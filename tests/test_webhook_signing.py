@@ -23,8 +23,8 @@ from socialsched.adapters.webhook_signing import (
     new_key,
     sign,
 )
-from socialsched.audiences import Audience
-from socialsched.model import Channel
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.testing import LocalServer, Reply
 
 RAW = bytes(range(32))

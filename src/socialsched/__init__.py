@@ -2,12 +2,12 @@
 segments at once, each in its own language, time zone, holidays and customs."""
 
 from . import plugins
+from .calendar.model import Calendar, Channel, Delivery, Observance, Post, QuietWindow, Segment
 from .errors import CalendarError, PlanError, Problem, RenderError, SocialschedError
 from .hookspecs import hookimpl
-from .loader import load
-from .model import Calendar, Channel, Delivery, Observance, Post, QuietWindow, Segment
-from .planner import Planner, plan
-from .plans import Plan
+from .planning.calendar_load import load
+from .planning.planner import Planner, plan
+from .planning.plans import Plan
 
 __version__ = "0.1.0"
 

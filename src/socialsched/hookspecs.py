@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from socialsched.adapters.engagement import Engagement
 
     from .adapters import AdapterError, Message, Receipt
-    from .model import Channel, Delivery, Segment
+    from .calendar.model import Channel, Delivery, Segment
 
 PROJECT_NAME = "socialsched"
 
@@ -50,7 +50,7 @@ def register_media_hosts(register: Callable[[str, Callable[..., Any]], None]) ->
     host that makes a stored image or video reachable while it is published. A channel
     picks one with `settings.media_host = { kind = "KIND", ... }`; `factory(options)`
     receives that table without `kind` and returns an object with `put(media) -> url`
-    and `remove(url)` (see `socialsched.media_hosts.MediaHost`). The built-in kind
+    and `remove(url)` (see `socialsched.media.hosts.MediaHost`). The built-in kind
     "folder" writes into a folder the user's web server serves; a plugin can offer
     object storage instead.
     """

@@ -22,11 +22,12 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from .planner import Planner
-from .queue_plan import QueuePin, pin_rows_to_pins
+from socialsched.planning.planner import Planner
+from socialsched.planning.queue_plan import QueuePin, pin_rows_to_pins
 
 if TYPE_CHECKING:
-    from .model import Calendar
+    from socialsched.calendar.model import Calendar
+
     from .store import ReconcileResult, Store
 
 

@@ -5,7 +5,7 @@ class, and provides three fixtures: `remote` (a fake or local server standing in
 the network, following the `Remote` protocol), `channel` (a `Channel` pointing at it)
 and `environ` (the environment holding the channel's secrets)::
 
-    from socialsched.model import Channel
+    from socialsched.calendar.model import Channel
     from socialsched.testing import AdapterContract, LocalServer, grant
 
     class TestMyAdapter(AdapterContract):

@@ -9,7 +9,7 @@ import pytest
 
 from socialsched.adapters import MissingSecretError, PermanentError
 from socialsched.adapters.registry import adapter_class
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.testing import grant
 from socialsched.trust.destinations import DestinationError, origin
 

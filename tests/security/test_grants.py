@@ -8,10 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from socialsched.testing import grant
 
 from socialsched.adapters import Adapter, MissingSecretError
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
+from socialsched.testing import grant
 from socialsched.trust.grants import MAX_SECRET_BYTES, GrantError, read_secret
 
 CHANNEL = Channel(name="masto", adapter="mastodon", secrets={"token": "MASTO_TOKEN"})

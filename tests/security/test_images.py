@@ -13,9 +13,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from socialsched.fitting import fit
-from socialsched.image_safety import MAX_ANIMATION_PIXELS, MAX_PIXELS, ImageRefused, check_bounds
-from socialsched.media import Media, MediaLimits
+from socialsched.media.fitting import fit
+from socialsched.media.image_safety import (
+    MAX_ANIMATION_PIXELS,
+    MAX_PIXELS,
+    ImageRefused,
+    check_bounds,
+)
+from socialsched.media.model import Media, MediaLimits
 
 from .hostile import calendar, gif_bomb, line_of, png_bomb, reply, serving
 from .probe import assert_no_traceback, run_probe
@@ -115,8 +120,8 @@ import resource, sys
 sys.path.insert(0, {tests!r})
 resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
 from security.hostile import gif_bomb
-from socialsched.fitting import fit
-from socialsched.media import Media, MediaLimits
+from socialsched.media.fitting import fit
+from socialsched.media.model import Media, MediaLimits
 from PIL import Image
 import io
 media = Media.from_bytes(gif_bomb({side}, {frames}), filename="big.gif")

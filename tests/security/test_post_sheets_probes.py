@@ -94,7 +94,7 @@ def test_a_huge_sparse_file_is_refused_by_its_size(folders):
 
 
 def test_too_many_rows_are_refused(folders):
-    from socialsched.post_sheets import MAX_ROWS
+    from socialsched.calendar.post_sheets import MAX_ROWS
 
     project, elsewhere = folders
     rows = "".join(f"p{n},x,2027-03-01,10:00\n" for n in range(MAX_ROWS + 1))

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from socialsched.adapters import AdapterError
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.testing import AdapterContract, LocalServer, Reply, grant
 from socialsched.trust.redirects import CrossOriginRedirect, refuse_cross_origin_redirects
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from jinja2 import DictLoader
 
-from socialsched.template_limits import LimitedSandbox
-from socialsched.template_work import MAX_TEMPLATE_STEPS, TemplateTooLarge
+from socialsched.planning.template_limits import LimitedSandbox
+from socialsched.planning.template_work import MAX_TEMPLATE_STEPS, TemplateTooLarge
 
 from .probe import assert_no_traceback, run_probe
 from .test_templates_size import lint_from_elsewhere, write_calendar

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from socialsched import volume
-from socialsched.loader import load
-from socialsched.planner import Planner
+from socialsched.planning import volume
+from socialsched.planning.calendar_load import load
+from socialsched.planning.planner import Planner
 
 from .probe import assert_no_traceback, lint_one_day, run_probe
 
@@ -155,7 +155,7 @@ def test_the_python_api_has_the_limit_too(tmp_path):
 
 def test_an_adapter_may_declare_its_own_post_rate(tmp_path, monkeypatch):
     from socialsched.adapters.registry import adapter_class
-    from socialsched.lint import lint
+    from socialsched.planning.lint import lint
 
     calendar = load(flood_calendar(tmp_path / "cal", 3))
     assert [p for p in lint(calendar, START, START) if "posts in" in p.message] == []

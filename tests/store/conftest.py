@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy
 
 from socialsched.adapters import Adapter, Capabilities, Message, Receipt
-from socialsched.model import Calendar, Channel, Post, Segment
+from socialsched.calendar.model import Calendar, Channel, Post, Segment
 from socialsched.store import Store
 
 PG_URL = os.environ.get("SOCIALSCHED_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from socialsched.calendar.model import Channel, RunnerSettings
 from sqlalchemy.exc import OperationalError
 
 from conftest import Recorder, calendar, post
 from socialsched.adapters import JsonlAdapter, PermanentError
+from socialsched.calendar.model import Channel, RunnerSettings
 from socialsched.runner import Runner
 from socialsched.runner.alerts import Alert, Alerter
 from socialsched.scheduling import schedule

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
-from conftest import Recorder, calendar, post, segment
 
+from conftest import Recorder, calendar, post, segment
 from socialsched import store as store_module
 from socialsched.adapters import Capabilities, Receipt, TransientError
 from socialsched.adapters.engagement import Engagement
 from socialsched.analytics.collect import Collector
-from socialsched.model import Channel, Post, RunnerSettings
+from socialsched.calendar.model import Channel, Post, RunnerSettings
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
 

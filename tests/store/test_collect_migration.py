@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import attrs
 from alembic import command
-from conftest import Recorder, calendar, post
 from test_store_migrations import alembic_config, current_revision, head_revision
 
-from socialsched.model import DEFAULT_COLLECT_AFTER, RunnerSettings
+from conftest import Recorder, calendar, post
+from socialsched.calendar.model import DEFAULT_COLLECT_AFTER, RunnerSettings
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from socialsched.adapters import Adapter, Capabilities
 from socialsched.adapters.engagement import Engagement
 from socialsched.analytics.collect import Collector
-from socialsched.model import Calendar, Channel, RunnerSettings, Segment
+from socialsched.calendar.model import Calendar, Channel, RunnerSettings, Segment
 from socialsched.scheduling import schedule
 from socialsched.store import Store
 from socialsched.store.tables import deliveries

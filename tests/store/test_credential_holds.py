@@ -5,9 +5,8 @@ from __future__ import annotations
 import random
 
 from conftest import Recorder, calendar, post
-
 from socialsched.adapters import CredentialsRejected
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
 

@@ -18,16 +18,16 @@ import attrs
 import pytest
 import sqlalchemy
 from alembic import command
-from conftest import Recorder
-from socialsched.testing import LocalServer, grant
 from sqlalchemy import inspect
 from test_store_migrations import alembic_config, current_revision
 
-from socialsched.model import Calendar, Channel, Post, Segment
+from conftest import Recorder
+from socialsched.calendar.model import Calendar, Channel, Post, Segment
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
 from socialsched.store import DESTINATION_NOT_APPROVED, Store
 from socialsched.store.approvals import Approval, unapproved
+from socialsched.testing import LocalServer, grant
 from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 
 SECRETS = grant(NET_TOKEN="tok-net-0123456789", OTHER_TOKEN="tok-other-9876543210")

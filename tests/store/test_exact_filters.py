@@ -5,10 +5,10 @@ make one tag's stored JSON look like another's."""
 from __future__ import annotations
 
 import pytest
-from conftest import Recorder, calendar, post, segment
 
+from conftest import Recorder, calendar, post, segment
 from socialsched import scheduling
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 
 # Each pair: a tag, and tags that a LIKE on the JSON text (or a substring test on it)
 # would have confused with it. The expected matches below come from this table, not

@@ -9,15 +9,15 @@ from datetime import timedelta
 
 import attrs
 import pytest
-from conftest import Recorder, calendar, post
-from socialsched.testing import sample_image
 
+from conftest import Recorder, calendar, post
 from socialsched import scheduling
 from socialsched.adapters import Capabilities, Message, Receipt, TransientError
-from socialsched.model import Channel
-from socialsched.planner import Planner
+from socialsched.calendar.model import Channel
+from socialsched.planning.planner import Planner
 from socialsched.runner import Runner
 from socialsched.store import StoreError
+from socialsched.testing import sample_image
 
 DAY = "2027-01-04"
 

@@ -13,14 +13,14 @@ from zoneinfo import ZoneInfo
 
 import attrs
 from click.testing import CliRunner
-from conftest import Clock, Recorder, calendar, post, segment
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import Clock, Recorder, calendar, post, segment
+from socialsched.calendar.model import Channel
 from socialsched.cli import main
-from socialsched.lateness import PastDeliveries, past_report
-from socialsched.model import Channel
-from socialsched.planner import Planner
+from socialsched.planning.lateness import PastDeliveries, past_report
+from socialsched.planning.planner import Planner
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
 from socialsched.store import Store

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 from runner_process import RunnerProcess, get
-from socialsched.calendar.model import Channel
 
 from conftest import PG_URL, calendar, post
+from socialsched.calendar.model import Channel
 from socialsched.runner.metrics import OUTCOMES, RunnerMetrics, wsgi_app
 from socialsched.scheduling import schedule
 from socialsched.store import Store

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import attrs
-from conftest import calendar, segment
 
-from socialsched.model import Calendar, Post
-from socialsched.planner import Planner
-from socialsched.queues import Queue
+from conftest import calendar, segment
+from socialsched.calendar.model import Calendar, Post
+from socialsched.calendar.queues import Queue
+from socialsched.planning.planner import Planner
 from socialsched.runner import Runner
 from socialsched.scheduling import queue_pins, schedule
 

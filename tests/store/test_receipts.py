@@ -12,12 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from socialsched.calendar.model import Channel
 from sqlalchemy.exc import OperationalError
 
 from conftest import Recorder, calendar, post
 from socialsched import scheduling
 from socialsched.adapters import Capabilities
+from socialsched.calendar.model import Channel
 from socialsched.runner import Runner
 from socialsched.runner.journal import STATE_FOLDER, Entry, Journal, default_state_dir
 from socialsched.runner.receipts import RECOVERED

@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from conftest import calendar, post, segment
 from test_reports_store import Answering
 
+from conftest import calendar, post, segment
 from socialsched.adapters.engagement import COUNTS
 from socialsched.analytics.collect import Collector
+from socialsched.calendar.model import Channel
 from socialsched.cli import main
-from socialsched.model import Channel
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
 from socialsched.store import Store

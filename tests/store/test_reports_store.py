@@ -20,16 +20,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from conftest import Clock, Recorder, calendar, post, segment
 from sqlalchemy import delete
 
+from conftest import Clock, Recorder, calendar, post, segment
 from socialsched.adapters import Capabilities, Receipt
 from socialsched.adapters.engagement import COUNTS, Engagement
 from socialsched.analytics.collect import Collector
 from socialsched.analytics.observations import observations_from_store
 from socialsched.analytics.reports import report
+from socialsched.calendar.model import Channel
 from socialsched.cli import main
-from socialsched.model import Channel
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
 from socialsched.store import Store

@@ -14,10 +14,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from socialsched.calendar.model import Channel
 from sqlalchemy import event
 
 from conftest import PG_URL, Recorder, calendar, post, segment
+from socialsched.calendar.model import Channel
 from socialsched.runner import Runner
 from socialsched.runner.journal import Entry, Journal
 from socialsched.runner.receipts import Receipts

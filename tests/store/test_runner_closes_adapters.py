@@ -8,8 +8,7 @@ import threading
 from typing import Any
 
 from conftest import Recorder, calendar, post
-
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
 

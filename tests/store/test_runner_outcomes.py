@@ -7,10 +7,9 @@ import random
 from collections import Counter
 
 from conftest import Recorder, calendar, post
-
 from socialsched import store as store_module
 from socialsched.adapters import CredentialsRejected, PermanentError, TransientError
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
 

@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
-from conftest import Recorder, calendar, post
 from runner_process import RunnerProcess, socialsched
 
+from conftest import Recorder, calendar, post
 from socialsched import scheduling
 from socialsched.adapters import Message, Receipt
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.runner import Runner
 from socialsched.store import Store
 

@@ -9,13 +9,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import segment
 from PIL import Image
 
-from socialsched.media import MediaItem
-from socialsched.model import Calendar, Channel, Post
+from conftest import segment
+from socialsched.calendar.model import Calendar, Channel, Post
+from socialsched.calendar.occurrences import Occurrence
+from socialsched.media.model import MediaItem
 from socialsched.scheduling import schedule
-from socialsched.series import Occurrence
 
 FIRST = date(2027, 1, 4)  # a Monday
 WEEKS = 6

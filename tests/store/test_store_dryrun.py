@@ -11,9 +11,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import attrs
-from conftest import calendar, post
 
-from socialsched.model import Post
+from conftest import calendar, post
+from socialsched.calendar.model import Post
 from socialsched.scheduling import schedule
 from socialsched.store import Store
 

@@ -11,12 +11,12 @@ import random
 import attrs
 import pytest
 import sqlalchemy
-from conftest import Recorder, calendar, post
 from PIL import Image
 
+from conftest import Recorder, calendar, post
 from socialsched.adapters import Receipt, TransientError
-from socialsched.media import Media
-from socialsched.planner import Planner
+from socialsched.media.model import Media
+from socialsched.planning.planner import Planner
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
 from socialsched.store import Store

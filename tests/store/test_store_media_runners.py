@@ -21,14 +21,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
-from conftest import PG_URL, require_postgres
 from PIL import Image
 from runner_process import socialsched
-from socialsched.testing import LocalServer
 
-from socialsched.loader import load
+from conftest import PG_URL, require_postgres
+from socialsched.planning.calendar_load import load
 from socialsched.scheduling import schedule
 from socialsched.store import Store
+from socialsched.testing import LocalServer
 
 STOP_RUNNER = Path(__file__).with_name("thread_stop_runner.py")
 SENTENCES = [

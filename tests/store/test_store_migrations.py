@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import calendar, post
 
 import socialsched
+from conftest import calendar, post
 from socialsched.scheduling import schedule
 from socialsched.store.tables import metadata
 
@@ -109,9 +109,9 @@ def test_rate_limit_index_holds_only_sent_deliveries(store):
 
 def test_downgrading_below_media_drops_them_and_the_next_schedule_puts_them_back(make_store):
     import attrs
-    from socialsched.testing import sample_image
 
-    from socialsched.planner import Planner
+    from socialsched.planning.planner import Planner
+    from socialsched.testing import sample_image
 
     cal = calendar([post("a")])
     image = sample_image()

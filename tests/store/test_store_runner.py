@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
-from conftest import Recorder, calendar, post, segment
 from sqlalchemy import event
 
+from conftest import Recorder, calendar, post, segment
 from socialsched import store as store_module
 from socialsched.adapters import PermanentError, QuotaReached, TransientError
 from socialsched.adapters.registry import adapter_class
-from socialsched.model import Channel
-from socialsched.policy import Rate, RateError, retry_delay
+from socialsched.calendar.model import Channel
+from socialsched.calendar.policy import Rate, RateError, retry_delay
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
 
@@ -54,7 +54,7 @@ def test_due_deliveries_are_published_once_with_their_id_as_idempotency_key(stor
 
 def test_messages_carry_the_segments_quiet_hours(store, clock, recorder):
     """Adapters that deliver quietly (Telegram) get each segment's own quiet hours."""
-    from socialsched.model import QuietWindow
+    from socialsched.calendar.model import QuietWindow
 
     uk = attrs.evolve(segment("uk"), quiet_hours=["22:00-23:30", "12:30-13:30"])
     cal = calendar([post("a", "05:30")], segments=[uk, segment("lisbon", "Europe/Lisbon", "PT")])

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
-from conftest import calendar, post
 from sqlalchemy import event
 
+from conftest import calendar, post
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
 
@@ -179,7 +179,7 @@ def test_every_new_delivery_is_logged_as_planned_in_its_first_state(
 
 
 def test_secret_values_never_reach_the_database(store, monkeypatch, recorder):
-    from socialsched.model import Channel
+    from socialsched.calendar.model import Channel
 
     monkeypatch.setenv("SOCIALSCHED_SECRET_FEED_TOKEN", "s3cr3t-value-xyz")
     channel = Channel(
@@ -213,8 +213,8 @@ def test_delivery_moving_into_the_range_from_outside_is_moved_not_added(store):
 
 def _rich_delivery():
     """A delivery with every optional planned field set."""
-    from socialsched.audiences import Audience
-    from socialsched.model import Delivery
+    from socialsched.calendar.audiences import Audience
+    from socialsched.calendar.model import Delivery
 
     london = ZoneInfo("Europe/London")
     utc = local_utc("2027-01-04", "09:00", "Europe/London")

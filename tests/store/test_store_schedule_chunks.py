@@ -12,12 +12,12 @@ import sys
 from datetime import date, timedelta
 
 import pytest
-from conftest import calendar, segment
 
 import socialsched
+from conftest import calendar, segment
 from socialsched import Planner, Post, Segment
 from socialsched.cli import progress
-from socialsched.planner import CHUNK_DAYS
+from socialsched.planning.planner import CHUNK_DAYS
 from socialsched.scheduling import schedule
 from socialsched.store import Store
 

@@ -15,8 +15,8 @@ from socialsched_bluesky.adapter import find_spans, record_key
 
 from socialsched.adapters import Message, PermanentError, Receipt, TransientError
 from socialsched.adapters.registry import adapter_class
-from socialsched.audiences import Audience
-from socialsched.model import Channel
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 
 SERVICE = "https://pds.example"
 XRPC = f"{SERVICE}/xrpc"

@@ -26,7 +26,7 @@ import respx
 from socialsched_bluesky import BlueskyAdapter
 from test_bluesky_adapter import APP_PASSWORD, DID, SERVICE, XRPC, fake_jwt
 
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.testing import AdapterContract, Arrived, key_in_text
 
 APPVIEW = "https://public.api.bsky.app"

@@ -23,13 +23,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from atproto import Client, models
-from conftest import Network
 from socialsched_bluesky import BlueskyAdapter
 from test_bluesky_local_pds import make_adapter, make_message
 
+from conftest import Network
 from socialsched.adapters import Adapter, Receipt, TransientError
 from socialsched.adapters.testing_engagement import EngagementContract
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.testing import AdapterContract, key_in_text
 from socialsched.trust.safe_fetch import ALLOWED_NETWORKS_VARIABLE
 

@@ -20,8 +20,8 @@ from socialsched_bluesky import BlueskyAdapter
 from socialsched_bluesky.adapter import IMAGES
 
 from socialsched.adapters import CredentialsRejected, Message, PermanentError
+from socialsched.calendar.model import Channel
 from socialsched.media import Media
-from socialsched.model import Channel
 from socialsched.testing import AdapterContract, Arrived, key_in_text, sample_image
 
 NOW = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
@@ -261,7 +261,7 @@ def test_oversized_phone_photo_goes_out_fitted_upright_and_without_gps(
     PDS under Bluesky's byte limit, oriented right, with no GPS data left."""
     from PIL import Image
 
-    fitting = pytest.importorskip("socialsched.fitting")
+    fitting = pytest.importorskip("socialsched.media.fitting")
     original = phone_photo()
     with Image.open(io.BytesIO(original)) as check:  # the photo is what it claims
         assert check.size == (4000, 3000) and check.getexif()[ORIENTATION] == 6

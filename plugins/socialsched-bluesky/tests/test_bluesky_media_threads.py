@@ -30,8 +30,8 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
+from socialsched.calendar.model import Channel
 from socialsched.media import Media
-from socialsched.model import Channel
 from socialsched.testing import sample_image
 
 POSTS = f"at://{DID}/app.bsky.feed.post"

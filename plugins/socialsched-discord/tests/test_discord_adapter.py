@@ -24,9 +24,9 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.adapters.registry import available_adapters
-from socialsched.audiences import Audience
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.media import Media
-from socialsched.model import Channel
 from socialsched.testing import sample_image, sample_video
 
 FR_URL = "https://discord.com/api/webhooks/111/frtokenpart"

@@ -11,8 +11,8 @@ from socialsched_discord import DiscordAdapter
 from test_discord_adapter import form
 
 from socialsched.adapters import Adapter
-from socialsched.audiences import Audience
-from socialsched.model import Channel
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.testing import (
     AdapterContract,
     Arrived,

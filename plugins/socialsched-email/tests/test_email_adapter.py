@@ -27,9 +27,9 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.adapters.registry import available_adapters
-from socialsched.audiences import Audience
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.media import Media
-from socialsched.model import Channel
 
 HOST = "127.0.0.1"
 USER, PASSWORD = "mailer", "s3cret-pass-phrase"

@@ -19,8 +19,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from socialsched_email import EmailAdapter
 
 from socialsched.adapters import Adapter
-from socialsched.audiences import Audience
-from socialsched.model import Channel
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.testing import AdapterContract, Arrived, key_in_text
 
 HOST = "127.0.0.1"

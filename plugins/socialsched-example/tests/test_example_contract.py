@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from socialsched_example import ExampleChatAdapter
 
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.testing import AdapterContract, LocalServer, Reply
 
 
@@ -57,7 +57,7 @@ class TestExampleChat(AdapterContract):
 
 
 def test_direct_messages_go_to_the_recipient():
-    from socialsched.audiences import Audience
+    from socialsched.calendar.audiences import Audience
 
     with FakeChat() as server:
         channel = Channel(

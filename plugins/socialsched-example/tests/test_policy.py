@@ -6,7 +6,7 @@ import pytest
 import socialsched_example
 
 from socialsched import Calendar, Channel, PlanError, Post, Segment, plugins
-from socialsched.planner import Planner
+from socialsched.planning.planner import Planner
 
 
 @pytest.fixture(autouse=True)

@@ -16,8 +16,8 @@ from socialsched_facebook import FacebookPageAdapter
 
 from socialsched.adapters import Message, PermanentError, Receipt, TransientError
 from socialsched.adapters.registry import available_adapters
-from socialsched.audiences import Audience
-from socialsched.model import Channel
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 
 TOKEN = "EAAGpagetoken0123456789"
 ENV = {"SOCIALSCHED_SECRET_FB_PAGE_TOKEN": TOKEN}
@@ -113,7 +113,7 @@ def test_targeting_field_setting_chooses_the_graph_fields(field, sent):
 
 @respx.mock
 def test_the_segments_own_country_and_locale_from_a_bare_targeting_table():
-    from socialsched.model import Segment
+    from socialsched.calendar.model import Segment
 
     segment = Segment(name="be", locale="fr-BE", timezone="Europe/Brussels", country="BE")
     bare = Audience.parse({"kind": "targeting"}, segment)

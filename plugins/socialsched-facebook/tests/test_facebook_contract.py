@@ -14,7 +14,7 @@ import pytest
 from socialsched_facebook import FacebookPageAdapter
 
 from socialsched.adapters import Adapter
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.testing import AdapterContract, Arrived, LocalServer, Reply, Request, key_in_text
 
 PAGE = "4242"

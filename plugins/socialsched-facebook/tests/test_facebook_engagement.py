@@ -9,7 +9,7 @@ import respx
 from socialsched_facebook import FacebookPageAdapter
 
 from socialsched.adapters import PermanentError, Receipt, TransientError
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 
 GRAPH = "https://graph.facebook.com/v23.0/"
 PAGE = "4242"

@@ -18,9 +18,9 @@ from PIL import Image
 from socialsched_facebook import FacebookPageAdapter
 
 from socialsched.adapters import CannotCheck, CredentialsRejected, Message, Receipt, TransientError
-from socialsched.audiences import Audience
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.media import Media
-from socialsched.model import Channel
 
 TOKEN = "EAAGpagetoken0123456789"
 GRAPH = "https://graph.facebook.com/v23.0"

@@ -21,7 +21,7 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.testing import sample_image, sample_video
 
 USER = "1784"

@@ -13,7 +13,7 @@ from instagram_graph import USER, InstagramGraph
 from socialsched_instagram import InstagramAdapter
 
 from socialsched.adapters import Adapter, Message
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.testing import AdapterContract, sample_image, serve_folder
 
 

@@ -9,7 +9,7 @@ import respx
 from socialsched_instagram import InstagramAdapter
 
 from socialsched.adapters import CredentialsRejected, Receipt, TransientError
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 
 GRAPH = "https://graph.facebook.com/v23.0/"
 USER = "1784"

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, quote, unquote
 import pytest
 from socialsched_linkedin import LinkedInAdapter
 
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.testing import (
     AdapterContract,
     Arrived,

@@ -11,7 +11,7 @@ import respx
 from socialsched_linkedin import LinkedInAdapter
 
 from socialsched.adapters import Receipt, TransientError
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 
 API = "https://api.linkedin.com"
 TOKEN = "li-token-0123456789"

@@ -11,8 +11,8 @@ import respx
 from socialsched_linkedin import LinkedInAdapter
 
 from socialsched.adapters import Message, PermanentError, TransientError
-from socialsched.audiences import Audience
-from socialsched.model import Channel
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.testing import sample_image, sample_video
 
 API = "https://api.linkedin.com"

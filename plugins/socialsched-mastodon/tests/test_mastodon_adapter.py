@@ -12,8 +12,8 @@ from socialsched_mastodon import MastodonAdapter
 
 from socialsched.adapters import Message, PermanentError, Receipt, TransientError
 from socialsched.adapters.registry import adapter_class
-from socialsched.audiences import Audience
-from socialsched.model import Channel
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 
 INSTANCE = "https://social.example"
 TOKEN = "s3cr3t-mastodon-token"

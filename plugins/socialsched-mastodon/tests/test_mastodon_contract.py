@@ -26,8 +26,8 @@ from socialsched_mastodon import MastodonAdapter
 from test_mastodon_media_threads import form_fields
 
 from socialsched.adapters import Adapter
-from socialsched.audiences import Audience
-from socialsched.model import Channel
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.testing import AdapterContract, Arrived
 
 INSTANCE = "https://contract.social.example"

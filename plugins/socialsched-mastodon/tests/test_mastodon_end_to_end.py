@@ -19,8 +19,8 @@ from test_mastodon_contract import INSTANCE, TOKEN, FakeMastodon
 
 import socialsched
 from socialsched.adapters import Message
+from socialsched.calendar.model import Channel
 from socialsched.media import digest_of
-from socialsched.model import Channel
 from socialsched.testing import TEXT_PREFIX
 
 CALENDAR = """

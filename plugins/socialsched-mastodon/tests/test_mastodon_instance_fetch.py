@@ -18,7 +18,7 @@ import pytest
 from socialsched_mastodon import MastodonAdapter
 
 from socialsched.adapters import Message
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 
 TOKEN = "s3cr3t-mastodon-token"
 ENV = {"SOCIALSCHED_SECRET_MASTO_TOKEN": TOKEN}

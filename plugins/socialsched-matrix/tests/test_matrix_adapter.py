@@ -28,9 +28,9 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.adapters.registry import adapter_class
-from socialsched.audiences import Audience
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.media import Media
-from socialsched.model import Channel
 from socialsched.testing import sample_image, sample_video
 
 TOKEN = "syt_c2VjcmV0_token_value"

@@ -18,8 +18,8 @@ from socialsched_matrix.adapter import MARKER
 from test_matrix_adapter import API, ROOM, TOKEN, FakeHomeserver
 
 from socialsched.adapters import Adapter
-from socialsched.audiences import Audience
-from socialsched.model import Channel
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.testing import AdapterContract, Arrived
 
 

@@ -11,8 +11,8 @@ from fake_slack import FakeSlackApi
 from socialsched_slack import SlackAdapter
 
 from socialsched.adapters import Adapter
-from socialsched.audiences import Audience
-from socialsched.model import Channel
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.testing import AdapterContract, LocalServer, Reply, key_in_text
 
 WEBHOOK_PATH = "/services/T0CONTRACT/B0CONTRACT/hooksecretpart"

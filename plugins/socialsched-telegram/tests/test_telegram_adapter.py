@@ -25,8 +25,8 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.adapters.registry import adapter_class
-from socialsched.audiences import Audience
-from socialsched.model import Channel
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.testing import sample_image, sample_video
 
 TOKEN = "123456789:AAH-s3cr3t_TokenValue"

@@ -20,8 +20,8 @@ from socialsched_telegram import TelegramAdapter
 from test_telegram_adapter import form
 
 from socialsched.adapters import Adapter
-from socialsched.audiences import Audience
-from socialsched.model import Channel
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.testing import AdapterContract, key_in_text
 
 API_URL = "https://bot-api.contract.example"

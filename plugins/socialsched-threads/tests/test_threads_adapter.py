@@ -22,7 +22,7 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.testing import sample_image, sample_video
 
 USER = "2784"

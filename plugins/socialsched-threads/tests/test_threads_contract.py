@@ -13,7 +13,7 @@ from socialsched_threads import ThreadsAdapter
 from threads_api import USER, ThreadsApi
 
 from socialsched.adapters import Adapter
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.testing import AdapterContract, serve_folder
 
 

@@ -9,7 +9,7 @@ import respx
 from socialsched_threads import ThreadsAdapter
 
 from socialsched.adapters import Receipt, TransientError
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 
 ROOT = "https://graph.threads.net/v1.0"
 USER = "2784"

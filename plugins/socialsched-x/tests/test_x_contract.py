@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import pytest
 from socialsched_x import XAdapter
 
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.testing import (
     AdapterContract,
     Arrived,

@@ -11,7 +11,7 @@ import respx
 from socialsched_x import XAdapter
 
 from socialsched.adapters import Receipt, TransientError
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 
 API = "https://api.x.com"
 TOKEN = "x-user-token-0123456789"

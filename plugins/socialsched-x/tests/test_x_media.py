@@ -13,7 +13,7 @@ import socialsched_x.media
 from socialsched_x import XAdapter
 
 from socialsched.adapters import Message, PermanentError, TransientError
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.testing import sample_image, sample_video
 
 API = "https://api.x.com"

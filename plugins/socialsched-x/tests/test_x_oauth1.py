@@ -16,7 +16,7 @@ import respx
 from socialsched_x import XAdapter
 
 from socialsched.adapters import CredentialsRejected, Message
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 
 API = "https://api.x.com"
 WHEN = datetime(2030, 1, 15, 9, 30, tzinfo=UTC)

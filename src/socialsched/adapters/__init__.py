@@ -11,10 +11,17 @@ The API lives in modules by responsibility (`base`, `capabilities`, `messages`,
 Everything is importable from here, as before the split.
 """
 
-from socialsched.audiences import Audience, resolve_audience
+from socialsched.calendar.audiences import Audience, resolve_audience
+from socialsched.calendar.model import (
+    ENV_VAR_NAME,
+    Channel,
+    Delivery,
+    QuietWindow,
+    Segment,
+    quiet_windows,
+)
 from socialsched.errors import SocialschedError
-from socialsched.media import NO_MEDIA, Media, MediaLimits
-from socialsched.model import ENV_VAR_NAME, Channel, Delivery, QuietWindow, Segment, quiet_windows
+from socialsched.media.model import NO_MEDIA, Media, MediaLimits
 from socialsched.trust.destinations import ANY_SECRET, Destination
 from socialsched.trust.grants import (
     GrantError,

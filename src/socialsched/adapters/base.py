@@ -12,9 +12,9 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from socialsched.media import Media
-from socialsched.media_hosts import MediaHostError
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
+from socialsched.media.hosts import MediaHostError
+from socialsched.media.model import Media
 from socialsched.trust import destinations as _destinations
 from socialsched.trust.destinations import ANY_SECRET, Destination
 from socialsched.trust.grants import GrantError, read_secret
@@ -27,7 +27,7 @@ from .messages import Message, Receipt
 from .plugin_manager import media_host
 
 if TYPE_CHECKING:
-    from socialsched.media_hosts import MediaHost
+    from socialsched.media.hosts import MediaHost
 
 _REQUIRED = object()
 _READS_NO_TIME = "_socialsched_reads_no_time"
@@ -59,7 +59,7 @@ class Adapter:
     #: path and `schedule` and `run` from any working folder agree.
     path_settings: ClassVar[tuple[str, ...]] = ()
     #: True for networks that fetch media from a public URL: the channel then needs
-    #: `settings.media_host` (see `socialsched.media_hosts`).
+    #: `settings.media_host` (see `socialsched.media.hosts`).
     media_by_url: ClassVar[bool] = False
     #: What holds for a post whose worker died between sending it and recording it, in
     #: a few words for docs/adapters.md (e.g. "checked (recent posts)"); when empty,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from socialsched.media import NO_MEDIA, MediaLimits
+from socialsched.media.model import NO_MEDIA, MediaLimits
 
 from .engagement import engagement_counts
 

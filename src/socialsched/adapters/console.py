@@ -9,8 +9,8 @@ from typing import TextIO
 
 import attrs
 
-from socialsched.media import Media, MediaLimits
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
+from socialsched.media.model import Media, MediaLimits
 
 from .base import Adapter
 from .capabilities import Capabilities

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.trust.grants import GrantError, not_granted_message, read_secret, secret_variable
 from socialsched.trust.redaction import hide_secret
 

@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from socialsched.media_hosts import MediaHostError, hosted
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
+from socialsched.media.hosts import MediaHostError, hosted
 from socialsched.trust.http_client import ChannelClient
 
 from .base import Adapter

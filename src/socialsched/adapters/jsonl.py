@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 
 from .base import Adapter
 from .console import PRINTED, with_max_length

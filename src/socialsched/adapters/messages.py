@@ -8,16 +8,16 @@ from typing import Any
 
 import attrs
 
-from socialsched.audiences import Audience, resolve_audience
-from socialsched.media import Media
-from socialsched.model import Channel, Delivery, QuietWindow, Segment, quiet_windows
+from socialsched.calendar.audiences import Audience, resolve_audience
+from socialsched.calendar.model import Channel, Delivery, QuietWindow, Segment, quiet_windows
+from socialsched.media.model import Media
 
 
 @attrs.frozen
 class Message:
     """A rendered delivery, as handed to an adapter.
 
-    `audience` is the resolved `socialsched.audiences.Audience` (None when the channel
+    `audience` is the resolved `socialsched.calendar.audiences.Audience` (None when the channel
     names none for the segment); `quiet_hours` are the segment's quiet hours (local
     time windows), for adapters that deliver quietly then; `delivery_id` is empty at
     plan-time validation.

@@ -22,11 +22,11 @@ import attrs
 import pluggy
 
 from socialsched import hookspecs
-from socialsched.media_hosts import FolderMediaHost, MediaHost
-from socialsched.media_hosts import media_host as _media_host_from
+from socialsched.media.hosts import FolderMediaHost, MediaHost
+from socialsched.media.hosts import media_host as _media_host_from
 
 if TYPE_CHECKING:
-    from socialsched.model import Channel, Segment
+    from socialsched.calendar.model import Channel, Segment
 
     from .messages import Message
 
@@ -245,7 +245,7 @@ def media_hosts() -> dict[str, Callable[..., Any]]:
 
 def media_host(settings: Mapping[str, Any] | None) -> MediaHost:
     """The host a channel's `media_host` table describes, of a kind socialsched or a
-    plugin provides (`socialsched.media_hosts.MediaHostError` when it names none, an
+    plugin provides (`socialsched.media.hosts.MediaHostError` when it names none, an
     unknown kind or is incomplete)."""
     return _media_host_from(settings, media_hosts())
 

@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 import attrs
 import pytest
 
-from socialsched.audiences import AUDIENCE_KINDS, Audience
-from socialsched.media import IMAGE_TYPES, Media, MediaLimits
-from socialsched.model import Channel
+from socialsched.calendar.audiences import AUDIENCE_KINDS, Audience
+from socialsched.calendar.model import Channel
+from socialsched.media.model import IMAGE_TYPES, Media, MediaLimits
 from socialsched.trust.grants import read_secret
 
 from .base import Adapter

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import attrs
 
-from socialsched.media import Media, digest_of
+from socialsched.media.model import Media, digest_of
 from socialsched.trust.grants import secret_variable
 
 TEXT_PREFIX = "contract message "

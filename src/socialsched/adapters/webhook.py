@@ -41,8 +41,8 @@ from typing import Any
 import attrs
 import httpx
 
-from socialsched.media import Media, MediaLimits
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
+from socialsched.media.model import Media, MediaLimits
 from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 
 from .base import Adapter, read_media

@@ -7,8 +7,8 @@ import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from socialsched.audiences import Audience
-from socialsched.model import ENV_VAR_NAME, Channel
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import ENV_VAR_NAME, Channel
 from socialsched.trust import destinations as _destinations
 from socialsched.trust.destinations import ANY_SECRET, Destination
 from socialsched.trust.redaction import hide_secret

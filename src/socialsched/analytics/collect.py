@@ -30,8 +30,8 @@ import attrs
 
 from socialsched.adapters import Adapter, PermanentError, Receipt, TransientError
 from socialsched.adapters.engagement import Engagement, thread_engagement
-from socialsched.model import Channel
-from socialsched.policy import Rate
+from socialsched.calendar.model import Channel
+from socialsched.calendar.policy import Rate
 from socialsched.store import Store, _emit
 from socialsched.store.engagement_records import Collected, CollectedCounts, DueEngagement
 

@@ -23,7 +23,8 @@ from typing import Any
 
 import attrs
 
-from .errors import PlanError
+from socialsched.errors import PlanError
+
 from .model import Channel, Segment, string_tuple
 
 AUDIENCE_KINDS = ("list", "circle", "community", "group", "targeting", "recipient")

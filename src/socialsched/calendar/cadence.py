@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from socialsched.adapters.registry import UnknownAdapterError, adapter_class
+from socialsched.errors import Problem
 
-from .errors import Problem
 from .model import Calendar, Delivery
 
 #: Documented posting limits per account, by adapter name: (posts, window in seconds).

@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from socialsched.adapters import Adapter
 from socialsched.adapters.registry import UnknownAdapterError, adapter_class
+from socialsched.errors import Problem
 from socialsched.trust.paths import PathRefused, confined
 
-from .adapters import Adapter
 from .audiences import Audience
-from .errors import Problem
 from .line_index import LineIndex
 
 

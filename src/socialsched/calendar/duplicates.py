@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import attrs
 
-from .errors import Problem
+from socialsched.errors import Problem
 
 if TYPE_CHECKING:  # model.py imports this module for `duplicate_window`
     from .model import Calendar, Delivery

@@ -5,23 +5,25 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
 import attrs
 
+from socialsched import failures
+from socialsched.errors import CalendarError, Problem
+from socialsched.media.library import file_problem, resolve_path
+from socialsched.media.model import MediaItem
 from socialsched.trust.paths import PathRefused, confined, is_confined, not_found
 
-from . import duplicates, failures, series
+from . import duplicates, occurrences
 from .channel_tables import check_adapters, resolve_path_settings
-from .errors import CalendarError, Problem
 from .line_index import LineIndex as LineIndex
 from .locale_keys import key_line
-from .media import MediaItem
-from .media_library import file_problem, resolve_path
 from .model import Calendar, Channel, Observance, Post, RunnerSettings, Segment
+from .post_problems import guess_key
 from .post_sheets import Sheets, sheets_for
 from .queues import Queue
 
@@ -34,35 +36,10 @@ _TABLES: dict[str, type] = {
 }
 _CALENDAR_KEYS = {"name", "posts_from", "templates", "max_gap_days", "vars", "duplicate_window"}
 _RUNNER_KEYS = {field.name for field in attrs.fields(RunnerSettings)}
-_KEY_IN_MESSAGE = re.compile(
-    r"\b(timezone|time zone|locale|country|subdivision|schedule|quiet_hours|at|dates|date|start"
-    r"|end|on_holiday|on_weekend|secrets|secret|text|template|late|misfire_grace|month|weekday"
-    r"|nth|times|days|per_slot|evergreen|queue)\b"
-)
-# Messages say "time zone" and "secret 'token'"; the keys are spelled differently.
-_KEY_ALIASES = {"time zone": "timezone", "secret": "secrets"}
 
-
-def _guess_key(message: str, given: dict[str, Any], cls: type | None = None) -> str | None:
-    for match in _KEY_IN_MESSAGE.finditer(message):
-        key = _KEY_ALIASES.get(match[1], match[1])
-        if key in given:
-            return key
-    for key in given:  # attrs validators quote the field name
-        if f"'{key}'" in message:
-            return key
-    return _failing_converter(cls, given) if cls is not None else None
-
-
-def _failing_converter(cls: type, given: dict[str, Any]) -> str | None:
-    """The first given key whose converter rejects its value (e.g. `circles = 5`)."""
-    for field in attrs.fields(cls):
-        if field.name in given and field.converter is not None:
-            try:
-                field.converter(given[field.name])
-            except Exception:
-                return field.name
-    return None
+#: Checks the texts and templates of a loaded calendar: (calendar, its file, its lines,
+#: the problems found so far, its post sheets) -> None, appending problems.
+TemplateCheck = Callable[[Calendar, Path, LineIndex, list[Problem], Sheets], None]
 
 
 def _build(
@@ -77,7 +54,7 @@ def _build(
     if label is not None:
         where = f"{kind} {label!r}"
     if kind == "post":  # [[post.occurrence]] tables, each checked on its own lines
-        raw = series.prepare(raw, index, path, lines, problems)
+        raw = occurrences.prepare(raw, index, path, lines, problems)
     fields = {a.name for a in attrs.fields(cls) if a.init}
     unknown = sorted(set(raw) - fields)
     for key in unknown:
@@ -104,8 +81,8 @@ def _build(
             problems.append(Problem(text, file=path, line=lines.line(kind, index), where=where))
         else:
             problems.append(_value_problem(message, kind, index, raw, cls, path, lines, where))
-    except series.SeriesError as error:
-        problems.append(series.located(error, index, path, lines, where))
+    except occurrences.SeriesError as error:
+        problems.append(occurrences.located(error, index, path, lines, where))
     except (ValueError, KeyError) as error:
         message = str(error.args[0]) if error.args else str(error)
         # The location already names the table; don't say "post 'x': post 'x': ...".
@@ -124,7 +101,7 @@ def _value_problem(
     lines: LineIndex,
     where: str,
 ) -> Problem:
-    key = _guess_key(message, raw, cls)
+    key = guess_key(message, raw, cls)
     if key == "secrets" and not message.startswith("secret "):
         # Never echo the value: it may be the secret itself.
         message = (
@@ -145,17 +122,26 @@ def _locate(problem: Problem, path: Path, lines: LineIndex) -> Problem:
     match = _WHERE.match(problem.where or "")
     line = lines.line(match[1], int(match[2]), match[3]) if match else None
     if match and match[3] == "occurrence" and match[4][:1] == "[":  # `occurrence[1].channels`
-        line = series.where_line(lines, int(match[2]), match[4]) or line
+        line = occurrences.where_line(lines, int(match[2]), match[4]) or line
     elif match and match[4]:  # a key inside the table: `post[2].text[fe]`
         line = key_line(lines.text_lines, match[4], line)
     return attrs.evolve(problem, file=path, line=line, where=None)
 
 
-def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
+def load(
+    path: str | Path,
+    *,
+    collect: list[Problem] | None = None,
+    check_templates: TemplateCheck | None = None,
+) -> Calendar:
     """Load a calendar TOML file.
 
     Raises `CalendarError` listing every problem (file, line, offending value). With
     `collect` given, problems are appended there too, so `lint` can report them all.
+    `check_templates` adds the problems of texts and templates that do not compile:
+    the template engine belongs to planning, so `socialsched.load` (which is
+    `socialsched.planning.calendar_load.load`) passes it, and this loader alone checks
+    only what the calendar's own models can.
     """
     path = Path(path)
     problems: list[Problem] = []
@@ -287,8 +273,8 @@ def load(path: str | Path, *, collect: list[Problem] | None = None) -> Calendar:
             problems.extend(located)
         except (TypeError, ValueError) as error:
             problems.append(Problem(str(error), file=path, line=lines.line("calendar", 0)))
-    if calendar is not None:
-        _check_templates(calendar, path, lines, problems, sheets)
+    if calendar is not None and check_templates is not None:
+        check_templates(calendar, path, lines, problems, sheets)
     if collect is not None:
         collect.extend(problems)
     if problems:
@@ -304,7 +290,7 @@ def _with_media_files(
     file checked: missing, of an unknown type (by content) or unreadable is a problem
     on the line that names it."""
     check = lambda stand_in, view: _with_media_files(stand_in, 0, path, view, problems)  # noqa: E731
-    post = series.resolve_media(post, index, lines, check)  # each occurrence's media
+    post = _with_occurrence_media(post, index, lines, check)  # each occurrence's media
     if not post.media:
         return post
     media_line = lines.line("post", index, "media")
@@ -375,7 +361,7 @@ def _runner_settings(
             Problem(
                 f"[runner] {error}",
                 file=path,
-                line=lines.line("runner", 0, _guess_key(str(error), raw, RunnerSettings)),
+                line=lines.line("runner", 0, guess_key(str(error), raw, RunnerSettings)),
             )
         )
         return None
@@ -433,40 +419,33 @@ def resolve_relative(value: str, calendar_file: Path) -> Path:
     return (calendar_file.parent / Path(value).expanduser()).resolve()
 
 
-def _check_templates(
-    calendar: Calendar, path: Path, lines: LineIndex, problems: list[Problem], sheets: Sheets
-) -> None:
-    from .errors import RenderError
-    from .render import Renderer
+class _MediaLines:
+    """What the loader's media check reads of a `LineIndex`, for one occurrence's
+    `media`: its line, and the lines after it."""
 
-    renderer = Renderer(calendar)
-    for index, post in enumerate(calendar.posts):
-        for locale in sorted({segment.locale for segment in calendar.segments_for(post)}):
-            try:
-                renderer.check(post, locale)
-            except RenderError as error:
-                key = "template" if post.template else "text"
-                line = lines.line("post", index, key)
-                # A row of a data file is located at its file, row and column.
-                problems.append(
-                    sheets.problem(post, key, str(error))
-                    or Problem(str(error), file=path, line=line)
-                )
-                break
-        locales = sorted({segment.locale for segment in calendar.segments_for(post)})
-        for number, message in series.check_texts(post, renderer, locales):
-            line = series.occurrence_line(lines, index, number, "text")
-            problems.append(Problem(message, file=path, line=line))
-        items = post.media.values() if isinstance(post.media, Mapping) else [post.media]
-        for item in (item for listed in items for item in listed):
-            alts = [item.alt] if isinstance(item.alt, str) else list((item.alt or {}).values())
-            for alt in alts:
-                try:
-                    renderer.check_inline(alt, f"post {post.id!r} media {item.source!r} alt")
-                except RenderError as error:
-                    first_line = (alt.splitlines() or [""])[0]
-                    line = lines.find(first_line, lines.line("post", index, "media"))
-                    problems.append(
-                        sheets.problem(post, "media", str(error))
-                        or Problem(str(error), file=path, line=line)
-                    )
+    def __init__(self, lines: LineIndex, line: int | None) -> None:
+        self._lines, self._line = lines, line
+
+    def line(self, table: str, index: int, key: str | None = None) -> int | None:
+        return self._line
+
+    def find(self, needle: str, start: int | None) -> int | None:
+        return self._lines.find(needle, start)
+
+
+def _with_occurrence_media(
+    post: Post, index: int, lines: LineIndex, resolve: Callable[[Post, Any], Post]
+) -> Post:
+    """`post` with each occurrence's media checked and resolved by `resolve(post,
+    lines)`, the loader's own check of a post's media, with the occurrence's lines."""
+    if not any(change.media for change in post.occurrence):
+        return post
+    changes = []
+    for number, change in enumerate(post.occurrence):
+        if change.media:
+            stand_in = Post(id=post.id, text="", dates=(change.date,), at="00:00")
+            stand_in = attrs.evolve(stand_in, media=change.media)
+            view = _MediaLines(lines, occurrences.occurrence_line(lines, index, number, "media"))
+            change = attrs.evolve(change, media=resolve(stand_in, view).media)
+        changes.append(change)
+    return attrs.evolve(post, occurrence=tuple(changes))

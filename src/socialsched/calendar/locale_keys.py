@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .errors import Problem
+from socialsched.errors import Problem
 
 T = TypeVar("T")
 
@@ -280,3 +280,13 @@ __all__ = [
     "suggestion",
     "unused_key_problems",
 ]
+
+
+def text_value(value: Any) -> str | Mapping[str, str] | None:
+    """A post's (or an occurrence's) `text`: a string, or a table keyed by locale."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        # Keys are locales however written: 'fr-Fr' and 'es_MX' are 'fr-FR' and 'es-MX'.
+        return locale_table({str(k): str(v) for k, v in value.items()}, "text")
+    raise ValueError("text must be a string or a table keyed by locale")

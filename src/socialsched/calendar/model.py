@@ -12,21 +12,24 @@ import zoneinfo
 from collections.abc import Mapping
 from datetime import date, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import attrs
 import babel
 import holidays
+
+from socialsched.errors import CalendarError, Problem
+from socialsched.media.model import MediaSpec, media_spec
 
 from .cron import Cron, CronError
 from .deliveries import Delivery as Delivery
 from .deliveries import build_delivery as build_delivery
 from .deliveries import lazy_delivery as lazy_delivery
 from .duplicates import DEFAULT_DUPLICATE_WINDOW, duplicate_window
-from .errors import CalendarError, Problem
-from .locale_keys import locale_table, unused_key_problems
-from .media import MediaSpec, media_spec
+from .locale_keys import text_value, unused_key_problems
 from .observances import Observance
+from .occurrences import Occurrence, occurrences, reference_problems
+from .occurrences import check as check_series
 from .queues import Evergreen, Queue, evergreen_setting
 from .timezones import to_zoneinfo
 from .values import (
@@ -40,9 +43,6 @@ from .values import (
     quiet_windows,
     string_tuple,
 )
-
-if TYPE_CHECKING:
-    from .series import Occurrence
 
 ON_HOLIDAY_POLICIES = ("post", "skip", "next_business_day")
 THREAD_MODES: tuple[bool | str, ...] = (False, True, "auto")
@@ -150,28 +150,6 @@ class Channel:
     )
 
 
-def _occurrences(value: Any) -> tuple[Occurrence, ...]:
-    from .series import occurrences  # series builds on this module
-
-    return occurrences(value)
-
-
-def series_references(index: int, post: Any, channel_names: set[str]) -> list[Problem]:
-    """Unknown channels named by a post's changed occurrences (`series`)."""
-    from .series import reference_problems
-
-    return reference_problems(index, post, channel_names)
-
-
-def _text(value: Any) -> str | Mapping[str, str] | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, Mapping):
-        # Keys are locales however written: 'fr-Fr' and 'es_MX' are 'fr-FR' and 'es-MX'.
-        return locale_table({str(k): str(v) for k, v in value.items()}, "text")
-    raise ValueError("text must be a string or a table keyed by locale")
-
-
 @attrs.frozen
 class Post:
     """A message and when it goes out.
@@ -180,9 +158,9 @@ class Post:
     `text` (a string or a mapping keyed by locale). Timing is exactly one of: `schedule`
     (5-field cron in each segment's local time, between `start` and `end`), `dates` +
     `at` (one-offs), `on_holidays` + `at` (+ `offset_days`), or `queue` (the named
-    queue's next free slot; `evergreen` recycles it, see `socialsched.queues`). A
+    queue's next free slot; `evergreen` recycles it, see `socialsched.calendar.queues`). A
     `schedule` post can be a finite series: `count`, `skip` and `occurrence` (see
-    `socialsched.series`).
+    `socialsched.calendar.occurrences`).
 
     `media` is a list of `MediaItem`s, or lists keyed by locale with the same fallback
     as text (fr-DZ, fr, default). `thread = true` sends a text too long for one post as
@@ -192,7 +170,7 @@ class Post:
     """
 
     id: str
-    text: str | Mapping[str, str] | None = attrs.field(default=None, converter=_text)
+    text: str | Mapping[str, str] | None = attrs.field(default=None, converter=text_value)
     template: str | None = None
     segments: tuple[str, ...] = attrs.field(default=("*",), converter=string_tuple)
     channels: tuple[str, ...] = attrs.field(default=(), converter=string_tuple)
@@ -225,11 +203,11 @@ class Post:
     #: A `[[queue]]` name: the post takes that queue's next free slot (see `queues`).
     queue: str | None = None
     evergreen: Evergreen | None = attrs.field(default=None, converter=evergreen_setting)
-    #: A finite series (`socialsched.series`): the first `count` occurrences from
+    #: A finite series (`socialsched.calendar.occurrences`): the first `count` occurrences from
     #: `start`, none on `skip` dates, and `[[post.occurrence]]` changes to single ones.
     count: int | None = None
     skip: tuple[date, ...] = attrs.field(default=(), converter=date_list)
-    occurrence: tuple[Occurrence, ...] = attrs.field(default=(), converter=_occurrences)
+    occurrence: tuple[Occurrence, ...] = attrs.field(default=(), converter=occurrences)
     cron: Cron | None = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -267,9 +245,7 @@ class Post:
                 ) from None
         object.__setattr__(self, "cron", cron)
         if self.count is not None or self.skip or self.occurrence:
-            from .series import check
-
-            check(self)
+            check_series(self)
 
 
 def _alert_window(value: Any) -> timedelta:
@@ -344,7 +320,7 @@ class Calendar:
     post_origins: Mapping[str, tuple[Path, int | None]] = attrs.field(
         factory=dict, converter=frozen_mapping, repr=False, eq=False
     )
-    #: The `[[queue]]` tables: posting times that queued posts fill (`socialsched.queues`).
+    #: The `[[queue]]` tables: posting times that queued posts fill (`socialsched.calendar.queues`).
     queues: tuple[Queue, ...] = attrs.field(default=(), converter=tuple)
 
     def __attrs_post_init__(self) -> None:
@@ -413,7 +389,7 @@ class Calendar:
                         where=f"post[{index}].queue",
                     )
                 )
-            problems.extend(series_references(index, post, channel_names))
+            problems.extend(reference_problems(index, post, channel_names))
             for channel_name in post.channels:
                 if channel_name not in channel_names:
                     problems.append(

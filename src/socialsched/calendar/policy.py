@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import attrs
 
-from .errors import SocialschedError
+from socialsched.errors import SocialschedError
 
 _UNITS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "d": 86400}
 BASE_DELAY = 30.0

@@ -13,8 +13,12 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from .errors import CalendarError, MediaError, PlanError, Problem, SocialschedError
+import attrs
+
+from socialsched.errors import CalendarError, MediaError, PlanError, Problem, SocialschedError
+
 from .locale_keys import line_in_post
 from .model import Calendar, Channel, Post, Segment
 
@@ -139,10 +143,44 @@ def joined(errors: Sequence[MediaError]) -> MediaError:
     return PostMediaError(location, first.post, first.source, "; ".join(details))
 
 
+_KEY_IN_MESSAGE = re.compile(
+    r"\b(timezone|time zone|locale|country|subdivision|schedule|quiet_hours|at|dates|date|start"
+    r"|end|on_holiday|on_weekend|secrets|secret|text|template|late|misfire_grace|month|weekday"
+    r"|nth|times|days|per_slot|evergreen|queue)\b"
+)
+# Messages say "time zone" and "secret 'token'"; the keys are spelled differently.
+_KEY_ALIASES = {"time zone": "timezone", "secret": "secrets"}
+
+
+def guess_key(message: str, given: dict[str, Any], cls: type | None = None) -> str | None:
+    """The key of `given` (a table as written) that an error `message` is about, for
+    the line to point at: a key the message names, or the first whose converter fails."""
+    for match in _KEY_IN_MESSAGE.finditer(message):
+        key = _KEY_ALIASES.get(match[1], match[1])
+        if key in given:
+            return key
+    for key in given:  # attrs validators quote the field name
+        if f"'{key}'" in message:
+            return key
+    return _failing_converter(cls, given) if cls is not None else None
+
+
+def _failing_converter(cls: type, given: dict[str, Any]) -> str | None:
+    """The first given key whose converter rejects its value (e.g. `circles = 5`)."""
+    for field in attrs.fields(cls):
+        if field.name in given and field.converter is not None:
+            try:
+                field.converter(given[field.name])
+            except Exception:
+                return field.name
+    return None
+
+
 __all__ = [
     "LocatedPlanError",
     "PostLines",
     "PostMediaError",
+    "guess_key",
     "joined",
     "route_error",
     "text_key",

@@ -27,6 +27,9 @@ from typing import Any
 
 import attrs
 
+from socialsched.errors import Problem
+from socialsched.media.library import file_problem
+from socialsched.media.model import MediaItem
 from socialsched.trust.paths import (
     PathMissing,
     PathRefused,
@@ -36,10 +39,8 @@ from socialsched.trust.paths import (
     regular_size,
 )
 
-from .errors import Problem
-from .media import MediaItem
-from .media_library import file_problem
 from .model import Post
+from .post_problems import guess_key
 
 MAX_SHEET_BYTES = 4 * 1024**2
 """The largest data file read (4 MiB), checked by `stat` before a byte is read."""
@@ -482,12 +483,10 @@ def _row_post(
     try:
         post = Post(**kwargs)
     except (TypeError, ValueError, KeyError) as error:
-        from .loader import _guess_key  # the loader's guess of the key a message is about
-
         message = str(error.args[0]) if error.args else str(error)
         post_id = kwargs.get("id")
         message = message.removeprefix(f"post {post_id!r}: ").removeprefix(f"post {post_id!r} ")
-        guessed = _guess_key(message, kwargs, Post)
+        guessed = guess_key(message, kwargs, Post)
         fail(message, columns.get(guessed) if guessed else None)
         return None
     return SheetPost(post=post, file=path, line=line, row=row, columns=columns)

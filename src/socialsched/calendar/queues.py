@@ -2,8 +2,8 @@
 
 A queue is a set of posting times in each segment's local time. Posts that name it
 (`queue = "mornings"`) take its free slots in the order the file lists them, per
-segment and channel (see `socialsched.queue_plan`). This module holds only the
-models, validated on construction; it imports nothing from `socialsched.model`,
+segment and channel (see `socialsched.planning.queue_plan`). This module holds only the
+models, validated on construction; it imports nothing from `socialsched.calendar.model`,
 which imports it.
 """
 

@@ -9,7 +9,7 @@ import zoneinfo
 from datetime import UTC, tzinfo
 from typing import Any
 
-from .errors import SocialschedError
+from socialsched.errors import SocialschedError
 
 
 class UnknownTimezoneError(SocialschedError, ValueError):

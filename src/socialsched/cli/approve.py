@@ -11,9 +11,9 @@ from pathlib import Path
 
 import click
 
+from socialsched.calendar.model import Calendar
 from socialsched.errors import CalendarError, Problem
-from socialsched.loader import load
-from socialsched.model import Calendar
+from socialsched.planning.calendar_load import load
 from socialsched.store import (
     DESTINATION_NOT_APPROVED,
     RUNNER_ACTOR,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from socialsched.calendar.loader import load
+from socialsched.planning.calendar_load import load
 
 from .approve import channels_approve_command, stored_approvals
 from .options import format_option

@@ -11,8 +11,8 @@ import shutil
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from socialsched.model import Delivery
-from socialsched.plans import Plan
+from socialsched.calendar.model import Delivery
+from socialsched.planning.plans import Plan
 
 FORMATS = ("table", "json", "jsonl", "csv")
 

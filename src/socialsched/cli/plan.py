@@ -11,10 +11,10 @@ from pathlib import Path
 
 import click
 
-from socialsched.export import to_ics
-from socialsched.lint import lint
-from socialsched.loader import load
-from socialsched.preview import render_html
+from socialsched.planning.calendar_load import load
+from socialsched.planning.export import to_ics
+from socialsched.planning.lint import lint
+from socialsched.planning.preview import render_html
 
 from .delivery_formats import FORMATS, format_deliveries
 from .options import calendar_argument, date_range, end_option, format_option, start_option

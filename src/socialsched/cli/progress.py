@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from socialsched.media import MediaCache
-from socialsched.model import Calendar
-from socialsched.planner import CHUNK_DAYS, PlanChunk, Planner
-from socialsched.plans import Plan
+from socialsched.calendar.model import Calendar
+from socialsched.media.model import MediaCache
+from socialsched.planning.planner import CHUNK_DAYS, PlanChunk, Planner
+from socialsched.planning.plans import Plan
 
 
 def plan_with_progress(
@@ -24,7 +24,7 @@ def plan_with_progress(
 ) -> Plan:
     """Plan with a progress bar on standard error when it is a terminal (quiet otherwise).
 
-    `media_cache` keeps media read and fitted (see `socialsched.media.MediaCache`)."""
+    `media_cache` keeps media read and fitted (see `socialsched.media.model.MediaCache`)."""
     planner = Planner(calendar, media_cache=media_cache)
     if not sys.stderr.isatty():
         return planner.plan(start, end, **options)

@@ -1,7 +1,7 @@
 """`socialsched queue show`: each segment's queue slots and what fills them.
 
 Added to `socialsched.cli.main` by the package; a thin layer over
-`socialsched.queue_plan.show`.
+`socialsched.planning.queue_show.show`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from pathlib import Path
 import click
 
 from socialsched.errors import PlanError
-from socialsched.loader import load
-from socialsched.queue_plan import QueuePin, QueueSlot, show
+from socialsched.planning.calendar_load import load
+from socialsched.planning.queue_plan import QueuePin, QueueSlot
+from socialsched.planning.queue_show import show
 from socialsched.scheduling import queue_pins
 
 from .options import calendar_argument, date_range, db_option, format_option, parse_date

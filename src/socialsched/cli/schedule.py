@@ -9,8 +9,8 @@ from typing import Any
 import attrs
 import click
 
-from socialsched.loader import load
-from socialsched.planner import Planner
+from socialsched.planning.calendar_load import load
+from socialsched.planning.planner import Planner
 from socialsched.scheduling import queue_pins
 
 from .options import (
@@ -64,7 +64,7 @@ def schedule_command(
             today=date.today(),
             pins=queue_pins(store, calendar),  # queued posts that went out keep their slots
         )
-        from socialsched.lateness import past_report
+        from socialsched.planning.lateness import past_report
 
         past = past_report(store, calendar, planner, start, end)  # said before any change
         if output_format != "json" and past.text():

@@ -1,5 +1,5 @@
 """The `--max-deliveries` option of the commands that plan (plan, lint, export,
-preview, schedule): the most deliveries one run may plan (`socialsched.volume`)."""
+preview, schedule): the most deliveries one run may plan (`socialsched.planning.volume`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from socialsched import volume
+from socialsched.planning import volume
 
 
 def _set_limit(ctx: click.Context, param: click.Parameter, value: int) -> int:

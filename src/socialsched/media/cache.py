@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from .media import Media
+from .model import Media
 
 
 def _holding_bytes(media: Media) -> Media:
@@ -16,7 +16,7 @@ def _holding_bytes(media: Media) -> Media:
 class MemoryMediaCache:
     """Keeps sources and fitted variants in memory for the life of the object.
 
-    Follows the `socialsched.media.MediaCache` protocol: a source is known again only
+    Follows the `socialsched.media.model.MediaCache` protocol: a source is known again only
     while its size and modification time are unchanged.
     """
 

@@ -16,9 +16,10 @@ from typing import Any
 
 import attrs
 
-from .errors import MediaError
+from socialsched.errors import MediaError
+
 from .image_safety import ImageRefused, check_bounds, frame_count, opened
-from .media import Media, MediaCache, MediaLimits
+from .model import Media, MediaCache, MediaLimits
 
 # Re-encoding tries these JPEG/WebP qualities at one size before shrinking further.
 QUALITY_STEPS = (90, 85, 80, 75, 70, 65, 60)

@@ -26,8 +26,9 @@ from typing import Any, Protocol
 
 import attrs
 
-from .errors import SocialschedError
-from .media import Media
+from socialsched.errors import SocialschedError
+
+from .model import Media
 
 DEFAULT_KIND = "folder"
 _EXTENSIONS = {

@@ -11,10 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import attrs
 
+from socialsched.calendar.locale_keys import lookup as by_locale
+from socialsched.calendar.model import Calendar, Channel, Post, Segment
+from socialsched.calendar.post_problems import PostLines, PostMediaError
+from socialsched.errors import MediaError, RenderError
 from socialsched.trust.paths import (
     MAX_FILE_BYTES,
     PathMissing,
@@ -24,14 +29,27 @@ from socialsched.trust.paths import (
     regular_size,
 )
 
-from .errors import MediaError, RenderError
+from .cache import MemoryMediaCache
 from .fitting import fit, variant_key
 from .image_safety import ImageRefused, check_decodes
-from .media import VIDEO_TYPES, Media, MediaCache, MediaItem, MediaLimits, MediaSpec, sniff_type
-from .media_cache import MemoryMediaCache
-from .model import Calendar, Channel, Post, Segment
-from .post_problems import PostLines, PostMediaError
-from .render import Renderer, by_locale
+from .model import VIDEO_TYPES, Media, MediaCache, MediaItem, MediaLimits, MediaSpec, sniff_type
+
+
+class AltRenderer(Protocol):
+    """What renders a media item's alt text: planning's `Renderer` (the template
+    engine belongs to planning, which media does not import)."""
+
+    def render_alt(
+        self,
+        post: Post,
+        source: str,
+        label: str,
+        segment: Segment,
+        channel: Channel,
+        when: datetime,
+        holiday: str | None = None,
+    ) -> str: ...
+
 
 UNDECLARED_MEDIA_BYTES = 100_000_000
 """The byte cap of media for networks that declare no byte limit (console, jsonl), and
@@ -156,7 +174,7 @@ class MediaLibrary:
         calendar: Calendar,
         cache: MediaCache | None = None,
         *,
-        renderer: Renderer | None = None,
+        renderer: AltRenderer | None = None,
     ) -> None:
         self.calendar = calendar
         self.cache: MediaCache = cache if cache is not None else MemoryMediaCache()
@@ -238,7 +256,7 @@ class MediaLibrary:
         keep_metadata: bool = False,
         post: Post | None = None,
     ) -> Media:
-        """`media` fitted to `limits` (see `socialsched.fitting.fit`), computed once;
+        """`media` fitted to `limits` (see `socialsched.media.fitting.fit`), computed once;
         an error names `post`'s file and line when given."""
         key = (media.digest, variant_key(limits, keep_metadata))
         variant = self._fitted.get(key)
@@ -262,8 +280,12 @@ class MediaLibrary:
     ) -> tuple[Media, ...]:
         """The post's media for `segment`'s locale, as read (not fitted), each with
         its alt text rendered for the segment and channel at local time `when`."""
-        renderer = self.renderer or Renderer(self.calendar)
-        self.renderer = renderer
+        renderer = self.renderer
+        if renderer is None:
+            raise ValueError(
+                "MediaLibrary needs renderer= (a socialsched.planning.render.Renderer) "
+                "to render alt texts"
+            )
         found = []
         for item in items_for(post.media, segment.locale):
             source, label = alt_source(item, post, segment.locale)
@@ -295,6 +317,7 @@ def _parsed(data: bytes, name: str, source: str, post: Post, library: MediaLibra
 
 __all__ = [
     "UNDECLARED_MEDIA_BYTES",
+    "AltRenderer",
     "MediaLibrary",
     "alt_source",
     "byte_cap",

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from .locale_keys import locale_table
+from socialsched.calendar.locale_keys import locale_table
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 """Image MIME types socialsched accepts in a calendar."""

@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from socialsched.errors import SocialschedError
 from socialsched.store.tables import media, media_sources, media_variants
 
-from .errors import SocialschedError
-from .media import Media, digest_of, kind_of
+from .model import Media, digest_of, kind_of
 
 # The `media` columns that describe a blob (all but its bytes).
 _DESCRIPTION = (
@@ -129,7 +129,7 @@ def store_media(connection: Connection, items: Iterable[Media], now: datetime) -
 
 
 class StoreMediaCache:
-    """The store's `MediaCache` (see `socialsched.media.MediaCache`): files, URLs and
+    """The store's `MediaCache` (see `socialsched.media.model.MediaCache`): files, URLs and
     fitted variants remembered in the database with their bytes.
 
     What the store knows is read once, at the first question, for the life of the

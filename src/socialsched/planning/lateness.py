@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from sqlalchemy import select
 
-from .model import Calendar, Delivery
+from socialsched.calendar.model import Calendar, Delivery
 
 if TYPE_CHECKING:
+    from socialsched.store import Store
+
     from .planner import Planner
-    from .store import Store
 
 # Store states `schedule` keeps and updates; every other stored state is history.
 _KEPT_STATES = ("scheduled", "paused")
@@ -154,7 +155,7 @@ def past_deliveries(
     once `schedule` has reconciled the store (`stored`: what it holds now, by id;
     `holds`: the pause rules in force, each with `matches(row)`)."""
     if default_grace is None:
-        from .store import DEFAULT_MISFIRE_GRACE
+        from socialsched.store import DEFAULT_MISFIRE_GRACE
 
         default_grace = DEFAULT_MISFIRE_GRACE
     stored = stored or {}
@@ -209,9 +210,8 @@ def past_deliveries(
 
 def stored_deliveries(store: Store, ids: Sequence[str]) -> dict[str, Stored]:
     """What `store` holds of the deliveries `ids` (unknown ids left out)."""
+    from socialsched.store.common import _chunks
     from socialsched.store.tables import deliveries
-
-    from .store.common import _chunks
 
     columns = (
         deliveries.c.id,

@@ -15,19 +15,18 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from socialsched.adapters import plugins
+from socialsched.adapters import Adapter, Message, plugins
 from socialsched.adapters.registry import adapter_class
+from socialsched.calendar.audiences import Audience, resolve_audience
+from socialsched.calendar.holidays_table import DayTable, display_language
+from socialsched.calendar.model import Calendar, Channel, Delivery, Post, Segment
+from socialsched.calendar.post_problems import LocatedPlanError, route_error, text_key
+from socialsched.errors import PlanError, Problem, RenderError, SocialschedError
+from socialsched.media.library import MediaLibrary
+from socialsched.media.model import Media, MediaCache
 
 from . import series, volume
-from .adapters import Adapter, Message
-from .audiences import Audience, resolve_audience
-from .errors import PlanError, Problem, RenderError, SocialschedError
-from .holidays_table import DayTable, display_language
-from .media import Media, MediaCache
-from .media_library import MediaLibrary
-from .model import Calendar, Channel, Delivery, Post, Segment
 from .plans import Plan, Route, Slot, Timing, delivery_id
-from .post_problems import LocatedPlanError, route_error, text_key
 from .queue_plan import QueuePin, QueuePlanner
 from .render import Renderer
 from .route_extras import PlannedRoute as _Route
@@ -216,7 +215,7 @@ class Planner:
         #: it (default: no limit); `pins`: queued deliveries already out keep theirs.
         self.queues = QueuePlanner(calendar, self.day_table, today, pins)
         #: The most deliveries one `plan` or `plan_chunks` may plan, counted before
-        #: planning (`socialsched.volume`); None: `volume.default_limit()`.
+        #: planning (`socialsched.planning.volume`); None: `volume.default_limit()`.
         self.max_deliveries = max_deliveries
         self.renderer = renderer or Renderer(calendar)
         #: Reads, fetches and fits posts' media; `media_cache` keeps what it read and

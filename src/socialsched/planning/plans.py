@@ -9,7 +9,7 @@ per distinct instant, pointing at the routes due then. `Delivery` objects are bu
 only when asked for (iterating, indexing), one at a time, equal to those the planner
 built before the plan became columnar. They are built lazily: a delivery gets its post,
 segment, channel and instants at once, and its other fields (the id's hash above all)
-from its route's columns when they are first read (`socialsched.deliveries`).
+from its route's columns when they are first read (`socialsched.calendar.deliveries`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from itertools import accumulate, chain, groupby, repeat
 from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar, overload
 
-from .media import Media
-from .model import Delivery, build_delivery, lazy_delivery
+from socialsched.calendar.model import Delivery, build_delivery, lazy_delivery
+from socialsched.media.model import Media
 
 
 class Slot(NamedTuple):

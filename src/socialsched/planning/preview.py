@@ -15,9 +15,9 @@ import io
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from .holidays_table import DayTable, display_language
-from .media import Media
-from .model import Calendar, Delivery, Segment
+from socialsched.calendar.holidays_table import DayTable, display_language
+from socialsched.calendar.model import Calendar, Delivery, Segment
+from socialsched.media.model import Media
 
 THUMBNAIL_SIDE = 96  # pixels; shown at half that, sharp on high-density screens
 

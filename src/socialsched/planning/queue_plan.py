@@ -28,12 +28,13 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from .errors import PlanError, Problem
-from .holidays_table import DayTable
-from .line_index import LineIndex
-from .model import Calendar, Channel, Post, Segment
+from socialsched.calendar.holidays_table import DayTable
+from socialsched.calendar.line_index import LineIndex
+from socialsched.calendar.model import Calendar, Channel, Post, Segment
+from socialsched.calendar.queues import QUEUE_KEY, Queue, slot_key
+from socialsched.errors import PlanError, Problem
+
 from .plans import Slot, Timing, delivery_id
-from .queues import QUEUE_KEY, Queue, slot_key
 from .render import by_locale
 
 
@@ -363,64 +364,6 @@ class QueueSlot:
         }
 
 
-def show(
-    calendar: Calendar,
-    start: date,
-    end: date,
-    *,
-    segments: Iterable[str] | None = None,
-    queues: Iterable[str] | None = None,
-    today: date | None = None,
-    pins: Iterable[QueuePin] = (),
-) -> list[QueueSlot]:
-    """Each queue's slots in local days [start, end] for each segment and channel its
-    posts go to, with the posts that fill them; raises `PlanError` for an unknown
-    segment or queue name."""
-    from .planner import Planner
-
-    known_segments = [segment.name for segment in calendar.segments]
-    wanted = list(segments) if segments is not None else known_segments
-    for name in wanted:
-        if name not in known_segments:
-            raise PlanError(f"unknown segment {name!r} (known: {', '.join(known_segments)})")
-    known_queues = [queue.name for queue in calendar.queues]
-    chosen = list(queues) if queues is not None else known_queues
-    for name in chosen:
-        if name not in known_queues:
-            known = ", ".join(known_queues) or "none: add a [[queue]] table"
-            raise PlanError(f"unknown queue {name!r} (known: {known})")
-    planner = Planner(calendar, today=today, pins=pins)
-    queue_planner = planner.queues
-    shown: list[QueueSlot] = []
-    for queue in (calendar.queue(name) for name in chosen):
-        for segment in (calendar.segment(name) for name in wanted):
-            channels = [
-                channel
-                for channel in calendar.channels
-                if queue_planner.members(queue, segment, channel)
-            ]
-            if not channels:
-                continue
-            slots = queue_planner.slots(queue, segment, end)
-            for channel in channels:
-                placed: dict[datetime, list[tuple[str, int]]] = {}
-                for placement in queue_planner.fill(queue, segment, channel, end):
-                    placed.setdefault(placement.slot.utc, []).append(
-                        (placement.post, placement.use)
-                    )
-                for slot in slots:
-                    if start <= slot.local.date() <= end:
-                        posts = tuple(placed.get(slot.utc, ()))
-                        free = max(queue.per_slot - len(posts), 0)
-                        shown.append(
-                            QueueSlot(
-                                queue.name, segment.name, channel.name, slot.local, slot.utc,
-                                posts, free,
-                            )
-                        )  # fmt: skip
-    return shown
-
-
 #: How many days from its start a queue must have a slot in each segment it serves.
 EMPTY_QUEUE_DAYS = 28
 
@@ -485,6 +428,5 @@ __all__ = [
     "pin_rows_to_pins",
     "queue_slots",
     "queue_warnings",
-    "show",
     "text_source",
 ]

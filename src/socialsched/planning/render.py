@@ -22,11 +22,11 @@ from jinja2 import StrictUndefined, pass_context
 from jinja2.sandbox import SecurityError
 
 from socialsched.adapters import plugins
+from socialsched.calendar.locale_keys import locale_chain, lookup
+from socialsched.calendar.model import Calendar, Channel, Post, Segment
+from socialsched.errors import RenderError
 from socialsched.trust.paths import confined_loader
 
-from .errors import RenderError
-from .locale_keys import locale_chain, lookup
-from .model import Calendar, Channel, Post, Segment
 from .template_limits import LimitedSandbox, TemplateTooLarge
 from .template_work import where_in_template
 from .text_variance import Analysis, Variance, analyse
@@ -43,7 +43,7 @@ def babel_locale(tag: str) -> babel.Locale:
 def by_locale(table: Mapping[str, T], locale: str) -> tuple[str, T] | None:
     """The entry of a table keyed by locale that `locale` falls back to ('fr-DZ', then
     'fr', then 'default'), with its key; None when there is none. Keys compare as
-    locales (`socialsched.locale_keys`): 'fr-Fr' and 'fr_FR' are 'fr-FR'."""
+    locales (`socialsched.calendar.locale_keys`): 'fr-Fr' and 'fr_FR' are 'fr-FR'."""
     return lookup(table, locale)
 
 
@@ -247,12 +247,12 @@ class Renderer:
 
     def variance(self, post: Post, locale: str) -> Variance:
         """How often the text of `post` in `locale` may change along one route, from
-        what its template reads (see `socialsched.text_variance`)."""
+        what its template reads (see `socialsched.planning.text_variance`)."""
         return self.analysis(post, locale).variance
 
     def analysis(self, post: Post, locale: str) -> Analysis:
         """What the text of `post` in `locale` depends on, from what its template reads
-        (see `socialsched.text_variance`)."""
+        (see `socialsched.planning.text_variance`)."""
         key = (post.id, locale)
         found = self._variances.get(key)
         if found is None:

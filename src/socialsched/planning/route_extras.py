@@ -8,13 +8,14 @@ from typing import NamedTuple
 
 import attrs
 
-from .adapters import Adapter
-from .errors import MediaError, PlanError
-from .media import Media
-from .media_library import MediaLibrary, alt_source, items_for, keep_metadata
-from .model import Channel, Post, Segment
+from socialsched.adapters import Adapter
+from socialsched.calendar.model import Channel, Post, Segment
+from socialsched.calendar.post_problems import joined
+from socialsched.errors import MediaError, PlanError
+from socialsched.media.library import MediaLibrary, alt_source, items_for, keep_metadata
+from socialsched.media.model import Media
+
 from .plans import Slot, Timing
-from .post_problems import joined
 from .render import Renderer
 from .threads import split_thread
 

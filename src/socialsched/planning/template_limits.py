@@ -14,7 +14,7 @@ value (`'%s%s' % (s, s)`, `'%s%s'|format(s, s)`, `|sum(start=[])`) is refused be
 the doubled value exists. A value's printed size (`text_size`) counts what `str()`
 would make of it, lists and dicts included, without building it; every `{{ ... }}`
 output, `~` part and filter that turns its input into text is checked that way. The
-work of one rendering is bounded too (`socialsched.template_work`).
+work of one rendering is bounded too (`socialsched.planning.template_work`).
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ class LimitedSandbox(SandboxedEnvironment):
         defer_init: bool = False,
     ) -> str:
         # Loops are wrapped when compiled, not when parsed: the text analysis
-        # (socialsched.text_variance) reads the tree `parse` gives.
+        # (socialsched.planning.text_variance) reads the tree `parse` gives.
         return super()._generate(budget_loops(source), name, filename, defer_init=defer_init)
 
     def _load_template(self, name: str, globals: Any) -> Template:

@@ -1,6 +1,6 @@
 """A bound on the work of one rendering, so a calendar's template always stops.
 
-Size caps (`socialsched.template_limits`) stop a template from building a huge value
+Size caps (`socialsched.planning.template_limits`) stop a template from building a huge value
 in one step, but not from taking many small steps: three nested `range(100000)` loops
 never end. Each rendering gets a `WorkBudget`: every loop iteration, call (functions,
 methods, macros, `caller()`, a recursive `loop(...)`) and include or import counts one

@@ -28,7 +28,8 @@ import jinja2.utils
 from jinja2 import nodes
 
 if TYPE_CHECKING:
-    from .model import Channel, Post, Segment
+    from socialsched.calendar.model import Channel, Post, Segment
+
     from .render import Renderer
 
 #: The attribute a plugin sets to True on a filter, test or global whose result may

@@ -25,8 +25,8 @@ import contextvars
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
-from .errors import PlanError
-from .model import Calendar, Post
+from socialsched.calendar.model import Calendar, Post
+from socialsched.errors import PlanError
 
 #: The most deliveries one run (plan, lint, export, preview, schedule) may plan.
 DEFAULT_MAX_DELIVERIES = 2_000_000

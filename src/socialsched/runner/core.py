@@ -44,9 +44,9 @@ from socialsched.adapters import (
 from socialsched.adapters.registry import adapter_class
 from socialsched.analytics.collect_runner import AgeCollection
 from socialsched.calendar.audiences import Audience
-from socialsched.errors import SocialschedError
 from socialsched.calendar.model import Channel
 from socialsched.calendar.policy import Rate, retry_delay
+from socialsched.errors import SocialschedError
 from socialsched.store import (
     CREDENTIALS_REJECTED,
     DESTINATION_NOT_APPROVED,

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import and_, select
 
+from socialsched.calendar.model import Channel
 from socialsched.trust.destinations import (
     DESTINATION_NOT_APPROVED,
     Approval,
@@ -24,7 +25,6 @@ from socialsched.trust.destinations import (
     unapproved,
 )
 
-from ..model import Channel
 from .common import StoreError, _naive
 from .queries import Queries
 from .tables import destination_approvals

@@ -19,10 +19,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..media_store import (
+from socialsched.media.storage import (
     StoreMediaCache,
     read_media,
 )
+
 from .bulk import _bulk_insert
 from .common import (
     _MIGRATIONS,

@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 
 from socialsched.adapters.engagement import COUNTS
+from socialsched.calendar.model import DEFAULT_COLLECT_AFTER
+from socialsched.media.storage import dialect_insert
 
-from ..media_store import dialect_insert
-from ..model import DEFAULT_COLLECT_AFTER
 from .common import _naive
 from .engagement_records import (
     Collected,

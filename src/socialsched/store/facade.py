@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ..model import Calendar, Delivery
+from socialsched.calendar.model import Calendar, Delivery
+
 from .approvals import Approvals
 from .engagement import EngagementStore
 from .operator import Operations
@@ -24,7 +25,7 @@ from .rows import RoutedPlan
 from .worker import WorkerProtocol
 
 if TYPE_CHECKING:
-    from ..planner import PlanChunk
+    from socialsched.planning.planner import PlanChunk
 
 
 class Store(Reconciliation, Operations, WorkerProtocol, Approvals, QueuePins, EngagementStore):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import attrs
 from sqlalchemy import Connection, Engine, select
 
-from ..model import Calendar
+from socialsched.calendar.model import Calendar
+
 from .tables import segment_markets
 
 

@@ -19,7 +19,8 @@ from sqlalchemy import (
     select,
 )
 
-from ..model import Channel, RunnerSettings
+from socialsched.calendar.model import Channel, RunnerSettings
+
 from .common import StoreError, _aware, _chunks, _naive
 from .core import StoreCore
 from .records import (

@@ -1,6 +1,6 @@
 """The queued deliveries that keep their slots: published, in flight or otherwise past
 planning (failed, missed, in doubt). The planner keeps these posts where they went and
-re-flows the rest of the queue around them (`socialsched.queue_plan.pin_rows_to_pins`
+re-flows the rest of the queue around them (`socialsched.planning.queue_plan.pin_rows_to_pins`
 turns these rows into its pins; `socialsched.scheduling.queue_pins` does both); the
 store only reports them, it never plans."""
 
@@ -10,7 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from ..model import Calendar
+from socialsched.calendar.model import Calendar
+
 from .common import _aware, _chunks
 from .core import StoreCore
 from .tables import deliveries
@@ -28,7 +29,7 @@ class QueuePins(StoreCore):
     def queue_pin_rows(self, calendar: Calendar) -> list[PinRow]:
         """The deliveries of `calendar`'s queued posts that went out or are going out
         (or failed, were missed, are in doubt), as (id, post, segment, channel, utc,
-        local) rows; `socialsched.queue_plan.pin_rows_to_pins` makes them the pins of
+        local) rows; `socialsched.planning.queue_plan.pin_rows_to_pins` makes them the pins of
         `Planner(pins=...)`."""
         queued = sorted(post.id for post in calendar.posts if post.queue is not None)
         if not queued:

@@ -25,13 +25,13 @@ from sqlalchemy import (
 from sqlalchemy.types import NullType
 
 from socialsched.adapters import plugins
-
-from ..media import Media
-from ..media_store import (
+from socialsched.calendar.model import Calendar, Delivery
+from socialsched.calendar.policy import Rate
+from socialsched.media.model import Media
+from socialsched.media.storage import (
     store_media,
 )
-from ..model import Calendar, Delivery
-from ..policy import Rate
+
 from .bulk import (
     _bulk_insert_values,
     _bulk_update_values,

@@ -11,11 +11,12 @@ from typing import Any
 
 import attrs
 
-from ..media import Media
-from ..media_store import (
+from socialsched.calendar.model import Delivery
+from socialsched.media.model import Media
+from socialsched.media.storage import (
     media_from_json,
 )
-from ..model import Delivery
+
 from .common import _aware
 from .rows import _tag_list
 

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import Connection
 
-from ..media import Media
-from ..media_store import media_json
-from ..model import Calendar, Delivery
+from socialsched.calendar.model import Calendar, Delivery
+from socialsched.media.model import Media
+from socialsched.media.storage import media_json
+
 from .bulk import _bulk_insert_values, _db_flag, _db_time
 from .common import DEFAULT_MISFIRE_GRACE, _naive
 from .tables import (
@@ -23,14 +24,14 @@ from .tables import (
 )
 
 if TYPE_CHECKING:
-    from ..plans import Route, Slot
+    from socialsched.planning.plans import Route, Slot
 
 T = TypeVar("T")
 
 
 @runtime_checkable
 class RoutedPlan(Protocol):
-    """A plan held as routes, each with its columns (`socialsched.plans.Plan`): its rows
+    """A plan held as routes, each with its columns (`socialsched.planning.plans.Plan`): its rows
     are built route by route, without a `Delivery` per row. The store reads plans the
     caller made; it never plans (and imports nothing from the planner)."""
 

@@ -15,10 +15,11 @@ from sqlalchemy import (
     update,
 )
 
-from ..media_store import (
+from socialsched.media.storage import (
     dialect_insert,
     sent_media_json,
 )
+
 from .common import _naive
 from .queries import Queries
 from .records import _DEFERRED_PREFIX, _RETRY_REASON, Record

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from socialsched.adapters import Adapter, CredentialsRejected
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 
 from .destinations import Approval, describe_unapproved, unapproved
 from .redaction import redact

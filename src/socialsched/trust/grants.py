@@ -20,8 +20,8 @@ import os
 import stat
 from collections.abc import Mapping
 
+from socialsched.calendar.model import ENV_VAR_NAME
 from socialsched.errors import SocialschedError
-from socialsched.model import ENV_VAR_NAME
 
 SECRET_PREFIX = "SOCIALSCHED_SECRET_"
 """The prefix of the environment variables that grant socialsched a secret."""

@@ -49,8 +49,8 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.adapters.engagement import Engagement
+from socialsched.calendar.model import Channel
 from socialsched.media import Media, MediaLimits
-from socialsched.model import Channel
 from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 from socialsched.trust.redirects import CrossOriginRedirect, refuse_cross_origin_redirects
 from socialsched.trust.safe_fetch import Fetcher, FetchRefused

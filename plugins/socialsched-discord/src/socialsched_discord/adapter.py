@@ -20,8 +20,8 @@ from socialsched.adapters import (
     TransientError,
     WebhookAudienceAdapter,
 )
+from socialsched.calendar.model import Channel
 from socialsched.media import IMAGE_TYPES, Media, MediaLimits
-from socialsched.model import Channel
 from socialsched.trust.http_client import ChannelClient
 
 CONTENT_LIMIT = 2_000

@@ -21,8 +21,8 @@ from socialsched.adapters import (
     TransientError,
     read_media,
 )
+from socialsched.calendar.model import Channel
 from socialsched.media import Media, MediaLimits
-from socialsched.model import Channel
 from socialsched.trust.destinations import origin
 
 from .compose import (

@@ -16,7 +16,7 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
-from socialsched.model import Channel
+from socialsched.calendar.model import Channel
 from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 
 log = logging.getLogger(__name__)

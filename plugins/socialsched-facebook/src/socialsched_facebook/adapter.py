@@ -32,8 +32,8 @@ from socialsched.adapters.graph import (
     graph_time,
 )
 from socialsched.adapters.graph_engagement import GRAPH_BATCH
+from socialsched.calendar.model import Channel
 from socialsched.media import Media, MediaLimits
-from socialsched.model import Channel
 from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 from socialsched.trust.http_client import ChannelClient
 

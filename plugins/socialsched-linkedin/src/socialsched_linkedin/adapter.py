@@ -24,8 +24,8 @@ from socialsched.adapters import (
     retry_after_seconds,
 )
 from socialsched.adapters.engagement import Engagement
+from socialsched.calendar.model import Channel
 from socialsched.media import Media
-from socialsched.model import Channel
 from socialsched.trust.destinations import (
     ANY_SECRET,
     Destination,

@@ -14,7 +14,7 @@ Channel settings:
   timeout           seconds per HTTP request (default 20)
 Secrets: token (an access token with the read:accounts, read:statuses, write:media and
 write:statuses scopes).
-Audiences (per segment, see `socialsched.audiences`):
+Audiences (per segment, see `socialsched.calendar.audiences`):
   "visibility:public" | "visibility:unlisted" | "visibility:private" (followers only)
   "recipient:@alice@example.social"   a direct message to one account (visibility
                                       direct, the mention put in front of the text)
@@ -45,9 +45,9 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.adapters.engagement import Engagement
-from socialsched.audiences import Audience
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.media import IMAGE_TYPES, VIDEO_TYPES, Media, MediaLimits
-from socialsched.model import Channel
 from socialsched.trust import safe_fetch
 from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 

@@ -17,7 +17,7 @@ Secrets: access_token.
 Media: each image or video is uploaded to the media repository, then sent as an
 `m.image`/`m.video` event whose `body` is its alt text; the text follows as its own
 event, so the post's last event (its receipt) exists only once everything went out.
-Audiences (per segment, see `socialsched.audiences`): "room:!abc:example.org" (a room
+Audiences (per segment, see `socialsched.calendar.audiences`): "room:!abc:example.org" (a room
 id) or "room:#news-fr:example.org" (an alias); the bot must already be in the room.
 """
 
@@ -55,9 +55,9 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
-from socialsched.audiences import Audience
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel
 from socialsched.media import IMAGE_TYPES, Media, MediaLimits
-from socialsched.model import Channel
 from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 
 from .loop import KeptLoop

@@ -30,8 +30,8 @@ from socialsched.adapters import (
     WebhookAudienceAdapter,
     retry_after_seconds,
 )
+from socialsched.calendar.model import Channel
 from socialsched.media import NO_MEDIA, Media, MediaLimits
-from socialsched.model import Channel
 from socialsched.trust.destinations import Destination, declare
 from socialsched.trust.http_client import ChannelClient
 

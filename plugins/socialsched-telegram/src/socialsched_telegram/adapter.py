@@ -19,7 +19,7 @@ Media: JPEG, PNG, WebP or static GIF photos (10 MB, width + height at most 10000
 at most 20:1) and MP4 videos (50 MB, the upload limit of the Bot API); up to ten in
 one album, photos and videos mixed; the caption is at most 1024 characters (text alone
 4096). Telegram has no alt text: the alt text of media is not sent.
-Audiences (per segment, see `socialsched.audiences`):
+Audiences (per segment, see `socialsched.calendar.audiences`):
   "group:-1001234567890"   a group, supergroup or channel by chat id ...
   "group:@brand_fr"        ... or a public channel/group by its @username
   "group:-1001234567890/5" a forum topic (message thread 5) of a supergroup
@@ -48,9 +48,9 @@ from socialsched.adapters import (
     Receipt,
     TransientError,
 )
-from socialsched.audiences import Audience
+from socialsched.calendar.audiences import Audience
+from socialsched.calendar.model import Channel, QuietWindow
 from socialsched.media import Media, MediaLimits
-from socialsched.model import Channel, QuietWindow
 from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 
 MAX_LENGTH = 4096

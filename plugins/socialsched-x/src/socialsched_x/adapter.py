@@ -23,8 +23,8 @@ from socialsched.adapters import (
     TransientError,
 )
 from socialsched.adapters.engagement import Engagement
+from socialsched.calendar.model import Channel
 from socialsched.media import Media
-from socialsched.model import Channel
 from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 from socialsched.trust.http_client import ChannelClient
 from socialsched.trust.redaction import hide_secret

@@ -7,14 +7,15 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
-from . import series
-from .cadence import cadence_warnings
-from .duplicates import duplicate_warnings, slot_warnings
-from .errors import CalendarError, Problem
-from .holidays_table import name_matches
-from .line_index import LineIndex
-from .loader import load
-from .model import Calendar, Delivery
+from socialsched.calendar import occurrences
+from socialsched.calendar.cadence import cadence_warnings
+from socialsched.calendar.duplicates import duplicate_warnings, slot_warnings
+from socialsched.calendar.holidays_table import name_matches
+from socialsched.calendar.line_index import LineIndex
+from socialsched.calendar.model import Calendar, Delivery
+from socialsched.errors import CalendarError, Problem
+
+from .calendar_load import load
 from .planner import Planner
 from .queue_plan import queue_warnings
 
@@ -158,5 +159,5 @@ def lint(source: str | Path | Calendar, start: date, end: date) -> list[Problem]
     problems.extend(slot_warnings(calendar, deliveries))
     problems.extend(queue_warnings(calendar, planner.queues))
     problems.extend(alt_text_warnings(calendar))
-    problems.extend(series.alt_text_warnings(calendar))
+    problems.extend(occurrences.alt_text_warnings(calendar))
     return sorted(problems, key=lambda p: p.severity != "error")

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import attrs
 
-from .media import Media
+from socialsched.media.model import Media
 
 #: The fields a lazily built delivery is given at once: what a loop over a plan reads.
 EAGER_FIELDS = ("post", "segment", "channel", "utc", "local")
