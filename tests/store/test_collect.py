@@ -14,13 +14,13 @@ import attrs
 import pytest
 
 from conftest import Recorder, calendar, post, segment
-from socialsched import store as store_module
 from socialsched.adapters import Capabilities, Receipt, TransientError
 from socialsched.adapters.engagement import Engagement
 from socialsched.analytics.collect import Collector
 from socialsched.calendar.model import Channel, Post, RunnerSettings
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
+from socialsched.store import tuning as store_tuning
 
 COUNTED = ("likes", "reposts", "replies")
 THREAD_TEXT = "First sentence is here. Second sentence follows it. Third sentence ends it all now."
@@ -267,7 +267,7 @@ def test_the_rate_counts_requests_of_the_adapters_batch_not_calls(store, clock, 
 def test_engagement_collected_is_announced_per_snapshot(store, clock, network, monkeypatch):
     heard = []
     monkeypatch.setattr(
-        store_module, "listeners", [lambda name, fields: heard.append((name, fields))]
+        store_tuning, "listeners", [lambda name, fields: heard.append((name, fields))]
     )
     records = published(store, network, clock, [post("a", "05:30")])
     heard.clear()

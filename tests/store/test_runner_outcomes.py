@@ -7,11 +7,11 @@ import random
 from collections import Counter
 
 from conftest import Recorder, calendar, post
-from socialsched import store as store_module
 from socialsched.adapters import CredentialsRejected, PermanentError, TransientError
 from socialsched.calendar.model import Channel
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
+from socialsched.store import tuning as store_tuning
 
 
 def runner(store, adapter, clock, **kwargs):
@@ -178,7 +178,7 @@ def test_a_failing_listener_after_recording_leaves_the_publication_alone(
         if event == "delivery_published":
             raise ValueError("metrics backend down")
 
-    monkeypatch.setattr(store_module, "listeners", [listener])
+    monkeypatch.setattr(store_tuning, "listeners", [listener])
     worker = runner(store, recorder, clock)
     worker.run_until_idle()
     assert [r.state for r in store.records()] == ["published", "published"]

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
-from conftest import PG_URL, require_postgres
 
 import socialsched
-import socialsched.store as store_package
+from conftest import PG_URL, require_postgres
 from socialsched import Planner
 from socialsched.scheduling import schedule
 from socialsched.store import Store
+from socialsched.store import tuning as store_tuning
 from socialsched.store.bulk import _bulk_insert_values
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def test_a_plan_and_its_deliveries_store_the_same_rows(path, tmp_path, monkeypat
         ("columns", plan, 10**9),
         ("objects", list(plan), 1),
     ):
-        monkeypatch.setattr(store_package, "_FANOUT_MIN_ROWS", fan_out_from)
+        monkeypatch.setattr(store_tuning, "FANOUT_MIN_ROWS", fan_out_from)
         store = Store(tmp_path / f"{name}.db", clock=lambda: NOW)
         result = store.schedule(calendar, "2027-01-01", "2027-12-31", planned=planned)
         store.close()
@@ -71,7 +71,7 @@ def test_a_plan_and_its_deliveries_store_the_same_rows(path, tmp_path, monkeypat
 def test_ranges_scheduled_one_after_another_are_each_fanned_out(tmp_path, monkeypatch):
     # Each first schedule of a range builds its temporary tables and drops them: a
     # second range on the same connection must not find them left over.
-    monkeypatch.setattr(store_package, "_FANOUT_MIN_ROWS", 1)
+    monkeypatch.setattr(store_tuning, "FANOUT_MIN_ROWS", 1)
     calendar = socialsched.load(ROOT / "examples" / "social" / "calendar.toml")
     store = Store(tmp_path / "outbox.db", clock=lambda: NOW)
     added = []

@@ -21,6 +21,7 @@ from socialsched.calendar.model import Channel
 from socialsched.calendar.policy import Rate, RateError, retry_delay
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
+from socialsched.store import tuning as store_tuning
 
 
 def runner(store, recorder, clock, **kwargs):
@@ -326,7 +327,7 @@ def test_postgresql_claim_skips_rows_locked_by_another_transaction(make_store):
 def test_lifecycle_events_go_through_one_function(store, clock, recorder, monkeypatch):
     seen = []
     monkeypatch.setattr(
-        store_module, "listeners", [lambda name, fields: seen.append((name, dict(fields)))]
+        store_tuning, "listeners", [lambda name, fields: seen.append((name, dict(fields)))]
     )
     schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
     recorder.failures = [PermanentError("no")]
@@ -415,7 +416,8 @@ def test_run_keeps_one_wake_job_for_the_next_due_time_plus_a_poll(tmp_path, reco
         expected = datetime(2099, 1, 5, 10, 0, tzinfo=ZoneInfo("Europe/London")).astimezone(UTC)
         deadline = time.monotonic() + 30
         while True:
-            jobs = worker._scheduler.get_jobs() if hasattr(worker, "_scheduler") else []
+            scheduler = worker._scheduler
+            jobs = scheduler.get_jobs() if scheduler is not None else []
             # Jobs added before the scheduler starts have no next_run_time yet.
             times = [getattr(j, "next_run_time", None) for j in jobs]
             wake = [j for j, at in zip(jobs, times, strict=True) if at and at.year == 2099]

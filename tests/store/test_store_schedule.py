@@ -12,6 +12,8 @@ from sqlalchemy import event
 from conftest import calendar, post
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
+from socialsched.store import Store
+from socialsched.store import tuning as store_tuning
 
 
 def local_utc(day: str, clock_time: str, zone: str) -> datetime:
@@ -152,9 +154,8 @@ def test_every_new_delivery_is_logged_as_planned_in_its_first_state(
     store, clock, monkeypatch, rebuild_from
 ):
     """One "planned" entry per new delivery, whether the load rebuilds indexes or not."""
-    import socialsched.store as store_module
 
-    monkeypatch.setattr(store_module, "_REBUILD_MIN_ROWS", rebuild_from)
+    monkeypatch.setattr(store_tuning, "REBUILD_MIN_ROWS", rebuild_from)
     schedule(store, calendar([post("a")]), "2027-01-04", "2027-01-04")
     store.pause(segment="uk", reason="outage")
     cal = calendar([post("a"), post("b"), post("c")])
@@ -370,9 +371,8 @@ def index_definitions(store) -> set[str]:
 def test_large_loads_rebuild_the_indexes_and_small_ones_update_them(store, monkeypatch):
     """A load at least as large as the table (and past a minimum size) drops the
     secondary indexes and builds them again in the same transaction, on SQLite."""
-    import socialsched.store as store_module
 
-    monkeypatch.setattr(store_module, "_REBUILD_MIN_ROWS", 2)
+    monkeypatch.setattr(store_tuning, "REBUILD_MIN_ROWS", 2)
     statements: list[str] = []
     event.listen(
         store.engine, "before_cursor_execute", lambda *args: statements.append(args[2].strip())
@@ -406,17 +406,16 @@ def test_large_loads_rebuild_the_indexes_and_small_ones_update_them(store, monke
 
 
 def test_a_failed_large_load_leaves_indexes_and_rows_as_they_were(store, monkeypatch):
-    import socialsched.store as store_module
 
-    monkeypatch.setattr(store_module, "_REBUILD_MIN_ROWS", 2)
+    monkeypatch.setattr(store_tuning, "REBUILD_MIN_ROWS", 2)
     indexes = index_definitions(store)
 
     def failing_log(*args):
         raise RuntimeError("disk full")
 
     # Writing the activity log comes after the deliveries are in and indexes rebuilt.
-    monkeypatch.setattr(store_module.Store, "_log_rows_after", staticmethod(failing_log))
-    monkeypatch.setattr(store_module.Store, "_log_planned", staticmethod(failing_log))
+    monkeypatch.setattr(Store, "_log_rows_after", staticmethod(failing_log))
+    monkeypatch.setattr(Store, "_log_planned", staticmethod(failing_log))
     with pytest.raises(RuntimeError, match="disk full"):
         schedule(store, calendar([post("a")]), "2027-01-04", "2027-01-04")
     assert store.records() == [] and store.log() == []

@@ -44,9 +44,9 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from socialsched import store as store_module
 from socialsched.errors import SocialschedError
 from socialsched.store import Store
+from socialsched.store import tuning as store_tuning
 from socialsched.store.health import REASONS, StoreHealth, StoreProbe
 
 logger = logging.getLogger("socialsched.metrics")
@@ -207,13 +207,13 @@ class RunnerMetrics:
 
     def attach(self) -> None:
         """Start counting the lifecycle events of this process."""
-        if self.observe not in store_module.listeners:
-            store_module.listeners.append(self.observe)
+        if self.observe not in store_tuning.listeners:
+            store_tuning.listeners.append(self.observe)
 
     def detach(self) -> None:
         """Stop counting."""
-        if self.observe in store_module.listeners:
-            store_module.listeners.remove(self.observe)
+        if self.observe in store_tuning.listeners:
+            store_tuning.listeners.remove(self.observe)
 
 
 def readiness_problem(

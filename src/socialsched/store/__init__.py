@@ -15,9 +15,6 @@ dialect-specific bulk SQL), `core` (engine, migrations, activity log), `queries`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
-
 from .approvals import DESTINATION_NOT_APPROVED, Approval
 from .common import DEFAULT_DB as DEFAULT_DB
 from .common import DEFAULT_MISFIRE_GRACE as DEFAULT_MISFIRE_GRACE
@@ -39,15 +36,9 @@ from .records import (
     Status,
 )
 
-# Lifecycle events leave the store and the runner through `_emit` only, so they can be
-# forwarded to plugin hooks in one place. Listeners get (event name, fields).
-listeners: list[Callable[[str, Mapping[str, Any]], None]] = []
-
-# Below this many rows, dropping and rebuilding indexes cannot pay off.
-_REBUILD_MIN_ROWS = 10_000
-# Below this many new rows, temporary tables for SQLite to build them from cannot pay
-# off (see `fanout`).
-_FANOUT_MIN_ROWS = 10_000
+# Lifecycle listeners (event name, fields): `socialsched.store.tuning.listeners`, the
+# same list, which tests replace.
+from .tuning import listeners
 
 __all__ = [
     "CREDENTIALS_REJECTED",

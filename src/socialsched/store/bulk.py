@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
 )
 
+from . import tuning
 from .tables import (
     deliveries,
 )
@@ -36,9 +37,8 @@ def _indexes_rebuilt_after(connection: Connection, table: Any, rows: int) -> Ite
     transaction and readers keep seeing the previous, indexed, snapshot; a failure
     rolls the DROP back with the rest. PostgreSQL is left alone: DDL there would block
     the runners' reads."""
-    from . import _REBUILD_MIN_ROWS  # read from the package, where it can be tuned
 
-    rebuild = rows >= _REBUILD_MIN_ROWS and connection.dialect.name == "sqlite"
+    rebuild = rows >= tuning.REBUILD_MIN_ROWS and connection.dialect.name == "sqlite"
     # The largest rowid is at least the row count, and read from the index at once.
     rebuild = rebuild and rows >= _last_rowid(connection, table)
     if rebuild:

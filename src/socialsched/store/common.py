@@ -15,6 +15,7 @@ from typing import Any
 from socialsched.adapters import plugins
 
 from ..errors import SocialschedError
+from . import tuning
 
 DEFAULT_DB = "socialsched.db"
 ENV_DB = "SOCIALSCHED_DB"
@@ -29,9 +30,8 @@ def _emit(event_name: str, **fields: Any) -> None:
     """Announce a lifecycle event (delivery_scheduled, delivery_published, delivery_failed)
     to plugins (their hooks get `fields` as keyword arguments) and to `listeners`."""
     plugins.notify(event_name, **fields)
-    from . import listeners  # the package's list: an app or a test may replace it
 
-    for listener in listeners:
+    for listener in tuning.listeners:
         listener(event_name, fields)
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from .rows import _PLANNED_COLUMNS, NEW_STATE, NEW_STATE_ACTOR
+from .columns import _PLANNED_COLUMNS, NEW_STATE, NEW_STATE_ACTOR
 
 if TYPE_CHECKING:
     from .rows import RoutedPlan, _RowBuilder

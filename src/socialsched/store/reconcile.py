@@ -28,10 +28,8 @@ from socialsched.adapters import plugins
 from socialsched.calendar.model import Calendar, Delivery
 from socialsched.calendar.policy import Rate
 from socialsched.media.model import Media
-from socialsched.media.storage import (
-    store_media,
-)
 
+from . import tuning
 from .bulk import (
     _bulk_insert_values,
     _bulk_update_values,
@@ -41,6 +39,9 @@ from .bulk import (
 )
 from .common import _as_date, _chunks, _collector_paused, _emit
 from .markets import save_markets
+from .media_cache import (
+    store_media,
+)
 from .operator import _hold_view
 from .queries import Queries
 from .records import Hold, ReconcileResult
@@ -135,9 +136,8 @@ class Reconciliation(Queries):
                     transaction.rollback()
                     return self._dry_run_result(result, wanted, existing)
         # Announced after the commit, so observers never hear of rows that rolled back.
-        from . import listeners
 
-        if result.added and (listeners or plugins.observed("delivery_scheduled")):
+        if result.added and (tuning.listeners or plugins.observed("delivery_scheduled")):
             added = set(result.added)
             for delivery in planned:
                 if delivery.id in added:

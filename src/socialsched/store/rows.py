@@ -15,10 +15,13 @@ from sqlalchemy import Connection
 
 from socialsched.calendar.model import Calendar, Delivery
 from socialsched.media.model import Media
-from socialsched.media.storage import media_json
 
+from . import tuning
 from .bulk import _bulk_insert_values, _db_flag, _db_time
+from .columns import _CONTENT_COLUMNS, _PLANNED_COLUMNS, NEW_STATE, NEW_STATE_ACTOR
 from .common import DEFAULT_MISFIRE_GRACE, _naive
+from .fanout import insert_fanned_out
+from .media_cache import media_json
 from .tables import (
     deliveries,
 )
@@ -82,40 +85,6 @@ def _tags_json(tags: tuple[str, ...]) -> str:
     return json.dumps(list(tags))
 
 
-_CONTENT_COLUMNS = (
-    "post",
-    "segment",
-    "channel",
-    "adapter",
-    "locale",
-    "utc",
-    "local",
-    "local_day",
-    "text",
-    "audience",
-    "tags",
-    "holiday",
-    "shifted_from",
-    "reason",
-    "quiet_hours",
-    "grace_s",
-    "requires_approval",
-    "media",
-    "parts",
-)
-"""The `deliveries` columns that say what a plan wants of a delivery: a delivery whose
-stored values equal the new plan's is unchanged."""
-_PLANNED_COLUMNS = (
-    "id",
-    "calendar",
-    *_CONTENT_COLUMNS,
-    "due",
-    "deadline",
-    "state_actor",
-    "updated_at",
-    "state",
-)
-"""The `deliveries` columns a plan sets, in the order of `PlannedRows` values."""
 _ID, _POST, _SEGMENT, _CHANNEL, _UTC, _TAGS, _STATE = map(
     _PLANNED_COLUMNS.index, ("id", "post", "segment", "channel", "utc", "tags", "state")
 )
@@ -203,21 +172,13 @@ class PlannedRows(Mapping[str, tuple[Any, ...]]):
 
     def insert_all(self, connection: Connection) -> None:
         """Insert every row, as new deliveries, in plan order."""
-        from . import _FANOUT_MIN_ROWS  # read from the package, where it can be tuned
-
-        fan_out = len(self) >= _FANOUT_MIN_ROWS and connection.dialect.name == "sqlite"
+        fan_out = len(self) >= tuning.FANOUT_MIN_ROWS and connection.dialect.name == "sqlite"
         if self.plan is not None and fan_out:
-            from .fanout import insert_fanned_out
-
             insert_fanned_out(connection, self.builder, self.plan, self.route_ids)
             return
         rows = list(self.rows.values())
         _bulk_insert_values(connection, deliveries, _PLANNED_COLUMNS, rows, native=True)
 
-
-#: What a new row's state_actor and state are (state: paused instead where a pause
-#: rule holds it).
-NEW_STATE_ACTOR, NEW_STATE = "schedule", "scheduled"
 
 # A slot's values as rows hold them: utc, local, local_day, holiday, shifted_from,
 # reason, deadline.
