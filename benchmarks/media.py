@@ -37,10 +37,10 @@ from _synthetic import calendar
 
 from socialsched.calendar.model import Calendar
 from socialsched.media import model as media_module
-from socialsched.media import storage as media_store
 from socialsched.media.model import MediaItem
 from socialsched.scheduling import schedule
 from socialsched.store import Store
+from socialsched.store import media_cache as media_store
 
 SEGMENTS = 100
 POSTS = 20

@@ -2,8 +2,9 @@
 of load -> plan -> store -> run -> adapter.
 
 This package reads media files and URLs safely (`library`, `image_safety`), fits them to
-each network's limits (`fitting`), caches them in memory or in the store (`cache`,
-`storage`) and hands them to media hosts for networks that take URLs (`hosts`). Its model
+each network's limits (`fitting`), caches them in memory (`cache`; the store's cache is
+`socialsched.store.media_cache`) and hands them to media hosts for networks that take
+URLs (`hosts`). Its model
 (`model`: Media, MediaItem, MediaLimits, MediaCache) is re-exported here, so plugins keep
 importing `from socialsched.media import Media, MediaLimits`.
 """

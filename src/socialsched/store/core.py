@@ -19,11 +19,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from socialsched.media.storage import (
-    StoreMediaCache,
-    read_media,
-)
-
 from .bulk import _bulk_insert
 from .common import (
     _MIGRATIONS,
@@ -34,6 +29,10 @@ from .common import (
     _utc_now,
     database_url,
     describe_database_error,
+)
+from .media_cache import (
+    StoreMediaCache,
+    read_media,
 )
 from .records import Hold, Record
 from .round_trips import (

@@ -21,7 +21,6 @@ from sqlalchemy import and_, case, func, or_, select
 
 from socialsched.adapters.engagement import COUNTS
 from socialsched.calendar.model import DEFAULT_COLLECT_AFTER
-from socialsched.media.storage import dialect_insert
 
 from .common import _naive
 from .engagement_records import (
@@ -31,6 +30,7 @@ from .engagement_records import (
     EngagementFact,
     Snapshot,
 )
+from .media_cache import dialect_insert
 from .queries import Queries
 from .tables import (
     deliveries,

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from socialsched.errors import SocialschedError
-from socialsched.store.tables import media, media_sources, media_variants
+from socialsched.media.model import Media, digest_of, kind_of
 
-from .model import Media, digest_of, kind_of
+from .tables import media, media_sources, media_variants
 
 # The `media` columns that describe a blob (all but its bytes).
 _DESCRIPTION = (

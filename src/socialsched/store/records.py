@@ -13,11 +13,11 @@ import attrs
 
 from socialsched.calendar.model import Delivery
 from socialsched.media.model import Media
-from socialsched.media.storage import (
-    media_from_json,
-)
 
 from .common import _aware
+from .media_cache import (
+    media_from_json,
+)
 from .rows import _tag_list
 
 

@@ -15,12 +15,11 @@ from sqlalchemy import (
     update,
 )
 
-from socialsched.media.storage import (
+from .common import _naive
+from .media_cache import (
     dialect_insert,
     sent_media_json,
 )
-
-from .common import _naive
 from .queries import Queries
 from .records import _DEFERRED_PREFIX, _RETRY_REASON, Record
 from .round_trips import finish_statement, one_statement
