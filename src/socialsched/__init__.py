@@ -8,8 +8,7 @@ from .hookspecs import hookimpl
 from .planning.calendar_load import load
 from .planning.planner import Planner, plan
 from .planning.plans import Plan
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 # The store and runner pull in SQLAlchemy and Alembic; load them only when used so
 # planning commands start fast.

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from socialsched import plugins
+from socialsched.adapters import plugins
 
 from .options import format_option
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from socialsched import __version__, plugins
+from socialsched.adapters import plugins
+from socialsched.version import __version__
 
 from .errors import invoke as invoke_reporting_errors
 from .errors import make_context as make_context_reporting_errors

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import icalendar
 
-from socialsched import __version__
 from socialsched.calendar.model import Delivery
+from socialsched.version import __version__
 
 
 def to_ics(deliveries: Iterable[Delivery], name: str, stamp: datetime | None = None) -> bytes:
