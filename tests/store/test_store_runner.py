@@ -432,3 +432,34 @@ def test_run_keeps_one_wake_job_for_the_next_due_time_plus_a_poll(tmp_path, reco
         thread.join(timeout=30)
     assert not thread.is_alive() and recorder.published == []
     store.close()
+
+
+def test_run_until_idle_stops_on_sigterm_and_puts_the_handler_back(store, clock, recorder):
+    import os
+    import signal
+
+    posts = [post(name, "05:30") for name in ("a", "b", "c")]
+    schedule(store, calendar(posts), "2027-01-04", "2027-01-04")
+    seen: list[int] = []
+
+    class Terminated(Recorder):
+        def publish(self, message, idempotency_key):  # type: ignore[no-untyped-def]
+            receipt = super().publish(message, idempotency_key)
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill` from a shell, mid-batch
+            return receipt
+
+    terminated = Terminated(recorder.channel)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        runner = Runner(store, adapters=lambda c: terminated, sleep=clock.sleep)
+        runner.run_until_idle(handle_signals=True)
+        handler_after = signal.getsignal(signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    # The delivery in flight is finished and recorded; the rest go back, unattempted.
+    assert len(terminated.published) == 1
+    assert [r.state for r in store.records("published")] == ["published"]
+    assert len(store.records("scheduled")) == len(store.records()) - 1
+    assert seen == [signal.SIGTERM]  # the test's own handler, back in place
+    assert handler_after is not None and handler_after(signal.SIGTERM, None) is None

@@ -100,11 +100,7 @@ def run_command(
         )
         with _serving_metrics(runner, address):
             if until_idle:
-                import signal
-
-                for stop_signal in (signal.SIGTERM, signal.SIGINT):
-                    signal.signal(stop_signal, lambda signum, frame: runner.stop())
-                runner.run_until_idle()
+                runner.run_until_idle(handle_signals=True)
             else:
                 runner.run()
         from sqlalchemy.exc import SQLAlchemyError

@@ -474,10 +474,12 @@ class Runner:
 
     # ---- loops (socialsched.runner.loops) ----
 
-    def run_until_idle(self, max_wait: float = 1.0) -> int:
+    def run_until_idle(self, max_wait: float = 1.0, *, handle_signals: bool = False) -> int:
         """Publish until nothing is due and nothing is in flight (for cron and tests);
-        waits for other workers' claims to finish or their leases to expire."""
-        return loops.run_until_idle(self, max_wait)
+        waits for other workers' claims to finish or their leases to expire. With
+        `handle_signals`, SIGTERM and SIGINT stop it after the delivery in flight (the
+        previous handlers are put back when it returns)."""
+        return loops.run_until_idle(self, max_wait, handle_signals=handle_signals)
 
     def run(self, *, handle_signals: bool = True) -> int:
         """Run until stopped (SIGTERM or SIGINT with `handle_signals`), woken by one

@@ -60,9 +60,15 @@ def database_back(runner: Runner) -> None:
             runner.alerts.flush()  # now: a pending "unreachable" would no longer be true
 
 
-def run_until_idle(runner: Runner, max_wait: float = 1.0) -> int:
+def run_until_idle(runner: Runner, max_wait: float = 1.0, *, handle_signals: bool = False) -> int:
     """Publish until nothing is due and nothing is in flight (for cron and tests);
-    waits for other workers' claims to finish or their leases to expire."""
+    waits for other workers' claims to finish or their leases to expire. With
+    `handle_signals`, SIGTERM and SIGINT stop it after the delivery in flight, and the
+    previous handlers are put back when it returns."""
+    previous = {}
+    if handle_signals:
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            previous[stop_signal] = signal.signal(stop_signal, runner._on_signal)
     runner._started.set()
     try:
         return until_idle(runner, max_wait)
@@ -72,6 +78,8 @@ def run_until_idle(runner: Runner, max_wait: float = 1.0) -> int:
         # Exiting: what the alert window still held back goes out now.
         runner.alerts.flush(final=True)
         runner.close_adapters()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def until_idle(runner: Runner, max_wait: float) -> int:
