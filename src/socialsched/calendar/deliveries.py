@@ -17,29 +17,57 @@ EAGER_FIELDS = ("post", "segment", "channel", "utc", "local")
 
 
 class _LazyFields:
-    """Hidden storage under `Delivery`'s slots for a delivery read from a plan's columns.
-
-    A lazily built delivery (`lazy_delivery`) leaves every field but `EAGER_FIELDS`
-    unset; reading an unset slot falls through to `__getattr__`, which asks the columns
-    for the value and stores it, so each field is computed at most once (its id hashed
-    only when read) and then read as a plain slot. A delivery built by the constructor
-    has every field set and never gets here. Not attrs fields: `attrs.fields`,
-    `attrs.asdict`, equality, hashing and `repr` see only `Delivery`'s own.
+    """Hidden storage under `Delivery`'s slots for a delivery read from a plan's columns:
+    where its unset fields are read from (see `_LazyField`). Not attrs fields:
+    `attrs.fields`, `attrs.asdict`, equality, hashing and `repr` see only `Delivery`'s own.
     """
 
     __slots__ = ("_columns", "_position")
 
-    def __getattr__(self, name: str) -> Any:
-        if name in _FIELD_NAMES:
+
+_COLUMNS = cast(Any, _LazyFields.__dict__["_columns"])
+_POSITION = cast(Any, _LazyFields.__dict__["_position"])
+
+
+class _LazyField:
+    """`Delivery`'s descriptor for a field a lazily built delivery (`lazy_delivery`)
+    leaves unset: reading it unset asks the delivery's columns for the value and stores
+    it, so each field is computed at most once (its id hashed only when read).
+
+    It wraps the field's slot. Only the fields outside `EAGER_FIELDS` get one: those a
+    loop over a plan reads stay plain slots, and `Delivery` has no `__getattr__`, which
+    would slow every attribute read down (Python does not specialize such reads).
+    """
+
+    __slots__ = ("name", "slot")
+
+    def __init__(self, name: str, slot: Any) -> None:
+        self.name = name
+        self.slot = slot
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        try:
+            return self.slot.__get__(instance, owner)
+        except AttributeError:
             try:
-                columns = object.__getattribute__(self, "_columns")
+                columns = _COLUMNS.__get__(instance)
             except AttributeError:
-                pass
-            else:
-                value = columns.lazy_field(name, object.__getattribute__(self, "_position"))
-                object.__setattr__(self, name, value)  # frozen to users, not to its filler
-                return value
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+                raise AttributeError(
+                    f"{type(instance).__name__!r} object has no attribute {self.name!r}"
+                ) from None
+            value = columns.lazy_field(self.name, _POSITION.__get__(instance))
+            self.slot.__set__(instance, value)  # frozen to users, not to its filler
+            return value
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        # Reached only through `object.__setattr__` (attrs' frozen `__init__`, copies):
+        # `Delivery.__setattr__` refuses every other assignment.
+        self.slot.__set__(instance, value)
+
+    def __delete__(self, instance: Any) -> None:
+        self.slot.__delete__(instance)
 
 
 # No __weakref__ slot: it would keep `_DeliveryFields` below from sharing the layout.
@@ -93,6 +121,9 @@ class Delivery(_LazyFields):
 
 
 _FIELD_NAMES = frozenset(field.name for field in attrs.fields(Delivery))
+for _name in sorted(_FIELD_NAMES - set(EAGER_FIELDS)):
+    setattr(Delivery, _name, _LazyField(_name, Delivery.__dict__[_name]))
+del _name
 
 
 class _DeliveryFields(_LazyFields):

@@ -443,7 +443,8 @@ class Planner:
         # Checks that cannot read the time pass or fail alike for every slot with the
         # same text, media and thread: each such combination is checked once.
         passed: set[tuple[str, int]] | None = None
-        if not adapter.validates_time() and not plugins.has_content_checks():
+        content_checks = plugins.has_content_checks()  # once per route, not per slot
+        if not adapter.validates_time() and not content_checks:
             passed = set()
         for slot in timing.slots:
             try:
@@ -456,7 +457,7 @@ class Planner:
                 if passed is None or checked not in passed:
                     self._check_limits(
                         adapter, post, segment, channel, slot, text, audience, media, parts,
-                        thread_issues,
+                        thread_issues, content_checks,
                     )  # fmt: skip
                     if passed is not None:
                         passed.add(checked)
@@ -523,8 +524,10 @@ class Planner:
         media: tuple[Media, ...] = (),
         parts: tuple[str, ...] = (),
         thread_issues: Sequence[str] = (),
+        content_checks: bool = True,
     ) -> None:
-        """Adapter limits and plugin content checks; `PlanError` listing every issue.
+        """Adapter limits and plugin content checks (asked for only when
+        `content_checks`: some plugin has them); `PlanError` listing every issue.
 
         A thread's length is checked part by part (media go with part 1)."""
         message = Message(
@@ -556,7 +559,8 @@ class Planner:
                 )
         else:
             issues = [*thread_issues, *adapter.validate(message)]
-        issues.extend(plugins.check_message(message, segment, channel))
+        if content_checks:
+            issues.extend(plugins.check_message(message, segment, channel))
         if issues:
             raise PlanError(
                 f"post {post.id!r} for segment {segment.name!r} on channel {channel.name!r} "

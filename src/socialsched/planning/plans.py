@@ -15,12 +15,11 @@ from its route's columns when they are first read (`socialsched.calendar.deliver
 from __future__ import annotations
 
 import hashlib
-import heapq
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate, chain, groupby, repeat
-from operator import itemgetter
+from operator import floordiv, itemgetter, mod
 from typing import Any, NamedTuple, TypeVar, overload
 
 from socialsched.calendar.model import Delivery, build_delivery, lazy_delivery
@@ -186,18 +185,22 @@ def _slot_texts(slot: Slot) -> tuple[Any, ...]:
     )
 
 
-# A run of deliveries due at one instant, in plan order: indices into the plan's routes
-# and the slot of each (one int when they all share it, as routes of one timing do).
-_Block = tuple[list[int], int | list[int]]
+# A run of deliveries due at one instant, in plan order: indices into the plan's routes,
+# the number (in the plan's timings) of each one's timing, and the slot of each. When
+# one timing is due, (its routes, its number, its slot). When several timings meet,
+# (the routes, the timing of each, {timing: slot}): the first two are shared by every
+# instant where the same timings meet, so the plan stores no list per delivery for them.
+_Block = tuple[list[int], int, int] | tuple[list[int], list[int], dict[int, int]]
 
 
-def _blocks(routes: Sequence[Route]) -> list[_Block]:
-    """The plan's order as blocks: deliveries sorted by (instant, post, segment,
-    channel), given `routes` sorted by (post, segment, channel).
+def _blocks(routes: Sequence[Route]) -> tuple[list[Timing], list[_Block]]:
+    """The plan's timings and its order as blocks: deliveries sorted by (instant, post,
+    segment, channel), given `routes` sorted by (post, segment, channel).
 
     Routes sharing a timing share its slots, so the sort works on (instant, timing)
     entries, one per distinct slot, not on deliveries: only instants where several
-    timings meet need their routes merged."""
+    timings meet need their routes merged, once for each set of timings that meet
+    (a sort of integers, route index and timing number in one, in C)."""
     members: dict[int, list[int]] = {}
     timings: list[Timing] = []
     for index, route in enumerate(routes):
@@ -213,18 +216,36 @@ def _blocks(routes: Sequence[Route]) -> list[_Block]:
         for slot, instant in enumerate(timing.order)
     ]
     entries.sort()
+    count = len(timings)
+    merges: dict[tuple[int, ...], tuple[list[int], list[int]]] = {}
     blocks: list[_Block] = []
     for _, same_instant in groupby(entries, key=itemgetter(0)):
         meeting = list(same_instant)
         if len(meeting) == 1:
             _, number, slot = meeting[0]
-            blocks.append((route_lists[number], slot))
+            blocks.append((route_lists[number], number, slot))
             continue
-        slot_of = {number: slot for _, number, slot in meeting}
-        timing_of = {index: number for _, number, _ in meeting for index in route_lists[number]}
-        merged = list(heapq.merge(*(route_lists[number] for _, number, _ in meeting)))
-        blocks.append((merged, [slot_of[timing_of[index]] for index in merged]))
-    return blocks
+        met = tuple(number for _, number, _ in meeting)
+        merge = merges.get(met)
+        if merge is None:
+            # Keys `index * count + number`: sorted, they give the routes in plan order
+            # and, by remainder, the timing of each.
+            keys = sorted(index * count + number for number in met for index in route_lists[number])
+            merge = merges[met] = (
+                list(map(floordiv, keys, repeat(count))),
+                list(map(mod, keys, repeat(count))),
+            )
+        blocks.append((*merge, {number: slot for _, number, slot in meeting}))
+    return timings, blocks
+
+
+def _block_slots(block: _Block) -> Iterator[int]:
+    """The slot of each delivery of `block`, in order."""
+    indices, numbers, slots = block
+    if isinstance(slots, int):
+        return repeat(slots, len(indices))
+    assert isinstance(numbers, list)
+    return map(slots.__getitem__, numbers)
 
 
 class Plan(Sequence[Delivery]):
@@ -236,12 +257,12 @@ class Plan(Sequence[Delivery]):
     read the columns directly.
     """
 
-    __slots__ = ("_blocks", "_offsets", "routes")
+    __slots__ = ("_blocks", "_offsets", "_timings", "routes")
 
     def __init__(self, routes: Sequence[Route]) -> None:
         #: The routes, sorted by (post, segment, channel), each with its columns.
         self.routes = list(routes)
-        self._blocks = _blocks(self.routes)
+        self._timings, self._blocks = _blocks(self.routes)
         self._offsets = list(accumulate((len(block[0]) for block in self._blocks), initial=0))
 
     def __len__(self) -> int:
@@ -250,23 +271,22 @@ class Plan(Sequence[Delivery]):
     def positions(self) -> Iterator[tuple[int, int]]:
         """Each delivery as (its route's index in `routes`, its slot in the route), in
         plan order."""
-        for indices, slots in self._blocks:
-            if isinstance(slots, int):
-                yield from zip(indices, repeat(slots))
-            else:
-                yield from zip(indices, slots, strict=True)
+        for block in self._blocks:
+            yield from zip(block[0], _block_slots(block), strict=True)
 
     def gather(self, per_route: Sequence[Sequence[T]]) -> list[T]:
         """`per_route[route][slot]` for every delivery, in plan order: with one list
         per route in `routes` (its rows, its ids...), the plan's order of them, read
         block by block without a (route, slot) pair per delivery."""
         gathered: list[T] = []
-        for indices, slots in self._blocks:
+        for block in self._blocks:
+            indices, _, slots = block
             if isinstance(slots, int):
                 gathered += [per_route[index][slots] for index in indices]
             else:
                 gathered += [
-                    per_route[index][slot] for index, slot in zip(indices, slots, strict=True)
+                    per_route[index][slot]
+                    for index, slot in zip(indices, _block_slots(block), strict=True)
                 ]
         return gathered
 
@@ -328,25 +348,37 @@ class Plan(Sequence[Delivery]):
 
     def __iter__(self) -> Iterator[Delivery]:
         # Block by block, each a C-level `map` building lazy deliveries
-        # (`Route.lazy_delivery`): what a block's routes share (one slot of one timing)
-        # is read once, and no Python code runs per delivery but `lazy_delivery`'s.
+        # (`Route.lazy_delivery`): what a block's routes share (one instant, and one slot
+        # of one timing or one per timing met) is read once, and no Python code runs per
+        # delivery but `lazy_delivery`'s.
         return chain.from_iterable(self._block_deliveries())
 
     def _block_deliveries(self) -> Iterator[Iterator[Delivery]]:
-        routes, make = self.routes, lazy_delivery
-        heads = [route.head() for route in routes]
-        for indices, slots in self._blocks:
-            if isinstance(slots, int):
-                found = routes[indices[0]].timing.slots[slots]
+        make, timings = lazy_delivery, self._timings
+        heads = [route.head() for route in self.routes]
+        # The heads of each run of routes, looked up once per run rather than per block:
+        # blocks of one timing, or of timings that meet alike, share their list of routes.
+        runs: dict[int, list[tuple[Route, str, str, str]]] = {}
+        for indices, numbers, slots in self._blocks:
+            run = runs.get(id(indices))
+            if run is None:
+                run = runs[id(indices)] = list(map(heads.__getitem__, indices))
+            if isinstance(numbers, int) and isinstance(slots, int):
+                found = timings[numbers].slots[slots]
+                yield map(make, run, repeat(slots), repeat(found.utc), repeat(found.local))
+            elif isinstance(numbers, list) and isinstance(slots, dict):
+                # One instant, so one UTC time; a local time per timing met.
+                local_of = {
+                    number: timings[number].slots[slot].local for number, slot in slots.items()
+                }
+                number, slot = next(iter(slots.items()))
                 yield map(
                     make,
-                    map(heads.__getitem__, indices),
-                    repeat(slots),
-                    repeat(found.utc),
-                    repeat(found.local),
+                    run,
+                    map(slots.__getitem__, numbers),
+                    repeat(timings[number].slots[slot].utc),
+                    map(local_of.__getitem__, numbers),
                 )
-            else:
-                yield map(Route.lazy_delivery, map(routes.__getitem__, indices), slots)
 
     @overload
     def __getitem__(self, index: int) -> Delivery: ...
@@ -362,9 +394,9 @@ class Plan(Sequence[Delivery]):
         if not 0 <= index < len(self):
             raise IndexError("plan index out of range")
         block = bisect_right(self._offsets, index) - 1
-        indices, slots = self._blocks[block]
+        indices, numbers, slots = self._blocks[block]
         within = index - self._offsets[block]
-        slot = slots if isinstance(slots, int) else slots[within]
+        slot = slots if isinstance(slots, int) else slots[numbers[within]]  # type: ignore[index]
         return self.routes[indices[within]].lazy_delivery(slot)
 
     def __eq__(self, other: object) -> bool:
