@@ -12,6 +12,19 @@ from socialsched.cli import main
 SHELL_OPERATORS = {">", ">>", "<", "|", "&&", "||", ";", "2>", "2>&1", "&"}
 
 
+def command_names() -> list[str]:
+    """The names of socialsched's commands (without importing their modules)."""
+    return main.list_commands(click.Context(main))
+
+
+def command(name: str) -> click.Command:
+    """The command `socialsched NAME`, its module imported (the group loads a command
+    when first asked for it: see `socialsched.cli.group.Group`)."""
+    found = main.get_command(click.Context(main), name)
+    assert found is not None, f"no command {name!r}"
+    return found
+
+
 def _unparsed(ctx: click.Context) -> list[str]:
     """What a group's context left for its subcommand: its name, then its arguments
     (Click 8.2 keeps the name in `_protected_args`; 8.1 in `protected_args`)."""

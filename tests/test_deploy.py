@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import pytest
 import yaml
-from cli_commands import resolve
+from cli_commands import command, resolve
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 UNITS = ("socialsched.service", "socialsched-schedule.service")
@@ -146,9 +146,7 @@ def test_timeout_stop_covers_the_runners_graceful_stop():
     it, another runner takes the delivery over), then records receipts, gives claims
     back and sends pending alerts: TimeoutStopSec is the lease plus 30 s, and compose
     waits as long."""
-    from socialsched.cli import main
-
-    [lease] = [p.default for p in main.commands["run"].params if p.name == "lease"]
+    [lease] = [p.default for p in command("run").params if p.name == "lease"]
     service = unit("socialsched.service")["Service"]
     assert int(service["TimeoutStopSec"]) == int(lease) + 30
     for name in ("runner-1", "runner-2"):

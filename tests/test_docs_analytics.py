@@ -10,12 +10,11 @@ import tomllib
 from pathlib import Path
 
 import yaml
-from cli_commands import resolve
+from cli_commands import command, resolve
 
 from socialsched.adapters.engagement import COUNTS
 from socialsched.analytics.best_times import DEFAULT_MIN_SAMPLES, DEFAULT_TOP, SCORE_COUNTS
 from socialsched.analytics.reports import BY
-from socialsched.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = (ROOT / "docs" / "analytics.md").read_text(encoding="utf-8")
@@ -40,7 +39,7 @@ def test_the_page_is_in_the_nav_and_the_recipe_links_back():
 def test_reports_lists_every_grouping_key_the_command_takes():
     rows = re.findall(r"^\| `([a-z_]+)` \|", section("Reports"), re.M)
     assert rows == list(BY)
-    choices = next(p for p in main.commands["report"].params if p.name == "by").type.choices
+    choices = next(p for p in command("report").params if p.name == "by").type.choices
     assert list(choices) == list(BY)
 
 
@@ -57,7 +56,7 @@ def test_best_times_states_the_score_and_the_defaults():
     text = " ".join(section("Best times").split())
     assert f"score** is {' + '.join(SCORE_COUNTS)}" in text
     assert f"(default {DEFAULT_MIN_SAMPLES})" in text and f"(default {DEFAULT_TOP})" in text
-    params = {p.name: p.default for p in main.commands["suggest-times"].params}
+    params = {p.name: p.default for p in command("suggest-times").params}
     assert (params["min_samples"], params["top"]) == (DEFAULT_MIN_SAMPLES, DEFAULT_TOP)
 
 

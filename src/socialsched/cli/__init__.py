@@ -1,54 +1,42 @@
 """The `socialsched` command line: a thin layer over the Python API.
 
-`main` (the click group, from `.group`) with every command added to it here: each
-command module imports `.group`, `.options` and the like, never this package back.
-The console script is `socialsched.cli:main`.
+`main` (the click group, from `.group`) with every command added to it here, by name
+and where it is defined: a command's module is imported only when the command runs or
+its help is shown, so that each command starts with only what it uses. Each command
+module imports `.group`, `.options` and the like, never this package back. The console
+script is `socialsched.cli:main`.
 """
 
 from __future__ import annotations
 
-from .adapters import adapters_group
-from .channels import channels_group
-from .collect import collect_command
-from .deliveries import (
-    approve_command,
-    cancel_command,
-    publish_now_command,
-    resolve_command,
-    retract_command,
-)
 from .group import main
-from .holds import pause_command, resume_command
-from .plan import export_command, lint_command, plan_command, preview_command
-from .queue import queue_group
-from .report import report_command, suggest_times_command
-from .run import run_command
-from .schedule import schedule_command
-from .status import log_command, status_command
 
-for _command in (
-    adapters_group,
-    approve_command,
-    cancel_command,
-    channels_group,
-    collect_command,
-    export_command,
-    lint_command,
-    log_command,
-    pause_command,
-    plan_command,
-    preview_command,
-    publish_now_command,
-    queue_group,
-    report_command,
-    resolve_command,
-    resume_command,
-    retract_command,
-    run_command,
-    schedule_command,
-    status_command,
-    suggest_times_command,
-):
-    main.add_command(_command)
+# Name -> "module:attribute" of the click command (see `Group.add_lazy_command`).
+COMMANDS = {
+    "adapters": "socialsched.cli.adapters:adapters_group",
+    "approve": "socialsched.cli.deliveries:approve_command",
+    "cancel": "socialsched.cli.deliveries:cancel_command",
+    "channels": "socialsched.cli.channels:channels_group",
+    "collect": "socialsched.cli.collect:collect_command",
+    "export": "socialsched.cli.plan:export_command",
+    "lint": "socialsched.cli.plan:lint_command",
+    "log": "socialsched.cli.status:log_command",
+    "pause": "socialsched.cli.holds:pause_command",
+    "plan": "socialsched.cli.plan:plan_command",
+    "preview": "socialsched.cli.plan:preview_command",
+    "publish-now": "socialsched.cli.deliveries:publish_now_command",
+    "queue": "socialsched.cli.queue:queue_group",
+    "report": "socialsched.cli.report:report_command",
+    "resolve": "socialsched.cli.deliveries:resolve_command",
+    "resume": "socialsched.cli.holds:resume_command",
+    "retract": "socialsched.cli.deliveries:retract_command",
+    "run": "socialsched.cli.run:run_command",
+    "schedule": "socialsched.cli.schedule:schedule_command",
+    "status": "socialsched.cli.status:status_command",
+    "suggest-times": "socialsched.cli.report:suggest_times_command",
+}
+
+for _name, _where in COMMANDS.items():
+    main.add_lazy_command(_name, _where)
 
 __all__ = ["main"]

@@ -8,24 +8,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from socialsched.calendar.model import Calendar
 from socialsched.errors import CalendarError, Problem
-from socialsched.planning.calendar_load import load
-from socialsched.store import (
-    DESTINATION_NOT_APPROVED,
-    RUNNER_ACTOR,
-    Approval,
-    Hold,
-    Store,
-    database_url,
-)
-from socialsched.trust.approval_checks import unapproved_channels
 
 from .options import db_option, format_option
 from .stores import open_store
+
+# The store (SQLAlchemy) and the calendar are imported where they are used: `lint` and
+# `schedule` import this module, and `channels` loads it with the group.
+if TYPE_CHECKING:
+    from socialsched.calendar.model import Calendar
+    from socialsched.store import Approval, Store
 
 
 @click.command("approve")
@@ -43,6 +39,8 @@ def channels_approve_command(
 
     Secrets whose value is the URL (webhooks) are read here to find their origin, so
     run it where the runner's secrets are granted; only the origin is stored."""
+    from socialsched.store import DESTINATION_NOT_APPROVED
+
     if bool(channels) == approve_all:
         raise click.UsageError("give CHANNEL... or --all (not both)")
     with open_store(db) as store:
@@ -73,6 +71,8 @@ def channels_approve_command(
 def _lift_holds(store: Store, approvals: list[Approval]) -> set[str]:
     """Lift the runner's holds of the approved channels that were for destinations not
     approved (a hold for rejected credentials or an operator's pause stays)."""
+    from socialsched.store import DESTINATION_NOT_APPROVED, RUNNER_ACTOR, Hold
+
     names = {approval.channel for approval in approvals}
     resumed = set()
     for entry in store.hold_entries():
@@ -92,6 +92,9 @@ def approval_problems(calendar_file: Path, db: str | None) -> list[Problem]:
     """For `lint --db`: an error per channel of the calendar in `calendar_file` that the
     runner would hold (a secret going to a destination not approved in store `db`);
     none when the calendar does not load (lint reports why)."""
+    from socialsched.planning.calendar_load import load
+    from socialsched.trust.approval_checks import unapproved_channels
+
     try:
         calendar = load(calendar_file)
     except CalendarError:
@@ -103,6 +106,8 @@ def approval_problems(calendar_file: Path, db: str | None) -> list[Problem]:
 
 def warn_unapproved(store: Store, calendar: Calendar) -> None:
     """For `schedule`: a warning per channel of `calendar` the runner would hold."""
+    from socialsched.trust.approval_checks import unapproved_channels
+
     for problem in unapproved_channels(calendar.name, calendar.channels, store.approvals()):
         click.echo(f"warning: {problem.message}", err=True)
 
@@ -111,6 +116,8 @@ def stored_approvals(db: str | None) -> dict[tuple[str, str], Approval]:
     """For `channels check CAL`: the approvals in store `db` (default: $SOCIALSCHED_DB,
     else ./socialsched.db); none when that SQLite file does not exist (then no channel
     with secrets is approved, and none is sent a check)."""
+    from socialsched.store import database_url
+
     url = database_url(db)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return {}

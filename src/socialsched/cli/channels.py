@@ -8,8 +8,6 @@ from pathlib import Path
 
 import click
 
-from socialsched.planning.calendar_load import load
-
 from .approve import channels_approve_command, stored_approvals
 from .options import format_option
 from .output import echo_json
@@ -40,6 +38,7 @@ def channels_check_command(calendar_file: Path | None, db: str | None, output_fo
     """Ask each channel's network whether its credentials work, posting nothing:
     ok, missing secret (which variable), rejected credentials, unreachable, not
     checkable or broken. Exits 1 when any channel fails (not checkable is no failure)."""
+    from socialsched.planning.calendar_load import load
     from socialsched.runner.preflight import OUTCOMES, check_channels
 
     if calendar_file is not None:

@@ -11,13 +11,15 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
-from socialsched.analytics.collect import Collector, CollectResult, store_adapters
-
 from .options import db_option, parse_since
 from .stores import open_store
+
+if TYPE_CHECKING:
+    from socialsched.analytics.collect import CollectResult
 
 
 @click.command("collect")
@@ -49,6 +51,8 @@ def collect_command(since: datetime | None, db: str | None, output_format: str) 
     that fails (network unreachable, rate-limited, refused) is left for later with a
     message and exit status 1; the others are collected. The counts printed are what
     the store recorded."""
+    from socialsched.analytics.collect import Collector, store_adapters
+
     with open_store(db) as store:
         adapters, close = store_adapters(store)
         try:

@@ -1,26 +1,69 @@
-"""The `socialsched` click group, `main`: its global options, and how it reports errors.
+"""The `socialsched` click group, `main`: its global options, how it reports errors,
+and how it loads its commands.
 
-The commands are added to it by `socialsched.cli` (the package's `__init__`), so that
-the modules defining them import this one and never the package back."""
+The commands are added to it by `socialsched.cli` (the package's `__init__`), by name
+and "module:attribute", and each module is imported only when its command runs or its
+help is shown: a command loads what it uses (`socialsched plan` no SQLAlchemy), and
+`socialsched --version` almost nothing. The modules defining commands import this one
+and never the package back."""
 
 from __future__ import annotations
 
+import importlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from socialsched.adapters import plugins
 from socialsched.version import __version__
 
 from .errors import invoke as invoke_reporting_errors
 from .errors import make_context as make_context_reporting_errors
 from .options import log_format_option, verbose_option
 
+if TYPE_CHECKING:
+    from socialsched.adapters import plugins
+
 
 class Group(click.Group):
     """Turns socialsched's own errors into a message and exit code 1, not a traceback;
-    with `--log-format json`, every error (click's usage errors too) as a JSON line."""
+    with `--log-format json`, every error (click's usage errors too) as a JSON line.
+
+    Its commands are loaded when first asked for (click's lazy group: `list_commands`
+    names them without importing, `get_command` imports one)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands: dict[str, str] = {}
+
+    def add_lazy_command(self, name: str, where: str) -> None:
+        """Add the command `name`, the click command at `where` ("module:attribute"),
+        imported when first asked for."""
+        self.lazy_commands[name] = where
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module_name, _, attribute = self.lazy_commands[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self.lazy_commands[cmd_name]} is not a click command")
+            self.commands[cmd_name] = command
+        return self.commands.get(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            # click suggests a close name ("Did you mean 'status'?") among the commands
+            # loaded: load them all and ask again (a mistyped command is rare).
+            for name in self.lazy_commands:
+                self.get_command(ctx, name)
+            return super().resolve_command(ctx, args)
 
     def make_context(
         self,
@@ -32,6 +75,8 @@ class Group(click.Group):
         return make_context_reporting_errors(super().make_context, info_name, args, parent, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from socialsched.adapters import plugins
+
         # A broken plugin is named once, when found, instead of crashing the command.
         previous = plugins.set_failure_reporter(_warn_plugin_failure)
         try:

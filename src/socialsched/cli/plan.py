@@ -12,9 +12,6 @@ from pathlib import Path
 import click
 
 from socialsched.planning.calendar_load import load
-from socialsched.planning.export import to_ics
-from socialsched.planning.lint import lint
-from socialsched.planning.preview import render_html
 
 from .delivery_formats import FORMATS, format_deliveries
 from .options import calendar_argument, date_range, end_option, format_option, start_option
@@ -85,6 +82,8 @@ def lint_command(
     """Report every problem in CAL at once, plus warnings (avoided topics, gaps).
 
     Exits 1 when there is an error, 0 when there are only warnings."""
+    from socialsched.planning.lint import lint
+
     start, end = date_range(start, end, 90)
     problems = lint(calendar_file, start, end)
     if db is not None:
@@ -134,6 +133,8 @@ def export_command(
     calendar_file: Path, start: date | None, end: date | None, ics_file: Path
 ) -> None:
     """Write the plan of CAL as an iCalendar (.ics) file."""
+    from socialsched.planning.export import to_ics  # icalendar: only this command
+
     start, end = date_range(start, end, 30)
     calendar = load(calendar_file)
     deliveries = plan_with_progress(calendar, start, end)
@@ -158,6 +159,8 @@ def preview_command(
 ) -> None:
     """Write the plan of CAL as an HTML calendar grid (one row per segment, one column
     per day), viewable offline."""
+    from socialsched.planning.preview import render_html
+
     start, end = date_range(start, end, 13)
     calendar = load(calendar_file)
     deliveries = plan_with_progress(calendar, start, end)

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from socialsched.analytics import best_times, reports
-from socialsched.analytics.observations import observations_from_store
-from socialsched.analytics.report_html import render_report_html
-from socialsched.analytics.reports import Observation
 
 from .options import db_option, format_option, parse_since
 from .output import write_file
 from .stores import open_store
+
+if TYPE_CHECKING:
+    from socialsched.analytics.reports import Observation
 
 
 def _moment(end: bool) -> Any:
@@ -63,6 +63,8 @@ def _observations(
         raise click.UsageError(
             f"--until {until.isoformat()} is not after --since {since.isoformat()}"
         )
+    from socialsched.analytics.observations import observations_from_store  # the store
+
     with open_store(db) as store:
         found = observations_from_store(store, since, until)
         if not found:
@@ -118,6 +120,8 @@ def report_command(
         raise click.UsageError(str(error)) from None
     observations = _observations(db, since, until)
     if html_file is not None:
+        from socialsched.analytics.report_html import render_report_html
+
         write_file(html_file, render_report_html(observations).encode("utf-8"))
         click.echo(f"wrote {len(observations)} deliveries to {html_file}", err=True)
     if not names:
