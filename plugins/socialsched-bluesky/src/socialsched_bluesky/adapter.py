@@ -23,20 +23,11 @@ import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import babel
 import regex
-from atproto import Client, Request, models
-from atproto.exceptions import (
-    AtProtocolError,
-    BadRequestError,
-    NetworkError,
-    RateLimitExceededError,
-    RequestErrorBase,
-    UnauthorizedError,
-)
 
 from socialsched.adapters import (
     Adapter,
@@ -56,6 +47,12 @@ from socialsched.trust.redirects import CrossOriginRedirect, refuse_cross_origin
 from socialsched.trust.safe_fetch import Fetcher, FetchRefused
 
 from .engagement import BATCH, DEFAULT_APPVIEW, ENGAGEMENT, appview_url, post_engagement
+
+# The atproto SDK costs most of a second to import, and every `socialsched` command that
+# loads a calendar loads the installed plugins: it is imported where the adapter calls it.
+if TYPE_CHECKING:
+    from atproto import Client, models
+    from atproto.exceptions import RequestErrorBase
 
 MAX_GRAPHEMES = 300
 MAX_LANGS = 3
@@ -250,6 +247,8 @@ class BlueskyAdapter(Adapter):
         self._did = session.did
 
     def _login(self) -> Client:
+        from atproto import Client, Request
+
         if self._client is None:
             # atproto follows redirects: never to another origin (the login body holds
             # the app password; see socialsched.trust.redirects).
@@ -270,6 +269,15 @@ class BlueskyAdapter(Adapter):
 
     def _call(self, what: str, call: Callable[[], Any]) -> Any:
         """Run one SDK call, turning its exceptions into the two socialsched errors."""
+        from atproto.exceptions import (
+            AtProtocolError,
+            BadRequestError,
+            NetworkError,
+            RateLimitExceededError,
+            RequestErrorBase,
+            UnauthorizedError,
+        )
+
         try:
             return call()
         except RateLimitExceededError as error:
@@ -300,6 +308,8 @@ class BlueskyAdapter(Adapter):
 
     def facets(self, client: Client, text: str) -> list[models.AppBskyRichtextFacet.Main]:
         """Rich-text facets; a mention whose handle does not resolve stays plain text."""
+        from atproto import models
+
         facets = []
         for span in find_spans(text):
             feature: Any
@@ -327,6 +337,9 @@ class BlueskyAdapter(Adapter):
     def _stored(self, client: Client, rkey: str) -> Receipt | None:
         """The receipt of the post stored under `rkey`, or None when the PDS says there
         is none. Any other failure raises: "cannot tell" is not "none"."""
+        from atproto import models
+        from atproto.exceptions import BadRequestError
+
         params = models.ComAtprotoRepoGetRecord.Params(
             repo=self._did or self.handle, collection=POST_COLLECTION, rkey=rkey
         )
@@ -352,6 +365,8 @@ class BlueskyAdapter(Adapter):
     def _strong_ref(self, client: Client, receipt: Receipt) -> models.ComAtprotoRepoStrongRef.Main:
         """The (URI, CID) reference to a published part; the CID read back from the PDS
         when the receipt lacks it."""
+        from atproto import models
+
         cid = receipt.extra.get("cid")
         if not cid:
             parts = receipt.remote_id.removeprefix("at://").split("/")
@@ -367,6 +382,8 @@ class BlueskyAdapter(Adapter):
     def reply_ref(self, client: Client, message: Message) -> Any:
         """The reply refs of a thread part after the first: its parent is the previous
         part, its root the first."""
+        from atproto import models
+
         if message.reply_to is None:
             return None
         parent = self._strong_ref(client, message.reply_to)
@@ -387,6 +404,8 @@ class BlueskyAdapter(Adapter):
 
     def embed(self, client: Client, attachments: tuple[Media, ...]) -> Any:
         """The images or video embed for `attachments` (None without any)."""
+        from atproto import models
+
         if not attachments:
             return None
         blobs = [self.upload(client, media) for media in attachments]
@@ -404,6 +423,8 @@ class BlueskyAdapter(Adapter):
         )
 
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        from atproto import models
+
         problems = self.validate(message)
         if problems:
             raise PermanentError("; ".join(problems))
@@ -454,6 +475,8 @@ class BlueskyAdapter(Adapter):
         return self._stored(self._login(), record_key(message.utc, idempotency_key))
 
     def delete(self, receipt: Receipt) -> None:
+        from atproto import models
+
         client = self._login()
         parts = receipt.remote_id.removeprefix("at://").split("/")
         if len(parts) != 3 or parts[1] != POST_COLLECTION:
@@ -501,6 +524,8 @@ def _error_name(error: RequestErrorBase) -> str:
 
 
 def _aspect(media: Media) -> Any:
+    from atproto import models
+
     if not media.width or not media.height:
         return None
     return models.AppBskyEmbedDefs.AspectRatio(width=media.width, height=media.height)

@@ -30,21 +30,9 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
-from aiohttp import ClientError
-from nio import (
-    AsyncClient,
-    AsyncClientConfig,
-    ErrorResponse,
-    RoomMessagesResponse,
-    RoomRedactResponse,
-    RoomResolveAliasResponse,
-    RoomSendResponse,
-    UploadResponse,
-    WhoamiResponse,
-)
 
 from socialsched.adapters import (
     Adapter,
@@ -61,6 +49,12 @@ from socialsched.media import IMAGE_TYPES, Media, MediaLimits
 from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 
 from .loop import KeptLoop
+
+# matrix-nio (with aiohttp) costs about half a second to import, and every `socialsched`
+# command that loads a calendar loads the installed plugins: it is imported where the
+# adapter calls it.
+if TYPE_CHECKING:
+    from nio import AsyncClient
 
 MSGTYPES = ("m.text", "m.notice")
 FORMATS = ("plain", "html")
@@ -204,6 +198,8 @@ class MatrixAdapter(Adapter):
     def _run(self, work: Callable[[AsyncClient], Awaitable[_RESULT]]) -> _RESULT:
         """Run `work` with the channel's logged-in client on its kept event loop (built
         at first use, closed by `close`), mapping errors."""
+        from aiohttp import ClientError
+        from nio import AsyncClient, AsyncClientConfig
 
         async def session() -> _RESULT:
             if self._nio is None:
@@ -233,6 +229,8 @@ class MatrixAdapter(Adapter):
         self._kept.close(client.close if client is not None else None)
 
     def _check(self, response: Any, what: str) -> None:
+        from nio import ErrorResponse
+
         if not isinstance(response, ErrorResponse):
             return
         transport = getattr(response, "transport_response", None)
@@ -252,6 +250,8 @@ class MatrixAdapter(Adapter):
     ) -> str:
         """Send one event; its id (`UNREAD_EVENT` when a 2xx answer could not be read:
         the event exists all the same)."""
+        from nio import RoomSendResponse
+
         response = await client.room_send(room_id, "m.room.message", content, tx_id=txn)
         if isinstance(response, RoomSendResponse):
             return str(response.event_id)
@@ -263,6 +263,8 @@ class MatrixAdapter(Adapter):
 
     async def _upload(self, client: AsyncClient, media: Media, number: int) -> str:
         """Upload `media` to the media repository (nothing is posted); its mxc:// URI."""
+        from nio import UploadResponse
+
         data = media.read()
         response, _ = await client.upload(
             io.BytesIO(data),
@@ -276,6 +278,8 @@ class MatrixAdapter(Adapter):
         return str(response.content_uri)
 
     async def _room_id(self, client: AsyncClient, room: str) -> str:
+        from nio import RoomResolveAliasResponse
+
         if room.startswith("!"):
             return room
         if room not in self._room_ids:
@@ -330,6 +334,7 @@ class MatrixAdapter(Adapter):
     def verify(self) -> str:
         """`whoami` with the access token: the account (and device) it belongs to, which
         must be `settings.user_id`."""
+        from nio import WhoamiResponse
 
         async def whoami(client: AsyncClient) -> str:
             response = await client.whoami()
@@ -351,6 +356,8 @@ class MatrixAdapter(Adapter):
         event (its `MARKER` names the key): its receipt, or None when the post is not
         there or incomplete (sending again then repeats no event whose transaction id the
         homeserver still remembers)."""
+        from nio import RoomMessagesResponse
+
         room = self.room(message)
         since_ms = (min(message.utc, datetime.now(UTC)) - FIND_MARGIN).timestamp() * 1000
         wanted = {"types": ["m.room.message"], "senders": [self.user_id]}
@@ -390,6 +397,8 @@ class MatrixAdapter(Adapter):
         return self._run(look)
 
     def delete(self, receipt: Receipt) -> None:
+        from nio import RoomRedactResponse
+
         room_id, _, event_id = receipt.remote_id.partition("/")
         if not room_id.startswith("!") or not event_id.startswith("$"):
             raise PermanentError(f"matrix receipt {receipt.remote_id!r} is not 'room/event'")
