@@ -8,6 +8,8 @@ from pathlib import Path
 
 from calendar_text import uk_segment
 
+from socialsched.store import Store
+
 from .probe import assert_no_traceback, run_probe
 
 DAY = "2099-03-02"
@@ -66,11 +68,10 @@ def cli(work: Path, *args: str) -> str:
 
 
 def paused(work: Path, db: str) -> set[str]:
-    entries = json.loads(cli(work, "log", "--db", db, "--format", "json"))
-    state: dict[str, str] = {}
-    for entry in entries:  # oldest first: the last entry per post is its state
-        state[entry["post"]] = entry["to_state"]
-    return {post for post, to_state in state.items() if to_state == "paused"}
+    """The posts paused in the store (read here, not through another CLI process: the
+    commands probed are pause, resume and log)."""
+    with Store(work / db) as store:
+        return {record.post for record in store.records() if record.state == "paused"}
 
 
 def test_pause_and_resume_tags_exactly_from_the_command_line(tmp_path: Path) -> None:
