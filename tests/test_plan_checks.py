@@ -10,6 +10,7 @@ import pytest
 
 from socialsched import Calendar, Channel, Planner, Post, Problem, Segment, hookimpl, plugins
 from socialsched.adapters import Adapter, Capabilities
+from socialsched.adapters.base import reads_no_time
 
 START, END = date(2027, 3, 1), date(2027, 3, 14)  # two weeks from a Monday
 SEGMENTS = [
@@ -111,3 +112,44 @@ def test_a_plugins_content_check_runs_for_every_delivery(sundays):
     assert len(Counting.calls) == 2 * 14
     assert not any(d.local.weekday() == 6 for d in deliveries)
     assert len(deliveries) == 2 * 12 and len(problems) == 2 * 2
+
+
+class Plain(Adapter):
+    """The base's checks only (a length limit): they read the text's length alone."""
+
+    name = "plain"
+    capabilities = Capabilities(max_length=8, audiences=("any",))
+
+
+class Weighted(Plain):
+    """Counts length its own way: its check may read more than the length."""
+
+    def text_length(self, text):
+        return len(text.encode())
+
+
+@pytest.fixture
+def base_calls(monkeypatch):
+    calls: list[str] = []
+    base = Adapter.validate
+
+    def counted(self, message):
+        calls.append(message.text)
+        return base(self, message)
+
+    monkeypatch.setattr(Adapter, "validate", reads_no_time(counted))
+    return calls
+
+
+@pytest.mark.parametrize(("adapter", "checks"), [(Plain, 3 + 2), (Weighted, 6 + 2)])
+def test_the_base_check_runs_once_per_text_length_unless_the_length_is_counted_otherwise(
+    base_calls, adapter, checks
+):
+    # Weekday names: Monday 6, Tuesday 7, Wednesday 9 (over 8), Thursday 8, Friday 6...
+    problems: list[Problem] = []
+    deliveries = plan(adapter, "{{ when.strftime('%A') }}", problems)
+    assert "Wednesday" not in {d.text for d in deliveries} and len(deliveries) == 2 * 12
+    assert len(problems) == 2 * 2
+    assert all("text is 9 characters" in problem.message for problem in problems)
+    # Per route: each passing length (or text) once, each failing delivery again.
+    assert len(base_calls) == 2 * checks

@@ -442,10 +442,15 @@ class Planner:
         route_texts = self.series.texts(post, segment, channel, self._texts)
         # Checks that cannot read the time pass or fail alike for every slot with the
         # same text, media and thread: each such combination is checked once.
-        passed: set[tuple[str, int]] | None = None
+        passed: set[tuple[str | int, int]] | None = None
         content_checks = plugins.has_content_checks()  # once per route, not per slot
         if not adapter.validates_time() and not content_checks:
             passed = set()
+        # The base `validate`, counting characters with the base `text_length`, reads of
+        # the text only its length: texts of one length pass or fail alike (a text that
+        # changes every day, such as a date, is then checked once per length, not per
+        # slot). Not with media or a thread: their checks read more of the text.
+        by_length = extras is None and _checks_only_length(adapter)
         for slot in timing.slots:
             try:
                 text = route_texts.render(slot.local, slot.holiday)
@@ -453,7 +458,7 @@ class Planner:
                     media, parts, thread_issues = extras.for_slot(slot, text)
                 # Media tuples are memoised by the route's extras, so their ids are
                 # stable; thread parts follow from the text.
-                checked = (text, id(media))
+                checked = (len(text) if by_length else text, id(media))
                 if passed is None or checked not in passed:
                     self._check_limits(
                         adapter, post, segment, channel, slot, text, audience, media, parts,
@@ -566,6 +571,14 @@ class Planner:
                 f"post {post.id!r} for segment {segment.name!r} on channel {channel.name!r} "
                 f"({channel.adapter}) at {slot.local:%Y-%m-%d %H:%M}: {'; '.join(issues)}"
             )
+
+
+def _checks_only_length(adapter: Adapter) -> bool:
+    """Whether `adapter.validate` reads of a message's text only its length in code
+    points: neither `validate` nor `text_length` is overridden (a subclass's override
+    may read the words, so those are checked for each distinct text)."""
+    kind = type(adapter)
+    return kind.validate is Adapter.validate and kind.text_length is Adapter.text_length
 
 
 def plan(

@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from types import TracebackType
 from typing import Any, TypeVar
 
+import attrs
 import babel
 import babel.dates
 import babel.numbers
@@ -32,6 +33,14 @@ from .template_work import where_in_template
 from .text_variance import Analysis, Variance, analyse
 
 T = TypeVar("T")
+
+
+#: The models a template reads (`segment.name`, `post.id`) and their public fields: the
+#: sandbox reads these without its per-read checks when the value is plain data.
+_MODEL_FIELDS: dict[type, frozenset[str]] = {
+    model: frozenset(f.name for f in attrs.fields(model) if not f.name.startswith("_"))
+    for model in (Segment, Post, Channel)
+}
 
 
 @functools.cache
@@ -178,6 +187,7 @@ class Renderer:
         self.environment = LimitedSandbox(
             undefined=StrictUndefined, loader=loader, autoescape=False, keep_trailing_newline=False
         )
+        self.environment.plain_fields = _MODEL_FIELDS
         self.environment.filters.update(BUILTIN_FILTERS)
         self.environment.filters.update(plugins.template_filters())
         self.environment.filters.update(filters or {})

@@ -63,6 +63,7 @@ _TIME_TYPES = frozenset({date, datetime, time})
 _TIME_METHODS = frozenset({"strftime", "isoformat", "weekday", "isoweekday", "date", "time"})
 _TIME_ATTRIBUTES = _TIME_METHODS | {"year", "month", "day", "hour", "minute", "second"}
 _BUILTIN_METHOD: Any = type(date.today)
+_PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
 # %-format conversions: the width and precision may be numbers or "*" (taken from args).
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _DIGITS = re.compile(r"\d+")
@@ -111,6 +112,9 @@ class LimitedSandbox(SandboxedEnvironment):
     max_int_bits = MAX_TEMPLATE_INT_BITS
     max_steps = MAX_TEMPLATE_STEPS
     max_seconds = MAX_TEMPLATE_SECONDS
+    #: Exact types whose named fields hold data (`Renderer`: the calendar's models):
+    #: `getattr` returns those of plain values without the checks, which pass them.
+    plain_fields: Mapping[type, frozenset[str]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -265,6 +269,10 @@ class LimitedSandbox(SandboxedEnvironment):
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) in _TIME_TYPES and attribute in _TIME_ATTRIBUTES:
             return getattr(obj, attribute)  # allowed by the checks below (see _TIME_TYPES)
+        if attribute in self.plain_fields.get(type(obj), ()) and attribute[0] != "_":
+            value = getattr(obj, attribute)
+            if type(value) in _PLAIN_VALUES:  # not a method, type or other internal
+                return value
         return super().getattr(obj, attribute)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
