@@ -48,13 +48,11 @@ from socialsched.trust.safe_fetch import Fetcher, FetchRefused
 
 from .engagement import BATCH, DEFAULT_APPVIEW, ENGAGEMENT, appview_url, post_engagement
 
+# The atproto SDK costs most of a second to import, and every `socialsched` command that
+# loads a calendar loads the installed plugins: it is imported where the adapter calls it.
 if TYPE_CHECKING:
     from atproto import Client, models
     from atproto.exceptions import RequestErrorBase
-
-# The atproto SDK is imported where a post is sent, not here: importing it takes most
-# of a second, and every command that loads plugins (lint, plan, schedule...) would pay
-# that for a network it may not use.
 
 MAX_GRAPHEMES = 300
 MAX_LANGS = 3
@@ -425,11 +423,11 @@ class BlueskyAdapter(Adapter):
         )
 
     def publish(self, message: Message, idempotency_key: str) -> Receipt:
+        from atproto import models
+
         problems = self.validate(message)
         if problems:
             raise PermanentError("; ".join(problems))
-        from atproto import models
-
         client = self._login()
         rkey = record_key(message.utc, idempotency_key)
         stored = self._stored(client, rkey)

@@ -33,7 +33,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
-from aiohttp import ClientError
 
 from socialsched.adapters import (
     Adapter,
@@ -51,12 +50,11 @@ from socialsched.trust.destinations import ANY_SECRET, Destination, declare
 
 from .loop import KeptLoop
 
+# matrix-nio (with aiohttp) costs about half a second to import, and every `socialsched`
+# command that loads a calendar loads the installed plugins: it is imported where the
+# adapter calls it.
 if TYPE_CHECKING:
     from nio import AsyncClient
-
-# matrix-nio is imported where a call is made, not here: importing it takes a good part
-# of a second, and every command that loads plugins would pay that for a network it may
-# not use.
 
 MSGTYPES = ("m.text", "m.notice")
 FORMATS = ("plain", "html")
@@ -200,18 +198,18 @@ class MatrixAdapter(Adapter):
     def _run(self, work: Callable[[AsyncClient], Awaitable[_RESULT]]) -> _RESULT:
         """Run `work` with the channel's logged-in client on its kept event loop (built
         at first use, closed by `close`), mapping errors."""
+        from aiohttp import ClientError
+        from nio import AsyncClient, AsyncClientConfig
 
         async def session() -> _RESULT:
-            import nio
-
             if self._nio is None:
-                config = nio.AsyncClientConfig(
+                config = AsyncClientConfig(
                     max_limit_exceeded=0,  # report 429 to the caller instead of sleeping
                     max_timeouts=0,
                     request_timeout=self.timeout,
                     encryption_enabled=False,
                 )
-                client = nio.AsyncClient(self.homeserver, self.user_id, config=config)
+                client = AsyncClient(self.homeserver, self.user_id, config=config)
                 client.restore_login(self.user_id, self.device_id, self.secret("access_token"))
                 self._nio = client
             return await work(self._nio)
@@ -231,9 +229,9 @@ class MatrixAdapter(Adapter):
         self._kept.close(client.close if client is not None else None)
 
     def _check(self, response: Any, what: str) -> None:
-        import nio
+        from nio import ErrorResponse
 
-        if not isinstance(response, nio.ErrorResponse):
+        if not isinstance(response, ErrorResponse):
             return
         transport = getattr(response, "transport_response", None)
         status = getattr(transport, "status", 0) or 0
@@ -252,10 +250,10 @@ class MatrixAdapter(Adapter):
     ) -> str:
         """Send one event; its id (`UNREAD_EVENT` when a 2xx answer could not be read:
         the event exists all the same)."""
-        import nio
+        from nio import RoomSendResponse
 
         response = await client.room_send(room_id, "m.room.message", content, tx_id=txn)
-        if isinstance(response, nio.RoomSendResponse):
+        if isinstance(response, RoomSendResponse):
             return str(response.event_id)
         status = getattr(getattr(response, "transport_response", None), "status", 0) or 0
         if 200 <= status < 300:
@@ -265,7 +263,7 @@ class MatrixAdapter(Adapter):
 
     async def _upload(self, client: AsyncClient, media: Media, number: int) -> str:
         """Upload `media` to the media repository (nothing is posted); its mxc:// URI."""
-        import nio
+        from nio import UploadResponse
 
         data = media.read()
         response, _ = await client.upload(
@@ -275,19 +273,19 @@ class MatrixAdapter(Adapter):
             filesize=len(data),
         )
         self._check(response, f"uploading {_filename(media, number)}")
-        if not isinstance(response, nio.UploadResponse):
+        if not isinstance(response, UploadResponse):
             raise TransientError("matrix upload: unexpected answer")
         return str(response.content_uri)
 
     async def _room_id(self, client: AsyncClient, room: str) -> str:
-        import nio
+        from nio import RoomResolveAliasResponse
 
         if room.startswith("!"):
             return room
         if room not in self._room_ids:
             response = await client.room_resolve_alias(room)
             self._check(response, f"resolving {room}")
-            assert isinstance(response, nio.RoomResolveAliasResponse)
+            assert isinstance(response, RoomResolveAliasResponse)
             self._room_ids[room] = response.room_id
         return self._room_ids[room]
 
@@ -336,13 +334,12 @@ class MatrixAdapter(Adapter):
     def verify(self) -> str:
         """`whoami` with the access token: the account (and device) it belongs to, which
         must be `settings.user_id`."""
+        from nio import WhoamiResponse
 
         async def whoami(client: AsyncClient) -> str:
-            import nio
-
             response = await client.whoami()
             self._check(response, "whoami")
-            if not isinstance(response, nio.WhoamiResponse):
+            if not isinstance(response, WhoamiResponse):
                 raise TransientError("matrix whoami: unexpected answer")
             if response.user_id != self.user_id:
                 raise CredentialsRejected(
@@ -359,13 +356,13 @@ class MatrixAdapter(Adapter):
         event (its `MARKER` names the key): its receipt, or None when the post is not
         there or incomplete (sending again then repeats no event whose transaction id the
         homeserver still remembers)."""
+        from nio import RoomMessagesResponse
+
         room = self.room(message)
         since_ms = (min(message.utc, datetime.now(UTC)) - FIND_MARGIN).timestamp() * 1000
         wanted = {"types": ["m.room.message"], "senders": [self.user_id]}
 
         async def look(client: AsyncClient) -> Receipt | None:
-            import nio
-
             room_id = await self._room_id(client, room)
             last: tuple[int, str] | None = None  # (the post's event count, its last event)
             media: dict[int, str] = {}
@@ -375,7 +372,7 @@ class MatrixAdapter(Adapter):
                     room_id, start=start, limit=FIND_PAGE, message_filter=wanted
                 )
                 self._check(page, f"reading {room}")
-                if not isinstance(page, nio.RoomMessagesResponse):
+                if not isinstance(page, RoomMessagesResponse):
                     raise TransientError("matrix messages: unexpected answer")
                 oldest_ms = None
                 for event in page.chunk:  # newest first
@@ -400,14 +397,14 @@ class MatrixAdapter(Adapter):
         return self._run(look)
 
     def delete(self, receipt: Receipt) -> None:
+        from nio import RoomRedactResponse
+
         room_id, _, event_id = receipt.remote_id.partition("/")
         if not room_id.startswith("!") or not event_id.startswith("$"):
             raise PermanentError(f"matrix receipt {receipt.remote_id!r} is not 'room/event'")
         event_ids = [*(receipt.extra.get("media_event_ids") or ()), event_id]
 
         async def redact(client: AsyncClient) -> None:
-            import nio
-
             for target in event_ids:
                 if target == UNREAD_EVENT:
                     continue
@@ -415,7 +412,7 @@ class MatrixAdapter(Adapter):
                     room_id, target, tx_id=transaction_id(f"redact-{target}")
                 )
                 self._check(response, f"redacting {target}")
-                assert isinstance(response, nio.RoomRedactResponse)
+                assert isinstance(response, RoomRedactResponse)
 
         self._run(redact)
 
