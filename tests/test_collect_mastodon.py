@@ -19,12 +19,12 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from socialsched.testing import LocalServer, Reply, Request
 
 import socialsched
 from socialsched.runner import Runner
 from socialsched.scheduling import schedule
 from socialsched.store import Store
+from socialsched.testing import LocalServer, Reply, Request
 
 TOKEN_VARIABLE = "MASTODON_COLLECT_TOKEN"
 THREAD = (

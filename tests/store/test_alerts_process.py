@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from calendar_text import uk_segment
-from conftest import PG_URL
 from runner_process import RunnerProcess, socialsched
 
+from conftest import PG_URL
 from socialsched.store import Store
 
 

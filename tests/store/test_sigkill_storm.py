@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 from calendar_text import numbered_posts, numbered_segments
-from conftest import PG_URL, require_postgres
 from doubt_network import Receiver
 
+from conftest import PG_URL, require_postgres
 from socialsched.store import Store
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals")

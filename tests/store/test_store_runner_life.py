@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy
-from conftest import PG_URL, require_postgres
 from runner_process import RunnerProcess, get, socialsched
 from sqlalchemy.exc import OperationalError
 
+from conftest import PG_URL, require_postgres
 from socialsched.runner import DATABASE_RETRY_MAX, Runner
 from socialsched.store import Store
 from socialsched.testing import LocalServer, Reply
