@@ -8,9 +8,10 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from apscheduler.jobstores.base import JobLookupError
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +28,11 @@ logger = logging.getLogger("socialsched.runner")
 
 # Waits between attempts to reach a lost database: 1 s, 2 s, 4 s, ... at most this.
 DATABASE_RETRY_MAX = 60.0
+
+#: The signals that stop a runner after the delivery in flight, and the one that makes
+#: it re-read the channel table (None where the platform has no SIGHUP).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+HANGUP: int | None = getattr(signal, "SIGHUP", None)
 
 
 def database_lost(runner: Runner, error: SQLAlchemyError) -> float:
@@ -65,13 +71,22 @@ def run_until_idle(runner: Runner, max_wait: float = 1.0, *, handle_signals: boo
     waits for other workers' claims to finish or their leases to expire. With
     `handle_signals`, SIGTERM and SIGINT stop it after the delivery in flight, and the
     previous handlers are put back when it returns."""
-    previous = {}
-    if handle_signals:
-        for stop_signal in (signal.SIGTERM, signal.SIGINT):
-            previous[stop_signal] = signal.signal(stop_signal, runner._on_signal)
+    with _running(runner, STOP_SIGNALS if handle_signals else ()):
+        return until_idle(runner, max_wait)
+
+
+@contextlib.contextmanager
+def _running(runner: Runner, signals: tuple[int, ...]) -> Iterator[None]:
+    """The runner is running inside: `signals` stop it (SIGHUP, when named, re-reads
+    the channel table) and the previous handlers are put back; on the way out its
+    receipts are settled, held-back alerts sent and its adapters closed."""
+    previous = {
+        signum: signal.signal(signum, runner._on_hangup if signum == HANGUP else runner._on_signal)
+        for signum in signals
+    }
     runner._started.set()
     try:
-        return until_idle(runner, max_wait)
+        yield
     finally:
         runner._started.clear()
         runner.receipts.close()
@@ -132,30 +147,19 @@ def run(runner: Runner, *, handle_signals: bool = True) -> int:
     )
     runner._scheduler = scheduler
     runner._wake_job = None
-    previous: dict[int, Any] = {}
-    if handle_signals:
-        for stop_signal in (signal.SIGTERM, signal.SIGINT):
-            previous[stop_signal] = signal.signal(stop_signal, runner._on_signal)
-        if hasattr(signal, "SIGHUP"):
-            previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, runner._on_hangup)
     scheduler.add_job(runner._wake, "interval", seconds=runner.poll.total_seconds(), id="poll")
     runner._wake_job = scheduler.add_job(runner._wake, "date", run_date=datetime.now(UTC))
-    scheduler.start()
-    runner._started.set()
-    logger.info("runner %s started", runner.worker, extra=runner._fields(event="started"))
-    try:
-        while not nap(runner._stopping, 0.5):  # not Event.wait: see signal_safe
-            if runner._reload.is_set():
-                # Not from the signal handler: it may interrupt the scheduler's locks.
-                wake_soon(runner, 0.0)
-    finally:
-        runner._started.clear()
-        scheduler.shutdown(wait=True)
-        runner.receipts.close()
-        runner.alerts.flush(final=True)
-        runner.close_adapters()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    signals = (*STOP_SIGNALS, *(() if HANGUP is None else (HANGUP,))) if handle_signals else ()
+    with _running(runner, signals):
+        scheduler.start()
+        logger.info("runner %s started", runner.worker, extra=runner._fields(event="started"))
+        try:
+            while not nap(runner._stopping, 0.5):  # not Event.wait: see signal_safe
+                if runner._reload.is_set():
+                    # Not from the signal handler: it may interrupt the scheduler's locks.
+                    wake_soon(runner, 0.0)
+        finally:
+            scheduler.shutdown(wait=True)
     logger.info(
         "runner %s stopped after publishing %d",
         runner.worker,
