@@ -104,3 +104,12 @@ class Receipt:
     remote_id: str
     url: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any]) -> Receipt:
+        """A receipt from the dict the store keeps of it (`attrs.asdict` of one)."""
+        return cls(
+            remote_id=str(stored.get("remote_id")),
+            url=stored.get("url"),
+            extra=stored.get("extra") or {},
+        )

@@ -224,7 +224,8 @@ class Collector:
                 return calls, stop("deliveries still due after being collected; stopped")
             asked.update(due.delivery_id for due in chunk)
             try:
-                found = adapter.engagement([_receipt(r) for due in chunk for r in due.receipts])
+                receipts = [Receipt.from_stored(r) for due in chunk for r in due.receipts]
+                found = adapter.engagement(receipts)
             except TransientError as error:
                 later = f" (retry after {error.retry_after:.0f} s)" if error.retry_after else ""
                 return calls, stop(f"{_describe(error)}; try again later{later}")
@@ -306,14 +307,6 @@ class Collector:
                 break
             chunk.append(item)
         return chunk
-
-
-def _receipt(stored: Mapping[str, Any]) -> Receipt:
-    return Receipt(
-        remote_id=str(stored.get("remote_id")),
-        url=stored.get("url"),
-        extra=stored.get("extra") or {},
-    )
 
 
 def _collected(due: DueEngagement, found: Mapping[str, Engagement]) -> Collected:

@@ -39,6 +39,7 @@ from socialsched.adapters import (
     Message,
     PermanentError,
     QuotaReached,
+    Receipt,
     TransientError,
 )
 from socialsched.adapters.registry import adapter_class
@@ -63,7 +64,7 @@ from .alerts import Alert, Alerter
 from .doubts import settle_doubts
 from .journal import Journal
 from .receipts import Receipts
-from .threads import publish_thread, receipt_data, stored_receipt
+from .threads import publish_thread, receipt_data
 
 logger = logging.getLogger("socialsched.runner")
 
@@ -469,7 +470,7 @@ class Runner:
         # A thread: every part, the last first, so no part is left replying to nothing.
         parts = (record.receipt.get("extra") or {}).get("parts") or [record.receipt]
         for part in reversed(parts):
-            adapter.delete(stored_receipt(part))
+            adapter.delete(Receipt.from_stored(part))
         return self.store.mark_retracted(delivery_id)
 
     # ---- loops (socialsched.runner.loops) ----

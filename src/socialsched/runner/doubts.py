@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from socialsched.adapters import Adapter, AdapterError, CannotCheck, PermanentError
+from socialsched.adapters import Adapter, AdapterError, CannotCheck, PermanentError, Receipt
 from socialsched.calendar.model import Channel
 from socialsched.store import Record
 from socialsched.trust.redaction import redact
 
 from .alerts import Alert
-from .threads import receipt_data, stored_receipt, thread_part
+from .threads import receipt_data, thread_part
 
 if TYPE_CHECKING:
     from .core import Runner
@@ -59,7 +59,7 @@ def settle(runner: Runner, record: Record) -> None:
     message, key = runner._message(record), record.id
     if len(record.parts) > 1:
         # A thread: the parts recorded are out; the next one is in doubt.
-        done = [stored_receipt(part) for part in runner.store.thread_receipts(record.id)]
+        done = [Receipt.from_stored(part) for part in runner.store.thread_receipts(record.id)]
         if len(done) == len(record.parts):
             runner._publish(record, channel)  # every part is out: record it
             return

@@ -5,7 +5,6 @@ part rather than starting the thread again."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -45,15 +44,6 @@ def thread_part(record: Record, first: Message, done: list[Receipt]) -> tuple[Me
     return message, record.id if number == 1 else f"{record.id}#{number}"
 
 
-def stored_receipt(stored: Mapping[str, Any]) -> Receipt:
-    """A `Receipt` from the dict the store keeps of it."""
-    return Receipt(
-        remote_id=str(stored.get("remote_id")),
-        url=stored.get("url"),
-        extra=stored.get("extra") or {},
-    )
-
-
 def publish_thread(
     runner: Runner, record: Record, adapter: Adapter, first: Message
 ) -> Receipt | None:
@@ -61,14 +51,14 @@ def publish_thread(
     recording each receipt as it comes back: a runner taking over after a crash goes
     on with the next part. Returns part 1's receipt with every part's receipt in
     `extra["parts"]`, or None when another worker took the claim over meanwhile."""
-    done = [stored_receipt(part) for part in runner.store.thread_receipts(record.id)]
+    done = [Receipt.from_stored(part) for part in runner.store.thread_receipts(record.id)]
     total = len(record.parts)
     for number in range(len(done) + 1, total + 1):
         message, key = thread_part(record, first, done)
         if not runner.store.mark_sending(record, runner.worker, runner.lease):
             return None  # the claim was lost before this part went out
         data = receipt_data(adapter.publish(message, idempotency_key=key), key)
-        done.append(stored_receipt(data))
+        done.append(Receipt.from_stored(data))
         held = runner.receipts.thread_part(record, number, data)
         if held is None:
             return None  # stopping with the part in the journal
