@@ -21,6 +21,7 @@ import shutil
 import socket
 import string
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,28 @@ import pytest
 PDS_DIR = Path(__file__).parent / "pds"
 PG_URL = os.environ.get("SOCIALSCHED_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("SOCIALSCHED_TEST_REDIS", "127.0.0.1:6379")
+INSTALL_TIMEOUT = 600
+
+
+def _wait_for_install() -> None:
+    """Wait for `nox -s tests`' background `npm ci` of the PDS, when it runs one: it
+    names the file where npm's exit status appears when it ends."""
+    status = os.environ.get("SOCIALSCHED_PDS_INSTALL_STATUS")
+    if not status:
+        return
+    deadline = time.monotonic() + INSTALL_TIMEOUT
+    while not os.path.exists(status):
+        if time.monotonic() > deadline:
+            pytest.fail(f"npm ci of the local PDS did not end within {INSTALL_TIMEOUT} s")
+        time.sleep(0.5)
+    code = Path(status).read_text()
+    if code != "0":
+        pytest.fail(f"npm ci of the local PDS failed (exit status {code}); nox prints its log")
 
 
 @pytest.fixture(scope="session")
 def pds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    _wait_for_install()
     node = shutil.which("node")
     if node is None or not (PDS_DIR / "node_modules" / "@atproto" / "dev-env").is_dir():
         pytest.skip(f"local PDS not installed: run `npm ci --prefix {PDS_DIR}`")
@@ -95,6 +114,7 @@ def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
 
 def _network_problem() -> str | None:
     """Why the PDS + AppView cannot run here, or None."""
+    _wait_for_install()
     if shutil.which("node") is None or not (PDS_DIR / "node_modules" / "@atproto").is_dir():
         return f"local PDS not installed: run `npm ci --prefix {PDS_DIR}`"
     host, _, port = REDIS.rpartition(":")
