@@ -17,6 +17,7 @@ from typing import Any, cast
 import attrs
 import babel
 import holidays
+from holidays.registry import EntityLoader
 
 from socialsched.errors import CalendarError, Problem
 from socialsched.media.model import MediaSpec, media_spec
@@ -53,8 +54,17 @@ ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @functools.cache
-def _supported_countries() -> dict[str, list[str]]:
-    return holidays.list_supported_countries()
+def _supported_countries() -> frozenset[str]:
+    # The codes and aliases that `holidays.list_supported_countries()` gives, read from
+    # the registry: that function imports all 250 country modules (0.5 s of CPU in
+    # every command that loads a calendar) to list their subdivisions.
+    return frozenset(EntityLoader.get_country_codes(include_aliases=True))
+
+
+@functools.cache
+def _subdivisions(country: str) -> list[str]:
+    """The subdivision codes of `country`, importing its module alone."""
+    return list(getattr(holidays, country).subdivisions)
 
 
 def _check_locale(instance: Any, attribute: Any, value: str) -> None:
@@ -97,7 +107,7 @@ class Segment:
     def _check_subdivision(self, attribute: Any, value: str | None) -> None:
         if value is None or self.country not in _supported_countries():
             return
-        known = _supported_countries()[self.country]
+        known = _subdivisions(self.country)
         code = value.removeprefix(f"{self.country}-")
         if code not in known:
             listed = ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
