@@ -135,19 +135,24 @@ def test_the_outcome_statement_needs_the_claim_and_logs_only_what_it_changed(pg_
         "media": None,
     }
     before = len(store.log(delivery=record.id))
+    dialect = store.outcome_engine.dialect
     with store.outcome_engine.connect() as connection:
-        lost = connection.execute(
-            *finish_statement(record.id, "w2", {"state": "failed"}, entry)
-        ).all()
+        statement, parameters = finish_statement(
+            dialect, record.id, "w2", {"state": "failed"}, entry
+        )
+        lost = statement.execute(connection, parameters).all()
     assert lost == []
     assert store.get(record.id).state == "claimed"
     assert len(store.log(delivery=record.id)) == before
     with store.outcome_engine.connect() as connection:
-        done = connection.execute(
-            *finish_statement(
-                record.id, "w1", {"state": "failed", "claimed_by": None}, entry | {"actor": "w1"}
-            )
-        ).all()
+        statement, parameters = finish_statement(
+            dialect,
+            record.id,
+            "w1",
+            {"state": "failed", "claimed_by": None},
+            entry | {"actor": "w1"},
+        )
+        done = statement.execute(connection, parameters).all()
     assert len(done) == 1
     assert store.get(record.id).state == "failed"
     last = store.log(delivery=record.id)[-1]

@@ -22,7 +22,7 @@ from .media_cache import (
 )
 from .queries import Queries
 from .records import _DEFERRED_PREFIX, _RETRY_REASON, Record
-from .round_trips import finish_statement, one_statement
+from .round_trips import finish_statement, mark_statement, one_statement
 from .rows import _LOG_COLUMNS
 from .sending import mark_sqlite
 from .tables import (
@@ -109,18 +109,15 @@ class WorkerProtocol(Queries):
         the delivery in flight be taken over): after a crash only marked deliveries are
         in doubt. False when the claim was lost meanwhile (then nothing may be sent)."""
         now = self.now()
-        values: dict[str, Any] = {"sending_at": now}
-        if lease is not None:
-            values["lease_until"] = now + lease
         if not self.is_postgresql:
             return mark_sqlite(self.engine, record.id, worker, now, lease)
+        parameters: dict[str, Any] = {"now": now, "record_id": record.id, "worker": worker}
+        if lease is not None:
+            parameters["lease_until"] = now + lease
+        statement = mark_statement(self.engine.dialect, lease=lease is not None)
         # One statement in autocommit mode: one round trip (store.round_trips).
         with one_statement(self.engine) as connection:
-            marked = connection.execute(
-                update(deliveries)
-                .where(_held(deliveries.c.id == record.id, worker))
-                .values(**values)
-            ).rowcount
+            marked = statement.execute(connection, parameters).rowcount
         return bool(marked)
 
     def extend_lease(self, record: Record, worker: str, lease: timedelta) -> bool:
@@ -387,8 +384,10 @@ class WorkerProtocol(Queries):
         if self.is_postgresql:
             # One statement, one round trip, no wait for the disk (store.round_trips).
             with self.outcome_engine.connect() as connection:
-                statement, parameters = finish_statement(record.id, worker, values, entry)
-                return bool(connection.execute(statement, parameters).all())
+                statement, parameters = finish_statement(
+                    self.outcome_engine.dialect, record.id, worker, values, entry
+                )
+                return bool(statement.execute(connection, parameters).all())
         with self.engine.begin() as connection:
             done = connection.execute(
                 update(deliveries)
