@@ -463,3 +463,22 @@ def test_run_until_idle_stops_on_sigterm_and_puts_the_handler_back(store, clock,
     assert len(store.records("scheduled")) == len(store.records()) - 1
     assert seen == [signal.SIGTERM]  # the test's own handler, back in place
     assert handler_after is not None and handler_after(signal.SIGTERM, None) is None
+
+
+def test_until_idle_looks_again_soon_while_another_worker_holds_claims(store, clock, recorder):
+    schedule(store, calendar([post("a", "05:30")]), "2027-01-04", "2027-01-04")
+    held = store.claim("other", limit=10, lease=timedelta(minutes=5))
+    assert held
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 8:  # the other worker finishes: nothing is left in flight
+            for record in held:
+                assert store.record_published(record, "other", {"id": record.id})
+
+    worker = Runner(store, adapters=lambda channel: recorder, sleep=sleep)
+    assert worker.run_until_idle(max_wait=1.0) == 0
+    # 0.05 s, doubling after each look, up to max_wait; then it returns at once.
+    assert waits == [min(1.0, 0.05 * 2**look) for look in range(8)]
+    assert recorder.published == []

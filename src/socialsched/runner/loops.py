@@ -97,26 +97,37 @@ def _running(runner: Runner, signals: tuple[int, ...]) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+#: Seconds `run_until_idle` first waits for other workers' claims, doubling after
+#: each look that finds them still held, up to its `max_wait`.
+FIRST_CLAIM_WAIT = 0.05
+
+
 def until_idle(runner: Runner, max_wait: float) -> int:
     total = 0
+    claim_wait = FIRST_CLAIM_WAIT
     while not runner.stopping:
         try:
             handled = runner.dispatch()
             database_back(runner)
             total += handled
             if handled or runner.collection.step():
+                claim_wait = FIRST_CLAIM_WAIT
                 continue
             now = runner.store.clock()
             waits = []
-            # Check again soon while other workers hold claims; a rate window is
-            # waited out in one go (at most one poll interval).
+            # Check again soon while other workers hold claims (a claim usually ends
+            # within a batch, so the last runner of several returns about when the
+            # last claim ends, not up to `max_wait` later), then less and less often
+            # (a stopped worker's lease lasts minutes); a rate window is waited out
+            # in one go (at most one poll interval).
             cap = runner.poll.total_seconds()
             if runner._blocked_until is not None:
                 waits.append(runner._blocked_until)
             if runner.store.in_flight():
                 next_due = runner.store.next_due()
                 waits.append(next_due if next_due is not None else now)
-                cap = max_wait
+                cap = min(claim_wait, max_wait)
+                claim_wait *= 2
         except SQLAlchemyError as error:
             sleep_unless_stopped(runner, database_lost(runner, error))
             continue
