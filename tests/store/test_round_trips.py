@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from conftest import PG_URL, Recorder, calendar, post, segment
 from socialsched.calendar.model import Channel
@@ -22,7 +23,7 @@ from socialsched.runner import Runner
 from socialsched.runner.journal import Entry, Journal
 from socialsched.runner.receipts import Receipts
 from socialsched.scheduling import schedule
-from socialsched.store.round_trips import ServerRestarted, finish_statement
+from socialsched.store.round_trips import HeldConnection, ServerRestarted, finish_statement
 from socialsched.store.tables import activity
 
 SEGMENTS = [segment(f"s{number}") for number in range(12)]
@@ -198,3 +199,36 @@ def test_the_journal_is_emptied_only_once_the_store_says_it_is_on_disk(tmp_path:
     journal.close()
     assert durable == [True]
     assert list((tmp_path / "ok").iterdir()) == []
+
+
+def _terminate(connection: Any) -> None:
+    """End a connection's server process from outside, as a restart or an idle timeout
+    would."""
+    pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with psycopg.connect(PG_URL.replace("+psycopg", ""), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+def test_a_held_connection_is_kept_and_replaced_when_it_died_idle(pg_store):
+    held = HeldConnection(pg_store.engine, ping_after_idle=0.5)
+    first = held.connection()
+    assert held.connection() is first  # kept, not checked out again
+    _terminate(first)
+    time.sleep(0.6)  # idle past ping_after_idle: pinged, found dead, replaced
+    second = held.connection()
+    assert second is not first
+    assert second.exec_driver_sql("SELECT 1").scalar() == 1
+    held.close()
+    assert first.closed and second.closed
+
+
+def test_a_held_connection_that_fails_a_statement_is_replaced_at_its_next_use(pg_store):
+    held = HeldConnection(pg_store.engine, ping_after_idle=60)
+    first = held.connection()
+    _terminate(first)
+    with pytest.raises(OperationalError):  # SQLAlchemy's error, as the runner expects
+        held.connection().exec_driver_sql("SELECT 1")
+    second = held.connection()
+    assert second is not first
+    assert second.exec_driver_sql("SELECT 1").scalar() == 1
+    held.close()

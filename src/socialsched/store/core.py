@@ -36,6 +36,7 @@ from .media_cache import (
 )
 from .records import Hold, Record
 from .round_trips import (
+    HeldConnection,
     make_durable,
     outcome_engine,
     ping_when_idle,
@@ -111,6 +112,8 @@ class StoreCore:
         ping_when_idle(engine)
         # Outcomes wait for no disk flush: the next sending mark's flushes them.
         self.outcome_engine = outcome_engine(self.url, connect_args)
+        self.held_marks = HeldConnection(engine)
+        self.held_outcomes = HeldConnection(self.outcome_engine)
         if self.schema:
             with engine.begin() as connection:
                 connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
@@ -131,6 +134,9 @@ class StoreCore:
 
     def close(self) -> None:
         """Release the database connections."""
+        if self.is_postgresql:
+            self.held_marks.close()
+            self.held_outcomes.close()
         self.engine.dispose()
         if self.outcome_engine is not self.engine:
             self.outcome_engine.dispose()

@@ -22,7 +22,7 @@ from .media_cache import (
 )
 from .queries import Queries
 from .records import _DEFERRED_PREFIX, _RETRY_REASON, Record
-from .round_trips import finish_statement, mark_statement, one_statement
+from .round_trips import finish_statement, mark_statement
 from .rows import _LOG_COLUMNS
 from .sending import mark_sqlite
 from .tables import (
@@ -116,8 +116,7 @@ class WorkerProtocol(Queries):
             parameters["lease_until"] = now + lease
         statement = mark_statement(self.engine.dialect, lease=lease is not None)
         # One statement in autocommit mode: one round trip (store.round_trips).
-        with one_statement(self.engine) as connection:
-            marked = statement.execute(connection, parameters).rowcount
+        marked = statement.execute(self.held_marks.connection(), parameters).rowcount
         return bool(marked)
 
     def extend_lease(self, record: Record, worker: str, lease: timedelta) -> bool:
@@ -383,11 +382,10 @@ class WorkerProtocol(Queries):
         }
         if self.is_postgresql:
             # One statement, one round trip, no wait for the disk (store.round_trips).
-            with self.outcome_engine.connect() as connection:
-                statement, parameters = finish_statement(
-                    self.outcome_engine.dialect, record.id, worker, values, entry
-                )
-                return bool(statement.execute(connection, parameters).all())
+            statement, parameters = finish_statement(
+                self.outcome_engine.dialect, record.id, worker, values, entry
+            )
+            return bool(statement.execute(self.held_outcomes.connection(), parameters).all())
         with self.engine.begin() as connection:
             done = connection.execute(
                 update(deliveries)
