@@ -39,10 +39,10 @@ def tests(session: nox.Session) -> None:
             *_parallel_options(session.posargs),
             *session.posargs,
             env={
-                # Bytecode caches, even where the caller's environment turns them off: the
-                # eight workers would otherwise each compile every module they import and
-                # rewrite the assertions of every test module (8.7 s of CPU for each
-                # worker's collection, 3.9 s from the caches).
+                # Bytecode caches, even where the caller's environment turns them off: each
+                # worker would otherwise compile every module it imports and rewrite the
+                # assertions of every test module (8.7 s of CPU for each worker's
+                # collection, 3.9 s from the caches).
                 "PYTHONDONTWRITEBYTECODE": "",
                 **(pds_install.env if pds_install else {}),
             },
