@@ -134,3 +134,22 @@ def test_downgrading_below_media_drops_them_and_the_next_schedule_puts_them_back
     for record in upgraded.records():
         assert [m.read() for m in record.media] == [image.read()]
         assert record.parts == ("One. 1/2", "Two. 2/2")
+
+
+def test_the_head_revision_the_store_knows_is_alembics():
+    from socialsched.migrations import HEAD_REVISION
+    from socialsched.migrations import VERSION_TABLE as KNOWN_TABLE
+
+    assert head_revision() == HEAD_REVISION
+    assert KNOWN_TABLE == VERSION_TABLE
+
+
+def test_a_store_at_the_head_revision_opens_without_alembic(make_store, monkeypatch):
+    make_store().close()
+
+    def upgrade(*args, **kwargs):
+        raise AssertionError("alembic ran on a store already at the head revision")
+
+    monkeypatch.setattr(command, "upgrade", upgrade)
+    again = make_store()
+    assert current_revision(again) == head_revision()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from alembic import context
 
+from socialsched.migrations import VERSION_TABLE
 from socialsched.store.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
     target_metadata=metadata,
-    version_table="socialsched_alembic_version",
+    version_table=VERSION_TABLE,
     render_as_batch=True,
 )
 with context.begin_transaction():
