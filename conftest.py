@@ -63,3 +63,25 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
         for signum in STOP_SIGNALS:
             if signal.getsignal(signum) is not _stop:
                 signal.signal(signum, _stop)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On N pytest-xdist workers, put the tests marked `slow` (half a minute or so, most
+    of it waiting on runners and servers) at the front of the N shares of the collection
+    that the workers start with, spread round-robin: each worker starts with its share's
+    slow tests, instead of meeting one near its end, when no other worker can take it
+    over. The order is the same on every worker, as xdist requires."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if workers < 2 or not slow:
+        return
+    rest = [item for item in items if not item.get_closest_marker("slow")]
+    shares: list[list[pytest.Item]] = [slow[worker::workers] for worker in range(workers)]
+    # xdist gives each worker about len(items) / workers tests, in collection order.
+    size = len(items) // workers
+    start = 0
+    for worker, share in enumerate(shares):
+        end = len(rest) if worker == workers - 1 else start + max(0, size - len(share))
+        share.extend(rest[start:end])
+        start = end
+    items[:] = [item for share in shares for item in share]

@@ -172,6 +172,7 @@ def collect(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_collect_stores_what_mastodon_counts_and_again_at_once_asks_nothing(
     tmp_path: Path, server: FakeMastodon, monkeypatch: pytest.MonkeyPatch
 ) -> None:

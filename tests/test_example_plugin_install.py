@@ -132,6 +132,7 @@ def socialsched(venv: Path, *args: str, **env: str) -> subprocess.CompletedProce
     )
 
 
+@pytest.mark.slow
 def test_install_use_and_uninstall_the_example_plugin(venv, tmp_path):
     assert importlib.util.find_spec("hatchling"), (
         "building the example needs hatchling: pip install -e '.[test]'"

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
 SCRIPTS = sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py") if not p.stem.startswith("_"))
@@ -50,6 +52,7 @@ def _options(script: str) -> set[str]:
     return set(re.findall(r"(--[\w-]+)", help_text))
 
 
+@pytest.mark.slow
 def test_options_on_the_page_are_options_of_the_script_they_are_given_to():
     for command in _commands():
         if command[:3] == ["nox", "-s", "bench"] and len(command) > 4:

@@ -188,6 +188,7 @@ def folders(tmp_path):
     return project, elsewhere
 
 
+@pytest.mark.slow
 def test_command_prints_each_channel_and_exits_1_on_a_rejection(folders):
     project, elsewhere = folders
     with LocalServer() as server:

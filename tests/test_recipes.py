@@ -437,6 +437,7 @@ def _crisis_expectations() -> dict[tuple[str, str, date], datetime]:
     return expected
 
 
+@pytest.mark.slow
 def test_crisis_pause_holds_promotions_through_the_outage_and_resume_sends_them(tmp_path):
     import io
 

@@ -43,6 +43,7 @@ def report(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_report_by_segment_gives_the_sums_and_medians_of_what_mastodon_counted(
     tmp_path: Path, server: FakeMastodon, monkeypatch: pytest.MonkeyPatch
 ) -> None:

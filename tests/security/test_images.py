@@ -131,6 +131,7 @@ with Image.open(io.BytesIO(fitted.read())) as image:
 """
 
 
+@pytest.mark.slow
 def test_an_animation_is_fitted_frame_by_frame(tmp_path):
     """100 frames of 1800x1800 (324 million pixels, within the bound) fit under a 1 GiB
     address space: fitting keeps one full-size frame at a time. Before: every frame

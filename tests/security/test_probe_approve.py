@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import sqlalchemy
 from calendar_text import uk_segment
 
@@ -42,6 +43,7 @@ at = "09:00"
 """
 
 
+@pytest.mark.slow
 def test_approve_shows_and_stores_origins_only_and_explains_its_errors(tmp_path: Path):
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
     project.mkdir()

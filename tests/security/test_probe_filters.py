@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from calendar_text import uk_segment
 
 from socialsched.store import Store
@@ -74,6 +75,7 @@ def paused(work: Path, db: str) -> set[str]:
         return {record.post for record in store.records() if record.state == "paused"}
 
 
+@pytest.mark.slow
 def test_pause_and_resume_tags_exactly_from_the_command_line(tmp_path: Path) -> None:
     work, _, db = setup(tmp_path)
     assert "paused 0 deliveries" in cli(work, "pause", "--db", db, "--tag", "pr_mo")

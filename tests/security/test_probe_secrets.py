@@ -19,6 +19,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from calendar_text import post_due, uk_segment
 
 from socialsched.store import Store
@@ -97,6 +98,7 @@ def test_a_calendar_naming_any_environment_variable_reads_nothing_and_sends_noth
     assert CLOUD_KEY not in said + log + json.dumps(record.last_error)
 
 
+@pytest.mark.slow
 def test_a_granted_secret_goes_only_where_the_operator_approved(folders):
     project, elsewhere = folders
     env = {"SOCIALSCHED_DB": "../project/outbox.db", "SOCIALSCHED_SECRET_MASTO_TOKEN": TOKEN}

@@ -14,6 +14,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from socialsched.store import Store
 from socialsched.testing import LocalServer, Reply
 
@@ -71,6 +73,7 @@ at = "{due:%H:%M}"
     return f"{due:%Y-%m-%d}"
 
 
+@pytest.mark.slow
 def test_rejected_token_holds_the_channel_alerts_once_and_resume_publishes_all(tmp_path):
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
     project.mkdir()

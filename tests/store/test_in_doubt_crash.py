@@ -73,6 +73,7 @@ def kill_runner_after_the_post_arrived(receiver: Receiver, db: str, cwd: Path) -
     ("adapter", "resolution"),
     [("receiver", None), ("receiver-blind", "--sent"), ("receiver-blind", "--resend")],
 )
+@pytest.mark.slow
 def test_killed_between_sending_and_recording(tmp_path, adapter, resolution):
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
     project.mkdir()

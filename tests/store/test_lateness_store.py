@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import attrs
+import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -248,6 +249,7 @@ def past_posts(draw):
     return posts
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(past_posts(), st.booleans())
 def test_random_calendars_predict_what_the_store_records(tmp_path_factory, posts, pause):

@@ -188,6 +188,7 @@ def cut_database_after_the_answer(
     return runner
 
 
+@pytest.mark.slow
 def test_database_stopped_before_the_record_ends_published(tmp_path, postgres, database):
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
     project.mkdir()
@@ -213,6 +214,7 @@ def test_database_stopped_before_the_record_ends_published(tmp_path, postgres, d
     assert list((tmp_path / "state").glob("receipts-*.jsonl")) == []
 
 
+@pytest.mark.slow
 def test_runner_killed_while_the_database_is_down_is_replayed(tmp_path, postgres, database):
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
     project.mkdir()

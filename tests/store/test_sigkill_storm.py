@@ -103,6 +103,7 @@ def holds_claims(db: sqlalchemy.Engine, pid: int) -> bool:
         )
 
 
+@pytest.mark.slow
 def test_sigkill_storm_holds_only_what_was_being_sent(tmp_path):
     require_postgres()
     schema = f"t_{uuid.uuid4().hex[:12]}"

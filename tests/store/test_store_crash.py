@@ -146,6 +146,7 @@ def assert_exactly_once(store: Store, out: Path) -> None:
     assert {r.state for r in records} == {"published"}
 
 
+@pytest.mark.slow
 def test_sigkilled_runner_loses_nothing_and_publishes_nothing_twice(work_dir):
     calendar, out, day = write_calendar(work_dir)
     db = str(work_dir / "outbox.db")

@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import attrs
+import pytest
 
 from conftest import calendar, post
 from socialsched.calendar.model import Post
@@ -131,6 +132,7 @@ at = "{at}"
     )
 
 
+@pytest.mark.slow
 def test_cli_dry_run_from_another_folder_as_text_and_json(tmp_path):
     write(tmp_path / "calendar", "09:00", "Hello")
     ops = tmp_path / "ops"

@@ -193,6 +193,7 @@ def pg_db():
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_two_runners_without_the_calendar_files_publish_the_stored_media(tmp_path, pg_db):
     due = datetime.now(UTC) - timedelta(minutes=2)
     banners = {"en": png((250, 200, 0)), "es": png((0, 120, 250), (60, 40))}

@@ -93,6 +93,7 @@ def status(cwd: Path, db: str) -> dict:
     return json.loads(socialsched("status", "--db", db, "--format", "json", cwd=cwd).stdout)
 
 
+@pytest.mark.slow
 def test_metrics_of_a_live_runner_show_what_status_shows(tmp_path):
     today = datetime.now(UTC).date()
     with LocalServer() as receiver:

@@ -114,6 +114,7 @@ def test_stopping_finishes_the_delivery_in_flight_and_gives_back_the_rest_at_onc
         assert "Traceback" not in runner.output
 
 
+@pytest.mark.slow
 def test_sighup_rereads_the_channel_table(tmp_path):
     due = datetime.now(UTC) - timedelta(minutes=1)
     posts = {"first": due, "second": due, "third": due}
@@ -161,6 +162,7 @@ def pg_schema():
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_runner_that_loses_its_database_retries_and_resumes(tmp_path, pg_schema):
     engine, schema = pg_schema
     db = f"{PG_URL}?options=-csearch_path%3D{schema}"

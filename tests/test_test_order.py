@@ -1,0 +1,64 @@
+"""The root conftest.py's ordering of slow tests on pytest-xdist workers."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT_CONFTEST = Path(__file__).resolve().parent.parent / "conftest.py"
+
+
+class FakeItem:
+    def __init__(self, name: str, slow: bool) -> None:
+        self.name, self.slow = name, slow
+
+    def get_closest_marker(self, name: str) -> Any:
+        return object() if name == "slow" and self.slow else None
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@pytest.fixture
+def order() -> Any:
+    spec = importlib.util.spec_from_file_location("root_conftest_for_test", ROOT_CONFTEST)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.pytest_collection_modifyitems
+
+
+def xdist_shares(items: list[Any], workers: int) -> list[list[Any]]:
+    """How pytest-xdist's worksteal scheduler first splits a collection: in order, each
+    worker in turn taking an equal part of what is left."""
+    shares, start = [], 0
+    for worker in range(workers):
+        size = (len(items) - start) // (workers - worker)
+        shares.append(items[start : start + size])
+        start += size
+    return shares
+
+
+def test_each_worker_starts_with_its_share_of_the_slow_tests(order, monkeypatch):
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
+    items = [FakeItem(f"r{i}", False) for i in range(10)]
+    slow = [FakeItem(f"s{i}", True) for i in range(3)]
+    items[2:2], items[9:9] = slow[:2], slow[2:]
+    before = list(items)
+    order(None, items)
+    assert sorted(items, key=id) == sorted(before, key=id)  # nothing lost or added
+    assert [i for i in items if not i.slow] == [i for i in before if not i.slow]
+    for share, first in zip(xdist_shares(items, 3), slow, strict=True):
+        assert share[0] is first
+        assert [i for i in share if i.slow] == [first]
+
+
+def test_without_workers_the_order_is_the_collections(order, monkeypatch):
+    monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
+    items = [FakeItem("r0", False), FakeItem("s0", True), FakeItem("r1", False)]
+    before = list(items)
+    order(None, items)
+    assert items == before
