@@ -65,23 +65,46 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
                 signal.signal(signum, _stop)
 
 
+@pytest.hookimpl(trylast=True)  # after the plugins' conftests have marked their tests
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On N pytest-xdist workers, put the tests marked `slow` (half a minute or so, most
-    of it waiting on runners and servers) at the front of the N shares of the collection
-    that the workers start with, spread round-robin: each worker starts with its share's
-    slow tests, instead of meeting one near its end, when no other worker can take it
-    over. The order is the same on every worker, as xdist requires."""
+    """On N pytest-xdist workers, order the collection for the N shares the workers start
+    with (xdist's worksteal gives each about len(items) / N tests, in order, and an idle
+    worker later takes the end of a busy worker's queue, never its front):
+
+    - tests marked `worker_group(name)` (a costly session fixture, such as the local
+      Bluesky PDS, which each worker that runs one of them starts for itself) go
+      together to the front of one share, a share per group, from the last one back;
+    - tests marked `slow` (half a minute or so, most of it waiting on runners and
+      servers) are spread round-robin over the fronts of the shares, so that no worker
+      meets one at the end of the run, when no other worker can take it over.
+
+    The order is the same on every worker, as xdist requires."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    slow = [item for item in items if item.get_closest_marker("slow")]
-    if workers < 2 or not slow:
+    if workers < 2:
         return
-    rest = [item for item in items if not item.get_closest_marker("slow")]
-    shares: list[list[pytest.Item]] = [slow[worker::workers] for worker in range(workers)]
-    # xdist gives each worker about len(items) / workers tests, in collection order.
-    size = len(items) // workers
-    start = 0
-    for worker, share in enumerate(shares):
+    fronts: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    groups: dict[str, int] = {}  # group name -> its share
+    slow, rest = [], []
+    for item in items:
+        group = item.get_closest_marker("worker_group")
+        if group is not None:
+            if group.args[0] not in groups:
+                groups[group.args[0]] = workers - 1 - len(groups) % workers
+            fronts[groups[group.args[0]]].append(item)
+        elif item.get_closest_marker("slow"):
+            slow.append(item)
+        else:
+            rest.append(item)
+    if not slow and not groups:
+        return
+    for index, item in enumerate(slow):
+        fronts[index % workers].append(item)
+    # Each share as long as xdist makes it: a worker in turn takes an equal part of the
+    # tests left.
+    placed = start = 0
+    for worker, share in enumerate(fronts):
+        size = (len(items) - placed) // (workers - worker)
         end = len(rest) if worker == workers - 1 else start + max(0, size - len(share))
         share.extend(rest[start:end])
-        start = end
-    items[:] = [item for share in shares for item in share]
+        placed, start = placed + len(share), end
+    items[:] = [item for share in fronts for item in share]

@@ -12,11 +12,15 @@ ROOT_CONFTEST = Path(__file__).resolve().parent.parent / "conftest.py"
 
 
 class FakeItem:
-    def __init__(self, name: str, slow: bool) -> None:
-        self.name, self.slow = name, slow
+    def __init__(self, name: str, slow: bool, group: str | None = None) -> None:
+        self.name, self.slow, self.group = name, slow, group
 
     def get_closest_marker(self, name: str) -> Any:
-        return object() if name == "slow" and self.slow else None
+        if name == "slow" and self.slow:
+            return pytest.mark.slow.mark
+        if name == "worker_group" and self.group:
+            return pytest.mark.worker_group(self.group).mark
+        return None
 
     def __repr__(self) -> str:
         return self.name
@@ -62,3 +66,22 @@ def test_without_workers_the_order_is_the_collections(order, monkeypatch):
     before = list(items)
     order(None, items)
     assert items == before
+
+
+def test_each_worker_group_goes_to_the_front_of_one_share(order, monkeypatch):
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "4")
+    items = [FakeItem(f"r{i}", False) for i in range(20)]
+    pds = [FakeItem(f"p{i}", False, "pds") for i in range(3)]
+    network = [FakeItem(f"n{i}", False, "network") for i in range(2)]
+    slow = [FakeItem("s0", True)]
+    items[1:1], items[5:5], items[8:8], items[15:15] = pds[:2], network[:1], slow, pds[2:]
+    items.append(network[1])
+    before = list(items)
+    order(None, items)
+    assert sorted(items, key=id) == sorted(before, key=id)
+    shares = xdist_shares(items, 4)
+    assert shares[3][:3] == pds  # the first group met, at the front of the last share
+    assert shares[2][:2] == network  # the next, of the one before
+    assert shares[0][0] is slow[0]
+    for share in shares[:2]:
+        assert not any(item.group for item in share)

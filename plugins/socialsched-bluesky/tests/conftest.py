@@ -34,6 +34,18 @@ REDIS = os.environ.get("SOCIALSCHED_TEST_REDIS", "127.0.0.1:6379")
 INSTALL_TIMEOUT = 600
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests of each local network run on one pytest-xdist worker (the root
+    conftest.py's `worker_group`): every worker that runs one starts its own PDS (and
+    AppView), several seconds of CPU each."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        for fixture in ("bsky_network", "pds"):
+            if fixture in names:
+                item.add_marker(pytest.mark.worker_group(f"bluesky-{fixture}"))
+                break
+
+
 def _wait_for_install() -> None:
     """Wait for `nox -s tests`' background `npm ci` of the PDS, when it runs one: it
     names the file where npm's exit status appears when it ends."""
