@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import tomllib
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 import pytest
+from module_files import load_module
 
 from socialsched.adapters import Adapter, Capabilities
 from socialsched.adapters.registry import available_adapters
@@ -16,12 +16,7 @@ from socialsched.media.model import MediaLimits
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "adapters.md"
-_spec = importlib.util.spec_from_file_location(
-    "gen_adapters_table", DOC.with_name("gen_adapters_table.py")
-)
-assert _spec is not None and _spec.loader is not None
-gen = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gen)
+gen = load_module("gen_adapters_table", DOC.with_name("gen_adapters_table.py"))
 
 
 def committed_rows() -> dict[str, str]:

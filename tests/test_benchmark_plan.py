@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -10,17 +9,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import holidays
+from module_files import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "plan.py"
 
 
 def benchmark_markets() -> tuple:
-    spec = importlib.util.spec_from_file_location("benchmark_plan", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.MARKETS
+    return load_module("benchmark_plan", SCRIPT).MARKETS
 
 
 def run_benchmark(*args: str) -> subprocess.CompletedProcess[str]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 import pytest
+from module_files import load_module
 
 ROOT_CONFTEST = Path(__file__).resolve().parent.parent / "conftest.py"
 
@@ -28,11 +28,7 @@ class FakeItem:
 
 @pytest.fixture
 def order() -> Any:
-    spec = importlib.util.spec_from_file_location("root_conftest_for_test", ROOT_CONFTEST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.pytest_collection_modifyitems
+    return load_module("root_conftest_for_test", ROOT_CONFTEST).pytest_collection_modifyitems
 
 
 def xdist_shares(items: list[Any], workers: int) -> list[list[Any]]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
+
+from module_files import load_module
 
 # At module level: imported at collection, while this folder's conftest is the one named
 # `conftest` (a plugin's tests, collected later, bring their own).
@@ -16,10 +17,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 def load(name: str):
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return load_module(f"bench_{name}", BENCHMARKS / f"{name}.py")
     finally:
         sys.path.remove(str(BENCHMARKS))
 
