@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -103,6 +104,8 @@ class _PdsInstall:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=environ,
+                # A group of its own, stopped whole: npm's compilers outlive npm otherwise.
+                start_new_session=True,
             )
         return cls(process, status, log)
 
@@ -116,9 +119,11 @@ class _PdsInstall:
         partial.replace(self.status)
 
     def stop(self) -> None:
-        """Stop npm, the tests having stopped first (failed, or interrupted)."""
+        """Stop npm and what it started, the tests having stopped first (failed, or
+        interrupted)."""
         if self.process.poll() is None:
-            self.process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
         self.waiter.join()
 
     def finish(self, session: nox.Session) -> None:
