@@ -121,9 +121,11 @@ class _PdsInstall:
     def stop(self) -> None:
         """Stop npm and what it started, the tests having stopped first (failed, or
         interrupted)."""
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
+        for stop in (signal.SIGTERM, signal.SIGKILL):  # npm takes its time over SIGTERM
+            if self.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, stop)
+            self.waiter.join(timeout=3)
         self.waiter.join()
 
     def finish(self, session: nox.Session) -> None:
