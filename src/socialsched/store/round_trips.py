@@ -51,11 +51,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import (
     ClauseElement,
+    ColumnElement,
     Engine,
     Insert,
     bindparam,
@@ -207,36 +208,42 @@ class DriverStatement:
         return connection.exec_driver_sql(self.sql, {**self.defaults, **parameters})
 
 
-#: Sending marks by dialect and driver, and whether they extend the lease.
-_MARKS: dict[tuple[str, str, bool], DriverStatement] = {}
+#: Compiled statements by dialect, driver and what else tells them apart.
+_COMPILED: dict[tuple[Any, ...], DriverStatement] = {}
+
+
+def _compiled(
+    dialect: Dialect, key: tuple[Any, ...], build: Callable[[], ClauseElement]
+) -> DriverStatement:
+    """The statement `build` makes, compiled for `dialect` once per `key` (building and
+    compiling one costs more than sending it)."""
+    full = (dialect.name, dialect.driver, *key)
+    statement = _COMPILED.get(full)
+    if statement is None:
+        statement = _COMPILED[full] = DriverStatement(build(), dialect)
+    return statement
+
+
+def _while_claimed() -> tuple[ColumnElement[bool], ...]:
+    """Delivery `record_id`, while `worker` holds its claim (bound parameters)."""
+    return (
+        deliveries.c.id == bindparam("record_id"),
+        deliveries.c.state == "claimed",
+        deliveries.c.claimed_by == bindparam("worker"),
+    )
 
 
 def mark_statement(dialect: Dialect, *, lease: bool) -> DriverStatement:
     """The sending mark: `sending_at` = `now` (and `lease_until` with `lease`) of
     delivery `record_id` while `worker` holds its claim. Compiled once."""
-    key = (dialect.name, dialect.driver, lease)
-    statement = _MARKS.get(key)
-    if statement is None:
+
+    def build() -> ClauseElement:
         values = {"sending_at": bindparam("now", type_=deliveries.c.sending_at.type)}
         if lease:
             values["lease_until"] = bindparam("lease_until", type_=deliveries.c.lease_until.type)
-        statement = _MARKS[key] = DriverStatement(
-            update(deliveries)
-            .where(
-                deliveries.c.id == bindparam("record_id"),
-                deliveries.c.state == "claimed",
-                deliveries.c.claimed_by == bindparam("worker"),
-            )
-            .values(values),
-            dialect,
-        )
-    return statement
+        return update(deliveries).where(*_while_claimed()).values(values)
 
-
-#: Outcome statements by dialect and driver and the names of their values and entry
-#: fields: compiled once, then only their parameters change (building one costs more
-#: than sending it).
-_TEMPLATES: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], DriverStatement] = {}
+    return _compiled(dialect, ("mark", lease), build)
 
 
 def _template(values: Mapping[str, Any], names: tuple[str, ...]) -> Insert:
@@ -245,11 +252,7 @@ def _template(values: Mapping[str, Any], names: tuple[str, ...]) -> Insert:
     values that are SQL expressions (attempts - 1) are written into it."""
     done = (
         update(deliveries)
-        .where(
-            deliveries.c.id == bindparam("record_id"),
-            deliveries.c.state == "claimed",
-            deliveries.c.claimed_by == bindparam("worker"),
-        )
+        .where(*_while_claimed())
         .values(
             {
                 name: value
@@ -288,12 +291,12 @@ def finish_statement(
     cannot tell: the driver reports -1 for an INSERT ... SELECT under a WITH.)"""
     names = tuple(entry)
     plain = all(not isinstance(value, ClauseElement) for value in values.values())
-    key = (dialect.name, dialect.driver, tuple(values), names)
-    statement = _TEMPLATES.get(key) if plain else None
-    if statement is None:
-        statement = DriverStatement(_template(values, names), dialect)
-        if plain:
-            _TEMPLATES[key] = statement
+    statement = (
+        _compiled(dialect, ("outcome", tuple(values), names), lambda: _template(values, names))
+        # Values that are SQL expressions are written into the statement: not cached.
+        if plain
+        else DriverStatement(_template(values, names), dialect)
+    )
     parameters = {
         "record_id": record_id,
         "worker": worker,
