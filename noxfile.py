@@ -92,7 +92,10 @@ class _PdsInstall:
         npm = shutil.which("npm")
         if npm is None or cls.READY.is_file():
             return None
-        folder = Path(session.create_tmp())
+        # Not `session.create_tmp()`: that points TMPDIR into the clone for the tests
+        # too, where the private PostgreSQL clusters' postgres user may not reach.
+        folder = Path(session.bin).parent / "pds-install"
+        folder.mkdir(exist_ok=True)
         status, log = folder / "pds-install.status", folder / "pds-install.log"
         status.unlink(missing_ok=True)
         session.log(f"npm ci --prefix {BLUESKY_PDS}, in the background (log: {log})")
