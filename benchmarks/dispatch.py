@@ -13,7 +13,12 @@
    N runners / one). The receiver (`socialsched.runner.http_receiver`) runs in a process of
    its own and answers each request in one send on a TCP_NODELAY socket, so no delayed
    ACK stalls a client; it must get every delivery exactly once (checked by its
-   Idempotency-Key headers) over one connection per runner.
+   Idempotency-Key headers) over one connection per runner. Under each rate, where the
+   CPU went, per delivery (`_cpu`, from Linux's /proc): the runners' own, the time they
+   waited for a core while they could run, PostgreSQL's processes', the receiver's, and
+   how busy the machine's cores were. Two experiments explain the two-runner rate:
+   `--pin-runners` (each runner on a core of its own) and `--no-commit-wait` (commits
+   that do not wait for the disk: unsafe, the sending mark must be durable).
 
 Timing starts when every worker process has opened the store (a start signal), so
 process start-up and imports are not counted. The jsonl adapter fsyncs every line;
@@ -23,12 +28,14 @@ hide the runner's own cost (printed).
     python benchmarks/dispatch.py                       # 3,000 deliveries; 10k vs 1M pending
     python benchmarks/dispatch.py --size 200 --pending 1000 5000   # quick check
     python benchmarks/dispatch.py --http-only --size 2000 --runners 1 2   # the HTTP row
+    python benchmarks/dispatch.py --http-only --size 12000 --runners 1 2 --pin-runners
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import multiprocessing
 import os
@@ -40,11 +47,12 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sqlalchemy
+from _cpu import CpuWatch, runnable_wait
 from _mark_cost import mark_rows
 from _synthetic import calendar, deliveries
 
@@ -67,6 +75,18 @@ def scratch() -> Path:
     return folder
 
 
+class Run(NamedTuple):
+    """What `run_workers` measured: deliveries published, seconds from the start signal
+    until the last worker was idle, the largest worker's peak RSS (KiB), and the
+    workers' CPU seconds and seconds spent waiting for a core, summed."""
+
+    published: int
+    seconds: float
+    peak_rss: int
+    cpu: float
+    waited: float
+
+
 def _work(
     db: str,
     ready: multiprocessing.Queue,  # type: ignore[type-arg]
@@ -74,7 +94,10 @@ def _work(
     result: multiprocessing.Queue,  # type: ignore[type-arg]
     adapters: tuple[str, ...] = ("jsonl",),
     state: str | None = None,
+    core: int | None = None,
 ) -> None:
+    if core is not None:
+        os.sched_setaffinity(0, {core})
     store = Store(db)
     # A receipt journal, as `socialsched run` keeps (in the scratch folder).
     journal = None if state is None else Journal(Path(state), store.url)
@@ -84,37 +107,57 @@ def _work(
         adapter_class(adapter)
     ready.put(True)
     go.wait()
+    cpu, waited = time.process_time(), runnable_wait()
     published = runner.run_until_idle()
     finished = time.perf_counter()
+    cpu, waited = time.process_time() - cpu, runnable_wait() - waited
     store.close()
-    result.put((published, finished, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result.put((published, finished, peak, cpu, waited))
 
 
 def run_workers(
-    db: str, workers: int, adapters: tuple[str, ...] = ("jsonl",), state: str | None = None
-) -> tuple[int, float, int]:
-    """(deliveries published, seconds from the start signal until the last worker was
-    idle, peak RSS KiB of the largest worker). With `state`, each worker keeps a receipt
-    journal in that folder, as `socialsched run` does in its state folder."""
+    db: str,
+    workers: int,
+    adapters: tuple[str, ...] = ("jsonl",),
+    state: str | None = None,
+    pin: bool = False,
+    watch: CpuWatch | None = None,
+) -> Run:
+    """Run `workers` worker processes on `db` until nothing is due. With `state`, each
+    worker keeps a receipt journal in that folder, as `socialsched run` does in its
+    state folder; with `pin`, worker i runs only on core i (modulo the cores). `watch`
+    is open from the start signal until the last worker is done."""
     ready: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     result: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     go = multiprocessing.Event()
+    cores = os.cpu_count() or 1
     processes = [
-        multiprocessing.Process(target=_work, args=(db, ready, go, result, adapters, state))
-        for _ in range(workers)
+        multiprocessing.Process(
+            target=_work,
+            args=(db, ready, go, result, adapters, state, index % cores if pin else None),
+        )
+        for index in range(workers)
     ]
     for process in processes:
         process.start()
     for _ in processes:
         ready.get()
-    started = time.perf_counter()
-    go.set()
-    results = [result.get() for _ in processes]
+    with watch or contextlib.nullcontext():
+        started = time.perf_counter()
+        go.set()
+        results = [result.get() for _ in processes]
     # perf_counter is system-wide (CLOCK_MONOTONIC) on Linux: comparable across processes.
     elapsed = max(r[1] for r in results) - started
     for process in processes:
         process.join()
-    return sum(r[0] for r in results), elapsed, max(r[2] for r in results)
+    return Run(
+        sum(r[0] for r in results),
+        elapsed,
+        max(r[2] for r in results),
+        sum(r[3] for r in results),
+        sum(r[4] for r in results),
+    )
 
 
 def prepare(
@@ -250,9 +293,20 @@ def httpx_baseline(url: str, size: int) -> float:
     return seconds
 
 
-def http_rows(size: int, runners: list[int], no_postgresql: bool, folder: Path) -> dict[str, float]:
+def http_rows(
+    size: int,
+    runners: list[int],
+    no_postgresql: bool,
+    folder: Path,
+    *,
+    pin: bool = False,
+    commit_wait: bool = True,
+) -> dict[str, float]:
     """The HTTP row: webhook throughput by 1, 2, 4... runners on PostgreSQL and the
-    httpx loop, to a receiver in another process."""
+    httpx loop, to a receiver in another process, and where the CPU went. Experiments
+    (`main`'s options): `pin` each runner to a core of its own; without `commit_wait`,
+    the runners' commits do not wait for the disk (the sending mark's included: unsafe,
+    never a setting)."""
     # Imported here: the memory section's forked workers would start with its modules.
     from socialsched.runner.http_receiver import Receiver
 
@@ -283,11 +337,18 @@ def http_rows(size: int, runners: list[int], no_postgresql: bool, folder: Path) 
             )
             try:
                 prepare(db, folder, size, channel=channel)
-                published, seconds, _ = run_workers(
-                    db, workers, ("webhook",), state=str(folder / f"state-{workers}")
+                watch = CpuWatch(pids=(receiver.pid,) if receiver.pid else ())
+                run = run_workers(
+                    db if commit_wait else f"{db}%20-csynchronous_commit%3Doff",
+                    workers,
+                    ("webhook",),
+                    state=str(folder / f"state-{workers}"),
+                    pin=pin,
+                    watch=watch,
                 )
             finally:
                 drop_schema(schema)
+        published, seconds = run.published, run.seconds
         stats = receiver.stats
         assert published == size, (published, size)
         assert len(stats.keys) == len(set(stats.keys)) == size, (len(stats.keys), size)
@@ -301,7 +362,23 @@ def http_rows(size: int, runners: list[int], no_postgresql: bool, folder: Path) 
             f"{len(stats.keys)} requests received, each key once, "
             f"over {stats.connections} connection(s))"
         )
+        if watch.busy:
+            print(f"           {cpu_split(run, watch, receiver.pid)}")
     return results
+
+
+def cpu_split(run: Run, watch: CpuWatch, receiver: int | None) -> str:
+    """Where the CPU went in `run`, per delivery, and how busy the cores were."""
+
+    def each(seconds: float) -> str:
+        return f"{seconds / run.published * 1e6:,.0f} µs"
+
+    return (
+        f"CPU per delivery: runner(s) {each(run.cpu)} (and {each(run.waited)} waiting "
+        f"for a core), PostgreSQL {each(watch.postgresql)}"
+        + (f", receiver {each(watch.of(receiver))}" if receiver else "")
+        + f"; the {watch.cores} cores {watch.busy:.0%} busy"
+    )
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -319,6 +396,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument(
         "--http-only", action="store_true", help="only the HTTP row (webhook and httpx loop)"
     )
+    parser.add_argument(
+        "--pin-runners",
+        action="store_true",
+        help="HTTP row experiment: runner i runs only on core i (where the kernel puts "
+        "the processes a delivery passes through matters on few cores)",
+    )
+    parser.add_argument(
+        "--no-commit-wait",
+        action="store_true",
+        help="HTTP row experiment: the runners' commits, the sending mark's included, do "
+        "not wait for PostgreSQL's disk flush (unsafe: the mark must be durable)",
+    )
     args = parser.parse_args(argv)
     folder = scratch()
     results: dict[str, float] = {}
@@ -334,7 +423,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                     db, schema = found
                 try:
                     prepare(db, folder, args.size)
-                    published, seconds, _ = run_workers(db, workers)
+                    published, seconds = run_workers(db, workers)[:2]
                 finally:
                     if schema:
                         drop_schema(schema)
@@ -349,7 +438,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         for pending in [] if args.http_only else args.pending:
             db = str(folder / f"pending{pending}.db")
             prepare(db, folder, min(args.size, pending), pending)
-            published, _, peak = run_workers(db, 1)
+            run = run_workers(db, 1)
+            published, peak = run.published, run.peak_rss
             rss.append(peak)
             print(
                 f"pending {pending:>9,}: runner peak RSS {peak / 1024:.1f} MiB "
@@ -369,7 +459,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 backends.append(("postgresql", postgres_database))
             results.update(mark_rows(args.size, backends, prepare, drop_schema, folder))
         # Last: forked workers start with the parent's memory, and the receiver's grows it.
-        results.update(http_rows(args.size, args.runners, args.no_postgresql, folder))
+        results.update(
+            http_rows(
+                args.size,
+                args.runners,
+                args.no_postgresql,
+                folder,
+                pin=args.pin_runners,
+                commit_wait=not args.no_commit_wait,
+            )
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return results

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import re
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from module_files import load_module
 
 # At module level: imported at collection, while this folder's conftest is the one named
 # `conftest` (a plugin's tests, collected later, bring their own).
-from conftest import require_postgres
+from conftest import PG_URL, require_postgres
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -51,6 +56,65 @@ def test_dispatch_benchmark_measures_the_http_row_on_postgresql(capsys):
     assert "over 1 connection(s)" in one
     assert "over 1 connection(s)" in two or "over 2 connection(s)" in two
     assert "of the httpx loop" in out and "x one runner" in out
+    # Under each rate, where the CPU went (Linux). At this size PostgreSQL's and the
+    # receiver's parts may be under a clock tick (10 ms): test_cpu_watch_... counts them.
+    if load("_cpu").available():
+        splits = re.findall(
+            r"CPU per delivery: runner\(s\) ([\d,]+) µs \(and ([\d,]+) µs waiting for a core\), "
+            r"PostgreSQL ([\d,]+) µs, receiver ([\d,]+) µs; the (\d+) cores (\d+)% busy",
+            out,
+        )
+        assert len(splits) == 2, out
+        for runner, _, _, _, cores, busy in splits:
+            assert int(runner.replace(",", "")) > 0
+            assert int(cores) == os.cpu_count() and 0 < int(busy) <= 100
+
+
+def test_cpu_watch_counts_postgresql_and_named_processes():
+    """The CPU a PostgreSQL backend and a child process used while the watch was open,
+    against each one's own count (the backend's from /proc before and after; the
+    child's from its own clock)."""
+    require_postgres()
+    cpu = load("_cpu")
+    if not cpu.available():
+        pytest.skip("no /proc here")
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(PG_URL)
+    context = multiprocessing.get_context("spawn")
+    answer, go, done = context.Queue(), context.Event(), context.Event()
+    try:
+        with engine.connect() as connection:
+            backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            assert cpu._is_postgresql(str(backend)) and not cpu._is_postgresql(str(os.getpid()))
+            child = context.Process(target=_burn, args=(go, answer, done))
+            child.start()
+            before = cpu.process_seconds(backend)
+            with cpu.CpuWatch(pids=(child.pid,)) as watch:
+                go.set()  # the child burns its CPU while the watch is open
+                connection.exec_driver_sql("SELECT count(*) FROM generate_series(1, 4000000)")
+                burnt, child_total = answer.get(timeout=60)
+            backend_cpu = cpu.process_seconds(backend) - before
+            done.set()
+            child.join()
+    finally:
+        engine.dispose()
+    assert backend_cpu > 0.05
+    # Other backends (other tests') may add to PostgreSQL's count, never take from it.
+    assert watch.postgresql >= backend_cpu - 0.02
+    # Clock ticks are 10 ms.
+    assert burnt - 0.02 <= watch.of(child.pid) <= child_total + 0.02
+    assert 0 < watch.busy <= 1
+
+
+def _burn(go, answer, done) -> None:
+    go.wait()
+    started = time.process_time()
+    total = 0
+    while time.process_time() - started < 0.3:
+        total += sum(range(1000))
+    answer.put((time.process_time() - started, time.process_time()))
+    done.wait(60)  # alive until the watch has closed
 
 
 def test_media_benchmark_reads_no_file_again_and_prints_the_ratio(capsys):

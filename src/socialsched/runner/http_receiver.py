@@ -151,6 +151,11 @@ class Receiver:
         self._pipe: Connection | None = None
 
     @property
+    def pid(self) -> int | None:
+        """The receiver's process id once started in a process of its own, else None."""
+        return None if self._process is None else self._process.pid
+
+    @property
     def stats(self) -> ReceiverStats:
         """Connections, requests and keys seen so far (final once stopped)."""
         return self._final if self._final is not None else self._counters.stats()
