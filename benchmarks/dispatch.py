@@ -122,12 +122,12 @@ def run_workers(
     adapters: tuple[str, ...] = ("jsonl",),
     state: str | None = None,
     pin: bool = False,
-    watch: CpuWatch | None = None,
+    watches: tuple[contextlib.AbstractContextManager[Any], ...] = (),
 ) -> Run:
     """Run `workers` worker processes on `db` until nothing is due. With `state`, each
     worker keeps a receipt journal in that folder, as `socialsched run` does in its
-    state folder; with `pin`, worker i runs only on core i (modulo the cores). `watch`
-    is open from the start signal until the last worker is done."""
+    state folder; with `pin`, worker i runs only on core i (modulo the cores). `watches`
+    are open from the start signal until the last worker is done."""
     ready: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     result: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     go = multiprocessing.Event()
@@ -143,7 +143,9 @@ def run_workers(
         process.start()
     for _ in processes:
         ready.get()
-    with watch or contextlib.nullcontext():
+    with contextlib.ExitStack() as stack:
+        for watch in watches:
+            stack.enter_context(watch)
         started = time.perf_counter()
         go.set()
         results = [result.get() for _ in processes]
@@ -222,6 +224,37 @@ def postgres_database() -> tuple[str, str] | None:
     except Exception as error:
         print(f"PostgreSQL at {PG_URL} does not answer ({type(error).__name__}): skipped")
         return None
+
+
+class LogFlushes:
+    """While open, counts PostgreSQL's write-ahead log flushes (`pg_stat_wal`, the whole
+    server's), and the time they took when `track_wal_io_timing` is on."""
+
+    def __init__(self) -> None:
+        self.flushes = 0
+        self.milliseconds: float | None = None
+        self._engine = sqlalchemy.create_engine(PG_URL)
+        self._start: Any = None
+
+    def _read(self) -> Any:
+        with self._engine.connect() as connection:
+            return connection.exec_driver_sql(
+                "SELECT wal_sync, wal_sync_time, current_setting('track_wal_io_timing') = 'on' "
+                "FROM pg_stat_wal"
+            ).one()
+
+    def __enter__(self) -> LogFlushes:
+        self._start = self._read()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # A backend reports its counts when it ends: the runners' have just closed.
+        time.sleep(0.2)
+        end = self._read()
+        self._engine.dispose()
+        self.flushes = end[0] - self._start[0]
+        if end[2]:
+            self.milliseconds = end[1] - self._start[1]
 
 
 def drop_schema(schema: str) -> None:
@@ -338,13 +371,15 @@ def http_rows(
             try:
                 prepare(db, folder, size, channel=channel)
                 watch = CpuWatch(pids=(receiver.pid,) if receiver.pid else ())
+                flushes = LogFlushes()
                 run = run_workers(
                     db if commit_wait else f"{db}%20-csynchronous_commit%3Doff",
                     workers,
                     ("webhook",),
                     state=str(folder / f"state-{workers}"),
                     pin=pin,
-                    watch=watch,
+                    # Closed in reverse: the CPU watch first, before `flushes` waits.
+                    watches=(flushes, watch),
                 )
             finally:
                 drop_schema(schema)
@@ -364,6 +399,10 @@ def http_rows(
         )
         if watch.busy:
             print(f"           {cpu_split(run, watch, receiver.pid)}")
+        flushed = f"PostgreSQL's log flushes: {flushes.flushes / published:.2f} per delivery"
+        if flushes.milliseconds is not None:
+            flushed += f", {flushes.milliseconds * 1000 / max(flushes.flushes, 1):,.0f} µs each"
+        print(f"           {flushed}")
     return results
 
 
