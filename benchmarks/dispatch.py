@@ -228,20 +228,24 @@ def postgres_database() -> tuple[str, str] | None:
 
 class LogFlushes:
     """While open, counts PostgreSQL's write-ahead log flushes (`pg_stat_wal`, the whole
-    server's), and the time they took when `track_wal_io_timing` is on."""
+    server's; None before PostgreSQL 14), and the time they took when
+    `track_wal_io_timing` is on."""
 
     def __init__(self) -> None:
-        self.flushes = 0
+        self.flushes: int | None = None
         self.milliseconds: float | None = None
         self._engine = sqlalchemy.create_engine(PG_URL)
         self._start: Any = None
 
     def _read(self) -> Any:
-        with self._engine.connect() as connection:
-            return connection.exec_driver_sql(
-                "SELECT wal_sync, wal_sync_time, current_setting('track_wal_io_timing') = 'on' "
-                "FROM pg_stat_wal"
-            ).one()
+        try:
+            with self._engine.connect() as connection:
+                return connection.exec_driver_sql(
+                    "SELECT wal_sync, wal_sync_time, "
+                    "current_setting('track_wal_io_timing') = 'on' FROM pg_stat_wal"
+                ).one()
+        except sqlalchemy.exc.DBAPIError:  # no pg_stat_wal
+            return None
 
     def __enter__(self) -> LogFlushes:
         self._start = self._read()
@@ -252,9 +256,20 @@ class LogFlushes:
         time.sleep(0.2)
         end = self._read()
         self._engine.dispose()
+        if end is None or self._start is None:
+            return
         self.flushes = end[0] - self._start[0]
         if end[2]:
             self.milliseconds = end[1] - self._start[1]
+
+    def describe(self, deliveries: int) -> str | None:
+        """The flushes per delivery (and their duration), None when not counted."""
+        if self.flushes is None:
+            return None
+        flushed = f"PostgreSQL's log flushes: {self.flushes / deliveries:.2f} per delivery"
+        if self.milliseconds is not None:
+            flushed += f", {self.milliseconds * 1000 / max(self.flushes, 1):,.0f} µs each"
+        return flushed
 
 
 def drop_schema(schema: str) -> None:
@@ -399,10 +414,9 @@ def http_rows(
         )
         if watch.busy:
             print(f"           {cpu_split(run, watch, receiver.pid)}")
-        flushed = f"PostgreSQL's log flushes: {flushes.flushes / published:.2f} per delivery"
-        if flushes.milliseconds is not None:
-            flushed += f", {flushes.milliseconds * 1000 / max(flushes.flushes, 1):,.0f} µs each"
-        print(f"           {flushed}")
+        flushed = flushes.describe(published)
+        if flushed:
+            print(f"           {flushed}")
     return results
 
 

@@ -68,6 +68,11 @@ def test_dispatch_benchmark_measures_the_http_row_on_postgresql(capsys):
         for runner, _, _, _, cores, busy in splits:
             assert int(runner.replace(",", "")) > 0
             assert int(cores) == os.cpu_count() and 0 < int(busy) <= 100
+    # Each sending mark waits for a flush; concurrent tests' commits may share them.
+    flushes = [
+        float(f) for f in re.findall(r"PostgreSQL's log flushes: ([\d.]+) per delivery", out)
+    ]
+    assert len(flushes) == 2 and all(f > 0 for f in flushes), out
 
 
 def test_cpu_watch_counts_postgresql_and_named_processes():
