@@ -3,6 +3,7 @@ scrape its metrics, read its log lines and send it signals."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -50,7 +51,8 @@ class RunnerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "socialsched", *global_options, "run", *run_options],
             cwd=cwd,
-            env={**os.environ, **(env or {})},
+            # A runner that hangs is shown with its threads' stacks (`wait`).
+            env={**os.environ, "PYTHONFAULTHANDLER": "1", **(env or {})},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -119,8 +121,19 @@ class RunnerProcess:
         self.process.send_signal(signum)
 
     def wait(self, timeout: float = 60) -> int:
-        """Wait for the runner to exit; its exit status."""
-        code = self.process.wait(timeout=timeout)
+        """Wait for the runner to exit; its exit status. One still running after
+        `timeout` is made to write every thread's stack (faulthandler, on SIGABRT) and
+        fails the test with its output."""
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGABRT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=10)
+            self._reader.join(timeout=10)
+            raise AssertionError(
+                f"runner still running {timeout:.0f} s later; its threads:\n{self.output}"
+            ) from None
         self._reader.join(timeout=10)
         return code
 

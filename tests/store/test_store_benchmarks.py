@@ -86,7 +86,8 @@ def test_cpu_watch_counts_postgresql_and_named_processes():
     import sqlalchemy
 
     engine = sqlalchemy.create_engine(PG_URL)
-    context = multiprocessing.get_context("spawn")
+    # fork: a spawned child would import this module, whose `conftest` is not its own.
+    context = multiprocessing.get_context("fork")
     answer, go, done = context.Queue(), context.Event(), context.Event()
     try:
         with engine.connect() as connection:
