@@ -170,7 +170,11 @@ def run(runner: Runner, *, handle_signals: bool = True) -> int:
                     # Not from the signal handler: it may interrupt the scheduler's locks.
                     wake_soon(runner, 0.0)
         finally:
-            scheduler.shutdown(wait=True)
+            # The pass in flight ends first, and none starts after: APScheduler's
+            # shutdown holds the job-store lock while it waits for a running job, and a
+            # pass that then set its next wake-up would wait for that lock forever.
+            with runner._pass_lock:
+                scheduler.shutdown(wait=True)
     logger.info(
         "runner %s stopped after publishing %d",
         runner.worker,

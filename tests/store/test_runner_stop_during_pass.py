@@ -1,0 +1,68 @@
+"""A runner stopped while its scheduler's job is between a pass and setting the next
+wake-up still stops. APScheduler's `shutdown(wait=True)` holds the scheduler's job-store
+lock while it waits for the running job; a job that then set its next wake-up (which
+takes that lock) waited for it forever, and so did the runner (seen once in CI: SIGTERM,
+then no exit for 60 s)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from conftest import Clock, Recorder, calendar, post
+from socialsched.runner import Runner
+from socialsched.scheduling import schedule
+from socialsched.store import Store
+
+
+def _stop_during_pass(db: str, stopped: Any) -> None:
+    """In a child process (a deadlock must not hang the test run): stop the runner
+    while its first pass looks for the next due time; put whether `run` returned."""
+    clock = Clock(datetime(2027, 1, 4, 6, 0, tzinfo=UTC))
+    store = Store(db, clock=clock)
+    # Due tomorrow: the pass finds nothing due, then asks for the next due time.
+    tomorrow = ("2027-01-05",)
+    schedule(store, calendar([post("a", "05:30", dates=tomorrow)]), *tomorrow * 2)
+    runner = Runner(
+        store, adapters=Recorder, sleep=clock.sleep, rng=random.Random(7), poll=timedelta(hours=1)
+    )
+    asking, answer = threading.Event(), threading.Event()
+    next_due = store.next_due
+
+    def slow_next_due() -> Any:
+        # Inside the pass, after it checked whether the runner is stopping.
+        if runner.running:
+            asking.set()
+            answer.wait(30)
+        return next_due()
+
+    store.next_due = slow_next_due  # type: ignore[method-assign]
+    loop = threading.Thread(target=runner.run, kwargs={"handle_signals": False}, daemon=True)
+    loop.start()
+    if not asking.wait(30):
+        stopped.put("the first pass never asked for the next due time")
+        return
+    runner.stop()
+    # The loop notices within a nap's slice (0.1 s) and shuts its scheduler down
+    # meanwhile; then the pass goes on and sets its next wake-up.
+    loop.join(1.0)
+    answer.set()
+    loop.join(30)
+    stopped.put("stopped" if not loop.is_alive() else "still running")
+
+
+def test_a_stop_while_the_pass_looks_for_the_next_due_time_still_stops(tmp_path: Path):
+    context = multiprocessing.get_context("fork")
+    stopped = context.Queue()
+    child = context.Process(target=_stop_during_pass, args=(str(tmp_path / "s.db"), stopped))
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+        child.join()
+    assert not stopped.empty(), "the child hung: the runner's pass and its shutdown deadlocked"
+    assert stopped.get() == "stopped"
