@@ -1,8 +1,13 @@
-"""A runner stopped while its scheduler's job is between a pass and setting the next
-wake-up still stops. APScheduler's `shutdown(wait=True)` holds the scheduler's job-store
-lock while it waits for the running job; a job that then set its next wake-up (which
-takes that lock) waited for it forever, and so did the runner (seen once in CI: SIGTERM,
-then no exit for 60 s)."""
+"""A runner stopped while its scheduler is busy stops cleanly. Two races with
+APScheduler's `shutdown(wait=True)`, each seen once in CI:
+
+- it holds the scheduler's job-store lock while it waits for the running job; a pass
+  that then set its next wake-up (which takes that lock) waited for it forever, and so
+  did the runner (SIGTERM, then no exit for 60 s);
+- it marks the scheduler stopped before it takes that lock; a one-shot wake-up the
+  scheduler's thread was firing meanwhile was then looked for among the jobs not yet
+  added, and that thread died with JobLookupError's traceback on standard error.
+"""
 
 from __future__ import annotations
 
@@ -66,3 +71,37 @@ def test_a_stop_while_the_pass_looks_for_the_next_due_time_still_stops(tmp_path:
         child.join()
     assert not stopped.empty(), "the child hung: the runner's pass and its shutdown deadlocked"
     assert stopped.get() == "stopped"
+
+
+def test_a_stop_while_the_scheduler_fires_a_wake_up_leaves_no_traceback(store, clock, monkeypatch):
+    """APScheduler's shutdown marks the scheduler stopped before it takes its job-store
+    lock; a one-shot job its own thread fired meanwhile was then looked for among the
+    jobs not yet added, and that thread died with JobLookupError (seen in CI)."""
+    from apscheduler.jobstores.memory import MemoryJobStore
+    from apscheduler.triggers.date import DateTrigger
+
+    firing, go_on = threading.Event(), threading.Event()
+    get_due_jobs = MemoryJobStore.get_due_jobs
+
+    def slow_get_due_jobs(self: MemoryJobStore, now: Any) -> Any:
+        jobs = get_due_jobs(self, now)
+        # The run's first wake-up, a one-shot job, is due: hold the scheduler there,
+        # its job-store lock taken, while the runner is stopped.
+        if not firing.is_set() and any(isinstance(j.trigger, DateTrigger) for j in jobs):
+            firing.set()
+            go_on.wait(30)
+        return jobs
+
+    monkeypatch.setattr(MemoryJobStore, "get_due_jobs", slow_get_due_jobs)
+    errors: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    runner = Runner(store, adapters=Recorder, sleep=clock.sleep, poll=timedelta(hours=1))
+    loop = threading.Thread(target=runner.run, kwargs={"handle_signals": False}, daemon=True)
+    loop.start()
+    assert firing.wait(30), "the scheduler never fired the first wake-up"
+    runner.stop()
+    loop.join(1.0)  # the loop notices within a nap's slice and begins to shut down
+    go_on.set()
+    loop.join(30)
+    assert not loop.is_alive()
+    assert errors == []

@@ -174,6 +174,13 @@ def run(runner: Runner, *, handle_signals: bool = True) -> int:
             # shutdown holds the job-store lock while it waits for a running job, and a
             # pass that then set its next wake-up would wait for that lock forever.
             with runner._pass_lock:
+                # And no one-shot wake-up is left: the shutdown marks the scheduler
+                # stopped before it takes that lock, and a one-shot job that fires
+                # meanwhile is then looked for among jobs not yet added, missed, and
+                # the scheduler's thread dies with a traceback on standard error.
+                with contextlib.suppress(JobLookupError):
+                    if runner._wake_job is not None:
+                        runner._wake_job.remove()
                 scheduler.shutdown(wait=True)
     logger.info(
         "runner %s stopped after publishing %d",
