@@ -75,6 +75,16 @@ def test_dispatch_benchmark_measures_the_http_row_on_postgresql(capsys):
     assert len(flushes) == 2 and all(f > 0 for f in flushes), out
 
 
+def test_dispatch_benchmark_runs_its_two_runner_experiments(capsys):
+    """--pin-runners and --no-commit-wait: the same row, every delivery once."""
+    require_postgres()
+    options = ["--http-only", "--size", "20", "--runners", "1", "2"]
+    results = load("dispatch").main([*options, "--pin-runners", "--no-commit-wait"])
+    out = capsys.readouterr().out
+    assert set(results) == {"httpx-loop", "webhook-postgresql-1", "webhook-postgresql-2"}
+    assert out.count("20 requests received, each key once") == 2
+
+
 def test_cpu_watch_counts_postgresql_and_named_processes():
     """The CPU a PostgreSQL backend and a child process used while the watch was open,
     against each one's own count (the backend's from /proc before and after; the
