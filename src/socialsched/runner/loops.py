@@ -178,9 +178,7 @@ def run(runner: Runner, *, handle_signals: bool = True) -> int:
                 # stopped before it takes that lock, and a one-shot job that fires
                 # meanwhile is then looked for among jobs not yet added, missed, and
                 # the scheduler's thread dies with a traceback on standard error.
-                with contextlib.suppress(JobLookupError):
-                    if runner._wake_job is not None:
-                        runner._wake_job.remove()
+                _cancel_wake(runner)
                 scheduler.shutdown(wait=True)
     logger.info(
         "runner %s stopped after publishing %d",
@@ -209,12 +207,17 @@ def on_hangup(runner: Runner, signum: int, frame: FrameType | None) -> None:
 
 def wake_soon(runner: Runner, delay: float) -> None:
     """Replace the pending wake-up by one `delay` seconds from now (real time)."""
-    if runner._wake_job is not None:
-        with contextlib.suppress(JobLookupError):
-            runner._wake_job.remove()
+    _cancel_wake(runner)
     runner._wake_job = runner._scheduler.add_job(
         runner._wake, "date", run_date=datetime.now(UTC) + timedelta(seconds=delay + 0.01)
     )
+
+
+def _cancel_wake(runner: Runner) -> None:
+    """Remove the pending one-shot wake-up, if it has not fired and gone already."""
+    if runner._wake_job is not None:
+        with contextlib.suppress(JobLookupError):
+            runner._wake_job.remove()
 
 
 def wake(runner: Runner) -> None:
